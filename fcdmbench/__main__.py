@@ -1,0 +1,3 @@
+from fcdmbench.cli.main import run
+
+run()

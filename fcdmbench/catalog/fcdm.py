@@ -1,0 +1,119 @@
+"""FCDM family: config, variants and registrations (torch-free).
+
+Paper: "All Convolution, No Attention: Designing Diffusion with Convolutions" (arXiv 2603.09408),
+Sec. 3, Fig. 4, App. B, Table 6. Upstream: star-kwon/FCDM @ 0ec590f, models/fcdm_models.py
+(CC-BY-NC 4.0; reimplemented in fcdmbench/models/fcdm.py, not copied).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fcdmbench.errors import ConfigError
+from fcdmbench.registry import ModelSpec, Upstream, register_model
+
+__all__ = ["CHECKPOINTING_MODES", "FCDMConfig", "FCDM_B", "FCDM_L", "FCDM_S", "FCDM_XL"]
+
+#: off: never; train: per-block gradient checkpointing when training with grad enabled;
+#: always: as upstream ships it, every block under torch.utils.checkpoint, even in eval.
+CHECKPOINTING_MODES = ("off", "train", "always")
+
+
+@dataclass(frozen=True, slots=True)
+class FCDMConfig:
+    """FCDM hyper-parameters.
+
+    Args:
+        width: level-1 channels C; levels 2 and 3 have 2C and 4C.
+        depths: blocks per stage [enc1, enc2, middle, dec2, dec1] (the paper's [L, 2L, 4L, 2L, L]).
+        mlp_ratio: inverted-bottleneck expansion r of the 1x1 convs (3, Table 6).
+        input_size: latent side; any multiple of 4 works (no positional embedding).
+        checkpointing: one of CHECKPOINTING_MODES.
+    """
+
+    width: int = 512
+    depths: tuple[int, int, int, int, int] = (3, 6, 12, 6, 3)
+    mlp_ratio: int = 3
+    in_channels: int = 4
+    input_size: int = 32
+    num_classes: int = 1000
+    class_dropout_prob: float = 0.1
+    learn_sigma: bool = True
+    frequency_dim: int = 256
+    kernel_size: int = 7
+    checkpointing: str = "off"
+
+    def __post_init__(self) -> None:
+        if len(self.depths) != 5 or any(int(d) < 0 for d in self.depths):
+            raise ConfigError(f"depths must be 5 non-negative ints, got {self.depths!r}")
+        object.__setattr__(self, "depths", tuple(int(d) for d in self.depths))
+        if self.width <= 0 or self.width % 4:
+            raise ConfigError(f"width must be a positive multiple of 4, got {self.width}")
+        if self.input_size <= 0 or self.input_size % 4:
+            raise ConfigError(
+                f"input_size (latent side) must be a positive multiple of 4, got {self.input_size}",
+                hint="FCDM downsamples twice by 2; image sides must be multiples of 32",
+            )
+        if self.mlp_ratio <= 0 or self.kernel_size % 2 == 0:
+            raise ConfigError("mlp_ratio must be positive and kernel_size odd")
+        if self.checkpointing not in CHECKPOINTING_MODES:
+            raise ConfigError(
+                f"checkpointing must be one of {CHECKPOINTING_MODES}, got {self.checkpointing!r}"
+            )
+
+    @property
+    def out_channels(self) -> int:
+        return self.in_channels * 2 if self.learn_sigma else self.in_channels
+
+    def num_params(self) -> int:
+        """Exact parameter count (analytic; tests compare it with the built model)."""
+        c, r, k = self.width, self.mlp_ratio, self.kernel_size
+        null_row = int(self.class_dropout_prob > 0)
+
+        def block(d: int) -> int:
+            dw = d * k * k + d
+            mlp = (d * r * d + r * d) + 2 * r * d + (r * d * d + d)  # pw1, GRN, pw2
+            return dw + mlp + d * 3 * d + 3 * d  # + adaLN
+
+        def embed(d: int) -> int:
+            t_mlp = self.frequency_dim * d + d + d * d + d
+            return t_mlp + (self.num_classes + null_row) * d
+
+        e1, e2, m, d2, d1 = self.depths
+        total = sum(embed(d) for d in (c, 2 * c, 4 * c))
+        total += self.in_channels * c * 9 + c  # stem
+        total += e1 * block(c) + e2 * block(2 * c) + m * block(4 * c)
+        total += d2 * block(2 * c) + d1 * block(c)
+        total += c * (2 * c // 4) * 9 + 2 * c * (4 * c // 4) * 9  # downsamples (no bias)
+        total += 4 * c * (2 * c * 4) * 9 + 2 * c * (c * 4) * 9  # upsamples (no bias)
+        total += (4 * c * 2 * c + 2 * c) + (2 * c * c + c)  # skip merges
+        total += c * c * 9 + c  # head conv
+        total += c * 2 * c + 2 * c + c * self.out_channels * 9 + self.out_channels  # final layer
+        return total
+
+
+FCDM_S = FCDMConfig(width=128, depths=(2, 4, 8, 4, 2))
+FCDM_B = FCDMConfig(width=256, depths=(2, 4, 8, 4, 2))
+FCDM_L = FCDMConfig(width=512, depths=(2, 4, 8, 4, 2))
+FCDM_XL = FCDMConfig(width=512, depths=(3, 6, 12, 6, 3))
+
+_UPSTREAM = Upstream(
+    repo="star-kwon/FCDM",
+    commit="0ec590f44b9cd4353fcd1866eeb6a06d356df259",
+    license="CC-BY-NC-4.0",
+    path="models/fcdm_models.py",
+)
+
+for _size, _cfg in (("s", FCDM_S), ("b", FCDM_B), ("l", FCDM_L), ("xl", FCDM_XL)):
+    register_model(
+        ModelSpec(
+            name=f"fcdm-{_size}",
+            family="fcdm",
+            display_name=f"FCDM-{_size.upper()}",
+            config=_cfg,
+            builder="fcdmbench.models.fcdm:FCDM",
+            paper="fcdm",
+            upstream=_UPSTREAM,
+            key_map="fcdmbench.models.fcdm:map_upstream_keys",
+        )
+    )

@@ -1,0 +1,109 @@
+"""Loading upstream checkpoints into fcdmbench models through explicit key maps."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from fcdmbench.errors import InputError
+
+__all__ = ["load_checkpoint", "rename_keys", "select_weights"]
+
+#: Keys under which training scripts store weights, most preferred first (EMA wins).
+WEIGHT_KEYS = ("ema", "model_ema", "state_dict_ema", "model", "state_dict", "module")
+
+
+def rename_keys(state_dict: Mapping[str, Any], rules: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """Apply ``re.sub(pattern, replacement, key)`` rules in order to every key."""
+    compiled = [(re.compile(p), r) for p, r in rules]
+    out: dict[str, Any] = {}
+    for key, value in state_dict.items():
+        new = key
+        for pattern, replacement in compiled:
+            new = pattern.sub(replacement, new)
+        if new in out:
+            raise InputError(f"key map sends two checkpoint keys to {new!r}")
+        out[new] = value
+    return out
+
+
+def select_weights(obj: Any) -> tuple[dict[str, Any], str]:
+    """Pick the weights from a loaded checkpoint: EMA when present. Returns (state_dict, which)."""
+    if isinstance(obj, Mapping):
+        for key in WEIGHT_KEYS:
+            if key in obj and isinstance(obj[key], Mapping):
+                return dict(obj[key]), key
+        if obj and all(hasattr(v, "shape") for v in obj.values()):
+            return dict(obj), "raw state_dict"
+    raise InputError(
+        "checkpoint holds no state_dict (looked for a tensor mapping or keys "
+        f"{', '.join(WEIGHT_KEYS)})"
+    )
+
+
+def strip_prefixes(state_dict: Mapping[str, Any], prefixes=("module.", "_orig_mod.")) -> dict:
+    """Drop DDP / torch.compile prefixes."""
+    out = {}
+    for key, value in state_dict.items():
+        for prefix in prefixes:
+            if key.startswith(prefix):
+                key = key[len(prefix) :]
+        out[key] = value
+    return out
+
+
+def load_checkpoint(model, spec, source: str | Path | Mapping[str, Any]) -> str:
+    """Load an upstream (or fcdmbench) checkpoint into `model` with strict=True.
+
+    Args:
+        model: a model built from `spec`.
+        spec: its `ModelSpec`; `spec.key_map` translates upstream key names.
+        source: a path to a ``.pt`` file, or an already loaded object.
+
+    Returns:
+        Which weights were used (``"ema"``, ``"model"``, ``"raw state_dict"``).
+
+    Raises:
+        InputError: unreadable file, or keys/shapes that do not fit the model (the message names
+            the missing, unexpected and mis-shaped keys).
+    """
+    import torch
+
+    from fcdmbench.registry import import_object
+
+    if isinstance(source, Mapping):
+        obj = source
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise InputError(f"checkpoint {path} not found")
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - any unpickling failure is bad input
+            raise InputError(f"cannot read checkpoint {path}: {exc}") from exc
+    state_dict, which = select_weights(obj)
+    state_dict = strip_prefixes(state_dict)
+    own = model.state_dict()
+    if spec.key_map and not set(state_dict) <= set(own):
+        state_dict = import_object(spec.key_map)(state_dict)
+    missing = sorted(set(own) - set(state_dict))
+    unexpected = sorted(set(state_dict) - set(own))
+    shapes = sorted(
+        f"{k}: checkpoint {tuple(state_dict[k].shape)} vs model {tuple(own[k].shape)}"
+        for k in set(own) & set(state_dict)
+        if tuple(state_dict[k].shape) != tuple(own[k].shape)
+    )
+    if missing or unexpected or shapes:
+        parts = []
+        for label, keys in (("missing", missing), ("unexpected", unexpected), ("shape", shapes)):
+            if keys:
+                shown = ", ".join(keys[:8]) + (f" ... (+{len(keys) - 8})" if len(keys) > 8 else "")
+                parts.append(f"{label} {len(keys)}: {shown}")
+        raise InputError(
+            f"checkpoint does not fit {spec.name}: " + "; ".join(parts),
+            hint="check the model name and --resolution match the checkpoint",
+        )
+    model.load_state_dict(state_dict, strict=True)
+    return which

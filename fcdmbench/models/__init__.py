@@ -1,0 +1,1 @@
+"""Backbone implementations (import torch). Configs and specs live in `fcdmbench.catalog`."""

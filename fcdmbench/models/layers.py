@@ -1,0 +1,123 @@
+"""Primitives shared by FCDM and every baseline: embedders, adaLN modulation and the CFG forward.
+
+Written once here (STYLE.md section 5); DiT, DiC, DiCo and FCDM all condition on a sinusoidal
+timestep embedding (GLIDE/ADM form: cos then sin, max period 1e4) plus a class embedding with one
+extra row as the classifier-free-guidance null label.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+__all__ = [
+    "CFGMixin",
+    "LabelEmbedder",
+    "LayerNorm2d",
+    "TimestepEmbedder",
+    "modulate",
+    "timestep_embedding",
+]
+
+
+def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
+    """Sinusoidal features of (possibly fractional) timesteps: (N,) -> (N, dim), cos then sin."""
+    half = dim // 2
+    exponent = -math.log(max_period) * torch.arange(half, dtype=torch.float32, device=t.device)
+    freqs = torch.exp(exponent / half)
+    args = t[:, None].float() * freqs[None]  # (N, half)
+    emb = torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+    if dim % 2:
+        emb = torch.cat([emb, torch.zeros_like(emb[:, :1])], dim=-1)
+    return emb
+
+
+class TimestepEmbedder(nn.Module):
+    """Timestep -> sinusoidal features -> Linear -> SiLU -> Linear (hidden width `dim`)."""
+
+    def __init__(self, dim: int, frequency_dim: int = 256) -> None:
+        super().__init__()
+        self.frequency_dim = frequency_dim
+        self.mlp = nn.Sequential(nn.Linear(frequency_dim, dim), nn.SiLU(), nn.Linear(dim, dim))
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        return self.mlp(timestep_embedding(t, self.frequency_dim))  # (N, dim)
+
+
+class LabelEmbedder(nn.Module):
+    """Class-label table with a null row (index `num_classes`) for classifier-free guidance.
+
+    In training each sample's label is replaced by the null label with probability `dropout_prob`;
+    `force_drop_ids == 1` forces the drop (used to build unconditional batches).
+    """
+
+    def __init__(self, num_classes: int, dim: int, dropout_prob: float) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.dropout_prob = dropout_prob
+        self.embedding_table = nn.Embedding(num_classes + int(dropout_prob > 0), dim)
+
+    def drop_labels(self, labels: torch.Tensor, force_drop_ids: torch.Tensor | None = None):
+        if force_drop_ids is None:
+            drop = torch.rand(labels.shape[0], device=labels.device) < self.dropout_prob
+        else:
+            drop = force_drop_ids == 1
+        return torch.where(drop, self.num_classes, labels)
+
+    def forward(
+        self, labels: torch.Tensor, train: bool, force_drop_ids: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        if (train and self.dropout_prob > 0) or force_drop_ids is not None:
+            labels = self.drop_labels(labels, force_drop_ids)
+        return self.embedding_table(labels)
+
+
+class LayerNorm2d(nn.Module):
+    """LayerNorm over the channels of an NCHW tensor (optionally without affine parameters)."""
+
+    def __init__(self, channels: int, eps: float = 1e-6, affine: bool = False) -> None:
+        super().__init__()
+        self.channels = channels
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(channels)) if affine else None
+        self.bias = nn.Parameter(torch.zeros(channels)) if affine else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.permute(0, 2, 3, 1)  # (B, H, W, C)
+        x = nn.functional.layer_norm(x, (self.channels,), self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+
+
+def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """adaLN: ``x * (1 + scale) + shift`` with shift/scale broadcast from (B, C).
+
+    Works on tokens (B, N, C) and on feature maps (B, C, H, W).
+    """
+    if x.dim() == 4:
+        shift, scale = shift[:, :, None, None], scale[:, :, None, None]
+    else:
+        shift, scale = shift.unsqueeze(1), scale.unsqueeze(1)
+    return x * (1 + scale) + shift
+
+
+class CFGMixin:
+    """`forward_with_cfg` as DiT defines it, for any model with ``forward(x, t, y)``.
+
+    The batch holds the conditional half first and the null-label half second; only the first half of
+    `x` is used (both halves get the same noise). Guidance mixes the first `cfg_channels` output
+    channels (3 by default, DiT's choice "for exact reproducibility"); the rest passes through.
+    """
+
+    cfg_channels: int = 3
+
+    def forward_with_cfg(
+        self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor, cfg_scale: float
+    ) -> torch.Tensor:
+        half = x[: len(x) // 2]
+        out = self.forward(torch.cat([half, half], dim=0), t, y)
+        guided, rest = out[:, : self.cfg_channels], out[:, self.cfg_channels :]
+        cond, uncond = torch.split(guided, len(guided) // 2, dim=0)
+        mixed = uncond + cfg_scale * (cond - uncond)
+        return torch.cat([torch.cat([mixed, mixed], dim=0), rest], dim=1)

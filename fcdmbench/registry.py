@@ -1,0 +1,317 @@
+"""The one model registry: FCDM and every baseline, by canonical lowercase-hyphenated name.
+
+Specs are declared in torch-free catalogue modules (`fcdmbench.catalog.*`); a spec names its
+builder as an import string, so listing models imports no backbone and no torch. Lookup forgives
+case and the paper spelling (``DiT-XL/2`` -> ``dit-xl-2``), accepts aliases (``dit-xl``) and a
+resolution tag (``fcdm-xl.512``).
+
+Example:
+    >>> from fcdmbench.registry import create_model, list_models
+    >>> list_models("fcdm-*")
+    ['fcdm-s', 'fcdm-b', 'fcdm-l', 'fcdm-xl']
+    >>> model = create_model("FCDM-XL", resolution=256, device="meta")
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import fnmatch
+import importlib
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from fcdmbench.errors import ConfigError, DuplicateModelError, UnknownModelError
+from fcdmbench.published import PAPERS, Paper, PublishedResult, rows_for_model
+
+__all__ = [
+    "ModelConfig",
+    "ModelSpec",
+    "Upstream",
+    "create_model",
+    "get_spec",
+    "list_models",
+    "normalize_name",
+    "register_model",
+    "resolve",
+    "with_overrides",
+]
+
+#: Catalogue modules imported on the first registry query (torch-free: configs + specs only).
+CATALOG_MODULES: tuple[str, ...] = (
+    "fcdmbench.catalog.fcdm",
+    "fcdmbench.catalog.dit",
+    "fcdmbench.catalog.dic",
+    "fcdmbench.catalog.dico",
+)
+
+_NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+_SIZE_RANK = {"s": 0, "b": 1, "l": 2, "xl": 3, "h": 4, "g": 5}
+#: VAE downsampling factor of the SD VAE every model here runs on.
+VAE_FACTOR = 8
+
+
+class ModelConfig(Protocol):
+    """What every family config offers (a frozen dataclass)."""
+
+    input_size: int  # latent side length
+
+    def num_params(self) -> int:
+        """Exact parameter count, computed analytically (no torch)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Upstream:
+    """The upstream repository a family was reimplemented from and checked against."""
+
+    repo: str
+    commit: str
+    license: str
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    """Everything fcdmbench knows about a model without building it.
+
+    Args:
+        name: canonical name, lowercase and hyphenated (``dit-xl-2``).
+        family: ``fcdm``, ``dit``, ``dic`` or ``dico``.
+        display_name: the paper's spelling (``DiT-XL/2``).
+        config: the family's frozen config for 256 px (`input_size` is the latent side).
+        builder: ``"module:callable"`` taking the config and returning an ``nn.Module``.
+        paper: key into `fcdmbench.published.PAPERS`.
+        key_map: optional ``"module:callable"`` mapping an upstream state_dict to ours.
+    """
+
+    name: str
+    family: str
+    display_name: str
+    config: Any
+    builder: str
+    paper: str
+    upstream: Upstream
+    aliases: tuple[str, ...] = ()
+    resolutions: tuple[int, ...] = (256, 512)
+    latent_channels: int = 4
+    cfg_method: str = "forward_with_cfg"
+    key_map: str | None = None
+    notes: str = field(default="", compare=False)
+
+    @property
+    def paper_info(self) -> Paper:
+        return PAPERS[self.paper]
+
+    @property
+    def published(self) -> tuple[PublishedResult, ...]:
+        """Published rows (seed paper and the model's own paper) naming this model."""
+        return rows_for_model(self.name)
+
+    def published_value(self, field_name: str, resolution: int = 256) -> float | None:
+        """First published value of `field_name` at `resolution`, or None."""
+        for row in self.published:
+            value = getattr(row, field_name)
+            if row.resolution == resolution and value is not None:
+                return value
+        return None
+
+    def input_shape(self, resolution: int = 256) -> tuple[int, int, int]:
+        """Latent input shape (C, H, W) for an image resolution (256 -> 4x32x32)."""
+        self._check_resolution(resolution)
+        side = resolution // VAE_FACTOR
+        return (self.latent_channels, side, side)
+
+    def config_for(self, resolution: int = 256, **overrides: Any) -> Any:
+        """The config for `resolution`, with `overrides` applied (unknown keys raise)."""
+        self._check_resolution(resolution)
+        cfg = with_overrides(self.config, {"input_size": resolution // VAE_FACTOR})
+        return with_overrides(cfg, overrides)
+
+    def num_params(self) -> int:
+        return self.config.num_params()
+
+    def _check_resolution(self, resolution: int) -> None:
+        if resolution not in self.resolutions:
+            raise ConfigError(
+                f"{self.name} is defined at resolutions {list(self.resolutions)}, not {resolution}",
+                hint=f"use --resolution {self.resolutions[0]}",
+            )
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+_ALIASES: dict[str, str] = {}
+_FAMILY_ORDER: list[str] = []
+_loaded = False
+
+
+def register_model(spec: ModelSpec) -> ModelSpec:
+    """Add a spec. A taken name or alias, or a malformed one, raises at once.
+
+    Raises:
+        DuplicateModelError: the name or an alias is already registered.
+        ConfigError: the name is not lowercase-hyphenated.
+    """
+    for candidate in (spec.name, *spec.aliases):
+        if not _NAME_RE.match(candidate):
+            raise ConfigError(
+                f"model name {candidate!r} is malformed",
+                hint="names are lowercase words joined by hyphens, e.g. 'dit-xl-2'",
+            )
+        if candidate in _REGISTRY or candidate in _ALIASES:
+            raise DuplicateModelError(f"model name {candidate!r} is already registered")
+    if not dataclasses.is_dataclass(spec.config) or not hasattr(spec.config, "input_size"):
+        raise ConfigError(f"{spec.name}: config must be a dataclass with an 'input_size' field")
+    _REGISTRY[spec.name] = spec
+    for alias in spec.aliases:
+        _ALIASES[alias] = spec.name
+    if spec.family not in _FAMILY_ORDER:
+        _FAMILY_ORDER.append(spec.family)
+    return spec
+
+
+def _ensure_loaded() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for module in CATALOG_MODULES:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:  # a real import error inside the catalogue
+                raise
+
+
+def normalize_name(name: str) -> tuple[str, int | None]:
+    """Lowercase, map the paper spelling to ours and split a resolution tag.
+
+    >>> normalize_name("DiT-XL/2.512")
+    ('dit-xl-2', 512)
+    """
+    text = name.strip().lower().replace("/", "-").replace("_", "-").replace(" ", "-")
+    resolution = None
+    base, dot, tag = text.rpartition(".")
+    if dot and tag.isdigit():
+        text, resolution = base, int(tag)
+    return text, resolution
+
+
+def _natural_key(name: str) -> tuple:
+    spec = _REGISTRY[name]
+    family_rank = _FAMILY_ORDER.index(spec.family)
+    parts = []
+    for token in name.split("-")[1:]:
+        if token in _SIZE_RANK:
+            parts.append((0, _SIZE_RANK[token], ""))
+        elif token.isdigit():
+            parts.append((1, int(token), ""))
+        else:
+            parts.append((2, 0, token))
+    return (family_rank, tuple(parts), name)
+
+
+def resolve(name: str) -> tuple[ModelSpec, int | None]:
+    """Return the spec and the resolution tag (None when absent) for a user-given name.
+
+    Raises:
+        UnknownModelError: listing the nearest registered names.
+    """
+    _ensure_loaded()
+    text, resolution = normalize_name(name)
+    canonical = _ALIASES.get(text, text)
+    if canonical in _REGISTRY:
+        return _REGISTRY[canonical], resolution
+    candidates = list(_REGISTRY) + list(_ALIASES)
+    close = difflib.get_close_matches(text, candidates, n=3, cutoff=0.5)
+    suggestion = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    raise UnknownModelError(
+        f"unknown model {name!r}{suggestion}",
+        hint="run `fcdmbench models list` to see every registered name",
+    )
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The spec of a model, by any accepted spelling."""
+    return resolve(name)[0]
+
+
+def list_models(
+    pattern: str | Sequence[str] = "*",
+    exclude: str | Iterable[str] = (),
+    family: str | None = None,
+) -> list[str]:
+    """Canonical names matching fnmatch pattern(s), sorted by family, size then patch.
+
+    Patterns are normalised like names (``'DiT-*/2'`` works); an exact alias matches its target.
+    """
+    _ensure_loaded()
+    patterns = [pattern] if isinstance(pattern, str) else list(pattern)
+    excludes = [exclude] if isinstance(exclude, str) else list(exclude)
+    patterns = [normalize_name(p)[0] for p in patterns]
+    excludes = [normalize_name(p)[0] for p in excludes]
+    names = []
+    for name, spec in _REGISTRY.items():
+        if family is not None and spec.family != family:
+            continue
+        keys = (name, *spec.aliases)
+        if not any(fnmatch.fnmatchcase(k, p) for p in patterns for k in keys):
+            continue
+        if any(fnmatch.fnmatchcase(k, p) for p in excludes for k in keys):
+            continue
+        names.append(name)
+    return sorted(names, key=_natural_key)
+
+
+def with_overrides(config: Any, overrides: dict[str, Any]) -> Any:
+    """`dataclasses.replace` that names the valid fields when a key is unknown."""
+    if not overrides:
+        return config
+    valid = [f.name for f in dataclasses.fields(config)]
+    unknown = sorted(set(overrides) - set(valid))
+    if unknown:
+        raise ConfigError(
+            f"unknown config field(s) {unknown} for {type(config).__name__}",
+            hint=f"valid fields: {', '.join(valid)}",
+        )
+    return dataclasses.replace(config, **overrides)
+
+
+def import_object(path: str) -> Any:
+    """Import ``"package.module:attribute"``."""
+    module_name, _, attribute = path.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)
+
+
+def create_model(
+    name: str,
+    resolution: int | None = None,
+    device: Any = None,
+    **overrides: Any,
+):
+    """Build a registered model.
+
+    Args:
+        name: any accepted spelling; a ``.512`` tag sets the resolution.
+        resolution: image resolution (256 or 512); defaults to the tag, else 256.
+        device: build directly on this device; ``"meta"`` allocates nothing.
+        **overrides: config fields to replace (unknown keys raise `ConfigError`).
+
+    Returns:
+        An ``nn.Module`` in eval mode.
+    """
+    import torch
+
+    spec, tag = resolve(name)
+    if resolution is not None and tag is not None and resolution != tag:
+        raise ConfigError(f"{name!r} names resolution {tag} but resolution={resolution} was given")
+    config = spec.config_for(resolution or tag or 256, **overrides)
+    builder = import_object(spec.builder)
+    if device is None:
+        model = builder(config)
+    else:
+        with torch.device(device):
+            model = builder(config)
+    return model.eval()
