@@ -122,6 +122,7 @@ def throughput_command(
 
 def render_record(record: dict[str, Any]) -> None:
     """A rich table of the results, labelled with device, precision and protocol."""
+    from rich.markup import escape
     from rich.table import Table
 
     env, cfg, proto = record["env"], record["config"], record["protocol"]
@@ -138,10 +139,10 @@ def render_record(record: dict[str, Any]) -> None:
         iqr_pct = 100 * stats["iqr"] / stats["median"] if stats["median"] else None
         batch = f"{row['batch']}" + (" (halved: OOM)" if row["batch_halved"] else "")
         if row["status"] != "ok":
-            table.add_row(row["key"], batch, row["status"], "", "", "", "", "", "", "", "", "")
+            table.add_row(escape(row["key"]), batch, row["status"], "", "", "", "", "", "", "", "", "")
             continue
         table.add_row(
-            row["key"], batch, fmt(stats["median"], 2), fmt(iqr_pct), fmt(row["ms_per_forward"]),
+            escape(row["key"]), batch, fmt(stats["median"], 2), fmt(iqr_pct), fmt(row["ms_per_forward"]),
             fmt(row["peak_mem_gib"], 2), fmt(row["gmacs_per_img"], 2),
             fmt(row["tflops_achieved"], 2), fmt(100 * row["mfu"] if row["mfu"] else None),
             fmt(row["ratio_to_reference"], 3), fmt(row["ratio_to_ref"], 2),
@@ -155,17 +156,20 @@ def render_record(record: dict[str, Any]) -> None:
                  "GMACs = multiply-accumulates per image (DiT convention); MFU needs a known GPU.")
     for row in record["results"]:
         if row["error"]:
-            stderr.print(f"[yellow]{row['key']}: {row['error']}[/]")
+            stderr.print(f"[yellow]{escape(row['key'])}: {escape(row['error'])}[/]")
     for note in record.get("notes", []):
-        stderr.print(f"note: {note}")
+        stderr.print(f"note: {escape(note)}")
 
 
 def render_verdict(verdict: Any) -> None:
     """The gate's verdict line and its messages."""
+    from rich.markup import escape
+
     colour = {0: "green", 5: "red"}.get(verdict.exit_code, "yellow")
-    stdout.print(f"[bold {colour}]verdict: {verdict.summary()}[/] (exit {verdict.exit_code})")
+    stdout.print(f"[bold {colour}]verdict: {escape(verdict.summary())}[/] "
+                 f"(exit {verdict.exit_code})")
     for message in verdict.messages:
-        stdout.print(f"  - {message}")
+        stdout.print(f"  - {escape(message)}")
 
 
 @baseline_app.command("update")

@@ -64,7 +64,9 @@ def run_throughput(
     from fcdmbench.cli.output import stderr
     from fcdmbench.profiling.baselines import default_baselines_dir, load_baseline, write_baseline
 
-    log = log or (lambda message: stderr.print(f"[dim]{message}[/]"))
+    from rich.markup import escape
+
+    log = log or (lambda message: stderr.print(f"[dim]{escape(message)}[/]"))
     root = baselines_dir or default_baselines_dir()
     baseline = None
     if check:

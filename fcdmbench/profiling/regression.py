@@ -14,7 +14,8 @@ baseline, in quadrature):
 - ``-bound <= change < -2 %``: a warning, the gate passes.
 - ``change > +bound``: a gain; the gate passes and says the baseline is stale.
 - Absolute images/s moving more than 10 % only warns (driver, clocks and neighbours move it).
-- Canary IQR / median above 10 %: `Status.INSUFFICIENT_DATA`, the run is too noisy to judge.
+- Canary IQR / median above 10 % (torch.utils.benchmark's warning level), in the run or the
+  baseline, or a model's above 10 % in the run: `Status.INSUFFICIENT_DATA`, too noisy to judge.
 
 Exit codes (`Verdict.exit_code`): pass 0; regression 5 (also an unconfirmed one when no re-run is
 possible); insufficient data 0, or 5 with ``strict``; no baseline or an incomparable baseline 3.
@@ -251,6 +252,13 @@ def compare(
         return Verdict(Status.INSUFFICIENT_DATA, canary_dispersion=noise_now, messages=(
             f"canary IQR/median {noise:.1%} in the {which} exceeds {t.noise_limit:.0%}: "
             "too noisy to judge; quiet the machine (or fix its clocks) and re-run",), **common)
+    noisy_models = [row["key"] for row in record["results"] if row.get("status", "ok") == "ok"
+                    and relative_dispersion(_row_summary(row)) > t.noise_limit]
+    if noisy_models:
+        return Verdict(Status.INSUFFICIENT_DATA, canary_dispersion=noise_now, messages=(
+            f"IQR/median above {t.noise_limit:.0%} for {', '.join(noisy_models)}: a bound of "
+            "3 sigma would hide any regression; re-run with longer blocks or on a quieter "
+            "machine",), **common)
     now_rows = {row["key"]: row for row in record["results"]}
     base_rows = {row["key"]: row for row in baseline["results"] if row.get("status", "ok") == "ok"}
     models = [_compare_model(k, now_rows.get(k), base_rows[k], canary_now, canary_base, t)

@@ -257,8 +257,8 @@ class _Timer:
         return round((peak - allocated_before + own_bytes) / 2**30, 3)
 
     def free(self) -> None:
-        gc.collect()
-        if self.is_cuda:
+        if self.is_cuda:  # return the cached blocks so the next model (or batch) can use them
+            gc.collect()
             self._torch.cuda.empty_cache()
 
 
@@ -291,10 +291,12 @@ def prepare_with_oom_retry(
             before = timer.reset_peak()
             step = workload.build(result.batch)
             call_s = [timer.time_calls(step, 1)]
-            while len(call_s) < protocol.warmup_calls or sum(call_s) < protocol.warmup_s:
+            total_s = call_s[0]
+            while len(call_s) < protocol.warmup_calls or total_s < protocol.warmup_s:
                 call_s.append(timer.time_calls(step, 1))
+                total_s += call_s[-1]
             result.first_call_s = call_s[0]
-            result.warmup_calls, result.warmup_s = len(call_s), sum(call_s)
+            result.warmup_calls, result.warmup_s = len(call_s), total_s
             result.peak_mem_gib = timer.peak_since(before, step.state_bytes)
             steady = sorted(call_s[1:] or call_s)[len(call_s[1:] or call_s) // 2]
             result.calls_per_block = max(1, math.ceil(protocol.min_block_s / max(steady, 1e-9)))
