@@ -272,6 +272,9 @@ def compare(
                             f"(warning only{_env_note(record, baseline)})")
     regressed = {m.key for m in models if m.status in ("regression", "failed")}
     if not regressed:
+        if previous is not None and previous.regressed_keys:
+            messages.append(f"first-run regression of {', '.join(previous.regressed_keys)} "
+                            "not reproduced on the re-run; passing")
         return Verdict(Status.PASS, tuple(models), tuple(messages), noise_now, **common)
     if previous is None:
         return Verdict(Status.RERUN, tuple(models), tuple(messages), noise_now, **common)
