@@ -8,7 +8,7 @@ import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 __all__ = ["EnvInfo", "collect_env", "device_slug", "git_state"]
@@ -150,7 +150,7 @@ def collect_env(device: str = "cpu") -> EnvInfo:
         matmul_precision=torch.get_float32_matmul_precision(),
         git_sha=sha,
         git_dirty=dirty,
-        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
         argv=tuple(sys.argv),
         triton=_package_version("triton"),
         timm=_package_version("timm"),

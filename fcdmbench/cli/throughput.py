@@ -71,7 +71,8 @@ def throughput_command(
     ref: Annotated[str | None, typer.Option(help=(
         "Model for 'vs ref' ratios (explicit: added to the run; 'none': off) "
         "[default: dit-xl-2 when among --models]"))] = None,
-    cudnn_benchmark: Annotated[bool, typer.Option("--cudnn-benchmark/--no-cudnn-benchmark", help="cudnn.benchmark (recorded).")] = True,
+    cudnn_benchmark: Annotated[bool, typer.Option(
+        "--cudnn-benchmark/--no-cudnn-benchmark", help="cudnn.benchmark (recorded).")] = True,
     warmup_calls: Annotated[int, typer.Option(min=1)] = 10,
     warmup_s: Annotated[float, typer.Option(min=0.0)] = 2.0,
     blocks: Annotated[int, typer.Option(min=1, help="Timed blocks per model.")] = 7,
@@ -139,10 +140,11 @@ def render_record(record: dict[str, Any]) -> None:
         iqr_pct = 100 * stats["iqr"] / stats["median"] if stats["median"] else None
         batch = f"{row['batch']}" + (" (halved: OOM)" if row["batch_halved"] else "")
         if row["status"] != "ok":
-            table.add_row(escape(row["key"]), batch, row["status"], "", "", "", "", "", "", "", "", "")
+            table.add_row(escape(row["key"]), batch, row["status"], *[""] * 9)
             continue
         table.add_row(
-            escape(row["key"]), batch, fmt(stats["median"], 2), fmt(iqr_pct), fmt(row["ms_per_forward"]),
+            escape(row["key"]), batch, fmt(stats["median"], 2), fmt(iqr_pct),
+            fmt(row["ms_per_forward"]),
             fmt(row["peak_mem_gib"], 2), fmt(row["gmacs_per_img"], 2),
             fmt(row["tflops_achieved"], 2), fmt(100 * row["mfu"] if row["mfu"] else None),
             fmt(row["ratio_to_reference"], 3), fmt(row["ratio_to_ref"], 2),

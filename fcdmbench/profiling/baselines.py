@@ -14,7 +14,7 @@ creates one.
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +98,7 @@ def write_baseline(record: dict[str, Any], root: Path, source: str, force: bool 
     body = {k: v for k, v in record.items() if k != "check"}
     body["baseline"] = {
         "source": source,
-        "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "updated": datetime.now(UTC).isoformat(timespec="seconds"),
         "canary_dispersion": noise,
         "forced": bool(force and (failed or noise > MAX_BASELINE_NOISE)),
     }

@@ -61,10 +61,10 @@ def run_throughput(
         InputError: `check` and no baseline exists for this device and configuration (exit 3).
         DeviceError: CUDA requested but absent (exit 4).
     """
+    from rich.markup import escape
+
     from fcdmbench.cli.output import stderr
     from fcdmbench.profiling.baselines import default_baselines_dir, load_baseline, write_baseline
-
-    from rich.markup import escape
 
     log = log or (lambda message: stderr.print(f"[dim]{escape(message)}[/]"))
     root = baselines_dir or default_baselines_dir()

@@ -10,6 +10,7 @@ import torch
 from fcdmbench.errors import ConfigError, DeviceError
 from fcdmbench.profiling.canary import build_canary, canary_spec_for
 from fcdmbench.profiling.precision import Precision, apply_precision
+from fcdmbench.profiling.protocol import Timer, run_protocol
 from fcdmbench.profiling.regression import validate_record
 from fcdmbench.profiling.throughput import (
     FcdmCheckpointing,
@@ -17,11 +18,9 @@ from fcdmbench.profiling.throughput import (
     ProtocolConfig,
     ThroughputConfig,
     Workload,
-    _Timer,
     measure_throughput,
     prepare_with_oom_retry,
     resolve_device,
-    run_protocol,
 )
 from fcdmbench.profiling.throughput_record import SCHEMA
 from fcdmbench.profiling.workloads import Mode, Step, StepOptions, count_gflops_per_image
@@ -83,7 +82,7 @@ def _fake_workload(key: str, fail_above: int | None = None, error: Exception | N
 
 
 def test_oom_halves_the_batch_and_says_so():
-    timer = _Timer(torch.device("cpu"))
+    timer = Timer(torch.device("cpu"))
     result = prepare_with_oom_retry(_fake_workload("m", fail_above=2), 8, FAKE, timer)
     assert result.status == "ok" and result.batch == 2 and result.batch_requested == 8
     assert result.oom_retries == [8, 4]
@@ -97,13 +96,13 @@ def test_models_are_interleaved_and_timed_in_blocks():
     log: list[str] = []
     protocol = dataclasses.replace(FAKE, block_warmup_calls=0)
     items = [_fake_workload(k, log=log) for k in ("canary", "a", "b")]
-    results = run_protocol(items, 4, protocol, Order.INTERLEAVED, _Timer(torch.device("cpu")))
+    results = run_protocol(items, 4, protocol, Order.INTERLEAVED, Timer(torch.device("cpu")))
     timed = log[3:]  # after one warm-up call each
     assert timed == ["canary", "a", "b"] * 3
     assert [len(r.block_s) for r in results] == [3, 3, 3]
     assert results[0].batch == 1 and results[1].batch == 4  # the canary has a fixed size
     log.clear()
-    run_protocol(items, 4, protocol, Order.SEQUENTIAL, _Timer(torch.device("cpu")))
+    run_protocol(items, 4, protocol, Order.SEQUENTIAL, Timer(torch.device("cpu")))
     assert log == ["canary"] * 4 + ["a"] * 4 + ["b"] * 4
 
 
@@ -167,3 +166,22 @@ def test_canary_runs_and_counts_its_macs():
     assert out.shape == (b, c, s, s) and torch.isfinite(out).all()
     with pytest.raises(ConfigError):
         canary_spec_for("mps")
+
+
+def test_reference_model_degrades_gracefully(monkeypatch):
+    from fcdmbench.errors import UnknownModelError
+    from fcdmbench.profiling.throughput_record import resolve_ref
+
+    monkeypatch.setattr("fcdmbench.profiling.throughput.DEFAULT_REF", "not-a-model")
+    ref, notes = resolve_ref(ThroughputConfig(models=("fcdm-s",)))
+    assert ref is None and "not-a-model is not registered" in notes[0]
+    monkeypatch.setattr("fcdmbench.profiling.throughput.DEFAULT_REF", "fcdm-b")
+    ref, notes = resolve_ref(ThroughputConfig(models=("fcdm-s",)))
+    assert ref is None and "add fcdm-b to --models" in notes[0]  # never timed behind your back
+    assert resolve_ref(ThroughputConfig(models=("fcdm-s", "fcdm-b"))) == ("fcdm-b", [])
+    explicit = ThroughputConfig(models=("fcdm-s",), ref="FCDM-L")
+    assert explicit.measured_models() == ("fcdm-s", "FCDM-L")
+    assert resolve_ref(explicit) == ("fcdm-l", [])
+    assert resolve_ref(ThroughputConfig(models=("fcdm-s",), ref="none")) == (None, [])
+    with pytest.raises(UnknownModelError):
+        resolve_ref(ThroughputConfig(models=("fcdm-s",), ref="dit-typo"))
