@@ -185,3 +185,10 @@ def test_reference_model_degrades_gracefully(monkeypatch):
     assert resolve_ref(ThroughputConfig(models=("fcdm-s",), ref="none")) == (None, [])
     with pytest.raises(UnknownModelError):
         resolve_ref(ThroughputConfig(models=("fcdm-s",), ref="dit-typo"))
+
+
+def test_training_flops_are_three_forwards():
+    """Not FlopCounterMode through autograd: it counts depthwise-conv backward as dense."""
+    forward, _ = count_gflops_per_image("fcdm-s", {}, StepOptions())
+    train, basis = count_gflops_per_image("fcdm-s", {}, StepOptions(mode=Mode.TRAIN))
+    assert train == pytest.approx(3 * forward) and basis.startswith("3 x forward")
