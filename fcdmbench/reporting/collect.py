@@ -129,7 +129,9 @@ def _int(value: Any) -> int | None:
     return None if number is None else int(number)
 
 
-def load_records(dirs: Sequence[str | Path], warn: Callable[[str], None] | None = None) -> RecordSet:
+def load_records(
+    dirs: Sequence[str | Path], warn: Callable[[str], None] | None = None
+) -> RecordSet:
     """Read every ``*.json`` record under `dirs` (recursively); unreadable files are warnings.
 
     Args:

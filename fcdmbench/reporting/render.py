@@ -100,7 +100,8 @@ def table_to_markdown(table: ReportTable) -> str:
 
 
 def table_to_csv(table: ReportTable) -> str:
-    """One header row; paired columns as ``<key>_paper,<key>_measured,<key>_delta,<key>_measured_on``.
+    """One header row; a paired column becomes four:
+    ``<key>_paper``, ``<key>_measured``, ``<key>_delta``, ``<key>_measured_on``.
 
     Numbers are plain (no units, no thousands separators); missing values are empty.
     """

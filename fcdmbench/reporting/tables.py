@@ -49,7 +49,9 @@ ABLATION_CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 #: DiT counterpart of each FCDM scale, for the Table 1 ratio column.
-DIT_OF_SCALE = {"fcdm-s": "dit-s-2", "fcdm-b": "dit-b-2", "fcdm-l": "dit-l-2", "fcdm-xl": "dit-xl-2"}
+DIT_OF_SCALE = {
+    "fcdm-s": "dit-s-2", "fcdm-b": "dit-b-2", "fcdm-l": "dit-l-2", "fcdm-xl": "dit-xl-2",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +182,8 @@ def _benchmark_table(key: str, title: str, m: Measurements, guided: bool) -> Rep
 
 
 def build_table2(m: Measurements) -> ReportTable:
-    return _benchmark_table("table2", "Table 2: scalability on ImageNet 256x256 (w/o cfg)", m, False)
+    return _benchmark_table("table2", "Table 2: scalability on ImageNet 256x256 (w/o cfg)", m,
+                            False)
 
 
 def build_table3(m: Measurements) -> ReportTable:
