@@ -174,6 +174,9 @@ class ThroughputReport:
             "calls_per_block": r.calls_per_block,
             "block_s": list(r.block_s),
             "img_per_s": summarize(img_per_s),
+            # MEASUREMENT.md section 3.2's name for the same figure (infer mode only).
+            "img_per_s_per_nfe": summarize(img_per_s) if self.config.mode.value == "infer"
+            else None,
             "ms_per_forward": ms_per_forward,
             "forward_calls_per_s": 1000.0 / ms_per_forward if ms_per_forward else None,
             "first_call_s": r.first_call_s,
