@@ -190,7 +190,13 @@ def _read_throughput(record: dict, source: str, found: RecordSet, note) -> None:
     device_slug = _dig(record, "env.device_slug") or "unknown-device"
     if precision == "unknown" or device_slug == "unknown-device":
         note(f"{source}: precision or env.device_slug missing; shown as unknown")
+    mode = _dig(record, "config.mode") or "infer"
+    if mode != "infer":  # training throughput is a different quantity from the papers' it/s
+        note(f"{source}: mode {mode!r} is not inference throughput; not shown in it/s columns")
+        return
     for i, item in enumerate(_results(record, source, note)):
+        if item.get("variant"):  # [ckpt-always], [cuda-graphs] rows: not the plain model
+            continue
         model = _canonical(item.get("model"))
         img_per_s = _number(item.get("img_per_s_per_nfe")) or _number(item.get("img_per_s"))
         if model is None or img_per_s is None:

@@ -38,3 +38,21 @@ def test_throughput_prefers_paper_default_order_and_names_alias():
     assert m.evaluation("fcdm-xl", 256, 400_000, guided=False).fid == 10.9
     assert m.evaluation("fcdm-xl", 256, 1_000_000, guided=False) is None
     assert m.evaluation("fcdm-xl", 256, None, guided=True) is None
+
+
+def test_throughput_variant_rows_and_train_records_are_not_it_per_s(tmp_path):
+    from fcdmbench.reporting.records import write_record
+
+    env = {"device_slug": "synthetic-gpu", "device_name": "Synthetic Test GPU"}
+    row = {"model": "fcdm-s", "img_per_s_per_nfe": {"median": 100.0, "iqr": 1.0}}
+    write_record(tmp_path / "infer.json", "fcdmbench.throughput/1", {
+        "env": env, "config": {"precision": "bf16", "mode": "infer", "batch": 64},
+        "results": [row, {**row, "variant": ["ckpt-always"],
+                          "img_per_s_per_nfe": {"median": 50.0}}]})
+    write_record(tmp_path / "train.json", "fcdmbench.throughput/1", {
+        "env": env, "config": {"precision": "bf16", "mode": "train", "batch": 64},
+        "results": [{**row, "img_per_s_per_nfe": {"median": 30.0}}]})
+    warnings: list[str] = []
+    records = load_records([tmp_path], warn=warnings.append)
+    assert [(p.model, p.img_per_s) for p in records.throughput] == [("fcdm-s", 100.0)]
+    assert any("not inference throughput" in w for w in warnings)
