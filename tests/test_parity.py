@@ -52,8 +52,18 @@ def test_fixture_is_small_and_complete(path: Path):
 
     assert path.stat().st_size < 1_000_000
     fx = torch.load(path, map_location="cpu", weights_only=True)
-    for key in ("model", "resolution", "seed", "x", "t", "y", "out", "upstream", "torch",
-                "upstream_shapes"):
+    for key in (
+        "model",
+        "resolution",
+        "seed",
+        "x",
+        "t",
+        "y",
+        "out",
+        "upstream",
+        "torch",
+        "upstream_shapes",
+    ):
         assert key in fx, key
     assert fx["model"] == path.stem == get_spec(fx["model"]).name
     assert tuple(fx["x"].shape[1:]) == get_spec(fx["model"]).input_shape(int(fx["resolution"]))
@@ -77,4 +87,3 @@ def test_perturbed_block_weight_breaks_parity(path: Path):
     key = _block_weight_key(path)
     result = run_parity(path, perturb=key)
     assert result["max_abs_diff"] > TOLERANCE, (key, result)
-

@@ -83,8 +83,9 @@ def test_real_names_cannot_be_taken_again(sandbox):
         register_model(_toy("fcdm-xl", family="fcdm"))
 
 
-@pytest.mark.parametrize("bad", ["Toy-S", "toy_s", "toy-s.512", "toy/2", "-toy", "toy-", "toy--s",
-                                 "", "toy s"])
+@pytest.mark.parametrize(
+    "bad", ["Toy-S", "toy_s", "toy-s.512", "toy/2", "-toy", "toy-", "toy--s", "", "toy s"]
+)
 def test_malformed_names_raise(sandbox, bad):
     with pytest.raises(ConfigError, match="malformed"):
         register_model(_toy(bad))
@@ -173,7 +174,13 @@ def test_list_models_natural_order(sandbox):
         register_model(_toy(name))
     register_model(_toy("alpha-s", family="alpha"))
     assert list_models("toy-*") == [
-        "toy-s", "toy-s-2", "toy-s-8", "toy-s-16", "toy-b", "toy-l", "toy-xl"
+        "toy-s",
+        "toy-s-2",
+        "toy-s-8",
+        "toy-s-16",
+        "toy-b",
+        "toy-l",
+        "toy-xl",
     ]
     everything = list_models()
     # families keep their registration order: the real ones first, then toy, then alpha

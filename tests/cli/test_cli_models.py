@@ -1,4 +1,4 @@
-"""`fcdmbench --version/--help` and `models list|show`, through the root group as a user runs them."""
+"""`fcdmbench --version/--help` and `models list|show`, run through the root group."""
 
 from __future__ import annotations
 
@@ -136,6 +136,5 @@ def test_help_and_listing_do_not_import_torch(argv):
         assert not heavy, heavy
         """
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr

@@ -1,4 +1,4 @@
-"""FCDM-specific behaviour: adaLN-Zero init, checkpointing modes, config validation, upstream keys."""
+"""FCDM specifics: adaLN-Zero init, checkpointing modes, config validation, upstream keys."""
 
 from __future__ import annotations
 
@@ -102,8 +102,10 @@ def _count_checkpoint_calls(monkeypatch, model: FCDM, train: bool, grad: bool) -
     [
         # (train, grad) -> checkpointed?
         ("off", {(True, True): False, (False, False): False, (True, False): False}),
-        ("train", {(True, True): True, (False, False): False, (True, False): False,
-                   (False, True): False}),
+        (
+            "train",
+            {(True, True): True, (False, False): False, (True, False): False, (False, True): False},
+        ),
         ("always", {(True, True): True, (False, False): True, (True, False): True}),
     ],
 )
