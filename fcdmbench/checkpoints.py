@@ -54,13 +54,18 @@ def strip_prefixes(state_dict: Mapping[str, Any], prefixes=("module.", "_orig_mo
     return out
 
 
-def load_checkpoint(model, spec, source: str | Path | Mapping[str, Any]) -> str:
+def load_checkpoint(
+    model, spec, source: str | Path | Mapping[str, Any], assign: bool = False
+) -> str:
     """Load an upstream (or fcdmbench) checkpoint into `model` with strict=True.
 
     Args:
         model: a model built from `spec`.
         spec: its `ModelSpec`; `spec.key_map` translates upstream key names.
         source: a path to a ``.pt`` file, or an already loaded object.
+        assign: adopt the checkpoint's tensors instead of copying into the model's (lets a model
+            built on the meta device skip initialisation; every tensor must then come from the
+            checkpoint).
 
     Returns:
         Which weights were used (``"ema"``, ``"model"``, ``"raw state_dict"``).
@@ -105,5 +110,8 @@ def load_checkpoint(model, spec, source: str | Path | Mapping[str, Any]) -> str:
             f"checkpoint does not fit {spec.name}: " + "; ".join(parts),
             hint="check the model name and --resolution match the checkpoint",
         )
-    model.load_state_dict(state_dict, strict=True)
+    model.load_state_dict(state_dict, strict=True, assign=assign)
+    left_on_meta = [n for n, t in (*model.named_parameters(), *model.named_buffers()) if t.is_meta]
+    if left_on_meta:
+        raise InputError(f"tensors not provided by the checkpoint stayed on meta: {left_on_meta[:8]}")
     return which
