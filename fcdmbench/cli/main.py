@@ -20,6 +20,8 @@ from fcdmbench.errors import FcdmbenchError
 #: Modules with a ``register(app)`` function adding their commands (order = help order).
 COMMAND_MODULES: tuple[str, ...] = (
     "fcdmbench.cli.models",
+    "fcdmbench.cli.evaluate",
+    "fcdmbench.cli.reference",
 )
 
 #: Options that take several values after one flag (``--models fcdm-xl dit-xl``).

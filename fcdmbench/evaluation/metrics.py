@@ -18,7 +18,7 @@ from __future__ import annotations
 import enum
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -184,7 +184,7 @@ def compute_manifold_radii(
     return radii
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class PrecisionRecall:
     """Improved precision and recall (Kynkäänniemi et al. 2019) with ADM's estimator."""
 
@@ -193,6 +193,12 @@ class PrecisionRecall:
     num_ref: int
     num_sample: int
     k: int
+    ref_radii: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0, np.float32))
+    sample_radii: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0, np.float32))
+
+    def to_record(self) -> dict:
+        return {"precision": self.precision, "recall": self.recall, "num_ref": self.num_ref,
+                "num_sample": self.num_sample, "k": self.k}
 
 
 def precision_recall(
@@ -258,4 +264,6 @@ def precision_recall(
         num_ref=n_ref,
         num_sample=n_smp,
         k=k,
+        ref_radii=radii_ref,
+        sample_radii=radii_smp,
     )
