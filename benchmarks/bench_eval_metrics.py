@@ -53,9 +53,12 @@ def main() -> None:
     parser.add_argument("--json", help="write the figures here too")
     args = parser.parse_args()
 
-    figures: dict = {"num_sample": args.num_sample, "num_ref": args.num_ref,
-                     "machine": platform.processor() or platform.machine(),
-                     "cpu_count": __import__("os").cpu_count()}
+    figures: dict = {
+        "num_sample": args.num_sample,
+        "num_ref": args.num_ref,
+        "machine": platform.processor() or platform.machine(),
+        "cpu_count": __import__("os").cpu_count(),
+    }
     pool = make_activations(101, args.num_sample)
     ref_pool = make_activations(102, args.num_ref, shift=0.02)
     ours: dict = {}
@@ -64,17 +67,21 @@ def main() -> None:
         ref_stats = features_to_stats(ref_pool)
         ref_spatial_stats = features_to_stats(make_activations(104, args.num_ref, dim=2023))
         (stats, spatial_stats), ours["stats_s"] = _timed(
-            lambda: (features_to_stats(pool), features_to_stats(spatial)))
+            lambda: (features_to_stats(pool), features_to_stats(spatial))
+        )
         for method in (SqrtmMethod.EIGH, SqrtmMethod.ADM):
             if method is SqrtmMethod.ADM and "adm-sqrtm" in args.skip:
                 continue
             ours[f"fid_{method.value}"], ours[f"fid_{method.value}_s"] = _timed(
-                frechet_distance, stats, ref_stats, method=method)
+                frechet_distance, stats, ref_stats, method=method
+            )
             ours[f"sfid_{method.value}"], ours[f"sfid_{method.value}_s"] = _timed(
-                frechet_distance, spatial_stats, ref_spatial_stats, method=method)
+                frechet_distance, spatial_stats, ref_spatial_stats, method=method
+            )
     if "pr" not in args.skip:
-        pr, ours["pr_adm_s"] = _timed(precision_recall, ref_pool, pool,
-                                      distance_fn=get_distance_fn(DistanceBackend.ADM))
+        pr, ours["pr_adm_s"] = _timed(
+            precision_recall, ref_pool, pool, distance_fn=get_distance_fn(DistanceBackend.ADM)
+        )
         ours["precision"], ours["recall"] = pr.precision, pr.recall
     figures["fcdmbench"] = ours
 
@@ -82,9 +89,13 @@ def main() -> None:
         adm = _load_adm(args.adm_evaluator)
         theirs: dict = {}
         if "fid" not in args.skip:
+
             def adm_stats():
-                return (adm.Evaluator.compute_statistics(None, pool),
-                        adm.Evaluator.compute_statistics(None, spatial))
+                return (
+                    adm.Evaluator.compute_statistics(None, pool),
+                    adm.Evaluator.compute_statistics(None, spatial),
+                )
+
             (s1, s2), theirs["stats_s"] = _timed(adm_stats)
             r1 = adm.FIDStatistics(ref_stats.mu, ref_stats.sigma)
             r2 = adm.FIDStatistics(ref_spatial_stats.mu, ref_spatial_stats.sigma)
@@ -101,6 +112,7 @@ def main() -> None:
                 radii_ref = estimator.manifold_radii(ref_pool)
                 radii_smp = estimator.manifold_radii(pool)
                 return estimator.evaluate_pr(ref_pool, radii_ref, pool, radii_smp)
+
             (p, r), theirs["pr_s"] = _timed(adm_pr)
             theirs["precision"], theirs["recall"] = float(p[0]), float(r[0])
         figures["adm"] = theirs

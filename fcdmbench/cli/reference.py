@@ -14,8 +14,9 @@ def register(app: typer.Typer) -> None:
     app.add_typer(reference_app, name="reference")
 
 
-DirOption = Annotated[Path | None, typer.Option("--reference-dir", metavar="DIR",
-                                                envvar="FCDMBENCH_REFERENCE_DIR")]
+DirOption = Annotated[
+    Path | None, typer.Option("--reference-dir", metavar="DIR", envvar="FCDMBENCH_REFERENCE_DIR")
+]
 
 
 @reference_app.command("fetch")
@@ -40,7 +41,9 @@ def fetch_command(
 
 @reference_app.command("verify")
 def verify_command(
-    names: Annotated[list[str] | None, typer.Argument(help="Entries to check (default: all).")] = None,
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Entries to check (default: all).")
+    ] = None,
     reference_dir: DirOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
@@ -54,8 +57,10 @@ def verify_command(
     from fcdmbench.errors import CheckFailedError
     from fcdmbench.evaluation.reference import (
         load_manifest,
-        reference_dir as resolve_dir,
         verify_file,
+    )
+    from fcdmbench.evaluation.reference import (
+        reference_dir as resolve_dir,
     )
 
     manifest = load_manifest()
@@ -66,12 +71,25 @@ def verify_command(
     if unknown:
         raise ConfigError(f"unknown reference {unknown}; known: {', '.join(manifest)}")
     results = [verify_file(manifest[n], folder / manifest[n].filename) for n in names or manifest]
-    notes = {"ok": "sha256 matches the manifest", "missing": "not present",
-             "mismatch": "sha256 DIFFERS from the manifest",
-             "unverified": "present; manifest has no sha256, so it cannot be checked"}
+    notes = {
+        "ok": "sha256 matches the manifest",
+        "missing": "not present",
+        "mismatch": "sha256 DIFFERS from the manifest",
+        "unverified": "present; manifest has no sha256, so it cannot be checked",
+    }
     if as_json:
-        print_json([{"name": r.name, "path": r.path, "status": r.status, "sha256": r.sha256,
-                     "note": notes[r.status]} for r in results])
+        print_json(
+            [
+                {
+                    "name": r.name,
+                    "path": r.path,
+                    "status": r.status,
+                    "sha256": r.sha256,
+                    "note": notes[r.status],
+                }
+                for r in results
+            ]
+        )
     else:
         table = Table(title=f"reference files in {folder}")
         for column in ("name", "status", "sha256", "note"):
@@ -81,5 +99,7 @@ def verify_command(
         stdout.print(table)
     bad = [r.name for r in results if r.status == "mismatch"]
     if bad:
-        raise CheckFailedError(f"sha256 mismatch for {', '.join(bad)}",
-                               hint="delete the file(s) and run `fcdmbench reference fetch`")
+        raise CheckFailedError(
+            f"sha256 mismatch for {', '.join(bad)}",
+            hint="delete the file(s) and run `fcdmbench reference fetch`",
+        )

@@ -87,8 +87,11 @@ class ActivationCache:
 
     def save_final(self, arrays: dict[str, np.ndarray]) -> None:
         _save_npz_atomic(self.final, **arrays)
-        meta = {"content_sha256": self.content_sha256, "extractor_id": self.extractor_id,
-                "rows": {k: int(len(v)) for k, v in arrays.items()}}
+        meta = {
+            "content_sha256": self.content_sha256,
+            "extractor_id": self.extractor_id,
+            "rows": {k: int(len(v)) for k, v in arrays.items()},
+        }
         (self.folder / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
         for part in (self.folder / "parts").glob("*.npz"):
             part.unlink()

@@ -55,7 +55,9 @@ class EvalConfig:
         for name in ("num", "batch_size", "split_size", "k"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not isinstance(self.sqrtm, SqrtmMethod) or not isinstance(self.distance, DistanceBackend):
+        if not isinstance(self.sqrtm, SqrtmMethod) or not isinstance(
+            self.distance, DistanceBackend
+        ):
             raise ConfigError("sqrtm and distance must be SqrtmMethod / DistanceBackend members")
 
 
@@ -84,7 +86,9 @@ class EvalResult:
         return dataclasses.asdict(self)
 
 
-def find_sample_record(samples: Path, explicit: Path | None = None) -> tuple[Path | None, dict | None]:
+def find_sample_record(
+    samples: Path, explicit: Path | None = None
+) -> tuple[Path | None, dict | None]:
     """The sampling pipeline's sidecar record (``fcdmbench.sample/1``) for `samples`, if any."""
     from fcdmbench.reporting.records import read_record
 
@@ -170,10 +174,12 @@ def evaluate(
     clock = time.perf_counter()
     ref_cache = ActivationCache(root, ref_sha, extractor.extractor_id)
     ref_pool, ref_spatial, ref_hit = _activations(
-        extractor, ref_path, ref_info.num, ref_sha, ref_cache, "extract:ref", on_progress)
+        extractor, ref_path, ref_info.num, ref_sha, ref_cache, "extract:ref", on_progress
+    )
     smp_cache = ActivationCache(root, sample_sha, extractor.extractor_id)
     pool, spatial, smp_hit = _activations(
-        extractor, config.samples, num, sample_sha, smp_cache, "extract:sample", on_progress)
+        extractor, config.samples, num, sample_sha, smp_cache, "extract:sample", on_progress
+    )
     timings["extract_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -192,28 +198,54 @@ def evaluate(
     timings["inception_score_s"] = time.perf_counter() - clock
     clock = time.perf_counter()
     pr = precision_recall(
-        ref_pool, pool, config.k, distance_fn=get_distance_fn(config.distance),
+        ref_pool,
+        pool,
+        config.k,
+        distance_fn=get_distance_fn(config.distance),
         on_progress=(lambda d, t: on_progress("precision_recall", d, t)) if on_progress else None,
     )
     timings["precision_recall_s"] = time.perf_counter() - clock
 
     return EvalResult(
-        inception_score=inception_score, fid=fid, sfid=sfid,
-        precision=pr.precision, recall=pr.recall,
-        num_samples=num, num_available=info.num, num_ref=ref_info.num,
+        inception_score=inception_score,
+        fid=fid,
+        sfid=sfid,
+        precision=pr.precision,
+        recall=pr.recall,
+        num_samples=num,
+        num_available=info.num,
+        num_ref=ref_info.num,
         allow_fewer=config.allow_fewer,
-        mode={"sqrtm": config.sqrtm.value, "distance": config.distance.value,
-              "adm_exact": str(config.sqrtm is SqrtmMethod.ADM
-                               and config.distance is DistanceBackend.ADM).lower()},
-        samples={"path": str(config.samples), "sha256": sample_sha,
-                 "resolution": [info.height, info.width], "activations_cached": smp_hit},
-        reference={"name_or_path": config.ref, "path": str(ref_path), "sha256": ref_sha,
-                   "sha256_status": ref_check.status if ref_check else "not in manifest",
-                   "stats": ref_stats_source, "activations_cached": ref_hit},
-        inception={"path": str(extractor.graph_path), "sha256": extractor.graph_sha256,
-                   "extractor_id": extractor.extractor_id, "batch_size": extractor.batch_size},
+        mode={
+            "sqrtm": config.sqrtm.value,
+            "distance": config.distance.value,
+            "adm_exact": str(
+                config.sqrtm is SqrtmMethod.ADM and config.distance is DistanceBackend.ADM
+            ).lower(),
+        },
+        samples={
+            "path": str(config.samples),
+            "sha256": sample_sha,
+            "resolution": [info.height, info.width],
+            "activations_cached": smp_hit,
+        },
+        reference={
+            "name_or_path": config.ref,
+            "path": str(ref_path),
+            "sha256": ref_sha,
+            "sha256_status": ref_check.status if ref_check else "not in manifest",
+            "stats": ref_stats_source,
+            "activations_cached": ref_hit,
+        },
+        inception={
+            "path": str(extractor.graph_path),
+            "sha256": extractor.graph_sha256,
+            "extractor_id": extractor.extractor_id,
+            "batch_size": extractor.batch_size,
+        },
         sampler=dict(config.meta),
-        sample_record=(None if sample_record is None
-                       else {"path": str(record_path), "record": sample_record}),
+        sample_record=(
+            None if sample_record is None else {"path": str(record_path), "record": sample_record}
+        ),
         timings_s={k: round(v, 3) for k, v in timings.items()},
     )

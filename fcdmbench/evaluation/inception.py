@@ -40,7 +40,8 @@ SOFTMAX_BATCH_SIZE = 512
 
 
 def resolve_inception_path(
-    path: str | Path | None = None, reference_dir: str | Path | None = None,
+    path: str | Path | None = None,
+    reference_dir: str | Path | None = None,
     cache_dir: str | Path | None = None,
 ) -> Path:
     """The graph file: `path`, else ``$FCDMBENCH_INCEPTION``, else the reference folder.
@@ -56,7 +57,8 @@ def resolve_inception_path(
         if not explicit.exists():
             raise ReferenceBatchError(
                 f"Inception graph not found at {explicit}",
-                hint=f"run `fcdmbench reference fetch inception`, or fix --inception/${INCEPTION_ENV}",
+                hint="run `fcdmbench reference fetch inception`, or fix --inception/"
+                f"${INCEPTION_ENV}",
             )
         return explicit
     from fcdmbench.evaluation.reference import resolve_reference
@@ -94,15 +96,19 @@ class InceptionExtractor:
         try:
             graph_def.ParseFromString(self.graph_path.read_bytes())
         except Exception as exc:  # protobuf's DecodeError has no stable import path
-            raise InputError(f"{self.graph_path} is not a TensorFlow GraphDef ({exc})",
-                             hint="re-fetch it: fcdmbench reference fetch inception") from exc
+            raise InputError(
+                f"{self.graph_path} is not a TensorFlow GraphDef ({exc})",
+                hint="re-fetch it: fcdmbench reference fetch inception",
+            ) from exc
         self._graph = tf.Graph()
         with self._graph.as_default():
             self._images = v1.placeholder(tf.float32, shape=[None, None, None, 3])
             try:
                 pool, spatial, matmul = tf.import_graph_def(
-                    graph_def, input_map={INPUT_TENSOR: self._images},
-                    return_elements=[POOL_TENSOR, SPATIAL_TENSOR, LOGITS_OP], name="adm",
+                    graph_def,
+                    input_map={INPUT_TENSOR: self._images},
+                    return_elements=[POOL_TENSOR, SPATIAL_TENSOR, LOGITS_OP],
+                    name="adm",
                 )
             except (ValueError, KeyError) as exc:
                 raise InputError(

@@ -61,7 +61,11 @@ class SqrtmMethod(enum.Enum):
 
 
 def frechet_distance(
-    sample: FIDStats, ref: FIDStats, *, method: SqrtmMethod = SqrtmMethod.ADM, eps: float = ADM_FID_EPS
+    sample: FIDStats,
+    ref: FIDStats,
+    *,
+    method: SqrtmMethod = SqrtmMethod.ADM,
+    eps: float = ADM_FID_EPS,
 ) -> float:
     """Fréchet distance between sample and reference statistics, in ADM's argument order.
 
@@ -197,8 +201,13 @@ class PrecisionRecall:
     sample_radii: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0, np.float32))
 
     def to_record(self) -> dict:
-        return {"precision": self.precision, "recall": self.recall, "num_ref": self.num_ref,
-                "num_sample": self.num_sample, "k": self.k}
+        return {
+            "precision": self.precision,
+            "recall": self.recall,
+            "num_ref": self.num_ref,
+            "num_sample": self.num_sample,
+            "k": self.k,
+        }
 
 
 def precision_recall(

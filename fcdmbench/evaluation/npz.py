@@ -63,8 +63,9 @@ def _open_member(path: Path, name: str):
             with archive.open(f"{name}.npy") as member:
                 yield member, tuple(n.removesuffix(".npy") for n in names)
         except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
-            raise InputError(f"{path} is truncated or corrupt ({exc})",
-                             hint="re-create or re-download the file") from exc
+            raise InputError(
+                f"{path} is truncated or corrupt ({exc})", hint="re-create or re-download the file"
+            ) from exc
 
 
 def _read_header(member, path: Path):

@@ -63,8 +63,10 @@ def load_manifest(path: Path | None = None) -> dict[str, ManifestEntry]:
     """Parse the manifest (``$FCDMBENCH_MANIFEST`` overrides the repo copy)."""
     path = Path(path or os.environ.get("FCDMBENCH_MANIFEST") or MANIFEST_PATH)
     if not path.exists():
-        raise InputError(f"reference manifest {path} not found",
-                         hint="run from a fcdmbench checkout or set FCDMBENCH_MANIFEST")
+        raise InputError(
+            f"reference manifest {path} not found",
+            hint="run from a fcdmbench checkout or set FCDMBENCH_MANIFEST",
+        )
     data = tomllib.loads(path.read_text())
     return {name: ManifestEntry(name=name, **fields) for name, fields in data.items()}
 
@@ -80,8 +82,10 @@ def reference_dir(directory: str | Path | None = None, cache_dir: str | Path | N
 
 def _entry(name: str, manifest: dict[str, ManifestEntry]) -> ManifestEntry:
     if name not in manifest:
-        raise ConfigError(f"unknown reference '{name}'; known: {', '.join(manifest)}",
-                          hint="or pass a path to an ADM reference batch .npz")
+        raise ConfigError(
+            f"unknown reference '{name}'; known: {', '.join(manifest)}",
+            hint="or pass a path to an ADM reference batch .npz",
+        )
     return manifest[name]
 
 
@@ -92,7 +96,9 @@ def verify_file(entry: ManifestEntry, path: Path) -> VerifyResult:
     digest = file_sha256(path)
     if not entry.is_verifiable:
         return VerifyResult(entry.name, path, True, digest, "unverified")
-    return VerifyResult(entry.name, path, True, digest, "ok" if digest == entry.sha256 else "mismatch")
+    return VerifyResult(
+        entry.name, path, True, digest, "ok" if digest == entry.sha256 else "mismatch"
+    )
 
 
 def resolve_reference(
@@ -107,8 +113,10 @@ def resolve_reference(
     if name_or_path.endswith(".npz") or os.sep in name_or_path:
         path = Path(name_or_path).expanduser()
         if not path.exists():
-            raise ReferenceBatchError(f"reference batch {path} not found",
-                                      hint="pass an ADM reference .npz or a name: imagenet256")
+            raise ReferenceBatchError(
+                f"reference batch {path} not found",
+                hint="pass an ADM reference .npz or a name: imagenet256",
+            )
         return path, None
     entry = _entry(name_or_path, load_manifest())
     path = reference_dir(directory, cache_dir) / entry.filename
@@ -128,7 +136,9 @@ def resolve_reference(
 
 
 def fetch_reference(
-    name: str, directory: str | Path | None = None, cache_dir: str | Path | None = None,
+    name: str,
+    directory: str | Path | None = None,
+    cache_dir: str | Path | None = None,
     on_progress=None,
 ) -> VerifyResult:
     """Download one official file (if absent) to the reference folder and verify it.

@@ -25,7 +25,6 @@ from fcdmbench.evaluation.evaluate import EvalConfig, evaluate  # noqa: E402
 from fcdmbench.evaluation.inception import InceptionExtractor  # noqa: E402
 from fcdmbench.evaluation.metrics import (  # noqa: E402
     SqrtmMethod,
-    frechet_distance,
     precision_recall,
     probs_to_inception_score,
 )
@@ -101,9 +100,15 @@ def test_batched_extraction_equals_per_image_runs(world):
 
 def test_evaluate_end_to_end_matches_metrics_on_its_activations(world):
     root, graph = world
-    config = EvalConfig(samples=root / "samples.npz", ref=str(root / "ref.npz"), num=30,
-                        batch_size=8, cache_dir=root / "cache-api", inception_path=graph,
-                        meta={"cfg": 1.5})
+    config = EvalConfig(
+        samples=root / "samples.npz",
+        ref=str(root / "ref.npz"),
+        num=30,
+        batch_size=8,
+        cache_dir=root / "cache-api",
+        inception_path=graph,
+        meta={"cfg": 1.5},
+    )
     result = evaluate(config)
     extractor = InceptionExtractor(graph, batch_size=8)
     ref_pool, ref_spatial = extractor.extract([images(1, 40)])
@@ -115,7 +120,8 @@ def test_evaluate_end_to_end_matches_metrics_on_its_activations(world):
     assert sfid_s.dim == sfid_r.dim == 17 * 17 * 7
     np.testing.assert_allclose(sfid_r.sigma, features_to_stats(ref_spatial).sigma, atol=1e-6)
     assert result.inception_score == pytest.approx(
-        probs_to_inception_score(extractor.pool_to_probs(pool)), rel=1e-5)
+        probs_to_inception_score(extractor.pool_to_probs(pool)), rel=1e-5
+    )
     pr = precision_recall(ref_pool, pool, distance_fn=get_distance_fn(DistanceBackend.ADM))
     assert (result.precision, result.recall) == (pr.precision, pr.recall)
     assert result.sampler == {"cfg": 1.5} and result.mode["adm_exact"] == "true"
@@ -129,10 +135,18 @@ def test_stored_reference_stats_are_used(world):
     root, graph = world
     mu, sigma = np.arange(2048.0), np.eye(2048)
     mu_s, sigma_s = np.zeros(2023), np.eye(2023) * 2
-    np.savez(root / "ref_stats.npz", arr_0=images(1, 40), mu=mu, sigma=sigma, mu_s=mu_s,
-             sigma_s=sigma_s)
-    result = evaluate(EvalConfig(samples=root / "samples.npz", ref=str(root / "ref_stats.npz"),
-                                 num=30, cache_dir=root / "cache-api", inception_path=graph))
+    np.savez(
+        root / "ref_stats.npz", arr_0=images(1, 40), mu=mu, sigma=sigma, mu_s=mu_s, sigma_s=sigma_s
+    )
+    result = evaluate(
+        EvalConfig(
+            samples=root / "samples.npz",
+            ref=str(root / "ref_stats.npz"),
+            num=30,
+            cache_dir=root / "cache-api",
+            inception_path=graph,
+        )
+    )
     (_, fid_r, _), (_, sfid_r, _) = CALLS
     assert fid_r.mu is not None and np.array_equal(fid_r.mu, mu)
     assert np.array_equal(sfid_r.sigma, sigma_s)
@@ -174,12 +188,27 @@ def test_interrupted_extraction_resumes(world, monkeypatch):
 def test_cli_eval_records_sampler_settings_and_allow_fewer(world):
     root, graph = world
     np.savez(root / "few.npz", arr_0=images(6, 12))
-    (root / "few.json").write_text(json.dumps(
-        {"schema": "fcdmbench.sample/1", "config": {"cfg_scale": 4.0, "steps": 250}}))
+    (root / "few.json").write_text(
+        json.dumps({"schema": "fcdmbench.sample/1", "config": {"cfg_scale": 4.0, "steps": 250}})
+    )
     out = root / "rec.json"
-    result = run_cli(["eval", str(root / "few.npz"), "--ref", str(root / "ref.npz"),
-                      "--num", "30", "--allow-fewer", "--meta", "steps=250,cfg=1.5",
-                      "--json", str(out)], root, graph)
+    result = run_cli(
+        [
+            "eval",
+            str(root / "few.npz"),
+            "--ref",
+            str(root / "ref.npz"),
+            "--num",
+            "30",
+            "--allow-fewer",
+            "--meta",
+            "steps=250,cfg=1.5",
+            "--json",
+            str(out),
+        ],
+        root,
+        graph,
+    )
     assert result.exit_code == 0, result.output
     record = json.loads(out.read_text())
     assert record["schema"] == "fcdmbench.eval/1"
@@ -197,8 +226,10 @@ def _bad(root, name, **arrays):
 
 BAD_CASES = {
     "float": (lambda r: _bad(r, "f.npz", arr_0=images(5, 30).astype(np.float32)), "not uint8"),
-    "nan": (lambda r: _bad(r, "n.npz", arr_0=np.full((30, RES, RES, 3), np.nan, np.float32)),
-            "NaN or inf"),
+    "nan": (
+        lambda r: _bad(r, "n.npz", arr_0=np.full((30, RES, RES, 3), np.nan, np.float32)),
+        "NaN or inf",
+    ),
     "int16": (lambda r: _bad(r, "i.npz", arr_0=images(5, 30).astype(np.int16)), "not uint8"),
     "nchw": (lambda r: _bad(r, "c.npz", arr_0=images(5, 30).transpose(0, 3, 1, 2).copy()), "NCHW"),
     "no_arr_0": (lambda r: _bad(r, "k.npz", images=images(5, 30)), "no 'arr_0'"),
@@ -226,6 +257,8 @@ def test_bad_inputs_exit_3_with_message(world, case):
     root, graph = world
     make, expected = BAD_CASES[case]
     path = make(root)
-    result = run_cli(["eval", str(path), "--ref", str(root / "ref.npz"), "--num", "30"], root, graph)
+    result = run_cli(
+        ["eval", str(path), "--ref", str(root / "ref.npz"), "--num", "30"], root, graph
+    )
     assert result.exit_code == 3, result.output
     assert expected in result.output and "hint:" in result.output

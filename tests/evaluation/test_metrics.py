@@ -106,7 +106,10 @@ FAST_FID = [n for n in sorted(GOLDEN["fid"]) if n != "dim2048"]
 def test_fid_matches_adm(name, recwarn):
     case = GOLDEN["fid"][name]
     sample, ref = _fid_inputs(case)
-    assert (str(sample.mu.dtype), str(sample.sigma.dtype)) == (case["mu_dtype"], case["sigma_dtype"])
+    assert (str(sample.mu.dtype), str(sample.sigma.dtype)) == (
+        case["mu_dtype"],
+        case["sigma_dtype"],
+    )
     assert stats_to_fid(sample, ref) == pytest.approx(case["fid"], rel=1e-12)
     fell_back = any("ADM's fallback" in str(w.message) for w in recwarn)
     assert fell_back == case["eps_fallback"]
@@ -119,7 +122,8 @@ def test_fid_eigh_close_to_adm_when_well_conditioned():
     case = GOLDEN["fid"]["dim64"]
     sample, ref = _fid_inputs(case)
     assert frechet_distance(sample, ref, method=SqrtmMethod.EIGH) == pytest.approx(
-        case["fid"], rel=1e-9)
+        case["fid"], rel=1e-9
+    )
 
 
 @pytest.mark.slow
@@ -135,7 +139,7 @@ def test_fid_2048d_matches_adm():
 def test_inception_score_matches_adm(name):
     case = GOLDEN["inception_score"][name]
     r = case["recipe"]
-    logits = (np.random.default_rng(r["seed"]).standard_normal((r["num"], 1008)) * r["std"])
+    logits = np.random.default_rng(r["seed"]).standard_normal((r["num"], 1008)) * r["std"]
     logits = logits.astype(np.float32)
     assert array_sha256(logits) == case["logits_sha256"]
     assert logits_to_inception_score(logits) == pytest.approx(case["inception_score"], rel=1e-5)

@@ -1,4 +1,4 @@
-"""`fcdmbench reference fetch|verify` against a temporary manifest with file:// URLs (no network)."""
+"""`fcdmbench reference fetch|verify` on a temporary manifest with file:// URLs (no network)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,9 @@ def test_repo_manifest_lists_official_files_without_invented_hashes():
     manifest = load_manifest()
     assert {"inception", "imagenet256", "imagenet512"} <= manifest.keys()
     for entry in manifest.values():
-        assert entry.url.startswith("https://openaipublic.blob.core.windows.net/diffusion/jul-2021/")
+        assert entry.url.startswith(
+            "https://openaipublic.blob.core.windows.net/diffusion/jul-2021/"
+        )
         assert entry.status in {"verified", "unverified"}
         assert bool(entry.sha256) == (entry.status == "verified")
 
@@ -62,7 +64,8 @@ def test_eval_with_missing_reference_names_file_and_place(tmp_path):
 
     env = _setup(tmp_path, "")
     np.savez(tmp_path / "s.npz", arr_0=np.zeros((4, 8, 8, 3), np.uint8))
-    result = CliRunner().invoke(app, ["eval", str(tmp_path / "s.npz"), "--ref", "gone",
-                                      "--num", "4"], env=env)
+    result = CliRunner().invoke(
+        app, ["eval", str(tmp_path / "s.npz"), "--ref", "gone", "--num", "4"], env=env
+    )
     assert result.exit_code == 3
     assert "fcdmbench reference fetch gone" in result.output and "x.npz" in result.output
