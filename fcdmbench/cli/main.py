@@ -22,6 +22,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "fcdmbench.cli.models",
     "fcdmbench.cli.report",
     "fcdmbench.cli.throughput",
+    "fcdmbench.cli.evaluate",
+    "fcdmbench.cli.reference",
 )
 
 #: Options that take several values after one flag (``--models fcdm-xl dit-xl``).

@@ -1,0 +1,127 @@
+"""Benchmark the evaluator's metric stage from cached activations, against ADM's own code.
+
+Prints figures (not a timed test). Synthetic activations from `fcdmbench.evaluation.synthetic`
+stand in for cached Inception activations: pool 2048-d and spatial 2023-d for `--num-sample`
+samples and `--num-ref` reference images (the issue's full size is 50,000 vs 10,000). Reference
+statistics are computed once up front, as if stored in an ADM reference batch.
+
+ADM's evaluator cannot live in this repository; pass the path of an extracted
+openai/guided-diffusion `evaluations/evaluator.py` with `--adm-evaluator` to time it on the same
+input in the same run (it needs the alias `np.bool`, which this script restores).
+
+Example:
+    python benchmarks/bench_eval_metrics.py --num-sample 50000 --num-ref 10000 \
+        --adm-evaluator /tmp/adm/evaluator.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import platform
+import time
+
+import numpy as np
+
+from fcdmbench.evaluation.distance import DistanceBackend, get_distance_fn
+from fcdmbench.evaluation.metrics import SqrtmMethod, frechet_distance, precision_recall
+from fcdmbench.evaluation.statistics import features_to_stats
+from fcdmbench.evaluation.synthetic import make_activations
+
+
+def _timed(fn, *args, **kwargs):
+    start = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - start
+
+
+def _load_adm(path):
+    spec = importlib.util.spec_from_file_location("adm_evaluator_bench", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    np.bool = np.bool_  # ADM's evaluate_pr uses the alias removed in numpy 1.24
+    return module
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--num-sample", type=int, default=50_000)
+    parser.add_argument("--num-ref", type=int, default=10_000)
+    parser.add_argument("--adm-evaluator", help="path to ADM's evaluations/evaluator.py")
+    parser.add_argument("--skip", nargs="*", default=[], choices=["fid", "pr", "adm-sqrtm"])
+    parser.add_argument("--json", help="write the figures here too")
+    args = parser.parse_args()
+
+    figures: dict = {
+        "num_sample": args.num_sample,
+        "num_ref": args.num_ref,
+        "machine": platform.processor() or platform.machine(),
+        "cpu_count": __import__("os").cpu_count(),
+    }
+    pool = make_activations(101, args.num_sample)
+    ref_pool = make_activations(102, args.num_ref, shift=0.02)
+    ours: dict = {}
+    if "fid" not in args.skip:
+        spatial = make_activations(103, args.num_sample, dim=2023)
+        ref_stats = features_to_stats(ref_pool)
+        ref_spatial_stats = features_to_stats(make_activations(104, args.num_ref, dim=2023))
+        (stats, spatial_stats), ours["stats_s"] = _timed(
+            lambda: (features_to_stats(pool), features_to_stats(spatial))
+        )
+        for method in (SqrtmMethod.EIGH, SqrtmMethod.ADM):
+            if method is SqrtmMethod.ADM and "adm-sqrtm" in args.skip:
+                continue
+            ours[f"fid_{method.value}"], ours[f"fid_{method.value}_s"] = _timed(
+                frechet_distance, stats, ref_stats, method=method
+            )
+            ours[f"sfid_{method.value}"], ours[f"sfid_{method.value}_s"] = _timed(
+                frechet_distance, spatial_stats, ref_spatial_stats, method=method
+            )
+    if "pr" not in args.skip:
+        pr, ours["pr_adm_s"] = _timed(
+            precision_recall, ref_pool, pool, distance_fn=get_distance_fn(DistanceBackend.ADM)
+        )
+        ours["precision"], ours["recall"] = pr.precision, pr.recall
+    figures["fcdmbench"] = ours
+
+    if args.adm_evaluator:
+        adm = _load_adm(args.adm_evaluator)
+        theirs: dict = {}
+        if "fid" not in args.skip:
+
+            def adm_stats():
+                return (
+                    adm.Evaluator.compute_statistics(None, pool),
+                    adm.Evaluator.compute_statistics(None, spatial),
+                )
+
+            (s1, s2), theirs["stats_s"] = _timed(adm_stats)
+            r1 = adm.FIDStatistics(ref_stats.mu, ref_stats.sigma)
+            r2 = adm.FIDStatistics(ref_spatial_stats.mu, ref_spatial_stats.sigma)
+            if "adm-sqrtm" not in args.skip:
+                theirs["fid"], theirs["fid_s"] = _timed(s1.frechet_distance, r1)
+                theirs["sfid"], theirs["sfid_s"] = _timed(s2.frechet_distance, r2)
+        if "pr" not in args.skip:
+            import tensorflow.compat.v1 as tf
+
+            tf.disable_eager_execution()
+            estimator = adm.ManifoldEstimator(tf.Session())
+
+            def adm_pr():
+                radii_ref = estimator.manifold_radii(ref_pool)
+                radii_smp = estimator.manifold_radii(pool)
+                return estimator.evaluate_pr(ref_pool, radii_ref, pool, radii_smp)
+
+            (p, r), theirs["pr_s"] = _timed(adm_pr)
+            theirs["precision"], theirs["recall"] = float(p[0]), float(r[0])
+        figures["adm"] = theirs
+    print(json.dumps(figures, indent=2))
+    if args.json:
+        from fcdmbench.reporting.records import write_json_atomic
+
+        write_json_atomic(args.json, figures)
+
+
+if __name__ == "__main__":
+    main()

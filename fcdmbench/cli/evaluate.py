@@ -1,0 +1,177 @@
+"""`fcdmbench eval`: ADM-compatible FID, sFID, IS, precision and recall of a samples .npz."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fcdmbench.errors import ConfigError
+
+
+def register(app: typer.Typer) -> None:
+    app.command("eval")(eval_command)
+
+
+def parse_meta(text: str | None) -> dict:
+    """``"steps=250,cfg=1.5,vae=ema"`` -> ``{"steps": 250, "cfg": 1.5, "vae": "ema"}``."""
+    out: dict = {}
+    for item in filter(None, (part.strip() for part in (text or "").split(","))):
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise ConfigError(
+                f"--meta item {item!r} is not key=value",
+                hint="e.g. --meta steps=250,cfg=1.5,seed=0-49999",
+            )
+        for cast in (int, float):
+            try:
+                value = cast(value)
+                break
+            except ValueError:
+                continue
+        out[key.strip()] = value
+    return out
+
+
+def eval_command(
+    samples: Annotated[
+        Path, typer.Argument(metavar="SAMPLES.npz", help="uint8 NHWC images in arr_0.")
+    ],
+    ref: Annotated[
+        str,
+        typer.Option(
+            "--ref", metavar="imagenet256|imagenet512|PATH.npz", help="ADM reference batch."
+        ),
+    ] = "imagenet256",
+    num: Annotated[
+        int, typer.Option("--num", min=1, help="Images to evaluate (first N).")
+    ] = 50_000,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Inception batch.")] = 64,
+    json_path: Annotated[
+        Path | None,
+        typer.Option("--json", metavar="PATH", help="Record path (default: <samples>.eval.json)."),
+    ] = None,
+    allow_fewer: Annotated[
+        bool, typer.Option("--allow-fewer", help="Accept fewer images than --num (recorded).")
+    ] = False,
+    meta: Annotated[
+        str | None,
+        typer.Option(
+            "--meta", metavar="K=V,...", help="Sampler settings to record, e.g. steps=250,cfg=1.5."
+        ),
+    ] = None,
+    sample_record: Annotated[
+        Path | None,
+        typer.Option(
+            "--sample-record",
+            metavar="PATH",
+            help="Sampling record (default: <samples>.json if present).",
+        ),
+    ] = None,
+    inception: Annotated[
+        Path | None,
+        typer.Option(
+            "--inception",
+            metavar="PB",
+            envvar="FCDMBENCH_INCEPTION",
+            help="classify_image_graph_def.pb",
+        ),
+    ] = None,
+    reference_dir: Annotated[
+        Path | None,
+        typer.Option("--reference-dir", metavar="DIR", envvar="FCDMBENCH_REFERENCE_DIR"),
+    ] = None,
+    cache_dir: Annotated[
+        Path | None, typer.Option("--cache-dir", metavar="DIR", envvar="FCDMBENCH_CACHE")
+    ] = None,
+    sqrtm: Annotated[
+        str, typer.Option("--sqrtm", help="adm (exact, slow) or eigh (fast).")
+    ] = "adm",
+    distance: Annotated[
+        str,
+        typer.Option(
+            "--distance", help="adm (TF float16, exact) or torch (GPU float16, labelled)."
+        ),
+    ] = "adm",
+) -> None:
+    """Evaluate samples exactly as ADM's evaluator does, and write a record.
+
+    Example: fcdmbench eval samples.npz --ref imagenet256 --meta steps=250,cfg=1.5
+    """
+    from fcdmbench.cli.output import stderr
+    from fcdmbench.evaluation.distance import DistanceBackend
+    from fcdmbench.evaluation.evaluate import EvalConfig, evaluate
+    from fcdmbench.evaluation.metrics import SqrtmMethod
+
+    try:
+        sqrtm_method, backend = SqrtmMethod(sqrtm), DistanceBackend(distance)
+    except ValueError as exc:
+        raise ConfigError(str(exc), hint="--sqrtm adm|eigh, --distance adm|torch") from None
+    config = EvalConfig(
+        samples=samples,
+        ref=ref,
+        num=num,
+        allow_fewer=allow_fewer,
+        batch_size=batch_size,
+        sqrtm=sqrtm_method,
+        distance=backend,
+        inception_path=inception,
+        reference_dir=reference_dir,
+        cache_dir=cache_dir,
+        sample_record=sample_record,
+        meta=parse_meta(meta),
+    )
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>5.1f}%"),
+        TimeRemainingColumn(),
+        console=stderr,
+        transient=True,
+    ) as progress:
+        tasks: dict[str, int] = {}
+
+        def on_progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total)
+            progress.update(tasks[stage], completed=done, total=total)
+
+        result = evaluate(config, on_progress=on_progress)
+    _write_and_show(result, json_path or samples.with_name(samples.stem + ".eval.json"))
+
+
+def _write_and_show(result, path: Path) -> None:
+    import dataclasses
+
+    from rich.table import Table
+
+    from fcdmbench.cli.output import stderr, stdout
+    from fcdmbench.env import collect_env
+    from fcdmbench.reporting.records import write_record
+
+    write_record(
+        path,
+        "fcdmbench.eval/1",
+        {**result.to_record(), "env": dataclasses.asdict(collect_env("cpu"))},
+    )
+    table = Table(
+        title=f"ADM metrics, {result.num_samples:,} samples vs {result.num_ref:,} reference"
+    )
+    for column in ("Inception Score", "FID", "sFID", "Precision", "Recall"):
+        table.add_column(column, justify="right")
+    table.add_row(
+        f"{result.inception_score:.4f}",
+        f"{result.fid:.4f}",
+        f"{result.sfid:.4f}",
+        f"{result.precision:.4f}",
+        f"{result.recall:.4f}",
+    )
+    stdout.print(table)
+    if result.allow_fewer:
+        stderr.print(f"note: --allow-fewer given; {result.num_samples} images used (recorded)")
+    if result.mode["adm_exact"] != "true":
+        stderr.print(f"note: non-ADM-exact mode {result.mode} (recorded)")
+    stderr.print(f"record: {path}")

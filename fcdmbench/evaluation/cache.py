@@ -1,0 +1,97 @@
+"""Where fcdmbench keeps downloads and cached activations, and content hashing.
+
+Root: ``--cache-dir``, else ``$FCDMBENCH_CACHE``, else platformdirs' user cache dir; never the
+package folder. Activations are keyed by the input's content sha256 plus the extractor id (graph
+sha256, extractor version, batch size), never by file name. An extraction writes one part file
+per chunk of images, so an interrupted run resumes from the last finished chunk; the final file
+appears atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["ActivationCache", "cache_root", "file_sha256"]
+
+
+def cache_root(cache_dir: str | Path | None = None) -> Path:
+    """The cache root: explicit argument, ``$FCDMBENCH_CACHE``, or the user cache dir."""
+    if cache_dir:
+        return Path(cache_dir).expanduser()
+    if os.environ.get("FCDMBENCH_CACHE"):
+        return Path(os.environ["FCDMBENCH_CACHE"]).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("fcdmbench"))
+
+
+def file_sha256(path: str | Path, chunk_bytes: int = 1 << 22) -> str:
+    """sha256 of a file's bytes, streamed."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk_bytes):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _save_npz_atomic(path: Path, **arrays: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class ActivationCache:
+    """Activations of one input under one extractor: ``<root>/activations/<key>/``."""
+
+    def __init__(self, root: Path, content_sha256: str, extractor_id: str) -> None:
+        key = hashlib.sha256(f"{content_sha256}:{extractor_id}".encode()).hexdigest()[:32]
+        self.folder = root / "activations" / key
+        self.final = self.folder / "activations.npz"
+        self.content_sha256 = content_sha256
+        self.extractor_id = extractor_id
+
+    def load(self, num: int) -> dict[str, np.ndarray] | None:
+        """The first `num` rows of every cached array, or None if fewer are cached."""
+        if not self.final.exists():
+            return None
+        with np.load(self.final) as data:
+            arrays = {k: data[k] for k in data.files}
+        if any(len(v) < num for v in arrays.values()):
+            return None
+        return {k: v[:num] for k, v in arrays.items()}
+
+    def part_path(self, start: int, stop: int) -> Path:
+        return self.folder / "parts" / f"{start:09d}-{stop:09d}.npz"
+
+    def load_part(self, start: int, stop: int) -> dict[str, np.ndarray] | None:
+        path = self.part_path(start, stop)
+        if not path.exists():
+            return None
+        with np.load(path) as data:
+            return {k: data[k] for k in data.files}
+
+    def save_part(self, start: int, stop: int, arrays: dict[str, np.ndarray]) -> None:
+        _save_npz_atomic(self.part_path(start, stop), **arrays)
+
+    def save_final(self, arrays: dict[str, np.ndarray]) -> None:
+        _save_npz_atomic(self.final, **arrays)
+        meta = {
+            "content_sha256": self.content_sha256,
+            "extractor_id": self.extractor_id,
+            "rows": {k: int(len(v)) for k, v in arrays.items()},
+        }
+        (self.folder / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+        for part in (self.folder / "parts").glob("*.npz"):
+            part.unlink()

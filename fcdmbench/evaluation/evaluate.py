@@ -1,0 +1,251 @@
+"""The whole ADM-compatible evaluation of one samples ``.npz`` (orchestration only).
+
+Checks inputs, resolves the reference batch and the Inception graph, extracts (or loads cached)
+activations, and calls the pure metric functions. The CLI (`fcdmbench eval`) only adapts this.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fcdmbench.errors import ConfigError, InputError
+from fcdmbench.evaluation.distance import DistanceBackend, get_distance_fn
+from fcdmbench.evaluation.metrics import (
+    SqrtmMethod,
+    frechet_distance,
+    precision_recall,
+    probs_to_inception_score,
+)
+from fcdmbench.evaluation.statistics import FIDStats, features_to_stats
+
+__all__ = ["EvalConfig", "EvalResult", "evaluate", "find_sample_record"]
+
+#: ``(stage, done, total)``; stages: "hash", "extract:sample", "extract:ref", "precision_recall".
+ProgressFn = Callable[[str, int, int], None]
+CHUNK_IMAGES = 1024  # images per resumable part file (a multiple of every sane batch size)
+
+
+@dataclass(frozen=True, slots=True)
+class EvalConfig:
+    """What to evaluate and how. `meta` holds sampler settings given by the user."""
+
+    samples: Path
+    ref: str = "imagenet256"
+    num: int = 50_000
+    allow_fewer: bool = False
+    batch_size: int = 64
+    split_size: int = 5000
+    k: int = 3
+    sqrtm: SqrtmMethod = SqrtmMethod.ADM
+    distance: DistanceBackend = DistanceBackend.ADM
+    inception_path: Path | None = None
+    reference_dir: Path | None = None
+    cache_dir: Path | None = None
+    sample_record: Path | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("num", "batch_size", "split_size", "k"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not isinstance(self.sqrtm, SqrtmMethod) or not isinstance(
+            self.distance, DistanceBackend
+        ):
+            raise ConfigError("sqrtm and distance must be SqrtmMethod / DistanceBackend members")
+
+
+@dataclass(frozen=True, slots=True)
+class EvalResult:
+    """Metrics plus everything needed to judge them."""
+
+    inception_score: float
+    fid: float
+    sfid: float
+    precision: float
+    recall: float
+    num_samples: int
+    num_available: int
+    num_ref: int
+    allow_fewer: bool
+    mode: dict[str, str]
+    samples: dict[str, Any]
+    reference: dict[str, Any]
+    inception: dict[str, Any]
+    sampler: dict[str, Any]
+    sample_record: dict[str, Any] | None
+    timings_s: dict[str, float]
+
+    def to_record(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def find_sample_record(
+    samples: Path, explicit: Path | None = None
+) -> tuple[Path | None, dict | None]:
+    """The sampling pipeline's sidecar record (``fcdmbench.sample/1``) for `samples`, if any."""
+    from fcdmbench.reporting.records import read_record
+
+    if explicit is not None:
+        return explicit, read_record(explicit, expect="fcdmbench.sample")
+    for candidate in (samples.with_suffix(".json"), samples.with_name(samples.name + ".json")):
+        if candidate.exists():
+            record = read_record(candidate)
+            if str(record.get("schema", "")).startswith("fcdmbench.sample/"):
+                return candidate, record
+    return None, None
+
+
+def _activations(extractor, path: Path, num: int, sha: str, cache, stage: str, on_progress):
+    from fcdmbench.evaluation.npz import iter_image_batches
+
+    cached = cache.load(num)
+    if cached is not None:
+        return cached["pool"], cached["spatial"], True
+    pools, spatials = [], []
+    for start in range(0, num, CHUNK_IMAGES):
+        stop = min(start + CHUNK_IMAGES, num)
+        part = cache.load_part(start, stop)
+        if part is None:
+            pool, spatial = extractor.extract(
+                iter_image_batches(path, extractor.batch_size, start=start, stop=stop)
+            )
+            part = {"pool": pool, "spatial": spatial}
+            cache.save_part(start, stop, part)
+        pools.append(part["pool"])
+        spatials.append(part["spatial"])
+        if on_progress:
+            on_progress(stage, stop, num)
+    arrays = {"pool": np.concatenate(pools), "spatial": np.concatenate(spatials)}
+    cache.save_final(arrays)
+    return arrays["pool"], arrays["spatial"], False
+
+
+def evaluate(
+    config: EvalConfig, *, on_progress: ProgressFn | None = None, extractor=None
+) -> EvalResult:
+    """Run the evaluation: IS, FID, sFID, precision and recall as ADM computes them.
+
+    Raises:
+        InputError: bad samples file, too few images without `allow_fewer`, resolution mismatch.
+        ReferenceBatchError: reference batch or graph missing or failing its sha256.
+        MissingExtraError: TensorFlow not installed.
+    """
+    from fcdmbench.evaluation.cache import ActivationCache, cache_root, file_sha256
+    from fcdmbench.evaluation.inception import InceptionExtractor, resolve_inception_path
+    from fcdmbench.evaluation.npz import inspect_images, read_npz_arrays
+    from fcdmbench.evaluation.reference import resolve_reference
+
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+    info = inspect_images(config.samples)
+    if info.num < config.num and not config.allow_fewer:
+        raise InputError(
+            f"{config.samples} holds {info.num} images, fewer than --num {config.num}",
+            hint="sample more, lower --num, or pass --allow-fewer (recorded in the result)",
+        )
+    num = min(info.num, config.num)
+    record_path, sample_record = find_sample_record(config.samples, config.sample_record)
+    ref_path, ref_check = resolve_reference(config.ref, config.reference_dir, config.cache_dir)
+    ref_info = inspect_images(ref_path)
+    if (ref_info.height, ref_info.width) != (info.height, info.width):
+        raise InputError(
+            f"samples are {info.height}x{info.width} but reference batch {ref_path.name} is "
+            f"{ref_info.height}x{ref_info.width}",
+            hint="pick the matching reference (--ref imagenet256 or imagenet512)",
+        )
+    stored = read_npz_arrays(ref_path, ("mu", "sigma", "mu_s", "sigma_s"))
+    if extractor is None:
+        extractor = InceptionExtractor(
+            resolve_inception_path(config.inception_path, config.reference_dir, config.cache_dir),
+            batch_size=config.batch_size,
+        )
+    root = cache_root(config.cache_dir)
+    sample_sha = file_sha256(config.samples)
+    ref_sha = ref_check.sha256 if ref_check and ref_check.sha256 else file_sha256(ref_path)
+    timings["hash_s"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    ref_cache = ActivationCache(root, ref_sha, extractor.extractor_id)
+    ref_pool, ref_spatial, ref_hit = _activations(
+        extractor, ref_path, ref_info.num, ref_sha, ref_cache, "extract:ref", on_progress
+    )
+    smp_cache = ActivationCache(root, sample_sha, extractor.extractor_id)
+    pool, spatial, smp_hit = _activations(
+        extractor, config.samples, num, sample_sha, smp_cache, "extract:sample", on_progress
+    )
+    timings["extract_s"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    if {"mu", "sigma", "mu_s", "sigma_s"} <= stored.keys():
+        ref_stats = FIDStats(stored["mu"], stored["sigma"])
+        ref_spatial_stats = FIDStats(stored["mu_s"], stored["sigma_s"])
+        ref_stats_source = "stored in reference batch (as ADM uses them)"
+    else:
+        ref_stats, ref_spatial_stats = features_to_stats(ref_pool), features_to_stats(ref_spatial)
+        ref_stats_source = "computed from the reference images"
+    fid = frechet_distance(features_to_stats(pool), ref_stats, method=config.sqrtm)
+    sfid = frechet_distance(features_to_stats(spatial), ref_spatial_stats, method=config.sqrtm)
+    timings["fid_sfid_s"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    inception_score = probs_to_inception_score(extractor.pool_to_probs(pool), config.split_size)
+    timings["inception_score_s"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    pr = precision_recall(
+        ref_pool,
+        pool,
+        config.k,
+        distance_fn=get_distance_fn(config.distance),
+        on_progress=(lambda d, t: on_progress("precision_recall", d, t)) if on_progress else None,
+    )
+    timings["precision_recall_s"] = time.perf_counter() - clock
+
+    return EvalResult(
+        inception_score=inception_score,
+        fid=fid,
+        sfid=sfid,
+        precision=pr.precision,
+        recall=pr.recall,
+        num_samples=num,
+        num_available=info.num,
+        num_ref=ref_info.num,
+        allow_fewer=config.allow_fewer,
+        mode={
+            "sqrtm": config.sqrtm.value,
+            "distance": config.distance.value,
+            "adm_exact": str(
+                config.sqrtm is SqrtmMethod.ADM and config.distance is DistanceBackend.ADM
+            ).lower(),
+        },
+        samples={
+            "path": str(config.samples),
+            "sha256": sample_sha,
+            "resolution": [info.height, info.width],
+            "activations_cached": smp_hit,
+        },
+        reference={
+            "name_or_path": config.ref,
+            "path": str(ref_path),
+            "sha256": ref_sha,
+            "sha256_status": ref_check.status if ref_check else "not in manifest",
+            "stats": ref_stats_source,
+            "activations_cached": ref_hit,
+        },
+        inception={
+            "path": str(extractor.graph_path),
+            "sha256": extractor.graph_sha256,
+            "extractor_id": extractor.extractor_id,
+            "batch_size": extractor.batch_size,
+        },
+        sampler=dict(config.meta),
+        sample_record=(
+            None if sample_record is None else {"path": str(record_path), "record": sample_record}
+        ),
+        timings_s={k: round(v, 3) for k, v in timings.items()},
+    )

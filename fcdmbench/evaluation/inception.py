@@ -1,0 +1,155 @@
+"""ADM's Inception feature extractor: the official frozen TensorFlow graph, run as ADM runs it.
+
+The graph is `classify_image_graph_def.pb` (manifest entry ``inception``). Images (uint8 NHWC,
+any size) are cast to float32 and fed at ``ExpandDims:0``, in batches of 64; the graph resizes
+them itself. Outputs, as in openai/guided-diffusion 22e0df8 `evaluations/evaluator.py`:
+
+- ``pool_3:0``: ``(N, 2048)`` features for FID and precision/recall;
+- ``mixed_6/conv:0``, first 7 channels: ``(N, 17*17*7 = 2023)`` spatial features for sFID;
+- the 1008-way classifier: pool features times the weights feeding ``softmax/logits/MatMul``,
+  then softmax, in TensorFlow float32 (batches of 512), for the Inception Score.
+
+TensorFlow is imported only inside this module and `distance.py`, lazily.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+
+from fcdmbench.errors import InputError, require
+
+__all__ = [
+    "EXTRACTOR_VERSION",
+    "INCEPTION_ENV",
+    "InceptionExtractor",
+    "resolve_inception_path",
+]
+
+EXTRACTOR_VERSION = "adm-inception/1"
+INCEPTION_ENV = "FCDMBENCH_INCEPTION"
+POOL_TENSOR = "pool_3:0"
+SPATIAL_TENSOR = "mixed_6/conv:0"
+LOGITS_OP = "softmax/logits/MatMul"
+INPUT_TENSOR = "ExpandDims:0"
+SPATIAL_CHANNELS = 7
+SOFTMAX_BATCH_SIZE = 512
+
+
+def resolve_inception_path(
+    path: str | Path | None = None,
+    reference_dir: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+) -> Path:
+    """The graph file: `path`, else ``$FCDMBENCH_INCEPTION``, else the reference folder.
+
+    Raises:
+        ReferenceBatchError: not found (says where to place it) or sha256 mismatch.
+    """
+    from fcdmbench.errors import ReferenceBatchError
+
+    explicit = path or os.environ.get(INCEPTION_ENV)
+    if explicit:
+        explicit = Path(explicit).expanduser()
+        if not explicit.exists():
+            raise ReferenceBatchError(
+                f"Inception graph not found at {explicit}",
+                hint="run `fcdmbench reference fetch inception`, or fix --inception/"
+                f"${INCEPTION_ENV}",
+            )
+        return explicit
+    from fcdmbench.evaluation.reference import resolve_reference
+
+    resolved, _ = resolve_reference("inception", reference_dir, cache_dir)
+    return resolved
+
+
+class InceptionExtractor:
+    """Runs the frozen graph in a TensorFlow session (GPU if TensorFlow sees one).
+
+    Example:
+        extractor = InceptionExtractor(resolve_inception_path())
+        pool, spatial = extractor.extract(batches)
+    """
+
+    def __init__(self, graph_path: str | Path, batch_size: int = 64) -> None:
+        from fcdmbench.evaluation.cache import file_sha256
+
+        self.graph_path = Path(graph_path)
+        self.batch_size = batch_size
+        self.graph_sha256 = file_sha256(self.graph_path)
+        self._tf = require("tensorflow", "eval-cpu", "the ADM Inception graph")
+        self._build()
+
+    @property
+    def extractor_id(self) -> str:
+        """Cache key part: extractor version, graph sha256 and batch size."""
+        return f"{EXTRACTOR_VERSION}:{self.graph_sha256}:bs{self.batch_size}"
+
+    def _build(self) -> None:
+        tf = self._tf
+        v1 = tf.compat.v1
+        graph_def = v1.GraphDef()
+        try:
+            graph_def.ParseFromString(self.graph_path.read_bytes())
+        except Exception as exc:  # protobuf's DecodeError has no stable import path
+            raise InputError(
+                f"{self.graph_path} is not a TensorFlow GraphDef ({exc})",
+                hint="re-fetch it: fcdmbench reference fetch inception",
+            ) from exc
+        self._graph = tf.Graph()
+        with self._graph.as_default():
+            self._images = v1.placeholder(tf.float32, shape=[None, None, None, 3])
+            try:
+                pool, spatial, matmul = tf.import_graph_def(
+                    graph_def,
+                    input_map={INPUT_TENSOR: self._images},
+                    return_elements=[POOL_TENSOR, SPATIAL_TENSOR, LOGITS_OP],
+                    name="adm",
+                )
+            except (ValueError, KeyError) as exc:
+                raise InputError(
+                    f"{self.graph_path} lacks ADM's tensors ({exc})",
+                    hint="use the official classify_image_graph_def.pb",
+                ) from exc
+            self._pool = pool
+            self._spatial = spatial[..., :SPATIAL_CHANNELS]
+            self._pool_in = v1.placeholder(tf.float32, shape=[None, 2048])
+            self._probs = tf.nn.softmax(tf.matmul(self._pool_in, matmul.inputs[1]))
+        config = v1.ConfigProto(allow_soft_placement=True)
+        config.gpu_options.allow_growth = True
+        self._session = v1.Session(graph=self._graph, config=config)
+
+    def extract_batch(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(B, H, W, 3)`` uint8 -> pool ``(B, 2048)`` and spatial ``(B, 2023)`` float32."""
+        pool, spatial = self._session.run(
+            [self._pool, self._spatial], {self._images: images.astype(np.float32)}
+        )
+        return pool.reshape(len(pool), -1), spatial.reshape(len(spatial), -1)
+
+    def extract(
+        self, batches: Iterable[np.ndarray], on_batch: Callable[[int], None] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Features of every image in `batches` (each at most `batch_size` images)."""
+        pools, spatials = [], []
+        for batch in batches:
+            pool, spatial = self.extract_batch(batch)
+            pools.append(pool)
+            spatials.append(spatial)
+            if on_batch:
+                on_batch(len(batch))
+        return np.concatenate(pools), np.concatenate(spatials)
+
+    def pool_to_probs(self, pool: np.ndarray) -> np.ndarray:
+        """1008-way softmax of pool features through the graph's classifier weights."""
+        out = [
+            self._session.run(self._probs, {self._pool_in: pool[i : i + SOFTMAX_BATCH_SIZE]})
+            for i in range(0, len(pool), SOFTMAX_BATCH_SIZE)
+        ]
+        return np.concatenate(out)
+
+    def close(self) -> None:
+        self._session.close()

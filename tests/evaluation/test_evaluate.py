@@ -1,0 +1,264 @@
+"""End to end through the real graph-loading and batching path, with a stand-in frozen graph.
+
+The stand-in has ADM's tensor names (``ExpandDims:0`` input, ``pool_3:0`` (B,1,1,2048),
+``mixed_6/conv:0`` (B,17,17,8), ``softmax/logits/MatMul``) and is built here with TensorFlow.
+It checks batching (results equal per-image runs), caching, resume and every bad-input case.
+A 2048-d matrix square root takes a minute or more on the shared 2-core CPU machine, so here
+`frechet_distance` is replaced by a recorder returning the mean term only: these tests check
+which statistics reach it and in which order; the FID arithmetic itself is checked against ADM
+in test_metrics.py.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+tf = pytest.importorskip("tensorflow")
+
+from fcdmbench.cli.main import app  # noqa: E402
+from fcdmbench.evaluation.distance import DistanceBackend, get_distance_fn  # noqa: E402
+from fcdmbench.evaluation.evaluate import EvalConfig, evaluate  # noqa: E402
+from fcdmbench.evaluation.inception import InceptionExtractor  # noqa: E402
+from fcdmbench.evaluation.metrics import (  # noqa: E402
+    SqrtmMethod,
+    precision_recall,
+    probs_to_inception_score,
+)
+from fcdmbench.evaluation.statistics import features_to_stats  # noqa: E402
+
+RES = 16
+
+
+def build_standin_graph(path):
+    rng = np.random.default_rng(0)
+    graph = tf.Graph()
+    with graph.as_default():
+        image = tf.compat.v1.placeholder(tf.float32, [None, None, 3], name="DecodeJpeg")
+        batch = tf.expand_dims(image, 0, name="ExpandDims")
+        resized = tf.compat.v1.image.resize_bilinear(batch, [35, 35], name="ResizeBilinear")
+        kernel = tf.constant(rng.standard_normal((3, 3, 3, 8)).astype(np.float32) * 0.01)
+        conv = tf.nn.relu(tf.nn.conv2d(resized, kernel, strides=2, padding="VALID"))
+        conv = tf.identity(conv, name="mixed_6/conv")  # (B, 17, 17, 8)
+        lift = tf.constant(rng.standard_normal((8, 2048)).astype(np.float32))
+        pooled = tf.nn.relu(tf.matmul(tf.reduce_mean(conv, axis=[1, 2]), lift))
+        pool = tf.reshape(pooled, [-1, 1, 1, 2048], name="pool_3")
+        weights = tf.constant(rng.standard_normal((2048, 1008)).astype(np.float32) * 0.01)
+        tf.matmul(tf.reshape(pool, [-1, 2048]), weights, name="softmax/logits/MatMul")
+    path.write_bytes(graph.as_graph_def().SerializeToString())
+    return path
+
+
+def images(seed, num, res=RES):
+    return np.random.default_rng(seed).integers(0, 256, (num, res, res, 3), dtype=np.uint8)
+
+
+CALLS: list = []
+
+
+@pytest.fixture(autouse=True)
+def cheap_frechet(monkeypatch):
+    import fcdmbench.evaluation.evaluate as ev
+
+    def recorder(sample, ref, *, method=SqrtmMethod.ADM):
+        CALLS.append((sample, ref, method))
+        diff = sample.mu - ref.mu
+        return float(diff.dot(diff))
+
+    CALLS.clear()
+    monkeypatch.setattr(ev, "frechet_distance", recorder)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("eval")
+    graph = build_standin_graph(root / "standin.pb")
+    np.savez(root / "ref.npz", arr_0=images(1, 40))
+    np.savez(root / "samples.npz", arr_0=images(2, 30))
+    return root, graph
+
+
+def run_cli(args, root, graph):
+    env = {"FCDMBENCH_CACHE": str(root / "cache"), "FCDMBENCH_INCEPTION": str(graph)}
+    return CliRunner().invoke(app, args, env=env)
+
+
+def test_batched_extraction_equals_per_image_runs(world):
+    root, graph = world
+    x = images(3, 5)
+    extractor = InceptionExtractor(graph, batch_size=2)
+    pool, spatial = extractor.extract([x[:2], x[2:4], x[4:]])
+    assert pool.shape == (5, 2048) and spatial.shape == (5, 17 * 17 * 7)
+    for i in range(5):
+        one_pool, one_spatial = extractor.extract_batch(x[i : i + 1])
+        np.testing.assert_allclose(pool[i], one_pool[0], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(spatial[i], one_spatial[0], rtol=1e-5, atol=1e-6)
+
+
+def test_evaluate_end_to_end_matches_metrics_on_its_activations(world):
+    root, graph = world
+    config = EvalConfig(
+        samples=root / "samples.npz",
+        ref=str(root / "ref.npz"),
+        num=30,
+        batch_size=8,
+        cache_dir=root / "cache-api",
+        inception_path=graph,
+        meta={"cfg": 1.5},
+    )
+    result = evaluate(config)
+    extractor = InceptionExtractor(graph, batch_size=8)
+    ref_pool, ref_spatial = extractor.extract([images(1, 40)])
+    pool, spatial = extractor.extract([images(2, 30)])
+    (fid_s, fid_r, method), (sfid_s, sfid_r, _) = CALLS
+    assert method is SqrtmMethod.ADM
+    np.testing.assert_allclose(fid_s.mu, features_to_stats(pool).mu, rtol=1e-5)  # sample first
+    np.testing.assert_allclose(fid_r.mu, features_to_stats(ref_pool).mu, rtol=1e-5)
+    assert sfid_s.dim == sfid_r.dim == 17 * 17 * 7
+    np.testing.assert_allclose(sfid_r.sigma, features_to_stats(ref_spatial).sigma, atol=1e-6)
+    assert result.inception_score == pytest.approx(
+        probs_to_inception_score(extractor.pool_to_probs(pool)), rel=1e-5
+    )
+    pr = precision_recall(ref_pool, pool, distance_fn=get_distance_fn(DistanceBackend.ADM))
+    assert (result.precision, result.recall) == (pr.precision, pr.recall)
+    assert result.sampler == {"cfg": 1.5} and result.mode["adm_exact"] == "true"
+    assert result.reference["stats"] == "computed from the reference images"
+    again = evaluate(config)
+    assert again.samples["activations_cached"] and again.reference["activations_cached"]
+    assert again.precision == result.precision
+
+
+def test_stored_reference_stats_are_used(world):
+    root, graph = world
+    mu, sigma = np.arange(2048.0), np.eye(2048)
+    mu_s, sigma_s = np.zeros(2023), np.eye(2023) * 2
+    np.savez(
+        root / "ref_stats.npz", arr_0=images(1, 40), mu=mu, sigma=sigma, mu_s=mu_s, sigma_s=sigma_s
+    )
+    result = evaluate(
+        EvalConfig(
+            samples=root / "samples.npz",
+            ref=str(root / "ref_stats.npz"),
+            num=30,
+            cache_dir=root / "cache-api",
+            inception_path=graph,
+        )
+    )
+    (_, fid_r, _), (_, sfid_r, _) = CALLS
+    assert fid_r.mu is not None and np.array_equal(fid_r.mu, mu)
+    assert np.array_equal(sfid_r.sigma, sigma_s)
+    assert result.reference["stats"].startswith("stored")
+
+
+class Interrupted(Exception):
+    pass
+
+
+def test_interrupted_extraction_resumes(world, monkeypatch):
+    import fcdmbench.evaluation.evaluate as ev
+    from fcdmbench.evaluation.cache import ActivationCache
+
+    root, graph = world
+    np.savez(root / "many.npz", arr_0=images(4, 50))
+    monkeypatch.setattr(ev, "CHUNK_IMAGES", 16)
+    extractor = InceptionExtractor(graph, batch_size=8)
+    real = extractor.extract
+    state = {"calls": 0, "fail_at": 3}
+
+    def flaky(batches, on_batch=None):
+        state["calls"] += 1
+        if state["calls"] == state["fail_at"]:
+            raise Interrupted
+        return real(batches, on_batch)
+
+    extractor.extract = flaky
+    cache = ActivationCache(root / "cache-resume", "sha-of-many", extractor.extractor_id)
+    with pytest.raises(Interrupted):
+        ev._activations(extractor, root / "many.npz", 50, "x", cache, "s", None)
+    state.update(calls=0, fail_at=-1)
+    pool, spatial, hit = ev._activations(extractor, root / "many.npz", 50, "x", cache, "s", None)
+    assert state["calls"] == 2 and not hit  # chunks 0-16 and 16-32 were kept; 32-48, 48-50 run
+    np.testing.assert_allclose(pool, real([images(4, 50)])[0], rtol=1e-5, atol=1e-6)
+    assert ev._activations(extractor, root / "many.npz", 50, "x", cache, "s", None)[2]
+
+
+def test_cli_eval_records_sampler_settings_and_allow_fewer(world):
+    root, graph = world
+    np.savez(root / "few.npz", arr_0=images(6, 12))
+    (root / "few.json").write_text(
+        json.dumps({"schema": "fcdmbench.sample/1", "config": {"cfg_scale": 4.0, "steps": 250}})
+    )
+    out = root / "rec.json"
+    result = run_cli(
+        [
+            "eval",
+            str(root / "few.npz"),
+            "--ref",
+            str(root / "ref.npz"),
+            "--num",
+            "30",
+            "--allow-fewer",
+            "--meta",
+            "steps=250,cfg=1.5",
+            "--json",
+            str(out),
+        ],
+        root,
+        graph,
+    )
+    assert result.exit_code == 0, result.output
+    record = json.loads(out.read_text())
+    assert record["schema"] == "fcdmbench.eval/1"
+    assert record["sampler"] == {"steps": 250, "cfg": 1.5}
+    assert record["sample_record"]["record"]["config"]["cfg_scale"] == 4.0
+    assert record["allow_fewer"] is True and record["num_samples"] == 12
+    assert "FID" in result.stdout and record["env"]["device_type"] == "cpu"
+
+
+def _bad(root, name, **arrays):
+    path = root / name
+    np.savez(path, **arrays)
+    return path
+
+
+BAD_CASES = {
+    "float": (lambda r: _bad(r, "f.npz", arr_0=images(5, 30).astype(np.float32)), "not uint8"),
+    "nan": (
+        lambda r: _bad(r, "n.npz", arr_0=np.full((30, RES, RES, 3), np.nan, np.float32)),
+        "NaN or inf",
+    ),
+    "int16": (lambda r: _bad(r, "i.npz", arr_0=images(5, 30).astype(np.int16)), "not uint8"),
+    "nchw": (lambda r: _bad(r, "c.npz", arr_0=images(5, 30).transpose(0, 3, 1, 2).copy()), "NCHW"),
+    "no_arr_0": (lambda r: _bad(r, "k.npz", images=images(5, 30)), "no 'arr_0'"),
+    "missing": (lambda r: r / "absent.npz", "not found"),
+    "not_npz": (lambda r: _write(r / "t.npz", b"hello"), "not an npz"),
+    "truncated": (lambda r: _truncate(_bad(r, "tr.npz", arr_0=images(5, 30))), "truncated"),
+    "resolution": (lambda r: _bad(r, "res.npz", arr_0=images(5, 30, res=8)), "reference batch"),
+    "too_few": (lambda r: _bad(r, "few.npz", arr_0=images(5, 10)), "fewer than --num"),
+}
+
+
+def _write(path, data):
+    path.write_bytes(data)
+    return path
+
+
+def _truncate(path):
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CASES))
+def test_bad_inputs_exit_3_with_message(world, case):
+    root, graph = world
+    make, expected = BAD_CASES[case]
+    path = make(root)
+    result = run_cli(
+        ["eval", str(path), "--ref", str(root / "ref.npz"), "--num", "30"], root, graph
+    )
+    assert result.exit_code == 3, result.output
+    assert expected in result.output and "hint:" in result.output

@@ -1,0 +1,152 @@
+"""Parity of every metric with ADM's own metric code (numbers in tests/fixtures/adm_metrics.json).
+
+The activations are regenerated here from `fcdmbench.evaluation.synthetic` (seeded recipe); the
+fixture stores their sha256 so a drifting recipe fails loudly instead of comparing wrong data.
+Tolerances: precision, recall and radii exact (sample counts, sha256 of the float32 radii); FID
+with SqrtmMethod.ADM to 1e-12 relative (same scipy calls; observed bit-identical); Inception
+Score to 1e-5 relative (numpy float32 softmax vs TensorFlow's).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fcdmbench.errors import InputError
+from fcdmbench.evaluation.metrics import (
+    SqrtmMethod,
+    compute_manifold_radii,
+    frechet_distance,
+    logits_to_inception_score,
+    precision_recall,
+    stats_to_fid,
+)
+from fcdmbench.evaluation.statistics import features_to_stats
+from fcdmbench.evaluation.synthetic import array_sha256, make_activations
+
+GOLDEN = json.loads((Path(__file__).parents[1] / "fixtures" / "adm_metrics.json").read_text())
+
+
+def _make(spec, _unused=None):
+    seed, num, kwargs = spec
+    return make_activations(seed, num, **kwargs)
+
+
+def _scaled(arr, rows):
+    if rows:
+        start, stop, factor = rows
+        arr[int(start) : int(stop)] *= np.float32(factor)
+    return arr
+
+
+def _pr_inputs(case):
+    recipe = case["recipe"]
+    ref = _scaled(_make(recipe["ref"], None), recipe.get("ref_scaled_rows"))
+    smp = _scaled(_make(recipe["sample"], None), recipe.get("sample_scaled_rows"))
+    assert array_sha256(ref) == case["ref_sha256"], "synthetic recipe drifted (ref)"
+    assert array_sha256(smp) == case["sample_sha256"], "synthetic recipe drifted (sample)"
+    return ref, smp
+
+
+@pytest.fixture(scope="module")
+def adm_distance():
+    pytest.importorskip("tensorflow")
+    from fcdmbench.evaluation.distance import DistanceBackend, get_distance_fn
+
+    return get_distance_fn(DistanceBackend.ADM)
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("name", sorted(GOLDEN["pr"]))
+def test_precision_recall_matches_adm_to_the_sample(name, adm_distance):
+    case = GOLDEN["pr"][name]
+    ref, smp = _pr_inputs(case)
+    blocks = dict(row_batch_size=case["row_batch_size"], col_batch_size=case["col_batch_size"])
+    pr = precision_recall(ref, smp, distance_fn=adm_distance, **blocks)
+    assert array_sha256(pr.ref_radii.reshape(-1, 1)) == case["ref_radii_sha256"]
+    assert array_sha256(pr.sample_radii.reshape(-1, 1)) == case["sample_radii_sha256"]
+    assert (pr.precision, pr.recall) == (case["precision"], case["recall"])
+
+
+@pytest.mark.parity
+def test_float64_distances_do_not_reproduce_adm(adm_distance):
+    """Why the TF float16 kernel exists: exact float64 distances move the radii."""
+    case = GOLDEN["pr"]["basic"]
+    ref, _ = _pr_inputs(case)
+
+    def float64_distance(u, v):
+        u, v = u.astype(np.float64), v.astype(np.float64)
+        d = (u * u).sum(1)[:, None] - 2 * u @ v.T + (v * v).sum(1)[None, :]
+        return np.maximum(d, 0).astype(np.float32)
+
+    radii = compute_manifold_radii(ref[:1000], float64_distance)
+    exact = compute_manifold_radii(ref[:1000], adm_distance)
+    assert not np.array_equal(radii, exact)
+
+
+def _fid_inputs(case):
+    recipe = case["recipe"]
+    smp, ref = _make(recipe["sample"], None), _make(recipe["ref"], None)
+    if recipe.get("zeroed_last_dims"):
+        smp[:, -recipe["zeroed_last_dims"] :] = 0
+        ref[:, -recipe["zeroed_last_dims"] :] = 0
+    assert array_sha256(smp) == case["sample_sha256"], "synthetic recipe drifted (sample)"
+    assert array_sha256(ref) == case["ref_sha256"], "synthetic recipe drifted (ref)"
+    return features_to_stats(smp), features_to_stats(ref)
+
+
+FAST_FID = [n for n in sorted(GOLDEN["fid"]) if n != "dim2048"]
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("name", FAST_FID)
+def test_fid_matches_adm(name, recwarn):
+    case = GOLDEN["fid"][name]
+    sample, ref = _fid_inputs(case)
+    assert (str(sample.mu.dtype), str(sample.sigma.dtype)) == (
+        case["mu_dtype"],
+        case["sigma_dtype"],
+    )
+    assert stats_to_fid(sample, ref) == pytest.approx(case["fid"], rel=1e-12)
+    fell_back = any("ADM's fallback" in str(w.message) for w in recwarn)
+    assert fell_back == case["eps_fallback"]
+    if "fid_reversed_order" in case:
+        assert frechet_distance(ref, sample) == pytest.approx(case["fid_reversed_order"], rel=1e-12)
+
+
+@pytest.mark.parity
+def test_fid_eigh_close_to_adm_when_well_conditioned():
+    case = GOLDEN["fid"]["dim64"]
+    sample, ref = _fid_inputs(case)
+    assert frechet_distance(sample, ref, method=SqrtmMethod.EIGH) == pytest.approx(
+        case["fid"], rel=1e-9
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parity
+def test_fid_2048d_matches_adm():
+    case = GOLDEN["fid"]["dim2048"]
+    sample, ref = _fid_inputs(case)
+    assert stats_to_fid(sample, ref, SqrtmMethod.EIGH) == pytest.approx(case["fid"], rel=1e-9)
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("name", sorted(GOLDEN["inception_score"]))
+def test_inception_score_matches_adm(name):
+    case = GOLDEN["inception_score"][name]
+    r = case["recipe"]
+    logits = np.random.default_rng(r["seed"]).standard_normal((r["num"], 1008)) * r["std"]
+    logits = logits.astype(np.float32)
+    assert array_sha256(logits) == case["logits_sha256"]
+    assert logits_to_inception_score(logits) == pytest.approx(case["inception_score"], rel=1e-5)
+
+
+def test_dimension_mismatch_is_an_input_error():
+    a = features_to_stats(make_activations(0, 10, dim=8))
+    b = features_to_stats(make_activations(1, 10, dim=9))
+    with pytest.raises(InputError, match="differ in dimension"):
+        frechet_distance(a, b)
