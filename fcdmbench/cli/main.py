@@ -21,6 +21,7 @@ from fcdmbench.errors import FcdmbenchError
 COMMAND_MODULES: tuple[str, ...] = (
     "fcdmbench.cli.models",
     "fcdmbench.cli.sample",
+    "fcdmbench.cli.analyze",
 )
 
 #: Options that take several values after one flag (``--models fcdm-xl dit-xl``).
