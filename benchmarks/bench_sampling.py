@@ -52,7 +52,13 @@ def main() -> int:
     from fcdmbench.reporting.records import write_record
     from fcdmbench.sampling.diffusion import create_diffusion
     from fcdmbench.sampling.samplers import (
-        FlowSDE, Guidance, SamplerKind, make_model_fn, sample_ddim, sample_flow_sde, sample_iddpm,
+        FlowSDE,
+        Guidance,
+        SamplerKind,
+        make_model_fn,
+        sample_ddim,
+        sample_flow_sde,
+        sample_iddpm,
     )
     from fcdmbench.sampling.vae import decode_to_uint8
 
@@ -87,7 +93,7 @@ def main() -> int:
             y = torch.randint(0, 1000, (args.batch_size,), device=device)
             fn = make_model_fn(model, y, Guidance(args.cfg_scale), autocast)
 
-            def run(steps: int):
+            def run(steps: int, fn=fn, channels=channels, side=side, out_channels=out_channels):
                 gen = torch.Generator(device=device).manual_seed(0)
                 x = torch.randn((args.batch_size, channels, side, side), generator=gen,
                                 device=device)

@@ -12,29 +12,29 @@ import typer
 from fcdmbench.cli.output import print_json, stderr, stdout
 
 
-class SamplerChoice(str, enum.Enum):
+class SamplerChoice(enum.StrEnum):
     iddpm = "iddpm"
     ddim = "ddim"
     sde = "sde"
 
 
-class LabelChoice(str, enum.Enum):
+class LabelChoice(enum.StrEnum):
     random = "random"
     balanced = "balanced"
 
 
-class PrecisionChoice(str, enum.Enum):
+class PrecisionChoice(enum.StrEnum):
     fp32 = "fp32"
     tf32 = "tf32"
     bf16 = "bf16"
 
 
-class CFGChannels(str, enum.Enum):
+class CFGChannels(enum.StrEnum):
     three = "3"
     all = "all"
 
 
-class DeviceChoice(str, enum.Enum):
+class DeviceChoice(enum.StrEnum):
     auto = "auto"
     cpu = "cpu"
     cuda = "cuda"
@@ -48,7 +48,10 @@ def sample_command(
     model: Annotated[str, typer.Argument(help="Registered model name, e.g. fcdm-xl, dit-xl-2.")],
     out: Annotated[Path, typer.Option("--out", "-o", metavar="NPZ",
                                       help="Output .npz (ADM format); settings go to NPZ.json.")],
-    num: Annotated[int, typer.Option("--num", "-n", min=1, help="Number of images.")],
+    num: Annotated[int, typer.Option("--num", "--num-samples", "-n", min=1,
+                                     help="Number of images. Under torchrun write --num-samples "
+                                     "or -n: torchrun rejects --num as an ambiguous prefix of "
+                                     "its own --numa-binding.")],
     ckpt: Annotated[Path | None, typer.Option("--ckpt", metavar="PT", envvar="FCDMBENCH_CKPT",
                                               help="Checkpoint (upstream or fcdmbench); EMA "
                                               "weights are used when present.")] = None,

@@ -1,4 +1,4 @@
-"""Discrete Gaussian diffusion (DDPM/iDDPM as ADM and DiT use it): schedule, q and p math, respacing.
+"""Discrete Gaussian diffusion (DDPM/iDDPM as in ADM and DiT): schedule, q/p math, respacing.
 
 Reimplemented from the equations, not copied: Ho et al. 2020 (DDPM, arXiv 2006.11239), Nichol &
 Dhariwal 2021 (iDDPM, arXiv 2102.09672: learned-range variance, Eq. 15; respacing, Sec. 4),
@@ -40,7 +40,9 @@ class VarianceType(enum.Enum):
     FIXED_SMALL = "fixed-small"  # posterior variance beta~_t
 
 
-def linear_betas(num_steps: int = TRAIN_STEPS, start: float = 1e-4, end: float = 0.02) -> np.ndarray:
+def linear_betas(
+    num_steps: int = TRAIN_STEPS, start: float = 1e-4, end: float = 0.02
+) -> np.ndarray:
     """DDPM's linear schedule in float64; endpoints scale by 1000/num_steps as ADM does."""
     if num_steps < 1:
         raise ConfigError(f"num_steps must be >= 1, got {num_steps}")

@@ -96,9 +96,8 @@ def guided_output(
     if not guidance.is_active:
         return model(x, t, y)
     n = x.shape[0]
-    out = model(
-        torch.cat([x, x]), torch.cat([t, t]), torch.cat([y, torch.full_like(y, guidance.null_label)])
-    )
+    null = torch.full_like(y, guidance.null_label)
+    out = model(torch.cat([x, x]), torch.cat([t, t]), torch.cat([y, null]))
     cond, uncond = out[:n], out[n:]
     k = guidance.channels
     mixed = uncond[:, :k] + guidance.scale * (cond[:, :k] - uncond[:, :k])

@@ -3,7 +3,7 @@
 Layout next to the requested output ``samples.npz``::
 
     samples.shards/run.json            settings that change pixels (checked on resume)
-    samples.shards/batch-000017.npz    images (n, H, W, 3) uint8, labels (n,), start, device, seconds
+    samples.shards/batch-000017.npz    images (n, H, W, 3) uint8, labels, start, device, seconds
 
 A shard is written to a temporary name and renamed, so a killed process leaves either a complete
 shard or none. Batches are seeded by their index, not by the rank that ran them, so a resumed run

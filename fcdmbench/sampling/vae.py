@@ -129,7 +129,9 @@ def decode_to_uint8(vae: torch.nn.Module, latents: torch.Tensor) -> np.ndarray:
 
 
 @torch.no_grad()
-def encode_uint8(vae: torch.nn.Module, images: np.ndarray, device: torch.device | str) -> torch.Tensor:
+def encode_uint8(
+    vae: torch.nn.Module, images: np.ndarray, device: torch.device | str
+) -> torch.Tensor:
     """(B, H, W, 3) uint8 images -> scaled latents (posterior mean x 0.18215)."""
     if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
         raise InputError(f"images must be uint8 NHWC with 3 channels, got {images.dtype} "

@@ -1,4 +1,4 @@
-"""`fcdmbench sample` end to end on CPU: tiny FCDM, tiny random AutoencoderKL from a folder, bad input."""
+"""`fcdmbench sample` end to end on CPU (tiny FCDM, tiny random AutoencoderKL folder), bad input."""
 
 from __future__ import annotations
 
@@ -111,7 +111,8 @@ def test_checkpoint_of_another_model_names_the_mismatched_keys(tmp_path):
     assert result.exit_code == 3, result.output
     assert "does not fit fcdm-s" in result.output
     assert "shape 80: dec1.0.ada_ln.bias: checkpoint (72,) vs model (48,)" in result.output
-    foreign = {"pos_embed": torch.zeros(1, 256, 16), "blocks.0.attn.qkv.weight": torch.zeros(48, 16)}
+    foreign = {"pos_embed": torch.zeros(1, 256, 16),
+               "blocks.0.attn.qkv.weight": torch.zeros(48, 16)}
     torch.save({"model": foreign}, path)
     result = runner.invoke(app, ["sample", "fcdm-s", "--ckpt", str(path), "--num", "1",
                                  "--out", str(tmp_path / "x.npz"), *TINY])

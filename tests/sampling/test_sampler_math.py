@@ -1,4 +1,4 @@
-"""Sampler math against a case with a known answer: Gaussian data, whose optimal denoiser is closed-form.
+"""Sampler math against a known answer: Gaussian data, whose optimal denoiser is closed-form.
 
 Data: per-channel independent x1 ~ N(mu_c, s_c^2). For DDPM, x_t = sqrt(a) x0 + sqrt(1 - a) eps
 gives E[eps | x_t] = sqrt(1 - a) (x_t - sqrt(a) mu) / (a s^2 + 1 - a). For the linear flow path
@@ -8,7 +8,8 @@ A sampler fed these exact predictions must reproduce mu and s. Tolerances: 4096 
 give a standard error of s/64 on the mean, so |mean - mu| <= 0.06 + 0.05 s. The std tolerance
 is 4% on the full 1000-step process and 8% for 250 respaced steps: a fixed variance (v = -1: beta~,
 v = +1: beta) under- or over-disperses the narrowest channel (s = 0.2) by up to ~6% at 250 steps
-(measured on torch 2.13 CPU: 0.944 and 1.032 of s), and by ~12-20% at 50 steps. The flow SDE's final noise-free "Mean" step (h = 0.04) leaves the narrowest channel ~6% narrow at
+(measured on torch 2.13 CPU: 0.944 and 1.032 of s), and by ~12-20% at 50 steps. The flow SDE's
+final noise-free "Mean" step (h = 0.04) leaves the narrowest channel ~6% narrow at
 250 steps (measured 0.941 of s), hence 8% there too. These tolerances are not loose enough to
 hide a wrong denoiser (see test_wrong_target_is_detected).
 """
@@ -28,6 +29,7 @@ from fcdmbench.sampling.samplers import (
     sample_iddpm,
 )
 
+
 @pytest.fixture(autouse=True, scope="module")
 def _one_thread():
     """Small elementwise ops on a shared 2-core box stall in OpenMP spin-waits; run them on one."""
@@ -46,7 +48,7 @@ def _channel(v: torch.Tensor) -> torch.Tensor:
 
 
 class GaussianEpsModel(torch.nn.Module):
-    """Exact noise predictor for Gaussian data; variance output v selects beta~ (-1) or beta (+1)."""
+    """Exact noise predictor for Gaussian data; variance value v: beta~ (-1) or beta (+1)."""
 
     def __init__(self, variance_value: float | None = None) -> None:
         super().__init__()
