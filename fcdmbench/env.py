@@ -8,7 +8,7 @@ import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 __all__ = ["EnvInfo", "collect_env", "device_slug", "git_state"]
@@ -72,6 +72,16 @@ class EnvInfo:
     git_dirty: bool | None = None
     created: str = ""
     argv: tuple[str, ...] = field(default_factory=tuple)
+    # GPU facts that move throughput (None on CPU or when nvidia-smi is absent).
+    sm_count: int | None = None
+    clocks_sm_mhz: int | None = None
+    clocks_max_sm_mhz: int | None = None
+    clocks_mem_mhz: int | None = None
+    power_limit_w: float | None = None
+    mig_mode: str | None = None
+    ecc_mode: str | None = None
+    triton: str | None = None
+    timm: str | None = None
 
     @property
     def torch_tag(self) -> str:
@@ -81,6 +91,47 @@ class EnvInfo:
         if self.cuda_runtime:
             tag += f"-cu{self.cuda_runtime}"
         return tag
+
+
+_SMI_FIELDS = ("clocks.sm", "clocks.max.sm", "clocks.mem", "power.limit", "mig.mode.current",
+               "ecc.mode.current")
+
+
+def _package_version(name: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _nvidia_smi_facts(index: int) -> dict:
+    """Clocks, power limit, MIG and ECC modes of GPU `index` (empty when unavailable)."""
+    try:
+        line = subprocess.run(
+            ["nvidia-smi", f"--query-gpu={','.join(_SMI_FIELDS)}", "--format=csv,noheader,nounits"],
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.splitlines()[index]
+    except (OSError, subprocess.SubprocessError, IndexError):
+        return {}
+    values = [v.strip() for v in line.split(",")]
+
+    def number(text: str, kind=int):
+        try:
+            return kind(float(text))
+        except ValueError:  # "[N/A]", "[Not Supported]"
+            return None
+
+    facts = dict(zip(_SMI_FIELDS, values, strict=False))
+    return {
+        "clocks_sm_mhz": number(facts.get("clocks.sm", "")),
+        "clocks_max_sm_mhz": number(facts.get("clocks.max.sm", "")),
+        "clocks_mem_mhz": number(facts.get("clocks.mem", "")),
+        "power_limit_w": number(facts.get("power.limit", ""), float),
+        "mig_mode": facts.get("mig.mode.current"),
+        "ecc_mode": facts.get("ecc.mode.current"),
+    }
 
 
 def collect_env(device: str = "cpu") -> EnvInfo:
@@ -99,8 +150,10 @@ def collect_env(device: str = "cpu") -> EnvInfo:
         matmul_precision=torch.get_float32_matmul_precision(),
         git_sha=sha,
         git_dirty=dirty,
-        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
         argv=tuple(sys.argv),
+        triton=_package_version("triton"),
+        timm=_package_version("timm"),
     )
     if device.startswith("cuda") and torch.cuda.is_available():
         index = torch.device(device).index or 0
@@ -119,6 +172,8 @@ def collect_env(device: str = "cpu") -> EnvInfo:
             mem_gib=round(props.total_memory / 2**30, 1), driver=driver,
             cuda_runtime=torch.version.cuda,
             cudnn=str(torch.backends.cudnn.version()) if torch.backends.cudnn.is_available() else None,
+            sm_count=props.multi_processor_count,
+            **_nvidia_smi_facts(index),
             **common,
         )
     name = _cpu_name()

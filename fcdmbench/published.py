@@ -7,7 +7,8 @@ paper's display name rather than a registry name.
 
 Units: `params_m` in millions, `gmacs` in GMACs per image for one forward at batch 1 (the DiT/paper
 convention the papers call "GFLOPs"), `throughput_it_s` in images per second through one network
-evaluation at the paper's batch size, `training_steps` in optimiser steps.
+evaluation at the paper's batch size, `training_steps` in optimiser steps, `epochs` in passes over
+ImageNet as the paper printed them (Table 3 lists epochs, not steps).
 """
 
 from __future__ import annotations
@@ -49,6 +50,10 @@ class PublishedResult:
         source: paper key and table, e.g. ``"fcdm:Table 2"``.
         table: the seed paper's table id this row belongs to (``"table2"``), or ``""``.
         setting: free text that distinguishes rows of one table (``"cfg=1.5"``, ``"flow matching"``).
+        label: the row label as the paper printed it (``"DiT-XL/2"``, ``"w/o GRN"``).
+        epochs: training epochs, where the paper printed epochs instead of steps.
+        extra: table-specific columns as ``(name, value)`` pairs, e.g. ``("hidden_channels", 512)``
+            or ``("depths", "[2, 4, 8, 4, 2]")``.
     """
 
     model: str
@@ -66,6 +71,16 @@ class PublishedResult:
     recall: float | None = None
     cfg_scale: float | None = None
     setting: str = ""
+    label: str = ""
+    epochs: float | None = None
+    extra: tuple[tuple[str, float | int | str], ...] = ()
+
+    def extra_value(self, key: str, default: float | int | str | None = None):
+        """The value of the table-specific column `key`, or `default`."""
+        for name, value in self.extra:
+            if name == key:
+                return value
+        return default
 
 
 def published_rows() -> tuple[PublishedResult, ...]:

@@ -20,12 +20,14 @@ from fcdmbench.errors import FcdmbenchError
 #: Modules with a ``register(app)`` function adding their commands (order = help order).
 COMMAND_MODULES: tuple[str, ...] = (
     "fcdmbench.cli.models",
+    "fcdmbench.cli.report",
+    "fcdmbench.cli.throughput",
     "fcdmbench.cli.sample",
     "fcdmbench.cli.analyze",
 )
 
 #: Options that take several values after one flag (``--models fcdm-xl dit-xl``).
-MULTI_VALUE_OPTIONS: tuple[str, ...] = ("--models", "-m")
+MULTI_VALUE_OPTIONS: tuple[str, ...] = ("--models", "-m", "--records")
 
 class FcdmbenchGroup(TyperGroup):
     """Root group: expands multi-value options and turns `FcdmbenchError` into exit codes.

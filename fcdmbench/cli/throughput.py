@@ -1,0 +1,248 @@
+"""`fcdmbench throughput` (measure, `--check`, `--update-baseline`) and `fcdmbench baseline ...`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from fcdmbench.cli.output import fmt, print_json, stderr, stdout
+from fcdmbench.profiling.precision import Precision
+from fcdmbench.profiling.throughput import FcdmCheckpointing, Order
+from fcdmbench.profiling.workloads import Mode
+
+baseline_app = typer.Typer(no_args_is_help=True,
+                           help="Per-GPU throughput baselines: update, compare, list.")
+
+_BASELINES_HELP = "Baseline folder (default: benchmarks/baselines of this checkout)."
+BaselinesDir = Annotated[
+    Path | None,
+    typer.Option("--baselines-dir", envvar="FCDMBENCH_BASELINES", metavar="DIR",
+                 help=_BASELINES_HELP),
+]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("throughput")(throughput_command)
+    app.add_typer(baseline_app, name="baseline")
+
+
+def _expand_models(values: list[str]) -> tuple[str, ...]:
+    from fcdmbench.errors import UnknownModelError
+    from fcdmbench.registry import get_spec, list_models
+
+    names: list[str] = []
+    for value in values:
+        for token in filter(None, (v.strip() for v in value.split(","))):
+            matched = list_models(token) if any(c in token for c in "*?[") else [token]
+            if not matched:
+                raise UnknownModelError(f"no registered model matches {token!r}",
+                                        hint="run `fcdmbench models list`")
+            for name in matched:
+                canonical = get_spec(name).name
+                if canonical not in names:
+                    names.append(canonical)
+    return tuple(names)
+
+
+def throughput_command(
+    models: Annotated[list[str] | None, typer.Option("--models", "-m", help=(
+        "Models: --models fcdm-xl dit-xl-2, commas or wildcards ('fcdm-*') work too."))] = None,
+    batch: Annotated[int, typer.Option("--batch", "-b", min=1, help="Images per call.")] = 64,
+    resolution: Annotated[int, typer.Option(help="Image resolution (latent = /8).")] = 256,
+    precision: Annotated[Precision, typer.Option(help="TF32 flags and autocast dtype.")] = (
+        Precision.PAPER_DEFAULT),
+    mode: Annotated[Mode, typer.Option(help="infer: one NFE per call; train: fwd+bwd+AdamW.")] = (
+        Mode.INFER),
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    cfg: Annotated[bool, typer.Option("--cfg", help="Time forward_with_cfg (2B rows).")] = False,
+    channels_last: Annotated[bool, typer.Option("--channels-last")] = False,
+    compile_mode: Annotated[str | None, typer.Option("--compile", metavar="MODE", help=(
+        "torch.compile mode (default, reduce-overhead, max-autotune); compile time is reported "
+        "apart and excluded."))] = None,
+    cuda_graphs: Annotated[bool, typer.Option("--cuda-graphs", help=(
+        "Also time each model replayed from a CUDA graph; both are reported."))] = False,
+    fcdm_checkpointing: Annotated[FcdmCheckpointing | None, typer.Option(help=(
+        "FCDM per-block checkpointing: always = as published (even in eval), off = bypassed "
+        "[default: both for infer, off for train]"))] = None,
+    grad_checkpointing: Annotated[bool, typer.Option(help="Train: gradient checkpointing.")] = (
+        False),
+    ref: Annotated[str | None, typer.Option(help=(
+        "Model for 'vs ref' ratios (explicit: added to the run; 'none': off) "
+        "[default: dit-xl-2 when among --models]"))] = None,
+    cudnn_benchmark: Annotated[bool, typer.Option(
+        "--cudnn-benchmark/--no-cudnn-benchmark", help="cudnn.benchmark (recorded).")] = True,
+    warmup_calls: Annotated[int, typer.Option(min=1)] = 10,
+    warmup_s: Annotated[float, typer.Option(min=0.0)] = 2.0,
+    blocks: Annotated[int, typer.Option(min=1, help="Timed blocks per model.")] = 7,
+    min_block_s: Annotated[float, typer.Option(min=0.0, help="Minimum seconds per block.")] = 1.0,
+    pause_s: Annotated[float, typer.Option(min=0.0, help="Pause between models.")] = 1.0,
+    order: Annotated[Order | None, typer.Option(help=(
+        "[default: interleaved for infer, sequential for train]"))] = None,
+    out: Annotated[Path | None, typer.Option(metavar="JSON", help=(
+        "Record path [default: reports/throughput/<date>-<device>-...json]"))] = None,
+    check: Annotated[bool, typer.Option("--check", help=(
+        "Gate against the stored baseline: exit 5 on a confirmed regression."))] = False,
+    update_baseline: Annotated[bool, typer.Option("--update-baseline", help=(
+        "Store this run as the device's baseline (review the file in a PR)."))] = False,
+    baselines_dir: BaselinesDir = None,
+    strict: Annotated[bool, typer.Option(help="--check: 'insufficient data' exits 5.")] = False,
+    force: Annotated[bool, typer.Option(help="--update-baseline even if noisy.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the record as JSON.")] = False,
+) -> None:
+    """Images/s per network evaluation (the papers' it/s) under one fixed protocol.
+
+    Example: fcdmbench throughput --models fcdm-xl dit-xl-2 --precision bf16 --check
+    """
+    from fcdmbench.profiling.throughput import ProtocolConfig, ThroughputConfig
+
+    config = ThroughputConfig(
+        models=_expand_models(models or []), batch=batch, resolution=resolution,
+        precision=precision, mode=mode, device=device, cfg=cfg, channels_last=channels_last,
+        compile_mode=compile_mode, cuda_graphs=cuda_graphs, cudnn_benchmark=cudnn_benchmark,
+        fcdm_checkpointing=fcdm_checkpointing, grad_checkpointing=grad_checkpointing, ref=ref,
+        protocol=ProtocolConfig(warmup_calls=warmup_calls, warmup_s=warmup_s, blocks=blocks,
+                                min_block_s=min_block_s, pause_s=pause_s, order=order),
+    )
+    from fcdmbench.profiling.gate import run_throughput
+
+    record, verdict = run_throughput(
+        config, out=out, check=check, update_baseline=update_baseline,
+        baselines_dir=baselines_dir, strict=strict, force=force,
+    )
+    if as_json:
+        print_json(record)
+    else:
+        render_record(record)
+        if verdict is not None:
+            render_verdict(verdict)
+    if verdict is not None and verdict.exit_code:
+        raise typer.Exit(verdict.exit_code)
+
+
+def render_record(record: dict[str, Any]) -> None:
+    """A rich table of the results, labelled with device, precision and protocol."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    env, cfg, proto = record["env"], record["config"], record["protocol"]
+    label = "CPU" if env["device_type"] == "cpu" else "GPU"
+    title = (f"throughput on {label} {env['device_name']} ({env['device_slug']}), "
+             f"{cfg['precision']}, {cfg['mode']}, batch {cfg['batch']}, {cfg['resolution']} px"
+             f"{', CFG' if cfg['cfg'] else ''}, torch {env['torch']}")
+    table = Table(title=title, title_justify="left")
+    for column in ("model", "batch", "img/s", "IQR %", "ms/call", "peak GiB", "GMACs/img",
+                   "TFLOP/s", "MFU %", "/canary", "vs ref", "paper vs ref"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for row in record["results"]:
+        stats = row["img_per_s"]
+        iqr_pct = 100 * stats["iqr"] / stats["median"] if stats["median"] else None
+        batch = f"{row['batch']}" + (" (halved: OOM)" if row["batch_halved"] else "")
+        if row["status"] != "ok":
+            table.add_row(escape(row["key"]), batch, row["status"], *[""] * 9)
+            continue
+        table.add_row(
+            escape(row["key"]), batch, fmt(stats["median"], 2), fmt(iqr_pct),
+            fmt(row["ms_per_forward"]),
+            fmt(row["peak_mem_gib"], 2), fmt(row["gmacs_per_img"], 2),
+            fmt(row["tflops_achieved"], 2), fmt(100 * row["mfu"] if row["mfu"] else None),
+            fmt(row["ratio_to_reference"], 3), fmt(row["ratio_to_ref"], 2),
+            fmt(row["paper_ratio_to_ref"], 2),
+        )
+    stdout.print(table)
+    stdout.print(f"unit: {cfg['unit']}. Protocol: {proto['blocks']} blocks >= "
+                 f"{proto['min_block_s']} s, {proto['order']}, timer {proto['timer']}; "
+                 f"TF32 matmul={cfg['tf32_matmul']} conv={cfg['tf32_cudnn']}"
+                 f" (effective: {cfg['tf32_effective']}), autocast {cfg['autocast_dtype']}. "
+                 "GMACs = multiply-accumulates per image (DiT convention); MFU needs a known GPU.")
+    for row in record["results"]:
+        if row["error"]:
+            stderr.print(f"[yellow]{escape(row['key'])}: {escape(row['error'])}[/]")
+    for note in record.get("notes", []):
+        stderr.print(f"note: {escape(note)}")
+
+
+def render_verdict(verdict: Any) -> None:
+    """The gate's verdict line and its messages."""
+    from rich.markup import escape
+
+    colour = {0: "green", 5: "red"}.get(verdict.exit_code, "yellow")
+    stdout.print(f"[bold {colour}]verdict: {escape(verdict.summary())}[/] "
+                 f"(exit {verdict.exit_code})")
+    for message in verdict.messages:
+        stdout.print(f"  - {escape(message)}")
+
+
+@baseline_app.command("update")
+def baseline_update_command(
+    record_path: Annotated[Path, typer.Argument(metavar="RECORD", help="A throughput record.")],
+    baselines_dir: BaselinesDir = None,
+    force: Annotated[bool, typer.Option(help="Store even a noisy or partly failed run.")] = False,
+) -> None:
+    """Store a throughput record as its device's baseline (the only way one is created).
+
+    Example: fcdmbench baseline update reports/throughput/2026...-h100-80gb-hbm3-bf16-...json
+    """
+    from fcdmbench.profiling.baselines import default_baselines_dir, write_baseline
+    from fcdmbench.reporting.records import read_record
+
+    record = read_record(record_path, expect="fcdmbench.throughput")
+    path = write_baseline(record, baselines_dir or default_baselines_dir(), str(record_path),
+                          force=force)
+    stdout.print(f"baseline written: {path}")
+
+
+@baseline_app.command("compare")
+def baseline_compare_command(
+    record_path: Annotated[Path, typer.Argument(metavar="RECORD", help="A throughput record.")],
+    baseline: Annotated[Path | None, typer.Option(metavar="JSON", help=(
+        "Baseline file [default: the stored one for the record's device and config]"))] = None,
+    rerun: Annotated[Path | None, typer.Option(metavar="RECORD", help=(
+        "A re-run record: confirms or clears a first-run regression."))] = None,
+    baselines_dir: BaselinesDir = None,
+    strict: Annotated[bool, typer.Option(help="'insufficient data' exits 5.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
+) -> None:
+    """Gate recorded runs against a baseline without measuring (exit codes as `--check`).
+
+    Example: fcdmbench baseline compare run.json --rerun run2.json
+    """
+    from fcdmbench.profiling.baselines import baseline_relpath, default_baselines_dir, load_baseline
+    from fcdmbench.profiling.regression import compare, no_baseline
+    from fcdmbench.reporting.records import read_record
+
+    record = read_record(record_path, expect="fcdmbench.throughput")
+    path = baseline or (baselines_dir or default_baselines_dir()) / baseline_relpath(record)
+    stored = load_baseline(path)
+    if stored is None:
+        verdict = no_baseline(f"no baseline at {path}; create one with `fcdmbench baseline update`")
+    else:
+        verdict = compare(record, stored, strict=strict)
+        if rerun is not None:
+            second = read_record(rerun, expect="fcdmbench.throughput")
+            verdict = compare(second, stored, previous=verdict, strict=strict)
+    if as_json:
+        print_json({"baseline": str(path), **verdict.to_record()})
+    else:
+        stdout.print(f"baseline: {path}")
+        render_verdict(verdict)
+    if verdict.exit_code:
+        raise typer.Exit(verdict.exit_code)
+
+
+@baseline_app.command("list")
+def baseline_list_command(baselines_dir: BaselinesDir = None) -> None:
+    """List stored baselines by device.
+
+    Example: fcdmbench baseline list
+    """
+    from fcdmbench.profiling.baselines import default_baselines_dir
+
+    root = baselines_dir or default_baselines_dir()
+    files = sorted(root.glob("*/*.json")) if root.exists() else []
+    if not files:
+        stdout.print(f"no baselines under {root}")
+        return
+    for path in files:
+        stdout.print(str(path.relative_to(root)))

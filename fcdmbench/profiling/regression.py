@@ -1,0 +1,294 @@
+"""The throughput regression gate: ``compare(record, baseline) -> Verdict``. Pure: no torch, no IO.
+
+Design (MEASUREMENT.md section 3.2): each model's throughput is divided by the canary's, measured
+in the same process, and that ratio is compared with the baseline's ratio. Clock, thermal,
+power-cap and neighbour effects move model and canary alike and cancel.
+
+Per model, with ``change = ratio_now / ratio_baseline - 1`` and
+``bound = max(5 %, 3 sigma)`` (sigma: IQR / 1.349 / median of model and canary, now and in the
+baseline, in quadrature):
+
+- ``change < -bound``: regression. The first time, the verdict is `Status.RERUN` (the grey zone):
+  the caller re-measures once and passes the first verdict as `previous`; only a model that
+  regresses in both runs fails the gate.
+- ``-bound <= change < -2 %``: a warning, the gate passes.
+- ``change > +bound``: a gain; the gate passes and says the baseline is stale.
+- Absolute images/s moving more than 10 % only warns (driver, clocks and neighbours move it).
+- Canary IQR / median above 10 % (torch.utils.benchmark's warning level), in the run or the
+  baseline, or a model's above 10 % in the run: `Status.INSUFFICIENT_DATA`, too noisy to judge.
+
+Exit codes (`Verdict.exit_code`): pass 0; regression 5 (also an unconfirmed one when no re-run is
+possible); insufficient data 0, or 5 with ``strict``; no baseline or an incomparable baseline 3.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from fcdmbench.profiling.stats import relative_dispersion, summarize
+
+__all__ = ["GateThresholds", "ModelVerdict", "Status", "Verdict", "compare", "no_baseline",
+           "validate_record"]
+
+#: Config fields that must be equal for a record and a baseline to be compared.
+COMPARABLE_FIELDS = ("mode", "precision", "batch", "resolution", "cfg", "channels_last",
+                     "compile")
+#: IQR of a normal distribution is 1.349 sigma.
+IQR_PER_SIGMA = 1.349
+
+
+class Status(enum.Enum):
+    PASS = "pass"
+    RERUN = "grey zone: re-run"
+    REGRESSION = "regression"
+    INSUFFICIENT_DATA = "insufficient data"
+    NO_BASELINE = "no baseline"
+    INCOMPARABLE = "incomparable"
+
+
+@dataclass(frozen=True, slots=True)
+class GateThresholds:
+    """Gate thresholds (fractions). Defaults: MEASUREMENT.md section 3.2."""
+
+    floor: float = 0.05
+    sigma_k: float = 3.0
+    warn: float = 0.02
+    noise_limit: float = 0.10
+    absolute_warn: float = 0.10
+
+
+@dataclass(frozen=True, slots=True)
+class ModelVerdict:
+    """One model's comparison. `status`: ok, warn, regression, gain, failed, new, missing,
+    incomparable."""
+
+    key: str
+    status: str
+    ratio_now: float | None = None
+    ratio_baseline: float | None = None
+    change: float | None = None
+    bound: float | None = None
+    sigma: float | None = None
+    absolute_change: float | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The gate's answer for one record (after an optional re-run)."""
+
+    status: Status
+    models: tuple[ModelVerdict, ...] = ()
+    messages: tuple[str, ...] = ()
+    canary_dispersion: float | None = None
+    strict: bool = False
+    is_rerun: bool = False
+    thresholds: GateThresholds = field(default_factory=GateThresholds)
+
+    @property
+    def exit_code(self) -> int:
+        if self.status in (Status.REGRESSION, Status.RERUN):
+            return 5
+        if self.status is Status.INSUFFICIENT_DATA:
+            return 5 if self.strict else 0
+        if self.status in (Status.NO_BASELINE, Status.INCOMPARABLE):
+            return 3
+        return 0
+
+    @property
+    def regressed_keys(self) -> tuple[str, ...]:
+        return tuple(m.key for m in self.models if m.status in ("regression", "failed"))
+
+    def summary(self) -> str:
+        """One line: the verdict and why."""
+        keys = ", ".join(self.regressed_keys)
+        text = {
+            Status.PASS: "pass: no regression beyond the threshold",
+            Status.RERUN: f"grey zone: {keys} below the threshold once; re-run to confirm",
+            Status.REGRESSION: f"regression: {keys} (confirmed by a re-run)" if self.is_rerun
+            else f"regression: {keys} (not confirmed: no re-run)",
+            Status.INSUFFICIENT_DATA: "insufficient data: the run is too noisy to judge",
+            Status.NO_BASELINE: "no baseline for this device and configuration",
+            Status.INCOMPARABLE: "the baseline was measured under another configuration",
+        }[self.status]
+        return text
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "status": self.status.value,
+            "summary": self.summary(),
+            "exit_code": self.exit_code,
+            "is_rerun": self.is_rerun,
+            "canary_dispersion": self.canary_dispersion,
+            "thresholds": {k: getattr(self.thresholds, k) for k in GateThresholds.__slots__},
+            "messages": list(self.messages),
+            "models": [{k: getattr(m, k) for k in ModelVerdict.__slots__} for m in self.models],
+        }
+
+
+def validate_record(record: dict[str, Any]) -> list[str]:
+    """Problems that make `record` unusable as a throughput record (empty list: fine)."""
+    problems = []
+    if not str(record.get("schema", "")).startswith("fcdmbench.throughput/"):
+        problems.append(f"schema is {record.get('schema')!r}, expected fcdmbench.throughput/1")
+    for key in ("env", "config", "protocol", "canary", "results"):
+        if key not in record:
+            problems.append(f"missing key {key!r}")
+    for row in record.get("results", []):
+        if "key" not in row or "block_s" not in row or "calls_per_block" not in row:
+            problems.append("a result lacks key/block_s/calls_per_block")
+            break
+    return problems
+
+
+def no_baseline(message: str) -> Verdict:
+    """The verdict when no baseline file exists for the device and configuration."""
+    return Verdict(Status.NO_BASELINE, messages=(message,))
+
+
+def _rates(calls_per_block: int, images_per_call: int, block_s: list[float]) -> list[float]:
+    return [calls_per_block * images_per_call / s for s in block_s if s > 0]
+
+
+def _canary_summary(record: dict[str, Any]) -> dict:
+    canary = record["canary"]
+    return summarize(_rates(canary.get("calls_per_block", 0), 1, canary.get("block_s", [])))
+
+
+def _row_summary(row: dict[str, Any]) -> dict:
+    return summarize(_rates(row.get("calls_per_block", 0), row.get("images_per_call", 0),
+                            row.get("block_s", [])))
+
+
+def _incomparable(record: dict[str, Any], baseline: dict[str, Any]) -> list[str]:
+    diffs = []
+    for name in COMPARABLE_FIELDS:
+        now, base = record["config"].get(name), baseline["config"].get(name)
+        if now != base:
+            diffs.append(f"{name}: run {now!r} vs baseline {base!r}")
+    slug_now, slug_base = record["env"].get("device_slug"), baseline["env"].get("device_slug")
+    if slug_now != slug_base:
+        diffs.append(f"device: run {slug_now!r} vs baseline {slug_base!r}")
+    if record.get("reference") != baseline.get("reference") or (
+        record["canary"].get("spec") != baseline["canary"].get("spec")
+    ):
+        diffs.append(f"canary: run {record.get('reference')!r} vs baseline "
+                     f"{baseline.get('reference')!r}")
+    return diffs
+
+
+def _compare_model(key: str, now_row: dict | None, base_row: dict, canary_now: dict,
+                   canary_base: dict, t: GateThresholds) -> ModelVerdict:
+    if now_row is None:
+        return ModelVerdict(key, "missing", message=f"{key} is in the baseline but was not run")
+    if now_row.get("status", "ok") != "ok":
+        return ModelVerdict(key, "failed", message=f"{key} failed: {now_row.get('error')}")
+    if now_row.get("batch") != base_row.get("batch"):
+        return ModelVerdict(key, "incomparable", message=(
+            f"{key} ran at batch {now_row.get('batch')} (out of memory?) but the baseline at "
+            f"{base_row.get('batch')}: not compared"))
+    model_now, model_base = _row_summary(now_row), _row_summary(base_row)
+    if not model_now["median"] or not model_base["median"]:
+        return ModelVerdict(key, "failed", message=f"{key} has no timed block")
+    ratio_now = model_now["median"] / canary_now["median"]
+    ratio_base = model_base["median"] / canary_base["median"]
+    change = ratio_now / ratio_base - 1.0
+    sigma = math.sqrt(sum((relative_dispersion(s) / IQR_PER_SIGMA) ** 2
+                          for s in (model_now, canary_now, model_base, canary_base)))
+    bound = max(t.floor, t.sigma_k * sigma)
+    absolute = model_now["median"] / model_base["median"] - 1.0
+    if change < -bound:
+        status, text = "regression", f"{key}: ratio to canary {change:+.1%} (bound -{bound:.1%})"
+    elif change < -t.warn:
+        status, text = "warn", f"{key}: ratio to canary {change:+.1%}, within the bound {bound:.1%}"
+    elif change > bound:
+        status, text = "gain", (f"{key}: ratio to canary {change:+.1%} beyond +{bound:.1%}: "
+                                "baseline stale, refresh it with `fcdmbench baseline update`")
+    else:
+        status, text = "ok", ""
+    return ModelVerdict(key, status, ratio_now, ratio_base, change, bound, sigma, absolute, text)
+
+
+def compare(
+    record: dict[str, Any],
+    baseline: dict[str, Any],
+    thresholds: GateThresholds = GateThresholds(),
+    previous: Verdict | None = None,
+    strict: bool = False,
+) -> Verdict:
+    """Compare a throughput record with its baseline.
+
+    Args:
+        record: a ``fcdmbench.throughput/1`` record (the new run).
+        baseline: the stored baseline record for the same device and configuration.
+        thresholds: gate thresholds.
+        previous: the first run's verdict when `record` is the automatic re-run.
+        strict: make "insufficient data" fail (exit 5).
+
+    Returns:
+        A `Verdict`; `Verdict.exit_code` is what the CLI exits with.
+
+    Example:
+        >>> verdict = compare(new_record, baseline_record)
+        >>> verdict.status, verdict.exit_code
+        (<Status.PASS: 'pass'>, 0)
+    """
+    t = thresholds
+    common = {"strict": strict, "is_rerun": previous is not None, "thresholds": t}
+    problems = validate_record(record) + [f"baseline: {p}" for p in validate_record(baseline)]
+    if problems:
+        return Verdict(Status.INCOMPARABLE, messages=tuple(problems), **common)
+    diffs = _incomparable(record, baseline)
+    if diffs:
+        return Verdict(Status.INCOMPARABLE, messages=tuple(diffs), **common)
+    canary_now, canary_base = _canary_summary(record), _canary_summary(baseline)
+    noise_now, noise_base = relative_dispersion(canary_now), relative_dispersion(canary_base)
+    if noise_now > t.noise_limit or noise_base > t.noise_limit or not canary_now["median"]:
+        which = "run" if noise_now > t.noise_limit or not canary_now["median"] else "baseline"
+        noise = noise_now if which == "run" else noise_base
+        return Verdict(Status.INSUFFICIENT_DATA, canary_dispersion=noise_now, messages=(
+            f"canary IQR/median {noise:.1%} in the {which} exceeds {t.noise_limit:.0%}: "
+            "too noisy to judge; quiet the machine (or fix its clocks) and re-run",), **common)
+    noisy_models = [row["key"] for row in record["results"] if row.get("status", "ok") == "ok"
+                    and relative_dispersion(_row_summary(row)) > t.noise_limit]
+    if noisy_models:
+        return Verdict(Status.INSUFFICIENT_DATA, canary_dispersion=noise_now, messages=(
+            f"IQR/median above {t.noise_limit:.0%} for {', '.join(noisy_models)}: a bound of "
+            "3 sigma would hide any regression; re-run with longer blocks or on a quieter "
+            "machine",), **common)
+    now_rows = {row["key"]: row for row in record["results"]}
+    base_rows = {row["key"]: row for row in baseline["results"] if row.get("status", "ok") == "ok"}
+    models = [_compare_model(k, now_rows.get(k), base_rows[k], canary_now, canary_base, t)
+              for k in base_rows]
+    models += [ModelVerdict(k, "new", message=f"{k} has no baseline yet")
+               for k in now_rows if k not in base_rows]
+    messages = [m.message for m in models if m.message]
+    for m in models:
+        if m.absolute_change is not None and abs(m.absolute_change) > t.absolute_warn:
+            messages.append(f"{m.key}: absolute images/s {m.absolute_change:+.1%} vs baseline "
+                            f"(warning only{_env_note(record, baseline)})")
+    regressed = {m.key for m in models if m.status in ("regression", "failed")}
+    if not regressed:
+        if previous is not None and previous.regressed_keys:
+            messages.append(f"first-run regression of {', '.join(previous.regressed_keys)} "
+                            "not reproduced on the re-run; passing")
+        return Verdict(Status.PASS, tuple(models), tuple(messages), noise_now, **common)
+    if previous is None:
+        return Verdict(Status.RERUN, tuple(models), tuple(messages), noise_now, **common)
+    confirmed = regressed & set(previous.regressed_keys)
+    if confirmed:
+        return Verdict(Status.REGRESSION, tuple(models), tuple(messages), noise_now, **common)
+    messages.append(f"not reproduced in both runs: {', '.join(sorted(regressed))}; passing")
+    models = [ModelVerdict(m.key, "warn", m.ratio_now, m.ratio_baseline, m.change, m.bound,
+                           m.sigma, m.absolute_change, m.message) if m.key in regressed else m
+              for m in models]
+    return Verdict(Status.PASS, tuple(models), tuple(messages), noise_now, **common)
+
+
+def _env_note(record: dict[str, Any], baseline: dict[str, Any]) -> str:
+    fields = ("driver", "torch", "cuda_runtime", "clocks_max_sm_mhz")
+    differ = [f for f in fields if record["env"].get(f) != baseline["env"].get(f)]
+    return f"; differs: {', '.join(differ)}" if differ else "; driver, torch, CUDA, clocks match"

@@ -1,0 +1,248 @@
+"""`measure_throughput`: images/s per network evaluation under one fixed protocol.
+
+Protocol (MEASUREMENT.md section 2.4): every item (the canary, then each model variant) is built
+and warmed up (at least `warmup_calls` calls and `warmup_s` seconds, which also sizes a block to
+at least `min_block_s`); then `blocks` timed blocks per item, interleaved A B C A B C with a pause
+between items, each block preceded by an untimed call. CUDA blocks are timed with CUDA events and
+a synchronize; CPU blocks with ``time.perf_counter``. A batch that runs out of memory is halved
+and retried, and the result says so.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fcdmbench.errors import ConfigError, DeviceError
+from fcdmbench.profiling.precision import Precision
+from fcdmbench.profiling.protocol import (
+    ItemResult,
+    Order,
+    ProtocolConfig,
+    Timer,
+    Workload,
+    prepare_with_oom_retry,
+    run_protocol,
+)
+from fcdmbench.profiling.workloads import Mode, Step, StepOptions
+
+__all__ = [
+    "FcdmCheckpointing",
+    "ItemResult",
+    "Order",
+    "ProtocolConfig",
+    "ThroughputConfig",
+    "Workload",
+    "measure_throughput",
+    "prepare_with_oom_retry",
+    "resolve_device",
+]
+
+#: The model whose throughput divides every other for the paper's "vs DiT" column.
+DEFAULT_REF = "dit-xl-2"
+
+
+class FcdmCheckpointing(enum.Enum):
+    """FCDM per-block checkpointing: ``always`` as published (even in eval), ``off`` bypassed."""
+
+    OFF = "off"
+    ALWAYS = "always"
+    BOTH = "both"
+
+
+@dataclass(frozen=True, slots=True)
+class ThroughputConfig:
+    """One throughput run.
+
+    Args:
+        models: registry names (any spelling), measured in this order.
+        batch: images per call (CFG runs 2 x batch network rows).
+        device: ``auto`` (CUDA if present, else CPU), ``cpu``, ``cuda`` or ``cuda:N``.
+        fcdm_checkpointing: FCDM variants to time; None = ``both`` for infer, ``off`` for train.
+        grad_checkpointing: train mode: checkpoint every model that supports it.
+        ref: model for "vs reference" ratios; None = `DEFAULT_REF` if registered, ``"none"`` = off.
+        cuda_graphs: also time every model replayed from a CUDA graph (both are reported).
+    """
+
+    models: tuple[str, ...]
+    batch: int = 64
+    resolution: int = 256
+    precision: Precision = Precision.PAPER_DEFAULT
+    mode: Mode = Mode.INFER
+    device: str = "auto"
+    cfg: bool = False
+    channels_last: bool = False
+    compile_mode: str | None = None
+    cuda_graphs: bool = False
+    cudnn_benchmark: bool = True
+    fcdm_checkpointing: FcdmCheckpointing | None = None
+    grad_checkpointing: bool = False
+    ref: str | None = None
+    protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
+
+    def __post_init__(self) -> None:
+        if not self.models:
+            raise ConfigError("no model given",
+                              hint="pass --models, e.g. --models fcdm-xl dit-xl-2")
+        if self.batch < 1:
+            raise ConfigError(f"batch must be >= 1, got {self.batch}")
+        if self.grad_checkpointing and self.mode is not Mode.TRAIN:
+            raise ConfigError("--grad-checkpointing applies to --mode train only")
+        if self.grad_checkpointing and self.fcdm_checkpointing is FcdmCheckpointing.OFF:
+            raise ConfigError("--grad-checkpointing contradicts --fcdm-checkpointing off")
+        self.step_options()  # validates the combination
+
+    def measured_models(self) -> tuple[str, ...]:
+        """`models` plus an explicitly given reference model (not the default one)."""
+        if self.ref is None or self.ref.lower() == "none" or self.ref in self.models:
+            return self.models
+        return (*self.models, self.ref)
+
+    def step_options(self) -> StepOptions:
+        return StepOptions(
+            resolution=self.resolution, precision=self.precision, mode=self.mode, cfg=self.cfg,
+            channels_last=self.channels_last, compile_mode=self.compile_mode,
+        )
+
+    @property
+    def order(self) -> Order:
+        if self.protocol.order is not None:
+            return self.protocol.order
+        return Order.INTERLEAVED if self.mode is Mode.INFER else Order.SEQUENTIAL
+
+    @property
+    def fcdm_variants(self) -> tuple[str, ...]:
+        """Checkpointing values timed for FCDM models."""
+        choice = self.fcdm_checkpointing
+        if choice is None:
+            if self.grad_checkpointing:
+                choice = FcdmCheckpointing.ALWAYS
+            else:
+                is_infer = self.mode is Mode.INFER
+                choice = FcdmCheckpointing.BOTH if is_infer else FcdmCheckpointing.OFF
+        return ("off", "always") if choice is FcdmCheckpointing.BOTH else (choice.value,)
+
+
+def resolve_device(name: str):
+    """``auto`` -> CUDA when present, else CPU. Raises `DeviceError` (exit 4) for absent CUDA."""
+    import torch
+
+    text = name.strip().lower()
+    if text == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if text.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise DeviceError(
+                f"--device {name} requested but CUDA is not available (torch {torch.__version__}"
+                f"{', a CPU-only build' if torch.version.cuda is None else ''})",
+                hint="run with --device cpu (results are labelled CPU) or install a CUDA torch",
+            )
+        device = torch.device(text)
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise DeviceError(f"{name}: only {torch.cuda.device_count()} CUDA device(s) visible")
+        return device
+    if text == "cpu":
+        return torch.device("cpu")
+    raise ConfigError(f"unsupported device {name!r}", hint="use auto, cpu, cuda or cuda:N")
+
+
+def plan_workloads(config: ThroughputConfig, device: Any) -> tuple[list[Workload], list[str]]:
+    """The models' workloads (variants expanded) and notes about what was skipped."""
+    from fcdmbench.profiling.workloads import build_model_step, count_gflops_per_image
+    from fcdmbench.registry import get_spec
+
+    notes: list[str] = []
+    workloads: list[Workload] = []
+    names: list[str] = []
+    for name in config.measured_models():
+        canonical = get_spec(name).name
+        if canonical not in names:
+            names.append(canonical)
+    for name in names:
+        spec = get_spec(name)
+        has_ckpt = hasattr(spec.config, "checkpointing")
+        if spec.family == "fcdm":
+            ckpts: tuple[str | None, ...] = config.fcdm_variants
+        elif config.grad_checkpointing:
+            if not has_ckpt:
+                raise ConfigError(f"{name} does not support gradient checkpointing",
+                                  hint="drop --grad-checkpointing or this model")
+            ckpts = ("always",)
+        else:
+            ckpts = ("off",) if has_ckpt else (None,)
+        for ckpt in ckpts:
+            overrides = {} if ckpt is None else {"checkpointing": ckpt}
+            for graphs in (False, True) if config.cuda_graphs else (False,):
+                variant = tuple(v for v, on in (("ckpt-always", ckpt == "always"),
+                                                ("cuda-graphs", graphs)) if on)
+                key = name + (f"[{','.join(variant)}]" if variant else "")
+                options = config.step_options()
+                if graphs:
+                    options = StepOptions(**{**_fields(options), "cuda_graphs": True})
+                gflops, basis = count_gflops_per_image(name, overrides, options)
+
+                def build(batch: int, _n=name, _o=overrides, _opt=options) -> Step:
+                    return build_model_step(_n, _o, batch, _opt, device)
+
+                workloads.append(Workload(key, build, name, variant, ckpt, graphs, gflops, basis))
+    return workloads, notes
+
+
+def _fields(obj: Any) -> dict[str, Any]:
+    import dataclasses
+
+    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+
+
+def measure_throughput(config: ThroughputConfig, log: Callable[[str], None] = lambda _m: None):
+    """Run the protocol for every model of `config` and return a `ThroughputReport`.
+
+    Raises:
+        DeviceError: CUDA requested but absent (exit 4).
+        ConfigError: an option does not apply to the device or mode (exit 2).
+    """
+    from fcdmbench.env import collect_env
+    from fcdmbench.profiling.canary import build_canary, canary_spec_for
+    from fcdmbench.profiling.precision import apply_precision
+    from fcdmbench.profiling.throughput_record import ThroughputReport, resolve_ref
+
+    device = resolve_device(config.device)
+    if config.cuda_graphs and device.type != "cuda":
+        raise ConfigError("--cuda-graphs needs a CUDA device", hint="drop --cuda-graphs on CPU")
+    ref, notes = resolve_ref(config)
+    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    env = collect_env(str(device))
+    timer = Timer(device)
+    canary_spec = canary_spec_for(device.type)
+    with apply_precision(config.precision, device.type, config.cudnn_benchmark,
+                         env.capability) as state:
+        workloads, plan_notes = plan_workloads(config, device)
+        canary = Workload(canary_spec.name, lambda _b: Step(build_canary(canary_spec, device), 1,
+                                                            1, 0),
+                          gflops_per_image=2 * canary_spec.gmacs_per_call,
+                          flops_basis="analytic (2 GEMMs + depthwise 7x7 + dense 3x3)")
+        results = run_protocol([canary, *workloads], config.batch, config.protocol,
+                               config.order, timer, log)
+    return ThroughputReport(
+        config=config, env=env, precision_state=state, timer=timer.kind, canary_spec=canary_spec,
+        canary=results[0], results=results[1:], ref=ref, notes=notes + plan_notes,
+        started=started, sdpa=_sdpa_flags(device),
+    )
+
+
+def _sdpa_flags(device: Any) -> dict[str, Any]:
+    import torch
+
+    if device.type != "cuda":
+        return {"backend": "cpu"}
+    cuda = torch.backends.cuda
+    return {
+        "backend": "cuda",
+        "flash": cuda.flash_sdp_enabled(),
+        "mem_efficient": cuda.mem_efficient_sdp_enabled(),
+        "math": cuda.math_sdp_enabled(),
+        "cudnn": getattr(cuda, "cudnn_sdp_enabled", lambda: None)(),
+    }

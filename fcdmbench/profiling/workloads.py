@@ -1,0 +1,237 @@
+"""What one timed call runs: a model's inference NFE or training step, built for a batch size.
+
+`build_model_step` returns a `Step`: a no-argument callable plus what it computes (images and
+network rows per call). Inputs have the real sampling shapes (MEASUREMENT.md section 2.4): x
+(B, 4, H/8, W/8), t and y (B,) int64; with CFG the network sees 2B rows for B images.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fcdmbench.errors import ConfigError
+from fcdmbench.profiling.precision import Precision
+
+__all__ = ["Mode", "Step", "StepOptions", "build_model_step", "count_gflops_per_image"]
+
+#: torch.compile modes accepted by `--compile`.
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+#: Guidance scale used for CFG timing (DiT sample.py's default; it does not change the cost).
+CFG_SCALE = 4.0
+
+
+class Mode(enum.Enum):
+    """``infer``: one network evaluation per call; ``train``: forward + backward + AdamW step."""
+
+    INFER = "infer"
+    TRAIN = "train"
+
+
+@dataclass(frozen=True, slots=True)
+class StepOptions:
+    """How a model is run; shared by every model of a run."""
+
+    resolution: int = 256
+    precision: Precision = Precision.PAPER_DEFAULT
+    mode: Mode = Mode.INFER
+    cfg: bool = False
+    channels_last: bool = False
+    compile_mode: str | None = None
+    cuda_graphs: bool = False
+
+    def __post_init__(self) -> None:
+        if self.compile_mode is not None and self.compile_mode not in COMPILE_MODES:
+            raise ConfigError(
+                f"compile mode must be one of {COMPILE_MODES}, got {self.compile_mode!r}"
+            )
+        if self.mode is Mode.TRAIN and self.cfg:
+            raise ConfigError("--cfg is a sampling setting; it does not apply to --mode train")
+        if self.mode is Mode.TRAIN and self.cuda_graphs:
+            raise ConfigError("--cuda-graphs is supported for --mode infer only")
+
+
+@dataclass(slots=True)
+class Step:
+    """One timed call: ``step()`` runs it. `release()` drops the model and buffers."""
+
+    run: Callable[[], Any]
+    images_per_call: int
+    rows_per_call: int
+    state_bytes: int  # parameters + buffers (+ optimizer state after the first train step)
+    _keep: list[Any] = field(default_factory=list)
+
+    def __call__(self) -> Any:
+        return self.run()
+
+    def release(self) -> None:
+        self._keep.clear()
+        self.run = _released
+
+
+def _released() -> None:
+    raise RuntimeError("this step was released")
+
+
+def _inputs(spec: Any, batch: int, rows: int, resolution: int, device: Any, channels_last: bool):
+    import torch
+
+    gen = torch.Generator(device="cpu").manual_seed(0)
+    c, h, w = spec.input_shape(resolution)
+    x = torch.randn(rows, c, h, w, generator=gen).to(device)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    t = torch.randint(0, 1000, (rows,), generator=gen).to(device)
+    y = torch.randint(0, 1000, (rows,), generator=gen)
+    if rows != batch:  # CFG: conditional half, then the null label (index num_classes)
+        y[batch:] = getattr(spec.config, "num_classes", 1000)
+    return x, t, y.to(device)
+
+
+def build_model_step(
+    name: str, overrides: dict[str, Any], batch: int, options: StepOptions, device: Any
+) -> Step:
+    """Build model `name` on `device` and return the call to time.
+
+    Args:
+        name: registry name.
+        overrides: config fields to replace (e.g. ``{"checkpointing": "always"}``).
+        batch: images per call (CFG doubles the network rows).
+        options: precision, mode and compilation settings.
+        device: a ``torch.device``.
+    """
+    import contextlib
+
+    import torch
+    import torch.nn.functional as F
+
+    from fcdmbench.registry import create_model, get_spec
+
+    spec = get_spec(name)
+    model = create_model(name, resolution=options.resolution, device=device, **overrides)
+    if options.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    rows = 2 * batch if options.cfg else batch
+    x, t, y = _inputs(spec, batch, rows, options.resolution, device, options.channels_last)
+    dtype = options.precision.autocast_dtype()
+
+    def autocast():
+        if dtype is None:
+            return contextlib.nullcontext()
+        # The autocast weight cache is unsafe under CUDA-graph capture.
+        return torch.autocast(device.type, dtype=dtype, cache_enabled=not options.cuda_graphs)
+
+    state = sum(p.numel() * p.element_size() for p in model.parameters())
+    state += sum(b.numel() * b.element_size() for b in model.buffers())
+
+    if options.mode is Mode.TRAIN:
+        return _train_step(model, x, t, y, batch, rows, state, options, autocast, device, F)
+
+    if options.cfg:
+        method = getattr(model, spec.cfg_method)
+
+        def forward(x, t, y):
+            return method(x, t, y, CFG_SCALE)
+    else:
+        forward = model
+    if options.compile_mode is not None:
+        forward = torch.compile(forward, mode=options.compile_mode)
+
+    def infer():
+        with torch.inference_mode(), autocast():
+            return forward(x, t, y)
+
+    step = Step(infer, images_per_call=batch, rows_per_call=rows, state_bytes=state)
+    step._keep.extend([model, x, t, y])
+    if options.cuda_graphs:
+        step.run = _capture_graph(infer, device, step._keep)
+    return step
+
+
+def _capture_graph(fn: Callable[[], Any], device: Any, keep: list[Any]) -> Callable[[], None]:
+    """Warm `fn` up on a side stream, capture it once, and return the replay."""
+    import torch
+
+    side = torch.cuda.Stream(device)
+    side.wait_stream(torch.cuda.current_stream(device))
+    with torch.cuda.stream(side):
+        for _ in range(3):
+            fn()
+    torch.cuda.current_stream(device).wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        out = fn()
+    keep.extend([graph, out])
+    return graph.replay
+
+
+def _train_step(model, x, t, y, batch, rows, state, options, autocast, device, F) -> Step:
+    import torch
+
+    model.train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.0)
+    scaler = torch.amp.GradScaler(device.type) if options.precision is Precision.FP16 else None
+    noise = torch.randn_like(x, memory_format=torch.contiguous_format)
+    forward = model
+    if options.compile_mode is not None:
+        forward = torch.compile(model, mode=options.compile_mode)
+
+    def train():
+        optimizer.zero_grad(set_to_none=True)
+        with autocast():
+            out = forward(x, t, y)
+            loss = F.mse_loss(out[:, : x.shape[1]].float(), noise)  # epsilon-prediction loss
+        if scaler is None:
+            loss.backward()
+            optimizer.step()
+        else:
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        return loss.detach()
+
+    # AdamW keeps two fp32 moments per parameter, plus the gradients.
+    step = Step(train, images_per_call=batch, rows_per_call=rows, state_bytes=state * 4)
+    step._keep.extend([model, optimizer, x, t, y, noise])
+    return step
+
+
+def count_gflops_per_image(
+    name: str, overrides: dict[str, Any], options: StepOptions
+) -> tuple[float | None, str]:
+    """GFLOPs (2 per MAC) per image for one call, counted with FlopCounterMode on meta tensors.
+
+    Batch 1; CFG counts the two rows an image needs; train counts forward + backward as 3 x
+    forward (the optimizer step is elementwise and not counted). Returns (None, reason) if
+    counting fails.
+    """
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from fcdmbench.registry import create_model, get_spec
+
+    spec = get_spec(name)
+    overrides = {k: v for k, v in overrides.items() if k != "checkpointing"}
+    try:
+        model = create_model(name, resolution=options.resolution, device="meta", **overrides)
+        rows = 2 if options.cfg else 1
+        c, h, w = spec.input_shape(options.resolution)
+        x = torch.zeros(rows, c, h, w, device="meta")
+        t = torch.zeros(rows, dtype=torch.long, device="meta")
+        y = torch.zeros(rows, dtype=torch.long, device="meta")
+        counter = FlopCounterMode(display=False)
+        with counter, torch.no_grad():
+            model(x, t, y)
+        if options.mode is Mode.TRAIN:
+            # Not counted through autograd: torch 2.13's FlopCounterMode ignores `groups` in the
+            # convolution backward formula and counts a depthwise conv's backward as dense (66x
+            # the forward for 64 channels instead of 2x). Backward = 2 x forward for conv/linear.
+            return 3 * counter.get_total_flops() / 1e9, (
+                "3 x forward (FlopCounterMode on meta, batch 1); optimizer step not counted")
+        basis = f"FlopCounterMode on meta, forward, {rows} row(s) per image"
+        return counter.get_total_flops() / 1e9, basis
+    except Exception as exc:  # noqa: BLE001 - a counting failure must not stop the timing
+        return None, f"FLOP count failed: {type(exc).__name__}: {exc}"

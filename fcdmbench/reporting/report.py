@@ -1,0 +1,231 @@
+"""`fcdmbench report`: rebuild the seed paper's tables and figures from published rows, records
+and instant meta-device FLOP counts; write markdown, CSV, LaTeX and one self-contained HTML page.
+
+Nothing heavy runs here: no GPU, no network, no sampling. Records are read leniently
+(`fcdmbench.reporting.collect`); the only computation is `measure.meta_gmacs`.
+
+Example:
+    >>> from fcdmbench.reporting.report import ReportConfig, build_report
+    >>> result = build_report(ReportConfig(out=Path("reports/demo")))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from fcdmbench.errors import ConfigError
+
+__all__ = ["ReportConfig", "ReportFormat", "ReportResult", "build_report", "report_dir_name"]
+
+
+class ReportFormat(enum.Enum):
+    MD = "md"
+    CSV = "csv"
+    TEX = "tex"
+    HTML = "html"
+
+
+ALL_FORMATS = tuple(ReportFormat)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportConfig:
+    """What to read and where to write.
+
+    Args:
+        records: folders or files holding ``fcdmbench.*`` JSON records (may be empty).
+        out: output folder; None names one under `root` by environment.
+        formats: output formats; figures are always written (PNG + SVG).
+        root: parent of the environment-named folder.
+        use_meta: count GMACs/params of registered models on the meta device (needs torch).
+        date: ``YYYY-MM-DD`` for the folder name (default: today).
+    """
+
+    records: tuple[Path, ...] = ()
+    out: Path | None = None
+    formats: tuple[ReportFormat, ...] = ALL_FORMATS
+    root: Path = Path("reports")
+    use_meta: bool = True
+    date: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.formats:
+            raise ConfigError("formats is empty", hint="use --format md,csv,tex,html")
+        bad = [f for f in self.formats if not isinstance(f, ReportFormat)]
+        if bad:
+            raise ConfigError(f"unknown report format(s) {bad}",
+                              hint=f"choose from {', '.join(f.value for f in ReportFormat)}")
+        if self.date is not None and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", self.date):
+            raise ConfigError(f"date must be YYYY-MM-DD, got {self.date!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class ReportResult:
+    out_dir: Path
+    files: tuple[Path, ...]
+    tables: tuple[str, ...]
+    figures: tuple[str, ...]
+    measured_cells: int
+    records_read: int
+    warnings: tuple[str, ...] = field(default=())
+
+    def to_record(self) -> dict:
+        return {"out_dir": str(self.out_dir), "files": [str(f) for f in self.files],
+                "tables": list(self.tables), "figures": list(self.figures),
+                "measured_cells": self.measured_cells, "records_read": self.records_read,
+                "warnings": list(self.warnings)}
+
+
+def _short_cpu_slug(slug: str) -> str:
+    """'cpu-intel-xeon-platinum-8375c' -> 'cpu-xeon'."""
+    noise = {"cpu", "intel", "amd", "r", "tm", "genuine", "authentic"}
+    tokens = [t for t in slug.split("-") if t and t not in noise]
+    return "cpu-" + (tokens[0] if tokens else "unknown")
+
+
+def report_dir_name(records, local_slug: str, torch_tag: str, use_meta: bool,
+                    day: str) -> str:
+    """``2026-11-22-cpu-xeon-published+meta-pt2.13`` or ``...-h100-80gb-hbm3-bf16+tf32-pt2.13``."""
+    points = records.throughput
+    if not points:
+        mode = "published+meta" if use_meta else "published"
+        return f"{day}-{_short_cpu_slug(local_slug)}-{mode}-{torch_tag}"
+    slugs = "+".join(sorted({p.device_slug for p in points}))
+    precisions = "+".join(sorted({p.precision for p in points}))
+    versions = sorted({p.torch for p in points if p.torch})
+    tag = torch_tag
+    if versions:
+        tag = "pt" + ".".join(versions[0].split("+")[0].split(".")[:2])
+    return re.sub(r"[^A-Za-z0-9.+_-]", "-", f"{day}-{slugs}-{precisions}-{tag}")
+
+
+def _local_env(use_meta: bool) -> tuple[str, str]:
+    """(device slug, torch tag) of this machine; torch is imported only when counting."""
+    from fcdmbench.env import device_slug
+
+    cpu = "cpu"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    torch_tag = "pt-none"
+    if use_meta:
+        import torch
+
+        torch_tag = "pt" + ".".join(torch.__version__.split("+")[0].split(".")[:2])
+    return "cpu-" + device_slug(cpu), torch_tag
+
+
+def _stderr_warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def build_report(config: ReportConfig,
+                 warn: Callable[[str], None] | None = None,
+                 count: Callable | None = None) -> ReportResult:
+    """Read records, build every table and figure, write the requested formats.
+
+    Args:
+        config: the report configuration.
+        warn: receives warning lines (default: print to stderr).
+        count: meta counter override (tests); default `measure.meta_gmacs` when
+            ``config.use_meta``.
+
+    Returns:
+        A `ReportResult` listing what was written.
+    """
+    from fcdmbench.reporting import render
+    from fcdmbench.reporting.collect import Measurements, load_records
+    from fcdmbench.reporting.plots import build_figures
+    from fcdmbench.reporting.tables import build_tables
+
+    warnings: list[str] = []
+
+    def note(message: str) -> None:
+        warnings.append(message)
+        (warn or _stderr_warn)(message)
+
+    records = load_records(config.records, warn=note)
+    if count is None and config.use_meta:
+        from fcdmbench.reporting.measure import meta_gmacs
+
+        count = meta_gmacs
+    measurements = Measurements(records, count=count if config.use_meta else None, warn=note)
+    local_slug, torch_tag = _local_env(config.use_meta)
+    day = config.date or date.today().isoformat()
+    out_dir = config.out or config.root / report_dir_name(records, local_slug, torch_tag,
+                                                          config.use_meta, day)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    tables = build_tables(measurements)
+    figures = build_figures(out_dir / "figures", measurements)
+    files: list[Path] = [p for f in figures for p in (f.png, f.svg)]
+    title = f"fcdmbench report: {out_dir.name}"
+    preamble = _preamble(records, config, local_slug, torch_tag)
+
+    if ReportFormat.MD in config.formats:
+        md = [f"# {title}", "", *[f"{p}\n" for p in preamble]]
+        md += [render.table_to_markdown(t) for t in tables]
+        md += [f"![{f.caption}](figures/{f.png.name})\n\n*{f.caption}*\n" for f in figures]
+        files.append(_write(out_dir / "report.md", "\n".join(md)))
+    if ReportFormat.CSV in config.formats:
+        files += [_write(out_dir / "tables" / f"{t.key}.csv", render.table_to_csv(t))
+                  for t in tables]
+    if ReportFormat.TEX in config.formats:
+        tex = ["% fcdmbench report; needs \\usepackage{booktabs}", *map(render.table_to_latex,
+                                                                       tables)]
+        files.append(_write(out_dir / "report.tex", "\n".join(tex)))
+    if ReportFormat.HTML in config.formats:
+        page = render.tables_to_html(title, preamble, tables, [(f.caption, f.png) for f in figures])
+        files.append(_write(out_dir / "report.html", page))
+
+    result = ReportResult(
+        out_dir=out_dir, files=tuple(files), tables=tuple(t.key for t in tables),
+        figures=tuple(f.key for f in figures),
+        measured_cells=sum(t.measured_count for t in tables),
+        records_read=len(records.files), warnings=tuple(warnings),
+    )
+    from fcdmbench.reporting.records import write_record
+
+    write_record(out_dir / "manifest.json", "fcdmbench.report/1",
+                 {**result.to_record(), "inputs": [str(p) for p in records.files],
+                  "local_device": local_slug, "torch": torch_tag})
+    return result
+
+
+def _preamble(records, config: ReportConfig, local_slug: str, torch_tag: str) -> list[str]:
+    measured = []
+    if config.use_meta:
+        measured.append(f"GMACs and params of registered models counted on the meta device "
+                        f"(FlopCounterMode / 2, {torch_tag}, host {local_slug})")
+    if records.throughput:
+        envs = sorted({f"{p.device_name} [{p.precision}]" for p in records.throughput})
+        measured.append("throughput from records on " + ", ".join(envs))
+    if records.evals:
+        measured.append(f"{len(records.evals)} eval record(s)")
+    return [
+        "Published values are shown exactly as the paper printed them (source: the seed paper, "
+        "FCDM arXiv 2603.09408, unless noted); measured values sit beside them with their "
+        "provenance and the delta (measured - published). \"—\" = not printed / not measured.",
+        "Units: GMACs = multiply-accumulates per image, batch 1, one forward, no CFG (DiT "
+        "convention; the paper's \"FLOPs (G)\"); GFLOPs = 2 x GMACs. Throughput = images/s per "
+        "network evaluation. Training cost assumes 1 iteration = 3 forward passes.",
+        "Measured here: " + ("; ".join(measured) if measured else "nothing (published only)") + ".",
+        f"Records read: {len(records.files)} file(s) from "
+        f"{', '.join(map(str, config.records)) or 'none'}.",
+    ]
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
