@@ -78,12 +78,13 @@ def test_tiny_model_end_to_end_to_a_valid_adm_npz(tmp_path, vae_dir, ckpt):
     assert not (tmp_path / "samples.shards").exists()  # removed after the merge
 
 
-@pytest.mark.parametrize("sampler", ["ddim", "sde"])
-def test_smoke_mode_is_stamped_and_other_samplers_run(tmp_path, sampler):
+@pytest.mark.parametrize(("sampler", "precision"), [("ddim", "bf16"), ("sde", "tf32")])
+def test_smoke_mode_is_stamped_and_other_samplers_run(tmp_path, sampler, precision):
+    flags = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
     out = tmp_path / "s.npz"
     result = runner.invoke(app, ["sample", "fcdm-s", "--smoke", "--num", "2", "--steps", "3",
                                  "--sampler", sampler, "--cfg-channels", "all", "--out", str(out),
-                                 "--json", *TINY])
+                                 "--precision", precision, "--json", *TINY])
     assert result.exit_code == 0, result.output
     with np.load(out) as data:
         assert data["arr_0"].shape == (2, 256, 256, 3)
@@ -91,6 +92,9 @@ def test_smoke_mode_is_stamped_and_other_samplers_run(tmp_path, sampler):
     record = json.loads((tmp_path / "s.npz.json").read_text())
     assert record["smoke"] and record["checkpoint"]["weights_used"].startswith("random")
     assert record["vae"]["random_weights"] and record["cfg"]["channels"] == 4
+    assert record["precision"]["mode"] == precision
+    assert record["precision"]["autocast"] == ("bf16" if precision == "bf16" else None)
+    assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) == flags
     if sampler == "sde":  # flow checkpoints are velocity-only: learn_sigma defaults to False
         assert record["model"]["overrides"]["learn_sigma"] is False
         assert record["sampler"]["sde"]["last_step_size"] == 0.04
