@@ -20,10 +20,12 @@ from fcdmbench.errors import FcdmbenchError
 #: Modules with a ``register(app)`` function adding their commands (order = help order).
 COMMAND_MODULES: tuple[str, ...] = (
     "fcdmbench.cli.models",
-    "fcdmbench.cli.report",
     "fcdmbench.cli.throughput",
+    "fcdmbench.cli.sample",
     "fcdmbench.cli.evaluate",
     "fcdmbench.cli.reference",
+    "fcdmbench.cli.analyze",
+    "fcdmbench.cli.report",
 )
 
 #: Options that take several values after one flag (``--models fcdm-xl dit-xl``).
