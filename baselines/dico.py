@@ -117,8 +117,9 @@ class DiCo(CFGMixin, nn.Module):
     `forward_with_cfg` follows DiT (guidance on the first 3 channels), as upstream does.
     """
 
-    def __init__(self, config: DiCoConfig = DiCoConfig()) -> None:
+    def __init__(self, config: DiCoConfig | None = None) -> None:
         super().__init__()
+        config = config if config is not None else DiCoConfig()
         self.config = config
         c = config.width
         widths = (c, 2 * c, 4 * c)
@@ -160,8 +161,10 @@ class DiCo(CFGMixin, nn.Module):
         for emb in self.t_embedders:
             nn.init.normal_(emb.mlp[0].weight, std=0.02)
             nn.init.normal_(emb.mlp[2].weight, std=0.02)
-        for layer in [block.ada_ln for block in self.blocks()] + [self.final.ada_ln,
-                                                                    self.final.conv]:
+        for layer in [block.ada_ln for block in self.blocks()] + [
+            self.final.ada_ln,
+            self.final.conv,
+        ]:
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
 

@@ -8,7 +8,8 @@ baselines/PROVENANCE.md). No timm: patch embedding, attention and MLP are writte
 timm's parameter names (``x_embedder.proj``, ``attn.qkv``, ``attn.proj``, ``mlp.fc1``, ``mlp.fc2``).
 
 Shape: latent (B, 4, H, W) -> p x p patches -> T = (H/p)**2 tokens of width D, plus a frozen 2-D
-sin-cos positional embedding -> `depth` blocks -> linear to p*p*out channels per token -> unpatchify.
+sin-cos positional embedding -> `depth` blocks -> linear to p*p*out channels per token ->
+unpatchify.
 """
 
 from __future__ import annotations
@@ -136,8 +137,9 @@ class DiT(CFGMixin, nn.Module):
     else (B, 4, H, W). `forward_with_cfg` is DiT's (guidance on the first 3 channels).
     """
 
-    def __init__(self, config: DiTConfig = DiTConfig()) -> None:
+    def __init__(self, config: DiTConfig | None = None) -> None:
         super().__init__()
+        config = config if config is not None else DiTConfig()
         self.config = config
         d = config.width
         self.in_channels = config.in_channels
@@ -169,8 +171,10 @@ class DiT(CFGMixin, nn.Module):
         nn.init.normal_(self.y_embedder.embedding_table.weight, std=0.02)
         nn.init.normal_(self.t_embedder.mlp[0].weight, std=0.02)
         nn.init.normal_(self.t_embedder.mlp[2].weight, std=0.02)
-        for layer in [block.ada_ln for block in self.blocks] + [self.final.ada_ln,
-                                                                  self.final.linear]:
+        for layer in [block.ada_ln for block in self.blocks] + [
+            self.final.ada_ln,
+            self.final.linear,
+        ]:
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
 

@@ -68,18 +68,23 @@ class DiTConfig:
                 f"attention must be one of {[a.value for a in AttentionImpl]}, "
                 f"got {self.attention!r}"
             ) from None
-        for field_name in ("depth", "width", "patch_size", "num_heads", "in_channels",
-                           "input_size", "num_classes", "frequency_dim"):
+        for field_name in (
+            "depth",
+            "width",
+            "patch_size",
+            "num_heads",
+            "in_channels",
+            "input_size",
+            "num_classes",
+            "frequency_dim",
+        ):
             value = getattr(self, field_name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ConfigError(f"{field_name} must be a non-negative int, got {value!r}")
-        if min(self.width, self.patch_size, self.num_heads, self.in_channels,
-               self.input_size) <= 0:
+        if min(self.width, self.patch_size, self.num_heads, self.in_channels, self.input_size) <= 0:
             raise ConfigError("width, patch_size, num_heads, in_channels, input_size must be > 0")
         if self.width % self.num_heads:
-            raise ConfigError(
-                f"width {self.width} is not a multiple of num_heads {self.num_heads}"
-            )
+            raise ConfigError(f"width {self.width} is not a multiple of num_heads {self.num_heads}")
         if self.width % 4:
             raise ConfigError(
                 f"width must be a multiple of 4 (2-D sin-cos positional embedding), "
