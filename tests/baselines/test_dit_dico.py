@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -251,3 +253,15 @@ def test_dit_variants_cover_table_1():
     xl2 = DIT_VARIANTS["dit-xl-2"]
     assert (xl2.depth, xl2.width, xl2.num_heads, xl2.patch_size) == (28, 1152, 16, 2)
     assert xl2.num_tokens == 256
+
+
+def test_catalogues_import_no_torch():
+    """Listing and counting DiT / DiCo models stays torch-free (fast `fcdmbench --help`)."""
+    code = (
+        "import sys\n"
+        "from fcdmbench.registry import get_spec\n"
+        "assert get_spec('dit-xl').config_for(512).num_params() == 676014368\n"
+        "assert get_spec('dico-xl').num_params() == 701151368\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
