@@ -130,8 +130,9 @@ class ModelSpec:
         cfg = with_overrides(self.config, {"input_size": resolution // VAE_FACTOR})
         return with_overrides(cfg, overrides)
 
-    def num_params(self) -> int:
-        return self.config.num_params()
+    def num_params(self, resolution: int = 256) -> int:
+        """Exact parameter count at `resolution` (DiT's position table grows with it)."""
+        return self.config_for(resolution).num_params()
 
     def _check_resolution(self, resolution: int) -> None:
         if resolution not in self.resolutions:
