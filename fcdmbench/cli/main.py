@@ -20,6 +20,7 @@ from fcdmbench.errors import FcdmbenchError
 #: Modules with a ``register(app)`` function adding their commands (order = help order).
 COMMAND_MODULES: tuple[str, ...] = (
     "fcdmbench.cli.models",
+    "fcdmbench.cli.flops",
 )
 
 #: Options that take several values after one flag (``--models fcdm-xl dit-xl``).
