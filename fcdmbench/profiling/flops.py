@@ -155,14 +155,47 @@ def _config_for(spec: ModelSpec, resolution: int) -> Any:
         ) from exc
 
 
+#: In-place initialisers that are no-ops on data-less meta tensors.
+_INIT_METHODS = frozenset(
+    {"normal_", "uniform_", "zero_", "fill_", "constant_", "trunc_normal_", "copy_", "exponential_",
+     "bernoulli_", "random_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_",
+     "kaiming_normal_", "orthogonal_"}
+)
+
+
+def _skip_meta_init():
+    """A TorchFunctionMode that skips weight initialisers on meta tensors.
+
+    Meta tensors hold no values, so initialising them changes nothing, but torch routes meta
+    ``normal_`` through its Python reference implementations, whose first import costs seconds.
+    """
+    import torch
+    from torch.overrides import TorchFunctionMode
+
+    class _SkipMetaInit(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            if getattr(func, "__name__", "") in _INIT_METHODS:
+                # torch.nn.init passes the tensor by keyword, Tensor methods positionally
+                tensor = args[0] if args else kwargs.get("tensor")
+                if isinstance(tensor, torch.Tensor) and tensor.is_meta:
+                    return tensor
+            return func(*args, **kwargs)
+
+    return _SkipMetaInit()
+
+
 def build_for_counting(spec: ModelSpec, resolution: int, device: str = "meta") -> Any:
     """Build `spec` at `resolution` on `device` (meta: allocates nothing), in eval mode."""
+    import contextlib
+
     import torch
 
     config = _config_for(spec, resolution)
     builder = import_object(spec.builder)
-    with torch.device(device):
-        if device != "meta":
+    is_meta = device == "meta"
+    with torch.device(device), _skip_meta_init() if is_meta else contextlib.nullcontext():
+        if not is_meta:
             torch.manual_seed(0)
         return builder(config).eval()
 
