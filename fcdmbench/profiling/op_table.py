@@ -96,14 +96,6 @@ def _per_output_element(*args, out_shape=None, **kwargs) -> int:
     return 2 * _numel(_first(out_shape))
 
 
-def _mul(*args, out_shape=None, **kwargs) -> int:
-    # aten.mul.Scalar (a Python number operand) comes from decompositions such as SDPA's math path
-    # scaling q and k; torchprofile's attention formula leaves it out, so it counts zero here.
-    if any(isinstance(a, (int, float)) and not isinstance(a, bool) for a in args):
-        return 0
-    return 2 * _numel(_first(out_shape))
-
-
 def _bilinear(*args, out_shape=None, **kwargs) -> int:
     return 2 * 4 * _numel(_first(out_shape))
 
@@ -127,7 +119,7 @@ def _custom_mapping() -> dict[Any, Any]:
 
     aten = torch.ops.aten
     mapping: dict[Any, Any] = {
-        aten.mul: _mul,
+        aten.mul: _per_output_element,
         aten.addcmul: _per_output_element,
         aten.mean: _per_output_element,
         aten.avg_pool2d: _per_output_element,
@@ -163,20 +155,30 @@ def count_with_flop_counter(model: Any, inputs: tuple) -> OpTally:
     from torch.utils.flop_counter import FlopCounterMode
 
     calls: Counter[str] = Counter()
+    scalar_mul_flops: Counter[str] = Counter()
+    counter = FlopCounterMode(display=False, custom_mapping=_custom_mapping())
+    mul_scalar = torch.ops.aten.mul.Scalar
 
     class _Census(TorchDispatchMode):
         # Entered before FlopCounterMode, so it sees each operator that actually executes, after
-        # FlopCounterMode's own decompositions.
+        # FlopCounterMode's own decompositions, with its overload.
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             calls[str(func._overloadpacket)] += 1
-            return func(*args, **(kwargs or {}))
+            out = func(*args, **(kwargs or {}))
+            if func is mul_scalar:
+                # aten.mul.Scalar only comes from decompositions (SDPA's math path scales q and
+                # k); torchprofile's attention formula leaves it out, so it is taken back out.
+                for parent in set(counter.mod_tracker.parents):
+                    scalar_mul_flops[parent] += 2 * out.numel()
+            return out
 
-    counter = FlopCounterMode(display=False, custom_mapping=_custom_mapping())
     with torch.no_grad(), _Census(), counter:
         model(*inputs)
 
     dense = _dense_ops()
     counts = counter.get_flop_counts()
+    for parent, flops in scalar_mul_flops.items():
+        counts[parent][torch.ops.aten.mul] -= flops
     flops_by_op = {str(k): v for k, v in counts.get("Global", {}).items()}
     ops = []
     for op in sorted(set(calls) | set(flops_by_op)):
