@@ -37,9 +37,13 @@ def flops_command(
     ] = None,
     models: Annotated[
         list[str] | None,
-        typer.Option("--models", "-m", help="Models: several values, repeats, commas and "
-                     "wildcards ('fcdm-*', '*-xl*') all work; aliases resolve (dit-xl).",
-                     show_default=False),
+        typer.Option(
+            "--models",
+            "-m",
+            help="Models: several values, repeats, commas and "
+            "wildcards ('fcdm-*', '*-xl*') all work; aliases resolve (dit-xl).",
+            show_default=False,
+        ),
     ] = None,
     resolution: Annotated[
         int, typer.Option("--resolution", "-r", min=8, help="Image side in pixels (256, 512).")
@@ -50,13 +54,19 @@ def flops_command(
     ] = False,
     counter: Annotated[
         str,
-        typer.Option("--counter", help="flop_counter (canonical, meta device), fvcore, "
-                     "torchprofile, or all (side by side, flags > 1 % disagreement)."),
+        typer.Option(
+            "--counter",
+            help="flop_counter (canonical, meta device), fvcore, "
+            "torchprofile, or all (side by side, flags > 1 % disagreement).",
+        ),
     ] = "flop_counter",
     ref: Annotated[
         str | None,
-        typer.Option("--ref", help="Reference model for the ratio column ('none': no ratio). "
-                     "[default: dit-xl-2]", show_default=False),
+        typer.Option(
+            "--ref",
+            help="Reference model for the ratio column ('none': no ratio). [default: dit-xl-2]",
+            show_default=False,
+        ),
     ] = None,
     breakdown: Annotated[
         bool, typer.Option("--breakdown", help="Per-operator and per-module tables.")
@@ -66,8 +76,11 @@ def flops_command(
     ] = 2,
     json_path: Annotated[
         Path | None,
-        typer.Option("--json", metavar="PATH", help="Write a fcdmbench.flops/1 record ('-': "
-                     "print it to stdout instead of the table)."),
+        typer.Option(
+            "--json",
+            metavar="PATH",
+            help="Write a fcdmbench.flops/1 record ('-': print it to stdout instead of the table).",
+        ),
     ] = None,
     csv_path: Annotated[
         Path | None, typer.Option("--csv", metavar="PATH", help="Write the table as CSV.")
@@ -91,8 +104,12 @@ def flops_command(
     selected = select_models([*(models or []), *(names or [])])
     is_none = ref is not None and ref.lower() == "none"
     config = FlopsConfig(
-        models=tuple(selected), resolution=resolution, batch=batch, cfg=cfg,
-        counter=counter_choice, ref=None if is_none else (ref or DEFAULT_REF),
+        models=tuple(selected),
+        resolution=resolution,
+        batch=batch,
+        cfg=cfg,
+        counter=counter_choice,
+        ref=None if is_none else (ref or DEFAULT_REF),
         is_ref_explicit=ref is not None,
     )
     run = run_flops(config, progress=lambda msg: stderr.print(msg) if len(selected) > 3 else None)
@@ -140,8 +157,10 @@ def _write_csv(path: Path, run) -> None:
         writer.writerow([key for key, _ in COLUMNS] + ["counter", "cfg", "convention"])
         for report in run.reports:
             row = _row(report)
-            writer.writerow([row[k] if row[k] is not None else "" for k, _ in COLUMNS]
-                            + [report.counter, report.cfg, "GMACs = multiply-adds per image"])
+            writer.writerow(
+                [row[k] if row[k] is not None else "" for k, _ in COLUMNS]
+                + [report.counter, report.cfg, "GMACs = multiply-adds per image"]
+            )
 
 
 def _print_tables(run, breakdown: bool, depth: int) -> None:
@@ -159,19 +178,32 @@ def _print_tables(run, breakdown: bool, depth: int) -> None:
         "(forward + backward, FCDM paper Fig. 6 assumption). Published: as printed (source in "
         f"`fcdmbench models show`). × ref = GMACs / {ref or 'no reference'}."
     )
-    table = Table(title=f"FLOPs at {config.resolution} px, batch {config.batch}",
-                  caption=caption, title_justify="left", caption_justify="left")
+    table = Table(
+        title=f"FLOPs at {config.resolution} px, batch {config.batch}",
+        caption=caption,
+        title_justify="left",
+        caption_justify="left",
+    )
     for key, header in COLUMNS:
-        table.add_column(header, justify="left" if key == "model" else "right",
-                         no_wrap=key == "model")
-    digits = {"params_m": 1, "gmacs": 2, "gflops": 2, "dense_gmacs": 2, "published_gmacs": 1,
-              "delta_pct": 2, "ratio_to_ref": 3, "cfg_gmacs_per_image": 2,
-              "train_gmacs_per_image": 1}
+        table.add_column(
+            header, justify="left" if key == "model" else "right", no_wrap=key == "model"
+        )
+    digits = {
+        "params_m": 1,
+        "gmacs": 2,
+        "gflops": 2,
+        "dense_gmacs": 2,
+        "published_gmacs": 1,
+        "delta_pct": 2,
+        "ratio_to_ref": 3,
+        "cfg_gmacs_per_image": 2,
+        "train_gmacs_per_image": 1,
+    }
     for report in run.reports:
         row = _row(report)
-        table.add_row(*[
-            str(row[k]) if k not in digits else fmt(row[k], digits[k]) for k, _ in COLUMNS
-        ])
+        table.add_row(
+            *[str(row[k]) if k not in digits else fmt(row[k], digits[k]) for k, _ in COLUMNS]
+        )
     _print_wide(table)
     for note in run.notes:
         stdout.print(f"note: {note}")
@@ -187,22 +219,40 @@ def _print_comparisons(run) -> None:
 
     from fcdmbench.profiling.flops_run import DISAGREEMENT_PCT
 
-    table = Table(title="counters side by side (GMACs per image)", title_justify="left",
-                  caption=f"flag: a counter differs from flop_counter by > {DISAGREEMENT_PCT} %; "
-                  "skipped = operators without a handler (counted as 0), with calls.",
-                  caption_justify="left")
-    for header in ("model", "flop_counter", "fvcore", "torchprofile", "max Δ %", "flag",
-                   "fvcore skipped", "torchprofile skipped"):
-        table.add_column(header, justify="left" if "skipped" in header or header == "model"
-                         else "right")
+    table = Table(
+        title="counters side by side (GMACs per image)",
+        title_justify="left",
+        caption=f"flag: a counter differs from flop_counter by > {DISAGREEMENT_PCT} %; "
+        "skipped = operators without a handler (counted as 0), with calls.",
+        caption_justify="left",
+    )
+    for header in (
+        "model",
+        "flop_counter",
+        "fvcore",
+        "torchprofile",
+        "max Δ %",
+        "flag",
+        "fvcore skipped",
+        "torchprofile skipped",
+    ):
+        table.add_column(
+            header, justify="left" if "skipped" in header or header == "model" else "right"
+        )
     for c in run.comparisons:
-        skipped = {k: ", ".join(f"{op}×{n}" for op, n in sorted(v.items())) or "—"
-                   for k, v in c.skipped_ops.items()}
+        skipped = {
+            k: ", ".join(f"{op}×{n}" for op, n in sorted(v.items())) or "—"
+            for k, v in c.skipped_ops.items()
+        }
         table.add_row(
-            c.model, fmt(c.gmacs["flop_counter"], 2), fmt(c.gmacs["fvcore"], 2),
-            fmt(c.gmacs["torchprofile"], 2), fmt(c.max_disagreement_pct, 2),
+            c.model,
+            fmt(c.gmacs["flop_counter"], 2),
+            fmt(c.gmacs["fvcore"], 2),
+            fmt(c.gmacs["torchprofile"], 2),
+            fmt(c.max_disagreement_pct, 2),
             "[bold red]DISAGREE[/]" if c.is_flagged else "ok",
-            skipped.get("fvcore", "—"), skipped.get("torchprofile", "—"),
+            skipped.get("fvcore", "—"),
+            skipped.get("torchprofile", "—"),
         )
     _print_wide(table)
 
@@ -212,15 +262,20 @@ def _print_breakdown(report, depth: int) -> None:
 
     rows = report.rows
     total = report.macs or 1.0
-    ops = Table(title=f"{report.model}: by operator ({report.counter})", title_justify="left",
-                caption="kind: dense = matmul/conv/attention; elementwise = per-element products "
-                "counted as torchprofile does; zero = computes but counted 0; view = no compute; "
-                "skipped = counter has no handler.", caption_justify="left")
+    ops = Table(
+        title=f"{report.model}: by operator ({report.counter})",
+        title_justify="left",
+        caption="kind: dense = matmul/conv/attention; elementwise = per-element products "
+        "counted as torchprofile does; zero = computes but counted 0; view = no compute; "
+        "skipped = counter has no handler.",
+        caption_justify="left",
+    )
     for header in ("operator", "kind", "calls", "GMACs/img", "share %"):
         ops.add_column(header, justify="left" if header in ("operator", "kind") else "right")
     for o in report.ops:
-        ops.add_row(o.op, o.kind, str(o.calls), f"{o.macs / rows / 1e9:.4f}",
-                    f"{100 * o.macs / total:.2f}")
+        ops.add_row(
+            o.op, o.kind, str(o.calls), f"{o.macs / rows / 1e9:.4f}", f"{100 * o.macs / total:.2f}"
+        )
     stdout.print(ops)
     if not report.modules:
         return

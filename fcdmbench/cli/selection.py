@@ -2,8 +2,8 @@
 
 Accepted forms, merged into one ordered, de-duplicated list: several values after one flag (the
 root group expands ``--models a b``), repeated ``--models``, comma lists (``fcdm-xl,dit-xl``),
-positional names (taken after the ``--models`` values), fnmatch wildcards (``'fcdm-*'``, ``'*-xl*'``), any spelling or alias
-(``DiT-XL/2``, ``dit-xl``).
+positional names (taken after the ``--models`` values), fnmatch wildcards (``'fcdm-*'``,
+``'*-xl*'``), any spelling or alias (``DiT-XL/2``, ``dit-xl``).
 
 Example:
     >>> select_models(["fcdm-xl,fcdm-s", "FCDM-XL"])

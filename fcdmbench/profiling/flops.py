@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from fcdmbench.errors import ConfigError
@@ -45,7 +45,7 @@ CFG_FACTOR = 2
 TRAIN_FACTOR = 3
 
 
-class Counter(str, Enum):
+class Counter(StrEnum):
     """Which tool counts. Only ``flop_counter`` runs on the meta device."""
 
     FLOP_COUNTER = "flop_counter"
@@ -129,10 +129,17 @@ class FlopReport:
         body["ops"] = [dataclasses.asdict(o) for o in self.ops]
         body["modules"] = [dataclasses.asdict(m) for m in self.modules]
         body.update(
-            rows=self.rows, params_m=self.params_m, gmacs=self.gmacs, gflops=self.gflops,
-            dense_gmacs=self.dense_gmacs, cfg_gmacs_per_image=self.cfg_gmacs_per_image,
-            train_gmacs_per_image=self.train_gmacs_per_image, delta_pct=self.delta_pct,
-            convention=CONVENTION, train_factor=TRAIN_FACTOR, cfg_factor=CFG_FACTOR,
+            rows=self.rows,
+            params_m=self.params_m,
+            gmacs=self.gmacs,
+            gflops=self.gflops,
+            dense_gmacs=self.dense_gmacs,
+            cfg_gmacs_per_image=self.cfg_gmacs_per_image,
+            train_gmacs_per_image=self.train_gmacs_per_image,
+            delta_pct=self.delta_pct,
+            convention=CONVENTION,
+            train_factor=TRAIN_FACTOR,
+            cfg_factor=CFG_FACTOR,
         )
         return body
 
@@ -157,9 +164,23 @@ def _config_for(spec: ModelSpec, resolution: int) -> Any:
 
 #: In-place initialisers that are no-ops on data-less meta tensors.
 _INIT_METHODS = frozenset(
-    {"normal_", "uniform_", "zero_", "fill_", "constant_", "trunc_normal_", "copy_", "exponential_",
-     "bernoulli_", "random_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_",
-     "kaiming_normal_", "orthogonal_"}
+    {
+        "normal_",
+        "uniform_",
+        "zero_",
+        "fill_",
+        "constant_",
+        "trunc_normal_",
+        "copy_",
+        "exponential_",
+        "bernoulli_",
+        "random_",
+        "xavier_uniform_",
+        "xavier_normal_",
+        "kaiming_uniform_",
+        "kaiming_normal_",
+        "orthogonal_",
+    }
 )
 
 
@@ -271,13 +292,17 @@ def count_flops(
         if device == "meta" and counter is not Counter.FLOP_COUNTER:
             raise ConfigError(f"counter {counter.value} traces real tensors; use device 'cpu'")
         model = build_for_counting(spec, resolution, device)
-        shape = spec.input_shape(resolution) if resolution in spec.resolutions else (
-            spec.latent_channels, resolution // VAE_FACTOR, resolution // VAE_FACTOR)
+        shape = (
+            spec.input_shape(resolution)
+            if resolution in spec.resolutions
+            else (spec.latent_channels, resolution // VAE_FACTOR, resolution // VAE_FACTOR)
+        )
         num_classes = getattr(spec.config, "num_classes", 1000)
     else:
         model = target
         shape = _latent_shape(target, input_shape, resolution)
-        device = str(next(iter(model.parameters())).device) if any(True for _ in model.parameters()) else "cpu"
+        first = next(iter(model.parameters()), None)
+        device = str(first.device) if first is not None else "cpu"
         num_classes = getattr(getattr(model, "config", None), "num_classes", 1000)
     inputs = make_inputs(shape, batch=rows, device=device, num_classes=num_classes)
     try:

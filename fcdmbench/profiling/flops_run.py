@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from fcdmbench.errors import ConfigError, UnknownModelError
@@ -36,7 +36,7 @@ DEFAULT_REF = "dit-xl-2"
 DISAGREEMENT_PCT = 1.0
 
 
-class CounterChoice(str, Enum):
+class CounterChoice(StrEnum):
     """``--counter``: one tool, or ``all`` side by side."""
 
     FLOP_COUNTER = "flop_counter"
@@ -145,8 +145,9 @@ def _compare(name: str, config: FlopsConfig, canonical: FlopReport) -> CounterCo
         skipped[counter.value] = {o.op: o.calls for o in report.ops if o.kind == "skipped"}
     base = canonical.gmacs
     worst = max(abs(v - base) / base * 100 for v in gmacs.values()) if base else 0.0
-    return CounterComparison(model=name, gmacs=gmacs, skipped_ops=skipped,
-                             max_disagreement_pct=worst)
+    return CounterComparison(
+        model=name, gmacs=gmacs, skipped_ops=skipped, max_disagreement_pct=worst
+    )
 
 
 def run_flops(config: FlopsConfig, progress: Any = None) -> FlopsRun:
@@ -158,22 +159,27 @@ def run_flops(config: FlopsConfig, progress: Any = None) -> FlopsRun:
     Raises:
         ConfigError, UnknownModelError: bad resolution, batch or reference.
     """
-    counter = (Counter.FLOP_COUNTER if config.counter is CounterChoice.ALL
-               else Counter(config.counter.value))
+    counter = (
+        Counter.FLOP_COUNTER
+        if config.counter is CounterChoice.ALL
+        else Counter(config.counter.value)
+    )
     notes: list[str] = []
     counted: dict[str, FlopReport] = {}
     for name in config.models:
         if progress:
             progress(f"counting {name} ({counter.value})")
-        counted[name] = count_flops(name, config.resolution, config.batch, config.cfg,
-                                    counter=counter)
+        counted[name] = count_flops(
+            name, config.resolution, config.batch, config.cfg, counter=counter
+        )
     ref = _reference(config, counter, counted, notes)
     reports = []
     for name in config.models:
         report = counted[name]
         if ref is not None and ref.gmacs:
-            report = dataclasses.replace(report, ref_model=ref.model,
-                                         ratio_to_ref=report.gmacs / ref.gmacs)
+            report = dataclasses.replace(
+                report, ref_model=ref.model, ratio_to_ref=report.gmacs / ref.gmacs
+            )
         reports.append(report)
     comparisons = []
     if config.counter is CounterChoice.ALL:
@@ -181,5 +187,6 @@ def run_flops(config: FlopsConfig, progress: Any = None) -> FlopsRun:
             if progress:
                 progress(f"cross-checking {name} with fvcore and torchprofile (CPU)")
             comparisons.append(_compare(name, config, counted[name]))
-    return FlopsRun(config=config, reports=tuple(reports), comparisons=tuple(comparisons),
-                    notes=tuple(notes))
+    return FlopsRun(
+        config=config, reports=tuple(reports), comparisons=tuple(comparisons), notes=tuple(notes)
+    )

@@ -18,11 +18,29 @@ from fcdmbench.profiling.op_table import ModuleCount, OpCount, OpTally
 
 __all__ = ["count_with_fvcore", "count_with_torchprofile"]
 
-_FVCORE_DENSE = {"conv", "linear", "matmul", "bmm", "einsum", "addmm", "baddbmm", "mm",
-                 "scaled_dot_product_attention"}
-_TORCHPROFILE_DENSE = {"aten::linear", "aten::matmul", "aten::addmm", "aten::addmv", "aten::bmm",
-                       "aten::baddbmm", "aten::_convolution", "aten::einsum", "aten::lstm",
-                       "aten::scaled_dot_product_attention"}
+_FVCORE_DENSE = {
+    "conv",
+    "linear",
+    "matmul",
+    "bmm",
+    "einsum",
+    "addmm",
+    "baddbmm",
+    "mm",
+    "scaled_dot_product_attention",
+}
+_TORCHPROFILE_DENSE = {
+    "aten::linear",
+    "aten::matmul",
+    "aten::addmm",
+    "aten::addmv",
+    "aten::bmm",
+    "aten::baddbmm",
+    "aten::_convolution",
+    "aten::einsum",
+    "aten::lstm",
+    "aten::scaled_dot_product_attention",
+}
 _SKIPPED_RE = re.compile(r'No handlers found: "([^"]+)"')
 
 
@@ -53,14 +71,17 @@ def count_with_fvcore(model: Any, inputs: tuple) -> OpTally:
         by_module = analysis.by_module()
         unsupported = analysis.unsupported_ops()
     ops = [
-        OpCount(op=op, calls=0, macs=float(macs),
-                kind="dense" if op in _FVCORE_DENSE else "elementwise")
+        OpCount(
+            op=op, calls=0, macs=float(macs), kind="dense" if op in _FVCORE_DENSE else "elementwise"
+        )
         for op, macs in by_op.items()
     ]
     ops += [OpCount(op=op, calls=n, macs=0.0, kind="skipped") for op, n in unsupported.items()]
     ops.sort(key=lambda o: (-o.macs, o.kind, o.op))
-    modules = tuple(ModuleCount(module=name, macs=float(m), dense_macs=float("nan"))
-                    for name, m in by_module.items())
+    modules = tuple(
+        ModuleCount(module=name, macs=float(m), dense_macs=float("nan"))
+        for name, m in by_module.items()
+    )
     return OpTally(ops=tuple(ops), modules=modules)
 
 
@@ -84,8 +105,12 @@ def count_with_torchprofile(model: Any, inputs: tuple) -> OpTally:
         if match:
             skipped[match.group(1)] += 1
     ops = [
-        OpCount(op=op, calls=calls[op], macs=float(macs[op]),
-                kind="dense" if op in _TORCHPROFILE_DENSE else "elementwise")
+        OpCount(
+            op=op,
+            calls=calls[op],
+            macs=float(macs[op]),
+            kind="dense" if op in _TORCHPROFILE_DENSE else "elementwise",
+        )
         for op in macs
     ]
     ops += [OpCount(op=op, calls=n, macs=0.0, kind="skipped") for op, n in skipped.items()]

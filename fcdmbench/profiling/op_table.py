@@ -27,11 +27,32 @@ __all__ = ["ModuleCount", "OpCount", "OpTally", "count_with_flop_counter", "VIEW
 #: Operators that only reshape or alias memory; listed as zero with kind "view".
 VIEW_OPS = frozenset(
     {
-        "aten.view", "aten._unsafe_view", "aten.reshape", "aten.permute", "aten.transpose",
-        "aten.t", "aten.unsqueeze", "aten.squeeze", "aten.expand", "aten.split", "aten.chunk",
-        "aten.unbind", "aten.slice", "aten.select", "aten.detach", "aten.alias", "aten.clone",
-        "aten.contiguous", "aten._to_copy", "aten.flatten", "aten.pixel_shuffle",
-        "aten.pixel_unshuffle", "aten.cat", "aten.empty", "aten.as_strided", "aten.lift_fresh",
+        "aten.view",
+        "aten._unsafe_view",
+        "aten.reshape",
+        "aten.permute",
+        "aten.transpose",
+        "aten.t",
+        "aten.unsqueeze",
+        "aten.squeeze",
+        "aten.expand",
+        "aten.split",
+        "aten.chunk",
+        "aten.unbind",
+        "aten.slice",
+        "aten.select",
+        "aten.detach",
+        "aten.alias",
+        "aten.clone",
+        "aten.contiguous",
+        "aten._to_copy",
+        "aten.flatten",
+        "aten.pixel_shuffle",
+        "aten.pixel_unshuffle",
+        "aten.cat",
+        "aten.empty",
+        "aten.as_strided",
+        "aten.lift_fresh",
     }
 )
 
@@ -86,8 +107,11 @@ def _numel(shape: Any) -> int:
 
 
 def _first(out_shape: Any) -> Any:
-    return out_shape[0] if isinstance(out_shape, (tuple, list)) and out_shape and not isinstance(
-        out_shape[0], int) else out_shape
+    return (
+        out_shape[0]
+        if isinstance(out_shape, (tuple, list)) and out_shape and not isinstance(out_shape[0], int)
+        else out_shape
+    )
 
 
 # Elementwise formulas. FlopCounterMode expects FLOPs, so each returns 2 x MACs and the tally halves

@@ -1,4 +1,4 @@
-"""`fcdmbench flops` through the root group, as a user runs it: every way of naming models, errors."""
+"""`fcdmbench flops` through the root group, as a user runs it: model naming forms, errors."""
 
 from __future__ import annotations
 
@@ -24,7 +24,12 @@ def _models(args: list[str]) -> list[str]:
 
 def test_required_command_line_is_expanded_for_click():
     assert normalize_argv(["flops", "--models", "fcdm-xl", "dit-xl"]) == [
-        "flops", "--models", "fcdm-xl", "--models", "dit-xl"]
+        "flops",
+        "--models",
+        "fcdm-xl",
+        "--models",
+        "dit-xl",
+    ]
 
 
 def test_required_command_line_runs_or_names_the_missing_model():
@@ -62,7 +67,8 @@ def test_every_form_gives_one_ordered_deduplicated_list(args):
 def test_wildcards_expand_like_list_models(pattern):
     assert select_models([pattern]) == list_models(pattern)
     assert select_models(["fcdm-xl", pattern]) == ["fcdm-xl"] + [
-        n for n in list_models(pattern) if n != "fcdm-xl"]
+        n for n in list_models(pattern) if n != "fcdm-xl"
+    ]
 
 
 def test_wildcards_through_the_cli():
@@ -93,8 +99,22 @@ def test_breakdown_shows_operators_and_unet_stages():
 
 def test_json_and_csv_files(tmp_path):
     json_path, csv_path = tmp_path / "flops.json", tmp_path / "flops.csv"
-    result = runner.invoke(app, ["flops", "fcdm-s", "--cfg", "--batch", "2", "--ref", "fcdm-s",
-                                 "--json", str(json_path), "--csv", str(csv_path)])
+    result = runner.invoke(
+        app,
+        [
+            "flops",
+            "fcdm-s",
+            "--cfg",
+            "--batch",
+            "2",
+            "--ref",
+            "fcdm-s",
+            "--json",
+            str(json_path),
+            "--csv",
+            str(csv_path),
+        ],
+    )
     assert result.exit_code == 0, result.output
     record = json.loads(json_path.read_text())
     assert record["schema"] == "fcdmbench.flops/1" and "env" in record
@@ -134,8 +154,17 @@ def test_counter_all_side_by_side_names_skipped_ops():
         (["fcdm-s.512"], "resolution tag"),
         ([], "no model selected"),
     ],
-    ids=["unknown", "no-match", "res-not-8", "res-model", "batch-0", "counter", "ref", "tag",
-         "none"],
+    ids=[
+        "unknown",
+        "no-match",
+        "res-not-8",
+        "res-model",
+        "batch-0",
+        "counter",
+        "ref",
+        "tag",
+        "none",
+    ],
 )
 def test_errors_exit_2_with_a_message(args, message):
     result = runner.invoke(app, ["flops", *args])

@@ -154,8 +154,12 @@ def test_reference_ratio_and_missing_default_reference():
 
 
 def test_every_registered_model_has_golden_entries():
-    missing = [f"{n}@{r}" for n in list_models() for r in ("256", "512")
-               if r not in GOLDEN["models"].get(n, {})]
+    missing = [
+        f"{n}@{r}"
+        for n in list_models()
+        for r in ("256", "512")
+        if r not in GOLDEN["models"].get(n, {})
+    ]
     assert not missing, f"no upstream golden MACs for {missing}; add them to flops_golden.json"
 
 
