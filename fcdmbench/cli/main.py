@@ -20,6 +20,7 @@ from fcdmbench.errors import FcdmbenchError
 #: Modules with a ``register(app)`` function adding their commands (order = help order).
 COMMAND_MODULES: tuple[str, ...] = (
     "fcdmbench.cli.models",
+    "fcdmbench.cli.flops",
     "fcdmbench.cli.throughput",
     "fcdmbench.cli.sample",
     "fcdmbench.cli.evaluate",

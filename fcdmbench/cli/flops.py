@@ -1,0 +1,301 @@
+"""`fcdmbench flops`: MACs per image, labelled, against published numbers and a reference model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fcdmbench.cli.output import fmt, print_json, stderr, stdout
+
+#: Columns of the main table and of ``--csv`` (key, header).
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("model", "model"),
+    ("resolution", "res"),
+    ("batch", "batch"),
+    ("params_m", "params (M)"),
+    ("gmacs", "GMACs"),
+    ("gflops", "GFLOPs (2×MACs)"),
+    ("dense_gmacs", "matmul+conv+attn GMACs"),
+    ("published_gmacs", "published GMACs"),
+    ("delta_pct", "Δ vs published %"),
+    ("ratio_to_ref", "× ref"),
+    ("cfg_gmacs_per_image", "CFG GMACs/img"),
+    ("train_gmacs_per_image", "train GMACs/img (≈3× fwd)"),
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("flops")(flops_command)
+
+
+def flops_command(
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(help="Model names or patterns (same as --models).", show_default=False),
+    ] = None,
+    models: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--models",
+            "-m",
+            help="Models: several values, repeats, commas and "
+            "wildcards ('fcdm-*', '*-xl*') all work; aliases resolve (dit-xl).",
+            show_default=False,
+        ),
+    ] = None,
+    resolution: Annotated[
+        int, typer.Option("--resolution", "-r", min=8, help="Image side in pixels (256, 512).")
+    ] = 256,
+    batch: Annotated[int, typer.Option("--batch", "-b", min=1, help="Images per forward.")] = 1,
+    cfg: Annotated[
+        bool, typer.Option("--cfg", help="Count 2×batch rows, as CFG sampling runs.")
+    ] = False,
+    counter: Annotated[
+        str,
+        typer.Option(
+            "--counter",
+            help="flop_counter (canonical, meta device), fvcore, "
+            "torchprofile, or all (side by side, flags > 1 % disagreement).",
+        ),
+    ] = "flop_counter",
+    ref: Annotated[
+        str | None,
+        typer.Option(
+            "--ref",
+            help="Reference model for the ratio column ('none': no ratio). [default: dit-xl-2]",
+            show_default=False,
+        ),
+    ] = None,
+    breakdown: Annotated[
+        bool, typer.Option("--breakdown", help="Per-operator and per-module tables.")
+    ] = False,
+    depth: Annotated[
+        int, typer.Option("--depth", min=0, help="Module depth of the --breakdown table.")
+    ] = 2,
+    json_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--json",
+            metavar="PATH",
+            help="Write a fcdmbench.flops/1 record ('-': print it to stdout instead of the table).",
+        ),
+    ] = None,
+    csv_path: Annotated[
+        Path | None, typer.Option("--csv", metavar="PATH", help="Write the table as CSV.")
+    ] = None,
+) -> None:
+    """Count MACs per image (DiT/paper convention) for one or more models.
+
+    Example: fcdmbench flops --models fcdm-xl dit-xl
+    """
+    from fcdmbench.cli.selection import select_models
+    from fcdmbench.errors import ConfigError
+    from fcdmbench.profiling.flops_run import DEFAULT_REF, CounterChoice, FlopsConfig, run_flops
+
+    try:
+        counter_choice = CounterChoice(counter.lower())
+    except ValueError:
+        raise ConfigError(
+            f"unknown counter {counter!r}",
+            hint="choose one of: " + ", ".join(c.value for c in CounterChoice),
+        ) from None
+    selected = select_models([*(models or []), *(names or [])])
+    is_none = ref is not None and ref.lower() == "none"
+    config = FlopsConfig(
+        models=tuple(selected),
+        resolution=resolution,
+        batch=batch,
+        cfg=cfg,
+        counter=counter_choice,
+        ref=None if is_none else (ref or DEFAULT_REF),
+        is_ref_explicit=ref is not None,
+    )
+    run = run_flops(config, progress=lambda msg: stderr.print(msg) if len(selected) > 3 else None)
+    record = None
+    if json_path is not None or csv_path is not None:
+        import dataclasses
+
+        from fcdmbench.env import collect_env
+
+        record = {**run.to_record(), "env": dataclasses.asdict(collect_env("cpu"))}
+    if json_path is not None:
+        if str(json_path) == "-":
+            print_json({"schema": "fcdmbench.flops/1", **record})
+            return
+        from fcdmbench.reporting.records import write_record
+
+        write_record(json_path, "fcdmbench.flops/1", record)
+        stderr.print(f"wrote {json_path}")
+    if csv_path is not None:
+        _write_csv(csv_path, run)
+        stderr.print(f"wrote {csv_path}")
+    _print_tables(run, breakdown, depth)
+
+
+def _print_wide(table) -> None:
+    # Off a terminal (pipes, CliRunner) rich assumes 80 columns and would truncate the headers.
+    if stdout.is_terminal:
+        stdout.print(table)
+        return
+    from rich.console import Console
+
+    Console(width=200, highlight=False, soft_wrap=True).print(table)
+
+
+def _row(report) -> dict:
+    return {key: getattr(report, key) for key, _ in COLUMNS}
+
+
+def _write_csv(path: Path, run) -> None:
+    import csv
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow([key for key, _ in COLUMNS] + ["counter", "cfg", "convention"])
+        for report in run.reports:
+            row = _row(report)
+            writer.writerow(
+                [row[k] if row[k] is not None else "" for k, _ in COLUMNS]
+                + [report.counter, report.cfg, "GMACs = multiply-adds per image"]
+            )
+
+
+def _print_tables(run, breakdown: bool, depth: int) -> None:
+    from rich.table import Table
+
+    from fcdmbench.profiling.flops import CONVENTION, TRAIN_FACTOR
+
+    config = run.config
+    ref = next((r.ref_model for r in run.reports if r.ref_model), None)
+    caption = (
+        f"{CONVENTION}; GFLOPs = 2 × GMACs. Counter: {run.reports[0].counter}"
+        f"{' (meta device)' if run.reports[0].device == 'meta' else ''}. "
+        f"CFG GMACs/img = 2 rows per image per step"
+        f"{' (counted)' if config.cfg else ' (2 × GMACs)'}; train ≈ {TRAIN_FACTOR}× forward "
+        "(forward + backward, FCDM paper Fig. 6 assumption). Published: as printed (source in "
+        f"`fcdmbench models show`). × ref = GMACs / {ref or 'no reference'}."
+    )
+    table = Table(
+        title=f"FLOPs at {config.resolution} px, batch {config.batch}",
+        caption=caption,
+        title_justify="left",
+        caption_justify="left",
+    )
+    for key, header in COLUMNS:
+        table.add_column(
+            header, justify="left" if key == "model" else "right", no_wrap=key == "model"
+        )
+    digits = {
+        "params_m": 1,
+        "gmacs": 2,
+        "gflops": 2,
+        "dense_gmacs": 2,
+        "published_gmacs": 1,
+        "delta_pct": 2,
+        "ratio_to_ref": 3,
+        "cfg_gmacs_per_image": 2,
+        "train_gmacs_per_image": 1,
+    }
+    for report in run.reports:
+        row = _row(report)
+        table.add_row(
+            *[str(row[k]) if k not in digits else fmt(row[k], digits[k]) for k, _ in COLUMNS]
+        )
+    _print_wide(table)
+    for note in run.notes:
+        stdout.print(f"note: {note}")
+    if run.comparisons:
+        _print_comparisons(run)
+    if breakdown:
+        for report in run.reports:
+            _print_breakdown(report, depth)
+
+
+def _print_comparisons(run) -> None:
+    from rich.table import Table
+
+    from fcdmbench.profiling.flops_run import DISAGREEMENT_PCT
+
+    table = Table(
+        title="counters side by side (GMACs per image)",
+        title_justify="left",
+        caption=f"flag: a counter differs from flop_counter by > {DISAGREEMENT_PCT} %; "
+        "skipped = operators without a handler (counted as 0), with calls.",
+        caption_justify="left",
+    )
+    for header in (
+        "model",
+        "flop_counter",
+        "fvcore",
+        "torchprofile",
+        "max Δ %",
+        "flag",
+        "fvcore skipped",
+        "torchprofile skipped",
+    ):
+        table.add_column(
+            header, justify="left" if "skipped" in header or header == "model" else "right"
+        )
+    for c in run.comparisons:
+        skipped = {
+            k: ", ".join(f"{op}×{n}" for op, n in sorted(v.items())) or "—"
+            for k, v in c.skipped_ops.items()
+        }
+        table.add_row(
+            c.model,
+            fmt(c.gmacs["flop_counter"], 2),
+            fmt(c.gmacs["fvcore"], 2),
+            fmt(c.gmacs["torchprofile"], 2),
+            fmt(c.max_disagreement_pct, 2),
+            "[bold red]DISAGREE[/]" if c.is_flagged else "ok",
+            skipped.get("fvcore", "—"),
+            skipped.get("torchprofile", "—"),
+        )
+    _print_wide(table)
+
+
+def _print_breakdown(report, depth: int) -> None:
+    from rich.table import Table
+
+    rows = report.rows
+    total = report.macs or 1.0
+    ops = Table(
+        title=f"{report.model}: by operator ({report.counter})",
+        title_justify="left",
+        caption="kind: dense = matmul/conv/attention; elementwise = per-element products "
+        "counted as torchprofile does; zero = computes but counted 0; view = no compute; "
+        "skipped = counter has no handler.",
+        caption_justify="left",
+    )
+    for header in ("operator", "kind", "calls", "GMACs/img", "share %"):
+        ops.add_column(header, justify="left" if header in ("operator", "kind") else "right")
+    for o in report.ops:
+        ops.add_row(
+            o.op, o.kind, str(o.calls), f"{o.macs / rows / 1e9:.4f}", f"{100 * o.macs / total:.2f}"
+        )
+    stdout.print(ops)
+    if not report.modules:
+        return
+    mods = Table(title=f"{report.model}: by module (depth ≤ {depth})", title_justify="left")
+    for header in ("module", "GMACs/img", "share %"):
+        mods.add_column(header, justify="left" if header == "module" else "right")
+    first_seen = {m.module: i for i, m in enumerate(report.modules)}
+    for m in sorted(report.modules, key=lambda m: _module_key(m.module, first_seen)):
+        level = 0 if not m.module else m.module.count(".") + 1
+        if level > depth:
+            continue
+        label = "(model)" if not m.module else "  " * (level - 1) + m.module
+        mods.add_row(label, f"{m.macs / rows / 1e9:.4f}", f"{100 * m.macs / total:.2f}")
+    stdout.print(mods)
+
+
+def _module_key(name: str, first_seen: dict[str, int]) -> tuple:
+    """Parents before children, siblings in execution order."""
+    if not name:
+        return ()
+    parts = name.split(".")
+    prefixes = [".".join(parts[: i + 1]) for i in range(len(parts))]
+    return tuple(first_seen.get(p, len(first_seen)) for p in prefixes)

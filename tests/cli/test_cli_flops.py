@@ -1,0 +1,178 @@
+"""`fcdmbench flops` through the root group, as a user runs it: model naming forms, errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from fcdmbench.cli.main import app, normalize_argv
+from fcdmbench.cli.selection import select_models
+from fcdmbench.registry import get_spec, list_models, resolve
+
+runner = CliRunner()
+FAST = ["--ref", "none"]  # no reference model: each invocation counts only what it names
+
+
+def _models(args: list[str]) -> list[str]:
+    result = runner.invoke(app, ["flops", *args, *FAST, "--json", "-"])
+    assert result.exit_code == 0, result.output
+    return [r["model"] for r in json.loads(result.stdout)["results"]]
+
+
+def test_required_command_line_is_expanded_for_click():
+    assert normalize_argv(["flops", "--models", "fcdm-xl", "dit-xl"]) == [
+        "flops",
+        "--models",
+        "fcdm-xl",
+        "--models",
+        "dit-xl",
+    ]
+
+
+def test_required_command_line_runs_or_names_the_missing_model():
+    result = runner.invoke(app, ["flops", "--models", "fcdm-xl", "dit-xl", *FAST, "--json", "-"])
+    try:
+        expected = [get_spec("fcdm-xl").name, get_spec("dit-xl").name]
+    except KeyError:  # DiT not registered on this branch: a usage error naming it
+        assert result.exit_code == 2
+        assert "unknown model 'dit-xl'" in result.stderr
+        return
+    assert result.exit_code == 0, result.output
+    assert [r["model"] for r in json.loads(result.stdout)["results"]] == expected
+    assert expected[1] == "dit-xl-2"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--models", "fcdm-xl", "fcdm-s"],
+        ["--models", "fcdm-xl,fcdm-s"],
+        ["--models", "fcdm-xl", "--models", "fcdm-s"],
+        ["-m", "fcdm-xl", "-m", "fcdm-s"],
+        ["--models=fcdm-xl", "fcdm-s"],
+        ["fcdm-xl", "fcdm-s"],
+        ["FCDM-S", "--models", "fcdm-xl,fcdm-s"],  # --models values first, then positionals
+        ["--models", "fcdm-xl", "fcdm-s", "fcdm-xl", "fcdm-s"],
+    ],
+    ids=["several", "commas", "repeated", "short", "equals", "positional", "mixed", "dups"],
+)
+def test_every_form_gives_one_ordered_deduplicated_list(args):
+    assert _models(args) == ["fcdm-xl", "fcdm-s"]
+
+
+@pytest.mark.parametrize("pattern", ["fcdm-*", "*-xl*", "*-s*"])
+def test_wildcards_expand_like_list_models(pattern):
+    assert select_models([pattern]) == list_models(pattern)
+    assert select_models(["fcdm-xl", pattern]) == ["fcdm-xl"] + [
+        n for n in list_models(pattern) if n != "fcdm-xl"
+    ]
+
+
+def test_wildcards_through_the_cli():
+    assert _models(["--models", "fcdm-*"]) == list_models("fcdm-*")
+
+
+def test_every_alias_and_paper_spelling_resolves_to_its_model():
+    for name in list_models():
+        spec = get_spec(name)
+        for spelling in (*spec.aliases, spec.display_name, name.upper()):
+            assert select_models([spelling]) == [name], spelling
+
+
+def test_table_labels_the_convention():
+    result = runner.invoke(app, ["flops", "--models", "fcdm-xl", *FAST])
+    assert result.exit_code == 0, result.output
+    assert "GMACs (DiT/paper convention)" in result.stdout
+    assert "GFLOPs = 2 × GMACs" in result.stdout
+    assert "64.59" in result.stdout  # FCDM-XL, the seed paper's Table 2 prints 64.6
+
+
+def test_breakdown_shows_operators_and_unet_stages():
+    result = runner.invoke(app, ["flops", "fcdm-s", "--breakdown", "--depth", "1", *FAST])
+    assert result.exit_code == 0, result.output
+    for text in ("by operator", "aten.convolution", "zero", "by module", "enc1", "mid", "dec1"):
+        assert text in result.stdout
+
+
+def test_json_and_csv_files(tmp_path):
+    json_path, csv_path = tmp_path / "flops.json", tmp_path / "flops.csv"
+    result = runner.invoke(
+        app,
+        [
+            "flops",
+            "fcdm-s",
+            "--cfg",
+            "--batch",
+            "2",
+            "--ref",
+            "fcdm-s",
+            "--json",
+            str(json_path),
+            "--csv",
+            str(csv_path),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    record = json.loads(json_path.read_text())
+    assert record["schema"] == "fcdmbench.flops/1" and "env" in record
+    row = record["results"][0]
+    assert row["ratio_to_ref"] == pytest.approx(1.0) and row["rows"] == 4
+    assert row["cfg_gmacs_per_image"] == pytest.approx(2 * row["gmacs"])
+    with csv_path.open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows[0]["model"] == "fcdm-s" and float(rows[0]["gmacs"]) == pytest.approx(row["gmacs"])
+
+
+def test_resolution_512_quadruples_a_convnet():
+    at_256 = runner.invoke(app, ["flops", "fcdm-s", *FAST, "--json", "-"])
+    at_512 = runner.invoke(app, ["flops", "fcdm-s", "-r", "512", *FAST, "--json", "-"])
+    gmacs = [json.loads(r.stdout)["results"][0]["gmacs"] for r in (at_256, at_512)]
+    assert gmacs[1] == pytest.approx(4 * gmacs[0], rel=0.01)
+
+
+def test_counter_all_side_by_side_names_skipped_ops():
+    # 64 px keeps the CPU tracing of fvcore and torchprofile fast
+    result = runner.invoke(app, ["flops", "fcdm-s", "-r", "64", "--counter", "all", *FAST])
+    assert result.exit_code == 0, result.output
+    assert "counters side by side" in result.stdout
+    assert "aten::addcmul" in result.stdout  # skipped by both tracing counters, and shown
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--models", "fcdm-xxl"], "did you mean"),
+        (["--models", "nothing-*"], "no registered model matches"),
+        (["fcdm-s", "--resolution", "260"], "multiple of 8"),
+        (["fcdm-s", "--resolution", "264"], "cannot take resolution 264"),
+        (["fcdm-s", "--batch", "0"], "--batch"),
+        (["fcdm-s", "--counter", "thop"], "unknown counter"),
+        (["fcdm-s", "--ref", "not-a-model"], "unknown model"),
+        (["fcdm-s.512"], "resolution tag"),
+        ([], "no model selected"),
+    ],
+    ids=[
+        "unknown",
+        "no-match",
+        "res-not-8",
+        "res-model",
+        "batch-0",
+        "counter",
+        "ref",
+        "tag",
+        "none",
+    ],
+)
+def test_errors_exit_2_with_a_message(args, message):
+    result = runner.invoke(app, ["flops", *args])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+
+
+def test_unknown_model_suggests_names():
+    result = runner.invoke(app, ["flops", "--models", "fcdm-xxl"])
+    assert "fcdm-xl" in result.stderr and "hint:" in result.stderr
+    assert resolve("fcdm-xl")[0].name == "fcdm-xl"
