@@ -1,10 +1,9 @@
 """Instant counts for the report: GMACs and parameters of a model built on the meta device.
 
-This is the one place the report counts anything itself. It uses
-``torch.utils.flop_counter.FlopCounterMode`` on a model built under ``torch.device("meta")``
-(allocates nothing, counts SDPA; MEASUREMENT.md section 1.5) and halves FLOPs into GMACs, the DiT
-convention. When `fcdmbench.profiling.flops.count_flops` lands, swap the body of
-`meta_gmacs` for it; callers only see `MetaCount`.
+This is the one place the report counts anything itself, through the same
+`fcdmbench.profiling.flops.count_flops` that `fcdmbench flops` uses (FlopCounterMode on a
+meta-device model with the paper-convention op table; MEASUREMENT.md section 1.5), so the report's
+measured GMACs equal the `flops` command's.
 """
 
 from __future__ import annotations
@@ -65,7 +64,7 @@ def meta_gmacs(name: str, resolution: int = 256, **overrides: Any) -> MetaCount:
         **overrides: config fields to replace (ablation configurations, e.g. ``kernel_size=5``).
 
     Returns:
-        A `MetaCount`; ``gmacs`` is FlopCounterMode's FLOPs / 2.
+        A `MetaCount`; ``gmacs`` is `count_flops(...).gmacs` (the paper column).
 
     Raises:
         UnknownModelError: `name` is not registered.
@@ -74,25 +73,20 @@ def meta_gmacs(name: str, resolution: int = 256, **overrides: Any) -> MetaCount:
     key = (name, resolution, tuple(sorted(overrides.items())))
     if key in _CACHE:
         return _CACHE[key]
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
-
+    from fcdmbench.profiling.flops import count_flops
     from fcdmbench.registry import create_model, resolve
 
     spec, _ = resolve(name)
-    model = create_model(spec.name, resolution=resolution, device="meta", **overrides)
-    channels, height, width = spec.input_shape(resolution)
-    with torch.device("meta"):
-        x = torch.empty(1, channels, height, width)
-        t = torch.ones(1)
-        y = torch.zeros(1, dtype=torch.long)
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
-        model(x, t, y)
+    if overrides:  # ablation configurations: build the overridden model and count it
+        model = create_model(spec.name, resolution=resolution, device="meta", **overrides)
+        report = count_flops(model, resolution=resolution, input_shape=spec.input_shape(resolution))
+    else:
+        report = count_flops(spec, resolution=resolution)
     count = MetaCount(
         model=spec.name,
         resolution=resolution,
-        gmacs=counter.get_total_flops() / 2e9,
-        params=sum(p.numel() for p in model.parameters()),
+        gmacs=report.gmacs,
+        params=report.params,
         overrides=tuple(sorted(overrides.items())),
     )
     _CACHE[key] = count
