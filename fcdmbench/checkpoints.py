@@ -113,5 +113,7 @@ def load_checkpoint(
     model.load_state_dict(state_dict, strict=True, assign=assign)
     left_on_meta = [n for n, t in (*model.named_parameters(), *model.named_buffers()) if t.is_meta]
     if left_on_meta:
-        raise InputError(f"tensors not provided by the checkpoint stayed on meta: {left_on_meta[:8]}")
+        raise InputError(
+            f"tensors not provided by the checkpoint stayed on meta: {left_on_meta[:8]}"
+        )
     return which

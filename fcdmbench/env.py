@@ -1,4 +1,4 @@
-"""EnvInfo: the environment every record carries (device, precision-relevant flags, versions, git)."""
+"""EnvInfo: the environment every record carries (device, precision flags, versions, git)."""
 
 from __future__ import annotations
 
@@ -171,7 +171,11 @@ def collect_env(device: str = "cpu") -> EnvInfo:
             capability=f"{props.major}.{props.minor}", device_count=torch.cuda.device_count(),
             mem_gib=round(props.total_memory / 2**30, 1), driver=driver,
             cuda_runtime=torch.version.cuda,
-            cudnn=str(torch.backends.cudnn.version()) if torch.backends.cudnn.is_available() else None,
+            cudnn=(
+                str(torch.backends.cudnn.version())
+                if torch.backends.cudnn.is_available()
+                else None
+            ),
             sm_count=props.multi_processor_count,
             **_nvidia_smi_facts(index),
             **common,

@@ -38,7 +38,8 @@ def deterministic_state_dict(shapes: Mapping[str, Any], seed: int = 0) -> dict[s
         shape = tuple(value.shape) if hasattr(value, "shape") else tuple(value)
         dtype = getattr(value, "dtype", torch.float32)
         if not dtype.is_floating_point:  # integer buffers (e.g. counters) keep their values
-            out[name] = value.clone() if hasattr(value, "clone") else torch.zeros(shape, dtype=dtype)
+            kept = value.clone() if hasattr(value, "clone") else torch.zeros(shape, dtype=dtype)
+            out[name] = kept
             continue
         gen = torch.Generator().manual_seed(seed * 1_000_003 + zlib.crc32(name.encode()))
         fan_in = math.prod(shape[1:]) if len(shape) >= 2 else 0

@@ -29,13 +29,15 @@ class Paper:
 
 
 PAPERS: dict[str, Paper] = {
-    "fcdm": Paper("fcdm", "All Convolution, No Attention: Designing Diffusion with Convolutions (FCDM)",
+    "fcdm": Paper("fcdm",
+                  "All Convolution, No Attention: Designing Diffusion with Convolutions (FCDM)",
                   arxiv="2603.09408"),
     "dit": Paper("dit", "Scalable Diffusion Models with Transformers (DiT)", arxiv="2212.09748",
                  venue="ICCV 2023"),
     "dic": Paper("dic", "DiC: Rethinking Conv3x3 Designs in Diffusion Models", arxiv="2501.00603",
                  venue="CVPR 2025"),
-    "dico": Paper("dico", "DiCo: Revitalizing ConvNets for Scalable and Efficient Diffusion Modeling",
+    "dico": Paper("dico",
+                  "DiCo: Revitalizing ConvNets for Scalable and Efficient Diffusion Modeling",
                   arxiv="2505.11196"),
 }
 
@@ -49,7 +51,8 @@ class PublishedResult:
             display name (``ADM-G``).
         source: paper key and table, e.g. ``"fcdm:Table 2"``.
         table: the seed paper's table id this row belongs to (``"table2"``), or ``""``.
-        setting: free text that distinguishes rows of one table (``"cfg=1.5"``, ``"flow matching"``).
+        setting: free text that distinguishes rows of one table (``"cfg=1.5"``,
+            ``"flow matching"``).
         label: the row label as the paper printed it (``"DiT-XL/2"``, ``"w/o GRN"``).
         epochs: training epochs, where the paper printed epochs instead of steps.
         extra: table-specific columns as ``(name, value)`` pairs, e.g. ``("hidden_channels", 512)``

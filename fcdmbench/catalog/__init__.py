@@ -1,1 +1,1 @@
-"""Torch-free catalogue: one module per family with its frozen config, variants and registrations."""
+"""Torch-free catalogue: one module per family with its frozen config, variants and specs."""

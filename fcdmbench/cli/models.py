@@ -79,7 +79,9 @@ def list_command(
 
 @models_app.command("show")
 def show_command(
-    name: Annotated[str, typer.Argument(help="Model name, any spelling: fcdm-xl, FCDM-XL, DiT-XL/2.")],
+    name: Annotated[
+        str, typer.Argument(help="Model name, any spelling: fcdm-xl, FCDM-XL, DiT-XL/2.")
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
 ) -> None:
     """Show a model's config, input shapes, upstream and published numbers with sources.
@@ -112,13 +114,17 @@ def show_command(
     up = spec.upstream
     stdout.print(f"upstream: {up.repo} @ {up.commit[:7]} ({up.path}, {up.license})")
     stdout.print(f"params: {spec.num_params():,} (exact)")
-    shapes = ", ".join(f"{r} px -> {'x'.join(map(str, spec.input_shape(r)))}" for r in spec.resolutions)
+    shapes = ", ".join(
+        f"{r} px -> {'x'.join(map(str, spec.input_shape(r)))}" for r in spec.resolutions
+    )
     stdout.print(f"latent input (C x H x W): {shapes}")
     stdout.print("config: " + ", ".join(f"{k}={v}" for k, v in info["config"].items()))
     if not spec.published:
         stdout.print("published numbers: none recorded")
         return
-    table = Table(title="published numbers (as printed; not measured by fcdmbench)", title_justify="left")
+    table = Table(
+        title="published numbers (as printed; not measured by fcdmbench)", title_justify="left"
+    )
     columns = ["source", "resolution", "setting", "params_m", "gmacs", "throughput_it_s",
                "training_steps", "cfg_scale", "fid", "sfid", "inception_score", "precision",
                "recall"]

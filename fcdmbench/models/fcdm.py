@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from fcdmbench.catalog.fcdm import FCDMConfig
+from fcdmbench.catalog.fcdm import FCDM_XL, FCDMConfig
 from fcdmbench.checkpoints import rename_keys
 from fcdmbench.models.layers import CFGMixin, LabelEmbedder, LayerNorm2d, TimestepEmbedder
 
@@ -108,7 +108,7 @@ class FCDM(CFGMixin, nn.Module):
     returns (B, 8, H, W) (noise and variance) when `learn_sigma`, else (B, 4, H, W).
     """
 
-    def __init__(self, config: FCDMConfig = FCDMConfig()) -> None:
+    def __init__(self, config: FCDMConfig = FCDM_XL) -> None:
         super().__init__()
         self.config = config
         c = config.width

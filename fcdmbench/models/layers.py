@@ -105,8 +105,8 @@ def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch
 class CFGMixin:
     """`forward_with_cfg` as DiT defines it, for any model with ``forward(x, t, y)``.
 
-    The batch holds the conditional half first and the null-label half second; only the first half of
-    `x` is used (both halves get the same noise). Guidance mixes the first `cfg_channels` output
+    The batch holds the conditional half first and the null-label half second; only the first half
+    of `x` is used (both halves get the same noise). Guidance mixes the first `cfg_channels` output
     channels (3 by default, DiT's choice "for exact reproducibility"); the rest passes through.
     """
 

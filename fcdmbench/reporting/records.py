@@ -39,7 +39,7 @@ def write_json_atomic(path: str | Path, obj: Any) -> Path:
 
 
 def write_record(path: str | Path, schema: str, body: dict[str, Any]) -> Path:
-    """Write ``{"schema": schema, **body}`` atomically. `schema` looks like ``fcdmbench.flops/1``."""
+    """Write ``{"schema": schema, **body}`` atomically (`schema`: ``fcdmbench.flops/1``)."""
     if "/" not in schema:
         raise ValueError(f"schema must look like 'fcdmbench.kind/N', got {schema!r}")
     return write_json_atomic(path, {"schema": schema, **body})
