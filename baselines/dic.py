@@ -1,0 +1,234 @@
+"""DiC: a Conv3x3 U-Net diffusion backbone, reimplemented.
+
+Paper: "DiC: Rethinking Conv3x3 Designs in Diffusion Models", Tian et al., arXiv 2501.00603
+(CVPR 2025). Checked against YuchuanTian/DiC @ bfa541b, dic_models.py (read, not copied;
+CC-BY-NC 4.0): parameter counts, strict loading of upstream state_dicts through
+`map_upstream_keys`, and forward / CFG outputs on deterministic weights (tests/fixtures/parity,
+PROVENANCE.md there and in baselines/).
+
+Shape: a 3-level U-Net on the VAE latent at full latent resolution; level l has width
+C * 2**(l-1) at H / 2**(l-1). Each level has its own timestep MLP and label table; the stages use
+conditions [c1, c2, c3, c2, c1] and the final layer uses c1. Upstream's ``DiC_default`` settings
+are fixed here: blocks are GroupNorm -> GELU -> Conv3x3 -> GroupNorm -> adaLN (gate, scale,
+shift from SiLU(c)) -> GELU -> Conv3x3, gated residual; skips are sparse (`skip_stride`).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from fcdmbench.catalog.dic import DiCConfig, group_count
+from fcdmbench.checkpoints import rename_keys
+from fcdmbench.models.layers import (
+    CFGMixin,
+    LabelEmbedder,
+    LayerNorm2d,
+    TimestepEmbedder,
+    modulate,
+)
+
+__all__ = ["DiC", "DiCBlock", "map_upstream_keys"]
+
+#: GroupNorm epsilon of every DiC block (upstream UNetBlock default).
+GROUP_NORM_EPS = 1e-5
+
+
+class DiCBlock(nn.Module):
+    """Conv3x3 residual block with adaLN between its two convolutions.
+
+    ``out = skip(x) + gate * conv2(GELU(modulate(GN(conv1(GELU(GN(x)))), shift, scale)))``; the
+    condition has `out_ch` channels. `skip` is a 1x1 conv when the channel count changes (the
+    decoder blocks that take ``[upsampled, skip]`` concatenated), else the identity.
+    """
+
+    def __init__(self, in_ch: int, out_ch: int, config: DiCConfig) -> None:
+        super().__init__()
+        groups_in = group_count(in_ch, config.max_groups, config.min_group_channels)
+        groups_out = group_count(out_ch, config.max_groups, config.min_group_channels)
+        self.norm1 = nn.GroupNorm(groups_in, in_ch, eps=GROUP_NORM_EPS)
+        self.conv1 = nn.Conv2d(in_ch, out_ch, 3, padding=1)
+        self.norm2 = nn.GroupNorm(groups_out, out_ch, eps=GROUP_NORM_EPS)
+        self.conv2 = nn.Conv2d(out_ch, out_ch, 3, padding=1)
+        self.ada_ln = nn.Linear(out_ch, 3 * out_ch)
+        self.skip = nn.Conv2d(in_ch, out_ch, 1) if in_ch != out_ch else nn.Identity()
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        # x: (B, in_ch, H, W); c: (B, out_ch)
+        gate, scale, shift = self.ada_ln(F.silu(c)).chunk(3, dim=1)  # (B, out_ch) each
+        h = self.conv1(F.gelu(self.norm1(x)))
+        # shift + GN(h) * (1 + scale), with upstream's addcmul so fp32 outputs match bit for bit
+        h = torch.addcmul(shift[:, :, None, None], self.norm2(h), scale[:, :, None, None] + 1)
+        h = F.gelu(h)
+        h = self.conv2(h)
+        return self.skip(x) + gate[:, :, None, None] * h
+
+
+class FinalLayer(nn.Module):
+    """Channel LN (no affine) -> adaLN shift/scale -> Conv3x3 to the output channels."""
+
+    def __init__(self, dim: int, out_channels: int) -> None:
+        super().__init__()
+        self.norm = LayerNorm2d(dim, eps=1e-6, affine=False)
+        self.ada_ln = nn.Linear(dim, 2 * dim)
+        self.conv = nn.Conv2d(dim, out_channels, 3, padding=1)
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        shift, scale = self.ada_ln(F.silu(c)).chunk(2, dim=1)  # (B, C) each
+        return self.conv(modulate(self.norm(x), shift, scale))
+
+
+def _downsample(in_ch: int, out_ch: int) -> nn.Sequential:
+    """Conv3x3 to out/4 channels, PixelUnshuffle(2): (B, in, H, W) -> (B, out, H/2, W/2)."""
+    return nn.Sequential(
+        nn.Conv2d(in_ch, out_ch // 4, 3, padding=1, bias=False), nn.PixelUnshuffle(2)
+    )
+
+
+def _upsample(in_ch: int, out_ch: int) -> nn.Sequential:
+    """Conv3x3 to 4*out channels, PixelShuffle(2): (B, in, H, W) -> (B, out, 2H, 2W)."""
+    return nn.Sequential(nn.Conv2d(in_ch, out_ch * 4, 3, padding=1, bias=False), nn.PixelShuffle(2))
+
+
+class DiC(CFGMixin, nn.Module):
+    """DiC U-Net.
+
+    Call signature ``model(x, t, y)``: x (B, 4, H, W) latent, t (B,) timesteps, y (B,) labels;
+    returns (B, 8, H, W) when `learn_sigma`, else (B, 4, H, W). H and W must be multiples of 4.
+
+    Label dropout follows upstream: in training the labels are dropped once (level-1 embedder's
+    probability) and the same dropped labels feed all three label tables.
+    """
+
+    def __init__(self, config: DiCConfig | None = None) -> None:
+        super().__init__()
+        config = config or DiCConfig()
+        self.config = config
+        c = config.width
+        widths = (c, 2 * c, 4 * c)
+        e1, e2, m, d2, d1 = config.depths
+        self.in_channels = config.in_channels
+        self.out_channels = config.out_channels
+
+        self.t_embedders = nn.ModuleList(TimestepEmbedder(w, config.frequency_dim) for w in widths)
+        self.y_embedders = nn.ModuleList(
+            LabelEmbedder(config.num_classes, w, config.class_dropout_prob) for w in widths
+        )
+        self.stem = nn.Conv2d(config.in_channels, c, 3, padding=1)
+
+        def encoder(width: int, depth: int) -> nn.ModuleList:
+            return nn.ModuleList(DiCBlock(width, width, config) for _ in range(depth))
+
+        def decoder(width: int, depth: int) -> nn.ModuleList:
+            # Blocks 0, s, 2s, ... take [upsampled, skip] (2 * width channels).
+            return nn.ModuleList(
+                DiCBlock(2 * width if i % config.skip_stride == 0 else width, width, config)
+                for i in range(depth)
+            )
+
+        self.enc1, self.down1 = encoder(c, e1), _downsample(c, 2 * c)
+        self.enc2, self.down2 = encoder(2 * c, e2), _downsample(2 * c, 4 * c)
+        self.mid = encoder(4 * c, m)
+        self.up2, self.dec2 = _upsample(4 * c, 2 * c), decoder(2 * c, d2)
+        self.up1, self.dec1 = _upsample(2 * c, c), decoder(c, d1)
+        self.head = nn.Conv2d(c, c, 3, padding=1)
+        self.final = FinalLayer(c, config.out_channels)
+        self.initialize_weights()
+
+    def initialize_weights(self) -> None:
+        """Upstream's effective init: Xavier-uniform convs/linears with zero bias, N(0, 0.02)
+        embeddings and timestep MLPs, zeroed final adaLN and final conv.
+
+        The block adaLN linears keep their Xavier init: upstream's zeroing loop looks them up
+        under a name its blocks do not have, so nothing is zeroed there, and DiC blocks are not
+        the identity at init (unlike DiT's adaLN-Zero).
+        """
+        for module in self.modules():
+            if isinstance(module, (nn.Linear, nn.Conv2d)):
+                nn.init.xavier_uniform_(module.weight)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+        nn.init.xavier_uniform_(self.stem.weight.view(self.stem.weight.shape[0], -1))
+        for emb in self.y_embedders:
+            nn.init.normal_(emb.embedding_table.weight, std=0.02)
+        for emb in self.t_embedders:
+            nn.init.normal_(emb.mlp[0].weight, std=0.02)
+            nn.init.normal_(emb.mlp[2].weight, std=0.02)
+        for param in (
+            self.final.ada_ln.weight,
+            self.final.ada_ln.bias,
+            self.final.conv.weight,
+            self.final.conv.bias,
+        ):
+            nn.init.zeros_(param)
+
+    def _conditions(self, t: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
+        first = self.y_embedders[0]
+        if self.training and first.dropout_prob > 0:
+            y = first.drop_labels(y)  # dropped once, shared by every level
+        return [
+            t_emb(t) + y_emb(y, train=False)
+            for t_emb, y_emb in zip(self.t_embedders, self.y_embedders, strict=True)
+        ]  # (B, C), (B, 2C), (B, 4C)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        c1, c2, c3 = self._conditions(t, y)
+        stride = self.config.skip_stride
+        skips: list[torch.Tensor] = []
+
+        def run_encoder(blocks: nn.ModuleList, h: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+            for i, block in enumerate(blocks):
+                h = block(h, c)
+                if (len(blocks) - 1 - i) % stride == 0:  # the stage's last block, then every s-th
+                    skips.append(h)
+            return h
+
+        def run_decoder(blocks: nn.ModuleList, h: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+            for i, block in enumerate(blocks):
+                if i % stride == 0:
+                    h = torch.cat([h, skips.pop()], dim=1)  # (B, 2 * width, H, W)
+                h = block(h, c)
+            return h
+
+        h = run_encoder(self.enc1, self.stem(x), c1)  # (B, C, H, W)
+        h = run_encoder(self.enc2, self.down1(h), c2)  # (B, 2C, H/2, W/2)
+        h = self.down2(h)  # (B, 4C, H/4, W/4)
+        for block in self.mid:
+            h = block(h, c3)
+        h = run_decoder(self.dec2, self.up2(h), c2)  # (B, 2C, H/2, W/2)
+        h = run_decoder(self.dec1, self.up1(h), c1)  # (B, C, H, W)
+        return self.final(self.head(h), c1)  # (B, out_channels, H, W)
+
+
+def _rename_block_part(match) -> str:
+    # Upstream numbers a block's norms/convs 0 and 1 under a ".conv." wrapper; ours are 1 and 2.
+    return f".{match.group(1)}{int(match.group(2)) + 1}."
+
+
+#: Upstream (YuchuanTian/DiC) state_dict names -> ours, applied in order.
+UPSTREAM_KEY_RULES: tuple = (
+    (r"^x_embedder\.proj\.", "stem."),
+    (r"^t_embedder_ls\.", "t_embedders."),
+    (r"^y_embedder_ls\.", "y_embedders."),
+    (r"^enc_blocks\.0\.", "enc1."),
+    (r"^enc_blocks\.1\.", "enc2."),
+    (r"^lat_blocks\.0\.", "mid."),
+    (r"^dec_blocks\.0\.", "dec2."),
+    (r"^dec_blocks\.1\.", "dec1."),
+    (r"^downs\.0\.body\.", "down1."),
+    (r"^downs\.1\.body\.", "down2."),
+    (r"^ups\.0\.body\.", "up2."),
+    (r"^ups\.1\.body\.", "up1."),
+    (r"\.conv\.(norm|conv)([01])\.", _rename_block_part),
+    (r"\.conv\.affine\.1\.", ".ada_ln."),
+    (r"\.conv\.skip\.", ".skip."),
+    (r"^output\.", "head."),
+    (r"^final_layer\.adaLN_modulation\.1\.", "final.ada_ln."),
+    (r"^final_layer\.out_proj\.", "final.conv."),
+)
+
+
+def map_upstream_keys(state_dict):
+    """Rename an upstream DiC state_dict's keys to fcdmbench's (tensors untouched)."""
+    return rename_keys(state_dict, UPSTREAM_KEY_RULES)
