@@ -39,6 +39,8 @@ PAPERS: dict[str, Paper] = {
     "dico": Paper("dico",
                   "DiCo: Revitalizing ConvNets for Scalable and Efficient Diffusion Modeling",
                   arxiv="2505.11196"),
+    "dig": Paper("dig", "DiG: Scalable and Efficient Diffusion Models with Gated Linear Attention",
+                 arxiv="2405.18428"),
 }
 
 
