@@ -168,7 +168,7 @@ for _name, _cfg, _upstream_name in (
         ModelSpec(
             name=f"dig-{_name}",
             family="dig",
-            display_name=f"DiG-{_size.upper()}/2{' U-shape' if _skip else ''}",
+            display_name=f"DiG-{_size.upper()}/2{_skip}",
             config=_cfg,
             builder="fcdmbench_baselines.dig:DiG",
             paper="dig",

@@ -15,10 +15,15 @@ from fcdmbench.parity import run_parity
 from fcdmbench.registry import create_model, get_spec, list_models
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-PARITY = FIXTURES / "parity"
+#: DiG fixtures live in fixtures/dig/, not parity/: the generic parity test needs every model there
+#: registered, and DiG's registration can be left out of CATALOG_MODULES (this module then skips).
+DIG = FIXTURES / "dig"
 #: fp32 CPU tolerance for parity with upstream (the chunked GLA sums in another order).
 ATOL = 1e-5
 VARIANTS = ["dig-s-2", "dig-s-2-skip", "dig-b-2", "dig-l-2", "dig-xl-2", "dig-xl-2-skip"]
+
+if "dig-s-2" not in list_models("dig-*"):
+    pytest.skip("DiG is not in registry.CATALOG_MODULES", allow_module_level=True)
 
 
 def test_registry_lists_upstream_variants() -> None:
@@ -43,23 +48,20 @@ def test_num_params_matches_built_model_and_upstream(name: str, resolution: int)
 @pytest.mark.parametrize(
     "fixture",
     [
-        "dig-s-2.pt",
-        pytest.param("dig-s-2-skip.pt", marks=pytest.mark.slow),
-        pytest.param("dig-xl-2.pt", marks=pytest.mark.slow),
+        "parity-dig-s-2.pt",
+        pytest.param("parity-dig-s-2-skip.pt", marks=pytest.mark.slow),
+        pytest.param("parity-dig-xl-2.pt", marks=pytest.mark.slow),
     ],
 )
 def test_parity_with_upstream(fixture: str) -> None:
-    path = PARITY / fixture
-    if not path.exists():
-        pytest.skip(f"{fixture} not committed")
-    result = run_parity(path)
+    result = run_parity(DIG / fixture)
     assert result["max_abs_diff"] <= ATOL
     assert result["max_abs_diff_cfg"] <= ATOL
 
 
 @pytest.mark.parity
 def test_perturbed_upstream_weight_breaks_parity() -> None:
-    result = run_parity(PARITY / "dig-s-2.pt", perturb="blocks.3.attn.gk_proj.0.weight")
+    result = run_parity(DIG / "parity-dig-s-2.pt", perturb="blocks.3.attn.gk_proj.0.weight")
     assert result["max_abs_diff"] > 1e-3
 
 
@@ -86,7 +88,7 @@ def test_gla_is_causal() -> None:
 
 
 def test_sincos_table_matches_upstream() -> None:
-    fx = torch.load(FIXTURES / "dig" / "pos_embed.pt", weights_only=True)
+    fx = torch.load(DIG / "pos_embed.pt", weights_only=True)
     assert torch.allclose(sincos_2d(fx["dim"], fx["grid"]), fx["pos_embed"], atol=1e-7)
 
 
