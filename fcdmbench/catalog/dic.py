@@ -15,8 +15,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from fcdmbench.catalog._common import (
+    check_conditioning,
+    check_latent_side,
+    embedder_params,
+    register_variants,
+)
 from fcdmbench.errors import ConfigError
-from fcdmbench.registry import ModelSpec, Upstream, register_model
+from fcdmbench.registry import Upstream
 
 __all__ = ["DIC_B", "DIC_H", "DIC_S", "DIC_XL", "DiCConfig", "group_count"]
 
@@ -76,17 +82,8 @@ class DiCConfig:
                     "that divide it",
                     hint="use a width that is a multiple of 32, e.g. 96, 192 or 384",
                 )
-        if self.input_size <= 0 or self.input_size % 4:
-            raise ConfigError(
-                f"input_size (latent side) must be a positive multiple of 4, got {self.input_size}",
-                hint="DiC downsamples twice by 2; image sides must be multiples of 32",
-            )
-        if self.in_channels < 1 or self.num_classes < 1 or self.frequency_dim < 2:
-            raise ConfigError("in_channels and num_classes must be >= 1, frequency_dim >= 2")
-        if not 0.0 <= self.class_dropout_prob < 1.0:
-            raise ConfigError(
-                f"class_dropout_prob must be in [0, 1), got {self.class_dropout_prob}"
-            )
+        check_latent_side(self, 4, "DiC (two 2x downsamplings)")
+        check_conditioning(self)
 
     @property
     def out_channels(self) -> int:
@@ -107,16 +104,12 @@ class DiCConfig:
             skip = c_in * c_out + c_out if c_in != c_out else 0
             return norms + convs + ada_ln + skip
 
-        def embed(d: int) -> int:
-            t_mlp = self.frequency_dim * d + d + d * d + d
-            return t_mlp + (self.num_classes + int(self.class_dropout_prob > 0)) * d
-
         def decoder(d: int, width: int) -> int:
             merging = self.num_skips(d)  # these blocks take [up, skip] concatenated: 2 * width
             return merging * block(2 * width, width) + (d - merging) * block(width, width)
 
         e1, e2, m, d2, d1 = self.depths
-        total = sum(embed(d) for d in (c, 2 * c, 4 * c))
+        total = sum(embedder_params(self, d) for d in (c, 2 * c, 4 * c))
         total += self.in_channels * c * 9 + c  # stem
         total += e1 * block(c, c) + e2 * block(2 * c, 2 * c) + m * block(4 * c, 4 * c)
         total += decoder(d2, 2 * c) + decoder(d1, c)
@@ -140,16 +133,12 @@ _UPSTREAM = Upstream(
     path="dic_models.py",
 )
 
-for _size, _cfg in (("s", DIC_S), ("b", DIC_B), ("xl", DIC_XL), ("h", DIC_H)):
-    register_model(
-        ModelSpec(
-            name=f"dic-{_size}",
-            family="dic",
-            display_name=f"DiC-{_size.upper()}",
-            config=_cfg,
-            builder="fcdmbench_baselines.dic:DiC",
-            paper="dic",
-            upstream=_UPSTREAM,
-            key_map="fcdmbench_baselines.dic:map_upstream_keys",
-        )
-    )
+_VARIANTS = {"dic-s": DIC_S, "dic-b": DIC_B, "dic-xl": DIC_XL, "dic-h": DIC_H}
+register_variants(
+    "dic",
+    _VARIANTS,
+    {name: "DiC-" + name.split("-")[1].upper() for name in _VARIANTS},
+    builder="fcdmbench_baselines.dic:DiC",
+    upstream=_UPSTREAM,
+    key_map="fcdmbench_baselines.dic:map_upstream_keys",
+)

@@ -13,8 +13,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fcdmbench.catalog._common import (
+    check_conditioning,
+    check_latent_side,
+    embedder_params,
+    register_variants,
+)
 from fcdmbench.errors import ConfigError
-from fcdmbench.registry import ModelSpec, Upstream, register_model
+from fcdmbench.registry import Upstream
 
 __all__ = ["DICO_B", "DICO_L", "DICO_S", "DICO_XL", "DiCoConfig"]
 
@@ -54,19 +60,10 @@ class DiCoConfig:
                 f"width must be a positive even int, got {self.width}",
                 hint="the level-1 downsample convolves to width / 2 channels",
             )
-        if self.input_size <= 0 or self.input_size % 4:
-            raise ConfigError(
-                f"input_size (latent side) must be a positive multiple of 4, got {self.input_size}",
-                hint="DiCo downsamples twice by 2; image sides must be multiples of 32",
-            )
+        check_latent_side(self, 4, "DiCo (two 2x downsamplings)")
         if self.mlp_ratio <= 0 or int(self.mlp_ratio * self.width) <= 0:
             raise ConfigError(f"mlp_ratio must be positive, got {self.mlp_ratio}")
-        if min(self.in_channels, self.num_classes, self.frequency_dim) <= 0:
-            raise ConfigError("in_channels, num_classes and frequency_dim must be positive")
-        if not 0.0 <= self.class_dropout_prob < 1.0:
-            raise ConfigError(
-                f"class_dropout_prob must be in [0, 1), got {self.class_dropout_prob}"
-            )
+        check_conditioning(self)
 
     @property
     def out_channels(self) -> int:
@@ -75,7 +72,6 @@ class DiCoConfig:
     def num_params(self) -> int:
         """Exact parameter count (analytic; tests compare it with the built model)."""
         c = self.width
-        null_row = int(self.class_dropout_prob > 0)
 
         def block(d: int) -> int:
             h = int(self.mlp_ratio * d)
@@ -86,8 +82,7 @@ class DiCoConfig:
 
         e1, e2, m, d2, d1 = self.depths
         total = self.in_channels * c * 9 + c  # stem 3x3
-        for d in (c, 2 * c, 4 * c):  # timestep MLP and label table per level
-            total += self.frequency_dim * d + d + d * d + d + (self.num_classes + null_row) * d
+        total += sum(embedder_params(self, d) for d in (c, 2 * c, 4 * c))  # per level
         total += e1 * block(c) + e2 * block(2 * c) + m * block(4 * c)
         total += d2 * block(2 * c) + d1 * block(2 * c)
         total += c * (c // 2) * 9 + 2 * c * c * 9  # downsamples (no bias)
@@ -110,16 +105,12 @@ _UPSTREAM = Upstream(
     path="dico_models.py",
 )
 
-for _size, _cfg in (("s", DICO_S), ("b", DICO_B), ("l", DICO_L), ("xl", DICO_XL)):
-    register_model(
-        ModelSpec(
-            name=f"dico-{_size}",
-            family="dico",
-            display_name=f"DiCo-{_size.upper()}",
-            config=_cfg,
-            builder="fcdmbench_baselines.dico:DiCo",
-            paper="dico",
-            upstream=_UPSTREAM,
-            key_map="fcdmbench_baselines.dico:map_upstream_keys",
-        )
-    )
+_VARIANTS = {"dico-s": DICO_S, "dico-b": DICO_B, "dico-l": DICO_L, "dico-xl": DICO_XL}
+register_variants(
+    "dico",
+    _VARIANTS,
+    {name: "DiCo-" + name.split("-")[1].upper() for name in _VARIANTS},
+    builder="fcdmbench_baselines.dico:DiCo",
+    upstream=_UPSTREAM,
+    key_map="fcdmbench_baselines.dico:map_upstream_keys",
+)

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from fcdmbench.catalog._common import check_conditioning, embedder_params, register_variants
 from fcdmbench.errors import ConfigError
-from fcdmbench.registry import ModelSpec, Upstream, register_model
+from fcdmbench.registry import Upstream
 
 __all__ = [
     "AttentionImpl",
@@ -98,10 +99,7 @@ class DiTConfig:
             )
         if self.mlp_ratio <= 0 or int(self.width * self.mlp_ratio) <= 0:
             raise ConfigError(f"mlp_ratio must be positive, got {self.mlp_ratio}")
-        if not 0.0 <= self.class_dropout_prob < 1.0:
-            raise ConfigError(
-                f"class_dropout_prob must be in [0, 1), got {self.class_dropout_prob}"
-            )
+        check_conditioning(self)
 
     @property
     def out_channels(self) -> int:
@@ -120,8 +118,7 @@ class DiTConfig:
         d, p, h = self.width, self.patch_size, self.mlp_hidden
         total = self.in_channels * p * p * d + d  # patch embedding conv
         total += self.num_tokens * d  # pos_embed (a frozen Parameter)
-        total += self.frequency_dim * d + d + d * d + d  # timestep MLP
-        total += (self.num_classes + int(self.class_dropout_prob > 0)) * d  # label table
+        total += embedder_params(self, d)  # timestep MLP + label table
         block = (d * 3 * d + 3 * d) + (d * d + d)  # qkv, attention projection
         block += (d * h + h) + (h * d + d)  # MLP
         block += d * 6 * d + 6 * d  # adaLN-Zero modulation
@@ -148,18 +145,16 @@ _UPSTREAM = Upstream(
     path="models.py",
 )
 
-for _name, _cfg in DIT_VARIANTS.items():
-    _size, _patch = _name.split("-")[1:]
-    register_model(
-        ModelSpec(
-            name=_name,
-            family="dit",
-            display_name=f"DiT-{_size.upper()}/{_patch}",
-            config=_cfg,
-            builder="fcdmbench_baselines.dit:DiT",
-            paper="dit",
-            upstream=_UPSTREAM,
-            aliases=(f"dit-{_size}",) if _patch == "2" else (),
-            key_map="fcdmbench_baselines.dit:map_upstream_keys",
-        )
-    )
+register_variants(
+    "dit",
+    DIT_VARIANTS,
+    {
+        f"dit-{size}-{patch}": f"DiT-{size.upper()}/{patch}"
+        for size, *_ in _SIZES
+        for patch in _PATCHES
+    },
+    builder="fcdmbench_baselines.dit:DiT",
+    upstream=_UPSTREAM,
+    key_map="fcdmbench_baselines.dit:map_upstream_keys",
+    aliases={f"dit-{size}-2": (f"dit-{size}",) for size, *_ in _SIZES},
+)

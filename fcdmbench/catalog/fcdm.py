@@ -9,8 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fcdmbench.catalog._common import (
+    check_conditioning,
+    check_latent_side,
+    embedder_params,
+    register_variants,
+)
 from fcdmbench.errors import ConfigError
-from fcdmbench.registry import ModelSpec, Upstream, register_model
+from fcdmbench.registry import Upstream
 
 __all__ = ["CHECKPOINTING_MODES", "FCDMConfig", "FCDM_B", "FCDM_L", "FCDM_S", "FCDM_XL"]
 
@@ -49,11 +55,8 @@ class FCDMConfig:
         object.__setattr__(self, "depths", tuple(int(d) for d in self.depths))
         if self.width <= 0 or self.width % 4:
             raise ConfigError(f"width must be a positive multiple of 4, got {self.width}")
-        if self.input_size <= 0 or self.input_size % 4:
-            raise ConfigError(
-                f"input_size (latent side) must be a positive multiple of 4, got {self.input_size}",
-                hint="FCDM downsamples twice by 2; image sides must be multiples of 32",
-            )
+        check_latent_side(self, 4, "FCDM (two 2x downsamplings)")
+        check_conditioning(self)
         if self.mlp_ratio <= 0 or self.kernel_size % 2 == 0:
             raise ConfigError("mlp_ratio must be positive and kernel_size odd")
         if self.checkpointing not in CHECKPOINTING_MODES:
@@ -68,19 +71,14 @@ class FCDMConfig:
     def num_params(self) -> int:
         """Exact parameter count (analytic; tests compare it with the built model)."""
         c, r, k = self.width, self.mlp_ratio, self.kernel_size
-        null_row = int(self.class_dropout_prob > 0)
 
         def block(d: int) -> int:
             dw = d * k * k + d
             mlp = (d * r * d + r * d) + 2 * r * d + (r * d * d + d)  # pw1, GRN, pw2
             return dw + mlp + d * 3 * d + 3 * d  # + adaLN
 
-        def embed(d: int) -> int:
-            t_mlp = self.frequency_dim * d + d + d * d + d
-            return t_mlp + (self.num_classes + null_row) * d
-
         e1, e2, m, d2, d1 = self.depths
-        total = sum(embed(d) for d in (c, 2 * c, 4 * c))
+        total = sum(embedder_params(self, d) for d in (c, 2 * c, 4 * c))
         total += self.in_channels * c * 9 + c  # stem
         total += e1 * block(c) + e2 * block(2 * c) + m * block(4 * c)
         total += d2 * block(2 * c) + d1 * block(c)
@@ -104,16 +102,12 @@ _UPSTREAM = Upstream(
     path="models/fcdm_models.py",
 )
 
-for _size, _cfg in (("s", FCDM_S), ("b", FCDM_B), ("l", FCDM_L), ("xl", FCDM_XL)):
-    register_model(
-        ModelSpec(
-            name=f"fcdm-{_size}",
-            family="fcdm",
-            display_name=f"FCDM-{_size.upper()}",
-            config=_cfg,
-            builder="fcdmbench.models.fcdm:FCDM",
-            paper="fcdm",
-            upstream=_UPSTREAM,
-            key_map="fcdmbench.models.fcdm:map_upstream_keys",
-        )
-    )
+_VARIANTS = {"fcdm-s": FCDM_S, "fcdm-b": FCDM_B, "fcdm-l": FCDM_L, "fcdm-xl": FCDM_XL}
+register_variants(
+    "fcdm",
+    _VARIANTS,
+    {name: name.upper() for name in _VARIANTS},
+    builder="fcdmbench.models.fcdm:FCDM",
+    upstream=_UPSTREAM,
+    key_map="fcdmbench.models.fcdm:map_upstream_keys",
+)

@@ -1,0 +1,65 @@
+"""Pieces every family catalogue shares: conditioning checks, embedder parameter count, and
+registration of a family's variants (torch-free)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fcdmbench.errors import ConfigError
+from fcdmbench.registry import ModelSpec, Upstream, register_model
+
+__all__ = ["check_conditioning", "check_latent_side", "embedder_params", "register_variants"]
+
+
+def check_conditioning(cfg: Any) -> None:
+    """Validate the fields all families share: in_channels, num_classes, frequency_dim and
+    class_dropout_prob (a probability below 1: at 1 the model never sees a label)."""
+    if cfg.in_channels < 1 or cfg.num_classes < 1 or cfg.frequency_dim < 2:
+        raise ConfigError("in_channels and num_classes must be >= 1, frequency_dim >= 2")
+    if not 0.0 <= cfg.class_dropout_prob < 1.0:
+        raise ConfigError(f"class_dropout_prob must be in [0, 1), got {cfg.class_dropout_prob}")
+
+
+def check_latent_side(cfg: Any, multiple: int, family: str) -> None:
+    """`input_size` (the latent side) must be a positive multiple of `multiple`."""
+    if cfg.input_size <= 0 or cfg.input_size % multiple:
+        raise ConfigError(
+            f"input_size (latent side) must be a positive multiple of {multiple}, "
+            f"got {cfg.input_size}",
+            hint=f"{family} needs image sides that are multiples of {8 * multiple} px",
+        )
+
+
+def embedder_params(cfg: Any, dim: int) -> int:
+    """Parameters of one timestep MLP (freq -> dim -> dim) plus one label table of width `dim`
+    (with the classifier-free-guidance null row when label dropout is on)."""
+    timestep_mlp = cfg.frequency_dim * dim + dim + dim * dim + dim
+    return timestep_mlp + (cfg.num_classes + int(cfg.class_dropout_prob > 0)) * dim
+
+
+def register_variants(
+    family: str,
+    variants: Mapping[str, Any],
+    display_names: Mapping[str, str],
+    builder: str,
+    upstream: Upstream,
+    key_map: str | None = None,
+    aliases: Mapping[str, tuple[str, ...]] | None = None,
+    paper: str | None = None,
+) -> None:
+    """Register every ``name -> config`` of a family with one shared builder and upstream."""
+    for name, config in variants.items():
+        register_model(
+            ModelSpec(
+                name=name,
+                family=family,
+                display_name=display_names[name],
+                config=config,
+                builder=builder,
+                paper=paper or family,
+                upstream=upstream,
+                aliases=(aliases or {}).get(name, ()),
+                key_map=key_map,
+            )
+        )
