@@ -23,10 +23,10 @@ from fcdmbench.catalog.dic import DiCConfig, group_count
 from fcdmbench.checkpoints import rename_keys
 from fcdmbench.models.layers import (
     CFGMixin,
-    LabelEmbedder,
-    LayerNorm2d,
-    TimestepEmbedder,
-    modulate,
+    ConvFinalLayer,
+    PixelShuffleUp,
+    PixelUnshuffleDown,
+    level_embedders,
 )
 
 __all__ = ["DiC", "DiCBlock", "map_upstream_keys"]
@@ -65,32 +65,6 @@ class DiCBlock(nn.Module):
         return self.skip(x) + gate[:, :, None, None] * h
 
 
-class FinalLayer(nn.Module):
-    """Channel LN (no affine) -> adaLN shift/scale -> Conv3x3 to the output channels."""
-
-    def __init__(self, dim: int, out_channels: int) -> None:
-        super().__init__()
-        self.norm = LayerNorm2d(dim, eps=1e-6, affine=False)
-        self.ada_ln = nn.Linear(dim, 2 * dim)
-        self.conv = nn.Conv2d(dim, out_channels, 3, padding=1)
-
-    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        shift, scale = self.ada_ln(F.silu(c)).chunk(2, dim=1)  # (B, C) each
-        return self.conv(modulate(self.norm(x), shift, scale))
-
-
-def _downsample(in_ch: int, out_ch: int) -> nn.Sequential:
-    """Conv3x3 to out/4 channels, PixelUnshuffle(2): (B, in, H, W) -> (B, out, H/2, W/2)."""
-    return nn.Sequential(
-        nn.Conv2d(in_ch, out_ch // 4, 3, padding=1, bias=False), nn.PixelUnshuffle(2)
-    )
-
-
-def _upsample(in_ch: int, out_ch: int) -> nn.Sequential:
-    """Conv3x3 to 4*out channels, PixelShuffle(2): (B, in, H, W) -> (B, out, 2H, 2W)."""
-    return nn.Sequential(nn.Conv2d(in_ch, out_ch * 4, 3, padding=1, bias=False), nn.PixelShuffle(2))
-
-
 class DiC(CFGMixin, nn.Module):
     """DiC U-Net.
 
@@ -111,10 +85,7 @@ class DiC(CFGMixin, nn.Module):
         self.in_channels = config.in_channels
         self.out_channels = config.out_channels
 
-        self.t_embedders = nn.ModuleList(TimestepEmbedder(w, config.frequency_dim) for w in widths)
-        self.y_embedders = nn.ModuleList(
-            LabelEmbedder(config.num_classes, w, config.class_dropout_prob) for w in widths
-        )
+        self.t_embedders, self.y_embedders = level_embedders(widths, config)
         self.stem = nn.Conv2d(config.in_channels, c, 3, padding=1)
 
         def encoder(width: int, depth: int) -> nn.ModuleList:
@@ -127,13 +98,13 @@ class DiC(CFGMixin, nn.Module):
                 for i in range(depth)
             )
 
-        self.enc1, self.down1 = encoder(c, e1), _downsample(c, 2 * c)
-        self.enc2, self.down2 = encoder(2 * c, e2), _downsample(2 * c, 4 * c)
+        self.enc1, self.down1 = encoder(c, e1), PixelUnshuffleDown(c, 2 * c)
+        self.enc2, self.down2 = encoder(2 * c, e2), PixelUnshuffleDown(2 * c, 4 * c)
         self.mid = encoder(4 * c, m)
-        self.up2, self.dec2 = _upsample(4 * c, 2 * c), decoder(2 * c, d2)
-        self.up1, self.dec1 = _upsample(2 * c, c), decoder(c, d1)
+        self.up2, self.dec2 = PixelShuffleUp(4 * c, 2 * c), decoder(2 * c, d2)
+        self.up1, self.dec1 = PixelShuffleUp(2 * c, c), decoder(c, d1)
         self.head = nn.Conv2d(c, c, 3, padding=1)
-        self.final = FinalLayer(c, config.out_channels)
+        self.final = ConvFinalLayer(c, config.out_channels)
         self.initialize_weights()
 
     def initialize_weights(self) -> None:
@@ -216,10 +187,10 @@ UPSTREAM_KEY_RULES: tuple = (
     (r"^lat_blocks\.0\.", "mid."),
     (r"^dec_blocks\.0\.", "dec2."),
     (r"^dec_blocks\.1\.", "dec1."),
-    (r"^downs\.0\.body\.", "down1."),
-    (r"^downs\.1\.body\.", "down2."),
-    (r"^ups\.0\.body\.", "up2."),
-    (r"^ups\.1\.body\.", "up1."),
+    (r"^downs\.0\.body\.0\.", "down1.conv."),
+    (r"^downs\.1\.body\.0\.", "down2.conv."),
+    (r"^ups\.0\.body\.0\.", "up2.conv."),
+    (r"^ups\.1\.body\.0\.", "up1.conv."),
     (r"\.conv\.(norm|conv)([01])\.", _rename_block_part),
     (r"\.conv\.affine\.1\.", ".ada_ln."),
     (r"\.conv\.skip\.", ".skip."),

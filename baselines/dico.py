@@ -21,9 +21,11 @@ from fcdmbench.catalog.dico import DiCoConfig
 from fcdmbench.checkpoints import rename_keys
 from fcdmbench.models.layers import (
     CFGMixin,
-    LabelEmbedder,
+    ConvFinalLayer,
     LayerNorm2d,
-    TimestepEmbedder,
+    PixelShuffleUp,
+    PixelUnshuffleDown,
+    level_embedders,
     modulate,
 )
 
@@ -73,42 +75,6 @@ class DiCoBlock(nn.Module):
         return x + gate2[:, :, None, None] * h
 
 
-class _Downsample(nn.Module):
-    """3x3 conv to C/2, then PixelUnshuffle(2): (B, C, H, W) -> (B, 2C, H/2, W/2)."""
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(channels, channels // 2, 3, padding=1, bias=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.pixel_unshuffle(self.conv(x), 2)
-
-
-class _Upsample(nn.Module):
-    """3x3 conv to 2C, then PixelShuffle(2): (B, C, H, W) -> (B, C/2, 2H, 2W)."""
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(channels, 2 * channels, 3, padding=1, bias=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.pixel_shuffle(self.conv(x), 2)
-
-
-class FinalLayer(nn.Module):
-    """Channel LN (no affine) -> adaLN shift/scale -> 3x3 conv to the output channels."""
-
-    def __init__(self, dim: int, out_channels: int) -> None:
-        super().__init__()
-        self.norm = LayerNorm2d(dim, eps=1e-6, affine=False)
-        self.ada_ln = nn.Linear(dim, 2 * dim)
-        self.conv = nn.Conv2d(dim, out_channels, 3, padding=1)
-
-    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        shift, scale = self.ada_ln(F.silu(c)).chunk(2, dim=1)
-        return self.conv(modulate(self.norm(x), shift, scale))
-
-
 class DiCo(CFGMixin, nn.Module):
     """DiCo diffusion backbone.
 
@@ -128,23 +94,20 @@ class DiCo(CFGMixin, nn.Module):
         self.out_channels = config.out_channels
 
         # One timestep MLP and one label table per level width; one label drop shared by all.
-        self.t_embedders = nn.ModuleList(TimestepEmbedder(w, config.frequency_dim) for w in widths)
-        self.y_embedders = nn.ModuleList(
-            LabelEmbedder(config.num_classes, w, config.class_dropout_prob) for w in widths
-        )
+        self.t_embedders, self.y_embedders = level_embedders(widths, config)
         self.stem = nn.Conv2d(config.in_channels, c, 3, padding=1)
 
         def stage(width: int, depth: int) -> nn.ModuleList:
             return nn.ModuleList(DiCoBlock(width, config.mlp_ratio) for _ in range(depth))
 
-        self.enc1, self.down1 = stage(c, e1), _Downsample(c)
-        self.enc2, self.down2 = stage(2 * c, e2), _Downsample(2 * c)
+        self.enc1, self.down1 = stage(c, e1), PixelUnshuffleDown(c, 2 * c)
+        self.enc2, self.down2 = stage(2 * c, e2), PixelUnshuffleDown(2 * c, 4 * c)
         self.mid = stage(4 * c, m)
-        self.up2, self.merge2 = _Upsample(4 * c), nn.Conv2d(4 * c, 2 * c, 1)
+        self.up2, self.merge2 = PixelShuffleUp(4 * c, 2 * c), nn.Conv2d(4 * c, 2 * c, 1)
         self.dec2 = stage(2 * c, d2)
-        self.up1, self.merge1 = _Upsample(2 * c), nn.Conv2d(2 * c, 2 * c, 1)
+        self.up1, self.merge1 = PixelShuffleUp(2 * c, c), nn.Conv2d(2 * c, 2 * c, 1)
         self.dec1 = stage(2 * c, d1)
-        self.final = FinalLayer(2 * c, config.out_channels)
+        self.final = ConvFinalLayer(2 * c, config.out_channels)
         self.initialize_weights()
 
     def initialize_weights(self) -> None:

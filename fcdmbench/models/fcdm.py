@@ -18,7 +18,14 @@ from torch.utils.checkpoint import checkpoint
 
 from fcdmbench.catalog.fcdm import FCDM_XL, FCDMConfig
 from fcdmbench.checkpoints import rename_keys
-from fcdmbench.models.layers import CFGMixin, LabelEmbedder, LayerNorm2d, TimestepEmbedder
+from fcdmbench.models.layers import (
+    CFGMixin,
+    ConvFinalLayer,
+    LayerNorm2d,
+    PixelShuffleUp,
+    PixelUnshuffleDown,
+    level_embedders,
+)
 
 __all__ = ["FCDM", "FCDMBlock", "GRN", "map_upstream_keys"]
 
@@ -64,43 +71,6 @@ class FCDMBlock(nn.Module):
         return x + h * gate
 
 
-class Downsample(nn.Module):
-    """3x3 conv to out/4 channels, then PixelUnshuffle(2): (B, in, H, W) -> (B, out, H/2, W/2)."""
-
-    def __init__(self, in_ch: int, out_ch: int) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(in_ch, out_ch // 4, 3, padding=1, bias=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.pixel_unshuffle(self.conv(x), 2)
-
-
-class Upsample(nn.Module):
-    """3x3 conv to 4*out channels, then PixelShuffle(2): (B, in, H, W) -> (B, out, 2H, 2W)."""
-
-    def __init__(self, in_ch: int, out_ch: int) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(in_ch, out_ch * 4, 3, padding=1, bias=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.pixel_shuffle(self.conv(x), 2)
-
-
-class FinalLayer(nn.Module):
-    """Channel LN (no affine) -> adaLN shift/scale from the level-1 condition -> 3x3 conv."""
-
-    def __init__(self, dim: int, out_channels: int) -> None:
-        super().__init__()
-        self.norm = LayerNorm2d(dim, eps=1e-6, affine=False)
-        self.ada_ln = nn.Linear(dim, 2 * dim)
-        self.conv = nn.Conv2d(dim, out_channels, 3, padding=1)
-
-    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        shift, scale = self.ada_ln(F.silu(c)).chunk(2, dim=1)  # (B, C) each
-        h = self.norm(x) * (1 + scale[:, :, None, None]) + shift[:, :, None, None]
-        return self.conv(h)
-
-
 class FCDM(CFGMixin, nn.Module):
     """Fully convolutional diffusion model.
 
@@ -118,10 +88,7 @@ class FCDM(CFGMixin, nn.Module):
         self.out_channels = config.out_channels
 
         # One timestep MLP and one label table per level width (c_l = t_l + y_l).
-        self.t_embedders = nn.ModuleList(TimestepEmbedder(w, config.frequency_dim) for w in widths)
-        self.y_embedders = nn.ModuleList(
-            LabelEmbedder(config.num_classes, w, config.class_dropout_prob) for w in widths
-        )
+        self.t_embedders, self.y_embedders = level_embedders(widths, config)
         self.stem = nn.Conv2d(config.in_channels, c, 3, padding=1)
 
         def stage(width: int, depth: int) -> nn.ModuleList:
@@ -129,15 +96,15 @@ class FCDM(CFGMixin, nn.Module):
                 FCDMBlock(width, config.mlp_ratio, config.kernel_size) for _ in range(depth)
             )
 
-        self.enc1, self.down1 = stage(c, e1), Downsample(c, 2 * c)
-        self.enc2, self.down2 = stage(2 * c, e2), Downsample(2 * c, 4 * c)
+        self.enc1, self.down1 = stage(c, e1), PixelUnshuffleDown(c, 2 * c)
+        self.enc2, self.down2 = stage(2 * c, e2), PixelUnshuffleDown(2 * c, 4 * c)
         self.mid = stage(4 * c, m)
-        self.up2, self.merge2 = Upsample(4 * c, 2 * c), nn.Conv2d(4 * c, 2 * c, 1)
+        self.up2, self.merge2 = PixelShuffleUp(4 * c, 2 * c), nn.Conv2d(4 * c, 2 * c, 1)
         self.dec2 = stage(2 * c, d2)
-        self.up1, self.merge1 = Upsample(2 * c, c), nn.Conv2d(2 * c, c, 1)
+        self.up1, self.merge1 = PixelShuffleUp(2 * c, c), nn.Conv2d(2 * c, c, 1)
         self.dec1 = stage(c, d1)
         self.head = nn.Conv2d(c, c, 3, padding=1)
-        self.final = FinalLayer(c, config.out_channels)
+        self.final = ConvFinalLayer(c, config.out_channels)
         self.initialize_weights()
 
     def initialize_weights(self) -> None:

@@ -10,13 +10,18 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 __all__ = [
     "CFGMixin",
+    "ConvFinalLayer",
     "LabelEmbedder",
     "LayerNorm2d",
+    "PixelShuffleUp",
+    "PixelUnshuffleDown",
     "TimestepEmbedder",
+    "level_embedders",
     "modulate",
     "timestep_embedding",
 ]
@@ -100,6 +105,56 @@ def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch
     else:
         shift, scale = shift.unsqueeze(1), scale.unsqueeze(1)
     return x * (1 + scale) + shift
+
+
+def level_embedders(widths, config) -> tuple[nn.ModuleList, nn.ModuleList]:
+    """One timestep MLP and one label table per U-Net level width (FCDM, DiC, DiCo).
+
+    `config` supplies ``frequency_dim``, ``num_classes`` and ``class_dropout_prob``.
+    """
+    t_embedders = nn.ModuleList(TimestepEmbedder(w, config.frequency_dim) for w in widths)
+    y_embedders = nn.ModuleList(
+        LabelEmbedder(config.num_classes, w, config.class_dropout_prob) for w in widths
+    )
+    return t_embedders, y_embedders
+
+
+class PixelUnshuffleDown(nn.Module):
+    """3x3 conv (no bias) to out/4 channels, then PixelUnshuffle(2):
+    (B, in, H, W) -> (B, out, H/2, W/2)."""
+
+    def __init__(self, in_ch: int, out_ch: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(in_ch, out_ch // 4, 3, padding=1, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.pixel_unshuffle(self.conv(x), 2)
+
+
+class PixelShuffleUp(nn.Module):
+    """3x3 conv (no bias) to 4*out channels, then PixelShuffle(2):
+    (B, in, H, W) -> (B, out, 2H, 2W)."""
+
+    def __init__(self, in_ch: int, out_ch: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(in_ch, out_ch * 4, 3, padding=1, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.pixel_shuffle(self.conv(x), 2)
+
+
+class ConvFinalLayer(nn.Module):
+    """Channel LN (no affine) -> adaLN shift/scale from the condition -> 3x3 conv to the output."""
+
+    def __init__(self, dim: int, out_channels: int) -> None:
+        super().__init__()
+        self.norm = LayerNorm2d(dim, eps=1e-6, affine=False)
+        self.ada_ln = nn.Linear(dim, 2 * dim)
+        self.conv = nn.Conv2d(dim, out_channels, 3, padding=1)
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        shift, scale = self.ada_ln(F.silu(c)).chunk(2, dim=1)  # (B, C) each
+        return self.conv(modulate(self.norm(x), shift, scale))
 
 
 class CFGMixin:
