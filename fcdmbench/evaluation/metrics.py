@@ -172,19 +172,27 @@ def compute_manifold_radii(
     col_batch_size: int = ADM_BLOCK_SIZE,
     on_progress: ProgressFn | None = None,
 ) -> np.ndarray:
-    """Distance to each vector's k-th nearest neighbour (self counted at distance 0), ``(N,)``."""
+    """Distance to each vector's k-th nearest neighbour (self counted at distance 0), ``(N,)``.
+
+    Same values as ADM's ``manifold_radii`` (a partition of whole row blocks): each column block
+    is reduced to its ``k + 1`` smallest distances per row as it arrives
+    (`fcdmbench.evaluation.selection`, exact, thread-parallel), and those are merged.
+    """
+    from fcdmbench.evaluation.selection import merge_smallest, smallest_per_row
+
     num = len(features)
     radii = np.empty(num, dtype=np.float32)
     for begin1 in range(0, num, row_batch_size):
         rows = features[begin1 : begin1 + row_batch_size]
-        block = np.empty((len(rows), num), dtype=np.float32)
+        parts = []
         for begin2 in range(0, num, col_batch_size):
-            block[:, begin2 : begin2 + col_batch_size] = distance_fn(
-                rows, features[begin2 : begin2 + col_batch_size]
-            )
+            block = distance_fn(rows, features[begin2 : begin2 + col_batch_size])
+            parts.append(smallest_per_row(block, k + 1))
+            del block
             if on_progress:
                 on_progress(min(begin2 + col_batch_size, num) * len(rows), num * len(rows))
-        radii[begin1 : begin1 + len(rows)] = np.partition(block, k, axis=1)[:, k]
+        smallest = merge_smallest(parts, k + 1)
+        radii[begin1 : begin1 + len(rows)] = np.partition(smallest, k, axis=1)[:, k]
     return radii
 
 
