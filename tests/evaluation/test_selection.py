@@ -1,4 +1,4 @@
-"""`smallest_per_row` returns exactly `np.partition`'s m smallest values, ties and tails included."""
+"""`smallest_per_row` returns exactly `np.partition`'s m smallest values, ties and tails too."""
 
 from __future__ import annotations
 
@@ -47,4 +47,3 @@ def test_merge_over_column_blocks_equals_whole_row():
     block = rng.random((300, 2500), dtype=np.float32)
     parts = [smallest_per_row(block[:, s : s + 700], 4) for s in range(0, 2500, 700)]
     np.testing.assert_array_equal(np.sort(merge_smallest(parts, 4), axis=1), _reference(block, 4))
-
