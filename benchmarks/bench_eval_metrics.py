@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import platform
 import time
 
@@ -44,6 +45,10 @@ def _load_adm(path):
     return module
 
 
+def _rel(a: float, b: float) -> float:
+    return abs(a - b) / max(abs(b), 1e-300)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--num-sample", type=int, default=50_000)
@@ -57,7 +62,9 @@ def main() -> None:
         "num_sample": args.num_sample,
         "num_ref": args.num_ref,
         "machine": platform.processor() or platform.machine(),
-        "cpu_count": __import__("os").cpu_count(),
+        "cpu_count": os.cpu_count(),
+        "load_avg_1_5_15_start": [round(x, 2) for x in os.getloadavg()],
+        "blas_threads_env": os.environ.get("OPENBLAS_NUM_THREADS", "unset"),
     }
     pool = make_activations(101, args.num_sample)
     ref_pool = make_activations(102, args.num_ref, shift=0.02)
@@ -78,49 +85,98 @@ def main() -> None:
             ours[f"sfid_{method.value}"], ours[f"sfid_{method.value}_s"] = _timed(
                 frechet_distance, spatial_stats, ref_spatial_stats, method=method
             )
+        # A second evaluation against the same reference reuses its cached square root.
+        _, ours["fid_eigh_again_s"] = _timed(
+            frechet_distance, stats, ref_stats, method=SqrtmMethod.EIGH
+        )
     if "pr" not in args.skip:
-        pr, ours["pr_adm_s"] = _timed(
+        pr, ours["pr_s"] = _timed(
             precision_recall, ref_pool, pool, distance_fn=get_distance_fn(DistanceBackend.ADM)
         )
         ours["precision"], ours["recall"] = pr.precision, pr.recall
     figures["fcdmbench"] = ours
 
     if args.adm_evaluator:
-        adm = _load_adm(args.adm_evaluator)
-        theirs: dict = {}
-        if "fid" not in args.skip:
-
-            def adm_stats():
-                return (
-                    adm.Evaluator.compute_statistics(None, pool),
-                    adm.Evaluator.compute_statistics(None, spatial),
-                )
-
-            (s1, s2), theirs["stats_s"] = _timed(adm_stats)
-            r1 = adm.FIDStatistics(ref_stats.mu, ref_stats.sigma)
-            r2 = adm.FIDStatistics(ref_spatial_stats.mu, ref_spatial_stats.sigma)
-            if "adm-sqrtm" not in args.skip:
-                theirs["fid"], theirs["fid_s"] = _timed(s1.frechet_distance, r1)
-                theirs["sfid"], theirs["sfid_s"] = _timed(s2.frechet_distance, r2)
-        if "pr" not in args.skip:
-            import tensorflow.compat.v1 as tf
-
-            tf.disable_eager_execution()
-            estimator = adm.ManifoldEstimator(tf.Session())
-
-            def adm_pr():
-                radii_ref = estimator.manifold_radii(ref_pool)
-                radii_smp = estimator.manifold_radii(pool)
-                return estimator.evaluate_pr(ref_pool, radii_ref, pool, radii_smp)
-
-            (p, r), theirs["pr_s"] = _timed(adm_pr)
-            theirs["precision"], theirs["recall"] = float(p[0]), float(r[0])
-        figures["adm"] = theirs
+        figures["adm"] = theirs = _run_adm(args, pool, ref_pool, locals())
+        figures["comparison"] = _compare(ours, theirs)
+    figures["load_avg_1_5_15_end"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(figures, indent=2))
     if args.json:
         from fcdmbench.reporting.records import write_json_atomic
 
         write_json_atomic(args.json, figures)
+
+
+def _run_adm(args, pool, ref_pool, scope) -> dict:
+    adm = _load_adm(args.adm_evaluator)
+    theirs: dict = {}
+    if "fid" not in args.skip:
+        spatial, ref_stats = scope["spatial"], scope["ref_stats"]
+        ref_spatial_stats = scope["ref_spatial_stats"]
+
+        def adm_stats():
+            return (
+                adm.Evaluator.compute_statistics(None, pool),
+                adm.Evaluator.compute_statistics(None, spatial),
+            )
+
+        (s1, s2), theirs["stats_s"] = _timed(adm_stats)
+        r1 = adm.FIDStatistics(ref_stats.mu, ref_stats.sigma)
+        r2 = adm.FIDStatistics(ref_spatial_stats.mu, ref_spatial_stats.sigma)
+        if "adm-sqrtm" not in args.skip:
+            theirs["fid"], theirs["fid_s"] = _timed(s1.frechet_distance, r1)
+            theirs["sfid"], theirs["sfid_s"] = _timed(s2.frechet_distance, r2)
+    if "pr" not in args.skip:
+        import tensorflow.compat.v1 as tf
+
+        tf.disable_eager_execution()
+        estimator = adm.ManifoldEstimator(tf.Session())
+
+        def adm_pr():
+            radii_ref = estimator.manifold_radii(ref_pool)
+            radii_smp = estimator.manifold_radii(pool)
+            return estimator.evaluate_pr(ref_pool, radii_ref, pool, radii_smp)
+
+        (p, r), theirs["pr_s"] = _timed(adm_pr)
+        theirs["precision"], theirs["recall"] = float(p[0]), float(r[0])
+    return {k: (float(v) if isinstance(v, np.floating) else v) for k, v in theirs.items()}
+
+
+def _compare(ours: dict, theirs: dict) -> dict:
+    """Per-stage speed-ups (ADM seconds / ours) and whether the results are identical."""
+    out: dict = {}
+    if "stats_s" in theirs:
+        out["stats_speedup"] = theirs["stats_s"] / ours["stats_s"]
+    for metric in ("fid", "sfid"):
+        if metric in theirs:
+            for method in ("eigh", "adm"):
+                if f"{metric}_{method}" in ours:
+                    out[f"{metric}_{method}_rel_diff"] = _rel(
+                        ours[f"{metric}_{method}"], theirs[metric]
+                    )
+                    out[f"{metric}_{method}_speedup"] = (
+                        theirs[f"{metric}_s"] / ours[f"{metric}_{method}_s"]
+                    )
+    if "pr_s" in theirs:
+        out["pr_speedup"] = theirs["pr_s"] / ours["pr_s"]
+        out["pr_identical"] = (ours["precision"], ours["recall"]) == (
+            theirs["precision"],
+            theirs["recall"],
+        )
+    if {"stats_s", "fid_s", "pr_s"} <= theirs.keys():
+        adm_total = theirs["stats_s"] + theirs["fid_s"] + theirs["sfid_s"] + theirs["pr_s"]
+        for method in ("eigh", "adm"):
+            if f"fid_{method}_s" in ours:
+                total = (
+                    ours["stats_s"]
+                    + ours[f"fid_{method}_s"]
+                    + ours[f"sfid_{method}_s"]
+                    + ours["pr_s"]
+                )
+                out[f"total_s_ours_{method}"] = total
+                out[f"total_speedup_{method}"] = adm_total / total
+        out["total_s_adm"] = adm_total
+    return out
 
 
 if __name__ == "__main__":

@@ -150,3 +150,19 @@ def test_dimension_mismatch_is_an_input_error():
     b = features_to_stats(make_activations(1, 10, dim=9))
     with pytest.raises(InputError, match="differ in dimension"):
         frechet_distance(a, b)
+
+
+def test_eigh_reuses_the_reference_root_and_keys_it_by_content():
+    from fcdmbench.evaluation import metrics
+
+    a = features_to_stats(make_activations(5, 400, dim=64))
+    b = features_to_stats(make_activations(6, 400, dim=64, shift=0.1))
+    metrics._ROOT_CACHE.clear()
+    first = frechet_distance(a, b, method=SqrtmMethod.EIGH)
+    assert len(metrics._ROOT_CACHE) == 1
+    assert frechet_distance(a, b, method=SqrtmMethod.EIGH) == first
+    assert len(metrics._ROOT_CACHE) == 1
+    swapped = frechet_distance(b, a, method=SqrtmMethod.EIGH)  # other reference: new root
+    assert len(metrics._ROOT_CACHE) == 2
+    assert swapped == pytest.approx(first, rel=1e-9)
+    assert frechet_distance(a, b, method=SqrtmMethod.ADM) == pytest.approx(first, rel=1e-9)
