@@ -8,7 +8,10 @@ including the CPU stand-ins used for upstream's two CUDA-only kernels).
 
 Upstream runs GLA through Triton kernels (``fused_chunk``); here it is plain PyTorch: an exact
 chunk-parallel form (default) and the token-by-token recurrence (reference), selected by
-``DiGConfig.gla_impl``. Throughput of this implementation is therefore not DiG's published speed.
+``DiGConfig.gla_impl``. The chunked form uses upstream's chunk length (16) and the same four
+products per chunk as upstream's kernel, so its FLOP count is upstream's arithmetic
+(`DiGConfig.gla_core_macs`, tests/fixtures/PROVENANCE.md). Throughput of this implementation is
+not DiG's published speed (no fused kernels).
 
 GLA (arXiv 2312.06635), per head, with decay a_t = exp(logsigmoid(W_g x_t) / 16) in (0, 1)^dk:
 ``S_t = diag(a_t) S_{t-1} + k_t^T v_t``, ``o_t = (q_t / sqrt(dk)) S_t``.
@@ -22,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fcdmbench.catalog.dig import DiGConfig
+from fcdmbench.catalog.dig import UPSTREAM_GLA_CHUNK, DiGConfig
 from fcdmbench.checkpoints import rename_keys
 from fcdmbench.models.layers import CFGMixin, LabelEmbedder, TimestepEmbedder, modulate
 
@@ -42,7 +45,7 @@ def gla_recurrent(q, k, v, log_decay):
     return out.to(dtype)
 
 
-def gla_chunked(q, k, v, log_decay, chunk: int = 64):
+def gla_chunked(q, k, v, log_decay, chunk: int = UPSTREAM_GLA_CHUNK):
     """Exact chunk-parallel GLA; every exponent is <= 0, so it cannot overflow.
 
     Within a chunk, o_t = sum_{s<=t} (q_t * exp(b_t - b_s)) . k_s v_s + (q_t * exp(b_t)) S_prev,
