@@ -128,26 +128,22 @@ class DiGConfig:
     def gla_core_macs(self, chunk: int | None = None) -> int:
         """MACs per image of the GLA token mixing in chunk form, all blocks (closed form).
 
-        Per head, with head widths dk, dv and the tokens cut into chunks of n <= `chunk` tokens,
-        each chunk costs n*n*dk (intra-chunk scores, the full n x n block; the causal mask is
-        applied afterwards) + n*n*dv (scores x values) + n*dk*dv (queries x carried state) +
-        dk*n*dv (state update k^T v). That is what upstream's ``fused_chunk_gla`` computes (its
-        Triton kernels, invisible to every counter, plus one ``A @ v`` in PyTorch) and what
-        `fcdmbench_baselines.dig.gla_chunked` computes with matmuls. Upstream pads the sequence
-        to a multiple of its chunk; the registered resolutions (L = 256, 1024) need no padding.
-        Decay exponentials, the causal mask and the query scaling are not counted.
+        Per head, with head widths dk, dv and the tokens zero-padded to whole chunks of n =
+        `chunk` tokens, each chunk costs n*n*dk (intra-chunk scores, the full n x n block; the
+        causal mask is applied afterwards) + n*n*dv (scores x values) + n*dk*dv (queries x carried
+        state) + dk*n*dv (state update k^T v). That is what upstream's ``fused_chunk_gla``
+        computes (its Triton kernels, invisible to every counter, plus one ``A @ v`` in PyTorch;
+        it pads the same way) and what `fcdmbench_baselines.dig.gla_chunked` computes with
+        matmuls. Decay exponentials, the causal mask and the query scaling are not counted.
 
         Args:
             chunk: chunk length; defaults to ``gla_chunk``.
         """
-        chunk = chunk or self.gla_chunk
-        length = self.grid_size**2
+        n = chunk or self.gla_chunk
+        num_chunks = -(-self.grid_size**2 // n)
         dk, dv = self.key_dim // self.num_heads, self.value_dim // self.num_heads
-        full, rest = divmod(length, chunk)
-        per_head = sum(
-            count * (n * n * (dk + dv) + 2 * n * dk * dv) for n, count in ((chunk, full), (rest, 1))
-        )
-        return self.depth * self.num_heads * per_head
+        per_chunk = n * n * (dk + dv) + 2 * n * dk * dv
+        return self.depth * self.num_heads * num_chunks * per_chunk
 
     def num_params(self) -> int:
         """Exact parameter count, frozen positional embedding included (as upstream counts it)."""
