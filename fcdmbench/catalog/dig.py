@@ -140,7 +140,7 @@ class DiGConfig:
             chunk: chunk length; defaults to ``gla_chunk``.
         """
         n = chunk or self.gla_chunk
-        num_chunks = -(-self.grid_size**2 // n)
+        num_chunks = -(-(self.grid_size**2) // n)
         dk, dv = self.key_dim // self.num_heads, self.value_dim // self.num_heads
         per_chunk = n * n * (dk + dv) + 2 * n * dk * dv
         return self.depth * self.num_heads * num_chunks * per_chunk
