@@ -8,7 +8,10 @@ including the CPU stand-ins used for upstream's two CUDA-only kernels).
 
 Upstream runs GLA through Triton kernels (``fused_chunk``); here it is plain PyTorch: an exact
 chunk-parallel form (default) and the token-by-token recurrence (reference), selected by
-``DiGConfig.gla_impl``. Throughput of this implementation is therefore not DiG's published speed.
+``DiGConfig.gla_impl``. The chunked form uses upstream's chunk length (16) and the same four
+products per chunk as upstream's kernel, so its FLOP count is upstream's arithmetic
+(`DiGConfig.gla_core_macs`, tests/fixtures/PROVENANCE.md). Throughput of this implementation is
+not DiG's published speed (no fused kernels).
 
 GLA (arXiv 2312.06635), per head, with decay a_t = exp(logsigmoid(W_g x_t) / 16) in (0, 1)^dk:
 ``S_t = diag(a_t) S_{t-1} + k_t^T v_t``, ``o_t = (q_t / sqrt(dk)) S_t``.
@@ -22,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fcdmbench.catalog.dig import DiGConfig
+from fcdmbench.catalog.dig import UPSTREAM_GLA_CHUNK, DiGConfig
 from fcdmbench.checkpoints import rename_keys
 from fcdmbench.models.layers import CFGMixin, LabelEmbedder, TimestepEmbedder, modulate
 
@@ -42,31 +45,47 @@ def gla_recurrent(q, k, v, log_decay):
     return out.to(dtype)
 
 
-def gla_chunked(q, k, v, log_decay, chunk: int = 64):
+#: Tokens whose intra-chunk scores are formed at once in `gla_chunked` (bounds its memory).
+_SCORE_BLOCK_TOKENS = 64
+
+
+def gla_chunked(q, k, v, log_decay, chunk: int = UPSTREAM_GLA_CHUNK):
     """Exact chunk-parallel GLA; every exponent is <= 0, so it cannot overflow.
 
     Within a chunk, o_t = sum_{s<=t} (q_t * exp(b_t - b_s)) . k_s v_s + (q_t * exp(b_t)) S_prev,
-    with b the within-chunk cumulative log decay; S is carried across chunks.
+    with b the within-chunk cumulative log decay; S is carried across chunks. The sequence is
+    zero-padded to a whole number of chunks (as upstream's kernel does); padding sits after every
+    real token, so causality keeps it out of the outputs.
     """
     dtype = v.dtype
     q, k, v, log_decay = (x.float() for x in (q, k, v, log_decay))
     q = q * q.shape[-1] ** -0.5
-    batch, heads, length, _ = q.shape
-    state = q.new_zeros(batch, heads, q.shape[-1], v.shape[-1])  # (B, H, dk, dv)
-    outputs = []
-    for start in range(0, length, chunk):
-        sl = slice(start, start + chunk)
-        qc, kc, vc = q[:, :, sl], k[:, :, sl], v[:, :, sl]
-        b = log_decay[:, :, sl].cumsum(dim=2)  # (B, H, C, dk)
-        n = qc.shape[2]
-        causal = torch.ones(n, n, dtype=torch.bool, device=q.device).tril()
-        rel = (b[:, :, :, None] - b[:, :, None]).masked_fill(~causal[..., None], -math.inf)
-        scores = torch.einsum("bhtd,bhsd,bhtsd->bhts", qc, kc, rel.exp())  # (B, H, C, C)
-        out = scores @ vc + (qc * b.exp()) @ state
-        last = b[:, :, -1:]  # (B, H, 1, dk)
-        state = state * last.transpose(2, 3).exp() + (kc * (last - b).exp()).transpose(2, 3) @ vc
-        outputs.append(out)
-    return torch.cat(outputs, dim=2).to(dtype)
+    batch, heads, length, dk = q.shape
+    pad = -length % chunk
+    if pad:
+        q, k, v, log_decay = (F.pad(x, (0, 0, 0, pad)) for x in (q, k, v, log_decay))
+    n = (length + pad) // chunk
+    qc, kc, vc, b = (x.unflatten(2, (n, chunk)) for x in (q, k, v, log_decay))  # (B, H, n, C, d)
+    b = b.cumsum(dim=3)
+    causal = torch.ones(chunk, chunk, dtype=torch.bool, device=q.device).tril()[..., None]
+    group = max(1, _SCORE_BLOCK_TOKENS // chunk)
+    intra = []
+    for start in range(0, n, group):
+        sl = slice(start, start + group)
+        bg = b[:, :, sl]
+        rel = (bg[..., :, None, :] - bg[..., None, :, :]).masked_fill(~causal, -math.inf)
+        scores = torch.einsum("bhntd,bhnsd,bhntsd->bhnts", qc[:, :, sl], kc[:, :, sl], rel.exp())
+        intra.append(scores @ vc[:, :, sl])  # (B, H, g, C, dv)
+    last = b[:, :, :, -1:]  # (B, H, n, 1, dk)
+    chunk_kv = (kc * (last - b).exp()).transpose(-1, -2) @ vc  # (B, H, n, dk, dv)
+    chunk_decay = last.transpose(-1, -2).exp()  # (B, H, n, dk, 1)
+    state = q.new_zeros(batch, heads, dk, v.shape[-1])
+    states = []  # the state entering each chunk
+    for j in range(n):
+        states.append(state)
+        state = state * chunk_decay[:, :, j] + chunk_kv[:, :, j]
+    out = torch.cat(intra, dim=2) + (qc * b.exp()) @ torch.stack(states, dim=2)
+    return out.flatten(2, 3)[:, :, :length].to(dtype)
 
 
 class GatedLinearAttention(nn.Module):

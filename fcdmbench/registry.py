@@ -45,6 +45,7 @@ CATALOG_MODULES: tuple[str, ...] = (
     "fcdmbench.catalog.dit",
     "fcdmbench.catalog.dic",
     "fcdmbench.catalog.dico",
+    "fcdmbench.catalog.dig",
 )
 
 _NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")

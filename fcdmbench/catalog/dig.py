@@ -27,11 +27,16 @@ __all__ = [
     "DIG_XL_2",
     "DIG_XL_2_SKIP",
     "GLA_IMPLS",
+    "UPSTREAM_GLA_CHUNK",
     "DiGConfig",
 ]
 
 #: chunked: exact chunk-parallel form (default); recurrent: token-by-token reference loop.
 GLA_IMPLS = ("chunked", "recurrent")
+#: Chunk length of upstream's GLA kernel: fla @ 36743f3, ``FusedChunkGLAFunction.forward`` fixes
+#: ``BT = 16`` (DiG's default ``attn_model="fused_chunk"``). Our chunked GLA uses it by default, so
+#: it does the same matrix products as upstream's kernel and FLOP counts compare like for like.
+UPSTREAM_GLA_CHUNK = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +49,7 @@ class DiGConfig:
         mlp_ratio: SwiGLU hidden = 256 * ceil(int(D * mlp_ratio * 2 / 3) / 256).
         use_skip: U-shaped variant: blocks after the middle concatenate an earlier block's output.
         gla_impl: one of GLA_IMPLS; both compute the same function.
-        gla_chunk: chunk length of the chunked GLA.
+        gla_chunk: chunk length of the chunked GLA (default: upstream's kernel chunk, 16).
         input_size: latent side; a multiple of `patch_size`.
     """
 
@@ -60,7 +65,7 @@ class DiGConfig:
     conv_kernel_size: int = 3
     use_skip: bool = False
     gla_impl: str = "chunked"
-    gla_chunk: int = 64
+    gla_chunk: int = UPSTREAM_GLA_CHUNK
     in_channels: int = 4
     input_size: int = 32
     num_classes: int = 1000
@@ -119,6 +124,26 @@ class DiGConfig:
     def has_skip(self, index: int) -> bool:
         """Whether block `index` merges a skip (upstream: index > depth // 2)."""
         return self.use_skip and index > self.depth // 2
+
+    def gla_core_macs(self, chunk: int | None = None) -> int:
+        """MACs per image of the GLA token mixing in chunk form, all blocks (closed form).
+
+        Per head, with head widths dk, dv and the tokens zero-padded to whole chunks of n =
+        `chunk` tokens, each chunk costs n*n*dk (intra-chunk scores, the full n x n block; the
+        causal mask is applied afterwards) + n*n*dv (scores x values) + n*dk*dv (queries x carried
+        state) + dk*n*dv (state update k^T v). That is what upstream's ``fused_chunk_gla``
+        computes (its Triton kernels, invisible to every counter, plus one ``A @ v`` in PyTorch;
+        it pads the same way) and what `fcdmbench_baselines.dig.gla_chunked` computes with
+        matmuls. Decay exponentials, the causal mask and the query scaling are not counted.
+
+        Args:
+            chunk: chunk length; defaults to ``gla_chunk``.
+        """
+        n = chunk or self.gla_chunk
+        num_chunks = -(-(self.grid_size**2) // n)
+        dk, dv = self.key_dim // self.num_heads, self.value_dim // self.num_heads
+        per_chunk = n * n * (dk + dv) + 2 * n * dk * dv
+        return self.depth * self.num_heads * num_chunks * per_chunk
 
     def num_params(self) -> int:
         """Exact parameter count, frozen positional embedding included (as upstream counts it)."""

@@ -10,6 +10,13 @@ the torchprofile numbers the papers printed. ``dense_gmacs`` keeps matmul/conv/a
 
 fvcore and torchprofile can be run on the same model (`Counter`); they trace real CPU tensors.
 
+DiG (gated linear attention): upstream runs GLA in Triton kernels that no counter sees, so its
+golden value is upstream's count of everything else plus the kernel's MACs in closed form
+(`DiGConfig.gla_core_macs`: per head and 16-token chunk, the intra-chunk scores and their product
+with the values, the query-state product and the state update). fcdmbench's GLA does the same
+products with the same chunk, so it is counted like any matmul; the published DiG GMACs omit the
+GLA and the SwiGLU down projection (tests/fixtures/PROVENANCE.md).
+
 Example:
     >>> report = count_flops("fcdm-xl", resolution=256)
     >>> round(report.gmacs, 1)
