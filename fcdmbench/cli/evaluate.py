@@ -153,7 +153,7 @@ def _write_and_show(result, path: Path) -> None:
 
     from rich.table import Table
 
-    from fcdmbench.cli.output import stderr, stdout
+    from fcdmbench.cli.output import print_table, stderr
     from fcdmbench.env import collect_env
     from fcdmbench.reporting.records import write_record
 
@@ -174,7 +174,7 @@ def _write_and_show(result, path: Path) -> None:
         f"{result.precision:.4f}",
         f"{result.recall:.4f}",
     )
-    stdout.print(table)
+    print_table(table)
     if result.allow_fewer:
         stderr.print(f"note: --allow-fewer given; {result.num_samples} images used (recorded)")
     if result.mode["adm_exact"] != "true":

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from fcdmbench.cli.output import fmt, print_json, stderr, stdout
+from fcdmbench.cli.output import fmt, print_json, print_table, stderr, stdout
 
 #: Columns of the main table and of ``--csv`` (key, header).
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -134,16 +134,6 @@ def flops_command(
     _print_tables(run, breakdown, depth)
 
 
-def _print_wide(table) -> None:
-    # Off a terminal (pipes, CliRunner) rich assumes 80 columns and would truncate the headers.
-    if stdout.is_terminal:
-        stdout.print(table)
-        return
-    from rich.console import Console
-
-    Console(width=200, highlight=False, soft_wrap=True).print(table)
-
-
 def _row(report) -> dict:
     return {key: getattr(report, key) for key, _ in COLUMNS}
 
@@ -204,7 +194,7 @@ def _print_tables(run, breakdown: bool, depth: int) -> None:
         table.add_row(
             *[str(row[k]) if k not in digits else fmt(row[k], digits[k]) for k, _ in COLUMNS]
         )
-    _print_wide(table)
+    print_table(table)
     for note in run.notes:
         stdout.print(f"note: {note}")
     if run.comparisons:
@@ -254,7 +244,7 @@ def _print_comparisons(run) -> None:
             skipped.get("fvcore", "—"),
             skipped.get("torchprofile", "—"),
         )
-    _print_wide(table)
+    print_table(table)
 
 
 def _print_breakdown(report, depth: int) -> None:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from fcdmbench.cli.output import fmt, print_json, stdout
+from fcdmbench.cli.output import fmt, print_json, print_table, stdout
 from fcdmbench.registry import get_spec, list_models, resolve
 
 models_app = typer.Typer(no_args_is_help=True, help="List and inspect registered models.")
@@ -73,7 +73,7 @@ def list_command(
             r["name"], r["display_name"], r["family"], f"{r['params']:,}", fmt(r["params_m"], 2),
             fmt(r["published_gmacs_256"]), ", ".join(map(str, r["resolutions"])),
         )
-    stdout.print(table)
+    print_table(table)
     stdout.print("GMACs = multiply-accumulates per image, one forward, batch 1 (DiT convention).")
 
 
@@ -133,4 +133,4 @@ def show_command(
         table.add_column(c)
     for row in info["published"]:
         table.add_row(*[str(row.get(c, "—")) for c in used])
-    stdout.print(table)
+    print_table(table)

@@ -9,7 +9,7 @@ from typing import Any
 
 from rich.console import Console
 
-__all__ = ["fmt", "print_json", "stderr", "stdout", "to_jsonable"]
+__all__ = ["fmt", "print_json", "print_table", "stderr", "stdout", "to_jsonable"]
 
 stdout = Console(highlight=False, soft_wrap=True)
 stderr = Console(stderr=True, highlight=False)
@@ -47,3 +47,15 @@ def fmt(value: float | int | None, digits: int = 1) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     return f"{value:.{digits}f}"
+
+
+def print_table(table) -> None:
+    """Print a rich table on stdout without cutting any cell: columns fold instead of ending in
+    an ellipsis, and off a terminal (pipes, CliRunner), where rich would assume 80 columns, the
+    table gets 200."""
+    for column in table.columns:
+        column.overflow = "fold"
+    if stdout.is_terminal:
+        stdout.print(table)
+        return
+    Console(width=max(stdout.width, 200), highlight=False, soft_wrap=True).print(table)

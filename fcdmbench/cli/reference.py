@@ -53,7 +53,7 @@ def verify_command(
     """
     from rich.table import Table
 
-    from fcdmbench.cli.output import print_json, stdout
+    from fcdmbench.cli.output import print_json, print_table
     from fcdmbench.errors import CheckFailedError
     from fcdmbench.evaluation.reference import (
         load_manifest,
@@ -96,7 +96,7 @@ def verify_command(
             table.add_column(column)
         for r in results:
             table.add_row(r.name, r.status, r.sha256 or "—", notes[r.status])
-        stdout.print(table)
+        print_table(table)
     bad = [r.name for r in results if r.status == "mismatch"]
     if bad:
         raise CheckFailedError(

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from fcdmbench.cli.output import fmt, print_json, stderr, stdout
+from fcdmbench.cli.output import fmt, print_json, print_table, stderr, stdout
 from fcdmbench.profiling.precision import Precision
 from fcdmbench.profiling.throughput import FcdmCheckpointing, Order
 from fcdmbench.profiling.workloads import Mode
@@ -150,7 +150,7 @@ def render_record(record: dict[str, Any]) -> None:
             fmt(row["ratio_to_reference"], 3), fmt(row["ratio_to_ref"], 2),
             fmt(row["paper_ratio_to_ref"], 2),
         )
-    stdout.print(table)
+    print_table(table)
     stdout.print(f"unit: {cfg['unit']}. Protocol: {proto['blocks']} blocks >= "
                  f"{proto['min_block_s']} s, {proto['order']}, timer {proto['timer']}; "
                  f"TF32 matmul={cfg['tf32_matmul']} conv={cfg['tf32_cudnn']}"
