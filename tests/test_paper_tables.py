@@ -33,7 +33,7 @@ def _row(table: str, model: str, setting_part: str = "", resolution: int = 256) 
         ("dico-xl", 87.3, 208.5, 11.67),
         ("dic-xl", 116.1, 263.1, 13.11),
         ("fcdm-s", 3.1, 2687.2, 48.52),
-        ("DiG-XL/2", 89.4, 71.7, 18.53),
+        ("dig-xl-2", 89.4, 71.7, 18.53),
     ],
 )
 def test_table2_values(model, gmacs, throughput_it_s, fid):
@@ -45,7 +45,7 @@ def test_table2_values(model, gmacs, throughput_it_s, fid):
 def test_table2_long_runs_keep_their_steps():
     assert _row("table2", "dit-xl-2", "7M").fid == 9.62
     assert _row("table2", "dit-xl-2", "7M").training_steps == 7_000_000
-    assert _row("table2", "DiG-XL/2", "1.2M").training_steps == 1_200_000
+    assert _row("table2", "dig-xl-2", "1.2M").training_steps == 1_200_000
     assert _row("table2", "fcdm-xl", "1M").inception_score == 135.55
 
 
