@@ -43,10 +43,9 @@ def test_num_params_matches_built_model_and_upstream(name: str) -> None:
 @pytest.mark.parametrize(
     "fixture",
     [
-        "parity/dic-s.pt",
         # 512 px lives outside parity/: the generic test wants one fixture per model, named by it.
+        # parity/dic-s.pt and parity/dic-xl.pt are run by tests/test_parity.py.
         pytest.param("dic/parity-dic-s-512.pt", marks=pytest.mark.slow),
-        pytest.param("parity/dic-xl.pt", marks=pytest.mark.slow),
     ],
 )
 def test_parity_with_upstream(fixture: str) -> None:

@@ -163,11 +163,6 @@ def test_dit_s2_matches_upstream_with_either_attention(attention: str):
 
 
 @pytest.mark.parity
-def test_dico_s_matches_upstream():
-    assert max(_max_diffs("dico-s")) <= TOLERANCE
-
-
-@pytest.mark.parity
 @pytest.mark.parametrize(
     ("name", "key"),
     [
