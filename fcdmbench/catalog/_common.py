@@ -9,7 +9,13 @@ from typing import Any
 from fcdmbench.errors import ConfigError
 from fcdmbench.registry import ModelSpec, Upstream, register_model
 
-__all__ = ["check_conditioning", "check_latent_side", "embedder_params", "register_variants"]
+__all__ = [
+    "check_conditioning",
+    "check_latent_side",
+    "conv_final_params",
+    "embedder_params",
+    "register_variants",
+]
 
 
 def check_conditioning(cfg: Any) -> None:
@@ -36,6 +42,11 @@ def embedder_params(cfg: Any, dim: int) -> int:
     (with the classifier-free-guidance null row when label dropout is on)."""
     timestep_mlp = cfg.frequency_dim * dim + dim + dim * dim + dim
     return timestep_mlp + (cfg.num_classes + int(cfg.class_dropout_prob > 0)) * dim
+
+
+def conv_final_params(dim: int, out_channels: int) -> int:
+    """Parameters of `models.layers.ConvFinalLayer`: adaLN Linear dim -> 2*dim, 3x3 conv to out."""
+    return dim * 2 * dim + 2 * dim + dim * out_channels * 9 + out_channels
 
 
 def register_variants(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from fcdmbench.catalog._common import (
     check_conditioning,
     check_latent_side,
+    conv_final_params,
     embedder_params,
     register_variants,
 )
@@ -88,8 +89,7 @@ class DiCoConfig:
         total += c * (c // 2) * 9 + 2 * c * c * 9  # downsamples (no bias)
         total += 4 * c * 8 * c * 9 + 2 * c * 4 * c * 9  # upsamples (no bias)
         total += (4 * c * 2 * c + 2 * c) + (2 * c * 2 * c + 2 * c)  # skip merges
-        total += 2 * c * 4 * c + 4 * c  # final adaLN
-        total += 2 * c * self.out_channels * 9 + self.out_channels  # final 3x3 conv
+        total += conv_final_params(2 * c, self.out_channels)  # the output runs at 2C
         return total
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from fcdmbench.catalog._common import (
     check_conditioning,
     check_latent_side,
+    conv_final_params,
     embedder_params,
     register_variants,
 )
@@ -86,7 +87,7 @@ class FCDMConfig:
         total += 4 * c * (2 * c * 4) * 9 + 2 * c * (c * 4) * 9  # upsamples (no bias)
         total += (4 * c * 2 * c + 2 * c) + (2 * c * c + c)  # skip merges
         total += c * c * 9 + c  # head conv
-        total += c * 2 * c + 2 * c + c * self.out_channels * 9 + self.out_channels  # final layer
+        total += conv_final_params(c, self.out_channels)
         return total
 
 
