@@ -150,6 +150,7 @@ def eval_command(
 
 def _write_and_show(result, path: Path) -> None:
     import dataclasses
+    import sys
 
     from rich.table import Table
 
@@ -157,10 +158,22 @@ def _write_and_show(result, path: Path) -> None:
     from fcdmbench.env import collect_env
     from fcdmbench.reporting.records import write_record
 
+    # Inception runs in TensorFlow, the distances in TensorFlow or torch: record what each saw.
+    tf = sys.modules.get("tensorflow")
+    tensorflow = None
+    if tf is not None:
+        gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
+        tensorflow = {"version": tf.__version__, "gpus": gpus}
+    torch = sys.modules.get("torch")
+    device = "cuda" if torch is not None and torch.cuda.is_available() else "cpu"
     write_record(
         path,
         "fcdmbench.eval/1",
-        {**result.to_record(), "env": dataclasses.asdict(collect_env("cpu"))},
+        {
+            **result.to_record(),
+            "env": dataclasses.asdict(collect_env(device)),
+            "tensorflow": tensorflow,
+        },
     )
     table = Table(
         title=f"ADM metrics, {result.num_samples:,} samples vs {result.num_ref:,} reference"
