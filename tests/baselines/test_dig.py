@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from fcdmbench_baselines.dig import gla_chunked, gla_recurrent, sincos_2d
 
 from fcdmbench.catalog.dig import UPSTREAM_GLA_CHUNK, DiGConfig
 from fcdmbench.errors import ConfigError
 from fcdmbench.parity import run_parity
 from fcdmbench.profiling.flops import count_flops
 from fcdmbench.registry import create_model, get_spec, list_models
+from fcdmbench_baselines.dig import gla_chunked, gla_recurrent, sincos_2d
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 #: Upstream-output fixtures: parity/dig-*.pt run in the generic tests/test_parity.py too.

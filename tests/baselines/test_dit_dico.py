@@ -15,8 +15,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from fcdmbench_baselines.dico import DiCo
-from fcdmbench_baselines.dit import DiT, sincos_pos_embed_2d
 
 from fcdmbench.catalog.dico import DiCoConfig
 from fcdmbench.catalog.dit import DIT_VARIANTS, AttentionImpl, DiTConfig
@@ -24,6 +22,8 @@ from fcdmbench.checkpoints import load_checkpoint
 from fcdmbench.errors import ConfigError
 from fcdmbench.parity import deterministic_state_dict, fixture_inputs
 from fcdmbench.registry import create_model, get_spec, import_object, list_models, resolve
+from fcdmbench_baselines.dico import DiCo
+from fcdmbench_baselines.dit import DiT, sincos_pos_embed_2d
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 PARITY = FIXTURES / "parity"
