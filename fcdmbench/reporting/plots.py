@@ -25,7 +25,7 @@ ARCH_CLASS = {
     "fcdm-xl": "fully convolutional", "dic-h": "fully convolutional",
     "dico-xl": "fully convolutional", "ADM-U": "hybrid (conv + attention)",
     "LDM-4": "hybrid (conv + attention)", "U-ViT-H/2": "transformer",
-    "dit-xl-2": "transformer", "SiT-XL/2": "transformer", "DiG-XL/2": "transformer",
+    "dit-xl-2": "transformer", "SiT-XL/2": "transformer", "dig-xl-2": "transformer",
 }
 CLASS_COLOR = {"fully convolutional": "tab:red", "hybrid (conv + attention)": "tab:green",
                "transformer": "tab:blue"}

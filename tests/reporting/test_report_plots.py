@@ -30,3 +30,12 @@ def test_throughput_without_records_is_labelled_published(tmp_path):
 def test_training_cost_convention():
     # DiT-XL/2, 1400 epochs, 118.6 GMACs: 1400 * 1,281,167 * 3 * 237.2 GFLOPs = 1.276 ZFLOPs
     assert abs(training_zettaflops(118.6, 1400) - 1.2763) < 1e-3
+
+
+def test_figure6_models_all_exist_in_table3():
+    """A renamed paper-table row must not silently drop out of Figure 6."""
+    from fcdmbench.paper_tables import ROWS
+    from fcdmbench.reporting.plots import ARCH_CLASS
+
+    table3 = {r.model for r in ROWS if r.table == "table3"}
+    assert set(ARCH_CLASS) <= table3, sorted(set(ARCH_CLASS) - table3)
