@@ -95,7 +95,9 @@ def _trace_sqrt_product_adm(sigma1: np.ndarray, sigma2: np.ndarray, eps: float) 
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", linalg.LinAlgWarning)
-        covmean, _ = linalg.sqrtm(sigma1.dot(sigma2), disp=False)
+        # ADM passes disp=False only to receive an error estimate it discards; the square root is
+        # the same without it (SciPy deprecates `disp`), and the estimate's extra product is saved.
+        covmean = linalg.sqrtm(sigma1.dot(sigma2))
         if not np.isfinite(covmean).all():
             warnings.warn(
                 f"FID: sqrtm of a singular product; adding {eps} to both covariance diagonals "
