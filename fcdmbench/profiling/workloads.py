@@ -202,36 +202,31 @@ def _train_step(model, x, t, y, batch, rows, state, options, autocast, device, F
 def count_gflops_per_image(
     name: str, overrides: dict[str, Any], options: StepOptions
 ) -> tuple[float | None, str]:
-    """GFLOPs (2 per MAC) per image for one call, counted with FlopCounterMode on meta tensors.
+    """GFLOPs (2 per MAC) per image for one call, from `count_flops` (the same paper-convention
+    count `fcdmbench flops` prints: FlopCounterMode on a meta-device model, batch 1).
 
-    Batch 1; CFG counts the two rows an image needs; train counts forward + backward as 3 x
-    forward (the optimizer step is elementwise and not counted). Returns (None, reason) if
-    counting fails.
+    CFG counts the two rows an image needs; train counts forward + backward as 3 x forward (the
+    optimizer step is elementwise and not counted). Returns (None, reason) if counting fails.
     """
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
-
+    from fcdmbench.profiling.flops import count_flops
     from fcdmbench.registry import create_model, get_spec
 
     spec = get_spec(name)
     overrides = {k: v for k, v in overrides.items() if k != "checkpointing"}
     try:
-        model = create_model(name, resolution=options.resolution, device="meta", **overrides)
+        if overrides:
+            model = create_model(name, resolution=options.resolution, device="meta", **overrides)
+            report = count_flops(model, resolution=options.resolution,
+                                 input_shape=spec.input_shape(options.resolution))
+        else:
+            report = count_flops(spec, resolution=options.resolution)
         rows = 2 if options.cfg else 1
-        c, h, w = spec.input_shape(options.resolution)
-        x = torch.zeros(rows, c, h, w, device="meta")
-        t = torch.zeros(rows, dtype=torch.long, device="meta")
-        y = torch.zeros(rows, dtype=torch.long, device="meta")
-        counter = FlopCounterMode(display=False)
-        with counter, torch.no_grad():
-            model(x, t, y)
+        gflops = report.gflops * rows
         if options.mode is Mode.TRAIN:
             # Not counted through autograd: torch 2.13's FlopCounterMode ignores `groups` in the
             # convolution backward formula and counts a depthwise conv's backward as dense (66x
             # the forward for 64 channels instead of 2x). Backward = 2 x forward for conv/linear.
-            return 3 * counter.get_total_flops() / 1e9, (
-                "3 x forward (FlopCounterMode on meta, batch 1); optimizer step not counted")
-        basis = f"FlopCounterMode on meta, forward, {rows} row(s) per image"
-        return counter.get_total_flops() / 1e9, basis
+            return 3 * gflops, "3 x forward (count_flops on meta); optimizer step not counted"
+        return gflops, f"count_flops on meta (paper convention), {rows} row(s) per image"
     except Exception as exc:  # noqa: BLE001 - a counting failure must not stop the timing
         return None, f"FLOP count failed: {type(exc).__name__}: {exc}"
