@@ -1,0 +1,47 @@
+"""GPU checks: run where CUDA exists (the device machine, a GPU CI runner); skipped elsewhere."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+pytestmark = pytest.mark.gpu
+
+
+def test_fcdm_s_forward_on_cuda_matches_cpu():
+    from fcdmbench.parity import deterministic_state_dict, fixture_inputs
+    from fcdmbench.registry import create_model
+
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    model = create_model("fcdm-s")
+    model.load_state_dict(deterministic_state_dict(model.state_dict(), seed=0))
+    x, t, y = fixture_inputs((4, 32, 32), batch=2, seed=0)
+    with torch.no_grad():
+        expected = model(x, t, y)
+        got = model.cuda()(x.cuda(), t.cuda(), y.cuda()).cpu()
+    assert (got - expected).abs().max().item() <= 1e-3
+
+
+def test_cuda_throughput_record_uses_cuda_events(tmp_path):
+    from fcdmbench.profiling.regression import validate_record
+    from fcdmbench.profiling.throughput import (
+        FcdmCheckpointing,
+        ProtocolConfig,
+        ThroughputConfig,
+        measure_throughput,
+    )
+    from fcdmbench.profiling.throughput_record import SCHEMA
+    from fcdmbench.reporting.records import read_record, write_record
+
+    protocol = ProtocolConfig(warmup_calls=2, warmup_s=0.2, blocks=3, min_block_s=0.1, pause_s=0.0)
+    config = ThroughputConfig(models=("fcdm-s",), batch=8, resolution=256, device="cuda",
+                              fcdm_checkpointing=FcdmCheckpointing.OFF, protocol=protocol)
+    record = read_record(write_record(tmp_path / "gpu.json", SCHEMA,
+                                      measure_throughput(config).to_record()))
+    assert validate_record(record) == []
+    assert record["env"]["device_type"] == "cuda" and record["env"]["capability"]
+    assert record["protocol"]["timer"] == "cuda_event"
+    (row,) = record["results"]
+    assert row["status"] == "ok" and row["img_per_s"]["median"] > 0
+    assert row["peak_mem_gib"] is not None and row["peak_mem_gib"] > 0
