@@ -28,6 +28,7 @@ from torch import nn
 from fcdmbench.catalog.dig import UPSTREAM_GLA_CHUNK, DiGConfig
 from fcdmbench.checkpoints import rename_keys
 from fcdmbench.models.layers import CFGMixin, LabelEmbedder, TimestepEmbedder, modulate
+from fcdmbench_baselines.dit import FinalLayer, PatchEmbed, sincos_pos_embed_2d
 
 __all__ = ["DiG", "DiGBlock", "gla_chunked", "gla_recurrent", "map_upstream_keys"]
 
@@ -164,45 +165,6 @@ class DiGBlock(nn.Module):
         return self.dw_conv(grid).flatten(2).transpose(1, 2)
 
 
-def sincos_2d(dim: int, grid: int) -> torch.Tensor:
-    """MAE/DiT 2-D sin-cos table (grid*grid, dim), row-major tokens: the first half of the
-    channels encodes the column index, the second half the row index (as upstream's table)."""
-
-    def one_axis(d: int, pos: torch.Tensor) -> torch.Tensor:
-        omega = 1.0 / 10000 ** (torch.arange(d // 2, dtype=torch.float64) / (d / 2.0))
-        angles = pos.reshape(-1, 1) * omega[None]  # (M, d/2)
-        return torch.cat([angles.sin(), angles.cos()], dim=1)
-
-    coords = torch.arange(grid, dtype=torch.float64)
-    rows, cols = torch.meshgrid(coords, coords, indexing="ij")
-    return torch.cat([one_axis(dim // 2, cols), one_axis(dim // 2, rows)], dim=1).float()
-
-
-class FinalLayer(nn.Module):
-    """LN (no affine) -> adaLN shift/scale -> Linear to p*p*out per token (DiT's final layer)."""
-
-    def __init__(self, width: int, patch: int, out_channels: int) -> None:
-        super().__init__()
-        self.norm = nn.LayerNorm(width, elementwise_affine=False, eps=1e-6)
-        self.ada_ln = nn.Linear(width, 2 * width)
-        self.linear = nn.Linear(width, patch * patch * out_channels)
-
-    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        shift, scale = self.ada_ln(F.silu(c)).chunk(2, dim=1)
-        return self.linear(modulate(self.norm(x), shift, scale))
-
-
-class PatchEmbed(nn.Module):
-    """p x p patches, stride p: (B, C, H, W) -> (B, (H/p)*(W/p), D)."""
-
-    def __init__(self, in_channels: int, width: int, patch: int) -> None:
-        super().__init__()
-        self.proj = nn.Conv2d(in_channels, width, patch, stride=patch)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.proj(x).flatten(2).transpose(1, 2)
-
-
 class DiG(CFGMixin, nn.Module):
     """DiG backbone, call signature ``model(x, t, y)`` -> (B, out_channels, H, W).
 
@@ -246,7 +208,8 @@ class DiG(CFGMixin, nn.Module):
             nn.init.zeros_(block.ada_ln.weight)
             nn.init.zeros_(block.ada_ln.bias)
         with torch.no_grad():
-            self.pos_embed.copy_(sincos_2d(self.config.width, self.config.grid_size)[None])
+            table = sincos_pos_embed_2d(self.config.width, self.config.grid_size)
+            self.pos_embed.copy_(table[None])
         w = self.x_embedder.proj.weight
         nn.init.xavier_uniform_(w.view(w.shape[0], -1))
         nn.init.zeros_(self.x_embedder.proj.bias)

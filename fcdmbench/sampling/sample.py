@@ -154,9 +154,9 @@ def _load_model(spec, config: SampleConfig, overrides: dict, device) -> tuple[An
     import torch
 
     from fcdmbench.checkpoints import WEIGHT_KEYS, load_checkpoint
+    from fcdmbench.evaluation.cache import file_sha256
     from fcdmbench.parity import deterministic_state_dict
     from fcdmbench.registry import create_model
-    from fcdmbench.sampling.vae import sha256_file
 
     model = create_model(spec.name, resolution=config.resolution, **overrides)
     if config.smoke:
@@ -173,7 +173,7 @@ def _load_model(spec, config: SampleConfig, overrides: dict, device) -> tuple[An
             raise InputError(f"cannot read checkpoint {path}: {exc}") from exc
         which = load_checkpoint(model, spec, obj)
         available = [k for k in WEIGHT_KEYS if isinstance(obj, dict) and k in obj]
-        info = {"path": str(path.resolve()), "sha256": sha256_file(path), "weights_used": which,
+        info = {"path": str(path.resolve()), "sha256": file_sha256(path), "weights_used": which,
                 "weights_available": available, "smoke": False}
     return model.to(device).eval(), info
 
@@ -332,9 +332,9 @@ def _run_sampler(config, fn, diffusion, flow, x, gen):
 def _merge(config, spec, shard_dir, rows, labels, vae, ckpt, overrides, guidance, diffusion, flow,
            dist, resumed, generated, num_batches, started) -> dict:
     from fcdmbench.env import collect_env
+    from fcdmbench.evaluation.cache import file_sha256
     from fcdmbench.reporting.records import write_record
     from fcdmbench.sampling import shards
-    from fcdmbench.sampling.vae import sha256_file
 
     devices: dict[str, int] = {}
     batch_seconds = 0.0
@@ -361,7 +361,7 @@ def _merge(config, spec, shard_dir, rows, labels, vae, ckpt, overrides, guidance
     elapsed = time.perf_counter() - started
     nfe = config.steps if diffusion is None else diffusion.num_steps
     body = {
-        "npz": str(config.out.resolve()), "npz_sha256": sha256_file(config.out),
+        "npz": str(config.out.resolve()), "npz_sha256": file_sha256(config.out),
         "arrays": {"arr_0": f"images uint8 NHWC {[config.num, *image_shape]}",
                    "arr_1": f"class labels int64 [{config.num}]"},
         "smoke": config.smoke,

@@ -7,7 +7,6 @@ truncating cast, NHWC.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import numpy as np
 import torch
 
 from fcdmbench.errors import InputError, require
+from fcdmbench.evaluation.cache import file_sha256
 
 __all__ = [
     "LATENT_SCALE",
@@ -54,15 +54,6 @@ class LoadedVAE:
         }
 
 
-def sha256_file(path: str | Path, chunk_bytes: int = 1 << 22) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk_bytes):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def load_vae(source: str, device: torch.device | str = "cpu") -> LoadedVAE:
     """Load an ``AutoencoderKL`` from a local folder, a short name (``ema``, ``mse``) or a hub id.
 
@@ -81,7 +72,7 @@ def load_vae(source: str, device: torch.device | str = "cpu") -> LoadedVAE:
                 hint="the folder needs config.json and diffusion_pytorch_model.safetensors",
             ) from exc
         weights = next((path / f for f in _WEIGHT_FILES if (path / f).is_file()), None)
-        sha = sha256_file(weights) if weights else None
+        sha = file_sha256(weights) if weights else None
         return LoadedVAE(vae.to(device).eval(), source, str(path.resolve()), sha)
     if path.exists() or source.startswith((".", "/", "~")):
         raise InputError(f"VAE path {source} is not a folder")

@@ -14,7 +14,8 @@ from fcdmbench.errors import ConfigError
 from fcdmbench.parity import run_parity
 from fcdmbench.profiling.flops import count_flops
 from fcdmbench.registry import create_model, get_spec, list_models
-from fcdmbench_baselines.dig import gla_chunked, gla_recurrent, sincos_2d
+from fcdmbench_baselines.dig import gla_chunked, gla_recurrent
+from fcdmbench_baselines.dit import sincos_pos_embed_2d
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 #: Upstream-output fixtures: parity/dig-*.pt run in the generic tests/test_parity.py too.
@@ -71,7 +72,7 @@ def test_gla_is_causal() -> None:
 
 def test_sincos_table_matches_upstream() -> None:
     fx = torch.load(FIXTURES / "dig" / "pos_embed.pt", weights_only=True)
-    assert torch.allclose(sincos_2d(fx["dim"], fx["grid"]), fx["pos_embed"], atol=1e-7)
+    assert torch.allclose(sincos_pos_embed_2d(fx["dim"], fx["grid"]), fx["pos_embed"], atol=1e-7)
 
 
 @pytest.mark.parametrize(

@@ -19,12 +19,6 @@ TINY = ["--batch", "2", "--device", "cpu", "--warmup-calls", "1", "--warmup-s", 
         "--blocks", "3", "--min-block-s", "0.1", "--pause-s", "0"]
 
 
-@pytest.fixture
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA error")

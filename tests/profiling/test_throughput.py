@@ -31,13 +31,6 @@ TINY = ProtocolConfig(warmup_calls=1, warmup_s=0.2, blocks=3, min_block_s=0.1, p
 FAKE = ProtocolConfig(warmup_calls=1, warmup_s=0.0, blocks=3, min_block_s=0.0, pause_s=0.0)
 
 
-@pytest.fixture
-def one_thread():
-    """Two oversubscribed threads on a shared 2-core machine are 10x slower than one."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_cpu_run_of_fcdm_s_gives_a_valid_record(tmp_path, one_thread):

@@ -66,10 +66,10 @@ def test_tiny_model_end_to_end_to_a_valid_adm_npz(tmp_path, vae_dir, ckpt):
     assert record["schema"] == "fcdmbench.sample/1"
     assert record["checkpoint"]["weights_used"] == "ema"
     assert record["checkpoint"]["weights_available"] == ["ema", "model"]
-    from fcdmbench.sampling.vae import sha256_file
+    from fcdmbench.evaluation.cache import file_sha256
 
-    assert record["checkpoint"]["sha256"] == sha256_file(ckpt)
-    assert record["npz_sha256"] == sha256_file(out)
+    assert record["checkpoint"]["sha256"] == file_sha256(ckpt)
+    assert record["npz_sha256"] == file_sha256(out)
     assert record["sampler"]["name"] == "iddpm" and record["sampler"]["steps"] == 3
     assert record["sampler"]["network_evaluations_per_image"] == 6  # CFG doubles
     assert record["cfg"] == {"scale": 1.5, "channels": 3, "null_label": 1000, "active": True}
