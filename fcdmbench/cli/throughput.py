@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from fcdmbench.cli.output import fmt, print_json, print_table, stderr, stdout
+from fcdmbench.cli.selection import select_models
 from fcdmbench.profiling.precision import Precision
 from fcdmbench.profiling.throughput import FcdmCheckpointing, Order
 from fcdmbench.profiling.workloads import Mode
@@ -26,24 +27,6 @@ BaselinesDir = Annotated[
 def register(app: typer.Typer) -> None:
     app.command("throughput")(throughput_command)
     app.add_typer(baseline_app, name="baseline")
-
-
-def _expand_models(values: list[str]) -> tuple[str, ...]:
-    from fcdmbench.errors import UnknownModelError
-    from fcdmbench.registry import get_spec, list_models
-
-    names: list[str] = []
-    for value in values:
-        for token in filter(None, (v.strip() for v in value.split(","))):
-            matched = list_models(token) if any(c in token for c in "*?[") else [token]
-            if not matched:
-                raise UnknownModelError(f"no registered model matches {token!r}",
-                                        hint="run `fcdmbench models list`")
-            for name in matched:
-                canonical = get_spec(name).name
-                if canonical not in names:
-                    names.append(canonical)
-    return tuple(names)
 
 
 def throughput_command(
@@ -98,7 +81,7 @@ def throughput_command(
     from fcdmbench.profiling.throughput import ProtocolConfig, ThroughputConfig
 
     config = ThroughputConfig(
-        models=_expand_models(models or []), batch=batch, resolution=resolution,
+        models=tuple(select_models(models or [])), batch=batch, resolution=resolution,
         precision=precision, mode=mode, device=device, cfg=cfg, channels_last=channels_last,
         compile_mode=compile_mode, cuda_graphs=cuda_graphs, cudnn_benchmark=cudnn_benchmark,
         fcdm_checkpointing=fcdm_checkpointing, grad_checkpointing=grad_checkpointing, ref=ref,

@@ -160,7 +160,13 @@ def test_baseline_commands_on_the_recorded_run(tmp_path):
 
 
 def test_model_list_forms():
-    from fcdmbench.cli.throughput import _expand_models
+    from fcdmbench.cli.throughput import select_models  # the selection `throughput` uses
 
-    assert _expand_models(["fcdm-s,FCDM-B", "fcdm-s"]) == ("fcdm-s", "fcdm-b")
-    assert _expand_models(["fcdm-*"])[:2] == ("fcdm-s", "fcdm-b")
+    assert select_models(["fcdm-s,FCDM-B", "fcdm-s"]) == ["fcdm-s", "fcdm-b"]
+    assert select_models(["fcdm-*"])[:2] == ["fcdm-s", "fcdm-b"]
+
+
+def test_models_are_selected_like_flops_selects_them():
+    """Same selection rules as `fcdmbench flops`: a resolution tag is refused, not ignored."""
+    result = runner.invoke(app, ["throughput", "--models", "fcdm-s.512", *TINY])
+    assert result.exit_code == 2 and "--resolution 512" in result.output
