@@ -55,6 +55,12 @@ def main() -> None:
     parser.add_argument("--num-ref", type=int, default=10_000)
     parser.add_argument("--adm-evaluator", help="path to ADM's evaluations/evaluator.py")
     parser.add_argument("--skip", nargs="*", default=[], choices=["fid", "pr", "adm-sqrtm"])
+    parser.add_argument(
+        "--distance",
+        default="adm",
+        choices=[b.value for b in DistanceBackend],
+        help="our precision/recall kernel (adm-graph: ADM's whole graph, the previous default)",
+    )
     parser.add_argument("--json", help="write the figures here too")
     args = parser.parse_args()
 
@@ -90,10 +96,14 @@ def main() -> None:
             frechet_distance, stats, ref_stats, method=SqrtmMethod.EIGH
         )
     if "pr" not in args.skip:
-        pr, ours["pr_s"] = _timed(
-            precision_recall, ref_pool, pool, distance_fn=get_distance_fn(DistanceBackend.ADM)
-        )
+        distance_fn = get_distance_fn(DistanceBackend(args.distance))
+        pr, ours["pr_s"] = _timed(precision_recall, ref_pool, pool, distance_fn=distance_fn)
         ours["precision"], ours["recall"] = pr.precision, pr.recall
+        ours["distance"] = args.distance
+        ours["mirror_checks"] = {
+            "x".join(map(str, key)): ok
+            for key, ok in getattr(distance_fn, "mirror_checks", {}).items()
+        }
     figures["fcdmbench"] = ours
 
     if args.adm_evaluator:

@@ -96,7 +96,9 @@ def eval_command(
     distance: Annotated[
         str,
         typer.Option(
-            "--distance", help="adm (TF float16, exact) or torch (GPU float16, labelled)."
+            "--distance",
+            help="adm: ADM's float16 ops, bit-identical (default). adm-graph: ADM's whole "
+            "TensorFlow graph (the reference; slower). torch: GPU float16, labelled, not exact.",
         ),
     ] = "adm",
 ) -> None:
@@ -112,7 +114,8 @@ def eval_command(
     try:
         sqrtm_method, backend = SqrtmMethod(sqrtm), DistanceBackend(distance)
     except ValueError as exc:
-        raise ConfigError(str(exc), hint="--sqrtm adm|eigh, --distance adm|torch") from None
+        hint = "--sqrtm adm|eigh, --distance adm|adm-graph|torch"
+        raise ConfigError(str(exc), hint=hint) from None
     config = EvalConfig(
         samples=samples,
         ref=ref,

@@ -1,17 +1,29 @@
 """Pairwise squared distances for the precision/recall manifold estimator.
 
-Two kernels, chosen by `DistanceBackend`:
+ADM's block (`evaluations/evaluator.py`, 22e0df8) is ``max(|u|^2 - 2 u.v + |v|^2, 0)`` with both
+blocks cast to float16 and every operation in float16; if any value of the block is not finite
+(float16 overflows above 65504) the whole block is recomputed from the float32 inputs. Three
+kernels, chosen by `DistanceBackend`:
 
-- ``adm``: ADM's own arithmetic, run by TensorFlow: both blocks cast to float16, squared norms and
-  ``|u|^2 - 2 u.v + |v|^2`` (clamped at 0) in float16; if any value in the block is not finite
-  (float16 overflows above 65504), the whole block is recomputed from the float32 inputs. Only
-  TensorFlow running these same float16 ops reproduces ADM to the sample (a float64 computation
-  differs by a few samples in 3,000), so this is the reference mode.
+- ``adm`` (default, ADM-exact): the float16 cast, the squared norms and the ``MatMul`` run in
+  TensorFlow as the very ops of ADM's graph on the same block shapes; the element-wise rest
+  (``2 p``, ``|u|^2 - 2p``, ``+ |v|^2``, ``max(., 0)``) runs in torch, in place, in float16.
+  Each of those is one IEEE float16 operation, correctly rounded in both libraries (each
+  computes in float32 and rounds once, which is exact for a single add, subtract or multiply of
+  float16 values), so the values are the same bits; the block stays float16 (half the memory;
+  converting to float32 is exact and is left to the comparisons). Any block with a non-finite
+  norm, product or distance is handed whole to ``adm-graph``, so ADM's overflow fallback is
+  reproduced by ADM's own ops. Tested equal to ``adm-graph``, overflow blocks included
+  (tests/evaluation/test_distance.py); about 1.5x faster per 10,000 x 10,000 block on 2 CPU
+  cores (docs/evaluation.md).
+- ``adm-graph``: ADM's whole block graph run by TensorFlow, float32 out: the reference the
+  ``adm`` kernel is tested against, and its fallback.
 - ``torch``: the same formula in torch, float16 on CUDA with the same per-block float32
   fallback, float32 on CPU. Faster on a GPU; its deviation from ``adm`` is measured by
   ``benchmarks/bench_eval_metrics.py`` and is a few samples at most, never zero by guarantee.
 
-TensorFlow is imported lazily here and in `inception.py` only.
+Every kernel returns a numpy ``(m, n)`` array of float16 or float32 values. TensorFlow is
+imported lazily here and in `inception.py` only.
 """
 
 from __future__ import annotations
@@ -26,7 +38,7 @@ from fcdmbench.errors import require
 
 __all__ = ["DistanceBackend", "DistanceFn", "get_distance_fn"]
 
-#: ``(U (m, D) float32, V (n, D) float32) -> (m, n) float32`` squared distances.
+#: ``(U (m, D) float32, V (n, D) float32) -> (m, n)`` squared distances, float16 or float32.
 DistanceFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
@@ -34,44 +46,147 @@ class DistanceBackend(enum.Enum):
     """Which kernel computes the manifold estimator's distances."""
 
     ADM = "adm"
+    ADM_GRAPH = "adm-graph"
     TORCH = "torch"
+
+    @property
+    def adm_exact(self) -> bool:
+        """Whether this kernel reproduces ADM's distances bit for bit."""
+        return self is not DistanceBackend.TORCH
 
 
 def get_distance_fn(backend: DistanceBackend, device: str | None = None) -> DistanceFn:
     """Return the distance kernel for `backend` (`device` applies to ``torch`` only).
 
     Raises:
-        MissingExtraError: ``adm`` without TensorFlow installed.
+        MissingExtraError: ``adm`` or ``adm-graph`` without TensorFlow installed.
     """
     if backend is DistanceBackend.ADM:
-        return _adm_tf_kernel()
+        return _adm_split_kernel()
+    if backend is DistanceBackend.ADM_GRAPH:
+        return _adm_graph_kernel()
     return _torch_kernel(device)
 
 
+def _tf():
+    return require("tensorflow", "eval-cpu", "ADM's float16 precision/recall distances")
+
+
+def _adm_formula(tf, u, v):
+    norm_u = tf.reshape(tf.reduce_sum(tf.square(u), 1), [-1, 1])
+    norm_v = tf.reshape(tf.reduce_sum(tf.square(v), 1), [1, -1])
+    return tf.maximum(norm_u - 2 * tf.matmul(u, v, False, True) + norm_v, 0.0)
+
+
 @cache
-def _adm_tf_kernel() -> DistanceFn:
-    tf = require("tensorflow", "eval-cpu", "ADM's float16 precision/recall distances")
-
-    def squared(u, v):
-        norm_u = tf.reshape(tf.reduce_sum(tf.square(u), 1), [-1, 1])
-        norm_v = tf.reshape(tf.reduce_sum(tf.square(v), 1), [1, -1])
-        return tf.maximum(norm_u - 2 * tf.matmul(u, v, False, True) + norm_v, 0.0)
-
+def _adm_graph_kernel() -> DistanceFn:
+    tf = _tf()
     spec = tf.TensorSpec([None, None], tf.float32)
 
     @tf.function(input_signature=[spec, spec])
     def block(u, v):
-        half = squared(tf.cast(u, tf.float16), tf.cast(v, tf.float16))
+        half = _adm_formula(tf, tf.cast(u, tf.float16), tf.cast(v, tf.float16))
         return tf.cond(
             tf.reduce_all(tf.math.is_finite(half)),
             lambda: tf.cast(half, tf.float32),
-            lambda: squared(u, v),
+            lambda: _adm_formula(tf, u, v),
         )
 
     def run(u: np.ndarray, v: np.ndarray) -> np.ndarray:
         return block(np.asarray(u, np.float32), np.asarray(v, np.float32)).numpy()
 
     return run
+
+
+@cache
+def _adm_split_kernel() -> DistanceFn:
+    return _SplitADMKernel()
+
+
+class _SplitADMKernel:
+    """ADM's block as TensorFlow's cast, norms and ``MatMul`` plus torch float16 element-wise ops.
+
+    `pair` returns the blocks ``D(U, V)`` and ``D(V, U)``, which the radii of one set both need.
+    Computing ``V U^T`` as the transpose of ``U V^T`` is exact only if the ``MatMul`` kernel adds
+    each dot product in the same order whichever operand comes first; that is true of the
+    kernels seen here for blocks of two or more rows and columns and false for one-row blocks
+    (docs/evaluation.md), and nothing guarantees it elsewhere. So the first pair of each shape
+    computes both products and compares them bit for bit; the transpose is reused for later
+    pairs of that shape only if they were equal. `mirror_checks` records each verdict.
+    """
+
+    def __init__(self) -> None:
+        tf = _tf()
+        self._graph = _adm_graph_kernel()
+        spec = tf.TensorSpec([None, None], tf.float32)
+        half_spec = tf.TensorSpec([None, None], tf.float16)
+
+        @tf.function(input_signature=[spec])
+        def half_and_norm(x):
+            half = tf.cast(x, tf.float16)
+            return half, tf.reduce_sum(tf.square(half), 1)
+
+        @tf.function(input_signature=[half_spec, half_spec])
+        def product(u, v):
+            return tf.matmul(u, v, False, True)
+
+        self._half_and_norm, self._product = half_and_norm, product
+        #: ``(rows, cols, dim) -> True`` when ``V U^T`` equalled ``(U V^T)^T`` bit for bit.
+        self.mirror_checks: dict[tuple[int, int, int], bool] = {}
+
+    def __call__(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        u, v = np.asarray(u, np.float32), np.asarray(v, np.float32)
+        (u16, norm_u), (v16, norm_v) = self._half_and_norm(u), self._half_and_norm(v)
+        return self._finish(u, v, norm_u, self._torch_product(u16, v16), norm_v)
+
+    def pair(self, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(D(U, V), D(V, U))``, ADM-exact, with one product where that was verified exact."""
+        import torch
+
+        u, v = np.asarray(u, np.float32), np.asarray(v, np.float32)
+        (u16, norm_u), (v16, norm_v) = self._half_and_norm(u), self._half_and_norm(v)
+        prod = self._torch_product(u16, v16)
+        key = (len(u), len(v), u.shape[1])
+        if self.mirror_checks.get(key):
+            prod_t = prod.T
+        else:
+            prod_t = self._torch_product(v16, u16)
+            if key not in self.mirror_checks and min(len(u), len(v)) >= 2:
+                self.mirror_checks[key] = torch.equal(prod_t, prod.T)
+        return (
+            self._finish(u, v, norm_u, prod, norm_v),
+            self._finish(v, u, norm_v, prod_t, norm_u),
+        )
+
+    def _torch_product(self, u16, v16):
+        import torch
+
+        return torch.from_numpy(self._product(u16, v16).numpy())
+
+    def _finish(self, u, v, norm_u, prod, norm_v) -> np.ndarray:
+        """``max(|u|^2 - 2p + |v|^2, 0)`` in float16, one rounding per op, as ADM's graph."""
+        import torch
+
+        norm_u = torch.from_numpy(norm_u.numpy()).unsqueeze(1)
+        norm_v = torch.from_numpy(norm_v.numpy()).unsqueeze(0)
+        if not (_all_finite(norm_u) and _all_finite(norm_v) and _all_finite(prod)):
+            return self._graph(u, v)
+        dist = torch.empty(prod.shape, dtype=prod.dtype)  # row-major even for a transpose
+        torch.mul(prod, 2, out=dist)  # the product itself is never written
+        torch.sub(norm_u, dist, out=dist)
+        dist.add_(norm_v)
+        dist.clamp_min_(0)
+        if not _all_finite(dist):
+            return self._graph(u, v)
+        return dist.numpy()
+
+
+def _all_finite(tensor) -> bool:
+    """No inf or NaN (min/max propagate NaN; ~10x faster than `isfinite` on float16 CPU)."""
+    import torch
+
+    low, high = tensor.aminmax()
+    return bool(torch.isfinite(low) and torch.isfinite(high))
 
 
 def _torch_kernel(device: str | None) -> DistanceFn:

@@ -197,11 +197,12 @@ def evaluate(
     inception_score = probs_to_inception_score(extractor.pool_to_probs(pool), config.split_size)
     timings["inception_score_s"] = time.perf_counter() - clock
     clock = time.perf_counter()
+    distance_fn = get_distance_fn(config.distance)
     pr = precision_recall(
         ref_pool,
         pool,
         config.k,
-        distance_fn=get_distance_fn(config.distance),
+        distance_fn=distance_fn,
         on_progress=(lambda d, t: on_progress("precision_recall", d, t)) if on_progress else None,
     )
     timings["precision_recall_s"] = time.perf_counter() - clock
@@ -219,9 +220,9 @@ def evaluate(
         mode={
             "sqrtm": config.sqrtm.value,
             "distance": config.distance.value,
-            "adm_exact": str(
-                config.sqrtm is SqrtmMethod.ADM and config.distance is DistanceBackend.ADM
-            ).lower(),
+            "adm_exact": str(config.sqrtm is SqrtmMethod.ADM and config.distance.adm_exact).lower(),
+            # Block shapes whose V U^T was checked against (U V^T)^T: reused only where equal.
+            "mirrored_products": _mirror_note(distance_fn),
         },
         samples={
             "path": str(config.samples),
@@ -248,4 +249,14 @@ def evaluate(
             None if sample_record is None else {"path": str(record_path), "record": sample_record}
         ),
         timings_s={k: round(v, 3) for k, v in timings.items()},
+    )
+
+
+def _mirror_note(distance_fn) -> str:
+    checks = getattr(distance_fn, "mirror_checks", None)
+    if not checks:
+        return "not used"
+    return ", ".join(
+        f"{r}x{c}x{d}: {'bit-equal, reused' if ok else 'differ, both computed'}"
+        for (r, c, d), ok in sorted(checks.items())
     )

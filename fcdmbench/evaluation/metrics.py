@@ -199,26 +199,64 @@ def compute_manifold_radii(
 ) -> np.ndarray:
     """Distance to each vector's k-th nearest neighbour (self counted at distance 0), ``(N,)``.
 
-    Same values as ADM's ``manifold_radii`` (a partition of whole row blocks): each column block
-    is reduced to its ``k + 1`` smallest distances per row as it arrives
-    (`fcdmbench.evaluation.selection`, exact, thread-parallel), and those are merged.
+    Same values as ADM's ``manifold_radii``, which partitions whole ``(10,000, N)`` row blocks:
+    here each distance block is reduced to its ``k + 1`` smallest values per row as it arrives
+    (`torch.topk`: values selected, never recomputed) and merged into a running ``(N, k + 1)``
+    table, so no more than two blocks are held at once. With square blocks and a kernel that has
+    ``pair`` (the ``adm`` kernel), blocks ``(i, j)`` and ``(j, i)`` are computed together, which
+    lets the kernel share one product between them where that is exact.
     """
-    from fcdmbench.evaluation.selection import merge_smallest, smallest_per_row
+    import torch
 
     num = len(features)
-    radii = np.empty(num, dtype=np.float32)
+    if num <= k:
+        raise InputError(f"manifold radii with k={k} need more than {k} vectors, got {num}")
+    smallest = torch.full((num, k + 1), torch.inf)
+    pair = getattr(distance_fn, "pair", None) if row_batch_size == col_batch_size else None
+    done = [0]
+
+    def absorb(block: np.ndarray, begin: int) -> None:
+        rows = slice(begin, begin + block.shape[0])
+        part = _smallest(torch.from_numpy(block), k + 1)
+        smallest[rows] = _smallest(torch.cat([smallest[rows], part], 1), k + 1)
+        done[0] += block.size
+        if on_progress:
+            on_progress(done[0], num * num)
+
     for begin1 in range(0, num, row_batch_size):
         rows = features[begin1 : begin1 + row_batch_size]
-        parts = []
-        for begin2 in range(0, num, col_batch_size):
-            block = distance_fn(rows, features[begin2 : begin2 + col_batch_size])
-            parts.append(smallest_per_row(block, k + 1))
+        for begin2 in range(begin1 if pair else 0, num, col_batch_size):
+            cols = features[begin2 : begin2 + col_batch_size]
+            if pair is not None and begin2 != begin1:
+                block, mirror = pair(rows, cols)
+                absorb(block, begin1)
+                absorb(mirror, begin2)
+                del mirror
+            else:
+                block = distance_fn(rows, cols)
+                absorb(block, begin1)
             del block
-            if on_progress:
-                on_progress(min(begin2 + col_batch_size, num) * len(rows), num * len(rows))
-        smallest = merge_smallest(parts, k + 1)
-        radii[begin1 : begin1 + len(rows)] = np.partition(smallest, k, axis=1)[:, k]
-    return radii
+    return smallest.max(dim=1).values.numpy()
+
+
+def _smallest(block, m: int):
+    """The ``min(m, cols)`` smallest values of each row, as float32 (exact for float16 input)."""
+    m = min(m, block.shape[1])
+    return block.topk(m, dim=1, largest=False, sorted=False).values.float()
+
+
+def _same_dtype(block, radii):
+    """`radii` in `block`'s dtype if that is exact (float16 radii from float16 blocks), else None.
+
+    ADM compares in float32; comparing float16 with float16 values gives the same answers and
+    is about twice as fast as casting the block.
+    """
+    import torch
+
+    if radii.dtype == block.dtype:
+        return radii
+    cast = radii.to(block.dtype)
+    return cast if torch.equal(cast.to(radii.dtype), radii) else None
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -267,6 +305,8 @@ def precision_recall(
     Example:
         pr = precision_recall(ref_pool, sample_pool)
     """
+    import torch
+
     from fcdmbench.evaluation.distance import DistanceBackend, get_distance_fn
 
     if distance_fn is None:
@@ -290,19 +330,25 @@ def precision_recall(
     base[0] = n_ref * n_ref
     radii_smp = compute_manifold_radii(smp, distance_fn, k=k, on_progress=stage, **blocks)
     base[0] += n_smp * n_smp
-    ref_in = np.zeros(n_ref, dtype=bool)
-    smp_in = np.zeros(n_smp, dtype=bool)
+    # ADM's `evaluate_pr`: one reference x sample block serves both comparisons, in float32.
+    r_ref, r_smp = torch.from_numpy(radii_ref), torch.from_numpy(radii_smp)
+    ref_in = torch.zeros(n_ref, dtype=torch.bool)
+    smp_in = torch.zeros(n_smp, dtype=torch.bool)
     for begin1 in range(0, n_ref, row_batch_size):
         end1 = begin1 + row_batch_size
         for begin2 in range(0, n_smp, col_batch_size):
             end2 = begin2 + col_batch_size
-            dist = distance_fn(ref[begin1:end1], smp[begin2:end2])
-            ref_in[begin1:end1] |= (dist <= radii_smp[None, begin2:end2]).any(axis=1)
-            smp_in[begin2:end2] |= (dist <= radii_ref[begin1:end1, None]).any(axis=0)
+            dist = torch.from_numpy(distance_fn(ref[begin1:end1], smp[begin2:end2]))
+            rs, rr = _same_dtype(dist, r_smp[begin2:end2]), _same_dtype(dist, r_ref[begin1:end1])
+            if rs is None or rr is None:
+                dist, rs, rr = dist.float(), r_smp[begin2:end2], r_ref[begin1:end1]
+            ref_in[begin1:end1] |= (dist <= rs[None, :]).any(dim=1)
+            smp_in[begin2:end2] |= (dist <= rr[:, None]).any(dim=0)
             stage(min(end1, n_ref) * n_smp - (n_smp - min(end2, n_smp)) * dist.shape[0], total)
+            del dist
     return PrecisionRecall(
-        precision=float(np.mean(smp_in.astype(np.float64))),
-        recall=float(np.mean(ref_in.astype(np.float64))),
+        precision=float(np.mean(smp_in.numpy().astype(np.float64))),
+        recall=float(np.mean(ref_in.numpy().astype(np.float64))),
         num_ref=n_ref,
         num_sample=n_smp,
         k=k,

@@ -125,6 +125,7 @@ def test_evaluate_end_to_end_matches_metrics_on_its_activations(world):
     pr = precision_recall(ref_pool, pool, distance_fn=get_distance_fn(DistanceBackend.ADM))
     assert (result.precision, result.recall) == (pr.precision, pr.recall)
     assert result.sampler == {"cfg": 1.5} and result.mode["adm_exact"] == "true"
+    assert result.mode["mirrored_products"] == "not used"  # one block per set: nothing to mirror
     assert result.reference["stats"] == "computed from the reference images"
     again = evaluate(config)
     assert again.samples["activations_cached"] and again.reference["activations_cached"]
@@ -262,3 +263,13 @@ def test_bad_inputs_exit_3_with_message(world, case):
     )
     assert result.exit_code == 3, result.output
     assert expected in result.output and "hint:" in result.output
+
+
+def test_mirror_note_names_every_checked_shape():
+    from types import SimpleNamespace
+
+    from fcdmbench.evaluation.evaluate import _mirror_note
+
+    fn = SimpleNamespace(mirror_checks={(10, 10, 4): True, (10, 3, 4): False})
+    assert _mirror_note(fn) == "10x3x4: differ, both computed, 10x10x4: bit-equal, reused"
+    assert _mirror_note(lambda u, v: u) == "not used"
