@@ -14,8 +14,9 @@ kernels, chosen by `DistanceBackend`:
   converting to float32 is exact and is left to the comparisons). Any block with a non-finite
   norm, product or distance is handed whole to ``adm-graph``, so ADM's overflow fallback is
   reproduced by ADM's own ops. Tested equal to ``adm-graph``, overflow blocks included
-  (tests/evaluation/test_distance.py); about 1.5x faster per 10,000 x 10,000 block on 2 CPU
-  cores (docs/evaluation.md).
+  (tests/evaluation/test_distance.py). `_SplitADMKernel.pair` also shares one product between
+  the blocks ``(i, j)`` and ``(j, i)`` of the radii where a bit-for-bit check allows it; speed
+  figures in docs/evaluation.md.
 - ``adm-graph``: ADM's whole block graph run by TensorFlow, float32 out: the reference the
   ``adm`` kernel is tested against, and its fallback.
 - ``torch``: the same formula in torch, float16 on CUDA with the same per-block float32
