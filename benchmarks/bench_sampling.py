@@ -25,8 +25,9 @@ import time
 def _parse() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--models", nargs="+", default=["fcdm-xl", "dit-xl-2", "dic-xl", "dico-xl"])
-    p.add_argument("--precision", nargs="+", default=["fp32", "tf32", "bf16"],
-                   choices=["fp32", "tf32", "bf16"])
+    p.add_argument(
+        "--precision", nargs="+", default=["fp32", "tf32", "bf16"], choices=["fp32", "tf32", "bf16"]
+    )
     p.add_argument("--sampler", default="iddpm", choices=["iddpm", "ddim", "sde"])
     p.add_argument("--steps", type=int, default=250)
     p.add_argument("--cfg-scale", type=float, default=1.5)
@@ -67,10 +68,17 @@ def main() -> int:
     device = torch.device("cuda")
     import diffusers
 
-    vae = diffusers.AutoencoderKL(block_out_channels=(128, 256, 512, 512),
-                                  down_block_types=("DownEncoderBlock2D",) * 4,
-                                  up_block_types=("UpDecoderBlock2D",) * 4,
-                                  layers_per_block=2, latent_channels=4).to(device).eval()
+    vae = (
+        diffusers.AutoencoderKL(
+            block_out_channels=(128, 256, 512, 512),
+            down_block_types=("DownEncoderBlock2D",) * 4,
+            up_block_types=("UpDecoderBlock2D",) * 4,
+            layers_per_block=2,
+            latent_channels=4,
+        )
+        .to(device)
+        .eval()
+    )
     kind = SamplerKind(args.sampler)
     known = set(list_models())
     results = []
@@ -83,8 +91,9 @@ def main() -> int:
         model.load_state_dict(deterministic_state_dict(model.state_dict()))
         model = model.to(device).eval()
         channels, side, _ = spec.input_shape(args.resolution)
-        out_channels = getattr(spec.config_for(args.resolution, **overrides), "out_channels",
-                               channels)
+        out_channels = getattr(
+            spec.config_for(args.resolution, **overrides), "out_channels", channels
+        )
         for precision in args.precision:
             tf32 = precision == "tf32"
             torch.backends.cuda.matmul.allow_tf32 = tf32
@@ -95,8 +104,9 @@ def main() -> int:
 
             def run(steps: int, fn=fn, channels=channels, side=side, out_channels=out_channels):
                 gen = torch.Generator(device=device).manual_seed(0)
-                x = torch.randn((args.batch_size, channels, side, side), generator=gen,
-                                device=device)
+                x = torch.randn(
+                    (args.batch_size, channels, side, side), generator=gen, device=device
+                )
                 if kind.is_flow:
                     return sample_flow_sde(fn, x, gen, FlowSDE(max(steps, 2)))
                 d = create_diffusion(steps, learned_variance=out_channels == 2 * channels)
@@ -119,22 +129,38 @@ def main() -> int:
                     times.append(t1 - t0)
                     decode.append(time.perf_counter() - t1)
             med = statistics.median(times)
-            row = {"model": spec.name, "precision": precision, "sampler": kind.value,
-                   "steps": args.steps, "cfg_scale": args.cfg_scale,
-                   "batch_size": args.batch_size, "resolution": args.resolution,
-                   "sampling_s": times, "decode_s": decode,
-                   "img_per_s_sampling": args.batch_size / med,
-                   "img_per_s_end_to_end": args.batch_size / (med + statistics.median(decode)),
-                   "peak_mem_gib": torch.cuda.max_memory_allocated() / 2**30}
+            row = {
+                "model": spec.name,
+                "precision": precision,
+                "sampler": kind.value,
+                "steps": args.steps,
+                "cfg_scale": args.cfg_scale,
+                "batch_size": args.batch_size,
+                "resolution": args.resolution,
+                "sampling_s": times,
+                "decode_s": decode,
+                "img_per_s_sampling": args.batch_size / med,
+                "img_per_s_end_to_end": args.batch_size / (med + statistics.median(decode)),
+                "peak_mem_gib": torch.cuda.max_memory_allocated() / 2**30,
+            }
             results.append(row)
-            print(f"{spec.name} {precision}: {row['img_per_s_sampling']:.2f} img/s sampling, "
-                  f"{row['img_per_s_end_to_end']:.2f} img/s with decode", file=sys.stderr)
+            print(
+                f"{spec.name} {precision}: {row['img_per_s_sampling']:.2f} img/s sampling, "
+                f"{row['img_per_s_end_to_end']:.2f} img/s with decode",
+                file=sys.stderr,
+            )
         del model
         torch.cuda.empty_cache()
-    write_record(args.out, "fcdmbench.sampling-bench/1",
-                 {"results": results, "weights": "random (speed only)",
-                  "vae": "SD VAE architecture, random weights, fp32",
-                  "env": dataclasses.asdict(collect_env("cuda"))})
+    write_record(
+        args.out,
+        "fcdmbench.sampling-bench/1",
+        {
+            "results": results,
+            "weights": "random (speed only)",
+            "vae": "SD VAE architecture, random weights, fp32",
+            "env": dataclasses.asdict(collect_env("cuda")),
+        },
+    )
     return 0
 
 

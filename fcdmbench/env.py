@@ -27,11 +27,24 @@ def git_state(repo: Path | None = None) -> tuple[str | None, bool | None]:
     """(HEAD sha, dirty) of the fcdmbench checkout, or (None, None) outside git."""
     repo = repo or Path(__file__).resolve().parent.parent
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True,
-                             text=True, timeout=5, check=True).stdout.strip()
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                                    cwd=repo, capture_output=True, text=True, timeout=5,
-                                    check=True).stdout.strip())
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+        dirty = bool(
+            subprocess.run(
+                ["git", "status", "--porcelain", "--untracked-files=no"],
+                cwd=repo,
+                capture_output=True,
+                text=True,
+                timeout=5,
+                check=True,
+            ).stdout.strip()
+        )
         return sha, dirty
     except (OSError, subprocess.SubprocessError):
         return None, None
@@ -93,8 +106,14 @@ class EnvInfo:
         return tag
 
 
-_SMI_FIELDS = ("clocks.sm", "clocks.max.sm", "clocks.mem", "power.limit", "mig.mode.current",
-               "ecc.mode.current")
+_SMI_FIELDS = (
+    "clocks.sm",
+    "clocks.max.sm",
+    "clocks.mem",
+    "power.limit",
+    "mig.mode.current",
+    "ecc.mode.current",
+)
 
 
 def _package_version(name: str) -> str | None:
@@ -111,7 +130,10 @@ def _nvidia_smi_facts(index: int) -> dict:
     try:
         line = subprocess.run(
             ["nvidia-smi", f"--query-gpu={','.join(_SMI_FIELDS)}", "--format=csv,noheader,nounits"],
-            capture_output=True, text=True, timeout=10, check=True,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
         ).stdout.splitlines()[index]
     except (OSError, subprocess.SubprocessError, IndexError):
         return {}
@@ -160,26 +182,40 @@ def collect_env(device: str = "cpu") -> EnvInfo:
         props = torch.cuda.get_device_properties(index)
         driver = None
         try:
-            driver = subprocess.run(
-                ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-                capture_output=True, text=True, timeout=10, check=True,
-            ).stdout.splitlines()[index].strip()
+            driver = (
+                subprocess.run(
+                    ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                    capture_output=True,
+                    text=True,
+                    timeout=10,
+                    check=True,
+                )
+                .stdout.splitlines()[index]
+                .strip()
+            )
         except (OSError, subprocess.SubprocessError, IndexError):
             pass
         return EnvInfo(
-            device_type="cuda", device_name=props.name, device_slug=device_slug(props.name),
-            capability=f"{props.major}.{props.minor}", device_count=torch.cuda.device_count(),
-            mem_gib=round(props.total_memory / 2**30, 1), driver=driver,
+            device_type="cuda",
+            device_name=props.name,
+            device_slug=device_slug(props.name),
+            capability=f"{props.major}.{props.minor}",
+            device_count=torch.cuda.device_count(),
+            mem_gib=round(props.total_memory / 2**30, 1),
+            driver=driver,
             cuda_runtime=torch.version.cuda,
             cudnn=(
-                str(torch.backends.cudnn.version())
-                if torch.backends.cudnn.is_available()
-                else None
+                str(torch.backends.cudnn.version()) if torch.backends.cudnn.is_available() else None
             ),
             sm_count=props.multi_processor_count,
             **_nvidia_smi_facts(index),
             **common,
         )
     name = _cpu_name()
-    return EnvInfo(device_type="cpu", device_name=name, device_slug="cpu-" + device_slug(name),
-                   device_count=os.cpu_count() or 0, **common)
+    return EnvInfo(
+        device_type="cpu",
+        device_name=name,
+        device_slug="cpu-" + device_slug(name),
+        device_count=os.cpu_count() or 0,
+        **common,
+    )

@@ -48,8 +48,9 @@ def deterministic_state_dict(shapes: Mapping[str, Any], seed: int = 0) -> dict[s
     return out
 
 
-def fixture_inputs(input_shape: tuple[int, int, int], batch: int = 2, seed: int = 0,
-                   num_classes: int = 1000):
+def fixture_inputs(
+    input_shape: tuple[int, int, int], batch: int = 2, seed: int = 0, num_classes: int = 1000
+):
     """Fixed (x, t, y) for a parity run: x ~ N(0, 1), t in [0, 1000), y in [0, num_classes)."""
     import torch
 
@@ -60,8 +61,11 @@ def fixture_inputs(input_shape: tuple[int, int, int], batch: int = 2, seed: int 
     return x, t, y
 
 
-def run_parity(fixture_path: str | Path, upstream_state_dict_keys: Mapping[str, Any] | None = None,
-               perturb: str | None = None) -> dict[str, float]:
+def run_parity(
+    fixture_path: str | Path,
+    upstream_state_dict_keys: Mapping[str, Any] | None = None,
+    perturb: str | None = None,
+) -> dict[str, float]:
     """Rebuild a fixture's model, load the deterministic upstream weights, compare outputs.
 
     Args:
@@ -93,7 +97,8 @@ def run_parity(fixture_path: str | Path, upstream_state_dict_keys: Mapping[str, 
         out = model(fx["x"], fx["t"], fx["y"])
         result["max_abs_diff"] = (out - fx["out"]).abs().max().item()
         if "out_cfg" in fx:
-            cfg = getattr(model, spec.cfg_method)(fx["x_cfg"], fx["t_cfg"], fx["y_cfg"],
-                                                  float(fx["cfg_scale"]))
+            cfg = getattr(model, spec.cfg_method)(
+                fx["x_cfg"], fx["t_cfg"], fx["y_cfg"], float(fx["cfg_scale"])
+            )
             result["max_abs_diff_cfg"] = (cfg - fx["out_cfg"]).abs().max().item()
     return result

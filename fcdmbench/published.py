@@ -29,18 +29,33 @@ class Paper:
 
 
 PAPERS: dict[str, Paper] = {
-    "fcdm": Paper("fcdm",
-                  "All Convolution, No Attention: Designing Diffusion with Convolutions (FCDM)",
-                  arxiv="2603.09408"),
-    "dit": Paper("dit", "Scalable Diffusion Models with Transformers (DiT)", arxiv="2212.09748",
-                 venue="ICCV 2023"),
-    "dic": Paper("dic", "DiC: Rethinking Conv3x3 Designs in Diffusion Models", arxiv="2501.00603",
-                 venue="CVPR 2025"),
-    "dico": Paper("dico",
-                  "DiCo: Revitalizing ConvNets for Scalable and Efficient Diffusion Modeling",
-                  arxiv="2505.11196"),
-    "dig": Paper("dig", "DiG: Scalable and Efficient Diffusion Models with Gated Linear Attention",
-                 arxiv="2405.18428"),
+    "fcdm": Paper(
+        "fcdm",
+        "All Convolution, No Attention: Designing Diffusion with Convolutions (FCDM)",
+        arxiv="2603.09408",
+    ),
+    "dit": Paper(
+        "dit",
+        "Scalable Diffusion Models with Transformers (DiT)",
+        arxiv="2212.09748",
+        venue="ICCV 2023",
+    ),
+    "dic": Paper(
+        "dic",
+        "DiC: Rethinking Conv3x3 Designs in Diffusion Models",
+        arxiv="2501.00603",
+        venue="CVPR 2025",
+    ),
+    "dico": Paper(
+        "dico",
+        "DiCo: Revitalizing ConvNets for Scalable and Efficient Diffusion Modeling",
+        arxiv="2505.11196",
+    ),
+    "dig": Paper(
+        "dig",
+        "DiG: Scalable and Efficient Diffusion Models with Gated Linear Attention",
+        arxiv="2405.18428",
+    ),
 }
 
 

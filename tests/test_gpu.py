@@ -35,10 +35,17 @@ def test_cuda_throughput_record_uses_cuda_events(tmp_path):
     from fcdmbench.reporting.records import read_record, write_record
 
     protocol = ProtocolConfig(warmup_calls=2, warmup_s=0.2, blocks=3, min_block_s=0.1, pause_s=0.0)
-    config = ThroughputConfig(models=("fcdm-s",), batch=8, resolution=256, device="cuda",
-                              fcdm_checkpointing=FcdmCheckpointing.OFF, protocol=protocol)
-    record = read_record(write_record(tmp_path / "gpu.json", SCHEMA,
-                                      measure_throughput(config).to_record()))
+    config = ThroughputConfig(
+        models=("fcdm-s",),
+        batch=8,
+        resolution=256,
+        device="cuda",
+        fcdm_checkpointing=FcdmCheckpointing.OFF,
+        protocol=protocol,
+    )
+    record = read_record(
+        write_record(tmp_path / "gpu.json", SCHEMA, measure_throughput(config).to_record())
+    )
     assert validate_record(record) == []
     assert record["env"]["device_type"] == "cuda" and record["env"]["capability"]
     assert record["protocol"]["timer"] == "cuda_event"

@@ -19,8 +19,14 @@ FAMILIES = ("fcdm", "dit", "dic", "dico")
 
 
 def _row(table: str, model: str, setting_part: str = "", resolution: int = 256) -> PublishedResult:
-    hits = [r for r in ROWS if r.table == table and r.model == model
-            and r.resolution == resolution and setting_part in r.setting]
+    hits = [
+        r
+        for r in ROWS
+        if r.table == table
+        and r.model == model
+        and r.resolution == resolution
+        and setting_part in r.setting
+    ]
     assert len(hits) == 1, (table, model, setting_part, hits)
     return hits[0]
 

@@ -19,30 +19,40 @@ def register(app: typer.Typer) -> None:
 @analyze_app.command("spectral")
 def spectral_command(
     models: Annotated[list[str], typer.Argument(help="One or more models, one curve each.")],
-    ckpt: Annotated[list[Path] | None, typer.Option("--ckpt", metavar="PT",
-                                                    help="Checkpoint per model, same order.")]
-    = None,
-    smoke: Annotated[bool, typer.Option("--smoke", help="Random weights (tests; stamped).")]
-    = False,
-    images: Annotated[Path | None, typer.Option("--images", metavar="NPZ",
-                                                help="Validation images, uint8 NHWC arr_0 "
-                                                "(+ arr_1 labels).")] = None,
-    synthetic: Annotated[bool, typer.Option("--synthetic", help="N(0,1) latents instead of "
-                                            "images (stamped).")] = False,
-    vae: Annotated[str | None, typer.Option(metavar="DIR|ema|mse", envvar="FCDMBENCH_VAE",
-                                            help="VAE to encode --images.")] = None,
+    ckpt: Annotated[
+        list[Path] | None,
+        typer.Option("--ckpt", metavar="PT", help="Checkpoint per model, same order."),
+    ] = None,
+    smoke: Annotated[
+        bool, typer.Option("--smoke", help="Random weights (tests; stamped).")
+    ] = False,
+    images: Annotated[
+        Path | None,
+        typer.Option(
+            "--images", metavar="NPZ", help="Validation images, uint8 NHWC arr_0 (+ arr_1 labels)."
+        ),
+    ] = None,
+    synthetic: Annotated[
+        bool, typer.Option("--synthetic", help="N(0,1) latents instead of images (stamped).")
+    ] = False,
+    vae: Annotated[
+        str | None,
+        typer.Option(metavar="DIR|ema|mse", envvar="FCDMBENCH_VAE", help="VAE to encode --images."),
+    ] = None,
     num: Annotated[int, typer.Option(min=1, help="Samples averaged (paper: 128).")] = 128,
     every: Annotated[int, typer.Option(min=1, help="Timestep stride (1 = all 1000).")] = 1,
     batch_size: Annotated[int, typer.Option(min=1)] = 32,
     seed: Annotated[int, typer.Option()] = 0,
     resolution: Annotated[int, typer.Option(help="Image resolution (paper: 512).")] = 256,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
-    set_items: Annotated[list[str] | None, typer.Option("--set", metavar="KEY=VALUE",
-                                                        help="Config override for every model.")]
-    = None,
-    out: Annotated[Path, typer.Option("--out", "-o", metavar="PREFIX",
-                                      help="Writes PREFIX.csv, .png, .svg, .json.")]
-    = Path("spectral_energy"),
+    set_items: Annotated[
+        list[str] | None,
+        typer.Option("--set", metavar="KEY=VALUE", help="Config override for every model."),
+    ] = None,
+    out: Annotated[
+        Path,
+        typer.Option("--out", "-o", metavar="PREFIX", help="Writes PREFIX.csv, .png, .svg, .json."),
+    ] = Path("spectral_energy"),
     as_json: Annotated[bool, typer.Option("--json", help="Print the record as JSON.")] = False,
 ) -> None:
     """Spectral energy of the predicted noise per diffusion timestep (FCDM App. F, Fig. 7).
@@ -56,13 +66,28 @@ def spectral_command(
     from fcdmbench.sampling.spectral import SpectralConfig, run_spectral
 
     config = SpectralConfig(
-        models=tuple(models), out=out, checkpoints=tuple(ckpt or ()), smoke=smoke, images=images,
-        synthetic=synthetic, vae=vae, num=num, every=every, batch_size=batch_size, seed=seed,
-        resolution=resolution, device=device,
+        models=tuple(models),
+        out=out,
+        checkpoints=tuple(ckpt or ()),
+        smoke=smoke,
+        images=images,
+        synthetic=synthetic,
+        vae=vae,
+        num=num,
+        every=every,
+        batch_size=batch_size,
+        seed=seed,
+        resolution=resolution,
+        device=device,
         overrides=parse_set_options(models[0], set_items),
     )
-    with Progress(TextColumn("spectral energy"), BarColumn(), MofNCompleteColumn(),
-                  console=stderr, transient=True) as progress:
+    with Progress(
+        TextColumn("spectral energy"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=stderr,
+        transient=True,
+    ) as progress:
         task = progress.add_task("spectral", total=None)
         record = run_spectral(config, lambda d, t: progress.update(task, completed=d, total=t))
     if as_json:
@@ -70,8 +95,10 @@ def spectral_command(
         return
     for name in record["models"]:
         curve = record["curves"][name]["mean"]
-        stdout.print(f"{name}: spectral energy {min(curve):.1f} .. {max(curve):.1f} over "
-                     f"{len(curve)} timesteps ({record['weights'][name]})")
+        stdout.print(
+            f"{name}: spectral energy {min(curve):.1f} .. {max(curve):.1f} over "
+            f"{len(curve)} timesteps ({record['weights'][name]})"
+        )
     stdout.print("wrote " + ", ".join(record["files"].values()))
     if record["smoke"] or record["source"]["kind"].startswith("synthetic"):
         stdout.print("[bold yellow]smoke/synthetic run: not the paper's setting[/]")

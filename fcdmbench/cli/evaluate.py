@@ -86,12 +86,13 @@ def eval_command(
         Path | None, typer.Option("--cache-dir", metavar="DIR", envvar="FCDMBENCH_CACHE")
     ] = None,
     sqrtm: Annotated[
-        str, typer.Option(
+        str,
+        typer.Option(
             "--sqrtm",
             help="adm: scipy sqrtm, bit-identical to ADM (default). eigh: two symmetric "
             "eigendecompositions, within ~1e-13 of ADM and several times faster; not for "
             "singular covariances. Recorded in the result.",
-        )
+        ),
     ] = "adm",
     distance: Annotated[
         str,

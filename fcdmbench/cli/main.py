@@ -32,6 +32,7 @@ COMMAND_MODULES: tuple[str, ...] = (
 #: Options that take several values after one flag (``--models fcdm-xl dit-xl``).
 MULTI_VALUE_OPTIONS: tuple[str, ...] = ("--models", "-m", "--records")
 
+
 class FcdmbenchGroup(TyperGroup):
     """Root group: expands multi-value options and turns `FcdmbenchError` into exit codes.
 

@@ -70,8 +70,13 @@ def list_command(
     table.add_column("resolutions")
     for r in rows:
         table.add_row(
-            r["name"], r["display_name"], r["family"], f"{r['params']:,}", fmt(r["params_m"], 2),
-            fmt(r["published_gmacs_256"]), ", ".join(map(str, r["resolutions"])),
+            r["name"],
+            r["display_name"],
+            r["family"],
+            f"{r['params']:,}",
+            fmt(r["params_m"], 2),
+            fmt(r["published_gmacs_256"]),
+            ", ".join(map(str, r["resolutions"])),
         )
     print_table(table)
     stdout.print("GMACs = multiply-accumulates per image, one forward, batch 1 (DiT convention).")
@@ -125,9 +130,21 @@ def show_command(
     table = Table(
         title="published numbers (as printed; not measured by fcdmbench)", title_justify="left"
     )
-    columns = ["source", "resolution", "setting", "params_m", "gmacs", "throughput_it_s",
-               "training_steps", "cfg_scale", "fid", "sfid", "inception_score", "precision",
-               "recall"]
+    columns = [
+        "source",
+        "resolution",
+        "setting",
+        "params_m",
+        "gmacs",
+        "throughput_it_s",
+        "training_steps",
+        "cfg_scale",
+        "fid",
+        "sfid",
+        "inception_score",
+        "precision",
+        "recall",
+    ]
     used = [c for c in columns if any(row.get(c) is not None for row in info["published"])]
     for c in used:
         table.add_column(c)

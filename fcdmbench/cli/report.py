@@ -25,22 +25,31 @@ def _formats(text: str):
         try:
             out.append(ReportFormat(part))
         except ValueError:
-            raise ConfigError(f"unknown report format {part!r}",
-                              hint="use a comma list of md, csv, tex, html") from None
+            raise ConfigError(
+                f"unknown report format {part!r}", hint="use a comma list of md, csv, tex, html"
+            ) from None
     return tuple(dict.fromkeys(out))
 
 
 def report_command(
     records: Annotated[
         list[Path] | None,
-        typer.Option("--records", "-r", metavar="DIR|FILE",
-                     help="Folder(s) or file(s) with fcdmbench JSON records (flops, throughput, "
-                     "eval). Repeatable; several values after one flag work too."),
+        typer.Option(
+            "--records",
+            "-r",
+            metavar="DIR|FILE",
+            help="Folder(s) or file(s) with fcdmbench JSON records (flops, throughput, "
+            "eval). Repeatable; several values after one flag work too.",
+        ),
     ] = None,
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", metavar="DIR",
-                     help="Output folder (default: reports/<date>-<device>-<precision>-<torch>)."),
+        typer.Option(
+            "--out",
+            "-o",
+            metavar="DIR",
+            help="Output folder (default: reports/<date>-<device>-<precision>-<torch>).",
+        ),
     ] = None,
     formats: Annotated[
         str, typer.Option("--format", "-f", help="Comma list of md, csv, tex, html.")
@@ -58,19 +67,23 @@ def report_command(
     """
     from fcdmbench.reporting.report import ReportConfig, build_report
 
-    config = ReportConfig(records=tuple(records or ()), out=out, formats=_formats(formats),
-                          use_meta=not no_meta)
+    config = ReportConfig(
+        records=tuple(records or ()), out=out, formats=_formats(formats), use_meta=not no_meta
+    )
     with stderr.status("building report"):
-        result = build_report(config, warn=lambda m: stderr.print(f"[yellow]warning:[/] {m}",
-                                                                  highlight=False))
+        result = build_report(
+            config, warn=lambda m: stderr.print(f"[yellow]warning:[/] {m}", highlight=False)
+        )
     if as_json:
         print_json(result.to_record())
         return
     stdout.print(f"report written to [bold]{result.out_dir}[/]")
     stdout.print(f"tables: {', '.join(result.tables)}")
     stdout.print(f"figures: {', '.join(result.figures)}")
-    stdout.print(f"measured cells: {result.measured_cells}; records read: {result.records_read}; "
-                 f"warnings: {len(result.warnings)}")
+    stdout.print(
+        f"measured cells: {result.measured_cells}; records read: {result.records_read}; "
+        f"warnings: {len(result.warnings)}"
+    )
     for name in ("report.html", "report.md"):
         if (result.out_dir / name).exists():
             stdout.print(f"open: {result.out_dir / name}")

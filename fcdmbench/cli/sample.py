@@ -46,49 +46,96 @@ def register(app: typer.Typer) -> None:
 
 def sample_command(
     model: Annotated[str, typer.Argument(help="Registered model name, e.g. fcdm-xl, dit-xl-2.")],
-    out: Annotated[Path, typer.Option("--out", "-o", metavar="NPZ",
-                                      help="Output .npz (ADM format); settings go to NPZ.json.")],
-    num: Annotated[int, typer.Option("--num", "--num-samples", "-n", min=1,
-                                     help="Number of images. Under torchrun write --num-samples "
-                                     "or -n: torchrun rejects --num as an ambiguous prefix of "
-                                     "its own --numa-binding.")],
-    ckpt: Annotated[Path | None, typer.Option("--ckpt", metavar="PT", envvar="FCDMBENCH_CKPT",
-                                              help="Checkpoint (upstream or fcdmbench); EMA "
-                                              "weights are used when present.")] = None,
-    smoke: Annotated[bool, typer.Option("--smoke", help="Random weights, no checkpoint (tests "
-                                        "only; stamped in the output).")] = False,
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", "-o", metavar="NPZ", help="Output .npz (ADM format); settings go to NPZ.json."
+        ),
+    ],
+    num: Annotated[
+        int,
+        typer.Option(
+            "--num",
+            "--num-samples",
+            "-n",
+            min=1,
+            help="Number of images. Under torchrun write --num-samples "
+            "or -n: torchrun rejects --num as an ambiguous prefix of "
+            "its own --numa-binding.",
+        ),
+    ],
+    ckpt: Annotated[
+        Path | None,
+        typer.Option(
+            "--ckpt",
+            metavar="PT",
+            envvar="FCDMBENCH_CKPT",
+            help="Checkpoint (upstream or fcdmbench); EMA weights are used when present.",
+        ),
+    ] = None,
+    smoke: Annotated[
+        bool,
+        typer.Option(
+            "--smoke", help="Random weights, no checkpoint (tests only; stamped in the output)."
+        ),
+    ] = False,
     resolution: Annotated[int, typer.Option(help="Image resolution.")] = 256,
-    sampler: Annotated[SamplerChoice, typer.Option(help="iddpm/ddim (1000-step ADM diffusion) or "
-                                                   "sde (flow-matching Euler-Maruyama).")]
-    = SamplerChoice.iddpm,
-    steps: Annotated[int, typer.Option(min=1, help="Sampling steps (network evaluations per "
-                                       "image, x2 with CFG).")] = 250,
-    respacing: Annotated[str | None, typer.Option(help="ADM respacing string instead of --steps "
-                                                  "('250', '10,15,20', 'ddim50').")] = None,
-    cfg_scale: Annotated[float, typer.Option(min=1.0, help="Guidance scale; 1 = none. DiT's FID "
-                                             "setting is 1.5.")] = 1.5,
-    cfg_channels: Annotated[CFGChannels, typer.Option(help="Guide the first 3 latent channels "
-                                                      "(DiT) or all.")] = CFGChannels.three,
+    sampler: Annotated[
+        SamplerChoice,
+        typer.Option(
+            help="iddpm/ddim (1000-step ADM diffusion) or sde (flow-matching Euler-Maruyama)."
+        ),
+    ] = SamplerChoice.iddpm,
+    steps: Annotated[
+        int,
+        typer.Option(min=1, help="Sampling steps (network evaluations per image, x2 with CFG)."),
+    ] = 250,
+    respacing: Annotated[
+        str | None,
+        typer.Option(help="ADM respacing string instead of --steps ('250', '10,15,20', 'ddim50')."),
+    ] = None,
+    cfg_scale: Annotated[
+        float, typer.Option(min=1.0, help="Guidance scale; 1 = none. DiT's FID setting is 1.5.")
+    ] = 1.5,
+    cfg_channels: Annotated[
+        CFGChannels, typer.Option(help="Guide the first 3 latent channels (DiT) or all.")
+    ] = CFGChannels.three,
     seed: Annotated[int, typer.Option(help="Global seed.")] = 0,
-    labels: Annotated[LabelChoice, typer.Option(help="Class labels: uniform random or balanced.")]
-    = LabelChoice.random,
+    labels: Annotated[
+        LabelChoice, typer.Option(help="Class labels: uniform random or balanced.")
+    ] = LabelChoice.random,
     batch_size: Annotated[int, typer.Option(min=1, help="Images per batch per process.")] = 64,
-    vae: Annotated[str | None, typer.Option(metavar="DIR|ema|mse", envvar="FCDMBENCH_VAE",
-                                            help="diffusers AutoencoderKL folder, or a name "
-                                            "(needs a network). Default: ema (random-tiny with "
-                                            "--smoke).")] = None,
-    precision: Annotated[PrecisionChoice, typer.Option(help="fp32 (strict, TF32 off), tf32, or "
-                                                       "bf16 autocast.")] = PrecisionChoice.fp32,
-    device: Annotated[DeviceChoice, typer.Option(help="Device; under torchrun each rank takes "
-                                                 "cuda:LOCAL_RANK.")] = DeviceChoice.auto,
-    set_items: Annotated[list[str] | None, typer.Option("--set", metavar="KEY=VALUE",
-                                                        help="Model config override (repeat), "
-                                                        "e.g. --set learn_sigma=false.")] = None,
+    vae: Annotated[
+        str | None,
+        typer.Option(
+            metavar="DIR|ema|mse",
+            envvar="FCDMBENCH_VAE",
+            help="diffusers AutoencoderKL folder, or a name "
+            "(needs a network). Default: ema (random-tiny with "
+            "--smoke).",
+        ),
+    ] = None,
+    precision: Annotated[
+        PrecisionChoice, typer.Option(help="fp32 (strict, TF32 off), tf32, or bf16 autocast.")
+    ] = PrecisionChoice.fp32,
+    device: Annotated[
+        DeviceChoice, typer.Option(help="Device; under torchrun each rank takes cuda:LOCAL_RANK.")
+    ] = DeviceChoice.auto,
+    set_items: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="KEY=VALUE",
+            help="Model config override (repeat), e.g. --set learn_sigma=false.",
+        ),
+    ] = None,
     ddim_eta: Annotated[float, typer.Option(min=0.0, help="DDIM eta (0 = deterministic).")] = 0.0,
-    sde_last_step: Annotated[float, typer.Option(help="Final SDE step size (FCDM App. E: "
-                                                 "0.04).")] = 0.04,
-    keep_shards: Annotated[bool, typer.Option(help="Keep per-batch shards after the merge.")]
-    = False,
+    sde_last_step: Annotated[
+        float, typer.Option(help="Final SDE step size (FCDM App. E: 0.04).")
+    ] = 0.04,
+    keep_shards: Annotated[
+        bool, typer.Option(help="Keep per-batch shards after the merge.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the record as JSON.")] = False,
 ) -> None:
     """Sample images into an ADM-format npz (arr_0 uint8 NHWC, arr_1 labels) + NPZ.json.
@@ -109,13 +156,27 @@ def sample_command(
     from fcdmbench.sampling.samplers import SamplerKind
 
     config = SampleConfig(
-        model=model, out=out, num=num, checkpoint=ckpt, smoke=smoke, resolution=resolution,
-        sampler=SamplerKind(sampler.value), steps=steps, respacing=respacing,
-        cfg_scale=cfg_scale, cfg_all_channels=cfg_channels is CFGChannels.all, seed=seed,
-        labels=LabelScheme(labels.value), batch_size=batch_size, vae=vae,
-        precision=Precision(precision.value), device=device.value,
-        overrides=parse_set_options(model, set_items), ddim_eta=ddim_eta,
-        sde_last_step=sde_last_step, keep_shards=keep_shards,
+        model=model,
+        out=out,
+        num=num,
+        checkpoint=ckpt,
+        smoke=smoke,
+        resolution=resolution,
+        sampler=SamplerKind(sampler.value),
+        steps=steps,
+        respacing=respacing,
+        cfg_scale=cfg_scale,
+        cfg_all_channels=cfg_channels is CFGChannels.all,
+        seed=seed,
+        labels=LabelScheme(labels.value),
+        batch_size=batch_size,
+        vae=vae,
+        precision=Precision(precision.value),
+        device=device.value,
+        overrides=parse_set_options(model, set_items),
+        ddim_eta=ddim_eta,
+        sde_last_step=sde_last_step,
+        keep_shards=keep_shards,
     )
     is_rank0 = int(os.environ.get("RANK", "0")) == 0
     if not is_rank0:
@@ -155,9 +216,17 @@ def _run_with_progress(config, run):
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
     label = "sampling" if world == 1 else f"sampling (rank 0 of {world})"
-    progress = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), ImagesPerSecond(),
-                        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                        console=stderr, transient=False)
+    progress = Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        ImagesPerSecond(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=stderr,
+        transient=False,
+    )
     task = progress.add_task(label, total=None)
 
     def on_progress(done: int, total: int) -> None:

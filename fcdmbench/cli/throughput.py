@@ -13,14 +13,16 @@ from fcdmbench.profiling.precision import Precision
 from fcdmbench.profiling.throughput import FcdmCheckpointing, Order
 from fcdmbench.profiling.workloads import Mode
 
-baseline_app = typer.Typer(no_args_is_help=True,
-                           help="Per-GPU throughput baselines: update, compare, list.")
+baseline_app = typer.Typer(
+    no_args_is_help=True, help="Per-GPU throughput baselines: update, compare, list."
+)
 
 _BASELINES_HELP = "Baseline folder (default: benchmarks/baselines of this checkout)."
 BaselinesDir = Annotated[
     Path | None,
-    typer.Option("--baselines-dir", envvar="FCDMBENCH_BASELINES", metavar="DIR",
-                 help=_BASELINES_HELP),
+    typer.Option(
+        "--baselines-dir", envvar="FCDMBENCH_BASELINES", metavar="DIR", help=_BASELINES_HELP
+    ),
 ]
 
 
@@ -30,45 +32,96 @@ def register(app: typer.Typer) -> None:
 
 
 def throughput_command(
-    models: Annotated[list[str] | None, typer.Option("--models", "-m", help=(
-        "Models: --models fcdm-xl dit-xl-2, commas or wildcards ('fcdm-*') work too."))] = None,
+    models: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--models",
+            "-m",
+            help=("Models: --models fcdm-xl dit-xl-2, commas or wildcards ('fcdm-*') work too."),
+        ),
+    ] = None,
     batch: Annotated[int, typer.Option("--batch", "-b", min=1, help="Images per call.")] = 64,
     resolution: Annotated[int, typer.Option(help="Image resolution (latent = /8).")] = 256,
     precision: Annotated[Precision, typer.Option(help="TF32 flags and autocast dtype.")] = (
-        Precision.PAPER_DEFAULT),
+        Precision.PAPER_DEFAULT
+    ),
     mode: Annotated[Mode, typer.Option(help="infer: one NFE per call; train: fwd+bwd+AdamW.")] = (
-        Mode.INFER),
+        Mode.INFER
+    ),
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     cfg: Annotated[bool, typer.Option("--cfg", help="Time forward_with_cfg (2B rows).")] = False,
     channels_last: Annotated[bool, typer.Option("--channels-last")] = False,
-    compile_mode: Annotated[str | None, typer.Option("--compile", metavar="MODE", help=(
-        "torch.compile mode (default, reduce-overhead, max-autotune); compile time is reported "
-        "apart and excluded."))] = None,
-    cuda_graphs: Annotated[bool, typer.Option("--cuda-graphs", help=(
-        "Also time each model replayed from a CUDA graph; both are reported."))] = False,
-    fcdm_checkpointing: Annotated[FcdmCheckpointing | None, typer.Option(help=(
-        "FCDM per-block checkpointing: always = as published (even in eval), off = bypassed "
-        "[default: both for infer, off for train]"))] = None,
+    compile_mode: Annotated[
+        str | None,
+        typer.Option(
+            "--compile",
+            metavar="MODE",
+            help=(
+                "torch.compile mode (default, reduce-overhead, max-autotune); compile time is "
+                "reported apart and excluded."
+            ),
+        ),
+    ] = None,
+    cuda_graphs: Annotated[
+        bool,
+        typer.Option(
+            "--cuda-graphs",
+            help=("Also time each model replayed from a CUDA graph; both are reported."),
+        ),
+    ] = False,
+    fcdm_checkpointing: Annotated[
+        FcdmCheckpointing | None,
+        typer.Option(
+            help=(
+                "FCDM per-block checkpointing: always = as published (even in eval), "
+                "off = bypassed [default: both for infer, off for train]"
+            )
+        ),
+    ] = None,
     grad_checkpointing: Annotated[bool, typer.Option(help="Train: gradient checkpointing.")] = (
-        False),
-    ref: Annotated[str | None, typer.Option(help=(
-        "Model for 'vs ref' ratios (explicit: added to the run; 'none': off) "
-        "[default: dit-xl-2 when among --models]"))] = None,
-    cudnn_benchmark: Annotated[bool, typer.Option(
-        "--cudnn-benchmark/--no-cudnn-benchmark", help="cudnn.benchmark (recorded).")] = True,
+        False
+    ),
+    ref: Annotated[
+        str | None,
+        typer.Option(
+            help=(
+                "Model for 'vs ref' ratios (explicit: added to the run; 'none': off) "
+                "[default: dit-xl-2 when among --models]"
+            )
+        ),
+    ] = None,
+    cudnn_benchmark: Annotated[
+        bool,
+        typer.Option("--cudnn-benchmark/--no-cudnn-benchmark", help="cudnn.benchmark (recorded)."),
+    ] = True,
     warmup_calls: Annotated[int, typer.Option(min=1)] = 10,
     warmup_s: Annotated[float, typer.Option(min=0.0)] = 2.0,
     blocks: Annotated[int, typer.Option(min=1, help="Timed blocks per model.")] = 7,
     min_block_s: Annotated[float, typer.Option(min=0.0, help="Minimum seconds per block.")] = 1.0,
     pause_s: Annotated[float, typer.Option(min=0.0, help="Pause between models.")] = 1.0,
-    order: Annotated[Order | None, typer.Option(help=(
-        "[default: interleaved for infer, sequential for train]"))] = None,
-    out: Annotated[Path | None, typer.Option(metavar="JSON", help=(
-        "Record path [default: reports/throughput/<date>-<device>-...json]"))] = None,
-    check: Annotated[bool, typer.Option("--check", help=(
-        "Gate against the stored baseline: exit 5 on a confirmed regression."))] = False,
-    update_baseline: Annotated[bool, typer.Option("--update-baseline", help=(
-        "Store this run as the device's baseline (review the file in a PR)."))] = False,
+    order: Annotated[
+        Order | None, typer.Option(help=("[default: interleaved for infer, sequential for train]"))
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="JSON",
+            help=("Record path [default: reports/throughput/<date>-<device>-...json]"),
+        ),
+    ] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check", help=("Gate against the stored baseline: exit 5 on a confirmed regression.")
+        ),
+    ] = False,
+    update_baseline: Annotated[
+        bool,
+        typer.Option(
+            "--update-baseline",
+            help=("Store this run as the device's baseline (review the file in a PR)."),
+        ),
+    ] = False,
     baselines_dir: BaselinesDir = None,
     strict: Annotated[bool, typer.Option(help="--check: 'insufficient data' exits 5.")] = False,
     force: Annotated[bool, typer.Option(help="--update-baseline even if noisy.")] = False,
@@ -81,18 +134,39 @@ def throughput_command(
     from fcdmbench.profiling.throughput import ProtocolConfig, ThroughputConfig
 
     config = ThroughputConfig(
-        models=tuple(select_models(models or [])), batch=batch, resolution=resolution,
-        precision=precision, mode=mode, device=device, cfg=cfg, channels_last=channels_last,
-        compile_mode=compile_mode, cuda_graphs=cuda_graphs, cudnn_benchmark=cudnn_benchmark,
-        fcdm_checkpointing=fcdm_checkpointing, grad_checkpointing=grad_checkpointing, ref=ref,
-        protocol=ProtocolConfig(warmup_calls=warmup_calls, warmup_s=warmup_s, blocks=blocks,
-                                min_block_s=min_block_s, pause_s=pause_s, order=order),
+        models=tuple(select_models(models or [])),
+        batch=batch,
+        resolution=resolution,
+        precision=precision,
+        mode=mode,
+        device=device,
+        cfg=cfg,
+        channels_last=channels_last,
+        compile_mode=compile_mode,
+        cuda_graphs=cuda_graphs,
+        cudnn_benchmark=cudnn_benchmark,
+        fcdm_checkpointing=fcdm_checkpointing,
+        grad_checkpointing=grad_checkpointing,
+        ref=ref,
+        protocol=ProtocolConfig(
+            warmup_calls=warmup_calls,
+            warmup_s=warmup_s,
+            blocks=blocks,
+            min_block_s=min_block_s,
+            pause_s=pause_s,
+            order=order,
+        ),
     )
     from fcdmbench.profiling.gate import run_throughput
 
     record, verdict = run_throughput(
-        config, out=out, check=check, update_baseline=update_baseline,
-        baselines_dir=baselines_dir, strict=strict, force=force,
+        config,
+        out=out,
+        check=check,
+        update_baseline=update_baseline,
+        baselines_dir=baselines_dir,
+        strict=strict,
+        force=force,
     )
     if as_json:
         print_json(record)
@@ -111,12 +185,26 @@ def render_record(record: dict[str, Any]) -> None:
 
     env, cfg, proto = record["env"], record["config"], record["protocol"]
     label = "CPU" if env["device_type"] == "cpu" else "GPU"
-    title = (f"throughput on {label} {env['device_name']} ({env['device_slug']}), "
-             f"{cfg['precision']}, {cfg['mode']}, batch {cfg['batch']}, {cfg['resolution']} px"
-             f"{', CFG' if cfg['cfg'] else ''}, torch {env['torch']}")
+    title = (
+        f"throughput on {label} {env['device_name']} ({env['device_slug']}), "
+        f"{cfg['precision']}, {cfg['mode']}, batch {cfg['batch']}, {cfg['resolution']} px"
+        f"{', CFG' if cfg['cfg'] else ''}, torch {env['torch']}"
+    )
     table = Table(title=title, title_justify="left")
-    for column in ("model", "batch", "img/s", "IQR %", "ms/call", "peak GiB", "GMACs/img",
-                   "TFLOP/s", "MFU %", "/canary", "vs ref", "paper vs ref"):
+    for column in (
+        "model",
+        "batch",
+        "img/s",
+        "IQR %",
+        "ms/call",
+        "peak GiB",
+        "GMACs/img",
+        "TFLOP/s",
+        "MFU %",
+        "/canary",
+        "vs ref",
+        "paper vs ref",
+    ):
         table.add_column(column, justify="left" if column == "model" else "right")
     for row in record["results"]:
         stats = row["img_per_s"]
@@ -126,19 +214,27 @@ def render_record(record: dict[str, Any]) -> None:
             table.add_row(escape(row["key"]), batch, row["status"], *[""] * 9)
             continue
         table.add_row(
-            escape(row["key"]), batch, fmt(stats["median"], 2), fmt(iqr_pct),
+            escape(row["key"]),
+            batch,
+            fmt(stats["median"], 2),
+            fmt(iqr_pct),
             fmt(row["ms_per_forward"]),
-            fmt(row["peak_mem_gib"], 2), fmt(row["gmacs_per_img"], 2),
-            fmt(row["tflops_achieved"], 2), fmt(100 * row["mfu"] if row["mfu"] else None),
-            fmt(row["ratio_to_reference"], 3), fmt(row["ratio_to_ref"], 2),
+            fmt(row["peak_mem_gib"], 2),
+            fmt(row["gmacs_per_img"], 2),
+            fmt(row["tflops_achieved"], 2),
+            fmt(100 * row["mfu"] if row["mfu"] else None),
+            fmt(row["ratio_to_reference"], 3),
+            fmt(row["ratio_to_ref"], 2),
             fmt(row["paper_ratio_to_ref"], 2),
         )
     print_table(table)
-    stdout.print(f"unit: {cfg['unit']}. Protocol: {proto['blocks']} blocks >= "
-                 f"{proto['min_block_s']} s, {proto['order']}, timer {proto['timer']}; "
-                 f"TF32 matmul={cfg['tf32_matmul']} conv={cfg['tf32_cudnn']}"
-                 f" (effective: {cfg['tf32_effective']}), autocast {cfg['autocast_dtype']}. "
-                 "GMACs = multiply-accumulates per image (DiT convention); MFU needs a known GPU.")
+    stdout.print(
+        f"unit: {cfg['unit']}. Protocol: {proto['blocks']} blocks >= "
+        f"{proto['min_block_s']} s, {proto['order']}, timer {proto['timer']}; "
+        f"TF32 matmul={cfg['tf32_matmul']} conv={cfg['tf32_cudnn']}"
+        f" (effective: {cfg['tf32_effective']}), autocast {cfg['autocast_dtype']}. "
+        "GMACs = multiply-accumulates per image (DiT convention); MFU needs a known GPU."
+    )
     for row in record["results"]:
         if row["error"]:
             stderr.print(f"[yellow]{escape(row['key'])}: {escape(row['error'])}[/]")
@@ -151,8 +247,9 @@ def render_verdict(verdict: Any) -> None:
     from rich.markup import escape
 
     colour = {0: "green", 5: "red"}.get(verdict.exit_code, "yellow")
-    stdout.print(f"[bold {colour}]verdict: {escape(verdict.summary())}[/] "
-                 f"(exit {verdict.exit_code})")
+    stdout.print(
+        f"[bold {colour}]verdict: {escape(verdict.summary())}[/] (exit {verdict.exit_code})"
+    )
     for message in verdict.messages:
         stdout.print(f"  - {escape(message)}")
 
@@ -171,18 +268,28 @@ def baseline_update_command(
     from fcdmbench.reporting.records import read_record
 
     record = read_record(record_path, expect="fcdmbench.throughput")
-    path = write_baseline(record, baselines_dir or default_baselines_dir(), str(record_path),
-                          force=force)
+    path = write_baseline(
+        record, baselines_dir or default_baselines_dir(), str(record_path), force=force
+    )
     stdout.print(f"baseline written: {path}")
 
 
 @baseline_app.command("compare")
 def baseline_compare_command(
     record_path: Annotated[Path, typer.Argument(metavar="RECORD", help="A throughput record.")],
-    baseline: Annotated[Path | None, typer.Option(metavar="JSON", help=(
-        "Baseline file [default: the stored one for the record's device and config]"))] = None,
-    rerun: Annotated[Path | None, typer.Option(metavar="RECORD", help=(
-        "A re-run record: confirms or clears a first-run regression."))] = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="JSON",
+            help=("Baseline file [default: the stored one for the record's device and config]"),
+        ),
+    ] = None,
+    rerun: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="RECORD", help=("A re-run record: confirms or clears a first-run regression.")
+        ),
+    ] = None,
     baselines_dir: BaselinesDir = None,
     strict: Annotated[bool, typer.Option(help="'insufficient data' exits 5.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,

@@ -69,8 +69,10 @@ def load_baseline(path: Path) -> dict[str, Any] | None:
     record = read_record(path, expect="fcdmbench.throughput")
     problems = validate_record(record)
     if problems:
-        raise InputError(f"baseline {path} is malformed: {'; '.join(problems)}",
-                         hint="re-create it with `fcdmbench baseline update`")
+        raise InputError(
+            f"baseline {path} is malformed: {'; '.join(problems)}",
+            hint="re-create it with `fcdmbench baseline update`",
+        )
     return record
 
 
@@ -92,8 +94,10 @@ def write_baseline(record: dict[str, Any], root: Path, source: str, force: bool 
     noise = relative_dispersion(summarize(rates))
     if not force and (failed or noise > MAX_BASELINE_NOISE):
         why = f"failed: {', '.join(failed)}" if failed else f"canary IQR/median {noise:.1%}"
-        raise CheckFailedError(f"refusing to store this run as a baseline ({why})",
-                               hint="re-measure on a quiet machine, or pass --force")
+        raise CheckFailedError(
+            f"refusing to store this run as a baseline ({why})",
+            hint="re-measure on a quiet machine, or pass --force",
+        )
     path = Path(root) / baseline_relpath(record)
     body = {k: v for k, v in record.items() if k != "check"}
     body["baseline"] = {

@@ -38,42 +38,103 @@ class DevicePeak:
 DEVICE_PEAKS: tuple[DevicePeak, ...] = (
     # NVIDIA H100 Tensor Core GPU datasheet (H100 SXM / H100 PCIe / H100 NVL columns); tensor
     # figures printed with sparsity, halved here: SXM TF32 989 -> 494.7, BF16/FP16 1979 -> 989.4.
-    DevicePeak("H100 PCIe", r"^h100-pcie", 51.0, 378.0, 756.0, 756.0,
-               "NVIDIA H100 datasheet, H100 PCIe column (sparse figures halved)"),
-    DevicePeak("H100 NVL", r"^h100-nvl", 60.0, 417.5, 835.5, 835.5,
-               "NVIDIA H100 datasheet, H100 NVL column (sparse figures halved)"),
-    DevicePeak("H100 SXM", r"^h100(-|$)", 67.0, 494.7, 989.4, 989.4,
-               "NVIDIA H100 datasheet, H100 SXM column (sparse figures halved)"),
+    DevicePeak(
+        "H100 PCIe",
+        r"^h100-pcie",
+        51.0,
+        378.0,
+        756.0,
+        756.0,
+        "NVIDIA H100 datasheet, H100 PCIe column (sparse figures halved)",
+    ),
+    DevicePeak(
+        "H100 NVL",
+        r"^h100-nvl",
+        60.0,
+        417.5,
+        835.5,
+        835.5,
+        "NVIDIA H100 datasheet, H100 NVL column (sparse figures halved)",
+    ),
+    DevicePeak(
+        "H100 SXM",
+        r"^h100(-|$)",
+        67.0,
+        494.7,
+        989.4,
+        989.4,
+        "NVIDIA H100 datasheet, H100 SXM column (sparse figures halved)",
+    ),
     # NVIDIA H200 Tensor Core GPU datasheet (H200 SXM / H200 NVL columns), sparse halved.
-    DevicePeak("H200 NVL", r"^h200-nvl", 60.0, 417.5, 835.5, 835.5,
-               "NVIDIA H200 datasheet, H200 NVL column (sparse figures halved)"),
-    DevicePeak("H200 SXM", r"^h200(-|$)", 67.0, 494.7, 989.4, 989.4,
-               "NVIDIA H200 datasheet, H200 SXM column (sparse figures halved)"),
+    DevicePeak(
+        "H200 NVL",
+        r"^h200-nvl",
+        60.0,
+        417.5,
+        835.5,
+        835.5,
+        "NVIDIA H200 datasheet, H200 NVL column (sparse figures halved)",
+    ),
+    DevicePeak(
+        "H200 SXM",
+        r"^h200(-|$)",
+        67.0,
+        494.7,
+        989.4,
+        989.4,
+        "NVIDIA H200 datasheet, H200 SXM column (sparse figures halved)",
+    ),
     # NVIDIA A100 Tensor Core GPU datasheet: FP32 19.5, TF32 156, BF16/FP16 312 (dense; same for
     # the 40 GB / 80 GB PCIe and SXM parts).
-    DevicePeak("A100", r"^a100(-|$)", 19.5, 156.0, 312.0, 312.0,
-               "NVIDIA A100 datasheet (dense figures)"),
+    DevicePeak(
+        "A100", r"^a100(-|$)", 19.5, 156.0, 312.0, 312.0, "NVIDIA A100 datasheet (dense figures)"
+    ),
     # NVIDIA Ada Lovelace GPU architecture whitepaper, GeForce RTX 4090 column: FP32 82.6; TF32
     # tensor 82.6; FP16/BF16 tensor with FP32 accumulate 165.2 (autocast accumulates in FP32).
-    DevicePeak("GeForce RTX 4090", r"(^|-)rtx-4090(-|$)", 82.6, 82.6, 165.2, 165.2,
-               "NVIDIA Ada Lovelace architecture whitepaper, RTX 4090 (FP32 accumulate)"),
+    DevicePeak(
+        "GeForce RTX 4090",
+        r"(^|-)rtx-4090(-|$)",
+        82.6,
+        82.6,
+        165.2,
+        165.2,
+        "NVIDIA Ada Lovelace architecture whitepaper, RTX 4090 (FP32 accumulate)",
+    ),
     # NVIDIA L40S datasheet: FP32 91.6; TF32 183; BF16/FP16 362.05 (dense).
-    DevicePeak("L40S", r"^l40s(-|$)", 91.6, 183.0, 362.05, 362.05,
-               "NVIDIA L40S datasheet (dense figures)"),
+    DevicePeak(
+        "L40S", r"^l40s(-|$)", 91.6, 183.0, 362.05, 362.05, "NVIDIA L40S datasheet (dense figures)"
+    ),
     # NVIDIA L40 datasheet: FP32 90.5; TF32 90.5; BF16/FP16 181.05 (dense).
-    DevicePeak("L40", r"^l40(-|$)", 90.5, 90.5, 181.05, 181.05,
-               "NVIDIA L40 datasheet (dense figures)"),
+    DevicePeak(
+        "L40", r"^l40(-|$)", 90.5, 90.5, 181.05, 181.05, "NVIDIA L40 datasheet (dense figures)"
+    ),
     # NVIDIA L4 datasheet: FP32 30.3; TF32 120, BF16/FP16 242.0 with sparsity -> 60, 121.
-    DevicePeak("L4", r"^l4(-|$)", 30.3, 60.0, 121.0, 121.0,
-               "NVIDIA L4 datasheet (sparse figures halved)"),
+    DevicePeak(
+        "L4", r"^l4(-|$)", 30.3, 60.0, 121.0, 121.0, "NVIDIA L4 datasheet (sparse figures halved)"
+    ),
     # NVIDIA A10 datasheet: FP32 31.2; TF32 62.5; BF16/FP16 125 (dense).
-    DevicePeak("A10", r"^a10(-|$)", 31.2, 62.5, 125.0, 125.0,
-               "NVIDIA A10 datasheet (dense figures)"),
+    DevicePeak(
+        "A10", r"^a10(-|$)", 31.2, 62.5, 125.0, 125.0, "NVIDIA A10 datasheet (dense figures)"
+    ),
     # NVIDIA V100 datasheet: SXM2 FP32 15.7, tensor (FP16) 125; PCIe 14 / 112. No TF32, no BF16.
-    DevicePeak("V100 SXM2", r"(^|-)v100-sxm2", 15.7, None, None, 125.0,
-               "NVIDIA V100 datasheet, SXM2 column"),
-    DevicePeak("V100 PCIe", r"(^|-)v100-pcie", 14.0, None, None, 112.0,
-               "NVIDIA V100 datasheet, PCIe column"),
+    DevicePeak(
+        "V100 SXM2",
+        r"(^|-)v100-sxm2",
+        15.7,
+        None,
+        None,
+        125.0,
+        "NVIDIA V100 datasheet, SXM2 column",
+    ),
+    DevicePeak(
+        "V100 PCIe",
+        r"(^|-)v100-pcie",
+        14.0,
+        None,
+        None,
+        112.0,
+        "NVIDIA V100 datasheet, PCIe column",
+    ),
 )
 
 

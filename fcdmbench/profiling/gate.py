@@ -27,9 +27,15 @@ def expected_baseline_path(config: Any, root: Path) -> Path:
     env = collect_env(str(resolve_device(config.device)))
     stub = {
         "env": dataclasses.asdict(env),
-        "config": {"precision": config.precision.value, "batch": config.batch,
-                   "resolution": config.resolution, "mode": config.mode.value, "cfg": config.cfg,
-                   "channels_last": config.channels_last, "compile": config.compile_mode},
+        "config": {
+            "precision": config.precision.value,
+            "batch": config.batch,
+            "resolution": config.resolution,
+            "mode": config.mode.value,
+            "cfg": config.cfg,
+            "channels_last": config.channels_last,
+            "compile": config.compile_mode,
+        },
     }
     return root / baseline_relpath(stub)
 
@@ -85,13 +91,16 @@ def run_throughput(
         if verdict.status is Status.RERUN:
             first_path = path.with_name(path.stem + ".run1.json")
             write_record(first_path, schema, {**body, "check": verdict.to_record()})
-            log(f"grey zone ({', '.join(verdict.regressed_keys)}): re-measuring once; "
-                f"first run kept at {first_path}")
+            log(
+                f"grey zone ({', '.join(verdict.regressed_keys)}): re-measuring once; "
+                f"first run kept at {first_path}"
+            )
             body, path, schema, write_record = _measure_and_write(config, out, log)
-            verdict = compare({"schema": schema, **body}, baseline, previous=verdict,
-                              strict=strict)
-        body["check"] = {"baseline": str(expected_baseline_path(config, root)),
-                         **verdict.to_record()}
+            verdict = compare({"schema": schema, **body}, baseline, previous=verdict, strict=strict)
+        body["check"] = {
+            "baseline": str(expected_baseline_path(config, root)),
+            **verdict.to_record(),
+        }
     write_record(path, schema, body)
     log(f"record written: {path}")
     if update_baseline:

@@ -75,7 +75,9 @@ class PrecisionState:
 
 @contextlib.contextmanager
 def apply_precision(
-    precision: Precision, device_type: str, cudnn_benchmark: bool = True,
+    precision: Precision,
+    device_type: str,
+    cudnn_benchmark: bool = True,
     capability: str | None = None,
 ) -> Iterator[PrecisionState]:
     """Set TF32 and cudnn.benchmark flags for `precision`; restore them on exit.

@@ -18,8 +18,16 @@ from typing import Any
 from fcdmbench.errors import ConfigError
 from fcdmbench.profiling.workloads import Step
 
-__all__ = ["ItemResult", "Order", "ProtocolConfig", "Timer", "Workload", "is_oom",
-           "prepare_with_oom_retry", "run_protocol"]
+__all__ = [
+    "ItemResult",
+    "Order",
+    "ProtocolConfig",
+    "Timer",
+    "Workload",
+    "is_oom",
+    "prepare_with_oom_retry",
+    "run_protocol",
+]
 
 
 class Order(enum.Enum):
@@ -162,11 +170,17 @@ def prepare_with_oom_retry(
     sizes a block (`calls_per_block`) from the median warm-up call. The peak memory is read over
     the warm-up, which runs exactly the timed call.
     """
-    result = ItemResult(key=workload.key, model=workload.model, variant=workload.variant,
-                        batch_requested=batch, batch=batch, checkpointing=workload.checkpointing,
-                        cuda_graphs=workload.cuda_graphs,
-                        gflops_per_image=workload.gflops_per_image,
-                        flops_basis=workload.flops_basis)
+    result = ItemResult(
+        key=workload.key,
+        model=workload.model,
+        variant=workload.variant,
+        batch_requested=batch,
+        batch=batch,
+        checkpointing=workload.checkpointing,
+        cuda_graphs=workload.cuda_graphs,
+        gflops_per_image=workload.gflops_per_image,
+        flops_basis=workload.flops_basis,
+    )
     while True:
         step = None
         try:
@@ -225,7 +239,11 @@ def _batch_for(workload: Workload, batch: int) -> int:
 
 
 def run_protocol(
-    workloads: list[Workload], batch: int, protocol: ProtocolConfig, order: Order, timer: Timer,
+    workloads: list[Workload],
+    batch: int,
+    protocol: ProtocolConfig,
+    order: Order,
+    timer: Timer,
     log: Callable[[str], None] = lambda _msg: None,
 ) -> list[ItemResult]:
     """Prepare and time every workload; the first is the canary (batch is ignored for it)."""

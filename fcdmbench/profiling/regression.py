@@ -30,12 +30,18 @@ from typing import Any
 
 from fcdmbench.profiling.stats import relative_dispersion, summarize
 
-__all__ = ["GateThresholds", "ModelVerdict", "Status", "Verdict", "compare", "no_baseline",
-           "validate_record"]
+__all__ = [
+    "GateThresholds",
+    "ModelVerdict",
+    "Status",
+    "Verdict",
+    "compare",
+    "no_baseline",
+    "validate_record",
+]
 
 #: Config fields that must be equal for a record and a baseline to be compared.
-COMPARABLE_FIELDS = ("mode", "precision", "batch", "resolution", "cfg", "channels_last",
-                     "compile")
+COMPARABLE_FIELDS = ("mode", "precision", "batch", "resolution", "cfg", "channels_last", "compile")
 #: IQR of a normal distribution is 1.349 sigma.
 IQR_PER_SIGMA = 1.349
 
@@ -108,7 +114,8 @@ class Verdict:
         text = {
             Status.PASS: "pass: no regression beyond the threshold",
             Status.RERUN: f"grey zone: {keys} below the threshold once; re-run to confirm",
-            Status.REGRESSION: f"regression: {keys} (confirmed by a re-run)" if self.is_rerun
+            Status.REGRESSION: f"regression: {keys} (confirmed by a re-run)"
+            if self.is_rerun
             else f"regression: {keys} (not confirmed: no re-run)",
             Status.INSUFFICIENT_DATA: "insufficient data: the run is too noisy to judge",
             Status.NO_BASELINE: "no baseline for this device and configuration",
@@ -159,8 +166,9 @@ def _canary_summary(record: dict[str, Any]) -> dict:
 
 
 def _row_summary(row: dict[str, Any]) -> dict:
-    return summarize(_rates(row.get("calls_per_block", 0), row.get("images_per_call", 0),
-                            row.get("block_s", [])))
+    return summarize(
+        _rates(row.get("calls_per_block", 0), row.get("images_per_call", 0), row.get("block_s", []))
+    )
 
 
 def _incomparable(record: dict[str, Any], baseline: dict[str, Any]) -> list[str]:
@@ -175,29 +183,45 @@ def _incomparable(record: dict[str, Any], baseline: dict[str, Any]) -> list[str]
     if record.get("reference") != baseline.get("reference") or (
         record["canary"].get("spec") != baseline["canary"].get("spec")
     ):
-        diffs.append(f"canary: run {record.get('reference')!r} vs baseline "
-                     f"{baseline.get('reference')!r}")
+        diffs.append(
+            f"canary: run {record.get('reference')!r} vs baseline {baseline.get('reference')!r}"
+        )
     return diffs
 
 
-def _compare_model(key: str, now_row: dict | None, base_row: dict, canary_now: dict,
-                   canary_base: dict, t: GateThresholds) -> ModelVerdict:
+def _compare_model(
+    key: str,
+    now_row: dict | None,
+    base_row: dict,
+    canary_now: dict,
+    canary_base: dict,
+    t: GateThresholds,
+) -> ModelVerdict:
     if now_row is None:
         return ModelVerdict(key, "missing", message=f"{key} is in the baseline but was not run")
     if now_row.get("status", "ok") != "ok":
         return ModelVerdict(key, "failed", message=f"{key} failed: {now_row.get('error')}")
     if now_row.get("batch") != base_row.get("batch"):
-        return ModelVerdict(key, "incomparable", message=(
-            f"{key} ran at batch {now_row.get('batch')} (out of memory?) but the baseline at "
-            f"{base_row.get('batch')}: not compared"))
+        return ModelVerdict(
+            key,
+            "incomparable",
+            message=(
+                f"{key} ran at batch {now_row.get('batch')} (out of memory?) but the baseline at "
+                f"{base_row.get('batch')}: not compared"
+            ),
+        )
     model_now, model_base = _row_summary(now_row), _row_summary(base_row)
     if not model_now["median"] or not model_base["median"]:
         return ModelVerdict(key, "failed", message=f"{key} has no timed block")
     ratio_now = model_now["median"] / canary_now["median"]
     ratio_base = model_base["median"] / canary_base["median"]
     change = ratio_now / ratio_base - 1.0
-    sigma = math.sqrt(sum((relative_dispersion(s) / IQR_PER_SIGMA) ** 2
-                          for s in (model_now, canary_now, model_base, canary_base)))
+    sigma = math.sqrt(
+        sum(
+            (relative_dispersion(s) / IQR_PER_SIGMA) ** 2
+            for s in (model_now, canary_now, model_base, canary_base)
+        )
+    )
     bound = max(t.floor, t.sigma_k * sigma)
     absolute = model_now["median"] / model_base["median"] - 1.0
     if change < -bound:
@@ -205,8 +229,13 @@ def _compare_model(key: str, now_row: dict | None, base_row: dict, canary_now: d
     elif change < -t.warn:
         status, text = "warn", f"{key}: ratio to canary {change:+.1%}, within the bound {bound:.1%}"
     elif change > bound:
-        status, text = "gain", (f"{key}: ratio to canary {change:+.1%} beyond +{bound:.1%}: "
-                                "baseline stale, refresh it with `fcdmbench baseline update`")
+        status, text = (
+            "gain",
+            (
+                f"{key}: ratio to canary {change:+.1%} beyond +{bound:.1%}: "
+                "baseline stale, refresh it with `fcdmbench baseline update`"
+            ),
+        )
     else:
         status, text = "ok", ""
     return ModelVerdict(key, status, ratio_now, ratio_base, change, bound, sigma, absolute, text)
@@ -249,32 +278,57 @@ def compare(
     if noise_now > t.noise_limit or noise_base > t.noise_limit or not canary_now["median"]:
         which = "run" if noise_now > t.noise_limit or not canary_now["median"] else "baseline"
         noise = noise_now if which == "run" else noise_base
-        return Verdict(Status.INSUFFICIENT_DATA, canary_dispersion=noise_now, messages=(
-            f"canary IQR/median {noise:.1%} in the {which} exceeds {t.noise_limit:.0%}: "
-            "too noisy to judge; quiet the machine (or fix its clocks) and re-run",), **common)
-    noisy_models = [row["key"] for row in record["results"] if row.get("status", "ok") == "ok"
-                    and relative_dispersion(_row_summary(row)) > t.noise_limit]
+        return Verdict(
+            Status.INSUFFICIENT_DATA,
+            canary_dispersion=noise_now,
+            messages=(
+                f"canary IQR/median {noise:.1%} in the {which} exceeds {t.noise_limit:.0%}: "
+                "too noisy to judge; quiet the machine (or fix its clocks) and re-run",
+            ),
+            **common,
+        )
+    noisy_models = [
+        row["key"]
+        for row in record["results"]
+        if row.get("status", "ok") == "ok"
+        and relative_dispersion(_row_summary(row)) > t.noise_limit
+    ]
     if noisy_models:
-        return Verdict(Status.INSUFFICIENT_DATA, canary_dispersion=noise_now, messages=(
-            f"IQR/median above {t.noise_limit:.0%} for {', '.join(noisy_models)}: a bound of "
-            "3 sigma would hide any regression; re-run with longer blocks or on a quieter "
-            "machine",), **common)
+        return Verdict(
+            Status.INSUFFICIENT_DATA,
+            canary_dispersion=noise_now,
+            messages=(
+                f"IQR/median above {t.noise_limit:.0%} for {', '.join(noisy_models)}: a bound of "
+                "3 sigma would hide any regression; re-run with longer blocks or on a quieter "
+                "machine",
+            ),
+            **common,
+        )
     now_rows = {row["key"]: row for row in record["results"]}
     base_rows = {row["key"]: row for row in baseline["results"] if row.get("status", "ok") == "ok"}
-    models = [_compare_model(k, now_rows.get(k), base_rows[k], canary_now, canary_base, t)
-              for k in base_rows]
-    models += [ModelVerdict(k, "new", message=f"{k} has no baseline yet")
-               for k in now_rows if k not in base_rows]
+    models = [
+        _compare_model(k, now_rows.get(k), base_rows[k], canary_now, canary_base, t)
+        for k in base_rows
+    ]
+    models += [
+        ModelVerdict(k, "new", message=f"{k} has no baseline yet")
+        for k in now_rows
+        if k not in base_rows
+    ]
     messages = [m.message for m in models if m.message]
     for m in models:
         if m.absolute_change is not None and abs(m.absolute_change) > t.absolute_warn:
-            messages.append(f"{m.key}: absolute images/s {m.absolute_change:+.1%} vs baseline "
-                            f"(warning only{_env_note(record, baseline)})")
+            messages.append(
+                f"{m.key}: absolute images/s {m.absolute_change:+.1%} vs baseline "
+                f"(warning only{_env_note(record, baseline)})"
+            )
     regressed = {m.key for m in models if m.status in ("regression", "failed")}
     if not regressed:
         if previous is not None and previous.regressed_keys:
-            messages.append(f"first-run regression of {', '.join(previous.regressed_keys)} "
-                            "not reproduced on the re-run; passing")
+            messages.append(
+                f"first-run regression of {', '.join(previous.regressed_keys)} "
+                "not reproduced on the re-run; passing"
+            )
         return Verdict(Status.PASS, tuple(models), tuple(messages), noise_now, **common)
     if previous is None:
         return Verdict(Status.RERUN, tuple(models), tuple(messages), noise_now, **common)
@@ -282,9 +336,22 @@ def compare(
     if confirmed:
         return Verdict(Status.REGRESSION, tuple(models), tuple(messages), noise_now, **common)
     messages.append(f"not reproduced in both runs: {', '.join(sorted(regressed))}; passing")
-    models = [ModelVerdict(m.key, "warn", m.ratio_now, m.ratio_baseline, m.change, m.bound,
-                           m.sigma, m.absolute_change, m.message) if m.key in regressed else m
-              for m in models]
+    models = [
+        ModelVerdict(
+            m.key,
+            "warn",
+            m.ratio_now,
+            m.ratio_baseline,
+            m.change,
+            m.bound,
+            m.sigma,
+            m.absolute_change,
+            m.message,
+        )
+        if m.key in regressed
+        else m
+        for m in models
+    ]
     return Verdict(Status.PASS, tuple(models), tuple(messages), noise_now, **common)
 
 

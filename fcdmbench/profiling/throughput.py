@@ -85,8 +85,9 @@ class ThroughputConfig:
 
     def __post_init__(self) -> None:
         if not self.models:
-            raise ConfigError("no model given",
-                              hint="pass --models, e.g. --models fcdm-xl dit-xl-2")
+            raise ConfigError(
+                "no model given", hint="pass --models, e.g. --models fcdm-xl dit-xl-2"
+            )
         if self.batch < 1:
             raise ConfigError(f"batch must be >= 1, got {self.batch}")
         if self.grad_checkpointing and self.mode is not Mode.TRAIN:
@@ -103,8 +104,12 @@ class ThroughputConfig:
 
     def step_options(self) -> StepOptions:
         return StepOptions(
-            resolution=self.resolution, precision=self.precision, mode=self.mode, cfg=self.cfg,
-            channels_last=self.channels_last, compile_mode=self.compile_mode,
+            resolution=self.resolution,
+            precision=self.precision,
+            mode=self.mode,
+            cfg=self.cfg,
+            channels_last=self.channels_last,
+            compile_mode=self.compile_mode,
         )
 
     @property
@@ -168,16 +173,21 @@ def plan_workloads(config: ThroughputConfig, device: Any) -> tuple[list[Workload
             ckpts: tuple[str | None, ...] = config.fcdm_variants
         elif config.grad_checkpointing:
             if not has_ckpt:
-                raise ConfigError(f"{name} does not support gradient checkpointing",
-                                  hint="drop --grad-checkpointing or this model")
+                raise ConfigError(
+                    f"{name} does not support gradient checkpointing",
+                    hint="drop --grad-checkpointing or this model",
+                )
             ckpts = ("always",)
         else:
             ckpts = ("off",) if has_ckpt else (None,)
         for ckpt in ckpts:
             overrides = {} if ckpt is None else {"checkpointing": ckpt}
             for graphs in (False, True) if config.cuda_graphs else (False,):
-                variant = tuple(v for v, on in (("ckpt-always", ckpt == "always"),
-                                                ("cuda-graphs", graphs)) if on)
+                variant = tuple(
+                    v
+                    for v, on in (("ckpt-always", ckpt == "always"), ("cuda-graphs", graphs))
+                    if on
+                )
                 key = name + (f"[{','.join(variant)}]" if variant else "")
                 options = config.step_options()
                 if graphs:
@@ -217,19 +227,31 @@ def measure_throughput(config: ThroughputConfig, log: Callable[[str], None] = la
     env = collect_env(str(device))
     timer = Timer(device)
     canary_spec = canary_spec_for(device.type)
-    with apply_precision(config.precision, device.type, config.cudnn_benchmark,
-                         env.capability) as state:
+    with apply_precision(
+        config.precision, device.type, config.cudnn_benchmark, env.capability
+    ) as state:
         workloads, plan_notes = plan_workloads(config, device)
-        canary = Workload(canary_spec.name, lambda _b: Step(build_canary(canary_spec, device), 1,
-                                                            1, 0),
-                          gflops_per_image=2 * canary_spec.gmacs_per_call,
-                          flops_basis="analytic (2 GEMMs + depthwise 7x7 + dense 3x3)")
-        results = run_protocol([canary, *workloads], config.batch, config.protocol,
-                               config.order, timer, log)
+        canary = Workload(
+            canary_spec.name,
+            lambda _b: Step(build_canary(canary_spec, device), 1, 1, 0),
+            gflops_per_image=2 * canary_spec.gmacs_per_call,
+            flops_basis="analytic (2 GEMMs + depthwise 7x7 + dense 3x3)",
+        )
+        results = run_protocol(
+            [canary, *workloads], config.batch, config.protocol, config.order, timer, log
+        )
     return ThroughputReport(
-        config=config, env=env, precision_state=state, timer=timer.kind, canary_spec=canary_spec,
-        canary=results[0], results=results[1:], ref=ref, notes=notes + plan_notes,
-        started=started, sdpa=_sdpa_flags(device),
+        config=config,
+        env=env,
+        precision_state=state,
+        timer=timer.kind,
+        canary_spec=canary_spec,
+        canary=results[0],
+        results=results[1:],
+        ref=ref,
+        notes=notes + plan_notes,
+        started=started,
+        sdpa=_sdpa_flags(device),
     )
 
 

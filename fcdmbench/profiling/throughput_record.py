@@ -48,8 +48,10 @@ def resolve_ref(config: Any) -> tuple[str | None, list[str]]:
     try:
         ref = get_spec(DEFAULT_REF).name
     except UnknownModelError:
-        return None, [f"reference model {DEFAULT_REF} is not registered in this install: "
-                      "no 'vs reference' ratios"]
+        return None, [
+            f"reference model {DEFAULT_REF} is not registered in this install: "
+            "no 'vs reference' ratios"
+        ]
     if ref not in measured:
         return None, [f"no 'vs {ref}' ratios: add {ref} to --models (or pass --ref {ref})"]
     return ref, []
@@ -58,8 +60,10 @@ def resolve_ref(config: Any) -> tuple[str | None, list[str]]:
 def default_record_path(env: Any, config: Any, folder: str | Path = "reports/throughput") -> Path:
     """``reports/throughput/<date>-<device>-<precision>-bs<B>-<res>-<mode>-<pt/cu tag>.json``."""
     stamp = env.created.replace(":", "").replace("-", "")[:15]
-    name = (f"{stamp}-{env.device_slug}-{config.precision.value}-bs{config.batch}-"
-            f"{config.resolution}-{config.mode.value}-{env.torch_tag}.json")
+    name = (
+        f"{stamp}-{env.device_slug}-{config.precision.value}-bs{config.batch}-"
+        f"{config.resolution}-{config.mode.value}-{env.torch_tag}.json"
+    )
     return Path(folder) / name
 
 
@@ -117,8 +121,11 @@ class ThroughputReport:
                 "device": cfg.device,
                 "device_type": self.env.device_type,
                 "precision": cfg.precision.value,
-                **{k: v for k, v in dataclasses.asdict(self.precision_state).items()
-                   if k != "precision"},
+                **{
+                    k: v
+                    for k, v in dataclasses.asdict(self.precision_state).items()
+                    if k != "precision"
+                },
                 "sdpa": self.sdpa,
                 "channels_last": cfg.channels_last,
                 "compile": cfg.compile_mode,
@@ -132,8 +139,10 @@ class ThroughputReport:
                 "unit": UNITS[cfg.mode.value],
             },
             "protocol": {
-                **{k: (v.value if hasattr(v, "value") else v)
-                   for k, v in dataclasses.asdict(cfg.protocol).items()},
+                **{
+                    k: (v.value if hasattr(v, "value") else v)
+                    for k, v in dataclasses.asdict(cfg.protocol).items()
+                },
                 "order": cfg.order.value,
                 "timer": self.timer,
             },
@@ -145,8 +154,9 @@ class ThroughputReport:
             "notes": list(self.notes),
         }
 
-    def _result_row(self, r: Any, canary_rate: list[float], peak: float | None,
-                    peak_source: str | None) -> dict[str, Any]:
+    def _result_row(
+        self, r: Any, canary_rate: list[float], peak: float | None, peak_source: str | None
+    ) -> dict[str, Any]:
         img_per_s = r.img_per_s
         median_img_s = _median(img_per_s)
         paired = [m / c for m, c in zip(img_per_s, canary_rate, strict=False) if c > 0]
@@ -175,7 +185,8 @@ class ThroughputReport:
             "block_s": list(r.block_s),
             "img_per_s": summarize(img_per_s),
             # MEASUREMENT.md section 3.2's name for the same figure (infer mode only).
-            "img_per_s_per_nfe": summarize(img_per_s) if self.config.mode.value == "infer"
+            "img_per_s_per_nfe": summarize(img_per_s)
+            if self.config.mode.value == "infer"
             else None,
             "ms_per_forward": ms_per_forward,
             "forward_calls_per_s": 1000.0 / ms_per_forward if ms_per_forward else None,
@@ -197,8 +208,9 @@ class ThroughputReport:
         """`ratio_to_ref` (measured, same variant basis) and `paper_ratio_to_ref` (published)."""
         from fcdmbench.registry import get_spec
 
-        ref_row = next((row for row in rows if row["model"] == self.ref and not row["variant"]),
-                       None)
+        ref_row = next(
+            (row for row in rows if row["model"] == self.ref and not row["variant"]), None
+        )
         ref_rate = ref_row["img_per_s"]["median"] if ref_row else None
         res = self.config.resolution
         ref_paper = get_spec(self.ref).published_value("throughput_it_s", res) if self.ref else None

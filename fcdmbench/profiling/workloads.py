@@ -216,8 +216,11 @@ def count_gflops_per_image(
     try:
         if overrides:
             model = create_model(name, resolution=options.resolution, device="meta", **overrides)
-            report = count_flops(model, resolution=options.resolution,
-                                 input_shape=spec.input_shape(options.resolution))
+            report = count_flops(
+                model,
+                resolution=options.resolution,
+                input_shape=spec.input_shape(options.resolution),
+            )
         else:
             report = count_flops(spec, resolution=options.resolution)
         rows = 2 if options.cfg else 1

@@ -181,8 +181,9 @@ def _read_flops(record: dict, source: str, found: RecordSet, note) -> None:
             note(f"{source}: results[{i}] lacks model or gmacs/gflops; skipped")
             continue
         resolution = _int(item.get("resolution")) or _int(_dig(record, "config.resolution")) or 256
-        found.flops.append(FlopsPoint(model, resolution, gmacs / batch,
-                                      _int(item.get("params")), source))
+        found.flops.append(
+            FlopsPoint(model, resolution, gmacs / batch, _int(item.get("params")), source)
+        )
 
 
 def _read_throughput(record: dict, source: str, found: RecordSet, note) -> None:
@@ -203,21 +204,24 @@ def _read_throughput(record: dict, source: str, found: RecordSet, note) -> None:
             note(f"{source}: results[{i}] lacks model or img_per_s_per_nfe.median; skipped")
             continue
         iqr = item.get("img_per_s_per_nfe")
-        found.throughput.append(ThroughputPoint(
-            model=model,
-            resolution=_int(item.get("resolution")) or _int(_dig(record, "config.resolution"))
-            or 256,
-            batch=_int(item.get("batch")) or _int(_dig(record, "config.batch")),
-            precision=str(item.get("precision") or precision),
-            device_name=str(_dig(record, "env.device_name") or device_slug),
-            device_slug=str(device_slug),
-            torch=str(_dig(record, "env.torch") or ""),
-            img_per_s=img_per_s,
-            iqr=_number(iqr.get("iqr")) if isinstance(iqr, dict) else None,
-            ms_per_forward=_number(item.get("ms_per_forward")),
-            peak_mem_gb=_number(item.get("peak_mem_gb") or item.get("peak_mem_gib")),
-            source=source,
-        ))
+        found.throughput.append(
+            ThroughputPoint(
+                model=model,
+                resolution=_int(item.get("resolution"))
+                or _int(_dig(record, "config.resolution"))
+                or 256,
+                batch=_int(item.get("batch")) or _int(_dig(record, "config.batch")),
+                precision=str(item.get("precision") or precision),
+                device_name=str(_dig(record, "env.device_name") or device_slug),
+                device_slug=str(device_slug),
+                torch=str(_dig(record, "env.torch") or ""),
+                img_per_s=img_per_s,
+                iqr=_number(iqr.get("iqr")) if isinstance(iqr, dict) else None,
+                ms_per_forward=_number(item.get("ms_per_forward")),
+                peak_mem_gb=_number(item.get("peak_mem_gb") or item.get("peak_mem_gib")),
+                source=source,
+            )
+        )
 
 
 def _read_eval(record: dict, source: str, found: RecordSet, note) -> None:
@@ -225,23 +229,29 @@ def _read_eval(record: dict, source: str, found: RecordSet, note) -> None:
     if model is None:
         note(f"{source}: eval record names no model; it cannot be matched to a table row")
         return
-    metrics = {k: _number(_dig(record, k, f"metrics.{k}", f"results.{k}"))
-               for k in ("fid", "sfid", "inception_score", "precision", "recall")}
+    metrics = {
+        k: _number(_dig(record, k, f"metrics.{k}", f"results.{k}"))
+        for k in ("fid", "sfid", "inception_score", "precision", "recall")
+    }
     if all(v is None for v in metrics.values()):
         note(f"{source}: eval record has no metrics; skipped")
         return
     device = _dig(record, "env.device_slug") or "unknown-device"
-    found.evals.append(EvalPoint(
-        model=model,
-        resolution=_int(_dig(record, "resolution", "meta.resolution", "config.resolution")) or 256,
-        cfg_scale=_number(_dig(record, "meta.cfg_scale", "cfg_scale", "config.cfg_scale")),
-        training_steps=_int(_dig(record, "training_steps", "meta.training_steps",
-                                  "config.training_steps")),
-        sampling_steps=_int(_dig(record, "meta.steps", "steps", "config.steps")),
-        on=f"eval {device}",
-        source=source,
-        **metrics,
-    ))
+    found.evals.append(
+        EvalPoint(
+            model=model,
+            resolution=_int(_dig(record, "resolution", "meta.resolution", "config.resolution"))
+            or 256,
+            cfg_scale=_number(_dig(record, "meta.cfg_scale", "cfg_scale", "config.cfg_scale")),
+            training_steps=_int(
+                _dig(record, "training_steps", "meta.training_steps", "config.training_steps")
+            ),
+            sampling_steps=_int(_dig(record, "meta.steps", "steps", "config.steps")),
+            on=f"eval {device}",
+            source=source,
+            **metrics,
+        )
+    )
 
 
 def _results(record: dict, source: str, note) -> Iterable[dict]:
@@ -268,8 +278,12 @@ class Measurements:
         warn: receives one line per failed count.
     """
 
-    def __init__(self, records: RecordSet | None = None, count: Callable | None = None,
-                 warn: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        records: RecordSet | None = None,
+        count: Callable | None = None,
+        warn: Callable[[str], None] | None = None,
+    ) -> None:
         self.records = records or RecordSet()
         self._count = count
         self._warn = warn or (lambda message: None)
@@ -308,16 +322,18 @@ class Measurements:
 
     def throughput(self, name: str, resolution: int = 256) -> Measured | None:
         """Headline measured images/s per network evaluation: first device, preferred precision."""
-        points = [p for p in self.records.throughput
-                  if p.model == name and p.resolution == resolution]
+        points = [
+            p for p in self.records.throughput if p.model == name and p.resolution == resolution
+        ]
         if not points:
             return None
         rank = {p: i for i, p in enumerate(PRECISION_ORDER)}
         best = min(points, key=lambda p: (p.device_slug, rank.get(p.precision, 99), p.source))
         return Measured(best.img_per_s, best.on)
 
-    def evaluation(self, name: str, resolution: int, training_steps: int | None,
-                   guided: bool) -> EvalPoint | None:
+    def evaluation(
+        self, name: str, resolution: int, training_steps: int | None, guided: bool
+    ) -> EvalPoint | None:
         """Latest eval record for the model at `training_steps` (any when None), with or w/o CFG."""
         for point in reversed(self.records.evals):
             if point.model != name or point.resolution != resolution:

@@ -22,15 +22,27 @@ IMAGENET_TRAIN_IMAGES = 1_281_167
 TRAIN_COST_FACTOR = 3
 #: Paper Figure 6 colours: red fully convolutional, green hybrid, blue fully transformer.
 ARCH_CLASS = {
-    "fcdm-xl": "fully convolutional", "dic-h": "fully convolutional",
-    "dico-xl": "fully convolutional", "ADM-U": "hybrid (conv + attention)",
-    "LDM-4": "hybrid (conv + attention)", "U-ViT-H/2": "transformer",
-    "dit-xl-2": "transformer", "SiT-XL/2": "transformer", "dig-xl-2": "transformer",
+    "fcdm-xl": "fully convolutional",
+    "dic-h": "fully convolutional",
+    "dico-xl": "fully convolutional",
+    "ADM-U": "hybrid (conv + attention)",
+    "LDM-4": "hybrid (conv + attention)",
+    "U-ViT-H/2": "transformer",
+    "dit-xl-2": "transformer",
+    "SiT-XL/2": "transformer",
+    "dig-xl-2": "transformer",
 }
-CLASS_COLOR = {"fully convolutional": "tab:red", "hybrid (conv + attention)": "tab:green",
-               "transformer": "tab:blue"}
-SCALES = (("S", "fcdm-s", "dit-s-2"), ("B", "fcdm-b", "dit-b-2"), ("L", "fcdm-l", "dit-l-2"),
-          ("XL", "fcdm-xl", "dit-xl-2"))
+CLASS_COLOR = {
+    "fully convolutional": "tab:red",
+    "hybrid (conv + attention)": "tab:green",
+    "transformer": "tab:blue",
+}
+SCALES = (
+    ("S", "fcdm-s", "dit-s-2"),
+    ("B", "fcdm-b", "dit-b-2"),
+    ("L", "fcdm-l", "dit-l-2"),
+    ("XL", "fcdm-xl", "dit-xl-2"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +60,16 @@ def _pyplot():
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update({"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11,
-                         "legend.fontsize": 9, "svg.hashsalt": "fcdmbench",
-                         "svg.fonttype": "none"})
+    plt.rcParams.update(
+        {
+            "font.size": 11,
+            "axes.titlesize": 12,
+            "axes.labelsize": 11,
+            "legend.fontsize": 9,
+            "svg.hashsalt": "fcdmbench",
+            "svg.fonttype": "none",
+        }
+    )
     return plt
 
 
@@ -65,8 +84,11 @@ def _save(fig, out: Path, key: str, caption: str, series: tuple[int, ...]) -> Fi
 
 def _row(table: str, model: str, steps: int | None = 400_000):
     for row in ROWS:
-        if row.table == table and row.model == model and (
-                steps is None or row.training_steps == steps):
+        if (
+            row.table == table
+            and row.model == model
+            and (steps is None or row.training_steps == steps)
+        ):
             return row
     return None
 
@@ -78,19 +100,38 @@ def plot_fig2(out: Path) -> FigureResult:
     for family, index, color in (("FCDM", 1, "tab:red"), ("DiT", 2, "tab:blue")):
         rows = [_row("table2", scale[index]) for scale in SCALES]
         rows = [r for r in rows if r is not None and r.gmacs and r.fid]
-        ax.scatter([r.gmacs for r in rows], [r.fid for r in rows],
-                   s=[12 * r.gmacs for r in rows], alpha=0.45, color=color, edgecolor="k",
-                   label=family)
+        ax.scatter(
+            [r.gmacs for r in rows],
+            [r.fid for r in rows],
+            s=[12 * r.gmacs for r in rows],
+            alpha=0.45,
+            color=color,
+            edgecolor="k",
+            label=family,
+        )
         for r in rows:
-            ax.annotate(r.label, (r.gmacs, r.fid), fontsize=9, ha="center", va="bottom",
-                        xytext=(0, 6), textcoords="offset points")
+            ax.annotate(
+                r.label,
+                (r.gmacs, r.fid),
+                fontsize=9,
+                ha="center",
+                va="bottom",
+                xytext=(0, 6),
+                textcoords="offset points",
+            )
     ax.set_xscale("log")
-    ax.set_xlabel("GMACs per image (paper \"GFLOPs\", DiT convention; log scale)")
+    ax.set_xlabel('GMACs per image (paper "GFLOPs", DiT convention; log scale)')
     ax.set_ylabel("FID-50K (400K iters, w/o cfg) ↓")
     ax.set_title("Figure 2: FID vs compute by scale (published)")
     ax.legend(markerscale=0.3)
-    return _save(fig, out, "fig2_fid_vs_gmacs", "Figure 2 (rebuilt from Table 2, published): FID "
-                 "vs GMACs at 400K iterations; bubble area ~ GMACs.", (2,))
+    return _save(
+        fig,
+        out,
+        "fig2_fid_vs_gmacs",
+        "Figure 2 (rebuilt from Table 2, published): FID "
+        "vs GMACs at 400K iterations; bubble area ~ GMACs.",
+        (2,),
+    )
 
 
 def plot_fig5(out: Path, m: Measurements) -> FigureResult:
@@ -99,21 +140,46 @@ def plot_fig5(out: Path, m: Measurements) -> FigureResult:
     fig, axes = plt.subplots(1, 4, figsize=(14, 3.6), sharey=False)
     series = []
     for ax, (scale, fcdm, dit) in zip(axes, SCALES, strict=True):
-        rows = sorted((r for r in ROWS if r.table == "table7" and r.model == fcdm),
-                      key=lambda r: r.training_steps)
-        ax.plot([r.training_steps / 1e3 for r in rows], [r.fid for r in rows], "o-",
-                color="tab:red", label=f"FCDM-{scale} (Table 7)")
+        rows = sorted(
+            (r for r in ROWS if r.table == "table7" and r.model == fcdm),
+            key=lambda r: r.training_steps,
+        )
+        ax.plot(
+            [r.training_steps / 1e3 for r in rows],
+            [r.fid for r in rows],
+            "o-",
+            color="tab:red",
+            label=f"FCDM-{scale} (Table 7)",
+        )
         count = 1
         dit_row = _row("table2", dit)
         if dit_row is not None:
-            ax.plot([dit_row.training_steps / 1e3], [dit_row.fid], "s", color="tab:blue",
-                    label=f"{dit_row.label} @400K (Table 2)")
+            ax.plot(
+                [dit_row.training_steps / 1e3],
+                [dit_row.fid],
+                "s",
+                color="tab:blue",
+                label=f"{dit_row.label} @400K (Table 2)",
+            )
             count += 1
-        measured = [e for e in m.records.evals if e.model == fcdm and e.training_steps
-                    and e.fid is not None and (e.cfg_scale or 1.0) <= 1.0 and e.resolution == 256]
+        measured = [
+            e
+            for e in m.records.evals
+            if e.model == fcdm
+            and e.training_steps
+            and e.fid is not None
+            and (e.cfg_scale or 1.0) <= 1.0
+            and e.resolution == 256
+        ]
         if measured:
-            ax.plot([e.training_steps / 1e3 for e in measured], [e.fid for e in measured], "x",
-                    color="k", markersize=9, label="measured (eval records)")
+            ax.plot(
+                [e.training_steps / 1e3 for e in measured],
+                [e.fid for e in measured],
+                "x",
+                color="k",
+                markersize=9,
+                label="measured (eval records)",
+            )
             count += 1
         series.append(count)
         ax.set_title(f"{scale} scale")
@@ -121,12 +187,20 @@ def plot_fig5(out: Path, m: Measurements) -> FigureResult:
         ax.grid(alpha=0.3)
         ax.legend()
     axes[0].set_ylabel("FID-50K (w/o cfg) ↓")
-    fig.suptitle("Figure 5: FID-50K over training iterations (published; DiT curve not printed "
-                 "in the paper's text, only its 400K point)", fontsize=11)
+    fig.suptitle(
+        "Figure 5: FID-50K over training iterations (published; DiT curve not printed "
+        "in the paper's text, only its 400K point)",
+        fontsize=11,
+    )
     fig.tight_layout()
-    return _save(fig, out, "fig5_fid_vs_iterations", "Figure 5 (rebuilt): FID-50K vs training "
-                 "iterations per scale; FCDM from Table 7, DiT-*/2 at 400K from Table 2.",
-                 tuple(series))
+    return _save(
+        fig,
+        out,
+        "fig5_fid_vs_iterations",
+        "Figure 5 (rebuilt): FID-50K vs training "
+        "iterations per scale; FCDM from Table 7, DiT-*/2 at 400K from Table 2.",
+        tuple(series),
+    )
 
 
 def training_zettaflops(gmacs: float, epochs: float) -> float:
@@ -140,17 +214,24 @@ def plot_fig6(out: Path) -> FigureResult:
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.4))
     rows = [r for r in ROWS if r.table == "table3" and r.model in ARCH_CLASS]
     series = []
-    for ax, x_of in ((left, lambda r: training_zettaflops(r.gmacs, r.epochs)
-                      if r.gmacs and r.epochs else None),
-                     (right, lambda r: r.throughput_it_s)):
+    for ax, x_of in (
+        (left, lambda r: training_zettaflops(r.gmacs, r.epochs) if r.gmacs and r.epochs else None),
+        (right, lambda r: r.throughput_it_s),
+    ):
         by_class = defaultdict(list)
         for r in rows:
             x = x_of(r)
             if x is not None and r.fid is not None:
                 by_class[ARCH_CLASS[r.model]].append((x, r.fid, r.label))
         for cls, points in by_class.items():
-            ax.scatter([p[0] for p in points], [p[1] for p in points], s=60,
-                       color=CLASS_COLOR[cls], label=cls, edgecolor="k")
+            ax.scatter(
+                [p[0] for p in points],
+                [p[1] for p in points],
+                s=60,
+                color=CLASS_COLOR[cls],
+                label=cls,
+                edgecolor="k",
+            )
             for x, y, label in points:
                 ax.annotate(label, (x, y), fontsize=8, xytext=(4, 4), textcoords="offset points")
         series.append(len(by_class))
@@ -167,11 +248,13 @@ def plot_fig6(out: Path) -> FigureResult:
     right.set_title("FID vs throughput")
     fig.suptitle("Figure 6 (published Table 3 values)", fontsize=11)
     fig.tight_layout()
-    caption = (f"Figure 6 (rebuilt from Table 3): training cost = epochs x "
-               f"{IMAGENET_TRAIN_IMAGES:,} images x {TRAIN_COST_FACTOR} (one training iteration "
-               "~ 3x one forward: forward + backward to inputs + backward to weights) x GFLOPs, "
-               "with GFLOPs = 2 x the printed GMACs. If the paper multiplied its printed "
-               "\"GFLOPs\" (MACs) directly, its axis is half of this one.")
+    caption = (
+        f"Figure 6 (rebuilt from Table 3): training cost = epochs x "
+        f"{IMAGENET_TRAIN_IMAGES:,} images x {TRAIN_COST_FACTOR} (one training iteration "
+        "~ 3x one forward: forward + backward to inputs + backward to weights) x GFLOPs, "
+        "with GFLOPs = 2 x the printed GMACs. If the paper multiplied its printed "
+        '"GFLOPs" (MACs) directly, its axis is half of this one.'
+    )
     return _save(fig, out, "fig6_fid_vs_cost_and_throughput", caption, tuple(series))
 
 
@@ -192,8 +275,13 @@ def plot_fig9(out: Path) -> FigureResult:
     ax.set_title("Figure 9: block-scaling strategies (S, B, L; published)")
     ax.grid(alpha=0.3)
     ax.legend()
-    return _save(fig, out, "fig9_block_scaling", "Figure 9 (rebuilt from Table 11): FID vs GMACs "
-                 "per block-scaling strategy.", (len(by_strategy),))
+    return _save(
+        fig,
+        out,
+        "fig9_block_scaling",
+        "Figure 9 (rebuilt from Table 11): FID vs GMACs per block-scaling strategy.",
+        (len(by_strategy),),
+    )
 
 
 def plot_throughput(out: Path, m: Measurements) -> list[FigureResult]:
@@ -207,16 +295,29 @@ def plot_throughput(out: Path, m: Measurements) -> list[FigureResult]:
         groups[(p.device_slug, p.precision, p.resolution)].append(p)
     results = []
     if not groups:
-        rows = [r for r in ROWS if r.table == "table2" and r.training_steps == 400_000
-                and r.throughput_it_s]
+        rows = [
+            r
+            for r in ROWS
+            if r.table == "table2" and r.training_steps == 400_000 and r.throughput_it_s
+        ]
         fig, ax = plt.subplots(figsize=(7, 6))
         ax.barh([r.label for r in rows], [r.throughput_it_s for r in rows], color="0.6")
         ax.invert_yaxis()
         ax.set_xlabel("images/s per network evaluation (published, batch 64)")
-        ax.set_title("Throughput as published (Table 2; GPU/precision not stated)\n"
-                     "no throughput records given: nothing measured")
-        results.append(_save(fig, out, "throughput_published", "Published throughput (Table "
-                             "2, 256x256); no fcdmbench throughput records were given.", (1,)))
+        ax.set_title(
+            "Throughput as published (Table 2; GPU/precision not stated)\n"
+            "no throughput records given: nothing measured"
+        )
+        results.append(
+            _save(
+                fig,
+                out,
+                "throughput_published",
+                "Published throughput (Table "
+                "2, 256x256); no fcdmbench throughput records were given.",
+                (1,),
+            )
+        )
         return results
     for (slug, precision, resolution), points in sorted(groups.items()):
         best = {}
@@ -230,16 +331,31 @@ def plot_throughput(out: Path, m: Measurements) -> list[FigureResult]:
         ax.invert_yaxis()
         ax.set_xlabel("images/s per network evaluation (median; bars: IQR)")
         batch = {p.batch for p in points}
-        ax.set_title(f"Measured throughput: {slug}, {precision}, {resolution} px, batch "
-                     f"{'/'.join(str(b) for b in sorted(b for b in batch if b)) or '?'}")
+        ax.set_title(
+            f"Measured throughput: {slug}, {precision}, {resolution} px, batch "
+            f"{'/'.join(str(b) for b in sorted(b for b in batch if b)) or '?'}"
+        )
         key = f"throughput_{slug}_{precision}_{resolution}".replace("/", "-")
-        results.append(_save(fig, out, key, f"Measured throughput on {slug} ({precision}, "
-                             f"{resolution} px) from {len({p.source for p in points})} "
-                             "record(s).", (1,)))
+        results.append(
+            _save(
+                fig,
+                out,
+                key,
+                f"Measured throughput on {slug} ({precision}, "
+                f"{resolution} px) from {len({p.source for p in points})} "
+                "record(s).",
+                (1,),
+            )
+        )
     return results
 
 
 def build_figures(out: Path, m: Measurements) -> list[FigureResult]:
     """All report figures into `out`."""
-    return [plot_fig2(out), plot_fig5(out, m), plot_fig6(out), plot_fig9(out),
-            *plot_throughput(out, m)]
+    return [
+        plot_fig2(out),
+        plot_fig5(out, m),
+        plot_fig6(out),
+        plot_fig9(out),
+        *plot_throughput(out, m),
+    ]

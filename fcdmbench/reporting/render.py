@@ -57,9 +57,11 @@ def format_delta(cell: Cell, column: Column) -> str:
 
 def _expanded(table: ReportTable) -> list[bool]:
     """Per column: show measured + delta sub-columns (paired and measured in at least one row)."""
-    return [column.paired and any(isinstance(row[i], Cell) and row[i].measured is not None
-                                  for row in table.rows)
-            for i, column in enumerate(table.columns)]
+    return [
+        column.paired
+        and any(isinstance(row[i], Cell) and row[i].measured is not None for row in table.rows)
+        for i, column in enumerate(table.columns)
+    ]
 
 
 def _headers(table: ReportTable) -> list[str]:
@@ -77,8 +79,11 @@ def _display_row(table: ReportTable, row: Sequence) -> list[str]:
     for column, value, expanded in zip(table.columns, row, _expanded(table), strict=True):
         if expanded:
             cell = value if isinstance(value, Cell) else Cell(value)
-            out += [format_published(cell.published), format_measured(cell, column),
-                    format_delta(cell, column)]
+            out += [
+                format_published(cell.published),
+                format_measured(cell, column),
+                format_delta(cell, column),
+            ]
         else:
             out.append(format_published(value.published if isinstance(value, Cell) else value))
     return out
@@ -87,12 +92,17 @@ def _display_row(table: ReportTable, row: Sequence) -> list[str]:
 def table_to_markdown(table: ReportTable) -> str:
     """GitHub markdown: title, table, notes. Paired columns with no measured value in any row
     collapse to the paper column (CSV keeps every column)."""
+
     def esc(text: str) -> str:
         return text.replace("|", "\\|")
 
     headers = _headers(table)
-    lines = [f"### {table.title}", "", "| " + " | ".join(map(esc, headers)) + " |",
-             "|" + "|".join("---" for _ in headers) + "|"]
+    lines = [
+        f"### {table.title}",
+        "",
+        "| " + " | ".join(map(esc, headers)) + " |",
+        "|" + "|".join("---" for _ in headers) + "|",
+    ]
     lines += ["| " + " | ".join(map(esc, _display_row(table, row))) + " |" for row in table.rows]
     lines.append("")
     lines += [f"- {note}" for note in table.notes]
@@ -108,8 +118,12 @@ def table_to_csv(table: ReportTable) -> str:
     headers = []
     for column in table.columns:
         if column.paired:
-            headers += [f"{column.key}_paper", f"{column.key}_measured", f"{column.key}_delta",
-                        f"{column.key}_measured_on"]
+            headers += [
+                f"{column.key}_paper",
+                f"{column.key}_measured",
+                f"{column.key}_delta",
+                f"{column.key}_measured_on",
+            ]
         else:
             headers.append(column.key)
     buffer = io.StringIO()
@@ -121,21 +135,37 @@ def table_to_csv(table: ReportTable) -> str:
             if column.paired:
                 cell = value if isinstance(value, Cell) else Cell(value)
                 delta = format_delta(cell, column)
-                out += ["" if cell.published is None else cell.published,
-                        "" if cell.measured is None
-                        else round(cell.measured.value, max(column.digits, 4)),
-                        "" if delta == DASH else delta.rstrip("%"),
-                        "" if cell.measured is None else cell.measured.on]
+                out += [
+                    "" if cell.published is None else cell.published,
+                    ""
+                    if cell.measured is None
+                    else round(cell.measured.value, max(column.digits, 4)),
+                    "" if delta == DASH else delta.rstrip("%"),
+                    "" if cell.measured is None else cell.measured.on,
+                ]
             else:
                 out.append("" if value is None else value)
         writer.writerow(out)
     return buffer.getvalue()
 
 
-_TEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
-                "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
-                "^": r"\textasciicircum{}", "—": "--", "Δ": r"$\Delta$", "×": r"$\times$",
-                "→": r"$\to$", "*": r"$^*$"}
+_TEX_ESCAPES = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "—": "--",
+    "Δ": r"$\Delta$",
+    "×": r"$\times$",
+    "→": r"$\to$",
+    "*": r"$^*$",
+}
 
 
 def _tex(text: str) -> str:
@@ -146,12 +176,18 @@ def table_to_latex(table: ReportTable) -> str:
     """A booktabs ``table`` environment (needs ``\\usepackage{booktabs}``)."""
     headers = _headers(table)
     spec = "l" + "r" * (len(headers) - 1)
-    lines = [r"\begin{table}[t]", r"\centering", r"\scriptsize",
-             rf"\caption{{{_tex(table.title)}}}", rf"\label{{tab:{table.key}}}",
-             rf"\begin{{tabular}}{{{spec}}}", r"\toprule",
-             " & ".join(_tex(h) for h in headers) + r" \\", r"\midrule"]
-    lines += [" & ".join(_tex(c) for c in _display_row(table, row)) + r" \\"
-              for row in table.rows]
+    lines = [
+        r"\begin{table}[t]",
+        r"\centering",
+        r"\scriptsize",
+        rf"\caption{{{_tex(table.title)}}}",
+        rf"\label{{tab:{table.key}}}",
+        rf"\begin{{tabular}}{{{spec}}}",
+        r"\toprule",
+        " & ".join(_tex(h) for h in headers) + r" \\",
+        r"\midrule",
+    ]
+    lines += [" & ".join(_tex(c) for c in _display_row(table, row)) + r" \\" for row in table.rows]
     lines += [r"\bottomrule", r"\end{tabular}"]
     lines += [rf"\par\smallskip\noindent {_tex(note)}" for note in table.notes]
     lines.append(r"\end{table}")
@@ -168,9 +204,11 @@ def _table_to_html(table: ReportTable) -> str:
             cells.append(f"<td{css}>{html.escape(text)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in table.notes)
-    return (f'<section id="{table.key}"><h2>{html.escape(table.title)}</h2>'
-            f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-            f"<ul class=notes>{notes}</ul></section>")
+    return (
+        f'<section id="{table.key}"><h2>{html.escape(table.title)}</h2>'
+        f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        f"<ul class=notes>{notes}</ul></section>"
+    )
 
 
 def _kinds(table: ReportTable) -> list[str]:
@@ -188,18 +226,29 @@ td.measured{background:#eef6ee}td.delta{color:#555}th{background:#f3f3f3}
 figcaption{font-size:13px;color:#444}code{background:#f3f3f3;padding:0 3px}"""
 
 
-def tables_to_html(title: str, preamble: Sequence[str], tables: Sequence[ReportTable],
-                   figures: Sequence[tuple[str, Path]]) -> str:
+def tables_to_html(
+    title: str,
+    preamble: Sequence[str],
+    tables: Sequence[ReportTable],
+    figures: Sequence[tuple[str, Path]],
+) -> str:
     """One self-contained page: tables, then PNG figures inlined as base64 data URIs."""
-    parts = [f"<!doctype html><html><head><meta charset=utf-8><title>{html.escape(title)}</title>"
-             f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>"]
+    parts = [
+        f"<!doctype html><html><head><meta charset=utf-8><title>{html.escape(title)}</title>"
+        f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>"
+    ]
     parts += [f"<p>{html.escape(p)}</p>" for p in preamble]
-    parts.append("<nav>" + " · ".join(f'<a href="#{t.key}">{html.escape(t.key)}</a>'
-                                       for t in tables) + "</nav>")
+    parts.append(
+        "<nav>"
+        + " · ".join(f'<a href="#{t.key}">{html.escape(t.key)}</a>' for t in tables)
+        + "</nav>"
+    )
     parts += [_table_to_html(t) for t in tables]
     for caption, png in figures:
         data = base64.b64encode(Path(png).read_bytes()).decode("ascii")
-        parts.append(f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,'
-                     f'{data}"><figcaption>{html.escape(caption)}</figcaption></figure>')
+        parts.append(
+            f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,'
+            f'{data}"><figcaption>{html.escape(caption)}</figcaption></figure>'
+        )
     parts.append("</body></html>")
     return "\n".join(parts)

@@ -59,8 +59,10 @@ class ReportConfig:
             raise ConfigError("formats is empty", hint="use --format md,csv,tex,html")
         bad = [f for f in self.formats if not isinstance(f, ReportFormat)]
         if bad:
-            raise ConfigError(f"unknown report format(s) {bad}",
-                              hint=f"choose from {', '.join(f.value for f in ReportFormat)}")
+            raise ConfigError(
+                f"unknown report format(s) {bad}",
+                hint=f"choose from {', '.join(f.value for f in ReportFormat)}",
+            )
         if self.date is not None and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", self.date):
             raise ConfigError(f"date must be YYYY-MM-DD, got {self.date!r}")
 
@@ -76,10 +78,15 @@ class ReportResult:
     warnings: tuple[str, ...] = field(default=())
 
     def to_record(self) -> dict:
-        return {"out_dir": str(self.out_dir), "files": [str(f) for f in self.files],
-                "tables": list(self.tables), "figures": list(self.figures),
-                "measured_cells": self.measured_cells, "records_read": self.records_read,
-                "warnings": list(self.warnings)}
+        return {
+            "out_dir": str(self.out_dir),
+            "files": [str(f) for f in self.files],
+            "tables": list(self.tables),
+            "figures": list(self.figures),
+            "measured_cells": self.measured_cells,
+            "records_read": self.records_read,
+            "warnings": list(self.warnings),
+        }
 
 
 def _short_cpu_slug(slug: str) -> str:
@@ -89,8 +96,7 @@ def _short_cpu_slug(slug: str) -> str:
     return "cpu-" + (tokens[0] if tokens else "unknown")
 
 
-def report_dir_name(records, local_slug: str, torch_tag: str, use_meta: bool,
-                    day: str) -> str:
+def report_dir_name(records, local_slug: str, torch_tag: str, use_meta: bool, day: str) -> str:
     """``2026-11-22-cpu-xeon-published+meta-pt2.13`` or ``...-h100-80gb-hbm3-bf16+tf32-pt2.13``."""
     points = records.throughput
     if not points:
@@ -129,9 +135,9 @@ def _stderr_warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
 
-def build_report(config: ReportConfig,
-                 warn: Callable[[str], None] | None = None,
-                 count: Callable | None = None) -> ReportResult:
+def build_report(
+    config: ReportConfig, warn: Callable[[str], None] | None = None, count: Callable | None = None
+) -> ReportResult:
     """Read records, build every table and figure, write the requested formats.
 
     Args:
@@ -162,8 +168,9 @@ def build_report(config: ReportConfig,
     measurements = Measurements(records, count=count if config.use_meta else None, warn=note)
     local_slug, torch_tag = _local_env(config.use_meta)
     day = config.date or date.today().isoformat()
-    out_dir = config.out or config.root / report_dir_name(records, local_slug, torch_tag,
-                                                          config.use_meta, day)
+    out_dir = config.out or config.root / report_dir_name(
+        records, local_slug, torch_tag, config.use_meta, day
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
 
     tables = build_tables(measurements)
@@ -178,35 +185,50 @@ def build_report(config: ReportConfig,
         md += [f"![{f.caption}](figures/{f.png.name})\n\n*{f.caption}*\n" for f in figures]
         files.append(_write(out_dir / "report.md", "\n".join(md)))
     if ReportFormat.CSV in config.formats:
-        files += [_write(out_dir / "tables" / f"{t.key}.csv", render.table_to_csv(t))
-                  for t in tables]
+        files += [
+            _write(out_dir / "tables" / f"{t.key}.csv", render.table_to_csv(t)) for t in tables
+        ]
     if ReportFormat.TEX in config.formats:
-        tex = ["% fcdmbench report; needs \\usepackage{booktabs}", *map(render.table_to_latex,
-                                                                       tables)]
+        tex = [
+            "% fcdmbench report; needs \\usepackage{booktabs}",
+            *map(render.table_to_latex, tables),
+        ]
         files.append(_write(out_dir / "report.tex", "\n".join(tex)))
     if ReportFormat.HTML in config.formats:
         page = render.tables_to_html(title, preamble, tables, [(f.caption, f.png) for f in figures])
         files.append(_write(out_dir / "report.html", page))
 
     result = ReportResult(
-        out_dir=out_dir, files=tuple(files), tables=tuple(t.key for t in tables),
+        out_dir=out_dir,
+        files=tuple(files),
+        tables=tuple(t.key for t in tables),
         figures=tuple(f.key for f in figures),
         measured_cells=sum(t.measured_count for t in tables),
-        records_read=len(records.files), warnings=tuple(warnings),
+        records_read=len(records.files),
+        warnings=tuple(warnings),
     )
     from fcdmbench.reporting.records import write_record
 
-    write_record(out_dir / "manifest.json", "fcdmbench.report/1",
-                 {**result.to_record(), "inputs": [str(p) for p in records.files],
-                  "local_device": local_slug, "torch": torch_tag})
+    write_record(
+        out_dir / "manifest.json",
+        "fcdmbench.report/1",
+        {
+            **result.to_record(),
+            "inputs": [str(p) for p in records.files],
+            "local_device": local_slug,
+            "torch": torch_tag,
+        },
+    )
     return result
 
 
 def _preamble(records, config: ReportConfig, local_slug: str, torch_tag: str) -> list[str]:
     measured = []
     if config.use_meta:
-        measured.append(f"GMACs and params of registered models counted on the meta device "
-                        f"(FlopCounterMode / 2, {torch_tag}, host {local_slug})")
+        measured.append(
+            f"GMACs and params of registered models counted on the meta device "
+            f"(FlopCounterMode / 2, {torch_tag}, host {local_slug})"
+        )
     if records.throughput:
         envs = sorted({f"{p.device_name} [{p.precision}]" for p in records.throughput})
         measured.append("throughput from records on " + ", ".join(envs))
@@ -215,9 +237,9 @@ def _preamble(records, config: ReportConfig, local_slug: str, torch_tag: str) ->
     return [
         "Published values are shown exactly as the paper printed them (source: the seed paper, "
         "FCDM arXiv 2603.09408, unless noted); measured values sit beside them with their "
-        "provenance and the delta (measured - published). \"—\" = not printed / not measured.",
+        'provenance and the delta (measured - published). "—" = not printed / not measured.',
         "Units: GMACs = multiply-accumulates per image, batch 1, one forward, no CFG (DiT "
-        "convention; the paper's \"FLOPs (G)\"); GFLOPs = 2 x GMACs. Throughput = images/s per "
+        'convention; the paper\'s "FLOPs (G)"); GFLOPs = 2 x GMACs. Throughput = images/s per '
         "network evaluation. Training cost assumes 1 iteration = 3 forward passes.",
         "Measured here: " + ("; ".join(measured) if measured else "nothing (published only)") + ".",
         f"Records read: {len(records.files)} file(s) from "

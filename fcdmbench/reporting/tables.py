@@ -25,12 +25,16 @@ __all__ = [
     "build_tables",
 ]
 
-GMACS_NOTE = ("GMACs = multiply-accumulates per image, one forward, batch 1, no CFG (DiT "
-              "convention; the paper's \"FLOPs (G)\"). GFLOPs = 2 x GMACs. Measured GMACs: "
-              "\"meta\" = FlopCounterMode / 2 on a meta-device model; \"record\" = a flops record.")
-TP_NOTE = ("Throughput = images/s through one network evaluation (it/s), batch 64 in the paper; "
-           "the paper's GPU and precision are not stated per row. Measured values name device, "
-           "precision and batch.")
+GMACS_NOTE = (
+    "GMACs = multiply-accumulates per image, one forward, batch 1, no CFG (DiT "
+    'convention; the paper\'s "FLOPs (G)"). GFLOPs = 2 x GMACs. Measured GMACs: '
+    '"meta" = FlopCounterMode / 2 on a meta-device model; "record" = a flops record.'
+)
+TP_NOTE = (
+    "Throughput = images/s through one network evaluation (it/s), batch 64 in the paper; "
+    "the paper's GPU and precision are not stated per row. Measured values name device, "
+    "precision and batch."
+)
 
 #: Ablation configurations expressible as overrides of a registered model (for measured GMACs and
 #: params). Configurations absent here (ResNet block, isotropic, no GRN, 2/4-level U-Nets) are
@@ -50,7 +54,10 @@ ABLATION_CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
 
 #: DiT counterpart of each FCDM scale, for the Table 1 ratio column.
 DIT_OF_SCALE = {
-    "fcdm-s": "dit-s-2", "fcdm-b": "dit-b-2", "fcdm-l": "dit-l-2", "fcdm-xl": "dit-xl-2",
+    "fcdm-s": "dit-s-2",
+    "fcdm-b": "dit-b-2",
+    "fcdm-l": "dit-l-2",
+    "fcdm-xl": "dit-xl-2",
 }
 
 
@@ -90,8 +97,9 @@ class ReportTable:
 
     @property
     def measured_count(self) -> int:
-        return sum(1 for row in self.rows for v in row
-                   if isinstance(v, Cell) and v.measured is not None)
+        return sum(
+            1 for row in self.rows for v in row if isinstance(v, Cell) and v.measured is not None
+        )
 
 
 def _rows(table: str) -> list[PublishedResult]:
@@ -121,8 +129,12 @@ def _params(m: Measurements, row: PublishedResult) -> Cell:
     return Cell(row.params_m, m.params_m(name, **overrides))
 
 
-def _metric_cells(m: Measurements, row: PublishedResult, guided: bool,
-                  fields=("fid", "inception_score", "precision", "recall")) -> list[Cell]:
+def _metric_cells(
+    m: Measurements,
+    row: PublishedResult,
+    guided: bool,
+    fields=("fid", "inception_score", "precision", "recall"),
+) -> list[Cell]:
     point = m.evaluation(row.model, row.resolution, row.training_steps, guided)
     cells = []
     for name in fields:
@@ -145,50 +157,90 @@ def build_table1(m: Measurements) -> ReportTable:
     for row in _rows("table1"):
         gmacs = m.gmacs(row.model, 256)
         dit = m.gmacs(DIT_OF_SCALE[row.model], 256)
-        ratio = None if gmacs is None or dit is None else Measured(100 * gmacs.value / dit.value,
-                                                                   "meta")
-        rows.append((row.label, row.extra_value("blocks_l"), row.extra_value("hidden_channels"),
-                     _params(m, row), Cell(row.gmacs, gmacs),
-                     Cell(row.extra_value("flops_ratio_to_dit_pct"), ratio)))
+        ratio = (
+            None
+            if gmacs is None or dit is None
+            else Measured(100 * gmacs.value / dit.value, "meta")
+        )
+        rows.append(
+            (
+                row.label,
+                row.extra_value("blocks_l"),
+                row.extra_value("hidden_channels"),
+                _params(m, row),
+                Cell(row.gmacs, gmacs),
+                Cell(row.extra_value("flops_ratio_to_dit_pct"), ratio),
+            )
+        )
     return ReportTable(
-        "table1", "Table 1: FCDM scales (ImageNet 256x256)",
-        (Column("model", "Model"), Column("blocks_l", "Blocks L"),
-         Column("hidden_channels", "Hidden C"), Column("params_m", "Params (M)", True, 1),
-         Column("gmacs", "GMACs", True, 2), Column("ratio_pct", "FLOPs FCDM/DiT (%)", True, 1)),
+        "table1",
+        "Table 1: FCDM scales (ImageNet 256x256)",
+        (
+            Column("model", "Model"),
+            Column("blocks_l", "Blocks L"),
+            Column("hidden_channels", "Hidden C"),
+            Column("params_m", "Params (M)", True, 1),
+            Column("gmacs", "GMACs", True, 2),
+            Column("ratio_pct", "FLOPs FCDM/DiT (%)", True, 1),
+        ),
         tuple(rows),
-        (GMACS_NOTE, "Measured ratio = measured FCDM GMACs / measured GMACs of DiT-*/2 at the "
-         "same scale; \"—\" until that DiT model is registered."),
+        (
+            GMACS_NOTE,
+            "Measured ratio = measured FCDM GMACs / measured GMACs of DiT-*/2 at the "
+            'same scale; "—" until that DiT model is registered.',
+        ),
     )
 
 
 def _benchmark_table(key: str, title: str, m: Measurements, guided: bool) -> ReportTable:
     rows = []
     for row in _rows(key):
-        when = (f"{row.epochs:g} ep" if row.epochs is not None else "—") if key == "table3" \
+        when = (
+            (f"{row.epochs:g} ep" if row.epochs is not None else "—")
+            if key == "table3"
             else _steps(row.training_steps)
-        rows.append((row.label, when, _gmacs(m, row),
-                     Cell(row.throughput_it_s, m.throughput(row.model, row.resolution)),
-                     *_metric_cells(m, row, guided)))
+        )
+        rows.append(
+            (
+                row.label,
+                when,
+                _gmacs(m, row),
+                Cell(row.throughput_it_s, m.throughput(row.model, row.resolution)),
+                *_metric_cells(m, row, guided),
+            )
+        )
     when_col = Column("epochs", "Epochs") if key == "table3" else Column("iters", "Iters")
     notes = [GMACS_NOTE, TP_NOTE]
-    notes.append("With guidance (scale not printed in the paper)." if guided
-                 else "50K samples without guidance.")
+    notes.append(
+        "With guidance (scale not printed in the paper)."
+        if guided
+        else "50K samples without guidance."
+    )
     return ReportTable(
-        key, title,
-        (Column("model", "Model"), when_col, Column("gmacs", "GMACs", True, 2),
-         Column("throughput_it_s", "Throughput (it/s)", True, 1), *_METRIC_COLUMNS),
-        tuple(rows), tuple(notes),
+        key,
+        title,
+        (
+            Column("model", "Model"),
+            when_col,
+            Column("gmacs", "GMACs", True, 2),
+            Column("throughput_it_s", "Throughput (it/s)", True, 1),
+            *_METRIC_COLUMNS,
+        ),
+        tuple(rows),
+        tuple(notes),
     )
 
 
 def build_table2(m: Measurements) -> ReportTable:
-    return _benchmark_table("table2", "Table 2: scalability on ImageNet 256x256 (w/o cfg)", m,
-                            False)
+    return _benchmark_table(
+        "table2", "Table 2: scalability on ImageNet 256x256 (w/o cfg)", m, False
+    )
 
 
 def build_table3(m: Measurements) -> ReportTable:
-    return _benchmark_table("table3", "Table 3: benchmark on ImageNet 256x256 (with guidance)",
-                            m, True)
+    return _benchmark_table(
+        "table3", "Table 3: benchmark on ImageNet 256x256 (with guidance)", m, True
+    )
 
 
 def build_table4(m: Measurements) -> ReportTable:
@@ -196,57 +248,98 @@ def build_table4(m: Measurements) -> ReportTable:
 
 
 def build_table5(m: Measurements) -> ReportTable:
-    rows = tuple((row.label, _steps(row.training_steps), _gmacs(m, row), row.fid,
-                  row.inception_score, row.precision, row.recall) for row in _rows("table5"))
+    rows = tuple(
+        (
+            row.label,
+            _steps(row.training_steps),
+            _gmacs(m, row),
+            row.fid,
+            row.inception_score,
+            row.precision,
+            row.recall,
+        )
+        for row in _rows("table5")
+    )
     return ReportTable(
-        "table5", "Table 5: ablations on FCDM-L (ImageNet 256x256, 200K iters)",
-        (Column("model", "Configuration"), Column("iters", "Iters"),
-         Column("gmacs", "GMACs", True, 2), Column("fid", "FID"), Column("inception_score", "IS"),
-         Column("precision", "Prec."), Column("recall", "Rec.")),
+        "table5",
+        "Table 5: ablations on FCDM-L (ImageNet 256x256, 200K iters)",
+        (
+            Column("model", "Configuration"),
+            Column("iters", "Iters"),
+            Column("gmacs", "GMACs", True, 2),
+            Column("fid", "FID"),
+            Column("inception_score", "IS"),
+            Column("precision", "Prec."),
+            Column("recall", "Rec."),
+        ),
         rows,
-        (GMACS_NOTE, "Measured GMACs of ablations are counted on the registered model with config "
-         "overrides (kernel size); ResNet-block, isotropic and no-GRN variants are not built."),
+        (
+            GMACS_NOTE,
+            "Measured GMACs of ablations are counted on the registered model with config "
+            "overrides (kernel size); ResNet-block, isotropic and no-GRN variants are not built.",
+        ),
     )
 
 
 def _steps_table(key: str, title: str, m: Measurements, objective: str) -> ReportTable:
     rows = []
     for row in _rows(key):
-        guided_cells = _metric_cells(m, row, False, ("fid", "sfid", "inception_score",
-                                                      "precision", "recall")) \
-            if objective == "diffusion" else [Cell(getattr(row, f)) for f in
-                                              ("fid", "sfid", "inception_score", "precision",
-                                               "recall")]
+        guided_cells = (
+            _metric_cells(m, row, False, ("fid", "sfid", "inception_score", "precision", "recall"))
+            if objective == "diffusion"
+            else [
+                Cell(getattr(row, f))
+                for f in ("fid", "sfid", "inception_score", "precision", "recall")
+            ]
+        )
         rows.append((row.label, _steps(row.training_steps), _gmacs(m, row), *guided_cells))
     return ReportTable(
-        key, title,
-        (Column("model", "Model"), Column("steps", "Training steps"),
-         Column("gmacs", "GMACs", True, 2), Column("fid", "FID", True, 2, "abs"),
-         Column("sfid", "sFID", True, 2, "abs"), Column("inception_score", "IS", True, 2, "abs"),
-         Column("precision", "Prec.", True, 4, "abs"), Column("recall", "Rec.", True, 4, "abs")),
+        key,
+        title,
+        (
+            Column("model", "Model"),
+            Column("steps", "Training steps"),
+            Column("gmacs", "GMACs", True, 2),
+            Column("fid", "FID", True, 2, "abs"),
+            Column("sfid", "sFID", True, 2, "abs"),
+            Column("inception_score", "IS", True, 2, "abs"),
+            Column("precision", "Prec.", True, 4, "abs"),
+            Column("recall", "Rec.", True, 4, "abs"),
+        ),
         tuple(rows),
         (GMACS_NOTE, f"{objective.capitalize()} objective; 50K samples without guidance."),
     )
 
 
 def build_table7(m: Measurements) -> ReportTable:
-    return _steps_table("table7", "Table 7: FCDM over training steps (diffusion, 256x256)", m,
-                        "diffusion")
+    return _steps_table(
+        "table7", "Table 7: FCDM over training steps (diffusion, 256x256)", m, "diffusion"
+    )
 
 
 def build_table8(m: Measurements) -> ReportTable:
-    return _steps_table("table8", "Table 8: FCDM over training steps (flow matching, 256x256)", m,
-                        "flow matching")
+    return _steps_table(
+        "table8", "Table 8: FCDM over training steps (flow matching, 256x256)", m, "flow matching"
+    )
 
 
 def build_table9(m: Measurements) -> ReportTable:
-    rows = tuple((row.label, row.extra_value("vae"), _steps(row.training_steps), _gmacs(m, row),
-                  row.fid) for row in _rows("table9"))
+    rows = tuple(
+        (row.label, row.extra_value("vae"), _steps(row.training_steps), _gmacs(m, row), row.fid)
+        for row in _rows("table9")
+    )
     return ReportTable(
-        "table9", "Table 9: autoencoder ablation (256x256)",
-        (Column("model", "Model"), Column("vae", "VAE"), Column("iters", "Iters"),
-         Column("gmacs", "GMACs", True, 2), Column("fid", "FID")),
-        rows, (GMACS_NOTE,),
+        "table9",
+        "Table 9: autoencoder ablation (256x256)",
+        (
+            Column("model", "Model"),
+            Column("vae", "VAE"),
+            Column("iters", "Iters"),
+            Column("gmacs", "GMACs", True, 2),
+            Column("fid", "FID"),
+        ),
+        rows,
+        (GMACS_NOTE,),
     )
 
 
@@ -256,29 +349,51 @@ def _architecture_table(key: str, title: str, m: Measurements, note: str) -> Rep
         name, _ = _target(row)
         registered_default = row.model == name  # throughput records exist only for real models
         tp = m.throughput(name, row.resolution) if registered_default else None
-        rows.append((row.label, row.extra_value("hidden_channels"), row.extra_value("depths"),
-                     _params(m, row), _gmacs(m, row), Cell(row.throughput_it_s, tp), row.fid))
+        rows.append(
+            (
+                row.label,
+                row.extra_value("hidden_channels"),
+                row.extra_value("depths"),
+                _params(m, row),
+                _gmacs(m, row),
+                Cell(row.throughput_it_s, tp),
+                row.fid,
+            )
+        )
     return ReportTable(
-        key, title,
-        (Column("model", "Configuration"), Column("hidden_channels", "Hidden C"),
-         Column("depths", "Depths"), Column("params_m", "Params (M)", True, 1),
-         Column("gmacs", "GMACs", True, 2), Column("throughput_it_s", "TP (it/s)", True, 1),
-         Column("fid", "FID")),
-        tuple(rows), (GMACS_NOTE, TP_NOTE, note),
+        key,
+        title,
+        (
+            Column("model", "Configuration"),
+            Column("hidden_channels", "Hidden C"),
+            Column("depths", "Depths"),
+            Column("params_m", "Params (M)", True, 1),
+            Column("gmacs", "GMACs", True, 2),
+            Column("throughput_it_s", "TP (it/s)", True, 1),
+            Column("fid", "FID"),
+        ),
+        tuple(rows),
+        (GMACS_NOTE, TP_NOTE, note),
     )
 
 
 def build_table10(m: Measurements) -> ReportTable:
     return _architecture_table(
-        "table10", "Table 10: U-Net ablations (256x256, 200K iters)", m,
-        "2- and 4-level U-Nets are not built by fcdmbench: their measured cells stay \"—\".")
+        "table10",
+        "Table 10: U-Net ablations (256x256, 200K iters)",
+        m,
+        '2- and 4-level U-Nets are not built by fcdmbench: their measured cells stay "—".',
+    )
 
 
 def build_table11(m: Measurements) -> ReportTable:
     return _architecture_table(
-        "table11", "Table 11: block-scaling strategies (256x256, 200K iters)", m,
+        "table11",
+        "Table 11: block-scaling strategies (256x256, 200K iters)",
+        m,
         "Constant and linear variants are counted as FCDM configs with the printed width and "
-        "depths.")
+        "depths.",
+    )
 
 
 TABLE_BUILDERS: dict[str, Callable[[Measurements], ReportTable]] = {

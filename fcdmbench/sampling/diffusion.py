@@ -121,8 +121,8 @@ class GaussianDiffusion:
         abar_prev = np.append(1.0, abar[:-1])
         post_var = betas * (1.0 - abar_prev) / (1.0 - abar)
         # beta~_0 = 0, so its log is replaced by beta~_1's (the "clipped" log-variance).
-        post_logvar = np.log(np.append(post_var[1], post_var[1:])) if len(betas) > 1 else np.log(
-            betas
+        post_logvar = (
+            np.log(np.append(post_var[1], post_var[1:])) if len(betas) > 1 else np.log(betas)
         )
         large = np.append(post_var[1], betas[1:]) if len(betas) > 1 else betas
         arrays = dict(
@@ -242,4 +242,3 @@ def create_diffusion(
 def nonzero_mask(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """1 where t > 0, 0 at the last step (no noise is added after the final mean)."""
     return (t != 0).to(like.dtype).reshape(-1, *([1] * (like.dim() - 1)))
-

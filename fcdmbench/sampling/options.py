@@ -31,8 +31,10 @@ def parse_set_options(model: str, items: list[str] | None) -> tuple[tuple[str, A
         if not eq or not key:
             raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
         if key not in valid:
-            raise ConfigError(f"unknown config field {key!r} for {type(config).__name__}",
-                              hint=f"valid fields: {', '.join(sorted(valid))}")
+            raise ConfigError(
+                f"unknown config field {key!r} for {type(config).__name__}",
+                hint=f"valid fields: {', '.join(sorted(valid))}",
+            )
         current = getattr(config, key)
         try:
             if isinstance(current, bool):
@@ -48,7 +50,8 @@ def parse_set_options(model: str, items: list[str] | None) -> tuple[tuple[str, A
             else:
                 value = text
         except ValueError as exc:
-            raise ConfigError(f"--set {key}: cannot parse {text!r} as "
-                              f"{type(current).__name__}") from exc
+            raise ConfigError(
+                f"--set {key}: cannot parse {text!r} as {type(current).__name__}"
+            ) from exc
         out.append((key, value))
     return tuple(out)

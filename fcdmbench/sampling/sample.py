@@ -161,8 +161,13 @@ def _load_model(spec, config: SampleConfig, overrides: dict, device) -> tuple[An
     model = create_model(spec.name, resolution=config.resolution, **overrides)
     if config.smoke:
         model.load_state_dict(deterministic_state_dict(model.state_dict(), seed=config.seed))
-        info = {"path": None, "sha256": None, "weights_used": "random (smoke mode)",
-                "weights_available": [], "smoke": True}
+        info = {
+            "path": None,
+            "sha256": None,
+            "weights_used": "random (smoke mode)",
+            "weights_available": [],
+            "smoke": True,
+        }
     else:
         path = Path(config.checkpoint)
         if not path.is_file():
@@ -173,8 +178,13 @@ def _load_model(spec, config: SampleConfig, overrides: dict, device) -> tuple[An
             raise InputError(f"cannot read checkpoint {path}: {exc}") from exc
         which = load_checkpoint(model, spec, obj)
         available = [k for k in WEIGHT_KEYS if isinstance(obj, dict) and k in obj]
-        info = {"path": str(path.resolve()), "sha256": file_sha256(path), "weights_used": which,
-                "weights_available": available, "smoke": False}
+        info = {
+            "path": str(path.resolve()),
+            "sha256": file_sha256(path),
+            "weights_used": which,
+            "weights_available": available,
+            "smoke": False,
+        }
     return model.to(device).eval(), info
 
 
@@ -193,13 +203,23 @@ def batch_seed(seed: int, batch: int) -> int:
 
 def _fingerprint(config: SampleConfig, spec, overrides: dict, ckpt: dict, vae_source: str) -> dict:
     return {
-        "model": spec.name, "overrides": {k: str(v) for k, v in sorted(overrides.items())},
-        "checkpoint_sha256": ckpt["sha256"], "smoke": config.smoke,
-        "resolution": config.resolution, "sampler": config.sampler.value, "steps": config.steps,
-        "respacing": config.respacing, "cfg_scale": config.cfg_scale,
-        "cfg_all_channels": config.cfg_all_channels, "seed": config.seed,
-        "labels": config.labels.value, "batch_size": config.batch_size, "num": config.num,
-        "vae": vae_source, "precision": config.precision.value, "ddim_eta": config.ddim_eta,
+        "model": spec.name,
+        "overrides": {k: str(v) for k, v in sorted(overrides.items())},
+        "checkpoint_sha256": ckpt["sha256"],
+        "smoke": config.smoke,
+        "resolution": config.resolution,
+        "sampler": config.sampler.value,
+        "steps": config.steps,
+        "respacing": config.respacing,
+        "cfg_scale": config.cfg_scale,
+        "cfg_all_channels": config.cfg_all_channels,
+        "seed": config.seed,
+        "labels": config.labels.value,
+        "batch_size": config.batch_size,
+        "num": config.num,
+        "vae": vae_source,
+        "precision": config.precision.value,
+        "ddim_eta": config.ddim_eta,
         "sde_last_step": config.sde_last_step,
     }
 
@@ -220,8 +240,9 @@ def run_sampling(config: SampleConfig, on_progress: ProgressFn | None = None) ->
     started = time.perf_counter()
     spec, tag = resolve(config.model)
     if tag is not None and tag != config.resolution:
-        raise ConfigError(f"{config.model!r} names resolution {tag}, --resolution is "
-                          f"{config.resolution}")
+        raise ConfigError(
+            f"{config.model!r} names resolution {tag}, --resolution is {config.resolution}"
+        )
     dist = _init_distributed(config.device)
     flags = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
     is_tf32 = config.precision is Precision.TF32
@@ -275,11 +296,11 @@ def _sample_and_merge(config, spec, dist, started, on_progress) -> dict | None:
 
     diffusion = None
     if not config.sampler.is_flow:
-        diffusion = create_diffusion(config.steps, config.respacing,
-                                     learned_variance=out_channels == 2 * channels)
+        diffusion = create_diffusion(
+            config.steps, config.respacing, learned_variance=out_channels == 2 * channels
+        )
     flow = FlowSDE(config.steps, config.sde_last_step) if config.sampler.is_flow else None
-    device_name = (torch.cuda.get_device_name(dist.device) if dist.device.type == "cuda"
-                   else "cpu")
+    device_name = torch.cuda.get_device_name(dist.device) if dist.device.type == "cuda" else "cpu"
     total_mine = sum(rows[b] for b in mine)
     done = 0
     if on_progress is not None and dist.rank == 0:
@@ -295,16 +316,39 @@ def _sample_and_merge(config, spec, dist, started, on_progress) -> dict | None:
         latents = _run_sampler(config, fn, diffusion, flow, x, gen)
         images = decode_to_uint8(vae.module, latents)
         seconds = time.perf_counter() - t0
-        shards.write_shard(shard_dir, batch, images=images, labels=labels[start : start + n],
-                           start=start, device=device_name, seconds=seconds)
+        shards.write_shard(
+            shard_dir,
+            batch,
+            images=images,
+            labels=labels[start : start + n],
+            start=start,
+            device=device_name,
+            seconds=seconds,
+        )
         done += n
         if on_progress is not None and dist.rank == 0:
             on_progress(done, total_mine)
     dist.barrier()
     record = None
     if dist.rank == 0:
-        record = _merge(config, spec, shard_dir, rows, labels, vae, ckpt, overrides, guidance,
-                        diffusion, flow, dist, resumed, len(missing), num_batches, started)
+        record = _merge(
+            config,
+            spec,
+            shard_dir,
+            rows,
+            labels,
+            vae,
+            ckpt,
+            overrides,
+            guidance,
+            diffusion,
+            flow,
+            dist,
+            resumed,
+            len(missing),
+            num_batches,
+            started,
+        )
     dist.barrier()
     return record
 
@@ -329,8 +373,24 @@ def _run_sampler(config, fn, diffusion, flow, x, gen):
     return sample_flow_sde(fn, x, gen, flow)
 
 
-def _merge(config, spec, shard_dir, rows, labels, vae, ckpt, overrides, guidance, diffusion, flow,
-           dist, resumed, generated, num_batches, started) -> dict:
+def _merge(
+    config,
+    spec,
+    shard_dir,
+    rows,
+    labels,
+    vae,
+    ckpt,
+    overrides,
+    guidance,
+    diffusion,
+    flow,
+    dist,
+    resumed,
+    generated,
+    num_batches,
+    started,
+) -> dict:
     from fcdmbench.env import collect_env
     from fcdmbench.evaluation.cache import file_sha256
     from fcdmbench.reporting.records import write_record
@@ -345,8 +405,10 @@ def _merge(config, spec, shard_dir, rows, labels, vae, ckpt, overrides, guidance
         for batch, n in enumerate(rows):
             data = shards.read_shard(shards.shard_path(shard_dir, batch), n)
             if data is None:
-                raise InputError(f"shard {batch} is missing or corrupt in {shard_dir}",
-                                 hint="rerun the same command to regenerate it")
+                raise InputError(
+                    f"shard {batch} is missing or corrupt in {shard_dir}",
+                    hint="rerun the same command to regenerate it",
+                )
             device = str(data["device"])
             devices[device] = devices.get(device, 0) + n
             batch_seconds += float(data["seconds"])
@@ -354,46 +416,82 @@ def _merge(config, spec, shard_dir, rows, labels, vae, ckpt, overrides, guidance
 
     side = config.resolution
     image_shape = (side, side, 3)
-    stamp = {"schema": SCHEMA, "model": spec.name, "smoke": config.smoke,
-             "checkpoint_sha256": ckpt["sha256"]}
-    shards.write_npz_streaming(config.out, chunks(), image_shape, config.num, labels,
-                               extra={"fcdmbench_meta": np.array(json.dumps(stamp))})
+    stamp = {
+        "schema": SCHEMA,
+        "model": spec.name,
+        "smoke": config.smoke,
+        "checkpoint_sha256": ckpt["sha256"],
+    }
+    shards.write_npz_streaming(
+        config.out,
+        chunks(),
+        image_shape,
+        config.num,
+        labels,
+        extra={"fcdmbench_meta": np.array(json.dumps(stamp))},
+    )
     elapsed = time.perf_counter() - started
     nfe = config.steps if diffusion is None else diffusion.num_steps
     body = {
-        "npz": str(config.out.resolve()), "npz_sha256": file_sha256(config.out),
-        "arrays": {"arr_0": f"images uint8 NHWC {[config.num, *image_shape]}",
-                   "arr_1": f"class labels int64 [{config.num}]"},
+        "npz": str(config.out.resolve()),
+        "npz_sha256": file_sha256(config.out),
+        "arrays": {
+            "arr_0": f"images uint8 NHWC {[config.num, *image_shape]}",
+            "arr_1": f"class labels int64 [{config.num}]",
+        },
         "smoke": config.smoke,
-        "model": {"name": spec.name, "display_name": spec.display_name, "family": spec.family,
-                  "overrides": {k: v for k, v in overrides.items()}},
+        "model": {
+            "name": spec.name,
+            "display_name": spec.display_name,
+            "family": spec.family,
+            "overrides": {k: v for k, v in overrides.items()},
+        },
         "checkpoint": ckpt,
         "sampler": {
-            "name": config.sampler.value, "steps": config.steps,
+            "name": config.sampler.value,
+            "steps": config.steps,
             "respacing": config.respacing or (None if flow else str(config.steps)),
             "variance": diffusion.variance.value if diffusion else None,
-            "train_steps": None if flow else 1000, "beta_schedule": None if flow else
-            "linear 1e-4..0.02", "ddim_eta": config.ddim_eta if diffusion else None,
+            "train_steps": None if flow else 1000,
+            "beta_schedule": None if flow else "linear 1e-4..0.02",
+            "ddim_eta": config.ddim_eta if diffusion else None,
             "sde": dataclasses.asdict(flow) | {"diffusion_form": "sigma", "last_step": "mean"}
-            if flow else None,
+            if flow
+            else None,
             "network_evaluations_per_image": nfe * (2 if guidance.is_active else 1),
         },
-        "cfg": {"scale": guidance.scale, "channels": guidance.channels,
-                "null_label": guidance.null_label, "active": guidance.is_active},
+        "cfg": {
+            "scale": guidance.scale,
+            "channels": guidance.channels,
+            "null_label": guidance.null_label,
+            "active": guidance.is_active,
+        },
         "seed": config.seed,
         "seed_scheme": "batch b: torch.Generator seeded by SeedSequence([seed, b]); labels: "
-                       "numpy default_rng(SeedSequence([seed, 0x1ABE1]))",
+        "numpy default_rng(SeedSequence([seed, 0x1ABE1]))",
         "labels": {"scheme": config.labels.value, "num_classes": guidance.null_label},
-        "num_samples": config.num, "batch_size": config.batch_size,
-        "resolution": config.resolution, "vae": vae.to_record(),
-        "precision": {"mode": config.precision.value, "vae": "fp32",
-                      "autocast": "bf16" if config.precision is Precision.BF16 else None},
-        "devices": devices, "world_size": dist.world, "backend": dist.backend,
-        "resumed": resumed, "batches_total": num_batches, "batches_generated_this_run": generated,
-        "timing": {"wall_s_this_run": round(elapsed, 3),
-                   "batch_seconds_all_shards": round(batch_seconds, 3),
-                   "img_per_s_per_process": round(config.num / batch_seconds, 4)
-                   if batch_seconds else None},
+        "num_samples": config.num,
+        "batch_size": config.batch_size,
+        "resolution": config.resolution,
+        "vae": vae.to_record(),
+        "precision": {
+            "mode": config.precision.value,
+            "vae": "fp32",
+            "autocast": "bf16" if config.precision is Precision.BF16 else None,
+        },
+        "devices": devices,
+        "world_size": dist.world,
+        "backend": dist.backend,
+        "resumed": resumed,
+        "batches_total": num_batches,
+        "batches_generated_this_run": generated,
+        "timing": {
+            "wall_s_this_run": round(elapsed, 3),
+            "batch_seconds_all_shards": round(batch_seconds, 3),
+            "img_per_s_per_process": round(config.num / batch_seconds, 4)
+            if batch_seconds
+            else None,
+        },
         "env": dataclasses.asdict(collect_env(str(dist.device))),
     }
     write_record(sidecar_path(config.out), SCHEMA, body)
@@ -402,4 +500,3 @@ def _merge(config, spec, shard_dir, rows, labels, vae, ckpt, overrides, guidance
 
         shutil.rmtree(shard_dir, ignore_errors=True)
     return {"schema": SCHEMA, **body}
-

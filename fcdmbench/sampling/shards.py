@@ -109,8 +109,9 @@ def check_fingerprint(directory: Path, fingerprint: dict[str, Any], write: bool)
             stored = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise InputError(f"unreadable shard fingerprint {path}: {exc}") from exc
-        differing = sorted(k for k in set(stored) | set(fingerprint)
-                           if stored.get(k) != fingerprint.get(k))
+        differing = sorted(
+            k for k in set(stored) | set(fingerprint) if stored.get(k) != fingerprint.get(k)
+        )
         if differing:
             details = ", ".join(
                 f"{k}: {stored.get(k)!r} -> {fingerprint.get(k)!r}" for k in differing[:6]
@@ -131,8 +132,11 @@ def check_fingerprint(directory: Path, fingerprint: dict[str, Any], write: bool)
 
 
 def _npy_header(shape: tuple[int, ...], dtype: np.dtype) -> dict[str, Any]:
-    return {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False,
-            "shape": shape}
+    return {
+        "descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
+        "fortran_order": False,
+        "shape": shape,
+    }
 
 
 def write_npz_streaming(
@@ -156,14 +160,14 @@ def write_npz_streaming(
     try:
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
             with archive.open("arr_0.npy", "w", force_zip64=True) as fh:
-                np.lib.format.write_array_header_2_0(
-                    fh, _npy_header((num, *image_shape), np.uint8)
-                )
+                np.lib.format.write_array_header_2_0(fh, _npy_header((num, *image_shape), np.uint8))
                 written = 0
                 for chunk in images:
                     if chunk.shape[1:] != image_shape or chunk.dtype != np.uint8:
-                        raise InputError(f"shard images {chunk.dtype} {chunk.shape} do not match "
-                                         f"{image_shape} uint8")
+                        raise InputError(
+                            f"shard images {chunk.dtype} {chunk.shape} do not match "
+                            f"{image_shape} uint8"
+                        )
                     chunk = chunk[: num - written]
                     fh.write(np.ascontiguousarray(chunk).tobytes())
                     written += len(chunk)

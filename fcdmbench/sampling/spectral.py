@@ -62,11 +62,15 @@ class SpectralConfig:
         if self.smoke == bool(self.checkpoints):
             raise ConfigError("give one --ckpt per model, or --smoke for random weights")
         if not self.smoke and len(self.checkpoints) != len(self.models):
-            raise ConfigError(f"{len(self.models)} model(s) but {len(self.checkpoints)} --ckpt",
-                              hint="pass --ckpt once per model, in the same order")
+            raise ConfigError(
+                f"{len(self.models)} model(s) but {len(self.checkpoints)} --ckpt",
+                hint="pass --ckpt once per model, in the same order",
+            )
         if (self.images is None) == (not self.synthetic):
-            raise ConfigError("give exactly one of --images NPZ and --synthetic",
-                              hint="the paper uses 128 validation images: --images val.npz")
+            raise ConfigError(
+                "give exactly one of --images NPZ and --synthetic",
+                hint="the paper uses 128 validation images: --images val.npz",
+            )
         if self.num < 1 or self.every < 1 or self.batch_size < 1:
             raise ConfigError("num, every and batch_size must be >= 1")
 
@@ -102,17 +106,33 @@ def _inputs(config: SpectralConfig, device, num_classes: int):
     if len(images) < config.num:
         raise InputError(f"{path} holds {len(images)} images, {config.num} requested")
     if images.shape[1] != config.resolution:
-        raise InputError(f"{path} images are {images.shape[1]} px, --resolution is "
-                         f"{config.resolution}")
-    vae = random_vae(config.seed, device) if config.vae is None and config.smoke else load_vae(
-        config.vae or "ema", device)
-    x0 = torch.cat([encode_uint8(vae.module, images[i : i + config.batch_size], device).cpu()
-                    for i in range(0, len(images), config.batch_size)])
+        raise InputError(
+            f"{path} images are {images.shape[1]} px, --resolution is {config.resolution}"
+        )
+    vae = (
+        random_vae(config.seed, device)
+        if config.vae is None and config.smoke
+        else load_vae(config.vae or "ema", device)
+    )
+    x0 = torch.cat(
+        [
+            encode_uint8(vae.module, images[i : i + config.batch_size], device).cpu()
+            for i in range(0, len(images), config.batch_size)
+        ]
+    )
     label_note = "arr_1" if labels is not None else "null"
     if labels is None:
         labels = np.full(config.num, num_classes, dtype=np.int64)
-    return x0, labels, {"kind": "images", "path": str(path.resolve()), "labels": label_note,
-                        "vae": vae.to_record()}
+    return (
+        x0,
+        labels,
+        {
+            "kind": "images",
+            "path": str(path.resolve()),
+            "labels": label_note,
+            "vae": vae.to_record(),
+        },
+    )
 
 
 def run_spectral(config: SpectralConfig, on_progress=None) -> dict:
@@ -126,8 +146,7 @@ def run_spectral(config: SpectralConfig, on_progress=None) -> dict:
     from fcdmbench.reporting.records import write_record
     from fcdmbench.sampling.diffusion import create_diffusion
 
-    device = torch.device("cuda" if config.device != "cpu" and torch.cuda.is_available()
-                          else "cpu")
+    device = torch.device("cuda" if config.device != "cpu" and torch.cuda.is_available() else "cpu")
     diffusion = create_diffusion(steps=None)
     timesteps = list(range(0, diffusion.num_steps, config.every))
     overrides = dict(config.overrides)
@@ -145,8 +164,9 @@ def run_spectral(config: SpectralConfig, on_progress=None) -> dict:
             else:
                 weights[spec.name] = load_checkpoint(model, spec, config.checkpoints[m])
             model = model.to(device).eval()
-            num_classes = int(getattr(spec.config_for(config.resolution, **overrides),
-                                      "num_classes", 1000))
+            num_classes = int(
+                getattr(spec.config_for(config.resolution, **overrides), "num_classes", 1000)
+            )
             if x0 is None:
                 x0, labels, source = _inputs(config, device, num_classes)
                 gen = torch.Generator().manual_seed(config.seed + 1)
@@ -170,12 +190,20 @@ def run_spectral(config: SpectralConfig, on_progress=None) -> dict:
     paths = _write_outputs(config.out, timesteps, curves)
     body = {
         "figure": "FCDM paper App. F, Figure 7 (spectral energy of predicted noise)",
-        "models": list(curves), "weights": weights, "smoke": config.smoke,
-        "checkpoints": [str(p) for p in config.checkpoints], "overrides": overrides,
-        "num_samples": config.num, "timesteps": timesteps, "resolution": config.resolution,
-        "seed": config.seed, "source": source, "definition": "mean over samples of "
+        "models": list(curves),
+        "weights": weights,
+        "smoke": config.smoke,
+        "checkpoints": [str(p) for p in config.checkpoints],
+        "overrides": overrides,
+        "num_samples": config.num,
+        "timesteps": timesteps,
+        "resolution": config.resolution,
+        "seed": config.seed,
+        "source": source,
+        "definition": "mean over samples of "
         "sum_{c,u,v} log(1 + |FFT2(eps_c)|(u, v)); eps = first C output channels",
-        "curves": curves, "files": {k: str(v) for k, v in paths.items()},
+        "curves": curves,
+        "files": {k: str(v) for k, v in paths.items()},
         "env": dataclasses.asdict(collect_env(str(device))),
     }
     write_record(paths["json"], SCHEMA, body)
@@ -189,8 +217,9 @@ def _write_outputs(prefix: Path, timesteps: list[int], curves: dict) -> dict[str
     import matplotlib.pyplot as plt
 
     prefix.parent.mkdir(parents=True, exist_ok=True)
-    paths = {ext: prefix.with_name(prefix.name + "." + ext) for ext in ("csv", "png", "svg",
-                                                                         "json")}
+    paths = {
+        ext: prefix.with_name(prefix.name + "." + ext) for ext in ("csv", "png", "svg", "json")
+    }
     with open(paths["csv"], "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["timestep"] + [f"{m}_{s}" for m in curves for s in ("mean", "std")])

@@ -125,7 +125,8 @@ def encode_uint8(
 ) -> torch.Tensor:
     """(B, H, W, 3) uint8 images -> scaled latents (posterior mean x 0.18215)."""
     if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
-        raise InputError(f"images must be uint8 NHWC with 3 channels, got {images.dtype} "
-                         f"{images.shape}")
+        raise InputError(
+            f"images must be uint8 NHWC with 3 channels, got {images.dtype} {images.shape}"
+        )
     x = torch.from_numpy(images).to(device).permute(0, 3, 1, 2).float() / 127.5 - 1.0
     return vae.encode(x).latent_dist.mean * LATENT_SCALE

@@ -16,9 +16,16 @@ def test_default_report_measures_flops_of_table1_and_table2(tmp_path):
     out = tmp_path / "demo"
     result = CliRunner().invoke(app, ["report", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    for name in ("report.md", "report.html", "report.tex", "manifest.json",
-                 "tables/table1.csv", "tables/table11.csv", "figures/fig6_fid_vs_cost_and_"
-                 "throughput.svg", "figures/throughput_published.png"):
+    for name in (
+        "report.md",
+        "report.html",
+        "report.tex",
+        "manifest.json",
+        "tables/table1.csv",
+        "tables/table11.csv",
+        "figures/fig6_fid_vs_cost_and_throughput.svg",
+        "figures/throughput_published.png",
+    ):
         assert (out / name).stat().st_size > 0, name
     table1 = (out / "tables" / "table1.csv").read_text().splitlines()
     header, xl = table1[0].split(","), next(r for r in table1 if r.startswith("FCDM-XL"))
@@ -29,16 +36,28 @@ def test_default_report_measures_flops_of_table1_and_table2(tmp_path):
     table2 = (out / "tables" / "table2.csv").read_text()
     assert "FCDM-XL,400K,64.6,64.59" in table2
     html = (out / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 5 and "<img src=\"figures" not in html
+    assert html.count("data:image/png;base64,") == 5 and '<img src="figures' not in html
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["schema"] == "fcdmbench.report/1" and manifest["measured_cells"] > 20
 
 
 def test_records_formats_and_json(tmp_path):
     out = tmp_path / "r"
-    result = CliRunner().invoke(app, [
-        "report", "--records", str(FIXTURES / "records"), str(FIXTURES / "broken"),
-        "--out", str(out), "--format", "md,csv", "--no-meta", "--json"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "report",
+            "--records",
+            str(FIXTURES / "records"),
+            str(FIXTURES / "broken"),
+            "--out",
+            str(out),
+            "--format",
+            "md,csv",
+            "--no-meta",
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["records_read"] == 6 and summary["warnings"]
@@ -59,8 +78,12 @@ def test_folder_name_by_environment():
     from fcdmbench.reporting.report import report_dir_name
 
     empty = load_records([])
-    assert report_dir_name(empty, "cpu-intel-xeon", "pt2.13", True, "2026-11-22") == \
-        "2026-11-22-cpu-xeon-published+meta-pt2.13"
+    assert (
+        report_dir_name(empty, "cpu-intel-xeon", "pt2.13", True, "2026-11-22")
+        == "2026-11-22-cpu-xeon-published+meta-pt2.13"
+    )
     records = load_records([FIXTURES / "records"])
-    assert report_dir_name(records, "cpu-intel-xeon", "pt2.13", True, "2026-11-22") == \
-        "2026-11-22-synthetic-gpu-bf16+tf32-pt2.13"
+    assert (
+        report_dir_name(records, "cpu-intel-xeon", "pt2.13", True, "2026-11-22")
+        == "2026-11-22-synthetic-gpu-bf16+tf32-pt2.13"
+    )

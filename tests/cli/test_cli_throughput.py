@@ -15,10 +15,22 @@ from fcdmbench.env import collect_env
 
 runner = CliRunner()
 RECORDED = Path(__file__).parents[1] / "fixtures" / "throughput" / "cpu-fcdm-s-bs2.json"
-TINY = ["--batch", "2", "--device", "cpu", "--warmup-calls", "1", "--warmup-s", "0.2",
-        "--blocks", "3", "--min-block-s", "0.1", "--pause-s", "0"]
-
-
+TINY = [
+    "--batch",
+    "2",
+    "--device",
+    "cpu",
+    "--warmup-calls",
+    "1",
+    "--warmup-s",
+    "0.2",
+    "--blocks",
+    "3",
+    "--min-block-s",
+    "0.1",
+    "--pause-s",
+    "0",
+]
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA error")
@@ -37,10 +49,23 @@ def test_bad_input_exits_2():
 
 def test_real_cpu_run_writes_record_and_forced_baseline(tmp_path, one_thread):
     out = tmp_path / "run.json"
-    result = runner.invoke(app, [
-        "throughput", "--models", "fcdm-s", "--fcdm-checkpointing", "always", *TINY,
-        "--out", str(out), "--update-baseline", "--force", "--baselines-dir", str(tmp_path / "b"),
-    ])
+    result = runner.invoke(
+        app,
+        [
+            "throughput",
+            "--models",
+            "fcdm-s",
+            "--fcdm-checkpointing",
+            "always",
+            *TINY,
+            "--out",
+            str(out),
+            "--update-baseline",
+            "--force",
+            "--baselines-dir",
+            str(tmp_path / "b"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     record = json.loads(out.read_text())
     assert record["schema"] == "fcdmbench.throughput/1"
@@ -57,15 +82,34 @@ def _body(rates: list[float], canary: list[float]) -> dict:
     """A record body for this machine's CPU and the default config of `TINY` at batch 2."""
     return {
         "env": dataclasses.asdict(collect_env("cpu")),
-        "config": {"mode": "infer", "precision": "paper-default", "batch": 2, "resolution": 256,
-                   "cfg": False, "channels_last": False, "compile": None},
+        "config": {
+            "mode": "infer",
+            "precision": "paper-default",
+            "batch": 2,
+            "resolution": 256,
+            "cfg": False,
+            "channels_last": False,
+            "compile": None,
+        },
         "protocol": {"blocks": len(rates)},
         "reference": "canary-v1-cpu",
-        "canary": {"spec": {"preset": "cpu"}, "calls_per_block": 1,
-                   "block_s": [1.0 / r for r in canary]},
-        "results": [{"key": "fcdm-s", "model": "fcdm-s", "status": "ok", "batch": 2,
-                     "batch_halved": False, "calls_per_block": 1, "images_per_call": 2,
-                     "block_s": [2.0 / r for r in rates]}],
+        "canary": {
+            "spec": {"preset": "cpu"},
+            "calls_per_block": 1,
+            "block_s": [1.0 / r for r in canary],
+        },
+        "results": [
+            {
+                "key": "fcdm-s",
+                "model": "fcdm-s",
+                "status": "ok",
+                "batch": 2,
+                "batch_halved": False,
+                "calls_per_block": 1,
+                "images_per_call": 2,
+                "block_s": [2.0 / r for r in rates],
+            }
+        ],
         "notes": [],
     }
 
@@ -95,8 +139,18 @@ def fake_runs(monkeypatch):
 
 
 def _gate(tmp_path: Path, *extra: str):
-    args = ["throughput", "--models", "fcdm-s", *TINY, "--out", str(tmp_path / "run.json"),
-            "--baselines-dir", str(tmp_path / "b"), "--json", *extra]
+    args = [
+        "throughput",
+        "--models",
+        "fcdm-s",
+        *TINY,
+        "--out",
+        str(tmp_path / "run.json"),
+        "--baselines-dir",
+        str(tmp_path / "b"),
+        "--json",
+        *extra,
+    ]
     return runner.invoke(app, args)
 
 
@@ -139,21 +193,24 @@ def test_gate_pass_regression_and_grey_zone(tmp_path, fake_runs):
 
 def test_baseline_commands_on_the_recorded_run(tmp_path):
     base_dir = str(tmp_path / "b")
-    missing = runner.invoke(app, ["baseline", "compare", str(RECORDED), "--baselines-dir",
-                                  base_dir])
+    missing = runner.invoke(
+        app, ["baseline", "compare", str(RECORDED), "--baselines-dir", base_dir]
+    )
     assert missing.exit_code == 3 and "no baseline" in missing.output
-    refused = runner.invoke(app, ["baseline", "update", str(RECORDED), "--baselines-dir",
-                                  base_dir])
+    refused = runner.invoke(app, ["baseline", "update", str(RECORDED), "--baselines-dir", base_dir])
     assert refused.exit_code == 5 and "refusing" in refused.output
-    forced = runner.invoke(app, ["baseline", "update", str(RECORDED), "--baselines-dir",
-                                 base_dir, "--force"])
+    forced = runner.invoke(
+        app, ["baseline", "update", str(RECORDED), "--baselines-dir", base_dir, "--force"]
+    )
     assert forced.exit_code == 0
-    verdict = runner.invoke(app, ["baseline", "compare", str(RECORDED), "--baselines-dir",
-                                  base_dir, "--json"])
+    verdict = runner.invoke(
+        app, ["baseline", "compare", str(RECORDED), "--baselines-dir", base_dir, "--json"]
+    )
     assert verdict.exit_code == 0
     assert json.loads(verdict.stdout)["status"] == "insufficient data"
-    strict = runner.invoke(app, ["baseline", "compare", str(RECORDED), "--baselines-dir",
-                                 base_dir, "--strict"])
+    strict = runner.invoke(
+        app, ["baseline", "compare", str(RECORDED), "--baselines-dir", base_dir, "--strict"]
+    )
     assert strict.exit_code == 5
     bad = runner.invoke(app, ["baseline", "compare", str(tmp_path / "none.json")])
     assert bad.exit_code == 3

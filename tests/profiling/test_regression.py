@@ -24,20 +24,41 @@ QUIET = [100.0, 100.5, 99.5, 100.2, 99.8]  # canary calls/s: IQR/median 0.5 %
 
 def make_record(models: dict[str, list[float]], canary: list[float] = QUIET, **config) -> dict:
     """A minimal valid record: rates (images/s) become block times at 64 images per call."""
-    cfg = {"mode": "infer", "precision": "bf16", "batch": 64, "resolution": 256, "cfg": False,
-           "channels_last": False, "compile": None, **config}
+    cfg = {
+        "mode": "infer",
+        "precision": "bf16",
+        "batch": 64,
+        "resolution": 256,
+        "cfg": False,
+        "channels_last": False,
+        "compile": None,
+        **config,
+    }
     return {
         "schema": "fcdmbench.throughput/1",
-        "env": {"device_slug": "h100-80gb-hbm3", "torch": "2.13.0+cu128", "cuda_runtime": "12.8",
-                "driver": "570.1"},
+        "env": {
+            "device_slug": "h100-80gb-hbm3",
+            "torch": "2.13.0+cu128",
+            "cuda_runtime": "12.8",
+            "driver": "570.1",
+        },
         "config": cfg,
         "protocol": {"blocks": len(canary)},
         "reference": "canary-v1-cuda",
-        "canary": {"spec": {"preset": "cuda"}, "calls_per_block": 1,
-                   "block_s": [1.0 / r for r in canary]},
+        "canary": {
+            "spec": {"preset": "cuda"},
+            "calls_per_block": 1,
+            "block_s": [1.0 / r for r in canary],
+        },
         "results": [
-            {"key": key, "status": "ok", "batch": cfg["batch"], "calls_per_block": 1,
-             "images_per_call": 64, "block_s": [64.0 / r for r in rates]}
+            {
+                "key": key,
+                "status": "ok",
+                "batch": cfg["batch"],
+                "calls_per_block": 1,
+                "images_per_call": 64,
+                "block_s": [64.0 / r for r in rates],
+            }
             for key, rates in models.items()
         ],
     }
@@ -47,8 +68,10 @@ def scaled(rates: list[float], factor: float) -> list[float]:
     return [r * factor for r in rates]
 
 
-BASE_RATES = {"fcdm-xl": [270.0, 271.0, 269.0, 270.5, 269.5],
-              "dit-xl-2": [77.0, 77.2, 76.8, 77.1, 76.9]}
+BASE_RATES = {
+    "fcdm-xl": [270.0, 271.0, 269.0, 270.5, 269.5],
+    "dit-xl-2": [77.0, 77.2, 76.8, 77.1, 76.9],
+}
 
 
 @pytest.fixture
@@ -92,8 +115,9 @@ def test_canary_cancels_a_slower_machine(baseline):
 
 
 def test_small_drop_warns_but_passes(baseline):
-    verdict = compare(make_record({**BASE_RATES, "fcdm-xl": scaled(BASE_RATES["fcdm-xl"], 0.97)}),
-                      baseline)
+    verdict = compare(
+        make_record({**BASE_RATES, "fcdm-xl": scaled(BASE_RATES["fcdm-xl"], 0.97)}), baseline
+    )
     assert verdict.status is Status.PASS
     assert next(m for m in verdict.models if m.key == "fcdm-xl").status == "warn"
 

@@ -31,11 +31,15 @@ TINY = ProtocolConfig(warmup_calls=1, warmup_s=0.2, blocks=3, min_block_s=0.1, p
 FAKE = ProtocolConfig(warmup_calls=1, warmup_s=0.0, blocks=3, min_block_s=0.0, pause_s=0.0)
 
 
-
-
 def test_cpu_run_of_fcdm_s_gives_a_valid_record(tmp_path, one_thread):
-    config = ThroughputConfig(models=("FCDM-S",), batch=2, resolution=256, device="cpu",
-                              fcdm_checkpointing=FcdmCheckpointing.OFF, protocol=TINY)
+    config = ThroughputConfig(
+        models=("FCDM-S",),
+        batch=2,
+        resolution=256,
+        device="cpu",
+        fcdm_checkpointing=FcdmCheckpointing.OFF,
+        protocol=TINY,
+    )
     report = measure_throughput(config)
     path = write_record(tmp_path / "run.json", SCHEMA, report.to_record())
     record = read_record(path, expect="fcdmbench.throughput")
@@ -58,8 +62,9 @@ def test_cpu_run_of_fcdm_s_gives_a_valid_record(tmp_path, one_thread):
     assert row["img_per_s"]["samples"] == pytest.approx(expected)
 
 
-def _fake_workload(key: str, fail_above: int | None = None, error: Exception | None = None,
-                   log: list | None = None) -> Workload:
+def _fake_workload(
+    key: str, fail_above: int | None = None, error: Exception | None = None, log: list | None = None
+) -> Workload:
     def build(batch: int) -> Step:
         def run():
             if fail_above is not None and batch > fail_above:

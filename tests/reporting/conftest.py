@@ -13,8 +13,12 @@ FIXTURES = Path(__file__).parent / "fixtures"
 GOLDEN = Path(__file__).parent / "golden"
 
 #: Fixed counts (not measurements): round numbers near the real ones so deltas are readable.
-STUB_GMACS = {("fcdm-s", 256): 3.0, ("fcdm-xl", 256): 64.5, ("fcdm-xl", 512): 258.0,
-              ("dit-xl-2", 256): 118.0}
+STUB_GMACS = {
+    ("fcdm-s", 256): 3.0,
+    ("fcdm-xl", 256): 64.5,
+    ("fcdm-xl", 512): 258.0,
+    ("dit-xl-2", 256): 118.0,
+}
 STUB_PARAMS = {"fcdm-s": 32_700_000, "fcdm-xl": 698_754_056, "dit-xl-2": 675_000_000}
 
 

@@ -18,8 +18,15 @@ def test_broken_records_warn_and_keep_what_is_usable():
     assert [(p.model, p.gmacs) for p in records.flops] == [("fcdm-s", 3.1)]  # gflops / 2
     assert records.evals == []
     text = "\n".join(warnings)
-    for expected in ("does not exist", "not readable JSON", "something.else/1", "names no model",
-                     "lacks model or img_per_s", "lacks model or gmacs", "precision or env"):
+    for expected in (
+        "does not exist",
+        "not readable JSON",
+        "something.else/1",
+        "names no model",
+        "lacks model or img_per_s",
+        "lacks model or gmacs",
+        "precision or env",
+    ):
         assert expected in text, expected
 
 
@@ -45,13 +52,27 @@ def test_throughput_variant_rows_and_train_records_are_not_it_per_s(tmp_path):
 
     env = {"device_slug": "synthetic-gpu", "device_name": "Synthetic Test GPU"}
     row = {"model": "fcdm-s", "img_per_s_per_nfe": {"median": 100.0, "iqr": 1.0}}
-    write_record(tmp_path / "infer.json", "fcdmbench.throughput/1", {
-        "env": env, "config": {"precision": "bf16", "mode": "infer", "batch": 64},
-        "results": [row, {**row, "variant": ["ckpt-always"],
-                          "img_per_s_per_nfe": {"median": 50.0}}]})
-    write_record(tmp_path / "train.json", "fcdmbench.throughput/1", {
-        "env": env, "config": {"precision": "bf16", "mode": "train", "batch": 64},
-        "results": [{**row, "img_per_s_per_nfe": {"median": 30.0}}]})
+    write_record(
+        tmp_path / "infer.json",
+        "fcdmbench.throughput/1",
+        {
+            "env": env,
+            "config": {"precision": "bf16", "mode": "infer", "batch": 64},
+            "results": [
+                row,
+                {**row, "variant": ["ckpt-always"], "img_per_s_per_nfe": {"median": 50.0}},
+            ],
+        },
+    )
+    write_record(
+        tmp_path / "train.json",
+        "fcdmbench.throughput/1",
+        {
+            "env": env,
+            "config": {"precision": "bf16", "mode": "train", "batch": 64},
+            "results": [{**row, "img_per_s_per_nfe": {"median": 30.0}}],
+        },
+    )
     warnings: list[str] = []
     records = load_records([tmp_path], warn=warnings.append)
     assert [(p.model, p.img_per_s) for p in records.throughput] == [("fcdm-s", 100.0)]

@@ -9,8 +9,11 @@ from fcdmbench.reporting.plots import build_figures, training_zettaflops
 def test_figures_with_records(tmp_path, measurements):
     figures = {f.key: f for f in build_figures(tmp_path, measurements)}
     assert set(figures) == {
-        "fig2_fid_vs_gmacs", "fig5_fid_vs_iterations", "fig6_fid_vs_cost_and_throughput",
-        "fig9_block_scaling", "throughput_synthetic-gpu_bf16_256",
+        "fig2_fid_vs_gmacs",
+        "fig5_fid_vs_iterations",
+        "fig6_fid_vs_cost_and_throughput",
+        "fig9_block_scaling",
+        "throughput_synthetic-gpu_bf16_256",
         "throughput_synthetic-gpu_tf32_256",
     }
     for figure in figures.values():

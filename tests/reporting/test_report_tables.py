@@ -44,8 +44,18 @@ def test_published_values_survive_and_measured_sit_beside(measurements):
 
 def test_all_tables_build_without_any_measurement():
     tables = build_tables(Measurements(count=None))
-    assert [t.key for t in tables] == ["table1", "table2", "table3", "table4", "table5",
-                                       "table7", "table8", "table9", "table10", "table11"]
+    assert [t.key for t in tables] == [
+        "table1",
+        "table2",
+        "table3",
+        "table4",
+        "table5",
+        "table7",
+        "table8",
+        "table9",
+        "table10",
+        "table11",
+    ]
     assert all(t.measured_count == 0 for t in tables)
     md = "".join(table_to_markdown(t) for t in tables)
     assert "(paper)" not in md  # nothing measured: paired columns collapse to the paper column

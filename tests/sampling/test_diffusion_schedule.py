@@ -92,8 +92,9 @@ def test_mean_and_x0_by_hand():
     eps = torch.full((1, 1, 1, 1), -0.2)
     t = torch.tensor([500])
     x0 = d.predict_x0(x, t, eps).item()
-    assert x0 == pytest.approx((0.7 - math.sqrt(1 - abar[500]) * -0.2) / math.sqrt(abar[500]),
-                               rel=1e-5)
+    assert x0 == pytest.approx(
+        (0.7 - math.sqrt(1 - abar[500]) * -0.2) / math.sqrt(abar[500]), rel=1e-5
+    )
     assert d.predict_eps(x, t, torch.tensor([[[[x0]]]])).item() == pytest.approx(-0.2, rel=1e-4)
 
 
@@ -124,8 +125,13 @@ def test_cfg_arithmetic_first_three_channels():
 def test_cfg_all_four_channels_and_scale_one():
     model = _LabelEcho()
     x = torch.zeros(1, 4, 1, 1)
-    out = guided_output(model, x, torch.tensor([0]), torch.tensor([1]),
-                        Guidance(scale=1.5, channels=4, null_label=9))
+    out = guided_output(
+        model,
+        x,
+        torch.tensor([0]),
+        torch.tensor([1]),
+        Guidance(scale=1.5, channels=4, null_label=9),
+    )
     # uncond 90 + c, cond 10 + c: 90 + 1.5 (10 - 90) = -30 (+ c)
     assert out[0, :4, 0, 0].tolist() == [-30.0, -29.0, -28.0, -27.0]
     assert out[0, 4, 0, 0].item() == 14.0

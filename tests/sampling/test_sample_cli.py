@@ -52,9 +52,28 @@ def ckpt(tmp_path_factory):
 
 def test_tiny_model_end_to_end_to_a_valid_adm_npz(tmp_path, vae_dir, ckpt):
     out = tmp_path / "samples.npz"
-    result = runner.invoke(app, ["sample", "fcdm-s", "--ckpt", str(ckpt), "--num", "3",
-                                 "--steps", "3", "--batch-size", "2", "--vae", str(vae_dir),
-                                 "--labels", "balanced", "--out", str(out), *TINY])
+    result = runner.invoke(
+        app,
+        [
+            "sample",
+            "fcdm-s",
+            "--ckpt",
+            str(ckpt),
+            "--num",
+            "3",
+            "--steps",
+            "3",
+            "--batch-size",
+            "2",
+            "--vae",
+            str(vae_dir),
+            "--labels",
+            "balanced",
+            "--out",
+            str(out),
+            *TINY,
+        ],
+    )
     assert result.exit_code == 0, result.output
     with np.load(out) as data:
         images, labels = data["arr_0"], data["arr_1"]
@@ -82,9 +101,28 @@ def test_tiny_model_end_to_end_to_a_valid_adm_npz(tmp_path, vae_dir, ckpt):
 def test_smoke_mode_is_stamped_and_other_samplers_run(tmp_path, sampler, precision):
     flags = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
     out = tmp_path / "s.npz"
-    result = runner.invoke(app, ["sample", "fcdm-s", "--smoke", "--num", "2", "--steps", "3",
-                                 "--sampler", sampler, "--cfg-channels", "all", "--out", str(out),
-                                 "--precision", precision, "--json", *TINY])
+    result = runner.invoke(
+        app,
+        [
+            "sample",
+            "fcdm-s",
+            "--smoke",
+            "--num",
+            "2",
+            "--steps",
+            "3",
+            "--sampler",
+            sampler,
+            "--cfg-channels",
+            "all",
+            "--out",
+            str(out),
+            "--precision",
+            precision,
+            "--json",
+            *TINY,
+        ],
+    )
     assert result.exit_code == 0, result.output
     with np.load(out) as data:
         assert data["arr_0"].shape == (2, 256, 256, 3)
@@ -101,8 +139,20 @@ def test_smoke_mode_is_stamped_and_other_samplers_run(tmp_path, sampler, precisi
 
 
 def test_missing_checkpoint_exits_3(tmp_path):
-    result = runner.invoke(app, ["sample", "fcdm-s", "--ckpt", str(tmp_path / "nope.pt"),
-                                 "--num", "1", "--out", str(tmp_path / "x.npz"), *TINY])
+    result = runner.invoke(
+        app,
+        [
+            "sample",
+            "fcdm-s",
+            "--ckpt",
+            str(tmp_path / "nope.pt"),
+            "--num",
+            "1",
+            "--out",
+            str(tmp_path / "x.npz"),
+            *TINY,
+        ],
+    )
     assert result.exit_code == 3
     assert "not found" in result.output and "nope.pt" in result.output
 
@@ -110,16 +160,42 @@ def test_missing_checkpoint_exits_3(tmp_path):
 def test_checkpoint_of_another_model_names_the_mismatched_keys(tmp_path):
     path = tmp_path / "wide.pt"
     torch.save({"ema": _tiny_state_dict(width=24)}, path)
-    result = runner.invoke(app, ["sample", "fcdm-s", "--ckpt", str(path), "--num", "1",
-                                 "--out", str(tmp_path / "x.npz"), *TINY])
+    result = runner.invoke(
+        app,
+        [
+            "sample",
+            "fcdm-s",
+            "--ckpt",
+            str(path),
+            "--num",
+            "1",
+            "--out",
+            str(tmp_path / "x.npz"),
+            *TINY,
+        ],
+    )
     assert result.exit_code == 3, result.output
     assert "does not fit fcdm-s" in result.output
     assert "shape 80: dec1.0.ada_ln.bias: checkpoint (72,) vs model (48,)" in result.output
-    foreign = {"pos_embed": torch.zeros(1, 256, 16),
-               "blocks.0.attn.qkv.weight": torch.zeros(48, 16)}
+    foreign = {
+        "pos_embed": torch.zeros(1, 256, 16),
+        "blocks.0.attn.qkv.weight": torch.zeros(48, 16),
+    }
     torch.save({"model": foreign}, path)
-    result = runner.invoke(app, ["sample", "fcdm-s", "--ckpt", str(path), "--num", "1",
-                                 "--out", str(tmp_path / "x.npz"), *TINY])
+    result = runner.invoke(
+        app,
+        [
+            "sample",
+            "fcdm-s",
+            "--ckpt",
+            str(path),
+            "--num",
+            "1",
+            "--out",
+            str(tmp_path / "x.npz"),
+            *TINY,
+        ],
+    )
     assert result.exit_code == 3
     assert "missing" in result.output and "blocks.0.attn.qkv.weight" in result.output
 
@@ -134,7 +210,8 @@ def test_checkpoint_of_another_model_names_the_mismatched_keys(tmp_path):
     ],
 )
 def test_bad_options_exit_2(tmp_path, args):
-    result = runner.invoke(app, ["sample", "fcdm-s", "--num", "1", "--out",
-                                 str(tmp_path / "x.npz"), *args])
+    result = runner.invoke(
+        app, ["sample", "fcdm-s", "--num", "1", "--out", str(tmp_path / "x.npz"), *args]
+    )
     assert result.exit_code == 2, result.output
     assert "error:" in result.output or "Error" in result.output

@@ -18,8 +18,24 @@ import time
 import numpy as np
 import pytest
 
-ARGS = ["sample", "fcdm-s", "--smoke", "--num", "4", "--batch-size", "1", "--steps", "10",
-        "--set", "width=16", "--set", "depths=1,1,1,1,1", "--device", "cpu", "--json"]
+ARGS = [
+    "sample",
+    "fcdm-s",
+    "--smoke",
+    "--num",
+    "4",
+    "--batch-size",
+    "1",
+    "--steps",
+    "10",
+    "--set",
+    "width=16",
+    "--set",
+    "depths=1,1,1,1,1",
+    "--device",
+    "cpu",
+    "--json",
+]
 
 
 def _free_port() -> int:
@@ -29,18 +45,30 @@ def _free_port() -> int:
 
 
 def _env(rank: int, world: int, port: int) -> dict:
-    env = dict(os.environ, OMP_NUM_THREADS="1", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port),
-               RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world),
-               LOCAL_WORLD_SIZE=str(world), GLOO_SOCKET_IFNAME="lo")
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS="1",
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        RANK=str(rank),
+        LOCAL_RANK=str(rank),
+        WORLD_SIZE=str(world),
+        LOCAL_WORLD_SIZE=str(world),
+        GLOO_SOCKET_IFNAME="lo",
+    )
     return env
 
 
 def _launch(out, world: int, extra=()) -> list[subprocess.Popen]:
     port = _free_port()
     return [
-        subprocess.Popen([sys.executable, "-m", "fcdmbench", *ARGS, *extra, "--out", str(out)],
-                         env=_env(rank, world, port), stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-m", "fcdmbench", *ARGS, *extra, "--out", str(out)],
+            env=_env(rank, world, port),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for rank in range(world)
     ]
 

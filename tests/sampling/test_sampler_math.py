@@ -89,8 +89,9 @@ def _start(seed: int = 0) -> tuple[torch.Tensor, torch.Generator]:
 @pytest.mark.parametrize("variance_value", [-1.0, 1.0])
 def test_iddpm_learned_range_matches_gaussian_target(variance_value, steps, std_tol):
     diffusion = create_diffusion(steps=steps)
-    fn = make_model_fn(GaussianEpsModel(variance_value), torch.zeros(256, dtype=torch.long),
-                       Guidance(scale=1.0))
+    fn = make_model_fn(
+        GaussianEpsModel(variance_value), torch.zeros(256, dtype=torch.long), Guidance(scale=1.0)
+    )
     x, gen = _start()
     _check(sample_iddpm(fn, diffusion, x, gen), std_tol)
 
@@ -98,15 +99,17 @@ def test_iddpm_learned_range_matches_gaussian_target(variance_value, steps, std_
 @pytest.mark.parametrize(("steps", "std_tol"), [(1000, 0.04), (250, 0.04)])
 def test_ddim_matches_gaussian_target(steps, std_tol):
     diffusion = create_diffusion(steps=steps)
-    fn = make_model_fn(GaussianEpsModel(None), torch.zeros(256, dtype=torch.long),
-                       Guidance(scale=1.0))
+    fn = make_model_fn(
+        GaussianEpsModel(None), torch.zeros(256, dtype=torch.long), Guidance(scale=1.0)
+    )
     x, gen = _start(1)
     _check(sample_ddim(fn, diffusion, x, gen), std_tol)
 
 
 def test_flow_sde_matches_gaussian_target():
-    fn = make_model_fn(GaussianVelocityModel(), torch.zeros(256, dtype=torch.long),
-                       Guidance(scale=1.0))
+    fn = make_model_fn(
+        GaussianVelocityModel(), torch.zeros(256, dtype=torch.long), Guidance(scale=1.0)
+    )
     x, gen = _start(2)
     _check(sample_flow_sde(fn, x, gen, FlowSDE(steps=250)), std_tol=0.08)
 

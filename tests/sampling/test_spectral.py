@@ -28,13 +28,33 @@ def test_analyze_spectral_two_models_writes_plot_csv_and_record(tmp_path):
     torch.set_num_threads(1)
     images = tmp_path / "val.npz"
     rng = np.random.default_rng(0)
-    np.savez(images, rng.integers(0, 256, (3, 256, 256, 3), dtype=np.uint8),
-             np.array([1, 2, 3]))
+    np.savez(images, rng.integers(0, 256, (3, 256, 256, 3), dtype=np.uint8), np.array([1, 2, 3]))
     try:
-        result = CliRunner().invoke(app, [
-            "analyze", "spectral", "fcdm-s", "fcdm-b", "--smoke", "--images", str(images),
-            "--num", "3", "--every", "250", "--batch-size", "2", "--set", "width=16",
-            "--set", "depths=1,1,1,1,1", "--out", str(tmp_path / "fig7"), "--json"])
+        result = CliRunner().invoke(
+            app,
+            [
+                "analyze",
+                "spectral",
+                "fcdm-s",
+                "fcdm-b",
+                "--smoke",
+                "--images",
+                str(images),
+                "--num",
+                "3",
+                "--every",
+                "250",
+                "--batch-size",
+                "2",
+                "--set",
+                "width=16",
+                "--set",
+                "depths=1,1,1,1,1",
+                "--out",
+                str(tmp_path / "fig7"),
+                "--json",
+            ],
+        )
     finally:
         torch.set_num_threads(threads)
     assert result.exit_code == 0, result.output
@@ -53,6 +73,7 @@ def test_analyze_spectral_needs_data_and_checkpoints(tmp_path):
     runner = CliRunner()
     result = runner.invoke(app, ["analyze", "spectral", "fcdm-s", "--smoke"])
     assert result.exit_code == 2 and "--images" in result.output
-    result = runner.invoke(app, ["analyze", "spectral", "fcdm-s", "fcdm-b", "--ckpt", "a.pt",
-                                 "--synthetic"])
+    result = runner.invoke(
+        app, ["analyze", "spectral", "fcdm-s", "fcdm-b", "--ckpt", "a.pt", "--synthetic"]
+    )
     assert result.exit_code == 2 and "2 model(s) but 1 --ckpt" in result.output
