@@ -32,6 +32,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from functools import cache
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -136,50 +137,66 @@ class _SplitADMKernel:
         self.mirror_checks: dict[tuple[int, int, int], bool] = {}
 
     def __call__(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-        u, v = np.asarray(u, np.float32), np.asarray(v, np.float32)
-        (u16, norm_u), (v16, norm_v) = self._half_and_norm(u), self._half_and_norm(v)
-        return self._finish(u, v, norm_u, self._torch_product(u16, v16), norm_v)
+        a, b = self._operand(u), self._operand(v)
+        prod = self._torch_product(a.half, b.half)
+        return self._finish(a, b, prod, _all_finite(prod))
 
     def pair(self, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(D(U, V), D(V, U))``, ADM-exact, with one product where that was verified exact."""
         import torch
 
-        u, v = np.asarray(u, np.float32), np.asarray(v, np.float32)
-        (u16, norm_u), (v16, norm_v) = self._half_and_norm(u), self._half_and_norm(v)
-        prod = self._torch_product(u16, v16)
-        key = (len(u), len(v), u.shape[1])
+        a, b = self._operand(u), self._operand(v)
+        prod = self._torch_product(a.half, b.half)
+        prod_finite = _all_finite(prod)
+        key = (len(u), len(v), a.features.shape[1])
         if self.mirror_checks.get(key):
-            prod_t = prod.T
+            prod_t, prod_t_finite = prod.T, prod_finite  # the same values
         else:
-            prod_t = self._torch_product(v16, u16)
+            prod_t = self._torch_product(b.half, a.half)
+            prod_t_finite = _all_finite(prod_t)
             if key not in self.mirror_checks and min(len(u), len(v)) >= 2:
                 self.mirror_checks[key] = torch.equal(prod_t, prod.T)
         return (
-            self._finish(u, v, norm_u, prod, norm_v),
-            self._finish(v, u, norm_v, prod_t, norm_u),
+            self._finish(a, b, prod, prod_finite),
+            self._finish(b, a, prod_t, prod_t_finite),
         )
+
+    def _operand(self, x: np.ndarray) -> _Operand:
+        import torch
+
+        features = np.asarray(x, np.float32)
+        half, norm = self._half_and_norm(features)
+        norm = torch.from_numpy(norm.numpy())
+        return _Operand(features, half, norm, _all_finite(norm))
 
     def _torch_product(self, u16, v16):
         import torch
 
         return torch.from_numpy(self._product(u16, v16).numpy())
 
-    def _finish(self, u, v, norm_u, prod, norm_v) -> np.ndarray:
-        """``max(|u|^2 - 2p + |v|^2, 0)`` in float16, one rounding per op, as ADM's graph."""
+    def _finish(self, a: _Operand, b: _Operand, prod, prod_finite: bool) -> np.ndarray:
+        """``max(|a|^2 - 2p + |b|^2, 0)`` in float16, one rounding per op, as ADM's graph."""
         import torch
 
-        norm_u = torch.from_numpy(norm_u.numpy()).unsqueeze(1)
-        norm_v = torch.from_numpy(norm_v.numpy()).unsqueeze(0)
-        if not (_all_finite(norm_u) and _all_finite(norm_v) and _all_finite(prod)):
-            return self._graph(u, v)
+        if not (a.norm_finite and b.norm_finite and prod_finite):
+            return self._graph(a.features, b.features)
         dist = torch.empty(prod.shape, dtype=prod.dtype)  # row-major even for a transpose
         torch.mul(prod, 2, out=dist)  # the product itself is never written
-        torch.sub(norm_u, dist, out=dist)
-        dist.add_(norm_v)
+        torch.sub(a.norm.unsqueeze(1), dist, out=dist)
+        dist.add_(b.norm.unsqueeze(0))
         dist.clamp_min_(0)
         if not _all_finite(dist):
-            return self._graph(u, v)
+            return self._graph(a.features, b.features)
         return dist.numpy()
+
+
+class _Operand(NamedTuple):
+    """One side of a block: float32 features, their float16 cast and squared norms (ADM's ops)."""
+
+    features: np.ndarray
+    half: Any  # tf.Tensor, float16
+    norm: Any  # torch.Tensor, float16
+    norm_finite: bool
 
 
 def _all_finite(tensor) -> bool:
