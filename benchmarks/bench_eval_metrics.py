@@ -112,7 +112,7 @@ def main() -> None:
     figures["load_avg_1_5_15_end"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(figures, indent=2))
     if args.json:
-        from fcdmbench.reporting.records import write_json_atomic
+        from fcdmbench.files import write_json_atomic
 
         write_json_atomic(args.json, figures)
 

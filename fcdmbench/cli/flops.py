@@ -141,8 +141,9 @@ def _row(report) -> dict:
 def _write_csv(path: Path, run) -> None:
     import csv
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as fh:
+    from fcdmbench.files import atomic_output
+
+    with atomic_output(path) as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow([key for key, _ in COLUMNS] + ["counter", "cfg", "convention"])
         for report in run.reports:

@@ -2,37 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import math
 from typing import Any
 
 from rich.console import Console
+
+from fcdmbench.files import to_jsonable
 
 __all__ = ["fmt", "print_json", "print_table", "stderr", "stdout", "to_jsonable"]
 
 stdout = Console(highlight=False, soft_wrap=True)
 stderr = Console(stderr=True, highlight=False)
-
-
-def to_jsonable(obj: Any) -> Any:
-    """Dataclasses, enums, tuples and paths to plain JSON types (NaN/inf become None)."""
-    import enum
-    from pathlib import Path
-
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, enum.Enum):
-        return obj.value
-    if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_jsonable(v) for v in obj]
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
 
 
 def print_json(obj: Any) -> None:

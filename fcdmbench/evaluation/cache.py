@@ -10,14 +10,14 @@ appears atomically.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["ActivationCache", "cache_root", "file_sha256"]
+from fcdmbench.files import atomic_output, write_json_atomic
+
+__all__ = ["ActivationCache", "cache_root"]
 
 
 def cache_root(cache_dir: str | Path | None = None) -> Path:
@@ -31,25 +31,9 @@ def cache_root(cache_dir: str | Path | None = None) -> Path:
     return Path(platformdirs.user_cache_dir("fcdmbench"))
 
 
-def file_sha256(path: str | Path, chunk_bytes: int = 1 << 22) -> str:
-    """sha256 of a file's bytes, streamed."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk_bytes):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _save_npz_atomic(path: Path, **arrays: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path, make_parents=True) as tmp:
+        np.savez(tmp, **arrays)
 
 
 class ActivationCache:
@@ -92,6 +76,6 @@ class ActivationCache:
             "extractor_id": self.extractor_id,
             "rows": {k: int(len(v)) for k, v in arrays.items()},
         }
-        (self.folder / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+        write_json_atomic(self.folder / "meta.json", meta, make_parents=True)
         for part in (self.folder / "parts").glob("*.npz"):
             part.unlink()

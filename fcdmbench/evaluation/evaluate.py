@@ -137,10 +137,11 @@ def evaluate(
         ReferenceBatchError: reference batch or graph missing or failing its sha256.
         MissingExtraError: TensorFlow not installed.
     """
-    from fcdmbench.evaluation.cache import ActivationCache, cache_root, file_sha256
+    from fcdmbench.evaluation.cache import ActivationCache, cache_root
     from fcdmbench.evaluation.inception import InceptionExtractor, resolve_inception_path
     from fcdmbench.evaluation.npz import inspect_images, read_npz_arrays
     from fcdmbench.evaluation.reference import resolve_reference
+    from fcdmbench.files import file_sha256
 
     timings: dict[str, float] = {}
     clock = time.perf_counter()

@@ -76,7 +76,7 @@ class InceptionExtractor:
     """
 
     def __init__(self, graph_path: str | Path, batch_size: int = 64) -> None:
-        from fcdmbench.evaluation.cache import file_sha256
+        from fcdmbench.files import file_sha256
 
         self.graph_path = Path(graph_path)
         self.batch_size = batch_size

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fcdmbench.errors import ConfigError, InputError, ReferenceBatchError
-from fcdmbench.evaluation.cache import cache_root, file_sha256
+from fcdmbench.evaluation.cache import cache_root
+from fcdmbench.files import file_sha256
 
 __all__ = [
     "ManifestEntry",
@@ -152,10 +153,14 @@ def fetch_reference(
     entry = _entry(name, load_manifest())
     path = reference_dir(directory, cache_dir) / entry.filename
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".part")
+        from fcdmbench.files import atomic_output
+
         try:
-            with urllib.request.urlopen(entry.url, timeout=30) as response, open(tmp, "wb") as fh:
+            with (
+                atomic_output(path, make_parents=True) as tmp,
+                urllib.request.urlopen(entry.url, timeout=30) as response,
+                open(tmp, "wb") as fh,
+            ):
                 total = int(response.headers.get("Content-Length") or 0)
                 done = 0
                 while block := response.read(1 << 20):
@@ -163,9 +168,7 @@ def fetch_reference(
                     done += len(block)
                     if on_progress:
                         on_progress(done, total)
-            os.replace(tmp, path)
         except (urllib.error.URLError, OSError, TimeoutError) as exc:
-            tmp.unlink(missing_ok=True)
             raise ReferenceBatchError(
                 f"cannot download {entry.url} ({exc})",
                 hint=f"offline: download it elsewhere and place it at {path}",

@@ -83,7 +83,7 @@ def write_baseline(record: dict[str, Any], root: Path, source: str, force: bool 
         InputError: the record is malformed.
         CheckFailedError: a model failed, or the canary is too noisy (unless `force`).
     """
-    from fcdmbench.reporting.records import write_json_atomic
+    from fcdmbench.files import write_json_atomic
 
     problems = validate_record(record)
     if problems:
@@ -106,4 +106,4 @@ def write_baseline(record: dict[str, Any], root: Path, source: str, force: bool 
         "canary_dispersion": noise,
         "forced": bool(force and (failed or noise > MAX_BASELINE_NOISE)),
     }
-    return write_json_atomic(path, body)
+    return write_json_atomic(path, body, make_parents=True)

@@ -74,10 +74,13 @@ def _pyplot():
 
 
 def _save(fig, out: Path, key: str, caption: str, series: tuple[int, ...]) -> FigureResult:
-    out.mkdir(parents=True, exist_ok=True)
+    from fcdmbench.files import atomic_output
+
     png, svg = out / f"{key}.png", out / f"{key}.svg"
-    fig.savefig(png, dpi=110, bbox_inches="tight")
-    fig.savefig(svg, bbox_inches="tight", metadata={"Date": None})
+    with atomic_output(png, make_parents=True) as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    with atomic_output(svg, make_parents=True) as tmp:
+        fig.savefig(tmp, bbox_inches="tight", metadata={"Date": None})
     _pyplot().close(fig)
     return FigureResult(key, caption, png, svg, series)
 

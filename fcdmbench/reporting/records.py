@@ -8,34 +8,13 @@ Schemas in use: ``fcdmbench.flops/1``, ``fcdmbench.throughput/1``, ``fcdmbench.e
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from fcdmbench.errors import InputError
+from fcdmbench.files import write_json_atomic
 
 __all__ = ["read_record", "write_json_atomic", "write_record"]
-
-
-def write_json_atomic(path: str | Path, obj: Any) -> Path:
-    """Write JSON via a temporary file in the same folder and ``os.replace`` (no torn files)."""
-    from fcdmbench.cli.output import to_jsonable
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(to_jsonable(obj), fh, indent=2, allow_nan=False)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def write_record(path: str | Path, schema: str, body: dict[str, Any]) -> Path:

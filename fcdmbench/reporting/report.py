@@ -248,6 +248,6 @@ def _preamble(records, config: ReportConfig, local_slug: str, torch_tag: str) ->
 
 
 def _write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
+    from fcdmbench.files import write_text_atomic
+
+    return write_text_atomic(path, text, make_parents=True)

@@ -154,7 +154,7 @@ def _load_model(spec, config: SampleConfig, overrides: dict, device) -> tuple[An
     import torch
 
     from fcdmbench.checkpoints import WEIGHT_KEYS, load_checkpoint
-    from fcdmbench.evaluation.cache import file_sha256
+    from fcdmbench.files import file_sha256
     from fcdmbench.parity import deterministic_state_dict
     from fcdmbench.registry import create_model
 
@@ -277,8 +277,9 @@ def _sample_and_merge(config, spec, dist, started, on_progress) -> dict | None:
     out_channels = int(getattr(model_config, "out_channels", channels))
     guidance = Guidance(config.cfg_scale, channels if config.cfg_all_channels else 3, num_classes)
 
-    out = config.out
-    out.parent.mkdir(parents=True, exist_ok=True)
+    from fcdmbench.files import prepare_output
+
+    out = prepare_output(config.out)
     shard_dir = shards.shards_dir(out)
     fingerprint = _fingerprint(config, spec, overrides, ckpt, vae.resolved)
     if dist.rank == 0:
@@ -392,7 +393,7 @@ def _merge(
     started,
 ) -> dict:
     from fcdmbench.env import collect_env
-    from fcdmbench.evaluation.cache import file_sha256
+    from fcdmbench.files import file_sha256
     from fcdmbench.reporting.records import write_record
     from fcdmbench.sampling import shards
 

@@ -13,8 +13,6 @@ shard or none. Batches are seeded by their index, not by the rank that ran them,
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -23,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from fcdmbench.errors import InputError
+from fcdmbench.files import atomic_output, write_text_atomic
 
 __all__ = [
     "check_fingerprint",
@@ -37,14 +36,6 @@ __all__ = [
 FINGERPRINT_FILE = "run.json"
 
 
-def _publish(tmp: str | Path, final: Path) -> None:
-    """Give a mkstemp file (mode 0600) the usual umask permissions, then rename it into place."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    os.replace(tmp, final)
-
-
 def shards_dir(out: Path) -> Path:
     """``samples.npz`` -> ``samples.shards``."""
     return out.with_name(out.stem + ".shards") if out.suffix == ".npz" else Path(f"{out}.shards")
@@ -57,16 +48,8 @@ def shard_path(directory: Path, batch: int) -> Path:
 def write_shard(directory: Path, batch: int, **arrays: Any) -> Path:
     """Write one batch atomically (temporary file in the same folder, then ``os.replace``)."""
     final = shard_path(directory, batch)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **{k: np.asarray(v) for k, v in arrays.items()})
-            fh.flush()
-            os.fsync(fh.fileno())
-        _publish(tmp, final)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(final, make_parents=True) as tmp:
+        np.savez(tmp, **{k: np.asarray(v) for k, v in arrays.items()})
     return final
 
 
@@ -123,11 +106,9 @@ def check_fingerprint(directory: Path, fingerprint: dict[str, Any], write: bool)
             )
         return True
     if write:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".run.", suffix=".tmp", dir=directory)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(fingerprint, fh, indent=2, sort_keys=True)
-        _publish(tmp, path)
+        write_text_atomic(
+            path, json.dumps(fingerprint, indent=2, sort_keys=True), make_parents=True
+        )
     return False
 
 
@@ -155,9 +136,7 @@ def write_npz_streaming(
     Raises:
         InputError: the chunks hold fewer than `num` rows or have the wrong shape.
     """
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_output(path) as tmp:
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
             with archive.open("arr_0.npy", "w", force_zip64=True) as fh:
                 np.lib.format.write_array_header_2_0(fh, _npy_header((num, *image_shape), np.uint8))
@@ -178,8 +157,4 @@ def write_npz_streaming(
             for name, array in {"arr_1": labels[:num], **(extra or {})}.items():
                 with archive.open(f"{name}.npy", "w", force_zip64=True) as fh:
                     np.lib.format.write_array(fh, np.asarray(array), allow_pickle=False)
-        _publish(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path

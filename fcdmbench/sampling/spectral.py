@@ -216,11 +216,12 @@ def _write_outputs(prefix: Path, timesteps: list[int], curves: dict) -> dict[str
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    prefix.parent.mkdir(parents=True, exist_ok=True)
+    from fcdmbench.files import atomic_output
+
     paths = {
         ext: prefix.with_name(prefix.name + "." + ext) for ext in ("csv", "png", "svg", "json")
     }
-    with open(paths["csv"], "w", newline="") as fh:
+    with atomic_output(paths["csv"]) as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["timestep"] + [f"{m}_{s}" for m in curves for s in ("mean", "std")])
         for i, step in enumerate(timesteps):
@@ -236,7 +237,9 @@ def _write_outputs(prefix: Path, timesteps: list[int], curves: dict) -> dict[str
     ax.set_title("Spectral energy of predicted noise")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(paths["png"], dpi=150)
-    fig.savefig(paths["svg"])
+    with atomic_output(paths["png"]) as tmp:
+        fig.savefig(tmp, dpi=150)
+    with atomic_output(paths["svg"]) as tmp:
+        fig.savefig(tmp)
     plt.close(fig)
     return paths

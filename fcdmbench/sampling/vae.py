@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from fcdmbench.errors import InputError, require
-from fcdmbench.evaluation.cache import file_sha256
+from fcdmbench.files import file_sha256
 
 __all__ = [
     "LATENT_SCALE",

@@ -85,7 +85,7 @@ def test_tiny_model_end_to_end_to_a_valid_adm_npz(tmp_path, vae_dir, ckpt):
     assert record["schema"] == "fcdmbench.sample/1"
     assert record["checkpoint"]["weights_used"] == "ema"
     assert record["checkpoint"]["weights_available"] == ["ema", "model"]
-    from fcdmbench.evaluation.cache import file_sha256
+    from fcdmbench.files import file_sha256
 
     assert record["checkpoint"]["sha256"] == file_sha256(ckpt)
     assert record["npz_sha256"] == file_sha256(out)
