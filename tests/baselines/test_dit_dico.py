@@ -138,6 +138,13 @@ def test_attention_sdpa_and_manual_give_the_same_outputs():
     torch.testing.assert_close(out_sdpa, out_manual, rtol=0, atol=1e-5)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _free_cached_weights():
+    """Free the cached weights when this module is done (not held through the whole suite)."""
+    yield
+    _fixture_and_weights.cache_clear()
+
+
 @functools.cache
 def _fixture_and_weights(name: str) -> tuple[dict, dict]:
     """A fixture and its deterministic upstream-keyed weights (generated once per module)."""
