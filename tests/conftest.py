@@ -2,7 +2,8 @@
 
 - Tests marked `slow` (XL-size parity and their negative controls, long end-to-end runs) belong
   to the full suite: ``python -m pytest -q`` skips them, each with a reason that names the
-  command that runs them, ``python -m pytest -q --full`` runs everything. `.ci/run` runs both.
+  command that runs them, ``python -m pytest -q --full`` runs everything (``-m slow`` only
+  them). `.ci/run` runs both commands.
 - Tests marked `gpu` skip, with the reason, where no CUDA device exists.
 - `one_thread` pins torch to one thread for CPU timing tests.
 """
@@ -35,7 +36,8 @@ def one_thread():
 
 
 def pytest_collection_modifyitems(config, items):
-    if not config.getoption("--full"):
+    # An explicit `-m` expression naming `slow` (e.g. `-m slow`: only those) opts in as well.
+    if not (config.getoption("--full") or "slow" in (config.option.markexpr or "")):
         skip_slow = pytest.mark.skip(reason=f"slow: part of the full suite, `{FULL_SUITE_COMMAND}`")
         for item in items:
             if "slow" in item.keywords:
