@@ -17,7 +17,8 @@ the step's peak + DDP's gradient buckets. Measured: parameters, AdamW state, sav
 step peak. Modelled (labelled so): the EMA copy (DiT's ``train.py`` keeps one on every GPU) and
 the DDP buckets (one flat copy of the gradients, PyTorch's default
 ``gradient_as_bucket_view=False``). Not included: the CUDA context and cuDNN/cuBLAS workspaces,
-allocator fragmentation, the VAE (latents assumed precomputed), data-loader buffers.
+allocator fragmentation, the VAE (latents assumed precomputed), data-loader buffers, and the
+generator state checkpointing keeps per block (host memory; it shows on a CPU, see the tests).
 """
 
 from __future__ import annotations
@@ -218,7 +219,9 @@ def fused_attention_mode():
     """A TorchFunctionMode making ``scaled_dot_product_attention`` save what a fused GPU kernel
     saves (q, k, v, the output and an fp32 logsumexp per query row), not the math path's
     attention matrix: on the meta device SDPA runs its math path, whose saved (B, H, N, N)
-    scores no FlashAttention or memory-efficient kernel keeps."""
+    scores no FlashAttention or memory-efficient kernel keeps. The output has the fused
+    kernels' memory layout (B, N, H, D), so a following ``transpose(1, 2).reshape`` is a view, as
+    on a GPU (and on a CPU, whose SDPA is fused too: the tests compare the two)."""
     import torch
     import torch.nn.functional as F
     from torch.overrides import TorchFunctionMode
@@ -228,6 +231,10 @@ def fused_attention_mode():
         def forward(ctx, q, k, v, kwargs):
             with torch.no_grad():
                 out = F.scaled_dot_product_attention(q, k, v, **kwargs)
+                if (
+                    out.dim() == 4
+                ):  # fused kernels write (B, N, H, D) and return a (B, H, N, D) view
+                    out = out.transpose(1, 2).contiguous().transpose(1, 2)
             lse = torch.empty(q.shape[:-1], dtype=torch.float32, device=q.device)
             ctx.save_for_backward(q, k, v, out, lse)
             ctx.kwargs = kwargs

@@ -21,7 +21,7 @@ from typing import Any
 
 from fcdmbench.errors import ConfigError
 
-__all__ = ["ATTENTION_MODES", "KINDS", "OpCall", "OpTrace", "trace_ops"]
+__all__ = ["ATTENTION_MODES", "KINDS", "OpCall", "OpTrace", "trace_module", "trace_ops"]
 
 #: Operator kinds; `fcdmbench.profiling.roofline` maps (kind, dtype, precision) to a unit.
 KINDS = ("gemm", "conv", "depthwise", "attention", "elementwise", "copy", "cast")
@@ -252,6 +252,37 @@ class _Recorder:
         )
 
 
+def trace_module(
+    model: Any, inputs: tuple, autocast: str | None = None, attention: str = "fused"
+) -> tuple[tuple[OpCall, ...], float]:
+    """Trace ``model(*inputs)`` (meta or real tensors): its calls and the FLOP counter's MACs.
+
+    Raises:
+        ConfigError: unknown `autocast` or `attention`.
+    """
+    import torch
+
+    from fcdmbench.profiling.autocast_policy import AutocastEmulation, FunctionModes, TraceState
+    from fcdmbench.profiling.op_table import count_with_flop_counter
+
+    if attention not in ATTENTION_MODES:
+        raise ConfigError(f"attention must be one of {ATTENTION_MODES}, got {attention!r}")
+    dtypes = {"bfloat16": torch.bfloat16, "float16": torch.float16, None: None}
+    if autocast not in dtypes:
+        raise ConfigError(f"autocast must be bfloat16, float16 or None, got {autocast!r}")
+    state = TraceState()
+    recorder = _Recorder(type(model).__name__, state, fuse_attention=attention == "fused")
+    state.on_region_end = recorder.on_region_end
+    dtype = dtypes[autocast]
+    modes = [FunctionModes(state, dtype)]
+    if dtype is not None:
+        modes.append(AutocastEmulation(dtype, state))
+    tally = count_with_flop_counter(model, inputs, on_call=recorder.on_call, modes=modes)
+    if abs(recorder.macs_total - tally.macs) > 1e-6 * max(tally.macs, 1.0):
+        raise RuntimeError(f"per-call MACs {recorder.macs_total} != the tally's {tally.macs}")
+    return tuple(recorder.calls), tally.macs
+
+
 def trace_ops(
     name: str,
     resolution: int = 256,
@@ -271,19 +302,10 @@ def trace_ops(
     Returns:
         An `OpTrace` whose ``macs`` equals ``count_flops(name, resolution, batch).macs``.
     """
-    import torch
-
-    from fcdmbench.profiling.autocast_policy import AutocastEmulation, FunctionModes, TraceState
     from fcdmbench.profiling.flops import _config_for, build_for_counting
     from fcdmbench.profiling.inputs import make_inputs
-    from fcdmbench.profiling.op_table import count_with_flop_counter
     from fcdmbench.registry import VAE_FACTOR, resolve
 
-    if attention not in ATTENTION_MODES:
-        raise ConfigError(f"attention must be one of {ATTENTION_MODES}, got {attention!r}")
-    dtypes = {"bfloat16": torch.bfloat16, "float16": torch.float16, None: None}
-    if autocast not in dtypes:
-        raise ConfigError(f"autocast must be bfloat16, float16 or None, got {autocast!r}")
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise ConfigError(f"batch must be an integer >= 1, got {batch!r}")
     spec, tag = resolve(name)
@@ -299,18 +321,7 @@ def trace_ops(
     inputs = make_inputs(
         shape, batch=batch, device="meta", num_classes=getattr(spec.config, "num_classes", 1000)
     )
-    state = TraceState()
-    recorder = _Recorder(type(model).__name__, state, fuse_attention=attention == "fused")
-    state.on_region_end = recorder.on_region_end
-    dtype = dtypes[autocast]
-    modes = [FunctionModes(state, dtype)]
-    if dtype is not None:
-        modes.append(AutocastEmulation(dtype, state))
-    tally = count_with_flop_counter(model, inputs, on_call=recorder.on_call, modes=modes)
-    if abs(recorder.macs_total - tally.macs) > 1e-6 * max(tally.macs, 1.0):
-        raise RuntimeError(
-            f"trace of {spec.name}: per-call MACs {recorder.macs_total} != tally {tally.macs}"
-        )
+    calls, macs = trace_module(model, inputs, autocast, attention)
     return OpTrace(
         model=spec.name,
         display_name=spec.display_name,
@@ -319,6 +330,6 @@ def trace_ops(
         autocast=autocast,
         attention=attention,
         params=sum(p.numel() for p in model.parameters()),
-        macs=tally.macs,
-        calls=tuple(recorder.calls),
+        macs=macs,
+        calls=calls,
     )
