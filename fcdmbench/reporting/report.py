@@ -150,6 +150,7 @@ def build_report(
         A `ReportResult` listing what was written.
     """
     from fcdmbench.reporting import render
+    from fcdmbench.reporting.claims import claim_tables
     from fcdmbench.reporting.collect import Measurements, load_records
     from fcdmbench.reporting.plots import build_figures
     from fcdmbench.reporting.tables import build_tables
@@ -174,6 +175,7 @@ def build_report(
     out_dir.mkdir(parents=True, exist_ok=True)
 
     tables = build_tables(measurements)
+    tables += claim_tables(config.use_meta)  # efficiency claims vs the models (claims.py)
     figures = build_figures(out_dir / "figures", measurements)
     files: list[Path] = [p for f in figures for p in (f.png, f.svg)]
     title = f"fcdmbench report: {out_dir.name}"
