@@ -15,7 +15,7 @@ no dates). Units: GMACs (DiT convention), GFLOPs = 2 x GMACs, zettaFLOPs = 1e21 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,12 +114,15 @@ class ThroughputSeries:
     batch: int | None
     resolution: int
     torch: str
+    cfg: bool
     points: dict[str, ThroughputPoint]
     superseded: int
     sources: tuple[str, ...]
 
     def label(self, with_torch: bool = False) -> str:
         base = _measured_label(self.device_slug, self.precision, self.batch)
+        if self.cfg:  # per guided image (2 rows per call): not one plain network evaluation
+            base = f"{base[:-1]}, with cfg)"
         return f"{base[:-1]}, torch {self.torch})" if with_torch and self.torch else base
 
 
@@ -132,9 +135,10 @@ def throughput_series(m: Measurements) -> list[ThroughputSeries]:
     """Group throughput points into series; never merges two batches, precisions or devices."""
     groups: dict[tuple, list[ThroughputPoint]] = defaultdict(list)
     for p in m.records.throughput:
-        groups[(p.resolution, p.device_slug, p.precision, p.batch or 0, p.torch)].append(p)
+        cfg = bool(getattr(p, "cfg", False))  # fcdmbench.records.ThroughputPoint has it
+        groups[(p.resolution, p.device_slug, p.precision, p.batch or 0, p.torch, cfg)].append(p)
     out = []
-    for (resolution, slug, precision, batch, torch), points in sorted(groups.items()):
+    for (resolution, slug, precision, batch, torch, cfg), points in sorted(groups.items()):
         chosen: dict[str, ThroughputPoint] = {}
         for p in points:
             chosen[p.model] = p
@@ -146,6 +150,7 @@ def throughput_series(m: Measurements) -> list[ThroughputSeries]:
                 batch=batch or None,
                 resolution=resolution,
                 torch=torch,
+                cfg=cfg,
                 points=chosen,
                 superseded=len(points) - len(chosen),
                 sources=tuple(dict.fromkeys(p.source for p in points)),
@@ -170,7 +175,7 @@ def _eval_records(
 ) -> list[EvalPoint]:
     out = []
     for e in m.records.evals:
-        if e.fid is None or e.resolution != resolution:
+        if e.fid is None or e.resolution != resolution or not _paper_protocol(e):
             continue
         if (e.cfg_scale is not None and e.cfg_scale > 1.0) != guided:
             continue
@@ -178,6 +183,22 @@ def _eval_records(
             continue
         out.append(e)
     return out
+
+
+def _paper_protocol(e: EvalPoint) -> bool:
+    """FID-50K axes take only evals at the paper's protocol (50K samples, ADM-exact); the
+    tables show the others. Points without the flag (older readers) are taken as they are."""
+    return bool(getattr(e, "is_paper_protocol", True))
+
+
+def _off_protocol_note(m: Measurements) -> str:
+    n = sum(1 for e in m.records.evals if e.fid is not None and not _paper_protocol(e))
+    if not n:
+        return ""
+    return (
+        f" Not drawn: {n} eval record(s) not at the paper's protocol (50K samples, ADM-exact "
+        "evaluator), whose FID is not FID-50K; the tables list them."
+    )
 
 
 def _eval_label(e: EvalPoint) -> str:
@@ -236,17 +257,6 @@ def _readable_log_axis(axis) -> None:
     axis.set_minor_formatter(NullFormatter())
 
 
-def _overlap(a, b) -> float:
-    w = min(a.x1, b.x1) - max(a.x0, b.x0)
-    h = min(a.y1, b.y1) - max(a.y0, b.y0)
-    return w * h if w > 0 and h > 0 else 0.0
-
-
-def _outside(box, frame) -> float:
-    """Area of `box` outside `frame` (display units)."""
-    return box.width * box.height - _overlap(box, frame)
-
-
 #: Label positions around a point, (dx, dy) in points with alignment; tried in this order.
 _OFFSETS = (
     (5, 4, "left", "bottom"),
@@ -260,38 +270,34 @@ _OFFSETS = (
 )
 
 
-def _data_obstacles(ax, renderer, marker_pt: float) -> list[tuple[Any, float]]:
-    """(box, weight) for every marker (weight 1) and, sampled every few pixels, every line
-    segment (weight 0.4) drawn in `ax`, in display units."""
+def _data_obstacles(ax, renderer, marker_pt: float):
+    """Rows (x0, y0, x1, y1, weight) in display units: every marker (weight 1) and, sampled every
+    few pixels, every line (weight 0.4; dotted connectors 0.1) drawn in `ax`."""
     import numpy as np
-    from matplotlib.transforms import Bbox
 
     pad = marker_pt * renderer.points_to_pixels(1.0)
     line_pad = renderer.points_to_pixels(1.0)
-    out: list[tuple[Any, float]] = []
+    rows = [np.zeros((0, 5))]
+
+    def boxes(xy, half: float, weight: float):
+        xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+        w = np.full((len(xy), 1), weight)
+        return np.hstack([xy - half, xy + half, w])
+
     for line in ax.get_lines():
-        weight = 0.1 if line.get_gid() == "connector" else 0.4
         xy = ax.transData.transform(np.column_stack(line.get_data()).astype(float))
         if line.get_marker() not in (None, "None", "none", ""):
-            out += [(Bbox([[x - pad, y - pad], [x + pad, y + pad]]), 1.0) for x, y in xy]
-        if line.get_linestyle() not in ("None", "none", "", " "):
-            for (x0, y0), (x1, y1) in zip(xy[:-1], xy[1:], strict=True):
-                steps = max(2, int(np.hypot(x1 - x0, y1 - y0) / (2 * line_pad)))
-                for t in np.linspace(0, 1, steps):
-                    x, y = x0 + t * (x1 - x0), y0 + t * (y1 - y0)
-                    box = Bbox([[x - line_pad, y - line_pad], [x + line_pad, y + line_pad]])
-                    out.append((box, weight))
+            rows.append(boxes(xy, pad, 1.0))
+        if line.get_linestyle() not in ("None", "none", "", " ") and len(xy) > 1:
+            weight = 0.1 if line.get_gid() == "connector" else 0.4
+            for start, end in zip(xy[:-1], xy[1:], strict=True):
+                steps = max(2, int(np.hypot(*(end - start)) / (2 * line_pad)))
+                t = np.linspace(0.0, 1.0, steps)[:, None]
+                rows.append(boxes(start + t * (end - start), line_pad, weight))
     for collection in ax.collections:
-        for x, y in collection.get_offset_transform().transform(collection.get_offsets()):
-            out.append((Bbox([[x - pad, y - pad], [x + pad, y + pad]]), 1.0))
-    return out
-
-
-def _distance(box, x: float, y: float) -> float:
-    """Display distance from point (x, y) to the nearest point of `box`."""
-    dx = max(box.x0 - x, 0.0, x - box.x1)
-    dy = max(box.y0 - y, 0.0, y - box.y1)
-    return float((dx * dx + dy * dy) ** 0.5)
+        xy = collection.get_offset_transform().transform(collection.get_offsets())
+        rows.append(boxes(xy, pad, 1.0))
+    return np.vstack(rows)
 
 
 def _place_labels(
@@ -309,42 +315,65 @@ def _place_labels(
     and is nearer its own point than any other labelled point (so it cannot be read as another
     point's); when no spot is free, the one with the least overlap. Deterministic.
     """
+    import numpy as np
+
     items = list(items)
     frame = ax.get_window_extent(renderer)
-    taken = [(o.get_window_extent(renderer), 1.0) for o in obstacles]
-    taken += _data_obstacles(ax, renderer, marker_pt)
-    anchors = ax.transData.transform([(x, y) for x, y, _ in items]) if items else []
+    extra = [o.get_window_extent(renderer) for o in obstacles]
+    taken = np.vstack(
+        [_data_obstacles(ax, renderer, marker_pt)]
+        + [np.array([[e.x0, e.y0, e.x1, e.y1, 1.0]]) for e in extra]
+    )
+    anchors = np.asarray(ax.transData.transform([(x, y) for x, y, _ in items] or [(0, 0)]))
+    px_per_pt = renderer.points_to_pixels(1.0)
     placed = []
     for index, (x, y, text) in enumerate(items):
-        own = anchors[index]
-        others = [a for j, a in enumerate(anchors) if j != index]
+        probe = ax.annotate(text, (x, y), fontsize=fontsize, annotation_clip=False)
+        size = probe.get_window_extent(renderer)
+        probe.remove()
+        w, h = size.width * 1.04, size.height * 1.1
+        others = np.delete(anchors, index, axis=0)
+        ox, oy = anchors[index]
         best = None
         for scale in (1.0, 1.8, 2.8):
             for dx, dy, ha, va in _OFFSETS:
-                ann = ax.annotate(
-                    text,
-                    (x, y),
-                    xytext=(dx * scale, dy * scale),
-                    textcoords="offset points",
-                    ha=ha,
-                    va=va,
-                    fontsize=fontsize,
-                    annotation_clip=False,
-                )
-                box = ann.get_window_extent(renderer).expanded(1.04, 1.1)
-                cost = 20 * _outside(box, frame) + sum(w * _overlap(box, t) for t, w in taken)
-                mine = _distance(box, *own)
-                if any(_distance(box, *a) < mine for a in others):
-                    cost += 5 * box.width * box.height  # reads as another point's label
+                px, py = ox + dx * scale * px_per_pt, oy + dy * scale * px_per_pt
+                x0 = {"left": px, "right": px - w, "center": px - w / 2}[ha]
+                y0 = {"bottom": py, "top": py - h, "center": py - h / 2}[va]
+                x1, y1 = x0 + w, y0 + h
+                ow = np.clip(np.minimum(x1, taken[:, 2]) - np.maximum(x0, taken[:, 0]), 0, None)
+                oh = np.clip(np.minimum(y1, taken[:, 3]) - np.maximum(y0, taken[:, 1]), 0, None)
+                cost = float(np.sum(ow * oh * taken[:, 4]))
+                inside_w = max(0.0, min(x1, frame.x1) - max(x0, frame.x0))
+                inside_h = max(0.0, min(y1, frame.y1) - max(y0, frame.y0))
+                cost += 20 * (w * h - inside_w * inside_h)
+                mine = np.hypot(max(x0 - ox, 0, ox - x1), max(y0 - oy, 0, oy - y1))
+                if len(others):
+                    gx = np.maximum.reduce(
+                        [x0 - others[:, 0], np.zeros(len(others)), others[:, 0] - x1]
+                    )
+                    gy = np.maximum.reduce(
+                        [y0 - others[:, 1], np.zeros(len(others)), others[:, 1] - y1]
+                    )
+                    if np.any(np.hypot(gx, gy) < mine):
+                        cost += 5 * w * h  # reads as another point's label
                 cost += 30 * (scale - 1.0)
                 if best is None or cost < best[0]:
-                    if best is not None:
-                        best[1].remove()
-                    best = (cost, ann, box)
-                else:
-                    ann.remove()
-        taken.append((best[2], 1.0))
-        placed.append(best[1])
+                    best = (cost, (dx * scale, dy * scale, ha, va), (x0, y0, x1, y1))
+        (dx, dy, ha, va), box = best[1], best[2]
+        placed.append(
+            ax.annotate(
+                text,
+                (x, y),
+                xytext=(dx, dy),
+                textcoords="offset points",
+                ha=ha,
+                va=va,
+                fontsize=fontsize,
+                annotation_clip=False,
+            )
+        )
+        taken = np.vstack([taken, [[*box, 1.0]]])
     return placed
 
 
@@ -430,14 +459,16 @@ def draw_fig2(m: Measurements) -> Drawn:
             label="measured GMACs (flops record); FID as published",
         )
         series += 1
-    evals = [e for e in _eval_records(m, guided=False, training_steps=400_000) if e.model in
-             published_xy]
+    evals = [
+        e for e in _eval_records(m, guided=False, training_steps=400_000) if e.model in published_xy
+    ]
     by_label: dict[str, list[EvalPoint]] = defaultdict(list)
     for e in evals:
         by_label[_eval_label(e)].append(e)
     for i, (label, points) in enumerate(sorted(by_label.items()), start=1):
-        xs = [flops[e.model].gmacs if e.model in flops else published_xy[e.model][0]
-              for e in points]
+        xs = [
+            flops[e.model].gmacs if e.model in flops else published_xy[e.model][0] for e in points
+        ]
         for x, e in zip(xs, points, strict=True):
             _connector(ax, published_xy[e.model], (x, e.fid), "0.3")
         ax.plot(
@@ -463,7 +494,7 @@ def draw_fig2(m: Measurements) -> Drawn:
         + _sources_caption(["table2"])
         + " The paper encodes FLOPs as bubble size; here they are the x position, read exactly, "
         "so all markers share one size. Hollow markers: measured values from the records given "
-        "(dotted line to the published point)."
+        "(dotted line to the published point)." + _off_protocol_note(m)
     )
     return Drawn("fig2_fid_vs_gmacs", caption, fig, (series,))
 
@@ -549,6 +580,7 @@ def draw_fig5(m: Measurements) -> Drawn:
         "text, only this point). "
         + _sources_caption(["table2", "table7"])
         + " Hollow markers: FID from eval records."
+        + _off_protocol_note(m)
     )
     return Drawn("fig5_fid_vs_iterations", caption, fig, tuple(series))
 
@@ -559,6 +591,14 @@ def draw_fig5(m: Measurements) -> Drawn:
 def training_zettaflops(gmacs: float, epochs: float) -> float:
     """Training cost: epochs x ImageNet images x 3 x (2 x GMACs) FLOPs, in zettaFLOPs (1e21)."""
     return epochs * IMAGENET_TRAIN_IMAGES * TRAIN_COST_FACTOR * 2 * gmacs * 1e9 / 1e21
+
+
+def _training_cost_of(row) -> float | None:
+    return training_zettaflops(row.gmacs, row.epochs) if row.gmacs and row.epochs else None
+
+
+def _throughput_of(row) -> float | None:
+    return row.throughput_it_s
 
 
 def draw_fig6(m: Measurements) -> Drawn:
@@ -578,13 +618,9 @@ def draw_fig6(m: Measurements) -> Drawn:
         if any(name in by_model and by_model[name].fid for name in s.points)
     ]
     evals = [e for e in _eval_records(m, guided=True) if e.model in by_model]
-    x_cost: Callable = lambda r: (  # noqa: E731
-        training_zettaflops(r.gmacs, r.epochs) if r.gmacs and r.epochs else None
-    )
-    x_tp: Callable = lambda r: r.throughput_it_s  # noqa: E731
     series = []
     label_items: list[list[tuple[float, float, str]]] = []
-    for ax, x_of in ((left, x_cost), (right, x_tp)):
+    for ax, x_of in ((left, _training_cost_of), (right, _throughput_of)):
         by_class = defaultdict(list)
         for r in rows:
             x = x_of(r)
@@ -679,12 +715,20 @@ def draw_fig6(m: Measurements) -> Drawn:
         + _sources_caption(["table3"])
         + f" Not on the right panel (no published throughput): {', '.join(no_tp)}."
         + (
-            " Hollow markers: measured throughput from records, each series one device, "
-            "precision and batch (a different device class than the paper's GPU: read ratios "
-            "between models, not the distance to the published point)."
+            " Hollow markers: measured throughput from records at the published FID, each "
+            "series one device, precision and batch; where these differ from the paper's "
+            "(batch 64, GPU not stated), compare ratios between models, not the distance to the "
+            "published point."
             if measured_tp
             else ""
         )
+        + (
+            " Measured guided FID (eval records) is drawn at the model's published x, whatever "
+            "its training length."
+            if evals
+            else ""
+        )
+        + _off_protocol_note(m)
     )
     return Drawn("fig6_fid_vs_cost_and_throughput", caption, fig, tuple(series))
 
@@ -749,7 +793,7 @@ def draw_fig9(m: Measurements) -> Drawn:
     return Drawn("fig9_block_scaling", caption, fig, (series,))
 
 
-# --- throughput ------------------------------------------------------------------------------------
+# --- throughput ---------------------------------------------------------------------------------
 
 
 def _published_throughput(resolution: int) -> dict[str, Any]:
@@ -763,11 +807,14 @@ def _published_throughput(resolution: int) -> dict[str, Any]:
 
 
 def _display_name(name: str) -> str:
-    """The paper's label (FCDM-S) of a registry name, else the name itself."""
-    for r in ROWS:
-        if r.model == name and r.label:
-            return r.label if r.table in ("table2", "table4", "table1") else name
-    return name
+    """The paper's spelling (FCDM-S, DiT-XL/2) of a registered model, else the name itself."""
+    from fcdmbench.errors import UnknownModelError
+    from fcdmbench.registry import resolve
+
+    try:
+        return resolve(name)[0].display_name
+    except UnknownModelError:
+        return name
 
 
 def _rate(value: float) -> str:
@@ -822,7 +869,12 @@ def draw_throughput(m: Measurements) -> list[Drawn]:
         widest = max(len(p[1]) for p in panels) or 1
         height = 0.22 * widest * len(models) + 0.2 * len(models) + 1.3 + 0.22 * len(series)
         fig, axes = _figure(
-            plt, 1, len(panels), 1.3 + 3.1 * len(panels), max(height, 2.6), sharey=True,
+            plt,
+            1,
+            len(panels),
+            1.3 + 3.1 * len(panels),
+            max(height, 2.6),
+            sharey=True,
             squeeze=False,
         )
         axes = axes[0]
@@ -907,8 +959,7 @@ def draw_throughput(m: Measurements) -> list[Drawn]:
                 for s in series
             )
             + ". Records of different device, precision or batch are separate bars; panels do "
-            "not share an axis. "
-            + " ".join(notes)
+            "not share an axis. " + " ".join(notes)
         ).strip()
         key = f"throughput_{resolution}px"
         out.append(Drawn(key, caption, fig, tuple(counts)))

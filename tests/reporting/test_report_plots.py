@@ -7,7 +7,6 @@ each other, the axes and the figure; legends against data points), so a layout r
 
 from __future__ import annotations
 
-import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from typer.testing import CliRunner
 
 from fcdmbench.cli.main import app
 from fcdmbench.paper_tables import ROWS
+from fcdmbench.records import read_record
 from fcdmbench.reporting import plots
 from fcdmbench.reporting.collect import (
     EvalPoint,
@@ -78,14 +78,70 @@ def measured(real_records) -> Measurements:
     return m
 
 
+#: Neutral values for fields a point type may have beyond the ones a test sets (the typed
+#: points of fcdmbench.records carry more than the lenient reader's did).
+_NEUTRAL = {
+    "key": None,
+    "variant": (),
+    "batch_requested": None,
+    "mode": "infer",
+    "cfg": False,
+    "device_type": "cuda",
+    "num_samples": 50_000,
+    "is_paper_protocol": True,
+    "ms_per_forward": None,
+    "peak_mem_gb": None,
+    "peak_mem_gib": None,
+    "sfid": None,
+    "inception_score": None,
+    "precision": None,
+    "recall": None,
+}
+
+
+def _build(cls, **values):
+    """`cls(**values)`, other fields from `_NEUTRAL` (a field with neither fails loudly)."""
+    import dataclasses
+
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name in values:
+            kwargs[f.name] = values[f.name]
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            kwargs[f.name] = values.get("model") if f.name == "key" else _NEUTRAL[f.name]
+    return cls(**kwargs)
+
+
 def _point(model, value, slug="h100-80gb-hbm3", precision="bf16", batch=64, torch="2.13.0"):
-    return ThroughputPoint(
-        model, 256, batch, precision, slug, slug, torch, value, value / 50, None, None, "t.json"
+    return _build(
+        ThroughputPoint,
+        model=model,
+        resolution=256,
+        batch=batch,
+        precision=precision,
+        device_slug=slug,
+        device_name=slug,
+        device_type="cpu" if slug.startswith("cpu") else "cuda",
+        torch=torch,
+        img_per_s=value,
+        iqr=value / 50,
+        source="t.json",
     )
 
 
-def _eval(model, fid, steps, cfg=1.0):
-    return EvalPoint(model, 256, fid, None, None, None, None, cfg, steps, 250, "eval gpu", "e.json")
+def _eval(model, fid, steps, cfg=1.0, paper_protocol=True):
+    return _build(
+        EvalPoint,
+        model=model,
+        resolution=256,
+        fid=fid,
+        cfg_scale=cfg,
+        training_steps=steps,
+        sampling_steps=250,
+        is_paper_protocol=paper_protocol,
+        on="eval gpu",
+        source="e.json",
+    )
 
 
 @pytest.fixture
@@ -284,18 +340,30 @@ def test_fig2_published_points_exact_one_marker_size_and_labels(measured, real_r
         assert list(fcdm.get_ydata()) == [r.fid for r in expected]
         assert len(ax.collections) == 0  # no bubbles: GMACs is the x position, not also the area
         assert sorted(t.get_text() for t in ax.texts) == sorted(
-            r.label for r in ROWS if r.table == "table2" and r.training_steps == 400_000
-            and r.model in {"fcdm-s", "fcdm-b", "fcdm-l", "fcdm-xl", "dit-s-2", "dit-b-2",
-                            "dit-l-2", "dit-xl-2"}
+            r.label
+            for r in ROWS
+            if r.table == "table2"
+            and r.training_steps == 400_000
+            and r.model
+            in {
+                "fcdm-s",
+                "fcdm-b",
+                "fcdm-l",
+                "fcdm-xl",
+                "dit-s-2",
+                "dit-b-2",
+                "dit-l-2",
+                "dit-xl-2",
+            }
         )
         # Measured: the flops record's GMACs, hollow, at the published FID, named as such.
-        flops = json.loads((real_records / "flops.json").read_text())
-        gmacs = {r["model"]: r["macs"] / 1e9 / r["batch"] for r in flops["results"]}
+        gmacs = {r.model: r.gmacs for r in read_record(real_records / "flops.json").results}
         measured_line = lines["measured GMACs (flops record); FID as published"]
         assert measured_line.get_markerfacecolor() == "none"
         assert sorted(measured_line.get_xdata()) == pytest.approx(sorted(gmacs.values()))
-        assert sorted(measured_line.get_ydata()) == sorted([table2[("fcdm-s", 400_000)].fid,
-                                                            table2[("dit-s-2", 400_000)].fid])
+        assert sorted(measured_line.get_ydata()) == sorted(
+            [table2[("fcdm-s", 400_000)].fid, table2[("dit-s-2", 400_000)].fid]
+        )
         assert d.series_per_axes == (3,)
     finally:
         _close(d)
@@ -310,13 +378,12 @@ def test_throughput_batches_never_merge_and_bars_equal_the_records(measured, rea
         assert d.series_per_axes == (1, 2)
         containers = {c.get_label(): c for c in cpu_ax.containers}
         for batch in (1, 2):
-            record = json.loads((real_records / f"tp_b{batch}.json").read_text())
-            [row] = [r for r in record["results"] if not r["variant"]]
-            slug = record["env"]["device_slug"]
+            record = read_record(real_records / f"tp_b{batch}.json")
+            slug = record.env.device_slug
             label = f"measured ({slug}, paper-default, batch {batch})"
             assert label in containers, list(containers)
             [bar] = containers[label].patches
-            assert bar.get_width() == row["img_per_s_per_nfe"]["median"]
+            assert bar.get_width() == record.median_img_per_s("fcdm-s")
             assert label in d.caption
         assert cpu_ax.get_title() == slug
         # The published panel shows Table 2's value, exactly, hatched and named.
@@ -408,7 +475,9 @@ def test_fig5_eval_points_and_shared_legend(synthetic):
 
 def test_files_are_valid_and_deterministic(tmp_path, synthetic):
     first = plots.build_figures(tmp_path / "a", synthetic)
-    second = plots.build_figures(tmp_path / "b", synthetic)
+    # Determinism: the labelled figure (label placement) and the throughput chart, drawn again.
+    second = [plots.save(plots.draw_fig6(synthetic), tmp_path / "b")]
+    second += [plots.save(d, tmp_path / "b") for d in plots.draw_throughput(synthetic)]
     assert [f.key for f in first] == [
         "fig2_fid_vs_gmacs",
         "fig5_fid_vs_iterations",
@@ -416,10 +485,13 @@ def test_files_are_valid_and_deterministic(tmp_path, synthetic):
         "fig9_block_scaling",
         "throughput_256px",
     ]
-    for a, b in zip(first, second, strict=True):
+    again = {f.key: f for f in second}
+    assert set(again) == {"fig6_fid_vs_cost_and_throughput", "throughput_256px"}
+    for a in first:
         assert a.png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-        assert a.png.read_bytes() == b.png.read_bytes(), a.key
-        assert a.svg.read_bytes() == b.svg.read_bytes(), a.key
+        if a.key in again:
+            assert a.png.read_bytes() == again[a.key].png.read_bytes(), a.key
+            assert a.svg.read_bytes() == again[a.key].svg.read_bytes(), a.key
         root = ET.parse(a.svg).getroot()
         assert root.tag.endswith("svg")
         assert "Published values as printed" in a.caption or a.key == "throughput_256px"
@@ -446,3 +518,35 @@ def test_figure6_models_all_exist_in_table3():
     """A renamed paper-table row must not silently drop out of Figure 6."""
     table3 = {r.model for r in ROWS if r.table == "table3"}
     assert set(plots.ARCH_CLASS) <= table3, sorted(set(plots.ARCH_CLASS) - table3)
+
+
+def _has_field(cls, name: str) -> bool:
+    import dataclasses
+
+    return name in {f.name for f in dataclasses.fields(cls)}
+
+
+def test_off_protocol_evals_stay_off_fid50k_axes():
+    if not _has_field(EvalPoint, "is_paper_protocol"):
+        pytest.skip("this reader's EvalPoint has no protocol flag")
+    smoke = _eval("fcdm-s", 380.0, 400_000, paper_protocol=False)
+    d = plots.draw_fig2(Measurements(RecordSet(evals=[smoke])))
+    try:
+        assert d.series_per_axes == (2,)
+        assert "Not drawn: 1 eval record(s) not at the paper's protocol" in d.caption
+    finally:
+        _close(d)
+
+
+def test_cfg_throughput_is_its_own_series():
+    if not _has_field(ThroughputPoint, "cfg"):
+        pytest.skip("this reader's ThroughputPoint has no cfg flag")
+    import dataclasses
+
+    plain = _point("fcdm-s", 100.0)
+    guided = dataclasses.replace(plain, cfg=True, img_per_s=60.0)
+    series = plots.throughput_series(Measurements(RecordSet(throughput=[plain, guided])))
+    assert [s.label() for s in series] == [
+        "measured (h100-80gb-hbm3, bf16, batch 64)",
+        "measured (h100-80gb-hbm3, bf16, batch 64, with cfg)",
+    ]
