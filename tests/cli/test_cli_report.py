@@ -62,7 +62,7 @@ def test_records_formats_and_json(tmp_path):
     summary = json.loads(result.stdout)
     assert summary["records_read"] == 6 and summary["warnings"]
     assert not (out / "report.html").exists() and (out / "report.md").exists()
-    assert "throughput_synthetic-gpu_bf16_256" in summary["figures"]
+    assert "throughput_256px" in summary["figures"]  # one chart per resolution, bar per series
     assert "300.0 (synthetic-gpu bf16 bs64)" not in (out / "report.md").read_text()  # tf32 first
     assert "250.0 (synthetic-gpu tf32 bs64)" in (out / "report.md").read_text()
 
