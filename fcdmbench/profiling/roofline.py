@@ -39,7 +39,6 @@ from fcdmbench.profiling.precision import Precision
 
 __all__ = [
     "ASSUMPTIONS",
-    "MeasuredPoint",
     "OpTime",
     "RooflineConfig",
     "RooflineDevice",
@@ -180,19 +179,6 @@ class OpTime:
 
 
 @dataclass(frozen=True, slots=True)
-class MeasuredPoint:
-    """One measured images/s from a throughput record (the only reader of those records)."""
-
-    model: str
-    device_slug: str
-    precision: str
-    batch: int
-    resolution: int
-    img_per_s: float
-    source: str
-
-
-@dataclass(frozen=True, slots=True)
 class RooflineReport:
     """The prediction for one model."""
 
@@ -204,7 +190,7 @@ class RooflineReport:
     attention: str
     gmacs_per_image: float
     ops: tuple[OpTime, ...]  # one per traced call, in execution order
-    measured: MeasuredPoint | None = None
+    measured: Any = None  # a fcdmbench.records.ThroughputPoint
 
     @property
     def time_s(self) -> float:
@@ -278,8 +264,11 @@ class RooflineReport:
         if self.measured is not None:
             measured = {
                 "img_per_s": self.measured.img_per_s,
+                "iqr": self.measured.iqr,
                 "source": self.measured.source,
                 "device_slug": self.measured.device_slug,
+                "precision": self.measured.precision,
+                "torch": self.measured.torch,
                 "measured_over_predicted": self.measured_over_predicted,
             }
         return {
@@ -343,13 +332,13 @@ def predict(trace: Any, device: RooflineDevice, precision: Precision) -> Rooflin
 
 
 def read_throughput_points(paths: tuple[Path, ...], warn: Callable[[str], None]) -> list[Any]:
-    """Every measured (model, device, precision, batch, resolution) images/s in the throughput
-    records under `paths` (files or folders), infer mode, as-published variant only.
-
-    The one place this module reads throughput records (to be switched to the typed records
-    API when it lands).
-    """
+    """Every measured images/s (`fcdmbench.records.ThroughputPoint`) in the throughput records
+    under `paths` (files or folders): infer mode, no CFG, as-published variants only. Other
+    record kinds in a folder are passed over; unreadable throughput records are warned about."""
     import json
+
+    from fcdmbench.errors import InputError
+    from fcdmbench.records import ThroughputRecord, read_record
 
     files: list[Path] = []
     for path in paths:
@@ -358,34 +347,22 @@ def read_throughput_points(paths: tuple[Path, ...], warn: Callable[[str], None])
     points = []
     for file in files:
         try:
-            record = json.loads(file.read_text())
-        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+            schema = str(json.loads(file.read_text()).get("schema", ""))
+        except (OSError, ValueError, AttributeError) as exc:
             warn(f"skipped {file}: {exc}")
             continue
-        if not str(record.get("schema", "")).startswith("fcdmbench.throughput/"):
+        if not schema.startswith("fcdmbench.throughput/"):
             continue
-        config, env = record.get("config", {}), record.get("env", {})
-        if config.get("mode") != "infer" or config.get("cfg"):
+        try:
+            record = read_record(file, ThroughputRecord)
+        except InputError as exc:
+            warn(f"skipped {file}: {exc.message}")
             continue
-        for row in record.get("results", []):
-            rate = (row.get("img_per_s") or {}).get("median")
-            if row.get("status") != "ok" or row.get("variant") or not rate:
-                continue
-            points.append(
-                MeasuredPoint(
-                    model=row["model"],
-                    device_slug=env.get("device_slug", ""),
-                    precision=config.get("precision", ""),
-                    batch=int(row.get("batch") or config.get("batch")),
-                    resolution=int(config.get("resolution", 0)),
-                    img_per_s=float(rate),
-                    source=str(file),
-                )
-            )
+        points += [p for p in record.points(source=str(file)) if p.mode == "infer" and not p.cfg]
     return points
 
 
-def _matches(point: MeasuredPoint, report: RooflineReport, device: RooflineDevice) -> bool:
+def _matches(point: Any, report: RooflineReport, device: RooflineDevice) -> bool:
     from fcdmbench.profiling.devices import find_device_peak
 
     if (point.model, point.batch, point.resolution) != (
