@@ -157,7 +157,7 @@ def _print(device, reports, top, assumptions, label, config) -> None:
     stdout.print(f"[bold]{label}[/]")
     stdout.print(
         f"device: {device.name}; bandwidth {device.bandwidth_gbs:,.1f} GB/s; units (dense "
-        "TFLOP/s): " + ", ".join(f"{u} {v:g}" for u, v in device.units.items())
+        "TFLOP/s): " + ", ".join(f"{u} {v:.4g}" for u, v in device.units.items())
     )
     if device.calibration is not None:
         cal = device.calibration
@@ -189,7 +189,7 @@ def _print(device, reports, top, assumptions, label, config) -> None:
             f"{r.gmacs_per_image:.2f}",
             f"{r.img_per_s:,.1f}",
             f"{r.time_s * 1e3:.2f}",
-            f"{r.tflops_at_bound:.1f}",
+            f"{r.tflops_at_bound:.3g}",
             f"{r.memory_bound_share:.0%}",
             fmt(measured, 2),
             f"{ratio:.2f}" if ratio is not None else "—",
