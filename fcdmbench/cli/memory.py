@@ -59,13 +59,12 @@ def memory_command(
         ),
     ] = None,
 ) -> None:
-    """Parameters, gradients, AdamW state and activations per GPU, and whether they fit a card.
+    """Training or sampling memory per GPU, and whether it fits a card (a prediction).
 
-    Activations saved for backward are measured with saved-tensor hooks and a storage tracker on
-    a meta-device training step (storages saved twice or through views count once); EMA weights
-    and DDP gradient buckets are modelled and labelled so. A prediction, not a GPU measurement.
+    Saved activations and the step's peak are measured on a meta-device training step
+    (saved-tensor hooks, storage tracker); EMA weights and DDP buckets are modelled.
 
-    Example: fcdmbench memory --models fcdm-xl --batch 256 --gpus 4 --grad-checkpointing --card 4090
+    Example: fcdmbench memory --models fcdm-xl --batch 256 --gpus 4 --grad-checkpointing
     """
     import dataclasses
 

@@ -73,9 +73,9 @@ def roofline_command(
 ) -> None:
     """Predicted upper bound of images/s from a roofline model (never a measurement).
 
-    One meta-device trace per model: each operator's FLOPs (those of `fcdmbench flops`), its
-    unfused bytes at the precision's dtypes, the unit it runs on, and max(compute, memory) time
-    on the named device; summed into a bound, the memory-bound share and the top operators.
+    Per operator of one meta-device forward: FLOPs (those of fcdmbench flops), unfused bytes,
+    unit, max(compute, memory) time on the device; summed into a bound with its memory-bound
+    share and top operators.
 
     Example: fcdmbench roofline --models fcdm-xl dit-xl-2 --gpu a100-80gb-sxm --precision tf32
     """

@@ -343,6 +343,11 @@ def read_throughput_points(paths: tuple[Path, ...], warn: Callable[[str], None])
     files: list[Path] = []
     for path in paths:
         path = Path(path)
+        if not path.exists():
+            raise InputError(
+                f"throughput records {path} not found",
+                hint="pass record files or folders written by fcdmbench throughput",
+            )
         files += sorted(path.rglob("*.json")) if path.is_dir() else [path]
     points = []
     for file in files:

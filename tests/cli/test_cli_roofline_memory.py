@@ -71,6 +71,8 @@ def test_roofline_errors():
         app, ["roofline", "--models", "fcdm-s", "--gpu", "cpu", "--calibration", "nope.json"]
     )
     assert missing.exit_code == 3 and "not found" in missing.stderr
+    records = runner.invoke(app, ["roofline", "--models", "fcdm-s", "--records", "nope/"])
+    assert records.exit_code == 3 and "records nope not found" in records.stderr
 
 
 def test_list_devices():
