@@ -200,6 +200,8 @@ def evaluate(
     from fcdmbench.files import file_sha256
 
     run = RunInfo.current()
+    if config.model is not None:
+        _canonical_model(config.model, "--model")  # a typo fails before any work
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     info = inspect_images(config.samples)

@@ -267,6 +267,22 @@ def test_cli_eval_records_sampler_settings_and_allow_fewer(world, sampled):
     assert conflict.exit_code == 3 and "contradicts" in conflict.output
 
 
+def test_model_from_meta_or_model_option_without_a_sample_record(world):
+    root, graph = world
+    base = ["eval", str(root / "samples.npz"), "--ref", str(root / "ref.npz"), "--num", "30"]
+    for extra, source in (
+        (["--meta", "model=FCDM-S,steps=250"], "--meta"),
+        (["--model", "dit-xl"], "--model"),
+    ):
+        out = root / f"m{len(source)}.json"
+        assert run_cli([*base, *extra, "--json", str(out)], root, graph).exit_code == 0
+        record = read_record(out, kind=EvalRecord)
+        assert record.model_source == source and record.sample_record is None
+        assert record.model == ("fcdm-s" if source == "--meta" else "dit-xl-2")
+    unknown = run_cli([*base, "--model", "fcdm-xxl"], root, graph)
+    assert unknown.exit_code == 2 and "fcdm-xl" in unknown.output
+
+
 def test_sample_and_eval_records_land_in_the_report(world, sampled, tmp_path):
     """`sample --smoke` -> `eval` -> `report`: the metrics sit in Table 2's FCDM-S row, with
     their sample count and no delta (6 smoke samples are not the paper's FID-50K)."""
