@@ -61,7 +61,7 @@ def test_records_formats_and_json(tmp_path):
     summary = json.loads(result.stdout)
     assert summary["records_read"] == 1 and summary["warnings"] == []
     assert not (out / "report.html").exists() and (out / "report.md").exists()
-    assert "throughput_cpu-intel-xeon_paper-default_256" in summary["figures"]
+    assert "throughput_256px" in summary["figures"]  # one chart per resolution, bar per series
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["schema"] == "fcdmbench.report/2" and manifest["inputs"] == [str(RECORDED)]
     assert "report.md" in manifest["files"] and "tables/table2.csv" in manifest["files"]
