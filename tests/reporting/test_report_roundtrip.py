@@ -112,7 +112,7 @@ def test_cpu_throughput_is_shown_beside_the_paper_without_delta(tmp_path, cpu_th
     assert row["throughput_it_s_delta"] == "" and row["throughput_it_s_comparable"] == "no"
     assert float(row["throughput_it_s_measured"]) == round(point.img_per_s, 4)
     assert "Δ −99" not in report["md"] and "-99." not in report["md"]
-    assert f"throughput_{record.env.device_slug}_paper-default_256" in report["summary"]["figures"]
+    assert "throughput_256px" in report["summary"]["figures"]
 
 
 def test_spectral_smoke_record_lands_in_the_figure7_table(tmp_path):
