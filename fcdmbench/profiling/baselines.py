@@ -113,11 +113,14 @@ def write_baseline(record: ThroughputRecord, root: Path, source: str, force: boo
             hint="re-measure on a quiet machine, or pass --force",
         )
     path = Path(root) / baseline_relpath(record)
+    refused = bool(failed or noise > MAX_BASELINE_NOISE)
+    why = f"failed: {', '.join(failed)}" if failed else f"canary IQR/median {noise:.1%}"
     baseline = BaselineRecord(
         record=record.with_check(None),
         source=source,
         updated=now_iso(),
         canary_dispersion=noise,
-        forced=bool(force and (failed or noise > MAX_BASELINE_NOISE)),
+        forced=bool(force and refused),
+        forced_reason=why if force and refused else None,
     )
     return write_record(path, baseline, make_parents=True)
