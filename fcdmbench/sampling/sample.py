@@ -365,13 +365,22 @@ def _broadcast(value: Any, dist: _Dist) -> Any:
 
 
 def _run_sampler(config, fn, diffusion, flow, x, gen):
-    from fcdmbench.sampling.samplers import sample_ddim, sample_flow_sde, sample_iddpm
+    from fcdmbench.sampling.samplers import (
+        generator_noise,
+        sample_ddim,
+        sample_flow_sde,
+        sample_iddpm,
+    )
 
+    noise = generator_noise(gen)
+    x = fn.start(x)
     if config.sampler is SamplerKind.IDDPM:
-        return sample_iddpm(fn, diffusion, x, gen)
-    if config.sampler is SamplerKind.DDIM:
-        return sample_ddim(fn, diffusion, x, gen, eta=config.ddim_eta)
-    return sample_flow_sde(fn, x, gen, flow)
+        x = sample_iddpm(fn, diffusion, x, noise)
+    elif config.sampler is SamplerKind.DDIM:
+        x = sample_ddim(fn, diffusion, x, noise, eta=config.ddim_eta)
+    else:
+        x = sample_flow_sde(fn, x, noise, flow)
+    return fn.result(x)
 
 
 def _merge(
