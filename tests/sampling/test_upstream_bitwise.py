@@ -13,14 +13,12 @@ repository. Two comparisons, each exact (``torch.equal``):
   recipe (``manual_seed``, ``randn``, ``randint``, ``randn_like`` at every step). ``randn`` and the
   network take other kernels under ``default`` than under avx2/avx512, and upstream's latents
   differ accordingly, so the fixture holds one expected result per capability. Where this
-  machine's matmul/conv kernels give a first-step network output other than the recording
-  machine's, the comparison is meaningless (upstream would differ too) and the test skips
-  with that reason; the replay test still covers the arithmetic there.
+  machine's kernels give a first-step network output other than the recording machine's
+  (conftest.kernel_mismatch), the comparison is meaningless (upstream would differ too) and
+  the test skips with that reason; the replay test still covers the arithmetic there.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 import torch
@@ -34,14 +32,13 @@ from fcdmbench.sampling.samplers import (
     sample_iddpm,
 )
 
-FIXTURE = Path(__file__).parents[1] / "fixtures" / "sampling" / "upstream_loops.pt"
 MODELS = ("dit-s-2", "fcdm-s")
 KEYS = ("iddpm-cfg1", "iddpm-cfg4", "ddim-cfg1", "ddim-cfg4")
 
 
 @pytest.fixture(scope="module")
-def fixture():
-    return torch.load(FIXTURE, map_location="cpu", weights_only=True)
+def fixture(upstream_loops):
+    return upstream_loops
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -120,29 +117,17 @@ def test_ddim_with_the_models_eps_breaks_bit_identity(fixture, monkeypatch):
     assert not torch.equal(got, case["final"])
 
 
-def _fcdmbench_model(entry: dict, model: str):
-    from fcdmbench.checkpoints import load_checkpoint
-    from fcdmbench.parity import deterministic_state_dict
-    from fcdmbench.registry import create_model, get_spec
-
-    spec = get_spec(model)
-    shapes = {k: tuple(v) for k, v in entry["upstream_shapes"].items()}
-    net = create_model(model, input_size=entry["meta"]["side"], device="meta")
-    load_checkpoint(net, spec, deterministic_state_dict(shapes, seed=0), assign=True)
-    return net.eval()
-
-
 @pytest.mark.parametrize("model", MODELS)
-def test_seeded_run_with_fcdmbench_model_gives_upstreams_latents(fixture, model):
-    entry = fixture[model]
+def test_seeded_run_with_fcdmbench_model_gives_upstreams_latents(
+    upstream_loops, upstream_model, kernel_mismatch, model
+):
+    reason = kernel_mismatch(model)
+    if reason is not None:
+        pytest.skip(reason + "; the replay test covers the arithmetic")
+    entry = upstream_loops[model]
     meta = entry["meta"]
-    capability = torch.backends.cpu.get_cpu_capability()
-    expected = entry["seeded_final"].get(capability)
-    if expected is None:
-        pytest.skip(f"no upstream result recorded for ATEN_CPU_CAPABILITY {capability}")
-    if torch.__version__ != meta["torch"]:
-        pytest.skip(f"fixture made with torch {meta['torch']}, this is {torch.__version__}")
-    net = _fcdmbench_model(entry, model)
+    expected = entry["seeded_final"][torch.backends.cpu.get_cpu_capability()]
+    net = upstream_model(entry["upstream_shapes"], model, input_size=meta["side"])
     b, side = meta["batch"], meta["side"]
     for key in KEYS:
         loop, guidance = _settings(key)
@@ -151,18 +136,7 @@ def test_seeded_run_with_fcdmbench_model_gives_upstreams_latents(fixture, model)
             z = torch.randn(b, 4, side, side)
             y = torch.randint(0, 1000, (b,))
             fn = make_model_fn(net, y, guidance)
-            x = fn.start(z)
-            first = fn(x, create_diffusion(meta["steps"]).model_timesteps(torch.full((len(x),), 9)))
-            if not torch.equal(first, expected[key]["out0"]):
-                pytest.skip(
-                    "this CPU's matmul/conv kernels give another first-step network output than "
-                    "the recording machine's (upstream's would differ too); the replay test "
-                    "covers the arithmetic"
-                )
-            torch.manual_seed(meta["seed"])
-            z = torch.randn(b, 4, side, side)
-            y = torch.randint(0, 1000, (b,))
-            fn = make_model_fn(net, y, guidance)
-            got = loop(fn, create_diffusion(meta["steps"]), fn.start(z), global_noise)
+            got = fn.result(loop(fn, create_diffusion(meta["steps"]), fn.start(z), global_noise))
         assert torch.equal(y, expected[key]["y"][:b]), key
-        assert torch.equal(got, expected[key]["final"]), (key, (got - expected[key]["final"]))
+        want = expected[key]["final"][:b]
+        assert torch.equal(got, want), (key, (got - want).abs().max().item())
