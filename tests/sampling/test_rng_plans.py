@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -83,3 +85,34 @@ def test_rng_upstream_rejects_what_upstream_cannot_do(tmp_path, args, message):
     )
     assert result.exit_code == 2, result.output
     assert message in result.output
+
+
+def test_rng_upstream_run_resumes_from_saved_generator_state(tmp_path, one_thread, monkeypatch):
+    """Shards 2 and 3 deleted: the rerun continues the stream from shard 1's saved state."""
+    args = ["sample", "fcdm-s", "--smoke", "--num", "4", "--batch-size", "1", "--steps", "3"]
+    args += ["--set", "width=16", "--set", "depths=1,1,1,1,1", "--rng", "upstream"]
+    args += ["--cfg-scale", "4", "--device", "cpu", "--keep-shards"]
+    runner = CliRunner()
+    full = tmp_path / "full.npz"
+    assert runner.invoke(app, [*args, "--out", str(full)]).exit_code == 0
+    part = tmp_path / "part.npz"
+    assert runner.invoke(app, [*args, "--out", str(part)]).exit_code == 0
+    for batch in (2, 3):
+        (tmp_path / "part.shards" / f"batch-{batch:06d}.npz").unlink()
+    part.unlink()
+    result = runner.invoke(app, [*args, "--out", str(part), "--json"])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    assert record["resumed"] and record["batches_generated_this_run"] == 2
+    with np.load(full) as want, np.load(part) as got:
+        assert np.array_equal(got["arr_0"], want["arr_0"])
+        assert np.array_equal(got["arr_1"], want["arr_1"])
+    # Negative control: resuming without the saved state restarts the stream (wrong images).
+    monkeypatch.setattr(UpstreamPlan, "previous", lambda self, batch: None)
+    for batch in (2, 3):
+        (tmp_path / "part.shards" / f"batch-{batch:06d}.npz").unlink()
+    part.unlink()
+    assert runner.invoke(app, [*args, "--out", str(part)]).exit_code == 0
+    with np.load(full) as want, np.load(part) as got:
+        assert not np.array_equal(got["arr_1"][2:], want["arr_1"][2:])
+        assert np.array_equal(got["arr_1"][2:], want["arr_1"][:2])  # batches 0, 1 drawn again
