@@ -155,7 +155,7 @@ def main() -> int:
             )
         del model
         torch.cuda.empty_cache()
-    write_json_atomic(
+    write_json_atomic(  # benchmark figures, not a report record
         args.out,
         {
             "schema": "fcdmbench.sampling-bench/1",

@@ -100,7 +100,7 @@ def spectral_command(
             f"{len(curve)} timesteps ({record.weights[name]})"
         )
     stdout.print("wrote " + ", ".join(record.files.values()))
-    if record.smoke or record.source["kind"].startswith("synthetic"):
+    if record.smoke or str(record.source.get("kind", "")).startswith("synthetic"):
         stdout.print(
             "[bold yellow]smoke/synthetic run: not the paper's setting (marked on the figure)[/]"
         )
