@@ -62,7 +62,7 @@ def spectral_command(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from fcdmbench.sampling.sample import parse_set_options
+    from fcdmbench.sampling.options import parse_set_options
     from fcdmbench.sampling.spectral import SpectralConfig, run_spectral
 
     config = SpectralConfig(
@@ -101,4 +101,6 @@ def spectral_command(
         )
     stdout.print("wrote " + ", ".join(record.files.values()))
     if record.smoke or str(record.source.get("kind", "")).startswith("synthetic"):
-        stdout.print("[bold yellow]smoke/synthetic run: not the paper's setting[/]")
+        stdout.print(
+            "[bold yellow]smoke/synthetic run: not the paper's setting (marked on the figure)[/]"
+        )
