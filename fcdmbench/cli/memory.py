@@ -90,18 +90,20 @@ def memory_command(
     reports = measure_memory(config, progress=lambda m: stderr.print(m, style="dim"))
     if json_path is not None:
         from fcdmbench.env import collect_env
+        from fcdmbench.records import RunInfo
 
         body = {
             "label": LABEL,
             "results": [r.to_record() for r in reports],
+            "run": dataclasses.asdict(RunInfo.current()),
             "env": dataclasses.asdict(collect_env("cpu")),
         }
         if str(json_path) == "-":
             print_json({"schema": SCHEMA, **body})
             return
-        from fcdmbench.reporting.records import write_record
+        from fcdmbench.files import write_json_atomic
 
-        write_record(json_path, SCHEMA, body)
+        write_json_atomic(json_path, {"schema": SCHEMA, **body})
         stderr.print(f"wrote {json_path}")
     _print(reports, config, LABEL)
 

@@ -124,6 +124,7 @@ def roofline_command(
     record = None
     if json_path is not None:
         from fcdmbench.env import collect_env
+        from fcdmbench.records import RunInfo
 
         record = {
             "label": LABEL,
@@ -139,14 +140,15 @@ def roofline_command(
             "device": device.to_record(),
             "assumptions": list(ASSUMPTIONS),
             "results": [r.to_record(top=max(top, 15)) for r in reports],
+            "run": dataclasses.asdict(RunInfo.current()),
             "env": dataclasses.asdict(collect_env("cpu")),
         }
         if str(json_path) == "-":
             print_json({"schema": SCHEMA, **record})
             return
-        from fcdmbench.reporting.records import write_record
+        from fcdmbench.files import write_json_atomic
 
-        write_record(json_path, SCHEMA, record)
+        write_json_atomic(json_path, {"schema": SCHEMA, **record})
         stderr.print(f"wrote {json_path}")
     _print(device, reports, top, ASSUMPTIONS, LABEL, config)
 

@@ -432,25 +432,19 @@ def _checkpoint_blocks(model: Any, is_fused_attention: bool) -> str:
 
 
 def _build(spec: Any, config: MemoryConfig) -> tuple[Any, str]:
-    import torch
+    """The model on the meta device (the flops command's construction path) and a description
+    of its checkpointing."""
+    from fcdmbench.profiling.flops import build_for_counting
 
-    from fcdmbench.profiling.flops import _config_for, _skip_meta_init
-    from fcdmbench.registry import import_object
-
-    model_config = _config_for(spec, config.resolution)
-    has_own = hasattr(model_config, "checkpointing")
+    has_own = hasattr(spec.config, "checkpointing")
+    overrides = {}
     description = "off"
     if has_own:
         # FCDM: "train" = its per-block checkpointing when training (upstream always wraps)
-        wanted = "train" if config.grad_checkpointing else "off"
-        model_config = dataclasses.replace(model_config, checkpointing=wanted)
-        description = (
-            "upstream per-block (torch.utils.checkpoint, non-reentrant)"
-            if (config.grad_checkpointing)
-            else "off"
-        )
-    with torch.device("meta"), _skip_meta_init():
-        model = import_object(spec.builder)(model_config)
+        overrides["checkpointing"] = "train" if config.grad_checkpointing else "off"
+        if config.grad_checkpointing:
+            description = "upstream per-block (torch.utils.checkpoint, non-reentrant)"
+    model = build_for_counting(spec, config.resolution, "meta", overrides)
     if config.grad_checkpointing and not has_own:
         description = _checkpoint_blocks(model, config.attention == "fused")
     model.train(config.mode is MemoryMode.TRAIN)

@@ -302,7 +302,7 @@ def trace_ops(
     Returns:
         An `OpTrace` whose ``macs`` equals ``count_flops(name, resolution, batch).macs``.
     """
-    from fcdmbench.profiling.flops import _config_for, build_for_counting
+    from fcdmbench.profiling.flops import build_for_counting
     from fcdmbench.profiling.inputs import make_inputs
     from fcdmbench.registry import VAE_FACTOR, resolve
 
@@ -310,8 +310,7 @@ def trace_ops(
         raise ConfigError(f"batch must be an integer >= 1, got {batch!r}")
     spec, tag = resolve(name)
     resolution = tag or resolution
-    _config_for(spec, resolution)  # validates the resolution with the flops command's messages
-    model = build_for_counting(spec, resolution)
+    model = build_for_counting(spec, resolution)  # validates the resolution as flops does
     side = resolution // VAE_FACTOR
     shape = (
         spec.input_shape(resolution)

@@ -315,6 +315,7 @@ class BaselineRecord(Record):
     updated: str
     canary_dispersion: float | None = None
     forced: bool = False
+    forced_reason: str | None = None  # why it would have been refused, when forced
 
     def to_json(self) -> dict[str, Any]:
         info = {k: v for k, v in dump(self).items() if k != "record"}
@@ -351,6 +352,7 @@ class _BaselineInfo:
     updated: str
     canary_dispersion: float | None = None
     forced: bool = False
+    forced_reason: str | None = None
 
 
 _INFO_FIELDS = dataclasses.fields(_BaselineInfo)
