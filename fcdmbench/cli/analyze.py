@@ -60,6 +60,11 @@ def spectral_command(
     Example: fcdmbench analyze spectral fcdm-xl dit-xl-2 --ckpt fcdm.pt --ckpt dit.pt
     --images val512.npz --vae ./sd-vae-ft-ema --resolution 512 --out fig7
     """
+    from fcdmbench.preflight import preflight_spectral
+
+    preflight_spectral(
+        models=models, ckpts=ckpt or (), images=images, vae=vae, device=device, out=out
+    )
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from fcdmbench.sampling.sample import parse_set_options

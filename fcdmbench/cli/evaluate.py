@@ -131,6 +131,10 @@ def eval_command(
         sample_record=sample_record,
         meta=parse_meta(meta),
     )
+    record_path = json_path or samples.with_name(samples.stem + ".eval.json")
+    from fcdmbench.preflight import preflight_eval
+
+    preflight_eval(config, outputs=[record_path])  # all problems at once, before any hashing
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     with Progress(
@@ -149,7 +153,7 @@ def eval_command(
             progress.update(tasks[stage], completed=done, total=total)
 
         result = evaluate(config, on_progress=on_progress)
-    _write_and_show(result, json_path or samples.with_name(samples.stem + ".eval.json"))
+    _write_and_show(result, record_path)
 
 
 def _write_and_show(result, path: Path) -> None:
