@@ -236,7 +236,8 @@ def print_plan(config: Any) -> None:
     )
     if device.type == "cpu":
         say(
-            "[dim]quick CPU check (about 10-20 s for one small model): --batch 2 "
+            "[dim]quick CPU look (small batch, fewer and shorter blocks; on a shared machine "
+            "also set OMP_NUM_THREADS=1): --batch 2 "
             "--fcdm-checkpointing off --warmup-calls 2 --warmup-s 0.5 --blocks 5 "
             "--min-block-s 0.5 --pause-s 0.1[/]"
         )
