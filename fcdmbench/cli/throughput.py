@@ -374,12 +374,19 @@ def baseline_compare_command(
 
     Example: fcdmbench baseline compare run.json --rerun run2.json
     """
+    from fcdmbench.preflight import RECORD_HINT, Preflight, check_input_file
     from fcdmbench.profiling.baselines import baseline_relpath, default_baselines_dir, load_baseline
     from fcdmbench.profiling.regression import compare, no_baseline
     from fcdmbench.reporting.records import read_record
 
+    pf = Preflight()
+    for given in (record_path, rerun):
+        if given is not None:
+            pf.check(check_input_file, given, "record", hint=RECORD_HINT)
+    root = pf.check(default_baselines_dir, baselines_dir) if baseline is None else None
+    pf.raise_all()
     record = read_record(record_path, expect="fcdmbench.throughput")
-    path = baseline or default_baselines_dir(baselines_dir) / baseline_relpath(record)
+    path = baseline or root / baseline_relpath(record)
     stored = load_baseline(path)
     if stored is None:
         verdict = no_baseline(f"no baseline at {path}; create one with `fcdmbench baseline update`")

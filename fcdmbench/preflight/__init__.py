@@ -35,6 +35,7 @@ from fcdmbench.errors import DeviceError, FcdmbenchError, InputError, MissingExt
 from fcdmbench.files import check_output
 
 __all__ = [
+    "RECORD_HINT",
     "EvalPlan",
     "Preflight",
     "PreflightError",
@@ -203,6 +204,7 @@ def check_vae_folder(vae: str | None) -> None:
 
 # The per-command preflights (they import what they check lazily, so this stays light).
 from fcdmbench.preflight.commands import (  # noqa: E402
+    RECORD_HINT,
     preflight_baseline_update,
     preflight_report,
     preflight_sample,

@@ -17,6 +17,7 @@ from fcdmbench.preflight import (
 )
 
 __all__ = [
+    "RECORD_HINT",
     "preflight_baseline_update",
     "preflight_report",
     "preflight_sample",
@@ -72,6 +73,9 @@ def preflight_sample(
     pf.raise_all()
 
 
+RECORD_HINT = "pass a record `fcdmbench throughput` wrote (reports/throughput/*.json)"
+
+
 def preflight_throughput(
     config: Any,
     *,
@@ -83,17 +87,26 @@ def preflight_throughput(
 ) -> Path | None:
     """Check a throughput run before any model is built; return the baselines folder (if used).
 
-    Checks: the CUDA device (for ``cuda``/``cuda:N``), the record path, the baselines folder for
+    Checks: the device (CUDA present for ``cuda``/``cuda:N``; ``--cuda-graphs`` only on CUDA),
+    every model at ``--resolution``, the record path, the baselines folder for
     ``--check``/``--update-baseline`` (the current checkout's, never the installed source's),
     that an ``--update-baseline`` run has the blocks the gate needs to judge it, and that a
     ``--check`` run has a baseline to compare with.
     """
     from fcdmbench.profiling.baselines import default_baselines_dir, load_baseline
     from fcdmbench.profiling.regression import GateThresholds
+    from fcdmbench.profiling.throughput import resolve_device
+    from fcdmbench.registry import get_spec
 
     pf = Preflight()
-    pf.check(check_cuda, config.device)
-    device_ok = not pf.problems
+    device = pf.check(resolve_device, config.device)
+    device_ok = device is not None
+    if device is not None and config.cuda_graphs and device.type != "cuda":
+        pf.add(ConfigError("--cuda-graphs needs a CUDA device", hint="drop --cuda-graphs on CPU"))
+    for name in config.measured_models():
+        spec = pf.check(get_spec, name)
+        if spec is not None:
+            pf.check(spec.input_shape, config.resolution)
     if out is not None:
         pf.check(check_output, out)
     root = None
@@ -130,7 +143,9 @@ def preflight_baseline_update(record_path: Path, baselines_dir: Path | None) -> 
     from fcdmbench.reporting.records import read_record
 
     pf = Preflight()
-    record = pf.check(read_record, record_path, expect="fcdmbench.throughput")
+    record = None
+    if pf.check(check_input_file, record_path, "record", hint=RECORD_HINT) is not None:
+        record = pf.check(read_record, record_path, expect="fcdmbench.throughput")
     root = pf.check(default_baselines_dir, baselines_dir)
     pf.raise_all()
     return record, root

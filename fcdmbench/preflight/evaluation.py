@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from fcdmbench.errors import InputError
-from fcdmbench.preflight import Preflight, check_extra, check_output
+from fcdmbench.preflight import Preflight, check_extra, check_input_file, check_output
 
 __all__ = ["EvalPlan", "preflight_eval"]
 
@@ -97,14 +97,17 @@ def preflight_eval(
     if config.sample_record is not None:
         from fcdmbench.reporting.records import read_record
 
-        pf.check(read_record, config.sample_record, expect="fcdmbench.sample")
+        hint = "pass the <samples>.npz.json that `fcdmbench sample` wrote, or drop the option"
+        if pf.check(check_input_file, config.sample_record, "sampling record", hint) is not None:
+            pf.check(read_record, config.sample_record, expect="fcdmbench.sample")
     for path in outputs:
         pf.check(check_output, path)
     hint = None
     if len(missing) > 1:
         hint = (
-            f"fetch them all at once: `fcdmbench reference fetch {' '.join(missing)}`; offline, "
-            "download each URL above elsewhere and place it at the path shown"
+            f"fix each problem above; the missing files can be fetched at once with "
+            f"`fcdmbench reference fetch {' '.join(missing)}` (offline, download each URL above "
+            "elsewhere and place it at the path shown)"
         )
     pf.raise_all(hint)
     return EvalPlan(info, num, location, ref_info, inception)

@@ -138,6 +138,13 @@ CASES = [
         "folder {outside}/nonexistent/dir does not exist",
         ("ok.npz",),
     ),
+    Case(
+        "eval-inception-is-directory",
+        ["eval", "ok.npz", "--num", "8", "--inception", "ckdir"],
+        3,
+        "Inception graph ckdir is a directory",
+        ("ok.npz", "ckdir"),
+    ),
     Case("eval-bad-sqrtm", ["eval", "ok.npz", "--sqrtm", "fast"], 2, "fast", ("ok.npz",)),
     Case(
         "eval-missing-sample-record",
@@ -240,6 +247,32 @@ CASES = [
         hint="--baselines-dir",
     ),
     Case(
+        "throughput-bad-resolution",
+        ["throughput", "-m", "fcdm-s", "--device", "cpu", "--resolution", "100"],
+        2,
+        "not 100",
+    ),
+    Case(
+        "throughput-cuda-graphs-on-cpu",
+        ["throughput", "-m", "fcdm-s", "--device", "cpu", "--cuda-graphs"],
+        2,
+        "--cuda-graphs needs a CUDA device",
+    ),
+    Case(
+        "throughput-bad-compile-mode",
+        ["throughput", "-m", "fcdm-s", "--device", "cpu", "--compile", "fastest"],
+        2,
+        "not a torch.compile mode",
+        hint="max-autotune",
+    ),
+    Case(
+        "baseline-compare-missing",
+        ["baseline", "compare", "gone.json", "--baselines-dir", "b"],
+        3,
+        "record gone.json not found",
+        hint="fcdmbench throughput",
+    ),
+    Case(
         "baseline-update-outside-checkout",
         ["baseline", "update", "recorded.json"],
         3,
@@ -254,7 +287,13 @@ CASES = [
         ("recorded.json",),
         hint="--force",
     ),
-    Case("baseline-update-missing", ["baseline", "update", "gone.json"], 3, "gone.json not found"),
+    Case(
+        "baseline-update-missing",
+        ["baseline", "update", "gone.json", "--baselines-dir", "b"],
+        3,
+        "record gone.json not found",
+        hint="fcdmbench throughput",
+    ),
     # reference files
     Case("reference-verify-missing", ["reference", "verify"], 5, "missing: inception"),
     Case("reference-verify-unknown", ["reference", "verify", "imagenet9"], 2, "imagenet9"),
