@@ -48,9 +48,9 @@ def main() -> int:
 
     from fcdmbench.env import collect_env
     from fcdmbench.errors import DeviceError
+    from fcdmbench.files import write_json_atomic
     from fcdmbench.parity import deterministic_state_dict
     from fcdmbench.registry import create_model, get_spec, list_models
-    from fcdmbench.reporting.records import write_record
     from fcdmbench.sampling.diffusion import create_diffusion
     from fcdmbench.sampling.samplers import (
         FlowSDE,
@@ -151,10 +151,10 @@ def main() -> int:
             )
         del model
         torch.cuda.empty_cache()
-    write_record(
+    write_json_atomic(  # benchmark figures, not a report record
         args.out,
-        "fcdmbench.sampling-bench/1",
         {
+            "schema": "fcdmbench.sampling-bench/1",
             "results": results,
             "weights": "random (speed only)",
             "vae": "SD VAE architecture, random weights, fp32",

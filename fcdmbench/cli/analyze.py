@@ -107,14 +107,14 @@ def spectral_command(
         task = progress.add_task("spectral", total=None)
         record = run_spectral(config, lambda d, t: progress.update(task, completed=d, total=t))
     if as_json:
-        print_json({k: v for k, v in record.items() if k != "curves"})
+        print_json({k: v for k, v in record.to_json().items() if k != "curves"})
         return
-    for name in record["models"]:
-        curve = record["curves"][name]["mean"]
+    for name in record.models:
+        curve = record.curves[name].mean
         stdout.print(
             f"{name}: spectral energy {min(curve):.1f} .. {max(curve):.1f} over "
-            f"{len(curve)} timesteps ({record['weights'][name]})"
+            f"{len(curve)} timesteps ({record.weights[name]})"
         )
-    stdout.print("wrote " + ", ".join(record["files"].values()))
-    if record["smoke"] or record["source"]["kind"].startswith("synthetic"):
+    stdout.print("wrote " + ", ".join(record.files.values()))
+    if record.smoke or str(record.source.get("kind", "")).startswith("synthetic"):
         stdout.print("[bold yellow]smoke/synthetic run: not the paper's setting[/]")

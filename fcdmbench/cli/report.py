@@ -39,7 +39,8 @@ def report_command(
             "-r",
             metavar="DIR|FILE",
             help="Folder(s) or file(s) with fcdmbench JSON records (flops, throughput, "
-            "eval). Repeatable; several values after one flag work too.",
+            "baseline, eval, sample, spectral). A missing path or a file that is not a record "
+            "is an error (exit 3). Repeatable; several values after one flag work too.",
         ),
     ] = None,
     out: Annotated[

@@ -193,7 +193,7 @@ def sample_command(
     if not is_rank0:
         run_sampling(config)
         return
-    record = _run_with_progress(config, run_sampling)
+    record = _run_with_progress(config, run_sampling).to_json()
     if as_json:
         print_json(record)
         return

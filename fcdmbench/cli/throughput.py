@@ -181,6 +181,9 @@ def throughput_command(
         )
     pf.raise_all()
     print_plan(config)
+
+    from rich.markup import escape
+
     from fcdmbench.profiling.gate import run_throughput
 
     record, verdict = run_throughput(
@@ -191,9 +194,10 @@ def throughput_command(
         baselines_dir=baselines_dir,
         strict=strict,
         force=force,
+        log=lambda message: stderr.print(f"[dim]{escape(message)}[/]"),
     )
     if as_json:
-        print_json(record)
+        print_json(record.to_json())
     else:
         render_record(record)
         if verdict is not None:
@@ -247,17 +251,17 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
-def render_record(record: dict[str, Any]) -> None:
-    """A rich table of the results, labelled with device, precision and protocol."""
+def render_record(record: Any) -> None:
+    """A rich table of a `ThroughputRecord`, labelled with device, precision and protocol."""
     from rich.markup import escape
     from rich.table import Table
 
-    env, cfg, proto = record["env"], record["config"], record["protocol"]
-    label = "CPU" if env["device_type"] == "cpu" else "GPU"
+    env, cfg, proto = record.env, record.config, record.protocol
+    label = "CPU" if env.device_type == "cpu" else "GPU"
     title = (
-        f"throughput on {label} {env['device_name']} ({env['device_slug']}), "
-        f"{cfg['precision']}, {cfg['mode']}, batch {cfg['batch']}, {cfg['resolution']} px"
-        f"{', CFG' if cfg['cfg'] else ''}, torch {env['torch']}"
+        f"throughput on {label} {env.device_name} ({env.device_slug}), "
+        f"{cfg.precision}, {cfg.mode}, batch {cfg.batch}, {cfg.resolution} px"
+        f"{', CFG' if cfg.cfg else ''}, torch {env.torch}"
     )
     table = Table(title=title, title_justify="left")
     for column in (
@@ -275,39 +279,40 @@ def render_record(record: dict[str, Any]) -> None:
         "paper vs ref",
     ):
         table.add_column(column, justify="left" if column == "model" else "right")
-    for row in record["results"]:
-        stats = row["img_per_s"]
-        iqr_pct = 100 * stats["iqr"] / stats["median"] if stats["median"] else None
-        batch = f"{row['batch']}" + (" (halved: OOM)" if row["batch_halved"] else "")
-        if row["status"] != "ok":
-            table.add_row(escape(row["key"]), batch, row["status"], *[""] * 9)
+    for row in record.results:
+        stats = row.img_per_s
+        iqr_pct = 100 * stats.iqr / stats.median if stats.median else None
+        batch = f"{row.batch}" + (" (halved: OOM)" if row.batch_halved else "")
+        if row.status != "ok":
+            table.add_row(escape(row.key), batch, row.status, *[""] * 9)
             continue
         table.add_row(
-            escape(row["key"]),
+            escape(row.key),
             batch,
-            fmt(stats["median"], 2),
+            fmt(stats.median, 2),
             fmt(iqr_pct),
-            fmt(row["ms_per_forward"]),
-            fmt(row["peak_mem_gib"], 2),
-            fmt(row["gmacs_per_img"], 2),
-            fmt(row["tflops_achieved"], 2),
-            fmt(100 * row["mfu"] if row["mfu"] else None),
-            fmt(row["ratio_to_reference"], 3),
-            fmt(row["ratio_to_ref"], 2),
-            fmt(row["paper_ratio_to_ref"], 2),
+            fmt(row.ms_per_forward),
+            fmt(row.peak_mem_gib, 2),
+            fmt(row.gmacs_per_img, 2),
+            fmt(row.tflops_achieved, 2),
+            fmt(100 * row.mfu if row.mfu else None),
+            fmt(row.ratio_to_canary, 3),
+            fmt(row.ratio_to_ref, 2),
+            fmt(row.paper_ratio_to_ref, 2),
         )
     print_table(table)
     stdout.print(
-        f"unit: {cfg['unit']}. Protocol: {proto['blocks']} blocks >= "
-        f"{proto['min_block_s']} s, {proto['order']}, timer {proto['timer']}; "
-        f"TF32 matmul={cfg['tf32_matmul']} conv={cfg['tf32_cudnn']}"
-        f" (effective: {cfg['tf32_effective']}), autocast {cfg['autocast_dtype']}. "
+        f"unit: {cfg.unit}. Protocol: {proto.blocks} blocks >= "
+        f"{proto.min_block_s} s, {proto.order}, timer {proto.timer}; "
+        f"TF32 matmul={cfg.tf32_matmul} conv={cfg.tf32_cudnn}"
+        f" (effective: {cfg.tf32_effective}), autocast {cfg.autocast_dtype}. "
+        f"/canary = images/s over {record.canary.name} calls/s (what the gate compares). "
         "GMACs = multiply-accumulates per image (DiT convention); MFU needs a known GPU."
     )
-    for row in record["results"]:
-        if row["error"]:
-            stderr.print(f"[yellow]{escape(row['key'])}: {escape(row['error'])}[/]")
-    for note in record.get("notes", []):
+    for row in record.results:
+        if row.error:
+            stderr.print(f"[yellow]{escape(row.key)}: {escape(row.error)}[/]")
+    for note in record.notes:
         stderr.print(f"note: {escape(note)}")
 
 
@@ -346,7 +351,7 @@ def baseline_update_command(
     record, root = preflight_baseline_update(record_path, baselines_dir)
     path = write_baseline(record, root, str(record_path), force=force)
     stdout.print(f"baseline written: {path}")
-    if record.get("env", {}).get("device_type") == "cpu":
+    if record.env.device_type == "cpu":
         stderr.print("note: a CPU baseline is not useful for a gate (benchmarks/README.md)")
 
 
@@ -377,7 +382,7 @@ def baseline_compare_command(
     from fcdmbench.preflight import RECORD_HINT, Preflight, check_input_file
     from fcdmbench.profiling.baselines import baseline_relpath, default_baselines_dir, load_baseline
     from fcdmbench.profiling.regression import compare, no_baseline
-    from fcdmbench.reporting.records import read_record
+    from fcdmbench.records import ThroughputRecord, read_record
 
     pf = Preflight()
     for given in (record_path, rerun):
@@ -385,7 +390,7 @@ def baseline_compare_command(
             pf.check(check_input_file, given, "record", hint=RECORD_HINT)
     root = pf.check(default_baselines_dir, baselines_dir) if baseline is None else None
     pf.raise_all()
-    record = read_record(record_path, expect="fcdmbench.throughput")
+    record = read_record(record_path, kind=ThroughputRecord)
     path = baseline or root / baseline_relpath(record)
     stored = load_baseline(path)
     if stored is None:
@@ -393,7 +398,7 @@ def baseline_compare_command(
     else:
         verdict = compare(record, stored, strict=strict)
         if rerun is not None:
-            second = read_record(rerun, expect="fcdmbench.throughput")
+            second = read_record(rerun, kind=ThroughputRecord)
             verdict = compare(second, stored, previous=verdict, strict=strict)
     if as_json:
         print_json({"baseline": str(path), **verdict.to_record()})

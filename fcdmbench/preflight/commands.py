@@ -140,12 +140,12 @@ def preflight_throughput(
 def preflight_baseline_update(record_path: Path, baselines_dir: Path | None) -> tuple[dict, Path]:
     """The record to store and the folder to store it in, both checked; all problems at once."""
     from fcdmbench.profiling.baselines import default_baselines_dir
-    from fcdmbench.reporting.records import read_record
+    from fcdmbench.records import ThroughputRecord, read_record
 
     pf = Preflight()
     record = None
     if pf.check(check_input_file, record_path, "record", hint=RECORD_HINT) is not None:
-        record = pf.check(read_record, record_path, expect="fcdmbench.throughput")
+        record = pf.check(read_record, record_path, kind=ThroughputRecord)
     root = pf.check(default_baselines_dir, baselines_dir)
     pf.raise_all()
     return record, root
@@ -158,8 +158,8 @@ def preflight_report(*, records: Iterable[Path], out: Path | None) -> None:
         if not Path(path).expanduser().exists():
             pf.add(
                 InputError(
-                    f"records path {path} not found",
-                    hint="pass folders or files of fcdmbench JSON records (e.g. reports/)",
+                    f"--records {path} does not exist",
+                    hint="name record files (.json) or folders holding them",
                 )
             )
     if out is not None:

@@ -50,6 +50,10 @@ def preflight_eval(
     )
 
     pf = Preflight()
+    if getattr(config, "model", None) is not None:
+        from fcdmbench.evaluation.evaluate import _canonical_model
+
+        pf.check(_canonical_model, config.model, "--model")
     info = pf.check(inspect_images, config.samples)
     num = 0
     if info is not None:
@@ -95,11 +99,11 @@ def preflight_eval(
     if need_inception or config.distance.value != "torch":
         pf.check(check_extra, "tensorflow", "eval-cpu", "ADM's Inception graph and float16 ops")
     if config.sample_record is not None:
-        from fcdmbench.reporting.records import read_record
+        from fcdmbench.records import SampleRecord, read_record
 
         hint = "pass the <samples>.npz.json that `fcdmbench sample` wrote, or drop the option"
         if pf.check(check_input_file, config.sample_record, "sampling record", hint) is not None:
-            pf.check(read_record, config.sample_record, expect="fcdmbench.sample")
+            pf.check(read_record, config.sample_record, kind=SampleRecord)
     for path in outputs:
         pf.check(check_output, path)
     hint = None

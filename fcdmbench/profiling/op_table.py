@@ -22,6 +22,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from fcdmbench.records.flops import ModuleCount, OpCount
+
 __all__ = ["ModuleCount", "OpCount", "OpTally", "count_with_flop_counter", "VIEW_OPS"]
 
 #: Operators that only reshape or alias memory; listed as zero with kind "view".
@@ -55,31 +57,6 @@ VIEW_OPS = frozenset(
         "aten.lift_fresh",
     }
 )
-
-
-@dataclass(frozen=True, slots=True)
-class OpCount:
-    """MACs of one operator type over one forward.
-
-    Args:
-        op: operator name, e.g. ``aten.convolution``.
-        kind: ``dense``, ``elementwise``, ``zero`` (computes, counted as 0), ``view`` (no compute)
-            or ``skipped`` (a counter had no handler for it; see the counter's warnings).
-    """
-
-    op: str
-    calls: int
-    macs: float
-    kind: str
-
-
-@dataclass(frozen=True, slots=True)
-class ModuleCount:
-    """MACs inside one submodule (``enc1.0.dwconv``); the root module is ``""``."""
-
-    module: str
-    macs: float
-    dense_macs: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,6 @@ and retried, and the result says so.
 from __future__ import annotations
 
 import enum
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,8 +27,11 @@ from fcdmbench.profiling.protocol import (
     run_protocol,
 )
 from fcdmbench.profiling.workloads import Mode, Step, StepOptions
+from fcdmbench.records import RunInfo, ThroughputRecord
+from fcdmbench.registry import DEFAULT_REF
 
 __all__ = [
+    "DEFAULT_REF",
     "FcdmCheckpointing",
     "ItemResult",
     "Order",
@@ -43,9 +45,6 @@ __all__ = [
     "prepare_with_oom_retry",
     "resolve_device",
 ]
-
-#: The model whose throughput divides every other for the paper's "vs DiT" column.
-DEFAULT_REF = "dit-xl-2"
 
 
 class FcdmCheckpointing(enum.Enum):
@@ -282,8 +281,15 @@ def _fields(obj: Any) -> dict[str, Any]:
     return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
 
 
-def measure_throughput(config: ThroughputConfig, log: Callable[[str], None] = lambda _m: None):
-    """Run the protocol for every model of `config` and return a `ThroughputReport`.
+def measure_throughput(
+    config: ThroughputConfig, log: Callable[[str], None] = lambda _m: None
+) -> ThroughputRecord:
+    """Run the protocol for every model of `config` and return its complete record.
+
+    Example:
+        >>> record = measure_throughput(ThroughputConfig(models=("fcdm-s",), device="cpu"))
+        >>> record.median_img_per_s("fcdm-s")  # doctest: +SKIP
+        13.3
 
     Raises:
         DeviceError: CUDA requested but absent (exit 4).
@@ -298,7 +304,7 @@ def measure_throughput(config: ThroughputConfig, log: Callable[[str], None] = la
     if config.cuda_graphs and device.type != "cuda":
         raise ConfigError("--cuda-graphs needs a CUDA device", hint="drop --cuda-graphs on CPU")
     ref, notes = resolve_ref(config)
-    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    run = RunInfo.current()
     env = collect_env(str(device))
     timer = Timer(device)
     canary_spec = canary_spec_for(device.type)
@@ -325,9 +331,9 @@ def measure_throughput(config: ThroughputConfig, log: Callable[[str], None] = la
         results=results[1:],
         ref=ref,
         notes=notes + plan_notes,
-        started=started,
+        run=run,
         sdpa=_sdpa_flags(device),
-    )
+    ).to_record()
 
 
 def _sdpa_flags(device: Any) -> dict[str, Any]:

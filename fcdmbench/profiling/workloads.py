@@ -216,20 +216,10 @@ def count_gflops_per_image(
     optimizer step is elementwise and not counted). Returns (None, reason) if counting fails.
     """
     from fcdmbench.profiling.flops import count_flops
-    from fcdmbench.registry import create_model, get_spec
 
-    spec = get_spec(name)
     overrides = {k: v for k, v in overrides.items() if k != "checkpointing"}
     try:
-        if overrides:
-            model = create_model(name, resolution=options.resolution, device="meta", **overrides)
-            report = count_flops(
-                model,
-                resolution=options.resolution,
-                input_shape=spec.input_shape(options.resolution),
-            )
-        else:
-            report = count_flops(spec, resolution=options.resolution)
+        report = count_flops(name, resolution=options.resolution, overrides=overrides)
         rows = 2 if options.cfg else 1
         gflops = report.gflops * rows
         if options.mode is Mode.TRAIN:

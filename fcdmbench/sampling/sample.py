@@ -5,7 +5,7 @@ CPU). Batch b covers samples [b B, (b + 1) B); its starting noise and every late
 generator seeded by (seed, b), and its labels from one label vector drawn from the seed, so the
 output does not depend on how many processes ran or whether the run was interrupted. Each batch
 is a shard on disk; rank 0 merges them into one ADM-format npz and writes the settings next to it
-as ``<out>.json`` (schema ``fcdmbench.sample/1``).
+as ``<out>.json`` (a `fcdmbench.records.SampleRecord`, schema ``fcdmbench.sample/2``).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ __all__ = [
     "sidecar_path",
 ]
 
-SCHEMA = "fcdmbench.sample/1"
+SCHEMA = "fcdmbench.sample/2"  # fcdmbench.records.SampleRecord.SCHEMA
 #: on_progress(images done by this rank in this run, images this rank has to make in this run)
 ProgressFn = Callable[[int, int], None]
 
@@ -224,11 +224,11 @@ def _fingerprint(config: SampleConfig, spec, overrides: dict, ckpt: dict, vae_so
     }
 
 
-def run_sampling(config: SampleConfig, on_progress: ProgressFn | None = None) -> dict | None:
+def run_sampling(config: SampleConfig, on_progress: ProgressFn | None = None):
     """Sample `config.num` images into `config.out` (+ ``<out>.json``); resumes from shards.
 
     Returns:
-        The sidecar record on rank 0, None on other ranks.
+        The sidecar `fcdmbench.records.SampleRecord` on rank 0, None on other ranks.
 
     Raises:
         ConfigError, InputError, DeviceError, MissingExtraError: see `SampleConfig` and the CLI.
@@ -394,7 +394,7 @@ def _merge(
 ) -> dict:
     from fcdmbench.env import collect_env
     from fcdmbench.files import file_sha256
-    from fcdmbench.reporting.records import write_record
+    from fcdmbench.records import RunInfo, SampleRecord, write_record
     from fcdmbench.sampling import shards
 
     devices: dict[str, int] = {}
@@ -495,9 +495,16 @@ def _merge(
         },
         "env": dataclasses.asdict(collect_env(str(dist.device))),
     }
-    write_record(sidecar_path(config.out), SCHEMA, body)
+    from datetime import UTC, datetime, timedelta
+
+    start = datetime.now(UTC) - timedelta(seconds=elapsed)
+    run = RunInfo.current(started=start.isoformat(timespec="seconds"))
+    record = SampleRecord.from_json(
+        {"schema": SampleRecord.SCHEMA, "run": dataclasses.asdict(run), **body}, "sample record"
+    )
+    write_record(sidecar_path(config.out), record)
     if not config.keep_shards:
         import shutil
 
         shutil.rmtree(shard_dir, ignore_errors=True)
-    return {"schema": SCHEMA, **body}
+    return record

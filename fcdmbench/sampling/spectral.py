@@ -24,7 +24,7 @@ from fcdmbench.errors import ConfigError, InputError
 
 __all__ = ["SpectralConfig", "run_spectral", "spectral_energy"]
 
-SCHEMA = "fcdmbench.spectral/1"
+SCHEMA = "fcdmbench.spectral/2"  # fcdmbench.records.SpectralRecord.SCHEMA
 
 
 @dataclass(frozen=True)
@@ -135,16 +135,18 @@ def _inputs(config: SpectralConfig, device, num_classes: int):
     )
 
 
-def run_spectral(config: SpectralConfig, on_progress=None) -> dict:
-    """Compute the curves, write PREFIX.csv/.png/.svg/.json, return the record."""
+def run_spectral(config: SpectralConfig, on_progress=None):
+    """Compute the curves, write PREFIX.csv/.png/.svg/.json, return the `SpectralRecord`."""
     import torch
 
     from fcdmbench.checkpoints import load_checkpoint
     from fcdmbench.env import collect_env
     from fcdmbench.parity import deterministic_state_dict
+    from fcdmbench.records import RunInfo, SpectralRecord, write_record
     from fcdmbench.registry import create_model, get_spec
-    from fcdmbench.reporting.records import write_record
     from fcdmbench.sampling.diffusion import create_diffusion
+
+    run = RunInfo.current()
 
     device = torch.device("cuda" if config.device != "cpu" and torch.cuda.is_available() else "cpu")
     diffusion = create_diffusion(steps=None)
@@ -206,8 +208,11 @@ def run_spectral(config: SpectralConfig, on_progress=None) -> dict:
         "files": {k: str(v) for k, v in paths.items()},
         "env": dataclasses.asdict(collect_env(str(device))),
     }
-    write_record(paths["json"], SCHEMA, body)
-    return {"schema": SCHEMA, **body}
+    record = SpectralRecord.from_json(
+        {"schema": SpectralRecord.SCHEMA, "run": dataclasses.asdict(run), **body}, "spectral record"
+    )
+    write_record(paths["json"], record)
+    return record
 
 
 def _write_outputs(prefix: Path, timesteps: list[int], curves: dict) -> dict[str, Path]:

@@ -82,7 +82,7 @@ def test_tiny_model_end_to_end_to_a_valid_adm_npz(tmp_path, vae_dir, ckpt):
     assert len(set(labels.tolist())) == 3 and labels.max() < 1000  # balanced: distinct classes
     assert images.std() > 0  # not a constant image
     record = json.loads((tmp_path / "samples.npz.json").read_text())
-    assert record["schema"] == "fcdmbench.sample/1"
+    assert record["schema"] == "fcdmbench.sample/2"
     assert record["checkpoint"]["weights_used"] == "ema"
     assert record["checkpoint"]["weights_available"] == ["ema", "model"]
     from fcdmbench.files import file_sha256

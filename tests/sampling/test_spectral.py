@@ -61,7 +61,7 @@ def test_analyze_spectral_two_models_writes_plot_csv_and_record(tmp_path):
     for ext in ("png", "svg", "csv", "json"):
         assert (tmp_path / f"fig7.{ext}").stat().st_size > 0
     record = json.loads((tmp_path / "fig7.json").read_text())
-    assert record["schema"] == "fcdmbench.spectral/1" and record["smoke"]
+    assert record["schema"] == "fcdmbench.spectral/2" and record["smoke"]
     assert record["timesteps"] == [0, 250, 500, 750] and record["source"]["labels"] == "arr_1"
     rows = list(csv.reader(open(tmp_path / "fig7.csv")))
     assert rows[0] == ["timestep", "fcdm-s_mean", "fcdm-s_std", "fcdm-b_mean", "fcdm-b_std"]
