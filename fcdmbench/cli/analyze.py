@@ -63,7 +63,7 @@ def spectral_command(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from fcdmbench.preflight import Preflight, preflight_spectral
-    from fcdmbench.sampling.sample import parse_set_options
+    from fcdmbench.sampling.options import parse_set_options
     from fcdmbench.sampling.spectral import SpectralConfig, run_spectral
 
     pf = Preflight()  # the settings and every file and output, all at once, before any model
@@ -117,4 +117,6 @@ def spectral_command(
         )
     stdout.print("wrote " + ", ".join(record.files.values()))
     if record.smoke or str(record.source.get("kind", "")).startswith("synthetic"):
-        stdout.print("[bold yellow]smoke/synthetic run: not the paper's setting[/]")
+        stdout.print(
+            "[bold yellow]smoke/synthetic run: not the paper's setting (marked on the figure)[/]"
+        )

@@ -62,6 +62,7 @@ class SamplePrecision:
     mode: str  # the network's precision mode
     vae: str = "fp32"
     autocast: str | None = None
+    flags: dict[str, Any] = field(default_factory=dict)  # TF32/cudnn flags read back from torch
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,6 +67,8 @@ def test_analyze_spectral_two_models_writes_plot_csv_and_record(tmp_path):
     assert rows[0] == ["timestep", "fcdm-s_mean", "fcdm-s_std", "fcdm-b_mean", "fcdm-b_std"]
     assert len(rows) == 5 and all(float(v) > 0 for v in rows[1][1:2])
     assert (tmp_path / "fig7.png").read_bytes()[:4] == b"\x89PNG"
+    # The figure itself says it comes from random weights (PNG and SVG are drawn alike).
+    assert "RANDOM WEIGHTS" in (tmp_path / "fig7.svg").read_text()
 
 
 def test_analyze_spectral_needs_data_and_checkpoints(tmp_path):
