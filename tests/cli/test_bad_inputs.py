@@ -311,6 +311,27 @@ CASES = [
         3,
         "does not exist",
     ),
+    Case(
+        "analyze-no-weights",
+        ["analyze", "spectral", "fcdm-s", "--out", "fig"],
+        2,
+        "give one --ckpt per model",
+        hint="--smoke",
+    ),
+    Case(
+        "sample-bad-respacing",
+        ["sample", "fcdm-s", "--smoke", "-n", "2", "--respacing", "abc", "-o", "s.npz"],
+        2,
+        "respacing 'abc'",
+        hint="--respacing ddim50",
+    ),
+    Case(
+        "sample-ddim-stride-impossible",
+        ["sample", "fcdm-s", "--smoke", "-n", "2", "--respacing", "ddim999", "-o", "s.npz"],
+        2,
+        "no integer stride",
+        hint="ddim50",
+    ),
     Case("models-show-unknown", ["models", "show", "fcdm-q"], 2, "fcdm-q"),
 ]
 
