@@ -62,25 +62,41 @@ def spectral_command(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+    from fcdmbench.preflight import Preflight, preflight_spectral
     from fcdmbench.sampling.options import parse_set_options
     from fcdmbench.sampling.spectral import SpectralConfig, run_spectral
 
-    config = SpectralConfig(
-        models=tuple(models),
-        out=out,
-        checkpoints=tuple(ckpt or ()),
-        smoke=smoke,
+    pf = Preflight()  # the settings and every file and output, all at once, before any model
+    overrides = pf.check(parse_set_options, models[0], set_items)
+    config = None
+    if overrides is not None:
+        config = pf.check(
+            SpectralConfig,
+            models=tuple(models),
+            out=out,
+            checkpoints=tuple(ckpt or ()),
+            smoke=smoke,
+            images=images,
+            synthetic=synthetic,
+            vae=vae,
+            num=num,
+            every=every,
+            batch_size=batch_size,
+            seed=seed,
+            resolution=resolution,
+            device=device,
+            overrides=overrides,
+        )
+    pf.check(
+        preflight_spectral,
+        models=models,
+        ckpts=ckpt or (),
         images=images,
-        synthetic=synthetic,
         vae=vae,
-        num=num,
-        every=every,
-        batch_size=batch_size,
-        seed=seed,
-        resolution=resolution,
         device=device,
-        overrides=parse_set_options(models[0], set_items),
+        out=out,
     )
+    pf.raise_all()
     with Progress(
         TextColumn("spectral energy"),
         BarColumn(),

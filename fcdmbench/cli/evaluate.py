@@ -151,6 +151,10 @@ def eval_command(
         training_steps=training_steps,
         meta=parse_meta(meta),
     )
+    record_path = json_path or samples.with_name(samples.stem + ".eval.json")
+    from fcdmbench.preflight import preflight_eval
+
+    preflight_eval(config, outputs=[record_path])  # all problems at once, before any hashing
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     with Progress(
@@ -169,7 +173,7 @@ def eval_command(
             progress.update(tasks[stage], completed=done, total=total)
 
         record = evaluate(config, on_progress=on_progress)
-    _write_and_show(record, json_path or samples.with_name(samples.stem + ".eval.json"))
+    _write_and_show(record, record_path)
 
 
 def _write_and_show(record, path: Path) -> None:

@@ -92,16 +92,25 @@ def flops_command(
     """
     from fcdmbench.cli.selection import select_models
     from fcdmbench.errors import ConfigError
+    from fcdmbench.preflight import Preflight, check_output
     from fcdmbench.profiling.flops_run import DEFAULT_REF, CounterChoice, FlopsConfig, run_flops
 
-    try:
-        counter_choice = CounterChoice(counter.lower())
-    except ValueError:
-        raise ConfigError(
-            f"unknown counter {counter!r}",
-            hint="choose one of: " + ", ".join(c.value for c in CounterChoice),
-        ) from None
-    selected = select_models([*(models or []), *(names or [])])
+    def parse_counter() -> CounterChoice:
+        try:
+            return CounterChoice(counter.lower())
+        except ValueError:
+            raise ConfigError(
+                f"unknown counter {counter!r}",
+                hint="choose one of: " + ", ".join(c.value for c in CounterChoice),
+            ) from None
+
+    pf = Preflight()  # every problem at once, before any model is built
+    counter_choice = pf.check(parse_counter)
+    selected = pf.check(select_models, [*(models or []), *(names or [])])
+    for path in (json_path, csv_path):
+        if path is not None and str(path) != "-":
+            pf.check(check_output, path)
+    pf.raise_all()
     is_none = ref is not None and ref.lower() == "none"
     config = FlopsConfig(
         models=tuple(selected),

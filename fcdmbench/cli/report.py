@@ -66,7 +66,10 @@ def report_command(
 
     Example: fcdmbench report --records runs/ --out reports/demo
     """
+    from fcdmbench.preflight import preflight_report
     from fcdmbench.reporting.report import ReportConfig, build_report
+
+    preflight_report(records=records or (), out=out)
 
     config = ReportConfig(
         records=tuple(records or ()), out=out, formats=_formats(formats), use_meta=not no_meta

@@ -163,6 +163,17 @@ def sample_command(
     Example: fcdmbench sample fcdm-xl --ckpt FCDM-XL.pt --num 50000 --vae ./sd-vae-ft-ema
     --out samples/fcdm-xl.npz
     """
+    from fcdmbench.preflight import preflight_sample
+
+    preflight_sample(  # files, names and devices, all at once, before torch is imported
+        model=model,
+        out=out,
+        ckpt=ckpt,
+        smoke=smoke,
+        vae=vae,
+        device=device.value,
+        resolution=resolution,
+    )
     from fcdmbench.profiling.precision import Precision
     from fcdmbench.sampling.config import LabelScheme, RngScheme, SampleConfig
     from fcdmbench.sampling.options import parse_set_options

@@ -188,38 +188,28 @@ def evaluate(
 
     Raises:
         ConfigError: `config.model` (or ``meta["model"]``) is not a registered model.
-        InputError: bad samples file, too few images without `allow_fewer`, resolution mismatch.
+        InputError: bad samples file, 0 images, too few images without `allow_fewer` or fewer
+            than k + 1, resolution mismatch.
         ReferenceBatchError: reference batch or graph missing or failing its sha256.
         MissingExtraError: TensorFlow not installed.
+        PreflightError: several of these at once (`fcdmbench.preflight.preflight_eval`).
     """
     from fcdmbench.env import collect_env
     from fcdmbench.evaluation.cache import ActivationCache, cache_root
     from fcdmbench.evaluation.inception import InceptionExtractor, resolve_inception_path
-    from fcdmbench.evaluation.npz import inspect_images, read_npz_arrays
+    from fcdmbench.evaluation.npz import read_npz_arrays
     from fcdmbench.evaluation.reference import resolve_reference
     from fcdmbench.files import file_sha256
+    from fcdmbench.preflight import preflight_eval
 
     run = RunInfo.current()
-    if config.model is not None:
-        _canonical_model(config.model, "--model")  # a typo fails before any work
     timings: dict[str, float] = {}
     clock = time.perf_counter()
-    info = inspect_images(config.samples)
-    if info.num < config.num and not config.allow_fewer:
-        raise InputError(
-            f"{config.samples} holds {info.num} images, fewer than --num {config.num}",
-            hint="sample more, lower --num, or pass --allow-fewer (recorded in the result)",
-        )
-    num = min(info.num, config.num)
+    # Every check that needs no image data (a --model typo included), all problems at once.
+    plan = preflight_eval(config, need_inception=extractor is None)
+    info, num, ref_info = plan.samples, plan.num, plan.reference_images
     record_path, sample_record = find_sample_record(config.samples, config.sample_record)
     ref_path, ref_check = resolve_reference(config.ref, config.reference_dir, config.cache_dir)
-    ref_info = inspect_images(ref_path)
-    if (ref_info.height, ref_info.width) != (info.height, info.width):
-        raise InputError(
-            f"samples are {info.height}x{info.width} but reference batch {ref_path.name} is "
-            f"{ref_info.height}x{ref_info.width}",
-            hint="pick the matching reference (--ref imagenet256 or imagenet512)",
-        )
     stored = read_npz_arrays(ref_path, ("mu", "sigma", "mu_s", "sigma_s"))
     if extractor is None:
         extractor = InceptionExtractor(

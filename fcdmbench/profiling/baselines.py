@@ -8,7 +8,14 @@ Layout (benchmarks/README.md)::
 ``compile-<mode>``), so the default inference baseline is exactly
 ``bf16-bs64-256-pt2.13-cu12.8.json``. A baseline file is a `fcdmbench.records.BaselineRecord`
 (``fcdmbench.baseline/2``: the throughput record plus where and when it was stored); only
-`write_baseline` (``fcdmbench baseline update`` / ``throughput --update-baseline``) creates one.
+`write_baseline` (``fcdmbench baseline update`` / ``throughput --update-baseline``) creates one,
+and it refuses a run the gate itself would call "insufficient data"
+(`fcdmbench.profiling.regression.insufficient_data`) or one in which a model failed, unless forced.
+
+Where: ``--baselines-dir``, else ``$FCDMBENCH_BASELINES``, else ``benchmarks/baselines`` of the
+checkout the current directory is in (the nearest ``benchmarks/baselines`` above it, or the git top
+level's). Never the checkout fcdmbench happens to be installed from: a command run elsewhere that
+finds no checkout says so (`find_baselines_dir`).
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from pathlib import Path
 
 from fcdmbench.env import EnvInfo
 from fcdmbench.errors import CheckFailedError, InputError
-from fcdmbench.profiling.regression import validate_record
+from fcdmbench.profiling.regression import GateThresholds, insufficient_data, validate_record
 from fcdmbench.profiling.stats import relative_dispersion, summarize
 from fcdmbench.records import BaselineRecord, ThroughputRecord, now_iso
 
@@ -26,20 +33,49 @@ __all__ = [
     "baseline_name",
     "baseline_relpath",
     "default_baselines_dir",
+    "find_baselines_dir",
     "load_baseline",
     "write_baseline",
 ]
 
-#: Noise above which a record is refused as a baseline (canary IQR / median), unless forced.
-MAX_BASELINE_NOISE = 0.10
+BASELINES_SUBDIR = Path("benchmarks") / "baselines"
 
 
-def default_baselines_dir() -> Path:
-    """``$FCDMBENCH_BASELINES``, else ``benchmarks/baselines`` of this checkout."""
+def find_baselines_dir(start: Path | None = None) -> Path | None:
+    """``benchmarks/baselines`` of the checkout holding `start` (default: the current directory).
+
+    Walks up from `start`: the first folder that has ``benchmarks/baselines`` wins; else the git
+    top level (a folder with ``.git``) gets ``<top>/benchmarks/baselines``. None outside a
+    checkout.
+    """
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / BASELINES_SUBDIR).is_dir():
+            return folder / BASELINES_SUBDIR
+        if (folder / ".git").exists():
+            return folder / BASELINES_SUBDIR
+    return None
+
+
+def default_baselines_dir(explicit: Path | None = None) -> Path:
+    """`explicit` (``--baselines-dir``), ``$FCDMBENCH_BASELINES``, or the current checkout's.
+
+    Raises:
+        InputError: none given and the current directory is in no checkout.
+    """
+    if explicit is not None:
+        return Path(explicit).expanduser()
     env = os.environ.get("FCDMBENCH_BASELINES")
     if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2] / "benchmarks" / "baselines"
+        return Path(env).expanduser()
+    found = find_baselines_dir()
+    if found is None:
+        raise InputError(
+            f"no baselines folder: {Path.cwd()} is not inside a fcdmbench checkout",
+            hint="run from your checkout (its benchmarks/baselines is used), or pass "
+            "--baselines-dir DIR (or set FCDMBENCH_BASELINES)",
+        )
+    return found
 
 
 def baseline_name(
@@ -97,30 +133,35 @@ def write_baseline(record: ThroughputRecord, root: Path, source: str, force: boo
 
     Raises:
         InputError: the record is malformed.
-        CheckFailedError: a model failed, or the canary is too noisy (unless `force`).
+        CheckFailedError: a model failed, or the gate would call the run insufficient data (too
+            few blocks, canary or a model too noisy), unless `force`.
     """
     from fcdmbench.records import write_record
 
     problems = validate_record(record)
     if problems:
-        raise InputError(f"not a usable throughput record: {'; '.join(problems)}")
+        raise InputError(
+            f"not a usable throughput record: {'; '.join(problems)}",
+            hint="pass a record written by `fcdmbench throughput`",
+        )
     failed = [row.key for row in record.results if row.status != "ok"]
-    noise = relative_dispersion(summarize(record.canary.rates()))
-    if not force and (failed or noise > MAX_BASELINE_NOISE):
-        why = f"failed: {', '.join(failed)}" if failed else f"canary IQR/median {noise:.1%}"
+    refusal = insufficient_data(record, GateThresholds())
+    if failed:
+        refusal = "; ".join(filter(None, [f"failed: {', '.join(failed)}", refusal]))
+    if refusal and not force:
         raise CheckFailedError(
-            f"refusing to store this run as a baseline ({why})",
-            hint="re-measure on a quiet machine, or pass --force",
+            f"refusing to store this run as a baseline: {refusal} (the gate would not judge "
+            "against it)",
+            hint="re-measure on a quiet machine with the default protocol (7 blocks of >= 1 s), "
+            "or pass --force to store it anyway (recorded as forced)",
         )
     path = Path(root) / baseline_relpath(record)
-    refused = bool(failed or noise > MAX_BASELINE_NOISE)
-    why = f"failed: {', '.join(failed)}" if failed else f"canary IQR/median {noise:.1%}"
     baseline = BaselineRecord(
         record=record.with_check(None),
         source=source,
         updated=now_iso(),
-        canary_dispersion=noise,
-        forced=bool(force and refused),
-        forced_reason=why if force and refused else None,
+        canary_dispersion=relative_dispersion(summarize(record.canary.rates())),
+        forced=bool(force and refusal),
+        forced_reason=refusal if force and refusal else None,
     )
     return write_record(path, baseline, make_parents=True)

@@ -67,7 +67,7 @@ def run_throughput(
     from fcdmbench.profiling.baselines import default_baselines_dir, load_baseline, write_baseline
 
     log = log or (lambda message: None)
-    root = baselines_dir or default_baselines_dir()
+    root = default_baselines_dir(baselines_dir) if check or update_baseline else None
     baseline = None
     if check:
         path = expected_baseline_path(config, root)

@@ -15,7 +15,9 @@ baseline, in quadrature):
 - ``change > +bound``: a gain; the gate passes and says the baseline is stale.
 - Absolute images/s moving more than 10 % only warns (driver, clocks and neighbours move it).
 - Canary IQR / median above 10 % (torch.utils.benchmark's warning level), in the run or the
-  baseline, or a model's above 10 % in the run: `Status.INSUFFICIENT_DATA`, too noisy to judge.
+  baseline, or a model's above 10 % in the run, or fewer than 5 timed blocks (MEASUREMENT.md:
+  R >= 5): `Status.INSUFFICIENT_DATA`, too noisy or too short to judge (`insufficient_data`, the
+  same rule `write_baseline` applies before storing a run).
 
 Exit codes (`Verdict.exit_code`): pass 0; regression 5 (also an unconfirmed one when no re-run is
 possible); insufficient data 0, or 5 with ``strict``; no baseline or an incomparable baseline 3.
@@ -37,6 +39,7 @@ __all__ = [
     "Status",
     "Verdict",
     "compare",
+    "insufficient_data",
     "no_baseline",
     "validate_record",
 ]
@@ -65,6 +68,7 @@ class GateThresholds:
     warn: float = 0.02
     noise_limit: float = 0.10
     absolute_warn: float = 0.10
+    min_blocks: int = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +157,47 @@ def validate_record(record: Any) -> list[str]:
     if record.canary.status == "ok" and not record.canary.block_s:
         problems.append("the canary has no timed block")
     return problems
+
+
+def insufficient_data(
+    record: ThroughputRecord | BaselineRecord,
+    thresholds: GateThresholds = GateThresholds(),
+    which: str = "run",
+) -> str | None:
+    """Why the gate would call `record` too noisy or too short to judge (None: it would not).
+
+    The one rule for "insufficient data", used by `compare` for a run and its baseline and by
+    `write_baseline` before a run becomes a baseline: fewer than `min_blocks` timed blocks for
+    the canary or a model that ran (MEASUREMENT.md: R >= 5), a canary without a timed block, a
+    canary IQR/median above `noise_limit`, or (for a run) a model's above it.
+    """
+    if isinstance(record, BaselineRecord):
+        record = record.record
+    t = thresholds
+    ran = [row for row in record.results if row.status == "ok"]
+    counts = [("canary", len(record.canary.block_s)), *((r.key, len(r.block_s)) for r in ran)]
+    short = [key for key, count in counts if count < t.min_blocks]
+    if short:
+        return (
+            f"fewer than {t.min_blocks} timed blocks in the {which} ({', '.join(short)}): "
+            f"too few to estimate the spread; re-run with --blocks {t.min_blocks} or more"
+        )
+    summary = _canary_summary(record)
+    noise = relative_dispersion(summary)
+    if noise > t.noise_limit or not summary["median"]:
+        return (
+            f"canary IQR/median {noise:.1%} in the {which} exceeds {t.noise_limit:.0%}: "
+            "too noisy to judge; quiet the machine (or fix its clocks) and re-run"
+        )
+    if which != "run":
+        return None
+    noisy = [row.key for row in ran if relative_dispersion(_row_summary(row)) > t.noise_limit]
+    if noisy:
+        return (
+            f"IQR/median above {t.noise_limit:.0%} for {', '.join(noisy)}: a bound of 3 sigma "
+            "would hide any regression; re-run with longer blocks or on a quieter machine"
+        )
+    return None
 
 
 def no_baseline(message: str) -> Verdict:
@@ -269,36 +314,18 @@ def compare(
     diffs = _incomparable(record, baseline)
     if diffs:
         return Verdict(Status.INCOMPARABLE, messages=tuple(diffs), **common)
-    canary_now, canary_base = _canary_summary(record), _canary_summary(baseline)
-    noise_now, noise_base = relative_dispersion(canary_now), relative_dispersion(canary_base)
-    if noise_now > t.noise_limit or noise_base > t.noise_limit or not canary_now["median"]:
-        which = "run" if noise_now > t.noise_limit or not canary_now["median"] else "baseline"
-        noise = noise_now if which == "run" else noise_base
-        return Verdict(
-            Status.INSUFFICIENT_DATA,
-            canary_dispersion=noise_now,
-            messages=(
-                f"canary IQR/median {noise:.1%} in the {which} exceeds {t.noise_limit:.0%}: "
-                "too noisy to judge; quiet the machine (or fix its clocks) and re-run",
-            ),
-            **common,
-        )
-    noisy_models = [
-        row.key
-        for row in record.results
-        if row.status == "ok" and relative_dispersion(_row_summary(row)) > t.noise_limit
-    ]
-    if noisy_models:
-        return Verdict(
-            Status.INSUFFICIENT_DATA,
-            canary_dispersion=noise_now,
-            messages=(
-                f"IQR/median above {t.noise_limit:.0%} for {', '.join(noisy_models)}: a bound of "
-                "3 sigma would hide any regression; re-run with longer blocks or on a quieter "
-                "machine",
-            ),
-            **common,
-        )
+    canary_now = _canary_summary(record)
+    noise_now = relative_dispersion(canary_now)
+    for which, rec in (("run", record), ("baseline", baseline)):
+        problem = insufficient_data(rec, t, which=which)
+        if problem is not None:
+            return Verdict(
+                Status.INSUFFICIENT_DATA,
+                canary_dispersion=noise_now,
+                messages=(problem,),
+                **common,
+            )
+    canary_base = _canary_summary(baseline)
     now_rows = {row.key: row for row in record.results}
     base_rows = {row.key: row for row in baseline.results if row.status == "ok"}
     models = [

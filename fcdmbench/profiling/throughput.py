@@ -35,10 +35,13 @@ __all__ = [
     "FcdmCheckpointing",
     "ItemResult",
     "Order",
+    "PlannedItem",
     "ProtocolConfig",
     "ThroughputConfig",
     "Workload",
     "measure_throughput",
+    "estimate_seconds",
+    "plan_items",
     "prepare_with_oom_retry",
     "resolve_device",
 ]
@@ -153,23 +156,55 @@ def resolve_device(name: str):
     raise ConfigError(f"unsupported device {name!r}", hint="use auto, cpu, cuda or cuda:N")
 
 
-def plan_workloads(config: ThroughputConfig, device: Any) -> tuple[list[Workload], list[str]]:
-    """The models' workloads (variants expanded) and notes about what was skipped."""
-    from fcdmbench.profiling.workloads import build_model_step, count_gflops_per_image
+@dataclass(frozen=True, slots=True)
+class PlannedItem:
+    """One item a run will time: its record key, model, variant and why it is in the run."""
+
+    key: str
+    model: str | None  # None for the canary
+    checkpointing: str | None = None
+    cuda_graphs: bool = False
+    variant: tuple[str, ...] = ()
+    reason: str = ""
+
+
+def _model_items(config: ThroughputConfig) -> list[PlannedItem]:
+    """Every model variant `config` times, in order, each with the reason it is there."""
     from fcdmbench.registry import get_spec
 
-    notes: list[str] = []
-    workloads: list[Workload] = []
     names: list[str] = []
     for name in config.measured_models():
         canonical = get_spec(name).name
         if canonical not in names:
             names.append(canonical)
+    explicit_ref = config.ref is not None and config.ref.lower() != "none"
+    ref_name = get_spec(config.ref).name if explicit_ref else None
+    asked = {get_spec(m).name for m in config.models}
+    items: list[PlannedItem] = []
     for name in names:
         spec = get_spec(name)
         has_ckpt = hasattr(spec.config, "checkpointing")
+        base = "asked for" if name in asked else "the --ref model (explicit: added to the run)"
+        if name == ref_name and name in asked:
+            base = "asked for; the --ref model"
+        reasons: dict[str | None, str] = {}
         if spec.family == "fcdm":
             ckpts: tuple[str | None, ...] = config.fcdm_variants
+            both = len(ckpts) > 1
+            reasons = {
+                "off": base
+                + (
+                    ", per-block checkpointing bypassed (as model.eval() runs)"
+                    if both
+                    else ", checkpointing off"
+                ),
+                "always": (
+                    "FCDM's per-block checkpointing as published: upstream runs it even at "
+                    "inference, so both are timed (--fcdm-checkpointing off drops this)"
+                    if both
+                    else base + ", checkpointing always (as published)"
+                ),
+            }
         elif config.grad_checkpointing:
             if not has_ckpt:
                 raise ConfigError(
@@ -177,10 +212,10 @@ def plan_workloads(config: ThroughputConfig, device: Any) -> tuple[list[Workload
                     hint="drop --grad-checkpointing or this model",
                 )
             ckpts = ("always",)
+            reasons = {"always": base + ", gradient checkpointing (--grad-checkpointing)"}
         else:
             ckpts = ("off",) if has_ckpt else (None,)
         for ckpt in ckpts:
-            overrides = {} if ckpt is None else {"checkpointing": ckpt}
             for graphs in (False, True) if config.cuda_graphs else (False,):
                 variant = tuple(
                     v
@@ -188,15 +223,55 @@ def plan_workloads(config: ThroughputConfig, device: Any) -> tuple[list[Workload
                     if on
                 )
                 key = name + (f"[{','.join(variant)}]" if variant else "")
-                options = config.step_options()
+                reason = reasons.get(ckpt, base)
                 if graphs:
-                    options = StepOptions(**{**_fields(options), "cuda_graphs": True})
-                gflops, basis = count_gflops_per_image(name, overrides, options)
+                    reason = "replayed from a CUDA graph (--cuda-graphs)"
+                items.append(PlannedItem(key, name, ckpt, graphs, variant, reason))
+    return items
 
-                def build(batch: int, _n=name, _o=overrides, _opt=options) -> Step:
-                    return build_model_step(_n, _o, batch, _opt, device)
 
-                workloads.append(Workload(key, build, name, variant, ckpt, graphs, gflops, basis))
+def plan_items(config: ThroughputConfig, device_type: str) -> list[PlannedItem]:
+    """What a run of `config` on `device_type` times: the canary first, then every variant."""
+    from fcdmbench.profiling.canary import canary_spec_for
+
+    canary = PlannedItem(
+        canary_spec_for(device_type).name,
+        None,
+        reason="the canary: a fixed GEMM + convolution workload timed in the same process; "
+        "--check divides every model by it, cancelling clock and neighbour effects (always run)",
+    )
+    return [canary, *_model_items(config)]
+
+
+def estimate_seconds(config: ThroughputConfig, items: int) -> float:
+    """Lower bound on a run's wall time from its protocol alone (calls taking 0 s).
+
+    Each item warms up for at least ``warmup_s``, then runs ``blocks`` blocks of at least
+    ``min_block_s`` with a ``pause_s`` pause before each; building models and calls longer than
+    those settings come on top.
+    """
+    p = config.protocol
+    return items * (p.warmup_s + p.blocks * (p.min_block_s + p.pause_s))
+
+
+def plan_workloads(config: ThroughputConfig, device: Any) -> tuple[list[Workload], list[str]]:
+    """The models' workloads (variants expanded) and notes about what was skipped."""
+    from fcdmbench.profiling.workloads import build_model_step, count_gflops_per_image
+
+    notes: list[str] = []
+    workloads: list[Workload] = []
+    for item in _model_items(config):
+        name, ckpt, graphs = item.model, item.checkpointing, item.cuda_graphs
+        overrides = {} if ckpt is None else {"checkpointing": ckpt}
+        options = config.step_options()
+        if graphs:
+            options = StepOptions(**{**_fields(options), "cuda_graphs": True})
+        gflops, basis = count_gflops_per_image(name, overrides, options)
+
+        def build(batch: int, _n=name, _o=overrides, _opt=options) -> Step:
+            return build_model_step(_n, _o, batch, _opt, device)
+
+        workloads.append(Workload(item.key, build, name, item.variant, ckpt, graphs, gflops, basis))
     return workloads, notes
 
 

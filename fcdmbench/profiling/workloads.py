@@ -45,12 +45,19 @@ class StepOptions:
     def __post_init__(self) -> None:
         if self.compile_mode is not None and self.compile_mode not in COMPILE_MODES:
             raise ConfigError(
-                f"compile mode must be one of {COMPILE_MODES}, got {self.compile_mode!r}"
+                f"--compile {self.compile_mode!r} is not a torch.compile mode",
+                hint=f"use one of: {', '.join(COMPILE_MODES)}",
             )
         if self.mode is Mode.TRAIN and self.cfg:
-            raise ConfigError("--cfg is a sampling setting; it does not apply to --mode train")
+            raise ConfigError(
+                "--cfg is a sampling setting; it does not apply to --mode train",
+                hint="drop --cfg, or use --mode infer",
+            )
         if self.mode is Mode.TRAIN and self.cuda_graphs:
-            raise ConfigError("--cuda-graphs is supported for --mode infer only")
+            raise ConfigError(
+                "--cuda-graphs is supported for --mode infer only",
+                hint="drop --cuda-graphs, or use --mode infer",
+            )
 
 
 @dataclass(slots=True)

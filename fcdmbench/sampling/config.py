@@ -84,6 +84,10 @@ class SampleConfig:
                 f"sampling precision must be one of {[p.value for p in SAMPLE_PRECISIONS]}, "
                 f"got {self.precision.value!r}"
             )
+        if not self.sampler.is_flow:  # a bad schedule fails here, before any model is built
+            from fcdmbench.sampling.diffusion import TRAIN_STEPS, space_timesteps
+
+            space_timesteps(TRAIN_STEPS, self.respacing or self.steps)
         if self.rng is RngScheme.UPSTREAM:
             if self.labels is not LabelScheme.RANDOM:
                 raise ConfigError(

@@ -85,11 +85,19 @@ def space_timesteps(num_steps: int, spacing: str | int | Sequence[int]) -> list[
             for stride in range(1, num_steps):
                 if len(range(0, num_steps, stride)) == wanted:
                     return list(range(0, num_steps, stride))
-            raise ConfigError(f"no integer stride gives exactly {wanted} of {num_steps} steps")
+            raise ConfigError(
+                f"no integer stride gives exactly {wanted} of {num_steps} steps",
+                hint="pick a DDIM step count that divides the schedule, e.g. ddim25, ddim50, "
+                "ddim100, ddim250",
+            )
         try:
             counts = [int(part) for part in text.split(",")]
         except ValueError as exc:
-            raise ConfigError(f"respacing {spacing!r} is not 'N', 'N,M,...' or 'ddimN'") from exc
+            raise ConfigError(
+                f"respacing {spacing!r} is not 'N', 'N,M,...' or 'ddimN'",
+                hint="e.g. --respacing 250 (evenly spaced), --respacing 10,15,20 (per section) or "
+                "--respacing ddim50 (DDIM's even stride); omit it to use --steps",
+            ) from exc
     else:
         counts = [int(c) for c in spacing]
     if not counts or any(c < 1 for c in counts):

@@ -57,7 +57,11 @@ class SpectralConfig:
         if not self.models:
             raise ConfigError("name at least one model")
         if self.smoke == bool(self.checkpoints):
-            raise ConfigError("give one --ckpt per model, or --smoke for random weights")
+            raise ConfigError(
+                "give one --ckpt per model, or --smoke for random weights",
+                hint="e.g. fcdmbench analyze spectral fcdm-xl --ckpt FCDM-XL.pt --images val.npz "
+                "--vae ./sd-vae-ft-ema --out fig7, or add --smoke to try it on random weights",
+            )
         if not self.smoke and len(self.checkpoints) != len(self.models):
             raise ConfigError(
                 f"{len(self.models)} model(s) but {len(self.checkpoints)} --ckpt",

@@ -128,6 +128,8 @@ def _gate(tmp_path: Path, *extra: str):
         "--models",
         "fcdm-s",
         *TINY,
+        "--blocks",  # the gate judges 5 blocks or more (a baseline needs them)
+        "5",
         "--out",
         str(tmp_path / "run.json"),
         "--baselines-dir",

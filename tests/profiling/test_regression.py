@@ -290,3 +290,20 @@ def test_schema1_baseline_file_still_loads(tmp_path):
     stored = load_baseline(path)
     assert stored.forced and stored.record.results == TEMPLATE.results
     assert stored.record.canary.name == old["reference"]
+
+
+def test_fewer_than_5_blocks_is_insufficient_data_for_gate_and_baseline(tmp_path, baseline):
+    """One rule (`insufficient_data`): the gate does not judge a 3-block run, and
+    `write_baseline` refuses to store one; 5 blocks are enough (MEASUREMENT.md: R >= 5)."""
+    from fcdmbench.profiling.regression import insufficient_data
+
+    short = make_record({k: v[:3] for k, v in BASE_RATES.items()}, canary=QUIET[:3])
+    assert "fewer than 5 timed blocks" in insufficient_data(short)
+    assert compare(short, baseline).status is Status.INSUFFICIENT_DATA
+    assert compare(make_record(BASE_RATES), short).status is Status.INSUFFICIENT_DATA
+    with pytest.raises(CheckFailedError, match="fewer than 5 timed blocks"):
+        write_baseline(short, tmp_path, "test")
+    assert list(tmp_path.iterdir()) == []
+    assert insufficient_data(make_record(BASE_RATES)) is None
+    forced = load_baseline(write_baseline(short, tmp_path, "test", force=True))
+    assert forced.forced and "fewer than 5" in forced.forced_reason
