@@ -69,10 +69,20 @@ def memory_command(
     import dataclasses
 
     from fcdmbench.cli.selection import select_models
+    from fcdmbench.errors import ConfigError
+    from fcdmbench.files import check_output
+    from fcdmbench.preflight import Preflight
+    from fcdmbench.profiling.devices import get_device
     from fcdmbench.profiling.memory import LABEL, SCHEMA, MemoryConfig, measure_memory
 
-    config = MemoryConfig(
-        models=tuple(select_models(models or [])),
+    pf = Preflight()  # every problem at once, before anything is measured; creates nothing
+    selected = pf.check(select_models, models or [])
+    if selected == []:
+        pf.add(ConfigError("no model given", hint="pass --models, e.g. --models fcdm-xl dit-xl-2"))
+    config = pf.check(
+        MemoryConfig,
+        # the other settings are checked even when the model names failed (reported above)
+        models=tuple(selected) if selected else ("fcdm-s",),
         mode=mode,
         batch=batch,
         gpus=gpus,
@@ -83,10 +93,18 @@ def memory_command(
         cfg=cfg,
         attention=attention,
     )
+    if card is not None:
+        device = pf.check(get_device, card)
+        if device is not None and device.memory_gib is None:
+            pf.add(
+                ConfigError(
+                    f"device {device.key} has no memory figure in the device table",
+                    hint="choose a card with one, e.g. rtx-4090, a100-80gb-sxm, h100-sxm",
+                )
+            )
     if json_path is not None and str(json_path) != "-":
-        from fcdmbench.files import prepare_output
-
-        prepare_output(json_path)
+        pf.check(check_output, json_path)
+    pf.raise_all()
     reports = measure_memory(config, progress=lambda m: stderr.print(m, style="dim"))
     if json_path is not None:
         from fcdmbench.env import collect_env

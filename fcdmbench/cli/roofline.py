@@ -84,7 +84,6 @@ def roofline_command(
         return
     import dataclasses
 
-    from fcdmbench.cli.selection import select_models
     from fcdmbench.profiling.roofline import (
         ASSUMPTIONS,
         LABEL,
@@ -96,8 +95,11 @@ def roofline_command(
     if records is None:
         default = Path("reports/throughput")
         records = [default] if default.is_dir() else []
+    selected = _preflight(
+        models, gpu, precision, resolution, attention, records, calibration, json_path, plot
+    )
     config = RooflineConfig(
-        models=tuple(select_models(models or [])),
+        models=tuple(selected),
         device=gpu,
         precision=precision,
         batch=batch,
@@ -106,11 +108,6 @@ def roofline_command(
         records=tuple(records),
         calibration=calibration,
     )
-    from fcdmbench.files import prepare_output
-
-    for path in (json_path, plot):  # fail on a bad output path before any work
-        if path is not None and str(path) != "-":
-            prepare_output(path)
     device, reports = run_roofline(
         config,
         warn=lambda m: stderr.print(f"warning: {m}"),
@@ -151,6 +148,59 @@ def roofline_command(
         write_json_atomic(json_path, {"schema": SCHEMA, **record})
         stderr.print(f"wrote {json_path}")
     _print(device, reports, top, ASSUMPTIONS, LABEL, config)
+
+
+def _preflight(models, gpu, precision, resolution, attention, records, calibration, *outputs):
+    """Every problem with the command line at once, before anything is traced or measured
+    (creates nothing). Returns the selected model names."""
+    from fcdmbench.cli.selection import select_models
+    from fcdmbench.errors import ConfigError, InputError
+    from fcdmbench.files import check_output
+    from fcdmbench.preflight import Preflight, check_input_file
+    from fcdmbench.profiling.cpu_calibration import load_calibration
+    from fcdmbench.profiling.devices import get_device
+    from fcdmbench.profiling.op_trace import ATTENTION_MODES
+    from fcdmbench.profiling.roofline import roofline_device
+
+    pf = Preflight()
+    selected = pf.check(select_models, models or [])
+    if selected == []:
+        pf.add(ConfigError("no model given", hint="pass --models, e.g. --models fcdm-xl dit-xl-2"))
+    device = pf.check(get_device, gpu)
+    if device is not None and not device.is_calibrated:
+        pf.check(roofline_device, device.key)  # a bandwidth figure must exist
+    if device is not None and device.is_calibrated and precision.autocast_dtype() is not None:
+        pf.add(
+            ConfigError(
+                f"the CPU roofline models fp32 only, not {precision.value}",
+                hint="use --precision fp32-strict (tf32 and paper-default are the same on a CPU)",
+            )
+        )
+    if resolution % 8:
+        pf.add(ConfigError(f"--resolution must be a multiple of 8, got {resolution}"))
+    if attention not in ATTENTION_MODES:
+        pf.add(ConfigError(f"--attention must be one of {ATTENTION_MODES}, got {attention!r}"))
+    if calibration is not None:
+        hint = "write one with: fcdmbench roofline --gpu cpu --json PATH"
+        if pf.check(check_input_file, calibration, "calibration file", hint) is not None:
+            pf.check(load_calibration, calibration)
+    for path in records:
+        if not Path(path).exists():
+            pf.add(
+                InputError(
+                    f"throughput records {path} not found",
+                    hint="pass record files or folders written by fcdmbench throughput",
+                )
+            )
+    json_path, plot = outputs
+    if json_path is not None and str(json_path) != "-":
+        pf.check(check_output, json_path)
+    if plot is not None:
+        if Path(plot).suffix.lower() not in (".png", ".svg", ".pdf"):
+            pf.add(ConfigError(f"--plot {plot}: use a .png, .svg or .pdf name"))
+        pf.check(check_output, plot)
+    pf.raise_all()
+    return selected
 
 
 def _print(device, reports, top, assumptions, label, config) -> None:

@@ -103,3 +103,24 @@ def test_memory_errors():
     assert result.exit_code == 2 and "does not split" in result.stderr
     result = runner.invoke(app, ["memory", "--models", "fcdm-s", "--card", "l4", "-b", "2"])
     assert result.exit_code == 2 and "memory figure" in result.stderr
+
+
+def test_every_problem_at_once_and_nothing_created(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(
+        app,
+        ["roofline", "--models", "fcdm-s", "--gpu", "a100-90gb", "--records", "nope",
+         "--plot", "out/roof.txt", "--attention", "flash"],
+    )  # fmt: skip
+    assert result.exit_code == 2  # the lowest code among usage (2) and input (3) problems
+    for part in ("unknown device", "records nope not found", ".png, .svg or .pdf", "--attention"):
+        assert part in result.stderr, part
+    result = runner.invoke(
+        app,
+        ["memory", "--models", "nosuchmodel", "--batch", "10", "--gpus", "4", "--card", "l4",
+         "--json", "new/memory.json"],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    for part in ("nosuchmodel", "does not split", "no memory figure"):
+        assert part in result.stderr, part
+    assert list(tmp_path.iterdir()) == []  # no output folder created
