@@ -28,6 +28,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "fcdmbench.cli.models",
     "fcdmbench.cli.flops",
     "fcdmbench.cli.throughput",
+    "fcdmbench.cli.roofline",
+    "fcdmbench.cli.memory",
     "fcdmbench.cli.sample",
     "fcdmbench.cli.evaluate",
     "fcdmbench.cli.reference",

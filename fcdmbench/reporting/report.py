@@ -210,6 +210,7 @@ def build_report(
 
     from fcdmbench.records import ReportManifest, RunInfo, write_record
     from fcdmbench.reporting import render
+    from fcdmbench.reporting.claims import claim_tables
     from fcdmbench.reporting.collect import Measurements, load_records
     from fcdmbench.reporting.plots import build_figures
     from fcdmbench.reporting.tables import build_tables
@@ -235,6 +236,7 @@ def build_report(
     staging = _staging_dir(out_dir)
     try:
         tables = build_tables(measurements)
+        tables += claim_tables(config.use_meta)  # efficiency claims vs the models (claims.py)
         figures = build_figures(staging / "figures", measurements)
         files: list[Path] = [p for f in figures for p in (f.png, f.svg)]
         title = f"fcdmbench report: {out_dir.name}"
