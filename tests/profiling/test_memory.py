@@ -208,3 +208,11 @@ def test_config_errors(kwargs, match):
 def test_card_without_memory_figure():
     with pytest.raises(ConfigError, match="no memory figure"):
         measure_memory(MemoryConfig(models=("fcdm-s",), batch=2, resolution=64, card="l4"))
+
+
+def test_a_resolution_tag_applies_to_its_own_model_only():
+    config = MemoryConfig(models=("dit-s-2.64", "fcdm-s"), batch=2, resolution=128)
+    record = measure_memory(config)
+    tagged, plain = record.results
+    assert (tagged.config.resolution, plain.config.resolution) == (64, 128)
+    assert record.config.resolution == 128 and record.models == ("dit-s-2.64", "fcdm-s")
