@@ -16,6 +16,9 @@ from fcdmbench.records import (
     BaselineRecord,
     EvalRecord,
     FlopsRecord,
+    MemoryRecord,
+    RooflineRecord,
+    RunInfo,
     SampleRecord,
     SpectralRecord,
     ThroughputRecord,
@@ -59,6 +62,61 @@ def test_schema1_throughput_renames_the_canary_fields():
     assert record.canary.name == old["reference"]
     assert record.results[0].ratio_to_canary == old["results"][0]["ratio_to_reference"]
     assert record.run.command == old["run"]["cli"]
+
+
+def test_schema1_roofline_records_migrate_with_their_figures():
+    path = V1 / "roofline-cpu-fcdm-s-bs2.json"
+    old = json.loads(path.read_text())
+    record = read_record(path, kind=RooflineRecord)
+    (result,) = record.results
+    (was,) = old["results"]
+    assert result.img_per_s == pytest.approx(was["predicted_img_per_s"], rel=1e-12)
+    assert result.memory_bound_share == pytest.approx(was["memory_bound_share"], rel=1e-12)
+    assert result.tflops_at_bound == pytest.approx(was["tflops_at_bound"], rel=1e-12)
+    assert result.measured.img_per_s == was["measured"]["img_per_s"]
+    assert result.measured_over_predicted == pytest.approx(
+        was["measured"]["measured_over_predicted"]
+    )
+    assert len(result.ops) == len(was["top_ops"]) and "costliest" in result.notes[0]
+    for op, row in zip(result.ops, was["top_ops"], strict=True):
+        assert (op.op, op.module, op.unit, op.calls) == (
+            row["op"],
+            row["module"],
+            row["unit"],
+            row["calls"],
+        )
+        assert (
+            op.time_s * 1e3 == pytest.approx(row["time_ms"], rel=1e-9) and op.bound == row["bound"]
+        )
+    assert record.device.calibration.matmul_gflops == old["device"]["calibration"]["matmul_gflops"]
+    assert record.run == RunInfo(**old["run"]) and record.config.records == ("tp.json",)
+    gpu = read_record(V1 / "roofline-a100-tf32.json", kind=RooflineRecord)
+    assert gpu.device.calibration is None and [r.model for r in gpu.results] == [
+        "fcdm-s",
+        "dit-s-2",
+    ]
+
+
+def test_schema1_memory_records_migrate_with_their_settings():
+    train = read_record(V1 / "memory-train-ckpt-bs4-gpus2.json", kind=MemoryRecord)
+    old = json.loads((V1 / "memory-train-ckpt-bs4-gpus2.json").read_text())
+    assert train.models == ("fcdm-s", "dit-s-2")
+    for result, was in zip(train.results, old["results"], strict=True):
+        assert result.gib == pytest.approx(was["gib"]) and result.fits is was["card"]["fits"]
+        assert dataclasses.asdict(result.step) == was["bytes"]
+        assert result.config.rows_per_gpu == was["rows_per_gpu"] == 2
+    config = train.config
+    assert (config.mode, config.gpus, config.card, config.ema, config.cfg) == (
+        "train",
+        2,
+        "rtx-4090",
+        True,
+        False,
+    )
+    assert config.grad_checkpointing and config.attention is None  # not recorded in schema 1
+    infer = read_record(V1 / "memory-infer-cfg-bs4.json", kind=MemoryRecord)
+    assert infer.config.cfg and infer.config.rows_per_gpu == 8 and not infer.config.ema
+    assert infer.results[0].card is None and infer.results[0].fits is None
 
 
 @pytest.mark.parametrize("path", sorted(V1.glob("*.json")) + [THROUGHPUT_V1], ids=lambda p: p.name)
@@ -138,6 +196,8 @@ def test_every_kind_is_registered():
         "eval",
         "sample",
         "spectral",
+        "roofline",
+        "memory",
         "report",
     }
     assert all(cls.SCHEMA == f"fcdmbench.{kind}/2" for kind, cls in RECORD_TYPES.items())
@@ -145,7 +205,8 @@ def test_every_kind_is_registered():
 
 def test_records_and_env_import_no_torch_cli_or_reporting():
     code = (
-        "import sys, fcdmbench.records, fcdmbench.env; "
+        "import sys, fcdmbench.records, fcdmbench.records.roofline, fcdmbench.records.memory, "
+        "fcdmbench.env; "
         "bad = [m for m in sys.modules if m == 'torch' or m.startswith(('fcdmbench.cli', "
         "'fcdmbench.reporting', 'fcdmbench.profiling', 'fcdmbench.evaluation'))]; print(bad)"
     )

@@ -55,7 +55,7 @@ def memory_command(
     json_path: Annotated[
         Path | None,
         typer.Option(
-            "--json", metavar="PATH", help="Write a fcdmbench.memory/1 record ('-': stdout)."
+            "--json", metavar="PATH", help="Write a fcdmbench.memory/2 record ('-': stdout)."
         ),
     ] = None,
 ) -> None:
@@ -66,14 +66,12 @@ def memory_command(
 
     Example: fcdmbench memory --models fcdm-xl --batch 256 --gpus 4 --grad-checkpointing
     """
-    import dataclasses
-
     from fcdmbench.cli.selection import select_models
     from fcdmbench.errors import ConfigError
     from fcdmbench.files import check_output
     from fcdmbench.preflight import Preflight
     from fcdmbench.profiling.devices import get_device
-    from fcdmbench.profiling.memory import LABEL, SCHEMA, MemoryConfig, measure_memory
+    from fcdmbench.profiling.memory import MemoryConfig, measure_memory
 
     pf = Preflight()  # every problem at once, before anything is measured; creates nothing
     selected = pf.check(select_models, models or [])
@@ -105,37 +103,29 @@ def memory_command(
     if json_path is not None and str(json_path) != "-":
         pf.check(check_output, json_path)
     pf.raise_all()
-    reports = measure_memory(config, progress=lambda m: stderr.print(m, style="dim"))
+    record = measure_memory(config, progress=lambda m: stderr.print(m, style="dim"))
     if json_path is not None:
-        from fcdmbench.env import collect_env
-        from fcdmbench.records import RunInfo
-
-        body = {
-            "label": LABEL,
-            "results": [r.to_record() for r in reports],
-            "run": dataclasses.asdict(RunInfo.current()),
-            "env": dataclasses.asdict(collect_env("cpu")),
-        }
         if str(json_path) == "-":
-            print_json({"schema": SCHEMA, **body})
+            print_json(record.to_json())
             return
-        from fcdmbench.files import write_json_atomic
+        from fcdmbench.records import write_record
 
-        write_json_atomic(json_path, {"schema": SCHEMA, **body})
+        write_record(json_path, record)
         stderr.print(f"wrote {json_path}")
-    _print(reports, config, LABEL)
+    _print(record)
 
 
-def _print(reports, config, label) -> None:
+def _print(record) -> None:
     from rich.table import Table
 
-    from fcdmbench.profiling.memory import GIB
+    from fcdmbench.records.memory import GIB
 
-    is_train = config.mode is MemoryMode.TRAIN
-    stdout.print(f"[bold]{label}[/]")
+    reports, config = record.results, record.config
+    is_train = config.is_train
+    stdout.print(f"[bold]{record.label}[/]")
     rows = f"{config.rows_per_gpu} rows per GPU" + (" (CFG: 2 per image)" if config.cfg else "")
     stdout.print(
-        f"{config.mode.value}, batch {config.batch} over {config.gpus} GPU(s) = {rows}, "
+        f"{config.mode}, batch {config.batch} over {config.gpus} GPU(s) = {rows}, "
         f"{config.resolution} px, fp32 weights (the paper trains in fp32), GiB = 2^30 bytes"
     )
     table = Table(title="memory per GPU (GiB)")
@@ -168,8 +158,7 @@ def _print(reports, config, label) -> None:
             cells += [f"{s.peak_step / GIB:.2f}"]
         cells += [f"{r.total_bytes / GIB:.2f}"]
         if card is not None:
-            headroom = card.memory_gib - r.total_bytes / GIB
-            cells += [f"{'yes' if r.fits else 'no'} ({headroom:+.1f})"]
+            cells += [f"{'yes' if r.fits else 'no'} ({r.headroom_gib:+.1f})"]
         table.add_row(*cells)
     print_table(table)
     if is_train:
@@ -189,8 +178,8 @@ def _print(reports, config, label) -> None:
                 f"backward starts {s.held_after_forward / GIB:.2f} GiB"
             )
     stdout.print(
-        "not included: CUDA context and cuDNN/cuBLAS workspaces, allocator fragmentation, the VAE "
-        "(latents precomputed), data loading"
+        "not included: "
+        + ", ".join(record.not_included)
         + ("; a fit with little headroom may still fail" if card is not None else "")
         + "."
     )

@@ -61,7 +61,7 @@ def roofline_command(
     json_path: Annotated[
         Path | None,
         typer.Option(
-            "--json", metavar="PATH", help="Write a fcdmbench.roofline/1 record ('-': stdout)."
+            "--json", metavar="PATH", help="Write a fcdmbench.roofline/2 record ('-': stdout)."
         ),
     ] = None,
     plot: Annotated[
@@ -82,15 +82,7 @@ def roofline_command(
     if list_devices:
         _print_devices()
         return
-    import dataclasses
-
-    from fcdmbench.profiling.roofline import (
-        ASSUMPTIONS,
-        LABEL,
-        SCHEMA,
-        RooflineConfig,
-        run_roofline,
-    )
+    from fcdmbench.profiling.roofline import RooflineConfig, run_roofline
 
     if records is None:
         default = Path("reports/throughput")
@@ -108,7 +100,7 @@ def roofline_command(
         records=tuple(records),
         calibration=calibration,
     )
-    device, reports = run_roofline(
+    record = run_roofline(
         config,
         warn=lambda m: stderr.print(f"warning: {m}"),
         progress=lambda m: stderr.print(m, style="dim"),
@@ -116,38 +108,17 @@ def roofline_command(
     if plot is not None:
         from fcdmbench.reporting.roofline_plot import plot_roofline
 
-        plot_roofline(reports, device, plot)
+        plot_roofline(record, plot)
         stderr.print(f"wrote {plot}")
-    record = None
     if json_path is not None:
-        from fcdmbench.env import collect_env
-        from fcdmbench.records import RunInfo
-
-        record = {
-            "label": LABEL,
-            "config": {
-                "models": list(config.models),
-                "device": config.device,
-                "precision": config.precision.value,
-                "batch": config.batch,
-                "resolution": config.resolution,
-                "attention": config.attention,
-                "records": [str(p) for p in config.records],
-            },
-            "device": device.to_record(),
-            "assumptions": list(ASSUMPTIONS),
-            "results": [r.to_record(top=max(top, 15)) for r in reports],
-            "run": dataclasses.asdict(RunInfo.current()),
-            "env": dataclasses.asdict(collect_env("cpu")),
-        }
         if str(json_path) == "-":
-            print_json({"schema": SCHEMA, **record})
+            print_json(record.to_json())
             return
-        from fcdmbench.files import write_json_atomic
+        from fcdmbench.records import write_record
 
-        write_json_atomic(json_path, {"schema": SCHEMA, **record})
+        write_record(json_path, record)
         stderr.print(f"wrote {json_path}")
-    _print(device, reports, top, ASSUMPTIONS, LABEL, config)
+    _print(record, top)
 
 
 def _preflight(models, gpu, precision, resolution, attention, records, calibration, *outputs):
@@ -203,25 +174,31 @@ def _preflight(models, gpu, precision, resolution, attention, records, calibrati
     return selected
 
 
-def _print(device, reports, top, assumptions, label, config) -> None:
+def _print(record, top: int) -> None:
     from rich.table import Table
 
-    stdout.print(f"[bold]{label}[/]")
+    device, reports, config = record.device, record.results, record.config
+    stdout.print(f"[bold]{record.label}[/]")
     stdout.print(
         f"device: {device.name}; bandwidth {device.bandwidth_gbs:,.1f} GB/s; units (dense "
-        "TFLOP/s): " + ", ".join(f"{u} {v:.4g}" for u, v in device.units.items())
+        "TFLOP/s): " + ", ".join(f"{u} {v:.4g}" for u, v in device.units_tflops.items())
     )
     if device.calibration is not None:
         cal = device.calibration
+        when = (
+            "calibrated now"
+            if config.calibration is None
+            else (f"calibration of {cal.created} reused from {config.calibration}")
+        )
         stdout.print(
-            f"calibrated now: fp32 matmul {cal.matmul_gflops:.1f} GFLOP/s (n={cal.matmul_n}, best "
+            f"{when}: fp32 matmul {cal.matmul_gflops:.1f} GFLOP/s (n={cal.matmul_n}, best "
             f"of {len(cal.matmul_gflops_samples)}), copy {cal.copy_gbs:.2f} GB/s "
             f"({cal.copy_mib} MiB), {cal.threads} threads, load average "
             f"{cal.loadavg_before[0]:.2f} -> {cal.loadavg_after[0]:.2f}"
         )
-        if config.precision is not Precision.FP32_STRICT:
-            stdout.print(f"on a CPU {config.precision.value} runs in plain fp32")
-    table = Table(title=f"{config.precision.value}, batch {config.batch}, {config.resolution} px")
+        if config.precision != Precision.FP32_STRICT.value:
+            stdout.print(f"on a CPU {config.precision} runs in plain fp32")
+    table = Table(title=f"{config.precision}, batch {config.batch}, {config.resolution} px")
     for header in (
         "model",
         "GMACs/img",
@@ -240,7 +217,7 @@ def _print(device, reports, top, assumptions, label, config) -> None:
             r.display_name,
             f"{r.gmacs_per_image:.2f}",
             f"{r.img_per_s:,.1f}",
-            f"{r.time_s * 1e3:.2f}",
+            f"{r.ms_per_forward:.2f}",
             f"{r.tflops_at_bound:.3g}",
             f"{r.memory_bound_share:.0%}",
             fmt(measured, 2),
@@ -286,13 +263,13 @@ def _print(device, reports, top, assumptions, label, config) -> None:
                 f"{o.intensity:.1f}",
                 f"{o.time_s * 1e3:.2f}",
                 f"{o.time_s / r.time_s:.1%}",
-                "memory" if o.is_memory_bound else "compute",
+                o.bound,
             )
         print_table(ops)
     for r in reports:
         if r.measured:
             stdout.print(f"measured {r.display_name}: {r.measured.source}")
-    stdout.print("assumptions: " + "; ".join(assumptions) + ".")
+    stdout.print("assumptions: " + "; ".join(record.assumptions) + ".")
 
 
 def _print_devices() -> None:

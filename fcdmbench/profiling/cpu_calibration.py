@@ -2,7 +2,8 @@
 
 A CPU has no datasheet figure the roofline could use (turbo, SMT, memory channels and other
 tenants all move it), so ``fcdmbench roofline --gpu cpu`` measures both roofs here, with the
-threads torch will use, and records what it measured next to the prediction:
+threads torch will use, and records what it measured in the roofline record beside the
+prediction (`fcdmbench.records.CpuCalibration`, at ``device.calibration``):
 
 - compute roof: the best of several blocks of ``torch.mm`` on two ``n x n`` fp32 matrices
   (``2 n^3`` FLOPs each), i.e. what the BLAS reaches on a large, friendly GEMM;
@@ -15,42 +16,14 @@ recorded: on a shared machine another process can take a core, and the figures s
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from fcdmbench.errors import InputError
+from fcdmbench.records import CpuCalibration, now_iso
 
-__all__ = ["SCHEMA", "CpuCalibration", "calibrate_cpu", "load_calibration"]
-
-SCHEMA = "fcdmbench.cpu-calibration/1"
-
-
-@dataclass(frozen=True, slots=True)
-class CpuCalibration:
-    """What `calibrate_cpu` measured (GFLOP/s, GB/s = 1e9 bytes/s)."""
-
-    cpu_name: str
-    device_slug: str
-    threads: int
-    matmul_n: int
-    matmul_gflops: float
-    matmul_gflops_samples: tuple[float, ...]
-    copy_mib: int
-    copy_gbs: float
-    copy_gbs_samples: tuple[float, ...]
-    seconds: float
-    loadavg_before: tuple[float, float, float]
-    loadavg_after: tuple[float, float, float]
-    torch: str
-    created: str
-
-    def to_record(self) -> dict[str, Any]:
-        return {"schema": SCHEMA, **dataclasses.asdict(self)}
+__all__ = ["CpuCalibration", "calibrate_cpu", "load_calibration"]
 
 
 def _best_rate(work, amount: float, blocks: int, min_block_s: float) -> list[float]:
@@ -104,40 +77,30 @@ def calibrate_cpu(
         loadavg_before=tuple(before),
         loadavg_after=tuple(os.getloadavg()),
         torch=torch.__version__,
-        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        created=now_iso(),
     )
 
 
 def load_calibration(path: str | Path) -> CpuCalibration:
-    """Read a calibration from a calibration record or from a roofline record that holds one.
+    """The CPU calibration in the roofline record at `path` (one ``--gpu cpu --json`` wrote).
 
     Raises:
-        InputError: missing, unreadable, or no calibration in it.
+        InputError: missing or unreadable, not a roofline record (the message names the file
+            and the field that fails), or a roofline record of a GPU (no calibration in it).
     """
-    import json
+    from fcdmbench.records import RooflineRecord, read_record
 
+    hint = "pass a file written by: fcdmbench roofline --gpu cpu --json PATH"
     path = Path(path)
+    if not path.exists():
+        raise InputError(f"calibration file {path} not found", hint=hint)
     try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError as exc:
+        record = read_record(path, kind=RooflineRecord)
+    except InputError as exc:
+        raise InputError(exc.message, hint=hint) from None
+    if record.device.calibration is None:
         raise InputError(
-            f"calibration file {path} not found",
-            hint="write one with: fcdmbench roofline --gpu cpu --json PATH",
-        ) from exc
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"calibration file {path} is not valid JSON: {exc}") from exc
-    if isinstance(data, dict) and data.get("schema", "").startswith("fcdmbench.roofline/"):
-        data = (data.get("device") or {}).get("calibration")
-    if not isinstance(data, dict) or not str(data.get("schema", "")).startswith(SCHEMA):
-        raise InputError(
-            f"{path} holds no CPU calibration ({SCHEMA})",
-            hint="pass a file written by: fcdmbench roofline --gpu cpu --json PATH",
+            f"{path} is a roofline record for {record.device.name}: it holds no CPU calibration",
+            hint=hint,
         )
-    fields = {f.name for f in dataclasses.fields(CpuCalibration)}
-    try:
-        values = {k: data[k] for k in fields}
-    except KeyError as exc:
-        raise InputError(f"{path}: calibration lacks field {exc}") from exc
-    for key in ("matmul_gflops_samples", "copy_gbs_samples", "loadavg_before", "loadavg_after"):
-        values[key] = tuple(values[key])
-    return CpuCalibration(**values)
+    return record.device.calibration

@@ -19,6 +19,9 @@ the DDP buckets (one flat copy of the gradients, PyTorch's default
 ``gradient_as_bucket_view=False``). Not included: the CUDA context and cuDNN/cuBLAS workspaces,
 allocator fragmentation, the VAE (latents assumed precomputed), data-loader buffers, and the
 generator state checkpointing keeps per block (host memory; it shows on a CPU, see the tests).
+
+`measure_memory` returns the complete record (`fcdmbench.records.MemoryRecord`, schema
+``fcdmbench.memory/2``); the CLI only renders and writes it.
 """
 
 from __future__ import annotations
@@ -28,46 +31,32 @@ import enum
 import functools
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from fcdmbench.errors import ConfigError
+from fcdmbench.records import MemoryCard, MemoryRecord, MemoryResult, MemorySettings, StepMemory
+from fcdmbench.records.memory import GIB, MEMORY_LABEL, rows_per_gpu
 
 __all__ = [
     "GIB",
+    "LABEL",
     "MemoryConfig",
     "MemoryMode",
-    "MemoryReport",
+    "MemoryRecord",
+    "MemoryResult",
     "StepMemory",
     "measure_memory",
     "fused_attention_mode",
     "measure_step",
 ]
 
-SCHEMA = "fcdmbench.memory/1"
-GIB = 2**30
-LABEL = "predicted (meta-device measurement of one step + modelled terms), not a GPU measurement"
+LABEL = MEMORY_LABEL
 
 
 class MemoryMode(enum.Enum):
     TRAIN = "train"
     INFER = "infer"
-
-
-@dataclass(frozen=True, slots=True)
-class StepMemory:
-    """What one measured step held, in bytes (allocations made during the step only)."""
-
-    saved_bytes: int  # saved for backward (hooks), deduplicated by storage, parameters excluded
-    saved_tensors: int  # saved tensors as packed by autograd
-    saved_storages: int  # distinct storages behind them
-    saved_bytes_undeduplicated: int  # the same tensors counted one by one
-    held_after_forward: int  # live at the end of forward + loss (tracker)
-    peak_forward: int
-    peak_step: int  # forward, backward and optimizer step
-    grad_bytes: int
-    optimizer_bytes: int
-    param_bytes: int
 
 
 class _StorageTracker:
@@ -308,97 +297,21 @@ class MemoryConfig:
 
     @property
     def rows_per_gpu(self) -> int:
-        return self.batch // self.gpus * (2 if self.cfg else 1)
+        return rows_per_gpu(self.batch, self.gpus, self.cfg)
 
-
-@dataclass(frozen=True, slots=True)
-class MemoryReport:
-    """The estimate for one model (bytes per GPU)."""
-
-    model: str
-    display_name: str
-    config: MemoryConfig
-    step: StepMemory
-    checkpointing: str  # "off", "upstream per-block", "applied per block of <lists>"
-    card: Any = None  # DeviceSpec
-    notes: tuple[str, ...] = field(default=())
-
-    @property
-    def ema_bytes(self) -> int:
-        return self.step.param_bytes if self.config.ema and self.is_train else 0
-
-    @property
-    def is_train(self) -> bool:
-        return self.config.mode is MemoryMode.TRAIN
-
-    @property
-    def ddp_bucket_bytes(self) -> int:
-        return self.step.grad_bytes if self.is_train and self.config.gpus > 1 else 0
-
-    @property
-    def total_bytes(self) -> int:
-        s = self.step
-        return (
-            s.param_bytes + self.ema_bytes + s.optimizer_bytes + s.peak_step + self.ddp_bucket_bytes
+    def settings(self, resolution: int | None = None) -> MemorySettings:
+        """The record's copy of these settings (at `resolution` when a model's name tags one)."""
+        return MemorySettings(
+            mode=self.mode.value,
+            batch=self.batch,
+            gpus=self.gpus,
+            resolution=self.resolution if resolution is None else resolution,
+            grad_checkpointing=self.grad_checkpointing,
+            card=self.card,
+            ema=self.ema,
+            cfg=self.cfg,
+            attention=self.attention,
         )
-
-    @property
-    def fits(self) -> bool | None:
-        if self.card is None or self.card.memory_gib is None:
-            return None
-        return self.total_bytes <= self.card.memory_gib * GIB
-
-    def to_record(self) -> dict[str, Any]:
-        s = self.step
-        gib = {
-            "params": s.param_bytes / GIB,
-            "ema": self.ema_bytes / GIB,
-            "grads": s.grad_bytes / GIB,
-            "optimizer_state": s.optimizer_bytes / GIB,
-            "saved_activations": s.saved_bytes / GIB,
-            "held_after_forward": s.held_after_forward / GIB,
-            "peak_forward": s.peak_forward / GIB,
-            "peak_step": s.peak_step / GIB,
-            "ddp_buckets": self.ddp_bucket_bytes / GIB,
-            "total_per_gpu": self.total_bytes / GIB,
-        }
-        card = None
-        if self.card is not None:
-            card = {
-                "key": self.card.key,
-                "name": self.card.name,
-                "memory_gib": self.card.memory_gib,
-                "source": self.card.memory_figure.source if self.card.memory_figure else None,
-                "fits": self.fits,
-                "headroom_gib": self.card.memory_gib - self.total_bytes / GIB
-                if self.card.memory_gib
-                else None,
-            }
-        return {
-            "model": self.model,
-            "display_name": self.display_name,
-            "label": LABEL,
-            "mode": self.config.mode.value,
-            "batch": self.config.batch,
-            "gpus": self.config.gpus,
-            "rows_per_gpu": self.config.rows_per_gpu,
-            "resolution": self.config.resolution,
-            "checkpointing": self.checkpointing,
-            "gib": gib,
-            "bytes": dataclasses.asdict(s),
-            "measured": [
-                "params",
-                "grads",
-                "optimizer_state",
-                "saved_activations",
-                "held_after_forward",
-                "peak_forward",
-                "peak_step",
-            ],
-            "modelled": ["ema", "ddp_buckets"],
-            "card": card,
-            "notes": list(self.notes),
-        }
 
 
 def _checkpoint_blocks(model: Any, is_fused_attention: bool) -> str:
@@ -453,30 +366,44 @@ def _build(spec: Any, config: MemoryConfig) -> tuple[Any, str]:
 
 def measure_memory(
     config: MemoryConfig, progress: Callable[[str], None] = lambda message: None
-) -> list[MemoryReport]:
-    """Measure every model of `config` on the meta device."""
+) -> MemoryRecord:
+    """Measure every model of `config` on the meta device.
+
+    Returns:
+        The complete record (run, environment, settings, one result per model).
+    """
     import torch
 
+    from fcdmbench.env import collect_env
+    from fcdmbench.records import RunInfo
     from fcdmbench.registry import VAE_FACTOR, resolve
 
+    run = RunInfo.current()
     card = None
     if config.card is not None:
         from fcdmbench.profiling.devices import get_device
 
-        card = get_device(config.card)
-        if card.memory_gib is None:
+        device = get_device(config.card)
+        if device.memory_gib is None:
             raise ConfigError(
-                f"device {card.key} has no memory figure in the device table",
+                f"device {device.key} has no memory figure in the device table",
                 hint="choose a card with one, e.g. rtx-4090, a100-80gb-sxm, h100-sxm",
             )
-    reports = []
+        card = MemoryCard(
+            key=device.key,
+            name=device.name,
+            memory_gib=device.memory_gib,
+            source=device.memory_figure.source if device.memory_figure else None,
+        )
+    results = []
     for name in config.models:
         spec, tag = resolve(name)
+        model_config = config  # a resolution tag applies to its own model only
         if tag and tag != config.resolution:
-            config = dataclasses.replace(config, resolution=tag)
+            model_config = dataclasses.replace(config, resolution=tag)
         progress(f"measuring {spec.name} ({config.mode.value}) on the meta device")
-        model, description = _build(spec, config)
-        side = config.resolution // VAE_FACTOR
+        model, description = _build(spec, model_config)
+        side = model_config.resolution // VAE_FACTOR
         shape = (config.rows_per_gpu, spec.latent_channels, side, side)
         num_classes = getattr(spec.config, "num_classes", 1000)
         out_channels = getattr(model, "out_channels", spec.latent_channels)
@@ -495,14 +422,20 @@ def measure_memory(
             lambda params: torch.optim.AdamW(params, lr=1e-4, weight_decay=0.0, foreach=True),
             is_fused_attention=config.attention == "fused",
         )
-        reports.append(
-            MemoryReport(
+        results.append(
+            MemoryResult(
                 model=spec.name,
                 display_name=spec.display_name,
-                config=config,
-                step=step,
+                config=model_config.settings(),
                 checkpointing=description,
+                step=step,
                 card=card,
             )
         )
-    return reports
+    return MemoryRecord(
+        run=run,
+        env=collect_env("cpu"),  # the meta device holds nothing; the host ran the step
+        models=tuple(config.models),
+        config=config.settings(),
+        results=tuple(results),
+    )

@@ -23,26 +23,42 @@ paper-default is PyTorch's own default (``cuda.matmul.allow_tf32=False``,
 (cuDNN's depthwise kernels do not use tensor cores); elementwise work computes nothing the FLOP
 counter counts except norms and products, priced at the FP32 SIMT peak. On ``cpu`` every unit is
 the calibrated fp32 matmul rate and the bandwidth the calibrated copy rate.
+
+`run_roofline` returns the complete record (`fcdmbench.records.RooflineRecord`, schema
+``fcdmbench.roofline/2``); the CLI only renders and writes it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fcdmbench.errors import ConfigError
 from fcdmbench.profiling.precision import Precision
+from fcdmbench.records import (
+    CpuCalibration,
+    MeasuredThroughput,
+    OpTime,
+    RooflineDevice,
+    RooflineRecord,
+    RooflineResult,
+    RooflineSettings,
+)
+from fcdmbench.records.roofline import ASSUMPTIONS, ROOFLINE_LABEL
 
 __all__ = [
     "ASSUMPTIONS",
+    "LABEL",
     "OpTime",
     "RooflineConfig",
     "RooflineDevice",
-    "RooflineReport",
+    "RooflineRecord",
+    "RooflineResult",
     "predict",
     "read_throughput_points",
     "roofline_device",
@@ -50,46 +66,10 @@ __all__ = [
     "unit_for",
 ]
 
-SCHEMA = "fcdmbench.roofline/1"
-LABEL = "predicted upper bound (roofline model), not a measurement"
-
-ASSUMPTIONS = (
-    "every kernel runs at its unit's dense peak or at full memory bandwidth, whichever binds",
-    "no kernel-launch overhead, no overlap between kernels, no L2 reuse between kernels",
-    "unfused: each operator reads its inputs from and writes its outputs to device memory "
-    "(attention counted as one fused SDPA kernel unless --attention unfused)",
-    "bytes at the dtypes the precision mode runs (bf16/fp16: CUDA autocast replayed on the meta "
-    "device, casts included)",
-    "depthwise convolutions and elementwise work on FP32 SIMT units in every mode",
-    "FLOPs = 2 x the MACs of `fcdmbench flops` (same counter, same per-operator counts)",
-)
+LABEL = ROOFLINE_LABEL
 
 
-@dataclass(frozen=True, slots=True)
-class RooflineDevice:
-    """Peaks (TFLOP/s per unit) and bandwidth of the device a prediction is made for."""
-
-    key: str
-    name: str
-    units: dict[str, float]  # unit -> dense TFLOP/s
-    bandwidth_gbs: float
-    memory_gib: float | None
-    sources: dict[str, str]
-    calibration: Any = None  # a CpuCalibration for ``cpu``
-
-    def to_record(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "name": self.name,
-            "units_tflops": dict(self.units),
-            "bandwidth_gbs": self.bandwidth_gbs,
-            "memory_gib": self.memory_gib,
-            "sources": dict(self.sources),
-            "calibration": self.calibration.to_record() if self.calibration else None,
-        }
-
-
-def roofline_device(key: str, calibration: Any = None) -> RooflineDevice:
+def roofline_device(key: str, calibration: CpuCalibration | None = None) -> RooflineDevice:
     """The device table entry `key` as a `RooflineDevice`; ``cpu`` needs a `CpuCalibration`.
 
     Raises:
@@ -108,7 +88,7 @@ def roofline_device(key: str, calibration: Any = None) -> RooflineDevice:
         return RooflineDevice(
             key=spec.key,
             name=f"CPU {calibration.cpu_name} ({calibration.threads} threads, calibrated)",
-            units={"cpu-fp32": rate},
+            units_tflops={"cpu-fp32": rate},
             bandwidth_gbs=calibration.copy_gbs,
             memory_gib=None,
             sources={"cpu-fp32": f"fp32 matmul, {where}", "bandwidth": f"copy, {where}"},
@@ -130,7 +110,7 @@ def roofline_device(key: str, calibration: Any = None) -> RooflineDevice:
     return RooflineDevice(
         key=spec.key,
         name=spec.name,
-        units=units,
+        units_tflops=units,
         bandwidth_gbs=spec.bandwidth_gbs,
         memory_gib=spec.memory_gib,
         sources=sources,
@@ -151,157 +131,46 @@ def unit_for(kind: str, dtype: str, precision: Precision, is_cpu: bool = False) 
     return "fp32-simt"
 
 
-@dataclass(frozen=True, slots=True)
-class OpTime:
-    """One operator (or a group of them) priced on the device."""
-
-    op: str
-    module: str
-    kind: str
-    unit: str
-    calls: int
-    flops: float
-    bytes: float
-    compute_s: float
-    memory_s: float
-
-    @property
-    def time_s(self) -> float:
-        return max(self.compute_s, self.memory_s)
-
-    @property
-    def is_memory_bound(self) -> bool:
-        return self.memory_s > self.compute_s
-
-    @property
-    def intensity(self) -> float:
-        return self.flops / self.bytes if self.bytes else 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class RooflineReport:
-    """The prediction for one model."""
-
-    model: str
-    display_name: str
-    resolution: int
-    batch: int
-    precision: str
-    attention: str
-    gmacs_per_image: float
-    ops: tuple[OpTime, ...]  # one per traced call, in execution order
-    measured: Any = None  # a fcdmbench.records.ThroughputPoint
-
-    @property
-    def time_s(self) -> float:
-        return sum(o.time_s for o in self.ops)
-
-    @property
-    def img_per_s(self) -> float:
-        """Predicted upper bound of images/s through one network evaluation."""
-        return self.batch / self.time_s if self.time_s else float("inf")
-
-    @property
-    def memory_bound_share(self) -> float:
-        total = self.time_s
-        return sum(o.time_s for o in self.ops if o.is_memory_bound) / total if total else 0.0
-
-    @property
-    def tflops_at_bound(self) -> float:
-        return sum(o.flops for o in self.ops) / self.time_s / 1e12 if self.time_s else 0.0
-
-    @property
-    def measured_over_predicted(self) -> float | None:
-        return self.measured.img_per_s / self.img_per_s if self.measured else None
-
-    def grouped(self, by: Callable[[OpTime], tuple]) -> list[OpTime]:
-        """Operators summed by a key, largest time first."""
-        groups: dict[tuple, list[OpTime]] = defaultdict(list)
-        for o in self.ops:
-            groups[by(o)].append(o)
-        out = []
-        for members in groups.values():
-            first = members[0]
-            out.append(
-                OpTime(
-                    op=first.op,
-                    module=_pattern(first.module),
-                    kind=first.kind,
-                    unit=first.unit,
-                    calls=sum(m.calls for m in members),
-                    flops=sum(m.flops for m in members),
-                    bytes=sum(m.bytes for m in members),
-                    compute_s=sum(m.compute_s for m in members),
-                    memory_s=sum(m.memory_s for m in members),
-                )
-            )
-        return sorted(out, key=lambda o: -o.time_s)
-
-    def top_ops(self, n: int = 10) -> list[OpTime]:
-        """The `n` costliest (operator, module pattern) groups (block indices folded to ``*``)."""
-        return self.grouped(lambda o: (o.op, _pattern(o.module), o.unit))[:n]
-
-    def by_unit(self) -> list[OpTime]:
-        return self.grouped(lambda o: (o.unit,))
-
-    def to_record(self, top: int = 15) -> dict[str, Any]:
-        def row(o: OpTime) -> dict[str, Any]:
-            return {
-                "op": o.op,
-                "module": o.module,
-                "kind": o.kind,
-                "unit": o.unit,
-                "calls": o.calls,
-                "gflops": o.flops / 1e9,
-                "mbytes": o.bytes / 1e6,
-                "intensity_flop_per_byte": o.intensity,
-                "time_ms": o.time_s * 1e3,
-                "share": o.time_s / self.time_s if self.time_s else 0.0,
-                "bound": "memory" if o.is_memory_bound else "compute",
-            }
-
-        measured = None
-        if self.measured is not None:
-            measured = {
-                "img_per_s": self.measured.img_per_s,
-                "iqr": self.measured.iqr,
-                "source": self.measured.source,
-                "device_slug": self.measured.device_slug,
-                "precision": self.measured.precision,
-                "torch": self.measured.torch,
-                "measured_over_predicted": self.measured_over_predicted,
-            }
-        return {
-            "model": self.model,
-            "display_name": self.display_name,
-            "resolution": self.resolution,
-            "batch": self.batch,
-            "precision": self.precision,
-            "attention": self.attention,
-            "gmacs_per_image": self.gmacs_per_image,
-            "label": LABEL,
-            "predicted_img_per_s": self.img_per_s,
-            "predicted_ms_per_forward": self.time_s * 1e3,
-            "memory_bound_share": self.memory_bound_share,
-            "tflops_at_bound": self.tflops_at_bound,
-            "by_unit": [row(o) for o in self.by_unit()],
-            "top_ops": [row(o) for o in self.top_ops(top)],
-            "measured": measured,
-        }
-
-
 def _pattern(module: str) -> str:
     return re.sub(r"(?<=\.)\d+(?=\.|$)|^\d+(?=\.)", "*", module)
 
 
-def predict(trace: Any, device: RooflineDevice, precision: Precision) -> RooflineReport:
-    """Price every call of an `OpTrace` on `device` under `precision`."""
-    is_cpu = "cpu-fp32" in device.units
+def _grouped(ops: Iterable[OpTime], key: Callable[[OpTime], Hashable]) -> tuple[OpTime, ...]:
+    """Operators summed by `key` (module shown as its pattern), costliest first."""
+    groups: dict[Hashable, list[OpTime]] = defaultdict(list)
+    for o in ops:
+        groups[key(o)].append(o)
+    out = []
+    for members in groups.values():
+        first = members[0]
+        out.append(
+            OpTime(
+                op=first.op,
+                module=_pattern(first.module),
+                kind=first.kind,
+                unit=first.unit,
+                calls=sum(m.calls for m in members),
+                flops=sum(m.flops for m in members),
+                bytes=sum(m.bytes for m in members),
+                compute_s=sum(m.compute_s for m in members),
+                memory_s=sum(m.memory_s for m in members),
+            )
+        )
+    return tuple(sorted(out, key=lambda o: -o.time_s))
+
+
+def predict(trace: Any, device: RooflineDevice, precision: Precision) -> RooflineResult:
+    """Price every call of an `OpTrace` on `device` under `precision`.
+
+    The model's time sums every call's ``max(compute, memory)``; its operators are kept summed
+    per (operator, module pattern, kind, unit) and per unit (`fcdmbench.records.RooflineResult`).
+    """
+    is_cpu = "cpu-fp32" in device.units_tflops
     bandwidth = device.bandwidth_gbs * 1e9
     ops = []
     for call in trace.calls:
         unit = unit_for(call.kind, call.dtype, precision, is_cpu)
-        if unit not in device.units:
+        if unit not in device.units_tflops:
             raise ConfigError(
                 f"{device.name} has no {unit} figure, needed for {call.op} under {precision.value}",
                 hint="choose a precision the device supports (V100: no TF32/BF16)",
@@ -315,11 +184,11 @@ def predict(trace: Any, device: RooflineDevice, precision: Precision) -> Rooflin
                 calls=1,
                 flops=call.flops,
                 bytes=float(call.bytes),
-                compute_s=call.flops / (device.units[unit] * 1e12),
+                compute_s=call.flops / (device.units_tflops[unit] * 1e12),
                 memory_s=call.bytes / bandwidth,
             )
         )
-    return RooflineReport(
+    return RooflineResult(
         model=trace.model,
         display_name=trace.display_name,
         resolution=trace.resolution,
@@ -327,7 +196,11 @@ def predict(trace: Any, device: RooflineDevice, precision: Precision) -> Rooflin
         precision=precision.value,
         attention=trace.attention,
         gmacs_per_image=trace.gmacs_per_image,
-        ops=tuple(ops),
+        time_s=sum(o.time_s for o in ops),
+        memory_bound_s=sum(o.time_s for o in ops if o.is_memory_bound),
+        flops=sum(o.flops for o in ops),
+        ops=_grouped(ops, lambda o: (o.op, _pattern(o.module), o.kind, o.unit)),
+        by_unit=_grouped(ops, lambda o: o.unit),
     )
 
 
@@ -338,7 +211,7 @@ def read_throughput_points(paths: tuple[Path, ...], warn: Callable[[str], None])
     import json
 
     from fcdmbench.errors import InputError
-    from fcdmbench.records import ThroughputRecord, read_record
+    from fcdmbench.records import ThroughputRecord
 
     files: list[Path] = []
     for path in paths:
@@ -352,14 +225,16 @@ def read_throughput_points(paths: tuple[Path, ...], warn: Callable[[str], None])
     points = []
     for file in files:
         try:
-            schema = str(json.loads(file.read_text()).get("schema", ""))
-        except (OSError, ValueError, AttributeError) as exc:
+            obj = json.loads(file.read_text())
+        except (OSError, ValueError) as exc:
             warn(f"skipped {file}: {exc}")
             continue
-        if not schema.startswith("fcdmbench.throughput/"):
+        if not isinstance(obj, dict) or not str(obj.get("schema", "")).startswith(
+            "fcdmbench.throughput/"
+        ):
             continue
         try:
-            record = read_record(file, ThroughputRecord)
+            record = ThroughputRecord.from_json(obj, source=file)
         except InputError as exc:
             warn(f"skipped {file}: {exc.message}")
             continue
@@ -367,7 +242,7 @@ def read_throughput_points(paths: tuple[Path, ...], warn: Callable[[str], None])
     return points
 
 
-def _matches(point: Any, report: RooflineReport, device: RooflineDevice) -> bool:
+def _matches(point: Any, report: RooflineResult, device: RooflineDevice) -> bool:
     from fcdmbench.profiling.devices import find_device_peak
 
     if (point.model, point.batch, point.resolution) != (
@@ -421,10 +296,17 @@ def run_roofline(
     config: RooflineConfig,
     warn: Callable[[str], None] = lambda message: None,
     progress: Callable[[str], None] = lambda message: None,
-) -> tuple[RooflineDevice, list[RooflineReport]]:
-    """Trace each model once, price it on the device, attach measured figures where they exist."""
-    from fcdmbench.profiling.op_trace import trace_ops
+) -> RooflineRecord:
+    """Trace each model once, price it on the device, attach measured figures where they exist.
 
+    Returns:
+        The complete record (run, environment, settings, roofs, one result per model).
+    """
+    from fcdmbench.env import collect_env
+    from fcdmbench.profiling.op_trace import trace_ops
+    from fcdmbench.records import RunInfo
+
+    run = RunInfo.current()
     calibration = None
     if config.calibration is not None:
         from fcdmbench.profiling.cpu_calibration import load_calibration
@@ -439,20 +321,29 @@ def run_roofline(
         progress("calibrating this CPU (fp32 matmul, copy; a few seconds)")
     device = roofline_device(config.device, calibration)
     points = read_throughput_points(config.records, warn) if config.records else []
-    reports = []
+    results = []
     for name in config.models:
         progress(f"tracing {name} on the meta device")
         trace = trace_ops(name, config.resolution, config.batch, config.autocast, config.attention)
-        report = predict(trace, device, config.precision)
-        found = [p for p in points if _matches(p, report, device)]
+        result = predict(trace, device, config.precision)
+        found = [p for p in points if _matches(p, result, device)]
         if found:
             latest = max(found, key=lambda p: p.source)
-            report = RooflineReport(**{**_fields(report), "measured": latest})
-        reports.append(report)
-    return device, reports
-
-
-def _fields(report: RooflineReport) -> dict[str, Any]:
-    import dataclasses
-
-    return {f.name: getattr(report, f.name) for f in dataclasses.fields(report)}
+            result = dataclasses.replace(result, measured=MeasuredThroughput.from_point(latest))
+        results.append(result)
+    return RooflineRecord(
+        run=run,
+        env=collect_env("cpu"),  # the meta device computes nothing; the host ran the trace
+        config=RooflineSettings(
+            models=tuple(config.models),
+            device=config.device,
+            precision=config.precision.value,
+            batch=config.batch,
+            resolution=config.resolution,
+            attention=config.attention,
+            records=tuple(str(p) for p in config.records),
+            calibration=None if config.calibration is None else str(config.calibration),
+        ),
+        device=device,
+        results=tuple(results),
+    )

@@ -4,7 +4,8 @@ Every command's result is a record: a frozen dataclass with a schema name and ve
 (``fcdmbench.<kind>/2``), the environment it ran in (`EnvInfo`) and run metadata (`RunInfo`:
 fcdmbench version, git sha and dirty flag, start time, command line). Library entry points return
 them complete (`run_flops` -> `FlopsRecord`, `measure_throughput` -> `ThroughputRecord`,
-`evaluate` -> `EvalRecord`, `run_sampling` -> `SampleRecord`, `run_spectral` -> `SpectralRecord`);
+`evaluate` -> `EvalRecord`, `run_sampling` -> `SampleRecord`, `run_spectral` -> `SpectralRecord`,
+`run_roofline` -> `RooflineRecord`, `measure_memory` -> `MemoryRecord`);
 the CLI only renders and writes them; the report and the regression gate read them only through
 these classes.
 
@@ -16,6 +17,8 @@ these classes.
 | eval       | `EvalRecord`       | ``fcdmbench eval``                           |
 | sample     | `SampleRecord`     | ``fcdmbench sample`` (``<out>.npz.json``)    |
 | spectral   | `SpectralRecord`   | ``fcdmbench analyze spectral``               |
+| roofline   | `RooflineRecord`   | ``fcdmbench roofline --json`` (a model)      |
+| memory     | `MemoryRecord`     | ``fcdmbench memory --json`` (a model)        |
 | report     | `ReportManifest`   | ``fcdmbench report`` (``manifest.json``)     |
 
 Schema-1 files (written before records were typed) are migrated on reading where they hold what
@@ -50,7 +53,23 @@ from fcdmbench.records.flops import (
     ModuleCount,
     OpCount,
 )
+from fcdmbench.records.memory import (
+    MemoryCard,
+    MemoryRecord,
+    MemoryResult,
+    MemorySettings,
+    StepMemory,
+)
 from fcdmbench.records.report import ReportManifest
+from fcdmbench.records.roofline import (
+    CpuCalibration,
+    MeasuredThroughput,
+    OpTime,
+    RooflineDevice,
+    RooflineRecord,
+    RooflineResult,
+    RooflineSettings,
+)
 from fcdmbench.records.sampling import (
     GuidanceInfo,
     SampleModel,
@@ -77,18 +96,29 @@ __all__ = [
     "CONVENTION",
     "CanaryResult",
     "CounterComparison",
+    "CpuCalibration",
     "EnvInfo",
     "EvalRecord",
     "FlopsRecord",
     "FlopsResult",
     "GuidanceInfo",
+    "MeasuredThroughput",
+    "MemoryCard",
+    "MemoryRecord",
+    "MemoryResult",
+    "MemorySettings",
     "ModuleCount",
     "OpCount",
+    "OpTime",
     "PAPER_NUM_SAMPLES",
     "ProtocolSettings",
     "RECORD_TYPES",
     "Record",
     "ReportManifest",
+    "RooflineDevice",
+    "RooflineRecord",
+    "RooflineResult",
+    "RooflineSettings",
     "RunInfo",
     "SampleModel",
     "SamplePrecision",
@@ -97,6 +127,7 @@ __all__ = [
     "SamplerSettings",
     "SpectralCurve",
     "SpectralRecord",
+    "StepMemory",
     "Summary",
     "TRAIN_FACTOR",
     "ThroughputPoint",
@@ -120,6 +151,8 @@ RECORD_TYPES: dict[str, type[Record]] = {
         EvalRecord,
         SampleRecord,
         SpectralRecord,
+        RooflineRecord,
+        MemoryRecord,
         ReportManifest,
     )
 }

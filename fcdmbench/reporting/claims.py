@@ -160,7 +160,7 @@ def _memory_table() -> ReportTable:
             grad_checkpointing=checkpointing,
             card=card,
         )
-        (report,) = measure_memory(config)
+        (report,) = measure_memory(config).results
         total = report.total_bytes / GIB
         rows.append(
             (

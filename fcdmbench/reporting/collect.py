@@ -27,7 +27,9 @@ from fcdmbench.records import (
     BaselineRecord,
     EvalRecord,
     FlopsRecord,
+    MemoryRecord,
     ReportManifest,
+    RooflineRecord,
     SampleRecord,
     SpectralRecord,
     ThroughputPoint,
@@ -174,6 +176,12 @@ def load_records(
         record = record_from_json(obj, source=path)
         if isinstance(record, ReportManifest):
             note(f"{path}: a report manifest (an output, not a measurement); skipped")
+            continue
+        if isinstance(record, (RooflineRecord, MemoryRecord)):
+            note(
+                f"{path}: a {record.kind()} record (a model, not a measurement; the claims "
+                "section computes its own); skipped"
+            )
             continue
         found.files.append(path)
         _add(record, str(path), found, note)

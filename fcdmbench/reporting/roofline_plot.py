@@ -23,9 +23,9 @@ _UNIT_STYLE = {
 _AREA = 2500  # marker area (pt^2) of an operator group taking all of the time
 
 
-def plot_roofline(reports, device, path: Path, make_parents: bool = False) -> Path:
-    """Write the roofline figure of `reports` (`RooflineReport`s) on `device` to `path` (.png
-    or .svg; the format follows the suffix)."""
+def plot_roofline(record, path: Path, make_parents: bool = False) -> Path:
+    """Write the roofline figure of `record` (a `fcdmbench.records.RooflineRecord`) to `path`
+    (.png, .svg or .pdf; the format follows the suffix)."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -33,21 +33,20 @@ def plot_roofline(reports, device, path: Path, make_parents: bool = False) -> Pa
 
     from fcdmbench.files import atomic_output
 
-    groups = [
-        (i, r, g) for i, r in enumerate(reports) for g in r.grouped(lambda o: (o.op, o.module))
-    ]
+    reports, device = record.results, record.device
+    groups = [(i, r, g) for i, r in enumerate(reports) for g in r.ops]
     drawn = [(i, r, g) for i, r, g in groups if g.flops > 0 and g.time_s > 0]
     intensities = [g.intensity for _, _, g in drawn]
     x_lo = min(intensities, default=1.0) / 10
     x_hi = max(intensities, default=10.0) * 10
     y_lo = min((g.flops / g.time_s / 1e12 for _, _, g in drawn), default=1e-3) / 4
-    y_hi = max(device.units.values()) * 3
+    y_hi = max(device.units_tflops.values()) * 3
     fig, (side, ax) = plt.subplots(
         1, 2, figsize=(10, 5.8), sharey=True, gridspec_kw={"width_ratios": [1, 9], "wspace": 0.03}
     )
     bandwidth = device.bandwidth_gbs * 1e9
     for unit in sorted({o.unit for r in reports for o in r.ops}):
-        peak = device.units[unit] * 1e12
+        peak = device.units_tflops[unit] * 1e12
         ridge = peak / bandwidth
         xs = [x_lo, ridge, x_hi]
         ax.plot(
@@ -56,7 +55,7 @@ def plot_roofline(reports, device, path: Path, make_parents: bool = False) -> Pa
             _UNIT_STYLE.get(unit, "-"),
             color="0.35",
             lw=1.2,
-            label=f"roof {unit}: {device.units[unit]:g} TFLOP/s, ridge {ridge:.0f} FLOP/B",
+            label=f"roof {unit}: {device.units_tflops[unit]:g} TFLOP/s, ridge {ridge:.0f} FLOP/B",
         )
     for index, report, group in drawn:
         ax.scatter(

@@ -104,7 +104,7 @@ def _allocator_held_after_forward(model, batch):
 @pytest.mark.parametrize("name", ["fcdm-s", "dit-s-2"])
 def test_saved_activations_equal_what_autograd_saves_on_cpu(name):
     config = MemoryConfig(models=(name,), batch=2, resolution=RESOLUTION)
-    (report,) = measure_memory(config)  # meta device
+    (report,) = measure_memory(config).results  # meta device
     meta = report.step
     model = _cpu_model(name, config)
     batch = _batch(model, config, name)
@@ -119,7 +119,9 @@ def test_saved_activations_equal_what_autograd_saves_on_cpu(name):
 
 
 def test_dedupe_matters_for_attention():
-    (report,) = measure_memory(MemoryConfig(models=("dit-s-2",), batch=2, resolution=RESOLUTION))
+    (report,) = measure_memory(
+        MemoryConfig(models=("dit-s-2",), batch=2, resolution=RESOLUTION)
+    ).results
     s = report.step
     # q, k, v are views of one qkv storage: counting them one by one would overstate
     assert s.saved_bytes_undeduplicated > s.saved_bytes
@@ -129,7 +131,7 @@ def test_gradient_checkpointing_held_bytes_match_the_cpu_allocator():
     config = MemoryConfig(
         models=("fcdm-s",), batch=2, resolution=RESOLUTION, grad_checkpointing=True
     )
-    (report,) = measure_memory(config)
+    (report,) = measure_memory(config).results
     assert report.checkpointing.startswith("upstream per-block")
     model = _cpu_model("fcdm-s", config)
     held, loss = _allocator_held_after_forward(model, _batch(model, config, "fcdm-s"))
@@ -139,7 +141,7 @@ def test_gradient_checkpointing_held_bytes_match_the_cpu_allocator():
     blocks = len(model.blocks())
     expected = report.step.held_after_forward - 4 + blocks * rng_state
     assert held - loss.untyped_storage().nbytes() == expected
-    (plain,) = measure_memory(dataclasses.replace(config, grad_checkpointing=False))
+    (plain,) = measure_memory(dataclasses.replace(config, grad_checkpointing=False)).results
     assert report.step.held_after_forward < plain.step.held_after_forward / 2
 
 
@@ -147,9 +149,9 @@ def test_dit_gets_checkpointing_applied_and_labelled():
     config = MemoryConfig(
         models=("dit-s-2",), batch=2, resolution=RESOLUTION, grad_checkpointing=True
     )
-    (report,) = measure_memory(config)
+    (report,) = measure_memory(config).results
     assert report.checkpointing == "applied by fcdmbench per block of blocks"
-    (plain,) = measure_memory(dataclasses.replace(config, grad_checkpointing=False))
+    (plain,) = measure_memory(dataclasses.replace(config, grad_checkpointing=False)).results
     assert report.step.saved_bytes < plain.step.saved_bytes
 
 
@@ -157,7 +159,8 @@ def test_totals_and_fit():
     config = MemoryConfig(
         models=("fcdm-s",), batch=8, gpus=4, resolution=RESOLUTION, card="rtx-4090"
     )
-    (report,) = measure_memory(config)
+    record = measure_memory(config)
+    (report,) = record.results
     s = report.step
     params = sum(p.numel() for p in _build(get_spec("fcdm-s"), config)[0].parameters())
     assert s.param_bytes == 4 * params and s.grad_bytes == 4 * params
@@ -168,12 +171,13 @@ def test_totals_and_fit():
         s.param_bytes + report.ema_bytes + s.optimizer_bytes + s.peak_step + s.grad_bytes
     )
     assert report.fits is True
-    record = report.to_record()
-    assert record["card"]["memory_gib"] == 24
-    assert record["gib"]["total_per_gpu"] == pytest.approx(report.total_bytes / GIB)
-    assert "ema" in record["modelled"] and "saved_activations" in record["measured"]
+    assert report.card.memory_gib == 24 and record.config.card == "rtx-4090"
+    assert report.gib["total_per_gpu"] == pytest.approx(report.total_bytes / GIB)
+    assert report.headroom_gib == pytest.approx(24 - report.total_bytes / GIB)
+    assert "ema" in record.modelled and "saved_activations" in record.measured
+    assert record.run.command and record.env.torch == torch.__version__
     single = dataclasses.replace(config, gpus=1, ema=False, batch=2)
-    (one,) = measure_memory(single)
+    (one,) = measure_memory(single).results
     assert one.ddp_bucket_bytes == 0 and one.ema_bytes == 0
 
 
@@ -181,7 +185,7 @@ def test_infer_mode_counts_only_the_forward():
     config = MemoryConfig(
         models=("fcdm-s",), mode=MemoryMode.INFER, batch=2, cfg=True, resolution=RESOLUTION
     )
-    (report,) = measure_memory(config)
+    (report,) = measure_memory(config).results
     assert report.config.rows_per_gpu == 4
     assert report.step.grad_bytes == 0 and report.step.optimizer_bytes == 0
     assert report.total_bytes == report.step.param_bytes + report.step.peak_step
@@ -204,3 +208,11 @@ def test_config_errors(kwargs, match):
 def test_card_without_memory_figure():
     with pytest.raises(ConfigError, match="no memory figure"):
         measure_memory(MemoryConfig(models=("fcdm-s",), batch=2, resolution=64, card="l4"))
+
+
+def test_a_resolution_tag_applies_to_its_own_model_only():
+    config = MemoryConfig(models=("dit-s-2.64", "fcdm-s"), batch=2, resolution=128)
+    record = measure_memory(config)
+    tagged, plain = record.results
+    assert (tagged.config.resolution, plain.config.resolution) == (64, 128)
+    assert record.config.resolution == 128 and record.models == ("dit-s-2.64", "fcdm-s")

@@ -137,19 +137,26 @@ def test_paper_default_prices_dit_matmuls_on_fp32_and_fcdm_convs_on_tf32():
     config = RooflineConfig(
         models=("fcdm-s", "dit-s-2"), device="a100-80gb-sxm", precision=Precision.PAPER_DEFAULT
     )
-    _, (fcdm, dit) = run_roofline(config)
+    record = run_roofline(config)
+    fcdm, dit = record.results
     assert {o.unit for o in fcdm.ops if o.kind == "conv"} == {"tf32-tc"}
     assert {o.unit for o in dit.ops if o.kind == "gemm"} == {"fp32-simt"}
-    _, (fcdm_tf32, dit_tf32) = run_roofline(
+    fcdm_tf32, dit_tf32 = run_roofline(
         RooflineConfig(models=("fcdm-s", "dit-s-2"), device="a100-80gb-sxm")
-    )
+    ).results
     assert dit_tf32.img_per_s > 2 * dit.img_per_s  # TF32 matmuls: DiT speeds up, a lot
     assert fcdm_tf32.img_per_s == pytest.approx(fcdm.img_per_s, rel=0.05)  # FCDM barely moves
     assert 0.0 < fcdm.memory_bound_share < 1.0
     assert fcdm.top_ops(3)[0].time_s >= fcdm.top_ops(3)[1].time_s
-    record = fcdm.to_record()
-    assert record["label"].startswith("predicted upper bound")
-    assert record["predicted_img_per_s"] == pytest.approx(fcdm.img_per_s)
+    assert record.label.startswith("predicted upper bound")
+    assert record.config.precision == "paper-default" and record.run.command
+    assert record.to_json()["results"][0]["img_per_s"] == fcdm.img_per_s
+    # groups: one per (operator, module pattern, kind, unit), costliest first, calls all kept
+    assert len({(o.op, o.module, o.kind, o.unit) for o in fcdm.ops}) == len(fcdm.ops)
+    assert [o.time_s for o in fcdm.ops] == sorted((o.time_s for o in fcdm.ops), reverse=True)
+    trace = trace_ops("fcdm-s", batch=64)
+    assert sum(o.calls for o in fcdm.ops) == sum(o.calls for o in fcdm.by_unit) == len(trace.calls)
+    assert sum(o.flops for o in fcdm.ops) == pytest.approx(fcdm.flops, rel=1e-12)
 
 
 def test_unknown_device_and_device_without_bandwidth():
@@ -184,9 +191,18 @@ def _calibration(tmp_path, slug="cpu-intel-xeon"):
         torch=torch.__version__,
         created="2026-01-01T00:00:00+00:00",
     )
-    path = tmp_path / "calibration.json"
-    path.write_text(json.dumps(calibration.to_record()))
-    return path
+    return _cpu_record(tmp_path, calibration)
+
+
+def _cpu_record(tmp_path, calibration):
+    """A roofline record of a ``--gpu cpu`` run holding `calibration` (what --calibration reads)."""
+    from fcdmbench.env import collect_env
+    from fcdmbench.records import RooflineRecord, RooflineSettings, RunInfo, write_record
+
+    settings = RooflineSettings((), "cpu", "fp32-strict", 2, 256, "fused")
+    device = roofline_device("cpu", calibration)
+    record = RooflineRecord(RunInfo.current(), collect_env("cpu"), settings, device, ())
+    return write_record(tmp_path / f"roofline-{calibration.device_slug}.json", record)
 
 
 def test_measured_beside_predicted_on_cpu(tmp_path):
@@ -198,16 +214,18 @@ def test_measured_beside_predicted_on_cpu(tmp_path):
         records=(FIXTURE_RECORD,),
         calibration=_calibration(tmp_path),
     )
-    device, (report,) = run_roofline(config)
-    assert device.units == {"cpu-fp32": 0.05} and device.bandwidth_gbs == 5.0
+    record = run_roofline(config)
+    (report,), device = record.results, record.device
+    assert device.units_tflops == {"cpu-fp32": 0.05} and device.bandwidth_gbs == 5.0
+    assert record.config.calibration == str(config.calibration)
     measured = json.loads(open(FIXTURE_RECORD).read())["results"][0]["img_per_s"]["median"]
     assert report.measured.img_per_s == pytest.approx(measured)
     assert report.measured_over_predicted == pytest.approx(measured / report.img_per_s)
     # another CPU model, or another batch, is not this measurement
     other = RooflineConfig(**{**_asdict(config), "calibration": _calibration(tmp_path, "cpu-amd")})
-    assert run_roofline(other)[1][0].measured is None
+    assert run_roofline(other).results[0].measured is None
     batch4 = RooflineConfig(**{**_asdict(config), "batch": 4})
-    assert run_roofline(batch4)[1][0].measured is None
+    assert run_roofline(batch4).results[0].measured is None
 
 
 def _asdict(config):
@@ -231,16 +249,21 @@ def test_calibration_measures_and_reads_back(tmp_path):
     calibration = calibrate_cpu(matmul_n=64, copy_mib=4, blocks=2, min_block_s=0.01)
     assert calibration.matmul_gflops > 0 and calibration.copy_gbs > 0
     assert calibration.matmul_gflops == max(calibration.matmul_gflops_samples)
-    roofline_record = {
-        "schema": "fcdmbench.roofline/1",
-        "device": {"calibration": calibration.to_record()},
-    }
-    path = tmp_path / "roofline.json"
-    path.write_text(json.dumps(roofline_record))
-    assert load_calibration(path) == calibration
-    bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"schema": "fcdmbench.flops/1"}))
-    with pytest.raises(InputError, match="no CPU calibration"):
-        load_calibration(bad)
+    assert load_calibration(_cpu_record(tmp_path, calibration)) == calibration
+    flops = "tests/fixtures/records_v1/flops-fcdm-s-bs4.json"
+    with pytest.raises(InputError, match="is a flops record") as info:
+        load_calibration(flops)
+    assert "--gpu cpu --json" in info.value.hint
+    gpu = "tests/fixtures/records_v1/roofline-a100-tf32.json"
+    with pytest.raises(InputError, match="holds no CPU calibration"):
+        load_calibration(gpu)
     with pytest.raises(InputError, match="not found"):
         load_calibration(tmp_path / "missing.json")
+
+
+def test_schema1_cpu_roofline_record_still_provides_its_calibration():
+    path = "tests/fixtures/records_v1/roofline-cpu-fcdm-s-bs2.json"
+    old = json.loads(open(path).read())["device"]["calibration"]
+    calibration = load_calibration(path)
+    assert calibration.matmul_gflops == old["matmul_gflops"]
+    assert calibration.loadavg_before == tuple(old["loadavg_before"])

@@ -36,11 +36,11 @@ def test_claim_tables(small, monkeypatch):
         assert table.notes and "model" in table_to_markdown(table)
     assert len(ratio.rows) == len(claims.DEVICES) * len(claims.PRECISIONS)
     # the bound ratio is the roofline command's own figure
-    _, (fcdm, dit) = run_roofline(
+    fcdm, dit = run_roofline(
         RooflineConfig(
             models=("fcdm-s", "dit-s-2"), device="h100-sxm", precision=Precision.TF32, batch=2
         )
-    )
+    ).results
     row = next(r for r in ratio.rows if r[:2] == ("h100-sxm", "tf32"))
     assert row[4] == round(fcdm.img_per_s / dit.img_per_s, 2)
     assert {r[0] for r in training.rows} == {"256 px, 4 x rtx-4090", "512 px, 4 x h100-sxm"}
