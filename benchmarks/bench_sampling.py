@@ -26,7 +26,10 @@ def _parse() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--models", nargs="+", default=["fcdm-xl", "dit-xl-2", "dic-xl", "dico-xl"])
     p.add_argument(
-        "--precision", nargs="+", default=["fp32", "tf32", "bf16"], choices=["fp32", "tf32", "bf16"]
+        "--precision",
+        nargs="+",
+        default=["fp32-strict", "tf32", "bf16"],
+        choices=["fp32-strict", "tf32", "bf16"],
     )
     p.add_argument("--sampler", default="iddpm", choices=["iddpm", "ddim", "sde"])
     p.add_argument("--steps", type=int, default=250)
@@ -48,14 +51,16 @@ def main() -> int:
 
     from fcdmbench.env import collect_env
     from fcdmbench.errors import DeviceError
+    from fcdmbench.files import write_json_atomic
     from fcdmbench.parity import deterministic_state_dict
+    from fcdmbench.profiling.precision import Precision, apply_precision
     from fcdmbench.registry import create_model, get_spec, list_models
-    from fcdmbench.reporting.records import write_record
     from fcdmbench.sampling.diffusion import create_diffusion
     from fcdmbench.sampling.samplers import (
         FlowSDE,
         Guidance,
         SamplerKind,
+        generator_noise,
         make_model_fn,
         sample_ddim,
         sample_flow_sde,
@@ -95,27 +100,26 @@ def main() -> int:
             spec.config_for(args.resolution, **overrides), "out_channels", channels
         )
         for precision in args.precision:
-            tf32 = precision == "tf32"
-            torch.backends.cuda.matmul.allow_tf32 = tf32
-            torch.backends.cudnn.allow_tf32 = tf32
-            autocast = torch.bfloat16 if precision == "bf16" else None
+            mode = Precision(precision)
             y = torch.randint(0, 1000, (args.batch_size,), device=device)
-            fn = make_model_fn(model, y, Guidance(args.cfg_scale), autocast)
+            fn = make_model_fn(model, y, Guidance(args.cfg_scale), mode.autocast_dtype())
 
             def run(steps: int, fn=fn, channels=channels, side=side, out_channels=out_channels):
                 gen = torch.Generator(device=device).manual_seed(0)
-                x = torch.randn(
+                z = torch.randn(
                     (args.batch_size, channels, side, side), generator=gen, device=device
                 )
+                x, noise = fn.start(z), generator_noise(gen)  # 2B rows under CFG, as sampled
                 if kind.is_flow:
-                    return sample_flow_sde(fn, x, gen, FlowSDE(max(steps, 2)))
+                    return fn.result(sample_flow_sde(fn, x, noise, FlowSDE(max(steps, 2))))
                 d = create_diffusion(steps, learned_variance=out_channels == 2 * channels)
                 sampler = sample_iddpm if kind is SamplerKind.IDDPM else sample_ddim
-                return sampler(fn, d, x, gen)
+                return fn.result(sampler(fn, d, x, noise))
 
             times, decode = [], []
             torch.cuda.reset_peak_memory_stats()
-            with torch.inference_mode():
+            capability = "{}.{}".format(*torch.cuda.get_device_capability(device))
+            with apply_precision(mode, "cuda", False, capability), torch.inference_mode():
                 latents = run(5)
                 decode_to_uint8(vae, latents)
                 for _ in range(args.repeats):
@@ -151,10 +155,10 @@ def main() -> int:
             )
         del model
         torch.cuda.empty_cache()
-    write_record(
+    write_json_atomic(  # benchmark figures, not a report record
         args.out,
-        "fcdmbench.sampling-bench/1",
         {
+            "schema": "fcdmbench.sampling-bench/1",
             "results": results,
             "weights": "random (speed only)",
             "vae": "SD VAE architecture, random weights, fp32",

@@ -73,7 +73,7 @@ for row in record["results"]:
     cells = [row["key"], str(row["batch"]),
              f"{s['median']:.1f}" if s["median"] else row["status"],
              f"{s['iqr']:.1f}" if s["iqr"] is not None else "",
-             f"{row['ratio_to_reference']:.4f}" if row["ratio_to_reference"] else "",
+             f"{row['ratio_to_canary']:.4f}" if row["ratio_to_canary"] else "",
              f"{change:+.1%}" if change is not None else ""]
     print("| " + " | ".join(cells) + " |")
 for message in check.get("messages", []):

@@ -9,7 +9,7 @@ from typing import Any
 
 from fcdmbench.errors import InputError
 
-__all__ = ["load_checkpoint", "rename_keys", "select_weights"]
+__all__ = ["load_checkpoint", "read_checkpoint", "rename_keys", "select_weights"]
 
 #: Keys under which training scripts store weights, most preferred first (EMA wins).
 WEIGHT_KEYS = ("ema", "model_ema", "state_dict_ema", "model", "state_dict", "module")
@@ -54,6 +54,23 @@ def strip_prefixes(state_dict: Mapping[str, Any], prefixes=("module.", "_orig_mo
     return out
 
 
+def read_checkpoint(path: str | Path) -> Any:
+    """``torch.load`` a checkpoint file on the CPU with ``weights_only=True``.
+
+    Raises:
+        InputError: the file is missing or cannot be unpickled as plain tensors.
+    """
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"checkpoint {path} not found", hint="check the --ckpt path")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure is bad input
+        raise InputError(f"cannot read checkpoint {path}: {exc}") from exc
+
+
 def load_checkpoint(
     model, spec, source: str | Path | Mapping[str, Any], assign: bool = False
 ) -> str:
@@ -74,20 +91,9 @@ def load_checkpoint(
         InputError: unreadable file, or keys/shapes that do not fit the model (the message names
             the missing, unexpected and mis-shaped keys).
     """
-    import torch
-
     from fcdmbench.registry import import_object
 
-    if isinstance(source, Mapping):
-        obj = source
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise InputError(f"checkpoint {path} not found")
-        try:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # noqa: BLE001 - any unpickling failure is bad input
-            raise InputError(f"cannot read checkpoint {path}: {exc}") from exc
+    obj = source if isinstance(source, Mapping) else read_checkpoint(source)
     state_dict, which = select_weights(obj)
     state_dict = strip_prefixes(state_dict)
     own = model.state_dict()

@@ -30,6 +30,7 @@ from fcdmbench.errors import InputError
 
 __all__ = [
     "atomic_output",
+    "check_output",
     "file_sha256",
     "prepare_output",
     "to_jsonable",
@@ -47,8 +48,49 @@ def _is_under(path: Path, root: Path) -> bool:
     return True
 
 
+def check_output(path: str | Path, *, make_parents: bool = False) -> Path:
+    """Check `path` against the output-path rule without creating anything (for preflights).
+
+    Args:
+        path: the output file.
+        make_parents: missing parents may be created anywhere (folders the library owns).
+
+    Returns:
+        `path` as a `Path`.
+
+    Raises:
+        InputError: `path` is a directory, a parent is a file, the folder is not writable, or the
+            parent is missing outside the current directory.
+    """
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise InputError(
+            f"output {path} is a directory", hint=f"give a file name, e.g. {path}/result.json"
+        )
+    parent = path.parent
+    existing = next((p for p in (parent, *parent.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise InputError(
+            f"cannot write {path}: {existing} is a file, not a directory",
+            hint="choose another output path",
+        )
+    if parent.exists():
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise InputError(
+                f"cannot write {path}: folder {parent} is not writable",
+                hint="choose a folder you can write to",
+            )
+        return path
+    if make_parents or _is_under(parent.resolve(), Path.cwd().resolve()):
+        return path
+    raise InputError(
+        f"cannot write {path}: folder {parent} does not exist",
+        hint=f"create it first (mkdir -p {parent}) or write under the current directory",
+    )
+
+
 def prepare_output(path: str | Path, *, make_parents: bool = False) -> Path:
-    """Check that `path` can be written, creating its parent folder only where the rule allows.
+    """Check `path` (`check_output`) and create its missing parent folder where the rule allows.
 
     Args:
         path: the output file.
@@ -58,26 +100,11 @@ def prepare_output(path: str | Path, *, make_parents: bool = False) -> Path:
         `path` as a `Path`.
 
     Raises:
-        InputError: `path` is a directory, its parent is a file, or the parent is missing outside
-            the current directory.
+        InputError: see `check_output`.
     """
-    path = Path(path).expanduser()
-    if path.is_dir():
-        raise InputError(
-            f"output {path} is a directory", hint=f"give a file name, e.g. {path}/result.json"
-        )
-    parent = path.parent
-    if parent.exists():
-        if not parent.is_dir():
-            raise InputError(f"cannot write {path}: {parent} is not a directory")
-        return path
-    if make_parents or _is_under(parent.resolve(), Path.cwd().resolve()):
-        parent.mkdir(parents=True, exist_ok=True)
-        return path
-    raise InputError(
-        f"cannot write {path}: folder {parent} does not exist",
-        hint=f"create it first (mkdir -p {parent}) or write under the current directory",
-    )
+    path = check_output(path, make_parents=make_parents)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _umask_mode() -> int:

@@ -27,6 +27,7 @@ from fcdmbench.errors import ConfigError, DuplicateModelError, UnknownModelError
 from fcdmbench.published import PAPERS, Paper, PublishedResult, rows_for_model
 
 __all__ = [
+    "DEFAULT_REF",
     "ModelConfig",
     "ModelSpec",
     "Upstream",
@@ -52,6 +53,9 @@ _NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _SIZE_RANK = {"s": 0, "b": 1, "l": 2, "xl": 3, "h": 4, "g": 5}
 #: VAE downsampling factor of the SD VAE every model here runs on.
 VAE_FACTOR = 8
+#: The model others are divided by in "x ref" / "vs ref" columns (FLOPs and throughput alike):
+#: DiT-XL/2, the baseline of every paper compared here.
+DEFAULT_REF = "dit-xl-2"
 
 
 class ModelConfig(Protocol):

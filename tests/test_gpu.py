@@ -31,8 +31,7 @@ def test_cuda_throughput_record_uses_cuda_events(tmp_path):
         ThroughputConfig,
         measure_throughput,
     )
-    from fcdmbench.profiling.throughput_record import SCHEMA
-    from fcdmbench.reporting.records import read_record, write_record
+    from fcdmbench.records import ThroughputRecord, read_record, write_record
 
     protocol = ProtocolConfig(warmup_calls=2, warmup_s=0.2, blocks=3, min_block_s=0.1, pause_s=0.0)
     config = ThroughputConfig(
@@ -44,11 +43,13 @@ def test_cuda_throughput_record_uses_cuda_events(tmp_path):
         protocol=protocol,
     )
     record = read_record(
-        write_record(tmp_path / "gpu.json", SCHEMA, measure_throughput(config).to_record())
+        write_record(tmp_path / "gpu.json", measure_throughput(config)), kind=ThroughputRecord
     )
     assert validate_record(record) == []
-    assert record["env"]["device_type"] == "cuda" and record["env"]["capability"]
-    assert record["protocol"]["timer"] == "cuda_event"
-    (row,) = record["results"]
-    assert row["status"] == "ok" and row["img_per_s"]["median"] > 0
-    assert row["peak_mem_gib"] is not None and row["peak_mem_gib"] > 0
+    assert record.env.device_type == "cuda" and record.env.capability
+    assert record.protocol.timer == "cuda_event"
+    (row,) = record.results
+    assert row.status == "ok" and row.img_per_s.median > 0
+    assert row.peak_mem_gib is not None and row.peak_mem_gib > 0
+    (point,) = record.points()
+    assert point.is_gpu and point.batch == 8 and point.img_per_s == row.img_per_s.median

@@ -62,25 +62,41 @@ def spectral_command(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from fcdmbench.sampling.sample import parse_set_options
+    from fcdmbench.preflight import Preflight, preflight_spectral
+    from fcdmbench.sampling.options import parse_set_options
     from fcdmbench.sampling.spectral import SpectralConfig, run_spectral
 
-    config = SpectralConfig(
-        models=tuple(models),
-        out=out,
-        checkpoints=tuple(ckpt or ()),
-        smoke=smoke,
+    pf = Preflight()  # the settings and every file and output, all at once, before any model
+    overrides = pf.check(parse_set_options, models[0], set_items)
+    config = None
+    if overrides is not None:
+        config = pf.check(
+            SpectralConfig,
+            models=tuple(models),
+            out=out,
+            checkpoints=tuple(ckpt or ()),
+            smoke=smoke,
+            images=images,
+            synthetic=synthetic,
+            vae=vae,
+            num=num,
+            every=every,
+            batch_size=batch_size,
+            seed=seed,
+            resolution=resolution,
+            device=device,
+            overrides=overrides,
+        )
+    pf.check(
+        preflight_spectral,
+        models=models,
+        ckpts=ckpt or (),
         images=images,
-        synthetic=synthetic,
         vae=vae,
-        num=num,
-        every=every,
-        batch_size=batch_size,
-        seed=seed,
-        resolution=resolution,
         device=device,
-        overrides=parse_set_options(models[0], set_items),
+        out=out,
     )
+    pf.raise_all()
     with Progress(
         TextColumn("spectral energy"),
         BarColumn(),
@@ -91,14 +107,16 @@ def spectral_command(
         task = progress.add_task("spectral", total=None)
         record = run_spectral(config, lambda d, t: progress.update(task, completed=d, total=t))
     if as_json:
-        print_json({k: v for k, v in record.items() if k != "curves"})
+        print_json({k: v for k, v in record.to_json().items() if k != "curves"})
         return
-    for name in record["models"]:
-        curve = record["curves"][name]["mean"]
+    for name in record.models:
+        curve = record.curves[name].mean
         stdout.print(
             f"{name}: spectral energy {min(curve):.1f} .. {max(curve):.1f} over "
-            f"{len(curve)} timesteps ({record['weights'][name]})"
+            f"{len(curve)} timesteps ({record.weights[name]})"
         )
-    stdout.print("wrote " + ", ".join(record["files"].values()))
-    if record["smoke"] or record["source"]["kind"].startswith("synthetic"):
-        stdout.print("[bold yellow]smoke/synthetic run: not the paper's setting[/]")
+    stdout.print("wrote " + ", ".join(record.files.values()))
+    if record.smoke or str(record.source.get("kind", "")).startswith("synthetic"):
+        stdout.print(
+            "[bold yellow]smoke/synthetic run: not the paper's setting (marked on the figure)[/]"
+        )

@@ -66,7 +66,25 @@ def eval_command(
         typer.Option(
             "--sample-record",
             metavar="PATH",
-            help="Sampling record (default: <samples>.json if present).",
+            help="Sampling record (default: <samples>.npz.json if present).",
+        ),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            metavar="NAME",
+            help="Model that made the samples, when no sampling record names it (puts the "
+            "result in the report's rows).",
+        ),
+    ] = None,
+    training_steps: Annotated[
+        int | None,
+        typer.Option(
+            "--training-steps",
+            metavar="N",
+            min=0,
+            help="Training iterations of the checkpoint (e.g. 400000: the report's 400K row).",
         ),
     ] = None,
     inception: Annotated[
@@ -129,8 +147,14 @@ def eval_command(
         reference_dir=reference_dir,
         cache_dir=cache_dir,
         sample_record=sample_record,
+        model=model,
+        training_steps=training_steps,
         meta=parse_meta(meta),
     )
+    record_path = json_path or samples.with_name(samples.stem + ".eval.json")
+    from fcdmbench.preflight import preflight_eval
+
+    preflight_eval(config, outputs=[record_path])  # all problems at once, before any hashing
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     with Progress(
@@ -148,52 +172,43 @@ def eval_command(
                 tasks[stage] = progress.add_task(stage, total=total)
             progress.update(tasks[stage], completed=done, total=total)
 
-        result = evaluate(config, on_progress=on_progress)
-    _write_and_show(result, json_path or samples.with_name(samples.stem + ".eval.json"))
+        record = evaluate(config, on_progress=on_progress)
+    _write_and_show(record, record_path)
 
 
-def _write_and_show(result, path: Path) -> None:
-    import dataclasses
-    import sys
-
+def _write_and_show(record, path: Path) -> None:
     from rich.table import Table
 
-    from fcdmbench.cli.output import print_table, stderr
-    from fcdmbench.env import collect_env
-    from fcdmbench.reporting.records import write_record
+    from fcdmbench.cli.output import fmt, print_table, stderr
+    from fcdmbench.records import write_record
 
-    # Inception runs in TensorFlow, the distances in TensorFlow or torch: record what each saw.
-    tf = sys.modules.get("tensorflow")
-    tensorflow = None
-    if tf is not None:
-        gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
-        tensorflow = {"version": tf.__version__, "gpus": gpus}
-    torch = sys.modules.get("torch")
-    device = "cuda" if torch is not None and torch.cuda.is_available() else "cpu"
-    write_record(
-        path,
-        "fcdmbench.eval/1",
-        {
-            **result.to_record(),
-            "env": dataclasses.asdict(collect_env(device)),
-            "tensorflow": tensorflow,
-        },
-    )
+    write_record(path, record)
     table = Table(
-        title=f"ADM metrics, {result.num_samples:,} samples vs {result.num_ref:,} reference"
+        title=f"ADM metrics, {record.num_samples:,} samples vs {record.num_ref:,} reference"
+        + (f" ({record.model})" if record.model else "")
     )
     for column in ("Inception Score", "FID", "sFID", "Precision", "Recall"):
         table.add_column(column, justify="right")
     table.add_row(
-        f"{result.inception_score:.4f}",
-        f"{result.fid:.4f}",
-        f"{result.sfid:.4f}",
-        f"{result.precision:.4f}",
-        f"{result.recall:.4f}",
+        *(
+            fmt(v, 4)
+            for v in (
+                record.inception_score,
+                record.fid,
+                record.sfid,
+                record.precision,
+                record.recall,
+            )
+        )
     )
     print_table(table)
-    if result.allow_fewer:
-        stderr.print(f"note: --allow-fewer given; {result.num_samples} images used (recorded)")
-    if result.mode["adm_exact"] != "true":
-        stderr.print(f"note: non-ADM-exact mode {result.mode} (recorded)")
+    if record.allow_fewer:
+        stderr.print(f"note: --allow-fewer given; {record.num_samples} images used (recorded)")
+    if not record.is_adm_exact:
+        stderr.print(f"note: non-ADM-exact mode {record.mode} (recorded)")
+    if record.model is None:
+        stderr.print(
+            "note: no sampling record or --model names the model: the report cannot place "
+            "this result in a table row"
+        )
     stderr.print(f"record: {path}")

@@ -79,7 +79,7 @@ def flops_command(
         typer.Option(
             "--json",
             metavar="PATH",
-            help="Write a fcdmbench.flops/1 record ('-': print it to stdout instead of the table).",
+            help="Write a fcdmbench.flops/2 record ('-': print it to stdout instead of the table).",
         ),
     ] = None,
     csv_path: Annotated[
@@ -92,16 +92,25 @@ def flops_command(
     """
     from fcdmbench.cli.selection import select_models
     from fcdmbench.errors import ConfigError
+    from fcdmbench.preflight import Preflight, check_output
     from fcdmbench.profiling.flops_run import DEFAULT_REF, CounterChoice, FlopsConfig, run_flops
 
-    try:
-        counter_choice = CounterChoice(counter.lower())
-    except ValueError:
-        raise ConfigError(
-            f"unknown counter {counter!r}",
-            hint="choose one of: " + ", ".join(c.value for c in CounterChoice),
-        ) from None
-    selected = select_models([*(models or []), *(names or [])])
+    def parse_counter() -> CounterChoice:
+        try:
+            return CounterChoice(counter.lower())
+        except ValueError:
+            raise ConfigError(
+                f"unknown counter {counter!r}",
+                hint="choose one of: " + ", ".join(c.value for c in CounterChoice),
+            ) from None
+
+    pf = Preflight()  # every problem at once, before any model is built
+    counter_choice = pf.check(parse_counter)
+    selected = pf.check(select_models, [*(models or []), *(names or [])])
+    for path in (json_path, csv_path):
+        if path is not None and str(path) != "-":
+            pf.check(check_output, path)
+    pf.raise_all()
     is_none = ref is not None and ref.lower() == "none"
     config = FlopsConfig(
         models=tuple(selected),
@@ -112,33 +121,28 @@ def flops_command(
         ref=None if is_none else (ref or DEFAULT_REF),
         is_ref_explicit=ref is not None,
     )
-    run = run_flops(config, progress=lambda msg: stderr.print(msg) if len(selected) > 3 else None)
-    record = None
-    if json_path is not None or csv_path is not None:
-        import dataclasses
-
-        from fcdmbench.env import collect_env
-
-        record = {**run.to_record(), "env": dataclasses.asdict(collect_env("cpu"))}
+    record = run_flops(
+        config, progress=lambda msg: stderr.print(msg) if len(selected) > 3 else None
+    )
     if json_path is not None:
         if str(json_path) == "-":
-            print_json({"schema": "fcdmbench.flops/1", **record})
+            print_json(record.to_json())
             return
-        from fcdmbench.reporting.records import write_record
+        from fcdmbench.records import write_record
 
-        write_record(json_path, "fcdmbench.flops/1", record)
+        write_record(json_path, record)
         stderr.print(f"wrote {json_path}")
     if csv_path is not None:
-        _write_csv(csv_path, run)
+        _write_csv(csv_path, record)
         stderr.print(f"wrote {csv_path}")
-    _print_tables(run, breakdown, depth)
+    _print_tables(record, breakdown, depth)
 
 
 def _row(report) -> dict:
     return {key: getattr(report, key) for key, _ in COLUMNS}
 
 
-def _write_csv(path: Path, run) -> None:
+def _write_csv(path: Path, record) -> None:
     import csv
 
     from fcdmbench.files import atomic_output
@@ -146,7 +150,7 @@ def _write_csv(path: Path, run) -> None:
     with atomic_output(path) as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow([key for key, _ in COLUMNS] + ["counter", "cfg", "convention"])
-        for report in run.reports:
+        for report in record.results:
             row = _row(report)
             writer.writerow(
                 [row[k] if row[k] is not None else "" for k, _ in COLUMNS]
@@ -157,20 +161,19 @@ def _write_csv(path: Path, run) -> None:
 def _print_tables(run, breakdown: bool, depth: int) -> None:
     from rich.table import Table
 
-    from fcdmbench.profiling.flops import CONVENTION, TRAIN_FACTOR
+    from fcdmbench.records import CONVENTION, TRAIN_FACTOR
 
-    config = run.config
-    ref = next((r.ref_model for r in run.reports if r.ref_model), None)
+    ref = next((r.ref_model for r in run.results if r.ref_model), None)
     caption = (
-        f"{CONVENTION}; GFLOPs = 2 × GMACs. Counter: {run.reports[0].counter}"
-        f"{' (meta device)' if run.reports[0].device == 'meta' else ''}. "
+        f"{CONVENTION}; GFLOPs = 2 × GMACs. Counter: {run.results[0].counter}"
+        f"{' (meta device)' if run.results[0].device == 'meta' else ''}. "
         f"CFG GMACs/img = 2 rows per image per step"
-        f"{' (counted)' if config.cfg else ' (2 × GMACs)'}; train ≈ {TRAIN_FACTOR}× forward "
+        f"{' (counted)' if run.cfg else ' (2 × GMACs)'}; train ≈ {TRAIN_FACTOR}× forward "
         "(forward + backward, FCDM paper Fig. 6 assumption). Published: as printed (source in "
         f"`fcdmbench models show`). × ref = GMACs / {ref or 'no reference'}."
     )
     table = Table(
-        title=f"FLOPs at {config.resolution} px, batch {config.batch}",
+        title=f"FLOPs at {run.resolution} px, batch {run.batch}",
         caption=caption,
         title_justify="left",
         caption_justify="left",
@@ -190,7 +193,7 @@ def _print_tables(run, breakdown: bool, depth: int) -> None:
         "cfg_gmacs_per_image": 2,
         "train_gmacs_per_image": 1,
     }
-    for report in run.reports:
+    for report in run.results:
         row = _row(report)
         table.add_row(
             *[str(row[k]) if k not in digits else fmt(row[k], digits[k]) for k, _ in COLUMNS]
@@ -201,14 +204,14 @@ def _print_tables(run, breakdown: bool, depth: int) -> None:
     if run.comparisons:
         _print_comparisons(run)
     if breakdown:
-        for report in run.reports:
+        for report in run.results:
             _print_breakdown(report, depth)
 
 
 def _print_comparisons(run) -> None:
     from rich.table import Table
 
-    from fcdmbench.profiling.flops_run import DISAGREEMENT_PCT
+    from fcdmbench.records.flops import DISAGREEMENT_PCT
 
     table = Table(
         title="counters side by side (GMACs per image)",

@@ -1,17 +1,23 @@
 """The `fcdmbench` command: one typer app; subcommand modules attach themselves via `register`.
 
-Errors derived from `FcdmbenchError` are caught here, once, and printed as ``error:``/``hint:``
-lines on stderr with the class's exit code; ``--debug`` re-raises them with the traceback.
-Torch is imported only inside commands, so ``--help`` and ``models list`` stay fast.
+Every error a user can cause ends the same way: an ``error:`` line, a ``hint:`` line, and an exit
+code (README "Errors and exit codes"). Errors derived from `FcdmbenchError` are caught here, once,
+with the class's exit code; ``--debug`` re-raises them with the traceback. click's usage errors
+(unknown command or option, a bad or missing value) are printed in the same format, exit 2,
+instead of typer's box. Torch is imported only inside commands, so ``--help`` and ``models list``
+stay fast.
 """
 
 from __future__ import annotations
 
+import difflib
 import importlib
+import re
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer._click import exceptions as click_exceptions
 from typer.core import TyperGroup
 
 from fcdmbench import __version__
@@ -22,6 +28,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "fcdmbench.cli.models",
     "fcdmbench.cli.flops",
     "fcdmbench.cli.throughput",
+    "fcdmbench.cli.roofline",
+    "fcdmbench.cli.memory",
     "fcdmbench.cli.sample",
     "fcdmbench.cli.evaluate",
     "fcdmbench.cli.reference",
@@ -40,10 +48,20 @@ class FcdmbenchGroup(TyperGroup):
     sees.
     """
 
-    def main(self, args=None, *pargs, **kwargs):
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         args = normalize_argv(list(sys.argv[1:] if args is None else args))
         _state["debug"] = "--debug" in args
-        return super().main(args, *pargs, **kwargs)
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click_exceptions.NoArgsIsHelpError:  # the help text is already printed
+            sys.exit(2)
+        except click_exceptions.ClickException as exc:
+            sys.exit(report_click_error(exc))
+        except typer.Abort:
+            sys.exit(report_error(FcdmbenchError("aborted", hint="rerun the command")))
+        sys.exit(rv if isinstance(rv, int) else 0)
 
     def invoke(self, ctx):
         try:
@@ -134,6 +152,39 @@ def report_error(exc: FcdmbenchError) -> int:
     if exc.hint:
         console.print(f"[bold yellow]hint:[/] {escape(exc.hint)}")
     return exc.exit_code
+
+
+def report_click_error(exc: click_exceptions.ClickException) -> int:
+    """Print a click/typer usage error as ``error:``/``hint:`` lines; return its exit code (2)."""
+    message = exc.format_message().strip().rstrip(".").replace("Value error, ", "")
+    if message[:1].isupper() and not message[1:2].isupper():
+        message = message[0].lower() + message[1:]
+    ctx = getattr(exc, "ctx", None)
+    hint = None
+    if ctx is not None:
+        hint = f"`{ctx.command_path} --help` lists every option"
+        match = re.match(r"no such command '([^']*)'", message)
+        if match and hasattr(ctx.command, "list_commands"):
+            message = message.split(". Did you mean")[0]
+            names = ctx.command.list_commands(ctx)
+            close = difflib.get_close_matches(match.group(1), names, n=2, cutoff=0.5)
+            hint = (f"did you mean {' or '.join(close)}? " if close else "") + (
+                f"commands: {', '.join(names)}"
+            )
+        elif example := _example(ctx.command):
+            hint = f"e.g. `{example}`; {hint}"
+    error = FcdmbenchError(message, hint=hint)
+    report_error(error)
+    return exc.exit_code
+
+
+def _example(command: Any) -> str | None:
+    """The ``Example: ...`` line of a command's docstring (joined when it wraps)."""
+    text = command.help or ""
+    _, found, rest = text.partition("Example:")
+    if not found:
+        return None
+    return " ".join(rest.split("\n\n")[0].split()) or None
 
 
 def run() -> None:

@@ -24,19 +24,50 @@ def fetch_command(
     names: Annotated[list[str], typer.Argument(help="inception, imagenet256, imagenet512.")],
     reference_dir: DirOption = None,
 ) -> None:
-    """Download official files (if absent) and check their sha256.
+    """Download official files (if absent) and check their sha256; every failure is listed.
 
     Example: fcdmbench reference fetch inception imagenet256
     """
     from fcdmbench.cli.output import stderr, stdout
-    from fcdmbench.evaluation.reference import fetch_reference
+    from fcdmbench.evaluation.reference import fetch_reference, load_manifest
+    from fcdmbench.preflight import Preflight
 
+    manifest = load_manifest()
+    _check_names(names, manifest)
+    failures = Preflight()
     for name in names:
         with stderr.status(f"fetching {name}"):
-            result = fetch_reference(name, reference_dir)
+            result = failures.check(fetch_reference, name, reference_dir)
+        if result is None:
+            continue
         stdout.print(f"{name}: {result.path} [{result.status}] sha256 {result.sha256}")
         if result.status == "unverified":
             stderr.print(f"note: the manifest has no sha256 for {name}; the file is unverified")
+    failures.raise_all(
+        "offline: download each URL above elsewhere and place it at the path shown, then run "
+        "`fcdmbench reference verify`",
+        summary=f"of {len(names)} files could not be fetched",
+    )
+
+
+def _check_names(names, manifest) -> None:
+    from fcdmbench.errors import ConfigError
+
+    unknown = [n for n in names or () if n not in manifest]
+    if unknown:
+        raise ConfigError(
+            f"unknown reference {', '.join(map(repr, unknown))}",
+            hint=f"known: {', '.join(manifest)}",
+        )
+
+
+#: What each `reference verify` status means.
+NOTES = {
+    "ok": "sha256 matches the manifest",
+    "missing": "not present",
+    "mismatch": "sha256 DIFFERS from the manifest",
+    "unverified": "present; the manifest has no sha256, so it cannot be checked",
+}
 
 
 @reference_app.command("verify")
@@ -45,9 +76,19 @@ def verify_command(
         list[str] | None, typer.Argument(help="Entries to check (default: all).")
     ] = None,
     reference_dir: DirOption = None,
+    allow_unverified: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unverified",
+            help="Pass files that are present but have no sha256 in the manifest.",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Check the present files against reference_batches/manifest.toml (exit 5 on a mismatch).
+    """Check files against reference_batches/manifest.toml; exit 5 unless every one is verified.
+
+    A missing file, a sha256 mismatch, or a file the manifest has no sha256 for (unless
+    --allow-unverified) fails the check. Each present file's sha256 is printed.
 
     Example: fcdmbench reference verify
     """
@@ -55,28 +96,13 @@ def verify_command(
 
     from fcdmbench.cli.output import print_json, print_table
     from fcdmbench.errors import CheckFailedError
-    from fcdmbench.evaluation.reference import (
-        load_manifest,
-        verify_file,
-    )
-    from fcdmbench.evaluation.reference import (
-        reference_dir as resolve_dir,
-    )
+    from fcdmbench.evaluation.reference import load_manifest, verify_file
+    from fcdmbench.evaluation.reference import reference_dir as resolve_dir
 
     manifest = load_manifest()
     folder = resolve_dir(reference_dir)
-    from fcdmbench.errors import ConfigError
-
-    unknown = [n for n in names or () if n not in manifest]
-    if unknown:
-        raise ConfigError(f"unknown reference {unknown}; known: {', '.join(manifest)}")
+    _check_names(names, manifest)
     results = [verify_file(manifest[n], folder / manifest[n].filename) for n in names or manifest]
-    notes = {
-        "ok": "sha256 matches the manifest",
-        "missing": "not present",
-        "mismatch": "sha256 DIFFERS from the manifest",
-        "unverified": "present; manifest has no sha256, so it cannot be checked",
-    }
     if as_json:
         print_json(
             [
@@ -85,7 +111,7 @@ def verify_command(
                     "path": r.path,
                     "status": r.status,
                     "sha256": r.sha256,
-                    "note": notes[r.status],
+                    "note": NOTES[r.status],
                 }
                 for r in results
             ]
@@ -95,11 +121,29 @@ def verify_command(
         for column in ("name", "status", "sha256", "note"):
             table.add_column(column)
         for r in results:
-            table.add_row(r.name, r.status, r.sha256 or "—", notes[r.status])
+            table.add_row(r.name, r.status, r.sha256 or "—", NOTES[r.status])
         print_table(table)
-    bad = [r.name for r in results if r.status == "mismatch"]
-    if bad:
-        raise CheckFailedError(
-            f"sha256 mismatch for {', '.join(bad)}",
-            hint="delete the file(s) and run `fcdmbench reference fetch`",
+    failing = ("missing", "mismatch") + (() if allow_unverified else ("unverified",))
+    bad = {s: [r.name for r in results if r.status == s] for s in failing}
+    bad = {s: n for s, n in bad.items() if n}
+    if not bad:
+        return
+    hints = []
+    if "mismatch" in bad:
+        hints.append(f"delete {', '.join(bad['mismatch'])} and fetch again")
+    if "missing" in bad or "mismatch" in bad:
+        fetch = " ".join(bad.get("missing", []) + bad.get("mismatch", []))
+        hints.append(
+            f"run `fcdmbench reference fetch {fetch}` (offline, it says which URL to place where "
+            f"in {folder})"
         )
+    if "unverified" in bad:
+        hints.append(
+            "an unverified file cannot be checked until the manifest carries its sha256; "
+            "pass --allow-unverified to accept present files"
+        )
+    raise CheckFailedError(
+        "reference files not verified: "
+        + "; ".join(f"{s}: {', '.join(n)}" for s, n in bad.items()),
+        hint="; ".join(hints),
+    )

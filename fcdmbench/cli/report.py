@@ -39,7 +39,8 @@ def report_command(
             "-r",
             metavar="DIR|FILE",
             help="Folder(s) or file(s) with fcdmbench JSON records (flops, throughput, "
-            "eval). Repeatable; several values after one flag work too.",
+            "baseline, eval, sample, spectral). A missing path or a file that is not a record "
+            "is an error (exit 3). Repeatable; several values after one flag work too.",
         ),
     ] = None,
     out: Annotated[
@@ -65,7 +66,10 @@ def report_command(
 
     Example: fcdmbench report --records runs/ --out reports/demo
     """
+    from fcdmbench.preflight import preflight_report
     from fcdmbench.reporting.report import ReportConfig, build_report
+
+    preflight_report(records=records or (), out=out)
 
     config = ReportConfig(
         records=tuple(records or ()), out=out, formats=_formats(formats), use_meta=not no_meta

@@ -23,10 +23,15 @@ class LabelChoice(enum.StrEnum):
     balanced = "balanced"
 
 
-class PrecisionChoice(enum.StrEnum):
-    fp32 = "fp32"
+class PrecisionChoice(enum.StrEnum):  # fcdmbench.sampling.config.SAMPLE_PRECISIONS
+    fp32_strict = "fp32-strict"
     tf32 = "tf32"
     bf16 = "bf16"
+
+
+class RngChoice(enum.StrEnum):
+    fcdmbench = "fcdmbench"
+    upstream = "upstream"
 
 
 class CFGChannels(enum.StrEnum):
@@ -101,6 +106,14 @@ def sample_command(
         CFGChannels, typer.Option(help="Guide the first 3 latent channels (DiT) or all.")
     ] = CFGChannels.three,
     seed: Annotated[int, typer.Option(help="Global seed.")] = 0,
+    rng: Annotated[
+        RngChoice,
+        typer.Option(
+            help="Random-number scheme: fcdmbench (per-batch seeds; same images for any number "
+            "of processes; resumable) or upstream (DiT's/FCDM's sample_ddp.py: same images as "
+            "upstream's script for the same seed, device and process count)."
+        ),
+    ] = RngChoice.fcdmbench,
     labels: Annotated[
         LabelChoice, typer.Option(help="Class labels: uniform random or balanced.")
     ] = LabelChoice.random,
@@ -116,8 +129,12 @@ def sample_command(
         ),
     ] = None,
     precision: Annotated[
-        PrecisionChoice, typer.Option(help="fp32 (strict, TF32 off), tf32, or bf16 autocast.")
-    ] = PrecisionChoice.fp32,
+        PrecisionChoice,
+        typer.Option(
+            help="fp32-strict (TF32 off), tf32 (upstream sample_ddp.py's GPU default), or bf16 "
+            "autocast. The VAE decodes in fp32."
+        ),
+    ] = PrecisionChoice.fp32_strict,
     device: Annotated[
         DeviceChoice, typer.Option(help="Device; under torchrun each rank takes cuda:LOCAL_RANK.")
     ] = DeviceChoice.auto,
@@ -146,13 +163,21 @@ def sample_command(
     Example: fcdmbench sample fcdm-xl --ckpt FCDM-XL.pt --num 50000 --vae ./sd-vae-ft-ema
     --out samples/fcdm-xl.npz
     """
-    from fcdmbench.sampling.sample import (
-        LabelScheme,
-        Precision,
-        SampleConfig,
-        parse_set_options,
-        run_sampling,
+    from fcdmbench.preflight import preflight_sample
+
+    preflight_sample(  # files, names and devices, all at once, before torch is imported
+        model=model,
+        out=out,
+        ckpt=ckpt,
+        smoke=smoke,
+        vae=vae,
+        device=device.value,
+        resolution=resolution,
     )
+    from fcdmbench.profiling.precision import Precision
+    from fcdmbench.sampling.config import LabelScheme, RngScheme, SampleConfig
+    from fcdmbench.sampling.options import parse_set_options
+    from fcdmbench.sampling.sample import run_sampling
     from fcdmbench.sampling.samplers import SamplerKind
 
     config = SampleConfig(
@@ -169,6 +194,7 @@ def sample_command(
         cfg_all_channels=cfg_channels is CFGChannels.all,
         seed=seed,
         labels=LabelScheme(labels.value),
+        rng=RngScheme(rng.value),
         batch_size=batch_size,
         vae=vae,
         precision=Precision(precision.value),
@@ -184,16 +210,15 @@ def sample_command(
         return
     record = _run_with_progress(config, run_sampling)
     if as_json:
-        print_json(record)
+        print_json(record.to_json())
         return
-    ckpt_info = record["checkpoint"]
-    weights = ckpt_info["weights_used"]
-    if ckpt_info["weights_available"]:
-        weights += f" (file holds: {', '.join(ckpt_info['weights_available'])})"
-    stdout.print(f"wrote {record['num_samples']} images to {record['npz']}")
-    stdout.print(f"settings: {record['npz']}.json (schema {record['schema']})")
-    stdout.print(f"weights: {weights}")
-    if record["smoke"]:
+    weights = record.checkpoint["weights_used"]
+    if record.checkpoint["weights_available"]:
+        weights += f" (file holds: {', '.join(record.checkpoint['weights_available'])})"
+    stdout.print(f"wrote {record.num_samples} images to {record.npz}")
+    stdout.print(f"settings: {record.npz}.json (schema {record.SCHEMA})")
+    stdout.print(f"weights: {weights}; rng: {record.rng}; precision: {record.precision.mode}")
+    if record.smoke:
         stdout.print("[bold yellow]smoke mode: random weights, not a trained model[/]")
 
 

@@ -17,7 +17,9 @@ baseline_app = typer.Typer(
     no_args_is_help=True, help="Per-GPU throughput baselines: update, compare, list."
 )
 
-_BASELINES_HELP = "Baseline folder (default: benchmarks/baselines of this checkout)."
+_BASELINES_HELP = (
+    "Baseline folder (default: benchmarks/baselines of the checkout the current directory is in)."
+)
 BaselinesDir = Annotated[
     Path | None,
     typer.Option(
@@ -124,39 +126,64 @@ def throughput_command(
     ] = False,
     baselines_dir: BaselinesDir = None,
     strict: Annotated[bool, typer.Option(help="--check: 'insufficient data' exits 5.")] = False,
-    force: Annotated[bool, typer.Option(help="--update-baseline even if noisy.")] = False,
+    force: Annotated[
+        bool, typer.Option(help="--update-baseline even if the gate calls the run noisy.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the record as JSON.")] = False,
 ) -> None:
     """Images/s per network evaluation (the papers' it/s) under one fixed protocol.
 
     Example: fcdmbench throughput --models fcdm-xl dit-xl-2 --precision bf16 --check
     """
+    from fcdmbench.preflight import Preflight, preflight_throughput
     from fcdmbench.profiling.throughput import ProtocolConfig, ThroughputConfig
 
-    config = ThroughputConfig(
-        models=tuple(select_models(models or [])),
-        batch=batch,
-        resolution=resolution,
-        precision=precision,
-        mode=mode,
-        device=device,
-        cfg=cfg,
-        channels_last=channels_last,
-        compile_mode=compile_mode,
-        cuda_graphs=cuda_graphs,
-        cudnn_benchmark=cudnn_benchmark,
-        fcdm_checkpointing=fcdm_checkpointing,
-        grad_checkpointing=grad_checkpointing,
-        ref=ref,
-        protocol=ProtocolConfig(
-            warmup_calls=warmup_calls,
-            warmup_s=warmup_s,
-            blocks=blocks,
-            min_block_s=min_block_s,
-            pause_s=pause_s,
-            order=order,
-        ),
+    pf = Preflight()  # every problem at once, before any model is built or timed
+    selected = pf.check(select_models, models or [])
+    protocol = pf.check(
+        ProtocolConfig,
+        warmup_calls=warmup_calls,
+        warmup_s=warmup_s,
+        blocks=blocks,
+        min_block_s=min_block_s,
+        pause_s=pause_s,
+        order=order,
     )
+    config = None
+    if selected is not None and protocol is not None:
+        config = pf.check(
+            ThroughputConfig,
+            models=tuple(selected),
+            batch=batch,
+            resolution=resolution,
+            precision=precision,
+            mode=mode,
+            device=device,
+            cfg=cfg,
+            channels_last=channels_last,
+            compile_mode=compile_mode,
+            cuda_graphs=cuda_graphs,
+            cudnn_benchmark=cudnn_benchmark,
+            fcdm_checkpointing=fcdm_checkpointing,
+            grad_checkpointing=grad_checkpointing,
+            ref=ref,
+            protocol=protocol,
+        )
+    if config is not None:
+        pf.check(
+            preflight_throughput,
+            config,
+            out=out,
+            check=check,
+            update_baseline=update_baseline,
+            baselines_dir=baselines_dir,
+            force=force,
+        )
+    pf.raise_all()
+    print_plan(config)
+
+    from rich.markup import escape
+
     from fcdmbench.profiling.gate import run_throughput
 
     record, verdict = run_throughput(
@@ -167,9 +194,10 @@ def throughput_command(
         baselines_dir=baselines_dir,
         strict=strict,
         force=force,
+        log=lambda message: stderr.print(f"[dim]{escape(message)}[/]"),
     )
     if as_json:
-        print_json(record)
+        print_json(record.to_json())
     else:
         render_record(record)
         if verdict is not None:
@@ -178,17 +206,62 @@ def throughput_command(
         raise typer.Exit(verdict.exit_code)
 
 
-def render_record(record: dict[str, Any]) -> None:
-    """A rich table of the results, labelled with device, precision and protocol."""
+def print_plan(config: Any) -> None:
+    """On stderr, before anything is built: what will be timed, why, and how long it takes."""
+    from rich.markup import escape
+
+    from fcdmbench.profiling.throughput import estimate_seconds, plan_items, resolve_device
+
+    device = resolve_device(config.device)
+    items = plan_items(config, device.type)
+    proto = config.protocol
+
+    def say(text: str) -> None:
+        stderr.print(text, soft_wrap=True)
+
+    say(
+        f"plan: {len(items)} items on {device}, {config.precision.value}, {config.mode.value}, "
+        f"batch {config.batch}, {config.resolution} px{', CFG' if config.cfg else ''}, "
+        f"{config.order.value} order"
+    )
+    width = max(len(item.key) for item in items)
+    for item in items:
+        say(f"  {escape(item.key.ljust(width))}  [dim]{escape(item.reason)}[/]")
+    say(
+        f"protocol: per item a warm-up of >= {proto.warmup_calls} calls and >= "
+        f"{proto.warmup_s:g} s, then {proto.blocks} timed blocks of >= {proto.min_block_s:g} s "
+        f"(one untimed call before each), {proto.pause_s:g} s pause before each block"
+    )
+    floor = estimate_seconds(config, len(items))
+    say(
+        f"time: at least {_duration(floor)} from these settings, plus building the models; "
+        f"longer when one call takes more than {proto.min_block_s:g} s (each warm-up is then "
+        f"{proto.warmup_calls} calls and each block 2); an estimate follows the warm-up"
+    )
+    if device.type == "cpu":
+        say(
+            "[dim]quick CPU look (small batch, fewer and shorter blocks; on a shared machine "
+            "also set OMP_NUM_THREADS=1): --batch 2 "
+            "--fcdm-checkpointing off --warmup-calls 2 --warmup-s 0.5 --blocks 5 "
+            "--min-block-s 0.5 --pause-s 0.1[/]"
+        )
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def render_record(record: Any) -> None:
+    """A rich table of a `ThroughputRecord`, labelled with device, precision and protocol."""
     from rich.markup import escape
     from rich.table import Table
 
-    env, cfg, proto = record["env"], record["config"], record["protocol"]
-    label = "CPU" if env["device_type"] == "cpu" else "GPU"
+    env, cfg, proto = record.env, record.config, record.protocol
+    label = "CPU" if env.device_type == "cpu" else "GPU"
     title = (
-        f"throughput on {label} {env['device_name']} ({env['device_slug']}), "
-        f"{cfg['precision']}, {cfg['mode']}, batch {cfg['batch']}, {cfg['resolution']} px"
-        f"{', CFG' if cfg['cfg'] else ''}, torch {env['torch']}"
+        f"throughput on {label} {env.device_name} ({env.device_slug}), "
+        f"{cfg.precision}, {cfg.mode}, batch {cfg.batch}, {cfg.resolution} px"
+        f"{', CFG' if cfg.cfg else ''}, torch {env.torch}"
     )
     table = Table(title=title, title_justify="left")
     for column in (
@@ -206,39 +279,40 @@ def render_record(record: dict[str, Any]) -> None:
         "paper vs ref",
     ):
         table.add_column(column, justify="left" if column == "model" else "right")
-    for row in record["results"]:
-        stats = row["img_per_s"]
-        iqr_pct = 100 * stats["iqr"] / stats["median"] if stats["median"] else None
-        batch = f"{row['batch']}" + (" (halved: OOM)" if row["batch_halved"] else "")
-        if row["status"] != "ok":
-            table.add_row(escape(row["key"]), batch, row["status"], *[""] * 9)
+    for row in record.results:
+        stats = row.img_per_s
+        iqr_pct = 100 * stats.iqr / stats.median if stats.median else None
+        batch = f"{row.batch}" + (" (halved: OOM)" if row.batch_halved else "")
+        if row.status != "ok":
+            table.add_row(escape(row.key), batch, row.status, *[""] * 9)
             continue
         table.add_row(
-            escape(row["key"]),
+            escape(row.key),
             batch,
-            fmt(stats["median"], 2),
+            fmt(stats.median, 2),
             fmt(iqr_pct),
-            fmt(row["ms_per_forward"]),
-            fmt(row["peak_mem_gib"], 2),
-            fmt(row["gmacs_per_img"], 2),
-            fmt(row["tflops_achieved"], 2),
-            fmt(100 * row["mfu"] if row["mfu"] else None),
-            fmt(row["ratio_to_reference"], 3),
-            fmt(row["ratio_to_ref"], 2),
-            fmt(row["paper_ratio_to_ref"], 2),
+            fmt(row.ms_per_forward),
+            fmt(row.peak_mem_gib, 2),
+            fmt(row.gmacs_per_img, 2),
+            fmt(row.tflops_achieved, 2),
+            fmt(100 * row.mfu if row.mfu else None),
+            fmt(row.ratio_to_canary, 3),
+            fmt(row.ratio_to_ref, 2),
+            fmt(row.paper_ratio_to_ref, 2),
         )
     print_table(table)
     stdout.print(
-        f"unit: {cfg['unit']}. Protocol: {proto['blocks']} blocks >= "
-        f"{proto['min_block_s']} s, {proto['order']}, timer {proto['timer']}; "
-        f"TF32 matmul={cfg['tf32_matmul']} conv={cfg['tf32_cudnn']}"
-        f" (effective: {cfg['tf32_effective']}), autocast {cfg['autocast_dtype']}. "
+        f"unit: {cfg.unit}. Protocol: {proto.blocks} blocks >= "
+        f"{proto.min_block_s} s, {proto.order}, timer {proto.timer}; "
+        f"TF32 matmul={cfg.tf32_matmul} conv={cfg.tf32_cudnn}"
+        f" (effective: {cfg.tf32_effective}), autocast {cfg.autocast_dtype}. "
+        f"/canary = images/s over {record.canary.name} calls/s (what the gate compares). "
         "GMACs = multiply-accumulates per image (DiT convention); MFU needs a known GPU."
     )
-    for row in record["results"]:
-        if row["error"]:
-            stderr.print(f"[yellow]{escape(row['key'])}: {escape(row['error'])}[/]")
-    for note in record.get("notes", []):
+    for row in record.results:
+        if row.error:
+            stderr.print(f"[yellow]{escape(row.key)}: {escape(row.error)}[/]")
+    for note in record.notes:
         stderr.print(f"note: {escape(note)}")
 
 
@@ -258,20 +332,27 @@ def render_verdict(verdict: Any) -> None:
 def baseline_update_command(
     record_path: Annotated[Path, typer.Argument(metavar="RECORD", help="A throughput record.")],
     baselines_dir: BaselinesDir = None,
-    force: Annotated[bool, typer.Option(help="Store even a noisy or partly failed run.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(help="Store even a run the gate calls insufficient data, or partly failed."),
+    ] = False,
 ) -> None:
     """Store a throughput record as its device's baseline (the only way one is created).
 
+    Written under benchmarks/baselines of the checkout you run it from (or --baselines-dir);
+    refused when the gate would call the run insufficient data (fewer than 5 blocks, canary or
+    a model IQR/median above 10 %) or a model failed, unless --force.
+
     Example: fcdmbench baseline update reports/throughput/2026...-h100-80gb-hbm3-bf16-...json
     """
-    from fcdmbench.profiling.baselines import default_baselines_dir, write_baseline
-    from fcdmbench.reporting.records import read_record
+    from fcdmbench.preflight import preflight_baseline_update
+    from fcdmbench.profiling.baselines import write_baseline
 
-    record = read_record(record_path, expect="fcdmbench.throughput")
-    path = write_baseline(
-        record, baselines_dir or default_baselines_dir(), str(record_path), force=force
-    )
+    record, root = preflight_baseline_update(record_path, baselines_dir)
+    path = write_baseline(record, root, str(record_path), force=force)
     stdout.print(f"baseline written: {path}")
+    if record.env.device_type == "cpu":
+        stderr.print("note: a CPU baseline is not useful for a gate (benchmarks/README.md)")
 
 
 @baseline_app.command("compare")
@@ -298,19 +379,26 @@ def baseline_compare_command(
 
     Example: fcdmbench baseline compare run.json --rerun run2.json
     """
+    from fcdmbench.preflight import RECORD_HINT, Preflight, check_input_file
     from fcdmbench.profiling.baselines import baseline_relpath, default_baselines_dir, load_baseline
     from fcdmbench.profiling.regression import compare, no_baseline
-    from fcdmbench.reporting.records import read_record
+    from fcdmbench.records import ThroughputRecord, read_record
 
-    record = read_record(record_path, expect="fcdmbench.throughput")
-    path = baseline or (baselines_dir or default_baselines_dir()) / baseline_relpath(record)
+    pf = Preflight()
+    for given in (record_path, rerun):
+        if given is not None:
+            pf.check(check_input_file, given, "record", hint=RECORD_HINT)
+    root = pf.check(default_baselines_dir, baselines_dir) if baseline is None else None
+    pf.raise_all()
+    record = read_record(record_path, kind=ThroughputRecord)
+    path = baseline or root / baseline_relpath(record)
     stored = load_baseline(path)
     if stored is None:
         verdict = no_baseline(f"no baseline at {path}; create one with `fcdmbench baseline update`")
     else:
         verdict = compare(record, stored, strict=strict)
         if rerun is not None:
-            second = read_record(rerun, expect="fcdmbench.throughput")
+            second = read_record(rerun, kind=ThroughputRecord)
             verdict = compare(second, stored, previous=verdict, strict=strict)
     if as_json:
         print_json({"baseline": str(path), **verdict.to_record()})
@@ -329,7 +417,7 @@ def baseline_list_command(baselines_dir: BaselinesDir = None) -> None:
     """
     from fcdmbench.profiling.baselines import default_baselines_dir
 
-    root = baselines_dir or default_baselines_dir()
+    root = default_baselines_dir(baselines_dir)
     files = sorted(root.glob("*/*.json")) if root.exists() else []
     if not files:
         stdout.print(f"no baselines under {root}")

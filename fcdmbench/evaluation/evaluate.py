@@ -1,12 +1,14 @@
 """The whole ADM-compatible evaluation of one samples ``.npz`` (orchestration only).
 
 Checks inputs, resolves the reference batch and the Inception graph, extracts (or loads cached)
-activations, and calls the pure metric functions. The CLI (`fcdmbench eval`) only adapts this.
+activations, and calls the pure metric functions. Returns the complete
+`fcdmbench.records.EvalRecord`: metrics, environment, and the model and sampler settings from the
+``samples.npz.json`` record `fcdmbench sample` wrote (or from `EvalConfig.model` / ``meta``). The
+CLI (`fcdmbench eval`) only adapts this.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from fcdmbench.errors import ConfigError, InputError
+from fcdmbench.errors import ConfigError, InputError, UnknownModelError
 from fcdmbench.evaluation.distance import DistanceBackend, get_distance_fn
 from fcdmbench.evaluation.metrics import (
     SqrtmMethod,
@@ -24,8 +26,9 @@ from fcdmbench.evaluation.metrics import (
     probs_to_inception_score,
 )
 from fcdmbench.evaluation.statistics import FIDStats, features_to_stats
+from fcdmbench.records import EvalRecord, RunInfo, SampleRecord, SamplerSettings
 
-__all__ = ["EvalConfig", "EvalResult", "evaluate", "find_sample_record"]
+__all__ = ["EvalConfig", "EvalRecord", "EvalResult", "evaluate", "find_sample_record"]
 
 #: ``(stage, done, total)``; stages: "hash", "extract:sample", "extract:ref", "precision_recall".
 ProgressFn = Callable[[str, int, int], None]
@@ -34,7 +37,15 @@ CHUNK_IMAGES = 1024  # images per resumable part file (a multiple of every sane 
 
 @dataclass(frozen=True, slots=True)
 class EvalConfig:
-    """What to evaluate and how. `meta` holds sampler settings given by the user."""
+    """What to evaluate and how.
+
+    Args:
+        model: registry name of the model that made the samples, when no sample record says it
+            (a sample record naming another model is an error).
+        training_steps: training iterations of the checkpoint (puts the result in the report's
+            row for that many steps).
+        meta: settings given by the user (``--meta steps=250,cfg=1.5``), recorded as given.
+    """
 
     samples: Path
     ref: str = "imagenet256"
@@ -49,6 +60,8 @@ class EvalConfig:
     reference_dir: Path | None = None
     cache_dir: Path | None = None
     sample_record: Path | None = None
+    model: str | None = None
+    training_steps: int | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -61,45 +74,83 @@ class EvalConfig:
             raise ConfigError("sqrtm and distance must be SqrtmMethod / DistanceBackend members")
 
 
-@dataclass(frozen=True, slots=True)
-class EvalResult:
-    """Metrics plus everything needed to judge them."""
-
-    inception_score: float
-    fid: float
-    sfid: float
-    precision: float
-    recall: float
-    num_samples: int
-    num_available: int
-    num_ref: int
-    allow_fewer: bool
-    mode: dict[str, str]
-    samples: dict[str, Any]
-    reference: dict[str, Any]
-    inception: dict[str, Any]
-    sampler: dict[str, Any]
-    sample_record: dict[str, Any] | None
-    timings_s: dict[str, float]
-
-    def to_record(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+#: `evaluate` returns the typed record itself (kept under its old name for library users).
+EvalResult = EvalRecord
 
 
 def find_sample_record(
     samples: Path, explicit: Path | None = None
-) -> tuple[Path | None, dict | None]:
-    """The sampling pipeline's sidecar record (``fcdmbench.sample/1``) for `samples`, if any."""
-    from fcdmbench.reporting.records import read_record
+) -> tuple[Path | None, SampleRecord | None]:
+    """The sampling pipeline's sidecar record (``fcdmbench.sample/N``) for `samples`, if any.
+
+    ``<samples>.json`` and ``<samples>.npz.json`` are looked at; a file there that is a record of
+    another kind is not the sidecar, one that is not a readable record is an error.
+    """
+    from fcdmbench.records import read_json as _read_json
+    from fcdmbench.records import read_record, record_from_json
 
     if explicit is not None:
-        return explicit, read_record(explicit, expect="fcdmbench.sample")
-    for candidate in (samples.with_suffix(".json"), samples.with_name(samples.name + ".json")):
+        return explicit, read_record(explicit, kind=SampleRecord)
+    for candidate in (samples.with_name(samples.name + ".json"), samples.with_suffix(".json")):
         if candidate.exists():
-            record = read_record(candidate)
-            if str(record.get("schema", "")).startswith("fcdmbench.sample/"):
-                return candidate, record
+            obj = _read_json(candidate)
+            if isinstance(obj, dict) and str(obj.get("schema", "")).startswith("fcdmbench.sample/"):
+                return candidate, record_from_json(obj, candidate, kind=SampleRecord)
     return None, None
+
+
+def _canonical_model(name: Any, what: str) -> str:
+    from fcdmbench.registry import resolve
+
+    try:
+        return resolve(str(name))[0].name
+    except UnknownModelError as exc:
+        raise ConfigError(f"{what}: {exc.message}", hint=exc.hint) from None
+
+
+def _model_and_sampler(config: EvalConfig, sha256: str, path: Path | None, sample):
+    """(model, where the name came from, sampler settings) for the record."""
+    if sample is not None and sample.npz_sha256 != sha256:
+        raise InputError(
+            f"sample record {path} describes another file (npz sha256 {sample.npz_sha256[:12]}..., "
+            f"{config.samples} has {sha256[:12]}...)",
+            hint="pass the matching --sample-record PATH, or remove the stale record",
+        )
+    if sample is not None:
+        model, source = sample.model.name, "sample record"
+        if config.model is not None and _canonical_model(config.model, "--model") != model:
+            raise InputError(
+                f"--model {config.model} contradicts {path}, which says the samples come from "
+                f"{model}",
+                hint="drop --model (the sample record names the model), or fix the record path",
+            )
+        return model, source, SamplerSettings.from_sample_record(sample, str(path))
+    sampler = SamplerSettings.from_meta(config.meta)
+    if config.model is not None:
+        return _canonical_model(config.model, "--model"), "--model", sampler
+    if config.meta.get("model") is not None:
+        return _canonical_model(config.meta["model"], "--meta model="), "--meta", sampler
+    return None, None, sampler
+
+
+def _tensorflow_info() -> dict[str, Any] | None:
+    """TensorFlow's version and GPUs (Inception runs there), if it was used."""
+    import sys
+
+    tf = sys.modules.get("tensorflow")
+    if tf is None:
+        return None
+    return {
+        "version": tf.__version__,
+        "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
+    }
+
+
+def _torch_device() -> str:
+    import sys
+
+    torch = sys.modules.get("torch")
+    return "cuda" if torch is not None and torch.cuda.is_available() else "cpu"
 
 
 def _activations(extractor, path: Path, num: int, sha: str, cache, stage: str, on_progress):
@@ -129,38 +180,36 @@ def _activations(extractor, path: Path, num: int, sha: str, cache, stage: str, o
 
 def evaluate(
     config: EvalConfig, *, on_progress: ProgressFn | None = None, extractor=None
-) -> EvalResult:
+) -> EvalRecord:
     """Run the evaluation: IS, FID, sFID, precision and recall as ADM computes them.
 
+    Returns:
+        The complete record (metrics, model, sampler settings, environment, run metadata).
+
     Raises:
-        InputError: bad samples file, too few images without `allow_fewer`, resolution mismatch.
+        ConfigError: `config.model` (or ``meta["model"]``) is not a registered model.
+        InputError: bad samples file, 0 images, too few images without `allow_fewer` or fewer
+            than k + 1, resolution mismatch.
         ReferenceBatchError: reference batch or graph missing or failing its sha256.
         MissingExtraError: TensorFlow not installed.
+        PreflightError: several of these at once (`fcdmbench.preflight.preflight_eval`).
     """
+    from fcdmbench.env import collect_env
     from fcdmbench.evaluation.cache import ActivationCache, cache_root
     from fcdmbench.evaluation.inception import InceptionExtractor, resolve_inception_path
-    from fcdmbench.evaluation.npz import inspect_images, read_npz_arrays
+    from fcdmbench.evaluation.npz import read_npz_arrays
     from fcdmbench.evaluation.reference import resolve_reference
     from fcdmbench.files import file_sha256
+    from fcdmbench.preflight import preflight_eval
 
+    run = RunInfo.current()
     timings: dict[str, float] = {}
     clock = time.perf_counter()
-    info = inspect_images(config.samples)
-    if info.num < config.num and not config.allow_fewer:
-        raise InputError(
-            f"{config.samples} holds {info.num} images, fewer than --num {config.num}",
-            hint="sample more, lower --num, or pass --allow-fewer (recorded in the result)",
-        )
-    num = min(info.num, config.num)
+    # Every check that needs no image data (a --model typo included), all problems at once.
+    plan = preflight_eval(config, need_inception=extractor is None)
+    info, num, ref_info = plan.samples, plan.num, plan.reference_images
     record_path, sample_record = find_sample_record(config.samples, config.sample_record)
     ref_path, ref_check = resolve_reference(config.ref, config.reference_dir, config.cache_dir)
-    ref_info = inspect_images(ref_path)
-    if (ref_info.height, ref_info.width) != (info.height, info.width):
-        raise InputError(
-            f"samples are {info.height}x{info.width} but reference batch {ref_path.name} is "
-            f"{ref_info.height}x{ref_info.width}",
-            hint="pick the matching reference (--ref imagenet256 or imagenet512)",
-        )
     stored = read_npz_arrays(ref_path, ("mu", "sigma", "mu_s", "sigma_s"))
     if extractor is None:
         extractor = InceptionExtractor(
@@ -169,6 +218,9 @@ def evaluate(
         )
     root = cache_root(config.cache_dir)
     sample_sha = file_sha256(config.samples)
+    model, model_source, sampler = _model_and_sampler(
+        config, sample_sha, record_path, sample_record
+    )
     ref_sha = ref_check.sha256 if ref_check and ref_check.sha256 else file_sha256(ref_path)
     timings["hash_s"] = time.perf_counter() - clock
 
@@ -208,7 +260,12 @@ def evaluate(
     )
     timings["precision_recall_s"] = time.perf_counter() - clock
 
-    return EvalResult(
+    steps = config.training_steps
+    if steps is None and isinstance(config.meta.get("training_steps"), int):
+        steps = config.meta["training_steps"]
+    return EvalRecord(
+        run=run,
+        env=collect_env(_torch_device()),
         inception_score=inception_score,
         fid=fid,
         sfid=sfid,
@@ -218,6 +275,7 @@ def evaluate(
         num_available=info.num,
         num_ref=ref_info.num,
         allow_fewer=config.allow_fewer,
+        resolution=info.height,
         mode={
             "sqrtm": config.sqrtm.value,
             "distance": config.distance.value,
@@ -245,11 +303,14 @@ def evaluate(
             "extractor_id": extractor.extractor_id,
             "batch_size": extractor.batch_size,
         },
-        sampler=dict(config.meta),
-        sample_record=(
-            None if sample_record is None else {"path": str(record_path), "record": sample_record}
-        ),
+        model=model,
+        model_source=model_source,
+        training_steps=steps,
+        sampler=sampler,
+        meta=dict(config.meta),
+        sample_record=None if record_path is None else str(record_path),
         timings_s={k: round(v, 3) for k, v in timings.items()},
+        tensorflow=_tensorflow_info(),
     )
 
 

@@ -43,26 +43,35 @@ def resolve_inception_path(
     path: str | Path | None = None,
     reference_dir: str | Path | None = None,
     cache_dir: str | Path | None = None,
+    *,
+    verify: bool = True,
 ) -> Path:
     """The graph file: `path`, else ``$FCDMBENCH_INCEPTION``, else the reference folder.
 
+    Args:
+        verify: hash a manifest file against its sha256 (False: only check it is there, as a
+            preflight does).
+
     Raises:
-        ReferenceBatchError: not found (says where to place it) or sha256 mismatch.
+        ReferenceBatchError: not found (says where to place it), a directory, or sha256 mismatch.
     """
     from fcdmbench.errors import ReferenceBatchError
 
     explicit = path or os.environ.get(INCEPTION_ENV)
     if explicit:
         explicit = Path(explicit).expanduser()
-        if not explicit.exists():
+        if not explicit.is_file():
+            fault = "is a directory" if explicit.is_dir() else "not found"
             raise ReferenceBatchError(
-                f"Inception graph not found at {explicit}",
-                hint="run `fcdmbench reference fetch inception`, or fix --inception/"
-                f"${INCEPTION_ENV}",
+                f"Inception graph {explicit} {fault} (from --inception or ${INCEPTION_ENV})",
+                hint="point --inception at classify_image_graph_def.pb, or run "
+                "`fcdmbench reference fetch inception` and drop the option",
             )
         return explicit
-    from fcdmbench.evaluation.reference import resolve_reference
+    from fcdmbench.evaluation.reference import locate_reference, resolve_reference
 
+    if not verify:
+        return locate_reference("inception", reference_dir, cache_dir).path
     resolved, _ = resolve_reference("inception", reference_dir, cache_dir)
     return resolved
 

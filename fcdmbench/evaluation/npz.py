@@ -2,7 +2,9 @@
 
 An ADM batch stores ``arr_0``: uint8 images, NHWC, values 0-255. A reference batch also stores
 ``mu``/``sigma`` (pool_3) and ``mu_s``/``sigma_s`` (spatial). Every problem is an `InputError`
-(exit 3) that names the file, the fault and the fix.
+(exit 3) that names the file, the fault and the fix. `inspect_images` reads only the npy header
+inside the zip and compares the size it declares (shape x itemsize) with the member's stored
+size, so a truncated or corrupt file is caught before any image is read.
 """
 
 from __future__ import annotations
@@ -38,8 +40,21 @@ class NpzImages:
 def _open_member(path: Path, name: str):
     if not path.exists():
         raise InputError(f"{path} not found", hint="check the path (an .npz from sampling)")
-    with open(path, "rb") as raw:
-        magic = raw.read(6)
+    if path.is_dir():
+        inside = sorted(p.name for p in path.glob("*.npz"))[:3]
+        raise InputError(
+            f"{path} is a directory, not an .npz file",
+            hint=f"pass a file inside it, e.g. {path / inside[0]}"
+            if inside
+            else "pass the .npz file itself (ADM format: arr_0 uint8 NHWC)",
+        )
+    try:
+        with open(path, "rb") as raw:
+            magic = raw.read(6)
+    except OSError as exc:
+        raise InputError(
+            f"cannot read {path}: {exc.strerror or exc}", hint="check its permissions"
+        ) from exc
     if magic == b"\x93NUMPY":
         raise InputError(
             f"{path} is a .npy file, not an .npz", hint=f"np.savez('{path.stem}.npz', arr_0=x)"
@@ -61,7 +76,8 @@ def _open_member(path: Path, name: str):
             )
         try:
             with archive.open(f"{name}.npy") as member:
-                yield member, tuple(n.removesuffix(".npy") for n in names)
+                stored = archive.getinfo(f"{name}.npy").file_size
+                yield member, tuple(n.removesuffix(".npy") for n in names), stored
         except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
             raise InputError(
                 f"{path} is truncated or corrupt ({exc})", hint="re-create or re-download the file"
@@ -75,9 +91,29 @@ def _read_header(member, path: Path):
             shape, fortran, dtype = np.lib.format.read_array_header_1_0(member)
         else:
             shape, fortran, dtype = np.lib.format.read_array_header_2_0(member)
-    except ValueError as exc:
-        raise InputError(f"{path}: arr_0 is not a valid array ({exc})") from exc
+    except (ValueError, EOFError) as exc:
+        raise InputError(
+            f"{path}: arr_0 is not a valid array ({exc})", hint="re-create or re-download the file"
+        ) from exc
     return shape, fortran, dtype
+
+
+def _check_size(member, stored_size: int, path: Path, shape: tuple, dtype) -> None:
+    """The header's shape x itemsize must equal the bytes stored after it in the zip member."""
+    if dtype.hasobject:
+        return  # pickled objects have no fixed size; the dtype check reports them
+    row_bytes = int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize
+    declared = int(shape[0]) * row_bytes if shape else dtype.itemsize
+    stored = stored_size - member.tell()
+    if stored == declared:
+        return
+    fault = (
+        f"{path} is truncated or corrupt: arr_0 declares shape {tuple(shape)} {dtype} "
+        f"({declared:,} bytes) but holds {stored:,} bytes"
+    )
+    if shape and row_bytes and stored < declared:
+        fault += f" ({stored // row_bytes:,} whole images)"
+    raise InputError(fault, hint="re-create or re-download the file (was a run interrupted?)")
 
 
 def inspect_images(path: str | Path) -> NpzImages:
@@ -88,17 +124,31 @@ def inspect_images(path: str | Path) -> NpzImages:
             named when present), NCHW layout, wrong rank or channel count.
     """
     path = Path(path)
-    with _open_member(path, "arr_0") as (member, keys):
+    with _open_member(path, "arr_0") as (member, keys, stored_size):
         shape, fortran, dtype = _read_header(member, path)
+        _check_size(member, stored_size, path, shape, dtype)
+    if len(shape) == 3:
+        raise InputError(
+            f"{path}: arr_0 has shape {shape}, which looks like grayscale (N, H, W); "
+            "expected (N, H, W, 3)",
+            hint="repeat the channel: np.repeat(x[..., None], 3, axis=-1)",
+        )
     if len(shape) != 4:
         raise InputError(f"{path}: arr_0 has shape {shape}; expected (N, H, W, 3)", hint=_FIX_UINT8)
     if shape[-1] != 3:
-        if shape[1] == 3:
+        if shape[1] in (1, 3, 4) and shape[-1] not in (1, 4):
             raise InputError(
                 f"{path}: arr_0 has shape {shape}, which looks like NCHW; ADM expects NHWC",
                 hint="transpose before saving: x.transpose(0, 2, 3, 1)",
             )
-        raise InputError(f"{path}: arr_0 has {shape[-1]} channels; expected 3 (RGB)")
+        hints = {
+            4: "drop the alpha channel (RGBA to RGB): x[..., :3], or composite it on a background",
+            1: "repeat the gray channel: np.repeat(x, 3, axis=-1)",
+        }
+        raise InputError(
+            f"{path}: arr_0 has {shape[-1]} channels (shape {shape}); expected 3 (RGB)",
+            hint=hints.get(shape[-1], "save RGB images: (N, H, W, 3) uint8"),
+        )
     if dtype != np.uint8:
         fault = f"{path}: images are {dtype}, not uint8"
         if dtype.kind == "f":
@@ -119,7 +169,7 @@ def _count_nonfinite(path: Path) -> int:
 
 
 def _iter_raw(path: Path, batch_size: int, start: int = 0, stop: int | None = None):
-    with _open_member(path, "arr_0") as (member, _keys):
+    with _open_member(path, "arr_0") as (member, _keys, _size):
         shape, _fortran, dtype = _read_header(member, path)
         row_bytes = int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize
         stop = shape[0] if stop is None else min(stop, shape[0])
@@ -153,7 +203,7 @@ def read_npz_arrays(path: str | Path, names: tuple[str, ...]) -> dict[str, np.nd
     out: dict[str, np.ndarray] = {}
     for name in names:
         try:
-            with _open_member(path, name) as (member, _keys):
+            with _open_member(path, name) as (member, _keys, _size):
                 out[name] = np.lib.format.read_array(member)
         except InputError as exc:
             if "has no" not in exc.message:

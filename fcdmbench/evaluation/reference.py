@@ -8,6 +8,7 @@ such files are used, and the record says the hash could not be checked.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tomllib
 from dataclasses import dataclass
@@ -19,9 +20,12 @@ from fcdmbench.files import file_sha256
 
 __all__ = [
     "ManifestEntry",
+    "ReferenceLocation",
     "VerifyResult",
     "fetch_reference",
     "load_manifest",
+    "locate_reference",
+    "missing_file_error",
     "reference_dir",
     "resolve_reference",
     "verify_file",
@@ -58,6 +62,14 @@ class VerifyResult:
     present: bool
     sha256: str | None
     status: str  # "ok", "missing", "mismatch", "unverified"
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceLocation:
+    """Where a reference file is (found, not hashed). `entry` is None for a user-given path."""
+
+    path: Path
+    entry: ManifestEntry | None
 
 
 def load_manifest(path: Path | None = None) -> dict[str, ManifestEntry]:
@@ -102,6 +114,54 @@ def verify_file(entry: ManifestEntry, path: Path) -> VerifyResult:
     )
 
 
+def is_path_like(name_or_path: str) -> bool:
+    """A ``--ref``/``--inception`` value naming a file rather than a manifest entry."""
+    return name_or_path.endswith((".npz", ".pb")) or os.sep in name_or_path
+
+
+def missing_file_error(entry: ManifestEntry, path: Path) -> ReferenceBatchError:
+    """The error for an official file absent from `path`: what to fetch or where to put it."""
+    what = {"graph": "Inception graph", "reference_batch": "reference batch"}.get(
+        entry.kind, entry.kind.replace("_", " ")
+    )
+    return ReferenceBatchError(
+        f"{what} '{entry.name}' not found at {path}",
+        hint=f"run `fcdmbench reference fetch {entry.name}`, or offline download {entry.url} "
+        f"elsewhere and place it at {path}",
+    )
+
+
+def locate_reference(
+    name_or_path: str, directory: str | Path | None = None, cache_dir: str | Path | None = None
+) -> ReferenceLocation:
+    """Find a manifest name's file, or check a given path, without reading or hashing it.
+
+    Raises:
+        ConfigError: an unknown manifest name.
+        ReferenceBatchError: the file is missing (the message says which file to place where)
+            or is a directory.
+    """
+    if is_path_like(name_or_path):
+        path = Path(name_or_path).expanduser()
+        if not path.exists():
+            raise ReferenceBatchError(
+                f"reference file {path} not found",
+                hint="pass an ADM reference .npz or a manifest name: "
+                + ", ".join(n for n, e in load_manifest().items() if e.kind == "reference_batch"),
+            )
+        entry = None
+    else:
+        entry = _entry(name_or_path, load_manifest())
+        path = reference_dir(directory, cache_dir) / entry.filename
+        if not path.exists():
+            raise missing_file_error(entry, path)
+    if path.is_dir():
+        raise ReferenceBatchError(
+            f"reference file {path} is a directory", hint="point at the file itself"
+        )
+    return ReferenceLocation(path, entry)
+
+
 def resolve_reference(
     name_or_path: str, directory: str | Path | None = None, cache_dir: str | Path | None = None
 ) -> tuple[Path, VerifyResult | None]:
@@ -111,23 +171,11 @@ def resolve_reference(
         ReferenceBatchError: the file is missing (the message says which file to place where)
             or its sha256 differs from the manifest.
     """
-    if name_or_path.endswith(".npz") or os.sep in name_or_path:
-        path = Path(name_or_path).expanduser()
-        if not path.exists():
-            raise ReferenceBatchError(
-                f"reference batch {path} not found",
-                hint="pass an ADM reference .npz or a name: imagenet256",
-            )
+    location = locate_reference(name_or_path, directory, cache_dir)
+    path, entry = location.path, location.entry
+    if entry is None:
         return path, None
-    entry = _entry(name_or_path, load_manifest())
-    path = reference_dir(directory, cache_dir) / entry.filename
     result = verify_file(entry, path)
-    if result.status == "missing":
-        raise ReferenceBatchError(
-            f"{entry.kind.replace('_', ' ')} '{entry.name}' not found at {path}",
-            hint=f"run `fcdmbench reference fetch {entry.name}`, or offline download {entry.url} "
-            f"elsewhere and place it at {path}",
-        )
     if result.status == "mismatch":
         raise ReferenceBatchError(
             f"{path} has sha256 {result.sha256}, but the manifest says {entry.sha256}",
@@ -155,6 +203,7 @@ def fetch_reference(
     if not path.exists():
         from fcdmbench.files import atomic_output
 
+        created = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
         try:
             with (
                 atomic_output(path, make_parents=True) as tmp,
@@ -169,6 +218,9 @@ def fetch_reference(
                     if on_progress:
                         on_progress(done, total)
         except (urllib.error.URLError, OSError, TimeoutError) as exc:
+            for folder in created:  # leave no empty folder behind a failed download
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
             raise ReferenceBatchError(
                 f"cannot download {entry.url} ({exc})",
                 hint=f"offline: download it elsewhere and place it at {path}",

@@ -8,6 +8,7 @@ extra row as the classifier-free-guidance null label.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -21,6 +22,7 @@ __all__ = [
     "PixelShuffleUp",
     "PixelUnshuffleDown",
     "TimestepEmbedder",
+    "cfg_forward",
     "level_embedders",
     "modulate",
     "timestep_embedding",
@@ -157,12 +159,42 @@ class ConvFinalLayer(nn.Module):
         return self.conv(modulate(self.norm(x), shift, scale))
 
 
+def cfg_forward(
+    forward: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    t: torch.Tensor,
+    y: torch.Tensor,
+    cfg_scale: float,
+    channels: int = 3,
+) -> torch.Tensor:
+    """Classifier-free guidance exactly as DiT's ``forward_with_cfg`` (DiT @ ed81ce2, models.py).
+
+    The one CFG implementation in fcdmbench (`CFGMixin.forward_with_cfg` and the samplers call it).
+    The batch is upstream's doubled batch: 2B rows, the conditional half first and the
+    null-label half second; only the first half of `x` is used (both halves of the network input
+    are that half). Guidance mixes the first `channels` output channels as
+    ``uncond + scale * (cond - uncond)`` and writes the result into both halves; the remaining
+    channels (including the variance output) pass through from each half, as upstream.
+
+    Args:
+        forward: ``forward(x, t, y)`` of the network.
+        x, t, y: (2B, ...) inputs; ``y[B:]`` holds the null label.
+        cfg_scale: guidance scale.
+        channels: 3 is DiT's choice "for exact reproducibility"; the latent channel count gives
+            standard CFG on all of them.
+    """
+    half = x[: len(x) // 2]
+    out = forward(torch.cat([half, half], dim=0), t, y)
+    guided, rest = out[:, :channels], out[:, channels:]
+    cond, uncond = torch.split(guided, len(guided) // 2, dim=0)
+    mixed = uncond + cfg_scale * (cond - uncond)
+    return torch.cat([torch.cat([mixed, mixed], dim=0), rest], dim=1)
+
+
 class CFGMixin:
     """`forward_with_cfg` as DiT defines it, for any model with ``forward(x, t, y)``.
 
-    The batch holds the conditional half first and the null-label half second; only the first half
-    of `x` is used (both halves get the same noise). Guidance mixes the first `cfg_channels` output
-    channels (3 by default, DiT's choice "for exact reproducibility"); the rest passes through.
+    See `cfg_forward` (the batch layout and which channels are guided).
     """
 
     cfg_channels: int = 3
@@ -170,9 +202,4 @@ class CFGMixin:
     def forward_with_cfg(
         self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor, cfg_scale: float
     ) -> torch.Tensor:
-        half = x[: len(x) // 2]
-        out = self.forward(torch.cat([half, half], dim=0), t, y)
-        guided, rest = out[:, : self.cfg_channels], out[:, self.cfg_channels :]
-        cond, uncond = torch.split(guided, len(guided) // 2, dim=0)
-        mixed = uncond + cfg_scale * (cond - uncond)
-        return torch.cat([torch.cat([mixed, mixed], dim=0), rest], dim=1)
+        return cfg_forward(self.forward, x, t, y, cfg_scale, self.cfg_channels)

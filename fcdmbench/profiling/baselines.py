@@ -6,104 +6,162 @@ Layout (benchmarks/README.md)::
 
 ``<tags>`` appear only for non-default settings (``train``, ``cfg``, ``cl`` for channels-last,
 ``compile-<mode>``), so the default inference baseline is exactly
-``bf16-bs64-256-pt2.13-cu12.8.json``. A baseline file is a throughput record plus a ``baseline``
-section; only `write_baseline` (``fcdmbench baseline update`` / ``throughput --update-baseline``)
-creates one.
+``bf16-bs64-256-pt2.13-cu12.8.json``. A baseline file is a `fcdmbench.records.BaselineRecord`
+(``fcdmbench.baseline/2``: the throughput record plus where and when it was stored); only
+`write_baseline` (``fcdmbench baseline update`` / ``throughput --update-baseline``) creates one,
+and it refuses a run the gate itself would call "insufficient data"
+(`fcdmbench.profiling.regression.insufficient_data`) or one in which a model failed, unless forced.
+
+Where: ``--baselines-dir``, else ``$FCDMBENCH_BASELINES``, else ``benchmarks/baselines`` of the
+checkout the current directory is in (the nearest ``benchmarks/baselines`` above it, or the git top
+level's). Never the checkout fcdmbench happens to be installed from: a command run elsewhere that
+finds no checkout says so (`find_baselines_dir`).
 """
 
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
+from fcdmbench.env import EnvInfo
 from fcdmbench.errors import CheckFailedError, InputError
-from fcdmbench.profiling.regression import validate_record
+from fcdmbench.profiling.regression import GateThresholds, insufficient_data, validate_record
 from fcdmbench.profiling.stats import relative_dispersion, summarize
+from fcdmbench.records import BaselineRecord, ThroughputRecord, now_iso
 
-__all__ = ["baseline_relpath", "default_baselines_dir", "load_baseline", "write_baseline"]
+__all__ = [
+    "baseline_name",
+    "baseline_relpath",
+    "default_baselines_dir",
+    "find_baselines_dir",
+    "load_baseline",
+    "write_baseline",
+]
 
-#: Noise above which a record is refused as a baseline (canary IQR / median), unless forced.
-MAX_BASELINE_NOISE = 0.10
+BASELINES_SUBDIR = Path("benchmarks") / "baselines"
 
 
-def default_baselines_dir() -> Path:
-    """``$FCDMBENCH_BASELINES``, else ``benchmarks/baselines`` of this checkout."""
+def find_baselines_dir(start: Path | None = None) -> Path | None:
+    """``benchmarks/baselines`` of the checkout holding `start` (default: the current directory).
+
+    Walks up from `start`: the first folder that has ``benchmarks/baselines`` wins; else the git
+    top level (a folder with ``.git``) gets ``<top>/benchmarks/baselines``. None outside a
+    checkout.
+    """
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / BASELINES_SUBDIR).is_dir():
+            return folder / BASELINES_SUBDIR
+        if (folder / ".git").exists():
+            return folder / BASELINES_SUBDIR
+    return None
+
+
+def default_baselines_dir(explicit: Path | None = None) -> Path:
+    """`explicit` (``--baselines-dir``), ``$FCDMBENCH_BASELINES``, or the current checkout's.
+
+    Raises:
+        InputError: none given and the current directory is in no checkout.
+    """
+    if explicit is not None:
+        return Path(explicit).expanduser()
     env = os.environ.get("FCDMBENCH_BASELINES")
     if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2] / "benchmarks" / "baselines"
+        return Path(env).expanduser()
+    found = find_baselines_dir()
+    if found is None:
+        raise InputError(
+            f"no baselines folder: {Path.cwd()} is not inside a fcdmbench checkout",
+            hint="run from your checkout (its benchmarks/baselines is used), or pass "
+            "--baselines-dir DIR (or set FCDMBENCH_BASELINES)",
+        )
+    return found
 
 
-def _torch_tag(env: dict[str, Any]) -> str:
-    version = str(env.get("torch", "")).split("+")[0]
-    tag = "pt" + ".".join(version.split(".")[:2])
-    if env.get("cuda_runtime"):
-        tag += f"-cu{env['cuda_runtime']}"
-    return tag
-
-
-def baseline_relpath(record: dict[str, Any]) -> Path:
-    """``<device-slug>/<precision>-bs<B>-<res>[-tags]-pt<X.Y>[-cu<X.Y>].json`` for a record."""
-    cfg, env = record["config"], record["env"]
-    parts = [cfg["precision"], f"bs{cfg['batch']}", str(cfg["resolution"])]
-    if cfg.get("mode", "infer") != "infer":
-        parts.append(cfg["mode"])
-    if cfg.get("cfg"):
+def baseline_name(
+    env: EnvInfo,
+    precision: str,
+    batch: int,
+    resolution: int,
+    mode: str = "infer",
+    cfg: bool = False,
+    channels_last: bool = False,
+    compile_mode: str | None = None,
+) -> Path:
+    """``<device-slug>/<precision>-bs<B>-<res>[-tags]-pt<X.Y>[-cu<X.Y>].json``."""
+    parts = [precision, f"bs{batch}", str(resolution)]
+    if mode != "infer":
+        parts.append(mode)
+    if cfg:
         parts.append("cfg")
-    if cfg.get("channels_last"):
+    if channels_last:
         parts.append("cl")
-    if cfg.get("compile"):
-        parts.append(f"compile-{cfg['compile']}")
-    parts.append(_torch_tag(env))
-    return Path(env["device_slug"]) / ("-".join(parts) + ".json")
+    if compile_mode:
+        parts.append(f"compile-{compile_mode}")
+    parts.append(env.torch_tag)
+    return Path(env.device_slug) / ("-".join(parts) + ".json")
 
 
-def load_baseline(path: Path) -> dict[str, Any] | None:
-    """The baseline record at `path`, or None when there is none. Corrupt files raise InputError."""
-    from fcdmbench.reporting.records import read_record
+def baseline_relpath(record: ThroughputRecord | BaselineRecord) -> Path:
+    """Where the baseline for `record`'s device and configuration lives, under the root."""
+    if isinstance(record, BaselineRecord):
+        record = record.record
+    c = record.config
+    return baseline_name(
+        record.env, c.precision, c.batch, c.resolution, c.mode, c.cfg, c.channels_last, c.compile
+    )
+
+
+def load_baseline(path: Path) -> BaselineRecord | None:
+    """The baseline at `path`, or None when there is none. Corrupt files raise InputError."""
+    from fcdmbench.records import read_record
 
     if not path.exists():
         return None
-    record = read_record(path, expect="fcdmbench.throughput")
-    problems = validate_record(record)
+    baseline = read_record(path, kind=BaselineRecord)
+    problems = validate_record(baseline)
     if problems:
         raise InputError(
             f"baseline {path} is malformed: {'; '.join(problems)}",
             hint="re-create it with `fcdmbench baseline update`",
         )
-    return record
+    return baseline
 
 
-def write_baseline(record: dict[str, Any], root: Path, source: str, force: bool = False) -> Path:
+def write_baseline(record: ThroughputRecord, root: Path, source: str, force: bool = False) -> Path:
     """Store `record` as the baseline for its device and configuration; return the path.
 
     Raises:
         InputError: the record is malformed.
-        CheckFailedError: a model failed, or the canary is too noisy (unless `force`).
+        CheckFailedError: a model failed, or the gate would call the run insufficient data (too
+            few blocks, canary or a model too noisy), unless `force`.
     """
-    from fcdmbench.files import write_json_atomic
+    from fcdmbench.records import write_record
 
     problems = validate_record(record)
     if problems:
-        raise InputError(f"not a usable throughput record: {'; '.join(problems)}")
-    failed = [row["key"] for row in record["results"] if row.get("status", "ok") != "ok"]
-    canary = record["canary"]
-    rates = [canary["calls_per_block"] / s for s in canary.get("block_s", []) if s > 0]
-    noise = relative_dispersion(summarize(rates))
-    if not force and (failed or noise > MAX_BASELINE_NOISE):
-        why = f"failed: {', '.join(failed)}" if failed else f"canary IQR/median {noise:.1%}"
+        raise InputError(
+            f"not a usable throughput record: {'; '.join(problems)}",
+            hint="pass a record written by `fcdmbench throughput`",
+        )
+    failed = [row.key for row in record.results if row.status != "ok"]
+    refusal = insufficient_data(record, GateThresholds())
+    if failed:
+        refusal = "; ".join(filter(None, [f"failed: {', '.join(failed)}", refusal]))
+    if refusal and not force:
         raise CheckFailedError(
-            f"refusing to store this run as a baseline ({why})",
-            hint="re-measure on a quiet machine, or pass --force",
+            f"refusing to store this run as a baseline: {refusal} (the gate would not judge "
+            "against it)",
+            hint="re-measure on a quiet machine with the default protocol (7 blocks of >= 1 s), "
+            "or pass --force to store it anyway (recorded as forced)",
         )
     path = Path(root) / baseline_relpath(record)
-    body = {k: v for k, v in record.items() if k != "check"}
-    body["baseline"] = {
-        "source": source,
-        "updated": datetime.now(UTC).isoformat(timespec="seconds"),
-        "canary_dispersion": noise,
-        "forced": bool(force and (failed or noise > MAX_BASELINE_NOISE)),
-    }
-    return write_json_atomic(path, body, make_parents=True)
+    baseline = BaselineRecord(
+        record=record.with_check(None),
+        source=source,
+        updated=now_iso(),
+        canary_dispersion=relative_dispersion(summarize(record.canary.rates())),
+        forced=bool(force and refusal),
+        forced_reason=refusal if force and refusal else None,
+    )
+    return write_record(path, baseline, make_parents=True)

@@ -1,149 +1,210 @@
-"""Peak dense TFLOP/s per GPU and precision, for achieved-TFLOP/s and MFU figures.
+"""The device table: peak dense TFLOP/s per precision, memory and bandwidth, with sources.
 
-Every value is a vendor datasheet figure **without sparsity** (NVIDIA prints tensor-core figures
-"with sparsity"; those are halved here, as the datasheets' footnotes say). Sources are named per
-entry. A device not in the table (and every CPU) has no peak: MFU is then None, never a guess.
+The figures live in one data file, ``devices.toml`` beside this module (package data); this
+module only reads it. Every figure carries the text it was derived from (`Figure.printed`), how
+(`Figure.basis`: ``dense`` or ``sparse/2``, NVIDIA printing tensor-core figures "with
+sparsity"), and its source. A device not in the table has no peak: MFU is then None and the
+roofline refuses it, never a guess. The ``cpu`` entry has no figures: they are measured on the
+machine at run time (`fcdmbench.profiling.cpu_calibration`).
 
 Peak basis per precision mode (see `fcdmbench.profiling.precision.Precision`):
 
-| mode            | basis          | why                                                          |
-|-----------------|----------------|--------------------------------------------------------------|
-| fp32-strict     | ``fp32``       | TF32 off: GEMMs and convs on FP32 SIMT units                 |
-| tf32            | ``tf32``       | TF32 tensor cores for both                                   |
+| mode            | basis             | why                                                       |
+|-----------------|-------------------|-----------------------------------------------------------|
+| fp32-strict     | ``fp32``          | TF32 off: GEMMs and convs on FP32 SIMT units              |
+| tf32            | ``tf32``          | TF32 tensor cores for both                                |
 | bf16 / fp16     | ``bf16``/``fp16`` | autocast: tensor cores, FP32 accumulate                   |
-| paper-default   | none           | convs TF32 but matmuls IEEE fp32: no single peak applies     |
+| paper-default   | none              | convs TF32 but matmuls IEEE fp32: no single peak applies  |
 """
 
 from __future__ import annotations
 
+import difflib
+import functools
 import re
+import tomllib
 from dataclasses import dataclass
+from pathlib import Path
 
-__all__ = ["DEVICE_PEAKS", "DevicePeak", "find_device_peak", "peak_tflops"]
+from fcdmbench.errors import ConfigError
+
+__all__ = [
+    "DEVICE_PEAKS",
+    "DevicePeak",
+    "DeviceSpec",
+    "Figure",
+    "TABLE_PATH",
+    "find_device_peak",
+    "get_device",
+    "load_devices",
+    "peak_tflops",
+]
+
+#: The data file (package data, listed by pyproject's ``*.toml`` rule).
+TABLE_PATH = Path(__file__).with_name("devices.toml")
+#: Peak columns, in table order.
+PRECISION_COLUMNS = ("fp32", "tf32", "bf16", "fp16")
 
 
 @dataclass(frozen=True, slots=True)
-class DevicePeak:
-    """Dense peak TFLOP/s of one GPU model (None: not offered by the hardware)."""
+class Figure:
+    """One number from a vendor document.
 
+    Args:
+        value: the figure used (dense TFLOP/s, GiB, GB/s).
+        basis: ``dense``, ``sparse/2``, ``capacity`` or ``peak``.
+        source: the document it comes from.
+        printed: the figure as printed there (``"989*"``); None when not re-checked.
+    """
+
+    value: float
+    basis: str
+    source: str
+    printed: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceSpec:
+    """One device: its figures (None: not in the source or not sourced) and where they come from."""
+
+    key: str
     name: str
     pattern: str  # regex matched against `fcdmbench.env.device_slug(name)`
-    fp32: float
-    tf32: float | None
-    bf16: float | None
-    fp16: float | None
+    aliases: tuple[str, ...]
     source: str
+    checked: str
+    fp32_figure: Figure | None = None
+    tf32_figure: Figure | None = None
+    bf16_figure: Figure | None = None
+    fp16_figure: Figure | None = None
+    memory_figure: Figure | None = None
+    bandwidth_figure: Figure | None = None
+    is_calibrated: bool = False
+
+    def peak(self, basis: str) -> float | None:
+        """Dense peak TFLOP/s for ``fp32``, ``tf32``, ``bf16`` or ``fp16`` (None: not offered)."""
+        if basis not in PRECISION_COLUMNS:
+            raise ValueError(f"unknown peak basis {basis!r}; one of {PRECISION_COLUMNS}")
+        figure = getattr(self, f"{basis}_figure")
+        return figure.value if figure is not None else None
+
+    # The earlier `DevicePeak` attributes, kept for its users.
+    @property
+    def fp32(self) -> float | None:
+        return self.peak("fp32")
+
+    @property
+    def tf32(self) -> float | None:
+        return self.peak("tf32")
+
+    @property
+    def bf16(self) -> float | None:
+        return self.peak("bf16")
+
+    @property
+    def fp16(self) -> float | None:
+        return self.peak("fp16")
+
+    @property
+    def memory_gib(self) -> float | None:
+        return self.memory_figure.value if self.memory_figure else None
+
+    @property
+    def bandwidth_gbs(self) -> float | None:
+        return self.bandwidth_figure.value if self.bandwidth_figure else None
+
+    def figures(self) -> dict[str, Figure]:
+        """Every figure present, by column name (``fp32_tflops`` ... ``bandwidth_gbs``)."""
+        named = {f"{c}_tflops": getattr(self, f"{c}_figure") for c in PRECISION_COLUMNS}
+        named.update(memory_gib=self.memory_figure, bandwidth_gbs=self.bandwidth_figure)
+        return {k: v for k, v in named.items() if v is not None}
 
 
-DEVICE_PEAKS: tuple[DevicePeak, ...] = (
-    # NVIDIA H100 Tensor Core GPU datasheet (H100 SXM / H100 PCIe / H100 NVL columns); tensor
-    # figures printed with sparsity, halved here: SXM TF32 989 -> 494.7, BF16/FP16 1979 -> 989.4.
-    DevicePeak(
-        "H100 PCIe",
-        r"^h100-pcie",
-        51.0,
-        378.0,
-        756.0,
-        756.0,
-        "NVIDIA H100 datasheet, H100 PCIe column (sparse figures halved)",
-    ),
-    DevicePeak(
-        "H100 NVL",
-        r"^h100-nvl",
-        60.0,
-        417.5,
-        835.5,
-        835.5,
-        "NVIDIA H100 datasheet, H100 NVL column (sparse figures halved)",
-    ),
-    DevicePeak(
-        "H100 SXM",
-        r"^h100(-|$)",
-        67.0,
-        494.7,
-        989.4,
-        989.4,
-        "NVIDIA H100 datasheet, H100 SXM column (sparse figures halved)",
-    ),
-    # NVIDIA H200 Tensor Core GPU datasheet (H200 SXM / H200 NVL columns), sparse halved.
-    DevicePeak(
-        "H200 NVL",
-        r"^h200-nvl",
-        60.0,
-        417.5,
-        835.5,
-        835.5,
-        "NVIDIA H200 datasheet, H200 NVL column (sparse figures halved)",
-    ),
-    DevicePeak(
-        "H200 SXM",
-        r"^h200(-|$)",
-        67.0,
-        494.7,
-        989.4,
-        989.4,
-        "NVIDIA H200 datasheet, H200 SXM column (sparse figures halved)",
-    ),
-    # NVIDIA A100 Tensor Core GPU datasheet: FP32 19.5, TF32 156, BF16/FP16 312 (dense; same for
-    # the 40 GB / 80 GB PCIe and SXM parts).
-    DevicePeak(
-        "A100", r"^a100(-|$)", 19.5, 156.0, 312.0, 312.0, "NVIDIA A100 datasheet (dense figures)"
-    ),
-    # NVIDIA Ada Lovelace GPU architecture whitepaper, GeForce RTX 4090 column: FP32 82.6; TF32
-    # tensor 82.6; FP16/BF16 tensor with FP32 accumulate 165.2 (autocast accumulates in FP32).
-    DevicePeak(
-        "GeForce RTX 4090",
-        r"(^|-)rtx-4090(-|$)",
-        82.6,
-        82.6,
-        165.2,
-        165.2,
-        "NVIDIA Ada Lovelace architecture whitepaper, RTX 4090 (FP32 accumulate)",
-    ),
-    # NVIDIA L40S datasheet: FP32 91.6; TF32 183; BF16/FP16 362.05 (dense).
-    DevicePeak(
-        "L40S", r"^l40s(-|$)", 91.6, 183.0, 362.05, 362.05, "NVIDIA L40S datasheet (dense figures)"
-    ),
-    # NVIDIA L40 datasheet: FP32 90.5; TF32 90.5; BF16/FP16 181.05 (dense).
-    DevicePeak(
-        "L40", r"^l40(-|$)", 90.5, 90.5, 181.05, 181.05, "NVIDIA L40 datasheet (dense figures)"
-    ),
-    # NVIDIA L4 datasheet: FP32 30.3; TF32 120, BF16/FP16 242.0 with sparsity -> 60, 121.
-    DevicePeak(
-        "L4", r"^l4(-|$)", 30.3, 60.0, 121.0, 121.0, "NVIDIA L4 datasheet (sparse figures halved)"
-    ),
-    # NVIDIA A10 datasheet: FP32 31.2; TF32 62.5; BF16/FP16 125 (dense).
-    DevicePeak(
-        "A10", r"^a10(-|$)", 31.2, 62.5, 125.0, 125.0, "NVIDIA A10 datasheet (dense figures)"
-    ),
-    # NVIDIA V100 datasheet: SXM2 FP32 15.7, tensor (FP16) 125; PCIe 14 / 112. No TF32, no BF16.
-    DevicePeak(
-        "V100 SXM2",
-        r"(^|-)v100-sxm2",
-        15.7,
-        None,
-        None,
-        125.0,
-        "NVIDIA V100 datasheet, SXM2 column",
-    ),
-    DevicePeak(
-        "V100 PCIe",
-        r"(^|-)v100-pcie",
-        14.0,
-        None,
-        None,
-        112.0,
-        "NVIDIA V100 datasheet, PCIe column",
-    ),
-)
+#: The earlier name of `DeviceSpec` (throughput records, MFU).
+DevicePeak = DeviceSpec
 
 
-def find_device_peak(slug: str) -> DevicePeak | None:
+def _figure(raw: dict | None, source: str, where: str) -> Figure | None:
+    if raw is None:
+        return None
+    try:
+        return Figure(
+            value=float(raw["value"]),
+            basis=str(raw["basis"]),
+            source=str(raw.get("source", source)),
+            printed=raw.get("printed"),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"device table {where}: bad figure {raw!r} ({exc})") from exc
+
+
+@functools.cache
+def load_devices(path: Path = TABLE_PATH) -> tuple[DeviceSpec, ...]:
+    """Read the device table (cached). Raises ConfigError on a malformed file."""
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read the device table {path}: {exc}") from exc
+    devices = []
+    for raw in data.get("device", []):
+        key = raw["key"]
+        source = raw["source"]
+        figures = {
+            f"{c}_figure": _figure(raw.get(f"{c}_tflops"), source, f"{key}.{c}_tflops")
+            for c in PRECISION_COLUMNS
+        }
+        devices.append(
+            DeviceSpec(
+                key=key,
+                name=raw["name"],
+                pattern=raw["slug_pattern"],
+                aliases=tuple(raw.get("aliases", ())),
+                source=source,
+                checked=raw.get("checked", "not re-checked"),
+                memory_figure=_figure(raw.get("memory_gib"), source, f"{key}.memory_gib"),
+                bandwidth_figure=_figure(raw.get("bandwidth_gbs"), source, f"{key}.bandwidth_gbs"),
+                is_calibrated=bool(raw.get("calibrated", False)),
+                **figures,
+            )
+        )
+    return tuple(devices)
+
+
+#: Every device with vendor figures (the calibrated CPU entry excluded), in table order.
+DEVICE_PEAKS: tuple[DeviceSpec, ...] = tuple(d for d in load_devices() if not d.is_calibrated)
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def get_device(name: str) -> DeviceSpec:
+    """A device by key or alias (``a100-80gb-sxm``, ``H100``, ``rtx-4090``, ``cpu``).
+
+    Raises:
+        ConfigError: unknown name, with the nearest keys.
+    """
+    wanted = _normal(name)
+    devices = load_devices()
+    for device in devices:
+        if wanted == device.key or wanted in map(_normal, device.aliases):
+            return device
+    keys = [d.key for d in devices]
+    near = difflib.get_close_matches(wanted, keys, n=3, cutoff=0.4)
+    raise ConfigError(
+        f"unknown device {name!r}",
+        hint=("did you mean " + ", ".join(near) + "? " if near else "")
+        + "devices: "
+        + ", ".join(keys),
+    )
+
+
+def find_device_peak(slug: str) -> DeviceSpec | None:
     """The table entry for a device slug (``h100-80gb-hbm3``), or None when unknown or a CPU."""
     if slug.startswith("cpu"):
         return None
-    for entry in DEVICE_PEAKS:
-        if re.search(entry.pattern, slug):
+    for entry in load_devices():
+        if not entry.is_calibrated and re.search(entry.pattern, slug):
             return entry
     return None
 
@@ -157,5 +218,5 @@ def peak_tflops(slug: str, basis: str | None) -> tuple[float | None, str | None]
     entry = find_device_peak(slug)
     if entry is None or basis is None:
         return None, None
-    value = getattr(entry, basis, None)
-    return (value, entry.source) if value is not None else (None, None)
+    figure = getattr(entry, f"{basis}_figure", None)
+    return (figure.value, figure.source) if figure is not None else (None, None)

@@ -25,14 +25,13 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from fcdmbench.errors import ConfigError
-from fcdmbench.profiling.op_table import ModuleCount, OpCount, OpTally, count_with_flop_counter
-from fcdmbench.registry import VAE_FACTOR, ModelSpec, import_object, resolve, with_overrides
+from fcdmbench.profiling.op_table import OpTally, count_with_flop_counter
+from fcdmbench.records.flops import CFG_FACTOR, CONVENTION, TRAIN_FACTOR, FlopsResult
+from fcdmbench.registry import VAE_FACTOR, ModelSpec, resolve
 
 __all__ = [
     "CFG_FACTOR",
@@ -44,12 +43,8 @@ __all__ = [
     "count_flops",
 ]
 
-#: Label printed beside every MAC figure.
-CONVENTION = "GMACs (DiT/paper convention): multiply-adds per image, one forward, no CFG"
-#: Classifier-free guidance runs the conditional and unconditional rows: 2 forwards per image.
-CFG_FACTOR = 2
-#: Training cost per image, forward + backward ~ 3 x forward (the FCDM paper's Figure 6 assumption).
-TRAIN_FACTOR = 3
+#: `count_flops` returns a `fcdmbench.records.FlopsResult` (one class from counter to record).
+FlopReport = FlopsResult
 
 
 class Counter(StrEnum):
@@ -60,98 +55,12 @@ class Counter(StrEnum):
     TORCHPROFILE = "torchprofile"
 
 
-@dataclass(frozen=True, slots=True)
-class FlopReport:
-    """MACs of one model at one resolution and batch, by one counter.
+def _resolution_overrides(spec: ModelSpec, resolution: int) -> tuple[int, dict[str, Any]]:
+    """(registered resolution to build at, overrides) for any multiple of the VAE factor.
 
-    ``macs`` is the total over every row the counter ran (``rows = batch``, or ``2 * batch`` with
-    CFG); per-image figures divide by the rows. ``ratio_to_ref`` is filled by `run_flops`.
+    An unregistered resolution (e.g. 384) is built at the first registered one with its latent
+    side (``input_size``) replaced, so every model can be counted at any size it can take.
     """
-
-    model: str
-    display_name: str
-    family: str
-    resolution: int
-    batch: int
-    cfg: bool
-    counter: str
-    device: str
-    params: int
-    macs: float
-    dense_macs: float
-    ops: tuple[OpCount, ...] = ()
-    modules: tuple[ModuleCount, ...] = ()
-    published_gmacs: float | None = None
-    ref_model: str | None = None
-    ratio_to_ref: float | None = None
-    notes: tuple[str, ...] = field(default=())
-
-    @property
-    def rows(self) -> int:
-        return self.batch * (CFG_FACTOR if self.cfg else 1)
-
-    @property
-    def params_m(self) -> float:
-        return self.params / 1e6
-
-    @property
-    def gmacs(self) -> float:
-        """GMACs per image, one forward (the paper column)."""
-        return self.macs / self.rows / 1e9
-
-    @property
-    def gflops(self) -> float:
-        return 2 * self.gmacs
-
-    @property
-    def dense_gmacs(self) -> float:
-        """GMACs per image in matmuls, convolutions and attention only."""
-        return self.dense_macs / self.rows / 1e9
-
-    @property
-    def cfg_gmacs_per_image(self) -> float:
-        """GMACs per generated image per sampling step with CFG (2 rows per image)."""
-        return CFG_FACTOR * self.gmacs
-
-    @property
-    def train_gmacs_per_image(self) -> float:
-        """Approximate training GMACs per image: forward + backward ~ 3 x forward."""
-        return TRAIN_FACTOR * self.gmacs
-
-    @property
-    def delta_pct(self) -> float | None:
-        """Counted minus published, in percent of published."""
-        if not self.published_gmacs:
-            return None
-        return 100.0 * (self.gmacs - self.published_gmacs) / self.published_gmacs
-
-    @property
-    def zero_ops(self) -> tuple[OpCount, ...]:
-        """Operators that ran but count zero MACs (compute ops first, then views)."""
-        return tuple(o for o in self.ops if o.kind in ("zero", "view", "skipped"))
-
-    def to_record(self) -> dict[str, Any]:
-        """Plain JSON-ready dict (every derived figure included)."""
-        body = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        body["ops"] = [dataclasses.asdict(o) for o in self.ops]
-        body["modules"] = [dataclasses.asdict(m) for m in self.modules]
-        body.update(
-            rows=self.rows,
-            params_m=self.params_m,
-            gmacs=self.gmacs,
-            gflops=self.gflops,
-            dense_gmacs=self.dense_gmacs,
-            cfg_gmacs_per_image=self.cfg_gmacs_per_image,
-            train_gmacs_per_image=self.train_gmacs_per_image,
-            delta_pct=self.delta_pct,
-            convention=CONVENTION,
-            train_factor=TRAIN_FACTOR,
-            cfg_factor=CFG_FACTOR,
-        )
-        return body
-
-
-def _config_for(spec: ModelSpec, resolution: int) -> Any:
     if resolution <= 0 or resolution % VAE_FACTOR:
         raise ConfigError(
             f"resolution must be a positive multiple of {VAE_FACTOR} (the VAE factor), "
@@ -159,14 +68,8 @@ def _config_for(spec: ModelSpec, resolution: int) -> Any:
             hint="use --resolution 256 or 512",
         )
     if resolution in spec.resolutions:
-        return spec.config_for(resolution)
-    try:
-        return with_overrides(spec.config, {"input_size": resolution // VAE_FACTOR})
-    except ConfigError as exc:
-        raise ConfigError(
-            f"{spec.name} cannot take resolution {resolution}: {exc.message}",
-            hint=exc.hint or f"registered resolutions: {list(spec.resolutions)}",
-        ) from exc
+        return resolution, {}
+    return spec.resolutions[0], {"input_size": resolution // VAE_FACTOR}
 
 
 #: In-place initialisers that are no-ops on data-less meta tensors.
@@ -213,19 +116,40 @@ def _skip_meta_init():
     return _SkipMetaInit()
 
 
-def build_for_counting(spec: ModelSpec, resolution: int, device: str = "meta") -> Any:
-    """Build `spec` at `resolution` on `device` (meta: allocates nothing), in eval mode."""
+def build_for_counting(
+    spec: ModelSpec, resolution: int, device: str = "meta", overrides: dict[str, Any] | None = None
+) -> Any:
+    """Build `spec` at `resolution` with config `overrides` on `device`, in eval mode.
+
+    The one construction path of every FLOP count (`fcdmbench flops`, the report's meta counts,
+    throughput's GMACs column): `create_model` on `device`; on ``meta`` nothing is allocated and
+    weight initialisers are skipped.
+
+    Raises:
+        ConfigError: a bad resolution or an unknown override key.
+    """
     import contextlib
 
     import torch
 
-    config = _config_for(spec, resolution)
-    builder = import_object(spec.builder)
+    from fcdmbench.registry import create_model
+
+    at, size = _resolution_overrides(spec, resolution)
     is_meta = device == "meta"
-    with torch.device(device), _skip_meta_init() if is_meta else contextlib.nullcontext():
-        if not is_meta:
-            torch.manual_seed(0)
-        return builder(config).eval()
+    if not is_meta:
+        torch.manual_seed(0)
+    try:
+        with _skip_meta_init() if is_meta else contextlib.nullcontext():
+            return create_model(
+                spec.name, resolution=at, device=device, **size, **(overrides or {})
+            )
+    except ConfigError as exc:
+        if not size:
+            raise
+        raise ConfigError(
+            f"{spec.name} cannot take resolution {resolution}: {exc.message}",
+            hint=exc.hint or f"registered resolutions: {list(spec.resolutions)}",
+        ) from exc
 
 
 def _latent_shape(target: Any, input_shape: tuple[int, int, int] | None, resolution: int):
@@ -259,7 +183,8 @@ def count_flops(
     counter: Counter | str = Counter.FLOP_COUNTER,
     device: str | None = None,
     input_shape: tuple[int, int, int] | None = None,
-) -> FlopReport:
+    overrides: dict[str, Any] | None = None,
+) -> FlopsResult:
     """Count the MACs of one forward pass.
 
     Args:
@@ -272,9 +197,11 @@ def count_flops(
         device: where a registry model is built; defaults to ``meta`` for ``flop_counter`` and
             ``cpu`` for the tracing counters (which need real tensors). Ignored for a module.
         input_shape: latent (C, H, W) for a module without a fcdmbench config.
+        overrides: config fields to replace for a registry model (ablations, e.g.
+            ``{"kernel_size": 5}``); the count is then of that configuration.
 
     Returns:
-        A `FlopReport`; ``report.gmacs`` is the paper column.
+        A `FlopsResult`; ``result.gmacs`` is the paper column.
 
     Raises:
         ConfigError: bad batch or a resolution the model cannot take.
@@ -298,7 +225,7 @@ def count_flops(
             device = "meta" if counter is Counter.FLOP_COUNTER else "cpu"
         if device == "meta" and counter is not Counter.FLOP_COUNTER:
             raise ConfigError(f"counter {counter.value} traces real tensors; use device 'cpu'")
-        model = build_for_counting(spec, resolution, device)
+        model = build_for_counting(spec, resolution, device, overrides)
         shape = (
             spec.input_shape(resolution)
             if resolution in spec.resolutions
@@ -306,6 +233,8 @@ def count_flops(
         )
         num_classes = getattr(spec.config, "num_classes", 1000)
     else:
+        if overrides:
+            raise ConfigError("overrides apply to registry models, not to a built module")
         model = target
         shape = _latent_shape(target, input_shape, resolution)
         first = next(iter(model.parameters()), None)
@@ -322,7 +251,7 @@ def count_flops(
             hint=f"registered resolutions: {list(spec.resolutions)}",
         ) from exc
     params = sum(p.numel() for p in model.parameters())
-    return FlopReport(
+    return FlopsResult(
         model=spec.name if spec else type(model).__name__,
         display_name=spec.display_name if spec else type(model).__name__,
         family=spec.family if spec else "",
@@ -336,5 +265,8 @@ def count_flops(
         dense_macs=tally.dense_macs,
         ops=tally.ops,
         modules=tally.modules,
-        published_gmacs=spec.published_value("gmacs", resolution) if spec else None,
+        published_gmacs=(
+            spec.published_value("gmacs", resolution) if spec and not overrides else None
+        ),
+        overrides={k: v for k, v in sorted((overrides or {}).items())},
     )

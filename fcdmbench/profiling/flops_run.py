@@ -2,23 +2,28 @@
 
 `run_flops(FlopsConfig(...))` counts every model with the canonical counter, divides by the
 reference model (DiT-XL/2 by default), and with ``counter="all"`` also runs fvcore and torchprofile
-on CPU and flags any disagreement above `DISAGREEMENT_PCT`, naming the operators each skipped.
+on CPU and flags any disagreement above `DISAGREEMENT_PCT`, naming the operators each skipped. It
+returns the complete `fcdmbench.records.FlopsRecord` (environment and run metadata included), the
+object ``fcdmbench flops --json`` writes.
 
 Example:
-    >>> run = run_flops(FlopsConfig(models=("fcdm-xl",), ref=None))
-    >>> run.reports[0].model
+    >>> record = run_flops(FlopsConfig(models=("fcdm-xl",), ref=None))
+    >>> record.results[0].model
     'fcdm-xl'
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from fcdmbench.errors import ConfigError, UnknownModelError
-from fcdmbench.profiling.flops import CONVENTION, Counter, FlopReport, count_flops
+from fcdmbench.profiling.flops import Counter, count_flops
+from fcdmbench.records import CounterComparison, FlopsRecord, FlopsResult, RunInfo
+from fcdmbench.records.flops import DISAGREEMENT_PCT
+from fcdmbench.registry import DEFAULT_REF
 
 __all__ = [
     "CounterChoice",
@@ -26,14 +31,8 @@ __all__ = [
     "DEFAULT_REF",
     "DISAGREEMENT_PCT",
     "FlopsConfig",
-    "FlopsRun",
     "run_flops",
 ]
-
-#: The reference model ratios are taken against (the paper tables' baseline).
-DEFAULT_REF = "dit-xl-2"
-#: Counters disagreeing by more than this (percent of the canonical count) are flagged.
-DISAGREEMENT_PCT = 1.0
 
 
 class CounterChoice(StrEnum):
@@ -75,44 +74,8 @@ class FlopsConfig:
         object.__setattr__(self, "models", tuple(self.models))
 
 
-@dataclass(frozen=True, slots=True)
-class CounterComparison:
-    """One model counted by every counter; ``gmacs`` maps counter name to GMACs per image."""
-
-    model: str
-    gmacs: dict[str, float]
-    skipped_ops: dict[str, dict[str, int]]
-    max_disagreement_pct: float
-
-    @property
-    def is_flagged(self) -> bool:
-        return self.max_disagreement_pct > DISAGREEMENT_PCT
-
-
-@dataclass(frozen=True, slots=True)
-class FlopsRun:
-    """The result of `run_flops`: one report per model (canonical or chosen counter)."""
-
-    config: FlopsConfig
-    reports: tuple[FlopReport, ...]
-    comparisons: tuple[CounterComparison, ...] = ()
-    notes: tuple[str, ...] = field(default=())
-
-    def to_record(self) -> dict[str, Any]:
-        """Body for ``write_record(path, "fcdmbench.flops/1", body)`` (add ``env``)."""
-        return {
-            "convention": CONVENTION,
-            "config": dataclasses.asdict(self.config),
-            "results": [r.to_record() for r in self.reports],
-            "comparisons": [
-                {**dataclasses.asdict(c), "is_flagged": c.is_flagged} for c in self.comparisons
-            ],
-            "notes": list(self.notes),
-        }
-
-
 def _reference(
-    config: FlopsConfig, counter: Counter, counted: dict[str, FlopReport], notes: list[str]
+    config: FlopsConfig, counter: Counter, counted: dict[str, FlopsResult], notes: list[str]
 ):
     from fcdmbench.registry import resolve
 
@@ -136,7 +99,7 @@ def _reference(
         return None
 
 
-def _compare(name: str, config: FlopsConfig, canonical: FlopReport) -> CounterComparison:
+def _compare(name: str, config: FlopsConfig, canonical: FlopsResult) -> CounterComparison:
     gmacs = {Counter.FLOP_COUNTER.value: canonical.gmacs}
     skipped: dict[str, dict[str, int]] = {}
     for counter in (Counter.FVCORE, Counter.TORCHPROFILE):
@@ -150,11 +113,14 @@ def _compare(name: str, config: FlopsConfig, canonical: FlopReport) -> CounterCo
     )
 
 
-def run_flops(config: FlopsConfig, progress: Any = None) -> FlopsRun:
+def run_flops(config: FlopsConfig, progress: Any = None) -> FlopsRecord:
     """Count every model in `config`, add the reference ratio and counter comparisons.
 
     Args:
         progress: optional callable ``progress(message)`` for long runs (the CLI's stderr).
+
+    Returns:
+        The complete record (settings, environment, run metadata, one result per model).
 
     Raises:
         ConfigError, UnknownModelError: bad resolution, batch or reference.
@@ -164,8 +130,11 @@ def run_flops(config: FlopsConfig, progress: Any = None) -> FlopsRun:
         if config.counter is CounterChoice.ALL
         else Counter(config.counter.value)
     )
+    from fcdmbench.env import collect_env
+
+    run = RunInfo.current()
     notes: list[str] = []
-    counted: dict[str, FlopReport] = {}
+    counted: dict[str, FlopsResult] = {}
     for name in config.models:
         if progress:
             progress(f"counting {name} ({counter.value})")
@@ -187,6 +156,16 @@ def run_flops(config: FlopsConfig, progress: Any = None) -> FlopsRun:
             if progress:
                 progress(f"cross-checking {name} with fvcore and torchprofile (CPU)")
             comparisons.append(_compare(name, config, counted[name]))
-    return FlopsRun(
-        config=config, reports=tuple(reports), comparisons=tuple(comparisons), notes=tuple(notes)
+    return FlopsRecord(
+        run=run,
+        env=collect_env("cpu"),  # the meta device computes nothing; the host ran the count
+        models=config.models,
+        resolution=config.resolution,
+        batch=config.batch,
+        cfg=config.cfg,
+        counter=config.counter.value,
+        ref=config.ref,
+        results=tuple(reports),
+        comparisons=tuple(comparisons),
+        notes=tuple(notes),
     )

@@ -17,10 +17,14 @@ undercount is visible, unlike a tool that skips an unknown operator quietly. CPU
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from fcdmbench.records.flops import ModuleCount, OpCount
 
 __all__ = ["ModuleCount", "OpCount", "OpTally", "count_with_flop_counter", "VIEW_OPS"]
 
@@ -55,31 +59,6 @@ VIEW_OPS = frozenset(
         "aten.lift_fresh",
     }
 )
-
-
-@dataclass(frozen=True, slots=True)
-class OpCount:
-    """MACs of one operator type over one forward.
-
-    Args:
-        op: operator name, e.g. ``aten.convolution``.
-        kind: ``dense``, ``elementwise``, ``zero`` (computes, counted as 0), ``view`` (no compute)
-            or ``skipped`` (a counter had no handler for it; see the counter's warnings).
-    """
-
-    op: str
-    calls: int
-    macs: float
-    kind: str
-
-
-@dataclass(frozen=True, slots=True)
-class ModuleCount:
-    """MACs inside one submodule (``enc1.0.dwconv``); the root module is ``""``."""
-
-    module: str
-    macs: float
-    dense_macs: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,12 +146,22 @@ def _dense_ops() -> frozenset[str]:
     }
 
 
-def count_with_flop_counter(model: Any, inputs: tuple) -> OpTally:
+def count_with_flop_counter(
+    model: Any, inputs: tuple, on_call: Callable | None = None, modes: Sequence[Any] = ()
+) -> OpTally:
     """Run ``model(*inputs)`` under `FlopCounterMode` with fcdmbench's op table.
 
     Works on meta tensors (no memory, no compute) and on real ones. Every operator that ran is
     reported, counted or not, with its number of calls; per-module MACs come from FlopCounterMode's
     module tracker.
+
+    Args:
+        on_call: called once per executed operator as ``on_call(func, args, kwargs, out, macs,
+            parents)``: ``macs`` is that call's share of the tally (the same formulas, summing to
+            ``OpTally.macs``), ``parents`` the module tracker's active module names. The roofline
+            trace (`fcdmbench.profiling.op_trace`) is built on it, so it never counts FLOPs twice.
+        modes: further context managers entered inside the counter, innermost last (dispatch
+            modes there see each operator before the counter does).
     """
     import torch
     from torch.utils._python_dispatch import TorchDispatchMode
@@ -188,15 +177,25 @@ def count_with_flop_counter(model: Any, inputs: tuple) -> OpTally:
         # FlopCounterMode's own decompositions, with its overload.
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             calls[str(func._overloadpacket)] += 1
-            out = func(*args, **(kwargs or {}))
+            kwargs = kwargs or {}
+            out = func(*args, **kwargs)
             if func is mul_scalar:
                 # aten.mul.Scalar only comes from decompositions (SDPA's math path scales q and
                 # k); torchprofile's attention formula leaves it out, so it is taken back out.
                 for parent in set(counter.mod_tracker.parents):
                     scalar_mul_flops[parent] += 2 * out.numel()
+            if on_call is not None:
+                packet = func._overloadpacket
+                flops = 0
+                if packet in counter.flop_registry and func is not mul_scalar:
+                    # exactly what FlopCounterMode._count_flops adds for this call
+                    flops = counter.flop_registry[packet](*args, **kwargs, out_val=out)
+                on_call(func, args, kwargs, out, flops / 2, counter.mod_tracker.parents)
             return out
 
-    with torch.no_grad(), _Census(), counter:
+    with contextlib.ExitStack() as stack:
+        for mode in (torch.no_grad(), _Census(), counter, *modes):
+            stack.enter_context(mode)
         model(*inputs)
 
     dense = _dense_ops()

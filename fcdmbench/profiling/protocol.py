@@ -238,6 +238,28 @@ def _batch_for(workload: Workload, batch: int) -> int:
     return batch if workload.model is not None else 1  # the canary has a fixed size
 
 
+def _log_warmup(result: ItemResult, log: Callable[[str], None]) -> None:
+    if result.status == "ok" and result.warmup_calls:
+        log(
+            f"{result.key}: {result.warmup_calls} warm-up calls in {result.warmup_s:.1f} s, "
+            f"{result.calls_per_block} call(s) per block"
+        )
+    else:
+        log(f"{result.key}: {result.status} ({result.error})")
+
+
+def _blocks_eta_s(results: list[ItemResult], protocol: ProtocolConfig) -> float:
+    """Seconds the timed blocks of `results` will take, from their mean warm-up call."""
+    total = 0.0
+    for r in results:
+        if r.status != "ok" or not r.warmup_calls:
+            continue
+        call_s = r.warmup_s / r.warmup_calls
+        calls = protocol.block_warmup_calls + r.calls_per_block
+        total += protocol.blocks * (protocol.pause_s + calls * call_s)
+    return total
+
+
 def run_protocol(
     workloads: list[Workload],
     batch: int,
@@ -252,6 +274,9 @@ def run_protocol(
         for workload in workloads:
             log(f"warming up {workload.key}")
             result = prepare_with_oom_retry(workload, _batch_for(workload, batch), protocol, timer)
+            log(
+                f"{workload.key}: timed blocks take about {_blocks_eta_s([result], protocol):.0f} s"
+            )
             for _ in range(protocol.blocks):
                 _run_block(result, protocol, timer)
             _release(result, timer)
@@ -262,6 +287,8 @@ def run_protocol(
         log(f"warming up {workload.key}")
         batch_size = _batch_for(workload, batch)
         results.append(prepare_with_oom_retry(workload, batch_size, protocol, timer))
+        _log_warmup(results[-1], log)
+    log(f"warm-up done; the timed blocks take about {_blocks_eta_s(results, protocol):.0f} s")
     for round_index in range(protocol.blocks):
         log(f"block {round_index + 1}/{protocol.blocks}")
         for result in results:

@@ -15,7 +15,9 @@ baseline, in quadrature):
 - ``change > +bound``: a gain; the gate passes and says the baseline is stale.
 - Absolute images/s moving more than 10 % only warns (driver, clocks and neighbours move it).
 - Canary IQR / median above 10 % (torch.utils.benchmark's warning level), in the run or the
-  baseline, or a model's above 10 % in the run: `Status.INSUFFICIENT_DATA`, too noisy to judge.
+  baseline, or a model's above 10 % in the run, or fewer than 5 timed blocks (MEASUREMENT.md:
+  R >= 5): `Status.INSUFFICIENT_DATA`, too noisy or too short to judge (`insufficient_data`, the
+  same rule `write_baseline` applies before storing a run).
 
 Exit codes (`Verdict.exit_code`): pass 0; regression 5 (also an unconfirmed one when no re-run is
 possible); insufficient data 0, or 5 with ``strict``; no baseline or an incomparable baseline 3.
@@ -29,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fcdmbench.profiling.stats import relative_dispersion, summarize
+from fcdmbench.records import BaselineRecord, ThroughputRecord, ThroughputResult
 
 __all__ = [
     "GateThresholds",
@@ -36,6 +39,7 @@ __all__ = [
     "Status",
     "Verdict",
     "compare",
+    "insufficient_data",
     "no_baseline",
     "validate_record",
 ]
@@ -64,6 +68,7 @@ class GateThresholds:
     warn: float = 0.02
     noise_limit: float = 0.10
     absolute_warn: float = 0.10
+    min_blocks: int = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,19 +141,63 @@ class Verdict:
         }
 
 
-def validate_record(record: dict[str, Any]) -> list[str]:
-    """Problems that make `record` unusable as a throughput record (empty list: fine)."""
+def validate_record(record: Any) -> list[str]:
+    """Problems that make `record` unusable for the gate (empty list: fine).
+
+    Structure and types are checked when a record is read (`fcdmbench.records.read_record`);
+    this checks what the gate needs beyond that: a throughput record with a timed canary.
+    """
+    if isinstance(record, BaselineRecord):
+        record = record.record
+    if not isinstance(record, ThroughputRecord):
+        return [f"not a throughput record: {type(record).__name__}"]
     problems = []
-    if not str(record.get("schema", "")).startswith("fcdmbench.throughput/"):
-        problems.append(f"schema is {record.get('schema')!r}, expected fcdmbench.throughput/1")
-    for key in ("env", "config", "protocol", "canary", "results"):
-        if key not in record:
-            problems.append(f"missing key {key!r}")
-    for row in record.get("results", []):
-        if "key" not in row or "block_s" not in row or "calls_per_block" not in row:
-            problems.append("a result lacks key/block_s/calls_per_block")
-            break
+    if not record.results:
+        problems.append("no results")
+    if record.canary.status == "ok" and not record.canary.block_s:
+        problems.append("the canary has no timed block")
     return problems
+
+
+def insufficient_data(
+    record: ThroughputRecord | BaselineRecord,
+    thresholds: GateThresholds = GateThresholds(),
+    which: str = "run",
+) -> str | None:
+    """Why the gate would call `record` too noisy or too short to judge (None: it would not).
+
+    The one rule for "insufficient data", used by `compare` for a run and its baseline and by
+    `write_baseline` before a run becomes a baseline: fewer than `min_blocks` timed blocks for
+    the canary or a model that ran (MEASUREMENT.md: R >= 5), a canary without a timed block, a
+    canary IQR/median above `noise_limit`, or (for a run) a model's above it.
+    """
+    if isinstance(record, BaselineRecord):
+        record = record.record
+    t = thresholds
+    ran = [row for row in record.results if row.status == "ok"]
+    counts = [("canary", len(record.canary.block_s)), *((r.key, len(r.block_s)) for r in ran)]
+    short = [key for key, count in counts if count < t.min_blocks]
+    if short:
+        return (
+            f"fewer than {t.min_blocks} timed blocks in the {which} ({', '.join(short)}): "
+            f"too few to estimate the spread; re-run with --blocks {t.min_blocks} or more"
+        )
+    summary = _canary_summary(record)
+    noise = relative_dispersion(summary)
+    if noise > t.noise_limit or not summary["median"]:
+        return (
+            f"canary IQR/median {noise:.1%} in the {which} exceeds {t.noise_limit:.0%}: "
+            "too noisy to judge; quiet the machine (or fix its clocks) and re-run"
+        )
+    if which != "run":
+        return None
+    noisy = [row.key for row in ran if relative_dispersion(_row_summary(row)) > t.noise_limit]
+    if noisy:
+        return (
+            f"IQR/median above {t.noise_limit:.0%} for {', '.join(noisy)}: a bound of 3 sigma "
+            "would hide any regression; re-run with longer blocks or on a quieter machine"
+        )
+    return None
 
 
 def no_baseline(message: str) -> Verdict:
@@ -156,58 +205,47 @@ def no_baseline(message: str) -> Verdict:
     return Verdict(Status.NO_BASELINE, messages=(message,))
 
 
-def _rates(calls_per_block: int, images_per_call: int, block_s: list[float]) -> list[float]:
-    return [calls_per_block * images_per_call / s for s in block_s if s > 0]
+def _canary_summary(record: ThroughputRecord) -> dict:
+    return summarize(record.canary.rates())
 
 
-def _canary_summary(record: dict[str, Any]) -> dict:
-    canary = record["canary"]
-    return summarize(_rates(canary.get("calls_per_block", 0), 1, canary.get("block_s", [])))
+def _row_summary(row: ThroughputResult) -> dict:
+    return summarize(row.rates())
 
 
-def _row_summary(row: dict[str, Any]) -> dict:
-    return summarize(
-        _rates(row.get("calls_per_block", 0), row.get("images_per_call", 0), row.get("block_s", []))
-    )
-
-
-def _incomparable(record: dict[str, Any], baseline: dict[str, Any]) -> list[str]:
+def _incomparable(record: ThroughputRecord, baseline: ThroughputRecord) -> list[str]:
     diffs = []
     for name in COMPARABLE_FIELDS:
-        now, base = record["config"].get(name), baseline["config"].get(name)
+        now, base = getattr(record.config, name), getattr(baseline.config, name)
         if now != base:
             diffs.append(f"{name}: run {now!r} vs baseline {base!r}")
-    slug_now, slug_base = record["env"].get("device_slug"), baseline["env"].get("device_slug")
+    slug_now, slug_base = record.env.device_slug, baseline.env.device_slug
     if slug_now != slug_base:
         diffs.append(f"device: run {slug_now!r} vs baseline {slug_base!r}")
-    if record.get("reference") != baseline.get("reference") or (
-        record["canary"].get("spec") != baseline["canary"].get("spec")
-    ):
-        diffs.append(
-            f"canary: run {record.get('reference')!r} vs baseline {baseline.get('reference')!r}"
-        )
+    if record.canary.name != baseline.canary.name or record.canary.spec != baseline.canary.spec:
+        diffs.append(f"canary: run {record.canary.name!r} vs baseline {baseline.canary.name!r}")
     return diffs
 
 
 def _compare_model(
     key: str,
-    now_row: dict | None,
-    base_row: dict,
+    now_row: ThroughputResult | None,
+    base_row: ThroughputResult,
     canary_now: dict,
     canary_base: dict,
     t: GateThresholds,
 ) -> ModelVerdict:
     if now_row is None:
         return ModelVerdict(key, "missing", message=f"{key} is in the baseline but was not run")
-    if now_row.get("status", "ok") != "ok":
-        return ModelVerdict(key, "failed", message=f"{key} failed: {now_row.get('error')}")
-    if now_row.get("batch") != base_row.get("batch"):
+    if now_row.status != "ok":
+        return ModelVerdict(key, "failed", message=f"{key} failed: {now_row.error}")
+    if now_row.batch != base_row.batch:
         return ModelVerdict(
             key,
             "incomparable",
             message=(
-                f"{key} ran at batch {now_row.get('batch')} (out of memory?) but the baseline at "
-                f"{base_row.get('batch')}: not compared"
+                f"{key} ran at batch {now_row.batch} (out of memory?) but the baseline at "
+                f"{base_row.batch}: not compared"
             ),
         )
     model_now, model_base = _row_summary(now_row), _row_summary(base_row)
@@ -242,8 +280,8 @@ def _compare_model(
 
 
 def compare(
-    record: dict[str, Any],
-    baseline: dict[str, Any],
+    record: ThroughputRecord,
+    baseline: ThroughputRecord | BaselineRecord,
     thresholds: GateThresholds = GateThresholds(),
     previous: Verdict | None = None,
     strict: bool = False,
@@ -251,8 +289,9 @@ def compare(
     """Compare a throughput record with its baseline.
 
     Args:
-        record: a ``fcdmbench.throughput/1`` record (the new run).
-        baseline: the stored baseline record for the same device and configuration.
+        record: the new run.
+        baseline: the stored baseline (or a throughput record) for the same device and
+            configuration.
         thresholds: gate thresholds.
         previous: the first run's verdict when `record` is the automatic re-run.
         strict: make "insufficient data" fail (exit 5).
@@ -265,6 +304,8 @@ def compare(
         >>> verdict.status, verdict.exit_code
         (<Status.PASS: 'pass'>, 0)
     """
+    if isinstance(baseline, BaselineRecord):
+        baseline = baseline.record
     t = thresholds
     common = {"strict": strict, "is_rerun": previous is not None, "thresholds": t}
     problems = validate_record(record) + [f"baseline: {p}" for p in validate_record(baseline)]
@@ -273,39 +314,20 @@ def compare(
     diffs = _incomparable(record, baseline)
     if diffs:
         return Verdict(Status.INCOMPARABLE, messages=tuple(diffs), **common)
-    canary_now, canary_base = _canary_summary(record), _canary_summary(baseline)
-    noise_now, noise_base = relative_dispersion(canary_now), relative_dispersion(canary_base)
-    if noise_now > t.noise_limit or noise_base > t.noise_limit or not canary_now["median"]:
-        which = "run" if noise_now > t.noise_limit or not canary_now["median"] else "baseline"
-        noise = noise_now if which == "run" else noise_base
-        return Verdict(
-            Status.INSUFFICIENT_DATA,
-            canary_dispersion=noise_now,
-            messages=(
-                f"canary IQR/median {noise:.1%} in the {which} exceeds {t.noise_limit:.0%}: "
-                "too noisy to judge; quiet the machine (or fix its clocks) and re-run",
-            ),
-            **common,
-        )
-    noisy_models = [
-        row["key"]
-        for row in record["results"]
-        if row.get("status", "ok") == "ok"
-        and relative_dispersion(_row_summary(row)) > t.noise_limit
-    ]
-    if noisy_models:
-        return Verdict(
-            Status.INSUFFICIENT_DATA,
-            canary_dispersion=noise_now,
-            messages=(
-                f"IQR/median above {t.noise_limit:.0%} for {', '.join(noisy_models)}: a bound of "
-                "3 sigma would hide any regression; re-run with longer blocks or on a quieter "
-                "machine",
-            ),
-            **common,
-        )
-    now_rows = {row["key"]: row for row in record["results"]}
-    base_rows = {row["key"]: row for row in baseline["results"] if row.get("status", "ok") == "ok"}
+    canary_now = _canary_summary(record)
+    noise_now = relative_dispersion(canary_now)
+    for which, rec in (("run", record), ("baseline", baseline)):
+        problem = insufficient_data(rec, t, which=which)
+        if problem is not None:
+            return Verdict(
+                Status.INSUFFICIENT_DATA,
+                canary_dispersion=noise_now,
+                messages=(problem,),
+                **common,
+            )
+    canary_base = _canary_summary(baseline)
+    now_rows = {row.key: row for row in record.results}
+    base_rows = {row.key: row for row in baseline.results if row.status == "ok"}
     models = [
         _compare_model(k, now_rows.get(k), base_rows[k], canary_now, canary_base, t)
         for k in base_rows
@@ -355,7 +377,7 @@ def compare(
     return Verdict(Status.PASS, tuple(models), tuple(messages), noise_now, **common)
 
 
-def _env_note(record: dict[str, Any], baseline: dict[str, Any]) -> str:
+def _env_note(record: ThroughputRecord, baseline: ThroughputRecord) -> str:
     fields = ("driver", "torch", "cuda_runtime", "clocks_max_sm_mhz")
-    differ = [f for f in fields if record["env"].get(f) != baseline["env"].get(f)]
+    differ = [f for f in fields if getattr(record.env, f) != getattr(baseline.env, f)]
     return f"; differs: {', '.join(differ)}" if differ else "; driver, torch, CUDA, clocks match"

@@ -11,7 +11,6 @@ and retried, and the result says so.
 from __future__ import annotations
 
 import enum
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,21 +27,24 @@ from fcdmbench.profiling.protocol import (
     run_protocol,
 )
 from fcdmbench.profiling.workloads import Mode, Step, StepOptions
+from fcdmbench.records import RunInfo, ThroughputRecord
+from fcdmbench.registry import DEFAULT_REF
 
 __all__ = [
+    "DEFAULT_REF",
     "FcdmCheckpointing",
     "ItemResult",
     "Order",
+    "PlannedItem",
     "ProtocolConfig",
     "ThroughputConfig",
     "Workload",
     "measure_throughput",
+    "estimate_seconds",
+    "plan_items",
     "prepare_with_oom_retry",
     "resolve_device",
 ]
-
-#: The model whose throughput divides every other for the paper's "vs DiT" column.
-DEFAULT_REF = "dit-xl-2"
 
 
 class FcdmCheckpointing(enum.Enum):
@@ -154,23 +156,55 @@ def resolve_device(name: str):
     raise ConfigError(f"unsupported device {name!r}", hint="use auto, cpu, cuda or cuda:N")
 
 
-def plan_workloads(config: ThroughputConfig, device: Any) -> tuple[list[Workload], list[str]]:
-    """The models' workloads (variants expanded) and notes about what was skipped."""
-    from fcdmbench.profiling.workloads import build_model_step, count_gflops_per_image
+@dataclass(frozen=True, slots=True)
+class PlannedItem:
+    """One item a run will time: its record key, model, variant and why it is in the run."""
+
+    key: str
+    model: str | None  # None for the canary
+    checkpointing: str | None = None
+    cuda_graphs: bool = False
+    variant: tuple[str, ...] = ()
+    reason: str = ""
+
+
+def _model_items(config: ThroughputConfig) -> list[PlannedItem]:
+    """Every model variant `config` times, in order, each with the reason it is there."""
     from fcdmbench.registry import get_spec
 
-    notes: list[str] = []
-    workloads: list[Workload] = []
     names: list[str] = []
     for name in config.measured_models():
         canonical = get_spec(name).name
         if canonical not in names:
             names.append(canonical)
+    explicit_ref = config.ref is not None and config.ref.lower() != "none"
+    ref_name = get_spec(config.ref).name if explicit_ref else None
+    asked = {get_spec(m).name for m in config.models}
+    items: list[PlannedItem] = []
     for name in names:
         spec = get_spec(name)
         has_ckpt = hasattr(spec.config, "checkpointing")
+        base = "asked for" if name in asked else "the --ref model (explicit: added to the run)"
+        if name == ref_name and name in asked:
+            base = "asked for; the --ref model"
+        reasons: dict[str | None, str] = {}
         if spec.family == "fcdm":
             ckpts: tuple[str | None, ...] = config.fcdm_variants
+            both = len(ckpts) > 1
+            reasons = {
+                "off": base
+                + (
+                    ", per-block checkpointing bypassed (as model.eval() runs)"
+                    if both
+                    else ", checkpointing off"
+                ),
+                "always": (
+                    "FCDM's per-block checkpointing as published: upstream runs it even at "
+                    "inference, so both are timed (--fcdm-checkpointing off drops this)"
+                    if both
+                    else base + ", checkpointing always (as published)"
+                ),
+            }
         elif config.grad_checkpointing:
             if not has_ckpt:
                 raise ConfigError(
@@ -178,10 +212,10 @@ def plan_workloads(config: ThroughputConfig, device: Any) -> tuple[list[Workload
                     hint="drop --grad-checkpointing or this model",
                 )
             ckpts = ("always",)
+            reasons = {"always": base + ", gradient checkpointing (--grad-checkpointing)"}
         else:
             ckpts = ("off",) if has_ckpt else (None,)
         for ckpt in ckpts:
-            overrides = {} if ckpt is None else {"checkpointing": ckpt}
             for graphs in (False, True) if config.cuda_graphs else (False,):
                 variant = tuple(
                     v
@@ -189,15 +223,55 @@ def plan_workloads(config: ThroughputConfig, device: Any) -> tuple[list[Workload
                     if on
                 )
                 key = name + (f"[{','.join(variant)}]" if variant else "")
-                options = config.step_options()
+                reason = reasons.get(ckpt, base)
                 if graphs:
-                    options = StepOptions(**{**_fields(options), "cuda_graphs": True})
-                gflops, basis = count_gflops_per_image(name, overrides, options)
+                    reason = "replayed from a CUDA graph (--cuda-graphs)"
+                items.append(PlannedItem(key, name, ckpt, graphs, variant, reason))
+    return items
 
-                def build(batch: int, _n=name, _o=overrides, _opt=options) -> Step:
-                    return build_model_step(_n, _o, batch, _opt, device)
 
-                workloads.append(Workload(key, build, name, variant, ckpt, graphs, gflops, basis))
+def plan_items(config: ThroughputConfig, device_type: str) -> list[PlannedItem]:
+    """What a run of `config` on `device_type` times: the canary first, then every variant."""
+    from fcdmbench.profiling.canary import canary_spec_for
+
+    canary = PlannedItem(
+        canary_spec_for(device_type).name,
+        None,
+        reason="the canary: a fixed GEMM + convolution workload timed in the same process; "
+        "--check divides every model by it, cancelling clock and neighbour effects (always run)",
+    )
+    return [canary, *_model_items(config)]
+
+
+def estimate_seconds(config: ThroughputConfig, items: int) -> float:
+    """Lower bound on a run's wall time from its protocol alone (calls taking 0 s).
+
+    Each item warms up for at least ``warmup_s``, then runs ``blocks`` blocks of at least
+    ``min_block_s`` with a ``pause_s`` pause before each; building models and calls longer than
+    those settings come on top.
+    """
+    p = config.protocol
+    return items * (p.warmup_s + p.blocks * (p.min_block_s + p.pause_s))
+
+
+def plan_workloads(config: ThroughputConfig, device: Any) -> tuple[list[Workload], list[str]]:
+    """The models' workloads (variants expanded) and notes about what was skipped."""
+    from fcdmbench.profiling.workloads import build_model_step, count_gflops_per_image
+
+    notes: list[str] = []
+    workloads: list[Workload] = []
+    for item in _model_items(config):
+        name, ckpt, graphs = item.model, item.checkpointing, item.cuda_graphs
+        overrides = {} if ckpt is None else {"checkpointing": ckpt}
+        options = config.step_options()
+        if graphs:
+            options = StepOptions(**{**_fields(options), "cuda_graphs": True})
+        gflops, basis = count_gflops_per_image(name, overrides, options)
+
+        def build(batch: int, _n=name, _o=overrides, _opt=options) -> Step:
+            return build_model_step(_n, _o, batch, _opt, device)
+
+        workloads.append(Workload(item.key, build, name, item.variant, ckpt, graphs, gflops, basis))
     return workloads, notes
 
 
@@ -207,8 +281,15 @@ def _fields(obj: Any) -> dict[str, Any]:
     return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
 
 
-def measure_throughput(config: ThroughputConfig, log: Callable[[str], None] = lambda _m: None):
-    """Run the protocol for every model of `config` and return a `ThroughputReport`.
+def measure_throughput(
+    config: ThroughputConfig, log: Callable[[str], None] = lambda _m: None
+) -> ThroughputRecord:
+    """Run the protocol for every model of `config` and return its complete record.
+
+    Example:
+        >>> record = measure_throughput(ThroughputConfig(models=("fcdm-s",), device="cpu"))
+        >>> record.median_img_per_s("fcdm-s")  # doctest: +SKIP
+        13.3
 
     Raises:
         DeviceError: CUDA requested but absent (exit 4).
@@ -223,7 +304,7 @@ def measure_throughput(config: ThroughputConfig, log: Callable[[str], None] = la
     if config.cuda_graphs and device.type != "cuda":
         raise ConfigError("--cuda-graphs needs a CUDA device", hint="drop --cuda-graphs on CPU")
     ref, notes = resolve_ref(config)
-    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    run = RunInfo.current()
     env = collect_env(str(device))
     timer = Timer(device)
     canary_spec = canary_spec_for(device.type)
@@ -250,9 +331,9 @@ def measure_throughput(config: ThroughputConfig, log: Callable[[str], None] = la
         results=results[1:],
         ref=ref,
         notes=notes + plan_notes,
-        started=started,
+        run=run,
         sdpa=_sdpa_flags(device),
-    )
+    ).to_record()
 
 
 def _sdpa_flags(device: Any) -> dict[str, Any]:

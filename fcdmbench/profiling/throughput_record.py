@@ -1,28 +1,33 @@
-"""The ``fcdmbench.throughput/1`` record: one JSON object per run (MEASUREMENT.md section 3.2).
+"""Build the ``fcdmbench.throughput/2`` record of a run (MEASUREMENT.md section 3.2).
 
-Top-level keys: ``schema``, ``run`` (git sha, dirty, started, command line), ``env`` (an `EnvInfo`),
-``config`` (precision and the flags read back from torch, batch, resolution, ...), ``protocol``,
-``reference`` (canary name), ``canary`` and ``results`` (raw per-block samples kept), ``notes``;
-the gate adds ``check``. Throughput unit: ``img_per_s`` = images per second through one network
-evaluation in infer mode (the papers' "it/s"; CFG counts an image once although the network sees
-two rows), through one optimiser step in train mode.
+`ThroughputReport` holds a finished run's raw timings; `ThroughputReport.to_record` derives
+images/s, ratios, TFLOP/s and MFU and returns the typed `fcdmbench.records.ThroughputRecord`
+(layout and units: `fcdmbench.records.throughput`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import shlex
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fcdmbench.errors import UnknownModelError
 from fcdmbench.profiling.stats import summarize
+from fcdmbench.records import (
+    CanaryResult,
+    ProtocolSettings,
+    RunInfo,
+    Summary,
+    ThroughputRecord,
+    ThroughputResult,
+    ThroughputSettings,
+)
+from fcdmbench.registry import DEFAULT_REF
 
 __all__ = ["SCHEMA", "ThroughputReport", "default_record_path", "resolve_ref"]
 
-SCHEMA = "fcdmbench.throughput/1"
+SCHEMA = ThroughputRecord.SCHEMA
 
 UNITS = {
     "infer": "images/s through one network evaluation (it/s; CFG: per guided image)",
@@ -37,7 +42,6 @@ def resolve_ref(config: Any) -> tuple[str | None, list[str]]:
     DiT-XL/2 behind a user's back could take an hour on a CPU. An explicit ``--ref`` must exist
     and is added to the run (`ThroughputConfig.measured_models`); ``none`` switches ratios off.
     """
-    from fcdmbench.profiling.throughput import DEFAULT_REF
     from fcdmbench.registry import get_spec
 
     if config.ref is not None and config.ref.lower() == "none":
@@ -71,6 +75,11 @@ def _median(values: list[float]) -> float | None:
     return summarize(values)["median"]
 
 
+def _summary(values: list[float]) -> Summary:
+    s = summarize(values)
+    return Summary(s["median"], s["q1"], s["q3"], s["iqr"], tuple(s["samples"]))
+
+
 @dataclass(frozen=True, slots=True)
 class ThroughputReport:
     """A finished run: configuration, environment, raw timings; `to_record()` derives the rest."""
@@ -84,79 +93,73 @@ class ThroughputReport:
     results: list[Any]
     ref: str | None = None
     notes: list[str] = field(default_factory=list)
-    started: str = ""
+    run: RunInfo | None = None
     sdpa: dict[str, Any] = field(default_factory=dict)
 
-    def to_record(self) -> dict[str, Any]:
-        """The record body (without ``schema``; `write_record` adds it)."""
+    def to_record(self) -> ThroughputRecord:
+        """The complete, typed record of this run."""
         from fcdmbench.profiling.devices import peak_tflops
 
         cfg = self.config
         peak, peak_source = peak_tflops(self.env.device_slug, cfg.precision.peak_basis)
         canary_rate = [self.canary.calls_per_block / s for s in self.canary.block_s if s > 0]
-        canary = {
-            "key": self.canary.key,
-            "spec": dataclasses.asdict(self.canary_spec),
-            "status": self.canary.status,
-            "error": self.canary.error,
-            "calls_per_block": self.canary.calls_per_block,
-            "block_s": list(self.canary.block_s),
-            "calls_per_s": summarize(canary_rate),
-            "gflops_per_call": self.canary.gflops_per_image,
-            "tflops_achieved": _tflops(self.canary.gflops_per_image, _median(canary_rate)),
+        canary = CanaryResult(
+            name=self.canary_spec.name,
+            key=self.canary.key,
+            spec=dataclasses.asdict(self.canary_spec),
+            status=self.canary.status,
+            error=self.canary.error,
+            calls_per_block=self.canary.calls_per_block,
+            block_s=tuple(self.canary.block_s),
+            calls_per_s=_summary(canary_rate),
+            gflops_per_call=self.canary.gflops_per_image,
+            tflops_achieved=_tflops(self.canary.gflops_per_image, _median(canary_rate)),
+        )
+        rows = [self._result_row(r, canary_rate, peak) for r in self.results]
+        state = {
+            k: v for k, v in dataclasses.asdict(self.precision_state).items() if k != "precision"
         }
-        rows = [self._result_row(r, canary_rate, peak, peak_source) for r in self.results]
-        self._add_ref_ratios(rows)
-        return {
-            "run": {
-                "git_sha": self.env.git_sha,
-                "dirty": self.env.git_dirty,
-                "started": self.started,
-                "cli": shlex.join(["fcdmbench", *sys.argv[1:]]),
-            },
-            "env": dataclasses.asdict(self.env),
-            "config": {
-                "models": list(cfg.models),
-                "mode": cfg.mode.value,
-                "device": cfg.device,
-                "device_type": self.env.device_type,
-                "precision": cfg.precision.value,
-                **{
-                    k: v
-                    for k, v in dataclasses.asdict(self.precision_state).items()
-                    if k != "precision"
-                },
-                "sdpa": self.sdpa,
-                "channels_last": cfg.channels_last,
-                "compile": cfg.compile_mode,
-                "cuda_graphs": cfg.cuda_graphs,
-                "batch": cfg.batch,
-                "resolution": cfg.resolution,
-                "cfg": cfg.cfg,
-                "fcdm_checkpointing": list(cfg.fcdm_variants),
-                "grad_checkpointing": cfg.grad_checkpointing,
-                "ref": self.ref,
-                "unit": UNITS[cfg.mode.value],
-            },
-            "protocol": {
-                **{
-                    k: (v.value if hasattr(v, "value") else v)
-                    for k, v in dataclasses.asdict(cfg.protocol).items()
-                },
-                "order": cfg.order.value,
-                "timer": self.timer,
-            },
-            "reference": self.canary_spec.name,
-            "canary": canary,
-            "results": rows,
-            "peak_tflops": peak,
-            "peak_source": peak_source,
-            "notes": list(self.notes),
-        }
+        protocol = cfg.protocol
+        return ThroughputRecord(
+            run=self.run or RunInfo.current(),
+            env=self.env,
+            config=ThroughputSettings(
+                models=tuple(cfg.models),
+                mode=cfg.mode.value,
+                device=cfg.device,
+                device_type=self.env.device_type,
+                precision=cfg.precision.value,
+                batch=cfg.batch,
+                resolution=cfg.resolution,
+                cfg=cfg.cfg,
+                **state,
+                sdpa=dict(self.sdpa),
+                channels_last=cfg.channels_last,
+                compile=cfg.compile_mode,
+                cuda_graphs=cfg.cuda_graphs,
+                fcdm_checkpointing=tuple(cfg.fcdm_variants),
+                grad_checkpointing=cfg.grad_checkpointing,
+                ref=self.ref,
+                unit=UNITS[cfg.mode.value],
+            ),
+            protocol=ProtocolSettings(
+                warmup_calls=protocol.warmup_calls,
+                warmup_s=protocol.warmup_s,
+                blocks=protocol.blocks,
+                min_block_s=protocol.min_block_s,
+                pause_s=protocol.pause_s,
+                block_warmup_calls=protocol.block_warmup_calls,
+                order=cfg.order.value,
+                timer=self.timer,
+            ),
+            canary=canary,
+            results=tuple(self._add_ref_ratios(rows)),
+            peak_tflops=peak,
+            peak_source=peak_source,
+            notes=tuple(self.notes),
+        )
 
-    def _result_row(
-        self, r: Any, canary_rate: list[float], peak: float | None, peak_source: str | None
-    ) -> dict[str, Any]:
+    def _result_row(self, r: Any, canary_rate: list[float], peak: float | None) -> ThroughputResult:
         img_per_s = r.img_per_s
         median_img_s = _median(img_per_s)
         paired = [m / c for m, c in zip(img_per_s, canary_rate, strict=False) if c > 0]
@@ -167,58 +170,59 @@ class ThroughputReport:
         ratio = None
         if median_img_s is not None and _median(canary_rate):
             ratio = median_img_s / _median(canary_rate)
-        return {
-            "key": r.key,
-            "model": r.model,
-            "variant": list(r.variant),
-            "status": r.status,
-            "error": r.error,
-            "checkpointing": r.checkpointing,
-            "cuda_graphs": r.cuda_graphs,
-            "batch_requested": r.batch_requested,
-            "batch": r.batch,
-            "batch_halved": bool(r.oom_retries),
-            "oom_retries": list(r.oom_retries),
-            "images_per_call": r.images_per_call,
-            "rows_per_call": r.rows_per_call,
-            "calls_per_block": r.calls_per_block,
-            "block_s": list(r.block_s),
-            "img_per_s": summarize(img_per_s),
-            # MEASUREMENT.md section 3.2's name for the same figure (infer mode only).
-            "img_per_s_per_nfe": summarize(img_per_s)
-            if self.config.mode.value == "infer"
-            else None,
-            "ms_per_forward": ms_per_forward,
-            "forward_calls_per_s": 1000.0 / ms_per_forward if ms_per_forward else None,
-            "first_call_s": r.first_call_s,
-            "compile_s": r.first_call_s if self.config.compile_mode else None,
-            "warmup_calls": r.warmup_calls,
-            "warmup_s": r.warmup_s,
-            "peak_mem_gib": r.peak_mem_gib,
-            "gflops_per_img": r.gflops_per_image,
-            "gmacs_per_img": r.gflops_per_image / 2 if r.gflops_per_image else None,
-            "flops_basis": r.flops_basis,
-            "tflops_achieved": tflops,
-            "mfu": tflops / peak if tflops is not None and peak else None,
-            "ratio_to_reference": ratio,
-            "ratio_to_reference_paired": summarize(paired),
-        }
+        return ThroughputResult(
+            key=r.key,
+            model=r.model,
+            variant=tuple(r.variant),
+            status=r.status,
+            error=r.error,
+            checkpointing=r.checkpointing,
+            cuda_graphs=r.cuda_graphs,
+            batch_requested=r.batch_requested,
+            batch=r.batch,
+            batch_halved=bool(r.oom_retries),
+            oom_retries=tuple(r.oom_retries),
+            images_per_call=r.images_per_call,
+            rows_per_call=r.rows_per_call,
+            calls_per_block=r.calls_per_block,
+            block_s=tuple(r.block_s),
+            img_per_s=_summary(img_per_s),
+            ms_per_forward=ms_per_forward,
+            forward_calls_per_s=1000.0 / ms_per_forward if ms_per_forward else None,
+            first_call_s=r.first_call_s,
+            compile_s=r.first_call_s if self.config.compile_mode else None,
+            warmup_calls=r.warmup_calls,
+            warmup_s=r.warmup_s,
+            peak_mem_gib=r.peak_mem_gib,
+            gflops_per_img=r.gflops_per_image,
+            gmacs_per_img=r.gflops_per_image / 2 if r.gflops_per_image else None,
+            flops_basis=r.flops_basis,
+            tflops_achieved=tflops,
+            mfu=tflops / peak if tflops is not None and peak else None,
+            ratio_to_canary=ratio,
+            ratio_to_canary_paired=_summary(paired),
+        )
 
-    def _add_ref_ratios(self, rows: list[dict[str, Any]]) -> None:
+    def _add_ref_ratios(self, rows: list[ThroughputResult]) -> list[ThroughputResult]:
         """`ratio_to_ref` (measured, same variant basis) and `paper_ratio_to_ref` (published)."""
         from fcdmbench.registry import get_spec
 
-        ref_row = next(
-            (row for row in rows if row["model"] == self.ref and not row["variant"]), None
-        )
-        ref_rate = ref_row["img_per_s"]["median"] if ref_row else None
+        ref_row = next((row for row in rows if row.model == self.ref and not row.variant), None)
+        ref_rate = ref_row.img_per_s.median if ref_row else None
         res = self.config.resolution
         ref_paper = get_spec(self.ref).published_value("throughput_it_s", res) if self.ref else None
+        out = []
         for row in rows:
-            rate = row["img_per_s"]["median"]
-            row["ratio_to_ref"] = rate / ref_rate if rate and ref_rate else None
-            paper = get_spec(row["model"]).published_value("throughput_it_s", res)
-            row["paper_ratio_to_ref"] = paper / ref_paper if paper and ref_paper else None
+            rate = row.img_per_s.median
+            paper = get_spec(row.model).published_value("throughput_it_s", res)
+            out.append(
+                dataclasses.replace(
+                    row,
+                    ratio_to_ref=rate / ref_rate if rate and ref_rate else None,
+                    paper_ratio_to_ref=paper / ref_paper if paper and ref_paper else None,
+                )
+            )
+        return out
 
 
 def _tflops(gflops_per_item: float | None, items_per_s: float | None) -> float | None:

@@ -45,12 +45,19 @@ class StepOptions:
     def __post_init__(self) -> None:
         if self.compile_mode is not None and self.compile_mode not in COMPILE_MODES:
             raise ConfigError(
-                f"compile mode must be one of {COMPILE_MODES}, got {self.compile_mode!r}"
+                f"--compile {self.compile_mode!r} is not a torch.compile mode",
+                hint=f"use one of: {', '.join(COMPILE_MODES)}",
             )
         if self.mode is Mode.TRAIN and self.cfg:
-            raise ConfigError("--cfg is a sampling setting; it does not apply to --mode train")
+            raise ConfigError(
+                "--cfg is a sampling setting; it does not apply to --mode train",
+                hint="drop --cfg, or use --mode infer",
+            )
         if self.mode is Mode.TRAIN and self.cuda_graphs:
-            raise ConfigError("--cuda-graphs is supported for --mode infer only")
+            raise ConfigError(
+                "--cuda-graphs is supported for --mode infer only",
+                hint="drop --cuda-graphs, or use --mode infer",
+            )
 
 
 @dataclass(slots=True)
@@ -209,20 +216,10 @@ def count_gflops_per_image(
     optimizer step is elementwise and not counted). Returns (None, reason) if counting fails.
     """
     from fcdmbench.profiling.flops import count_flops
-    from fcdmbench.registry import create_model, get_spec
 
-    spec = get_spec(name)
     overrides = {k: v for k, v in overrides.items() if k != "checkpointing"}
     try:
-        if overrides:
-            model = create_model(name, resolution=options.resolution, device="meta", **overrides)
-            report = count_flops(
-                model,
-                resolution=options.resolution,
-                input_shape=spec.input_shape(options.resolution),
-            )
-        else:
-            report = count_flops(spec, resolution=options.resolution)
+        report = count_flops(name, resolution=options.resolution, overrides=overrides)
         rows = 2 if options.cfg else 1
         gflops = report.gflops * rows
         if options.mode is Mode.TRAIN:

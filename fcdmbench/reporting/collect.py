@@ -1,73 +1,96 @@
-"""Read measurement records leniently and answer "what was measured for this cell?".
+"""Read records for the report and answer "what was measured for this cell, and is it comparable?".
 
-Records come from other commands (``fcdmbench.flops/1``, ``fcdmbench.throughput/1``,
-``fcdmbench.eval/1``); their schemas grow over time, so every field is optional here: a missing
-field becomes None (printed "—") and one warning line, never a crash.
+Records are read only through `fcdmbench.records` (typed, validated, schema-1 files migrated). A
+path the user names that is missing, unreadable or not a record is an `InputError` (exit 3): a
+report silently built without the numbers asked for would be wrong. Inside a folder, JSON files
+that are not fcdmbench records (e.g. a sampling run's shard fingerprint) and earlier reports'
+manifests are skipped with a warning; a file that claims an fcdmbench schema but fails
+validation is an error.
+
+Honest comparison (`Measured.comparable`): a measured value gets a delta against a published one
+only when device class and convention match the paper's: throughput on a GPU at the paper's batch
+(64), inference, no CFG, same resolution; FID & co. on 50,000 samples, ADM-exact, against an ADM
+reference batch, from trained weights. Otherwise it is shown beside the published value, labelled
+with its device, precision and batch (or sample count), and no delta.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from fcdmbench.errors import InputError
+from fcdmbench.records import (
+    BaselineRecord,
+    EvalRecord,
+    FlopsRecord,
+    MemoryRecord,
+    ReportManifest,
+    RooflineRecord,
+    SampleRecord,
+    SpectralRecord,
+    ThroughputPoint,
+    ThroughputRecord,
+    read_json,
+    record_from_json,
+)
 
 __all__ = [
     "EvalPoint",
     "FlopsPoint",
     "Measured",
     "Measurements",
+    "PAPER_THROUGHPUT_BATCH",
     "PRECISION_ORDER",
     "RecordSet",
     "ThroughputPoint",
     "load_records",
+    "throughput_comparable",
 ]
 
 #: Which precision a table shows when several were measured (the chart shows all).
 PRECISION_ORDER = ("paper-default", "tf32", "fp32-strict", "fp32", "bf16", "fp16")
+#: The seed paper's throughput batch (App. C: "the sampling configurations of DiT with a batch
+#: size of 64"); its GPU is not stated per row, so any GPU is the same device class.
+PAPER_THROUGHPUT_BATCH = 64
 
 
 @dataclass(frozen=True, slots=True)
 class Measured:
-    """One measured value and where it came from ("meta", "h100-80gb-hbm3 bf16 bs64")."""
+    """One measured value, where it came from, and whether a delta against the paper is honest.
+
+    Args:
+        value: the number.
+        on: provenance printed beside it ("meta", "h100-80gb-hbm3 bf16 bs64", "eval cpu-x n=8").
+        comparable: same device class and convention as the published value (delta shown).
+        why: when not comparable, the reason (for notes and tooltips).
+    """
 
     value: float
     on: str
+    comparable: bool = True
+    why: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class FlopsPoint:
+    """GMACs per image of one model from a flops record (never divided by the batch again)."""
+
     model: str
     resolution: int
     gmacs: float
     params: int | None
+    counter: str
     source: str
-
-
-@dataclass(frozen=True, slots=True)
-class ThroughputPoint:
-    model: str
-    resolution: int
-    batch: int | None
-    precision: str
-    device_name: str
-    device_slug: str
-    torch: str
-    img_per_s: float
-    iqr: float | None
-    ms_per_forward: float | None
-    peak_mem_gb: float | None
-    source: str
-
-    @property
-    def on(self) -> str:
-        batch = f" bs{self.batch}" if self.batch else ""
-        return f"{self.device_slug} {self.precision}{batch}"
 
 
 @dataclass(frozen=True, slots=True)
 class EvalPoint:
+    """The metrics of one eval record, placed by model, resolution, training steps, guidance."""
+
     model: str
     resolution: int
     fid: float | None
@@ -78,24 +101,94 @@ class EvalPoint:
     cfg_scale: float | None
     training_steps: int | None
     sampling_steps: int | None
+    num_samples: int
+    is_paper_protocol: bool
     on: str
     source: str
 
 
 @dataclass
 class RecordSet:
-    """Everything read from the record folders, plus the warnings reading produced."""
+    """Everything read from the record paths, plus the warnings reading produced."""
 
     flops: list[FlopsPoint] = field(default_factory=list)
     throughput: list[ThroughputPoint] = field(default_factory=list)
     evals: list[EvalPoint] = field(default_factory=list)
+    samples: list[tuple[str, SampleRecord]] = field(default_factory=list)
+    spectral: list[tuple[str, SpectralRecord]] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
 
-def _canonical(name: Any) -> str | None:
-    if not isinstance(name, str) or not name.strip():
-        return None
+def _record_paths(entries: Sequence[str | Path]) -> list[tuple[Path, bool]]:
+    """(path, named explicitly) for every file to read; a missing entry is an error."""
+    paths: list[tuple[Path, bool]] = []
+    for entry in map(Path, entries):
+        if entry.is_file():
+            paths.append((entry, True))
+        elif entry.is_dir():
+            paths.extend((p, False) for p in sorted(entry.rglob("*.json")) if p.is_file())
+        elif entry.exists():
+            raise InputError(f"--records {entry} is neither a file nor a folder")
+        else:
+            raise InputError(
+                f"--records {entry} does not exist",
+                hint="name record files (.json) or folders holding them",
+            )
+    return paths
+
+
+def _is_fcdmbench_json(obj: Any) -> bool:
+    return isinstance(obj, dict) and str(obj.get("schema", "")).startswith("fcdmbench.")
+
+
+def load_records(
+    entries: Sequence[str | Path], warn: Callable[[str], None] | None = None
+) -> RecordSet:
+    """Read every record named by `entries` (files, or folders searched for ``*.json``).
+
+    Args:
+        entries: record files or folders.
+        warn: called with each warning line (also kept in ``RecordSet.warnings``).
+
+    Raises:
+        InputError: a named path is missing, unreadable or not a record; a file in a folder
+            claims an fcdmbench schema but fails validation (the message names file and field).
+    """
+    found = RecordSet()
+
+    def note(message: str) -> None:
+        found.warnings.append(message)
+        if warn is not None:
+            warn(message)
+
+    for path, explicit in _record_paths(entries):
+        if explicit:
+            obj = read_json(path)
+        else:
+            try:
+                obj = json.loads(path.read_text())
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+                obj = None
+            if not _is_fcdmbench_json(obj):
+                note(f"{path}: not an fcdmbench record; skipped")
+                continue
+        record = record_from_json(obj, source=path)
+        if isinstance(record, ReportManifest):
+            note(f"{path}: a report manifest (an output, not a measurement); skipped")
+            continue
+        if isinstance(record, (RooflineRecord, MemoryRecord)):
+            note(
+                f"{path}: a {record.kind()} record (a model, not a measurement; the claims "
+                "section computes its own); skipped"
+            )
+            continue
+        found.files.append(path)
+        _add(record, str(path), found, note)
+    return found
+
+
+def _canonical(name: str) -> str:
     from fcdmbench.errors import UnknownModelError
     from fcdmbench.registry import normalize_name, resolve
 
@@ -105,168 +198,76 @@ def _canonical(name: Any) -> str | None:
         return normalize_name(name)[0]
 
 
-def _dig(obj: Any, *paths: str) -> Any:
-    """First non-None value among dotted `paths` ("config.precision") in nested dicts."""
-    for path in paths:
-        value = obj
-        for part in path.split("."):
-            value = value.get(part) if isinstance(value, dict) else None
-        if value is not None:
-            return value
-    return None
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, dict):
-        value = value.get("median", value.get("value"))
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value)
-
-
-def _int(value: Any) -> int | None:
-    number = _number(value)
-    return None if number is None else int(number)
-
-
-def load_records(
-    dirs: Sequence[str | Path], warn: Callable[[str], None] | None = None
-) -> RecordSet:
-    """Read every ``*.json`` record under `dirs` (recursively); unreadable files are warnings.
-
-    Args:
-        dirs: folders or single files.
-        warn: called with each warning line (they are also kept in ``RecordSet.warnings``).
-    """
-    found = RecordSet()
-
-    def note(message: str) -> None:
-        found.warnings.append(message)
-        if warn is not None:
-            warn(message)
-
-    paths: list[Path] = []
-    for entry in map(Path, dirs):
-        if entry.is_file():
-            paths.append(entry)
-        elif entry.is_dir():
-            paths.extend(sorted(entry.rglob("*.json")))
-        else:
-            note(f"records path {entry} does not exist; skipped")
-    for path in paths:
-        try:
-            record = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            note(f"{path}: not readable JSON ({exc.__class__.__name__}); skipped")
-            continue
-        schema = str(record.get("schema", "")) if isinstance(record, dict) else ""
-        kind = schema.split("/")[0]
-        reader = _READERS.get(kind)
-        if reader is None:
-            note(f"{path}: schema {schema or 'missing'!r} is not one the report reads; skipped")
-            continue
-        found.files.append(path)
-        reader(record, str(path), found, note)
-    return found
-
-
-def _read_flops(record: dict, source: str, found: RecordSet, note) -> None:
-    for i, item in enumerate(_results(record, source, note)):
-        model = _canonical(item.get("model"))
-        gmacs = _number(item.get("gmacs"))
-        if gmacs is None and _number(item.get("gflops")) is not None:
-            gmacs = _number(item.get("gflops")) / 2
-        batch = _int(item.get("batch")) or 1
-        if model is None or gmacs is None:
-            note(f"{source}: results[{i}] lacks model or gmacs/gflops; skipped")
-            continue
-        resolution = _int(item.get("resolution")) or _int(_dig(record, "config.resolution")) or 256
-        found.flops.append(
-            FlopsPoint(model, resolution, gmacs / batch, _int(item.get("params")), source)
-        )
-
-
-def _read_throughput(record: dict, source: str, found: RecordSet, note) -> None:
-    precision = _dig(record, "config.precision") or "unknown"
-    device_slug = _dig(record, "env.device_slug") or "unknown-device"
-    if precision == "unknown" or device_slug == "unknown-device":
-        note(f"{source}: precision or env.device_slug missing; shown as unknown")
-    mode = _dig(record, "config.mode") or "infer"
-    if mode != "infer":  # training throughput is a different quantity from the papers' it/s
-        note(f"{source}: mode {mode!r} is not inference throughput; not shown in it/s columns")
-        return
-    for i, item in enumerate(_results(record, source, note)):
-        if item.get("variant"):  # [ckpt-always], [cuda-graphs] rows: not the plain model
-            continue
-        model = _canonical(item.get("model"))
-        img_per_s = _number(item.get("img_per_s_per_nfe")) or _number(item.get("img_per_s"))
-        if model is None or img_per_s is None:
-            note(f"{source}: results[{i}] lacks model or img_per_s_per_nfe.median; skipped")
-            continue
-        iqr = item.get("img_per_s_per_nfe")
-        found.throughput.append(
-            ThroughputPoint(
-                model=model,
-                resolution=_int(item.get("resolution"))
-                or _int(_dig(record, "config.resolution"))
-                or 256,
-                batch=_int(item.get("batch")) or _int(_dig(record, "config.batch")),
-                precision=str(item.get("precision") or precision),
-                device_name=str(_dig(record, "env.device_name") or device_slug),
-                device_slug=str(device_slug),
-                torch=str(_dig(record, "env.torch") or ""),
-                img_per_s=img_per_s,
-                iqr=_number(iqr.get("iqr")) if isinstance(iqr, dict) else None,
-                ms_per_forward=_number(item.get("ms_per_forward")),
-                peak_mem_gb=_number(item.get("peak_mem_gb") or item.get("peak_mem_gib")),
-                source=source,
+def _add(record: Any, source: str, found: RecordSet, note: Callable[[str], None]) -> None:
+    if isinstance(record, FlopsRecord):
+        for r in record.results:
+            if r.overrides:  # an ablation configuration is not the registered model
+                continue
+            found.flops.append(
+                FlopsPoint(_canonical(r.model), r.resolution, r.gmacs, r.params, r.counter, source)
             )
+    elif isinstance(record, (ThroughputRecord, BaselineRecord)):
+        if isinstance(record, BaselineRecord):
+            record = record.record
+        if record.config.mode != "infer":
+            note(f"{source}: mode {record.config.mode!r} is not inference throughput; not shown")
+            return
+        for point in record.points(source=source):
+            found.throughput.append(_with_model(point, _canonical(point.model)))
+    elif isinstance(record, EvalRecord):
+        _add_eval(record, source, found, note)
+    elif isinstance(record, SampleRecord):
+        found.samples.append((source, record))
+    elif isinstance(record, SpectralRecord):
+        found.spectral.append((source, record))
+
+
+def _with_model(point: ThroughputPoint, model: str) -> ThroughputPoint:
+    import dataclasses
+
+    return point if point.model == model else dataclasses.replace(point, model=model)
+
+
+def _add_eval(record: EvalRecord, source: str, found: RecordSet, note) -> None:
+    if record.model is None:
+        note(
+            f"{source}: the eval record names no model (no sampling record beside the npz, no "
+            "--model); it cannot be placed in a table row"
         )
-
-
-def _read_eval(record: dict, source: str, found: RecordSet, note) -> None:
-    model = _canonical(_dig(record, "model", "meta.model", "config.model"))
-    if model is None:
-        note(f"{source}: eval record names no model; it cannot be matched to a table row")
         return
-    metrics = {
-        k: _number(_dig(record, k, f"metrics.{k}", f"results.{k}"))
-        for k in ("fid", "sfid", "inception_score", "precision", "recall")
-    }
-    if all(v is None for v in metrics.values()):
-        note(f"{source}: eval record has no metrics; skipped")
-        return
-    device = _dig(record, "env.device_slug") or "unknown-device"
+    smoke = record.sampler is not None and bool(record.sampler.smoke)
+    on = f"eval {record.env.device_slug} n={record.num_samples}" + (" smoke" if smoke else "")
     found.evals.append(
         EvalPoint(
-            model=model,
-            resolution=_int(_dig(record, "resolution", "meta.resolution", "config.resolution"))
-            or 256,
-            cfg_scale=_number(_dig(record, "meta.cfg_scale", "cfg_scale", "config.cfg_scale")),
-            training_steps=_int(
-                _dig(record, "training_steps", "meta.training_steps", "config.training_steps")
-            ),
-            sampling_steps=_int(_dig(record, "meta.steps", "steps", "config.steps")),
-            on=f"eval {device}",
+            model=_canonical(record.model),
+            resolution=record.resolution,
+            fid=record.fid,
+            sfid=record.sfid,
+            inception_score=record.inception_score,
+            precision=record.precision,
+            recall=record.recall,
+            cfg_scale=record.cfg_scale,
+            training_steps=record.training_steps,
+            sampling_steps=None if record.sampler is None else record.sampler.steps,
+            num_samples=record.num_samples,
+            is_paper_protocol=record.is_paper_protocol,
+            on=on,
             source=source,
-            **metrics,
         )
     )
 
 
-def _results(record: dict, source: str, note) -> Iterable[dict]:
-    results = record.get("results")
-    if not isinstance(results, list):
-        note(f"{source}: no results[] list; skipped")
-        return []
-    return [item for item in results if isinstance(item, dict)]
-
-
-_READERS = {
-    "fcdmbench.flops": _read_flops,
-    "fcdmbench.throughput": _read_throughput,
-    "fcdmbench.eval": _read_eval,
-}
+def throughput_comparable(point: ThroughputPoint, resolution: int) -> tuple[bool, str]:
+    """Whether `point` measures what the paper's throughput column measures (and why not)."""
+    if not point.is_gpu:
+        return False, f"measured on {point.device_type.upper()}, the paper on a GPU"
+    if point.batch != PAPER_THROUGHPUT_BATCH:
+        return False, f"batch {point.batch}, the paper {PAPER_THROUGHPUT_BATCH}"
+    if point.cfg or point.mode != "infer":
+        return False, "not one plain network evaluation"
+    if point.resolution != resolution:
+        return False, f"{point.resolution} px, the paper {resolution} px"
+    return True, ""
 
 
 class Measurements:
@@ -307,9 +308,9 @@ class Measurements:
             return None
 
     def gmacs(self, name: str, resolution: int = 256, **overrides: Any) -> Measured | None:
-        """GMACs from a flops record (no overrides) or the meta-device count."""
+        """GMACs per image from a flops record (no overrides) or the meta-device count."""
         if not overrides:
-            for point in self.records.flops:
+            for point in reversed(self.records.flops):  # the latest record wins
                 if point.model == name and point.resolution == resolution:
                     return Measured(point.gmacs, "record")
         count = self._meta(name, resolution, overrides)
@@ -321,15 +322,23 @@ class Measurements:
         return None if count is None else Measured(count.params / 1e6, "meta")
 
     def throughput(self, name: str, resolution: int = 256) -> Measured | None:
-        """Headline measured images/s per network evaluation: first device, preferred precision."""
-        points = [
-            p for p in self.records.throughput if p.model == name and p.resolution == resolution
-        ]
-        if not points:
-            return None
+        """Headline measured images/s per network evaluation for a table cell.
+
+        Comparable points (GPU, batch 64) come first; then the preferred precision
+        (`PRECISION_ORDER`), device and source, so the choice is deterministic.
+        """
         rank = {p: i for i, p in enumerate(PRECISION_ORDER)}
-        best = min(points, key=lambda p: (p.device_slug, rank.get(p.precision, 99), p.source))
-        return Measured(best.img_per_s, best.on)
+        candidates = []
+        for p in self.records.throughput:
+            if p.model != name or p.resolution != resolution or p.variant:
+                continue
+            ok, why = throughput_comparable(p, resolution)
+            key = (not ok, rank.get(p.precision, 99), p.device_slug, p.batch, p.source)
+            candidates.append((key, p, ok, why))
+        if not candidates:
+            return None
+        _, best, ok, why = min(candidates, key=lambda c: c[0])
+        return Measured(best.img_per_s, best.on, ok, why)
 
     def evaluation(
         self, name: str, resolution: int, training_steps: int | None, guided: bool

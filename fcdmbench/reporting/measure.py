@@ -74,14 +74,10 @@ def meta_gmacs(name: str, resolution: int = 256, **overrides: Any) -> MetaCount:
     if key in _CACHE:
         return _CACHE[key]
     from fcdmbench.profiling.flops import count_flops
-    from fcdmbench.registry import create_model, resolve
+    from fcdmbench.registry import resolve
 
     spec, _ = resolve(name)
-    if overrides:  # ablation configurations: build the overridden model and count it
-        model = create_model(spec.name, resolution=resolution, device="meta", **overrides)
-        report = count_flops(model, resolution=resolution, input_shape=spec.input_shape(resolution))
-    else:
-        report = count_flops(spec, resolution=resolution)
+    report = count_flops(spec, resolution=resolution, overrides=overrides)
     count = MetaCount(
         model=spec.name,
         resolution=resolution,

@@ -13,6 +13,7 @@ from fcdmbench.reporting.tables import Cell, Column, ReportTable
 
 __all__ = [
     "DASH",
+    "NOT_COMPARABLE",
     "format_delta",
     "format_measured",
     "format_published",
@@ -23,6 +24,8 @@ __all__ = [
 ]
 
 DASH = "—"
+#: The delta cell of a measured value that does not measure the published quantity.
+NOT_COMPARABLE = "not comparable"
 
 
 def format_published(value) -> str:
@@ -46,6 +49,8 @@ def format_delta(cell: Cell, column: Column) -> str:
     published = cell.published
     if cell.measured is None or not isinstance(published, (int, float)):
         return DASH
+    if not cell.measured.comparable:
+        return NOT_COMPARABLE
     if column.delta == "pct":
         if published == 0:
             return DASH
@@ -110,8 +115,9 @@ def table_to_markdown(table: ReportTable) -> str:
 
 
 def table_to_csv(table: ReportTable) -> str:
-    """One header row; a paired column becomes four:
-    ``<key>_paper``, ``<key>_measured``, ``<key>_delta``, ``<key>_measured_on``.
+    """One header row; a paired column becomes five:
+    ``<key>_paper``, ``<key>_measured``, ``<key>_delta``, ``<key>_measured_on`` and
+    ``<key>_comparable`` (``yes``/``no``; the delta is empty when ``no``).
 
     Numbers are plain (no units, no thousands separators); missing values are empty.
     """
@@ -123,6 +129,7 @@ def table_to_csv(table: ReportTable) -> str:
                 f"{column.key}_measured",
                 f"{column.key}_delta",
                 f"{column.key}_measured_on",
+                f"{column.key}_comparable",
             ]
         else:
             headers.append(column.key)
@@ -140,8 +147,9 @@ def table_to_csv(table: ReportTable) -> str:
                     ""
                     if cell.measured is None
                     else round(cell.measured.value, max(column.digits, 4)),
-                    "" if delta == DASH else delta.rstrip("%"),
+                    "" if delta in (DASH, NOT_COMPARABLE) else delta.rstrip("%"),
                     "" if cell.measured is None else cell.measured.on,
+                    "" if cell.measured is None else ("yes" if cell.measured.comparable else "no"),
                 ]
             else:
                 out.append("" if value is None else value)

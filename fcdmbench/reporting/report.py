@@ -1,8 +1,8 @@
 """`fcdmbench report`: rebuild the seed paper's tables and figures from published rows, records
 and instant meta-device FLOP counts; write markdown, CSV, LaTeX and one self-contained HTML page.
 
-Nothing heavy runs here: no GPU, no network, no sampling. Records are read leniently
-(`fcdmbench.reporting.collect`); the only computation is `measure.meta_gmacs`.
+Nothing heavy runs here: no GPU, no network, no sampling. Records are read through
+`fcdmbench.records` (`fcdmbench.reporting.collect`); the only computation is `measure.meta_gmacs`.
 
 Example:
     >>> from fcdmbench.reporting.report import ReportConfig, build_report
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from fcdmbench.errors import ConfigError
+from fcdmbench.errors import ConfigError, InputError
 
 __all__ = ["ReportConfig", "ReportFormat", "ReportResult", "build_report", "report_dir_name"]
 
@@ -135,10 +135,63 @@ def _stderr_warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
 
+def _staging_dir(out_dir: Path) -> Path:
+    """An empty temporary folder beside `out_dir` (same filesystem: the final rename is atomic)."""
+    import tempfile
+
+    from fcdmbench.files import prepare_output
+
+    parent = out_dir.parent
+    if not out_dir.is_dir():
+        prepare_output(out_dir)  # the output-path rule: a missing parent only under the cwd
+    if out_dir.is_file():
+        raise InputError(f"--out {out_dir} is a file, not a folder")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / "manifest.json").is_file():
+        raise InputError(
+            f"--out {out_dir} exists and is not an fcdmbench report (no manifest.json)",
+            hint="choose another --out; a report replaces only an earlier report",
+        )
+    return Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=parent))
+
+
+def _move_into_place(staging: Path, out_dir: Path) -> None:
+    """Replace `out_dir` (absent, empty or an earlier report) by `staging`."""
+    import os
+    import shutil
+    import tempfile
+
+    old = None
+    if out_dir.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".old", dir=out_dir.parent))
+        os.replace(out_dir, old / out_dir.name)
+    try:
+        os.replace(staging, out_dir)
+    except BaseException:
+        if old is not None:
+            os.replace(old / out_dir.name, out_dir)
+        raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    os.chmod(out_dir, 0o777 & ~_umask())
+
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def build_report(
     config: ReportConfig, warn: Callable[[str], None] | None = None, count: Callable | None = None
 ) -> ReportResult:
     """Read records, build every table and figure, write the requested formats.
+
+    The report is built in a temporary folder beside the output folder and renamed into place
+    only when complete: an interrupted or failing build leaves nothing behind, and an earlier
+    report in the same folder stays until the new one is whole.
 
     Args:
         config: the report configuration.
@@ -148,12 +201,21 @@ def build_report(
 
     Returns:
         A `ReportResult` listing what was written.
+
+    Raises:
+        InputError: a records path is missing, unreadable or not a record (exit 3); the output
+            folder exists and is not a report.
     """
+    import shutil
+
+    from fcdmbench.records import ReportManifest, RunInfo, write_record
     from fcdmbench.reporting import render
+    from fcdmbench.reporting.claims import claim_tables
     from fcdmbench.reporting.collect import Measurements, load_records
     from fcdmbench.reporting.plots import build_figures
     from fcdmbench.reporting.tables import build_tables
 
+    run = RunInfo.current()
     warnings: list[str] = []
 
     def note(message: str) -> None:
@@ -171,55 +233,61 @@ def build_report(
     out_dir = config.out or config.root / report_dir_name(
         records, local_slug, torch_tag, config.use_meta, day
     )
-    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = _staging_dir(out_dir)
+    try:
+        tables = build_tables(measurements)
+        tables += claim_tables(config.use_meta)  # efficiency claims vs the models (claims.py)
+        figures = build_figures(staging / "figures", measurements)
+        files: list[Path] = [p for f in figures for p in (f.png, f.svg)]
+        title = f"fcdmbench report: {out_dir.name}"
+        preamble = _preamble(records, config, local_slug, torch_tag)
 
-    tables = build_tables(measurements)
-    figures = build_figures(out_dir / "figures", measurements)
-    files: list[Path] = [p for f in figures for p in (f.png, f.svg)]
-    title = f"fcdmbench report: {out_dir.name}"
-    preamble = _preamble(records, config, local_slug, torch_tag)
-
-    if ReportFormat.MD in config.formats:
-        md = [f"# {title}", "", *[f"{p}\n" for p in preamble]]
-        md += [render.table_to_markdown(t) for t in tables]
-        md += [f"![{f.caption}](figures/{f.png.name})\n\n*{f.caption}*\n" for f in figures]
-        files.append(_write(out_dir / "report.md", "\n".join(md)))
-    if ReportFormat.CSV in config.formats:
-        files += [
-            _write(out_dir / "tables" / f"{t.key}.csv", render.table_to_csv(t)) for t in tables
-        ]
-    if ReportFormat.TEX in config.formats:
-        tex = [
-            "% fcdmbench report; needs \\usepackage{booktabs}",
-            *map(render.table_to_latex, tables),
-        ]
-        files.append(_write(out_dir / "report.tex", "\n".join(tex)))
-    if ReportFormat.HTML in config.formats:
-        page = render.tables_to_html(title, preamble, tables, [(f.caption, f.png) for f in figures])
-        files.append(_write(out_dir / "report.html", page))
-
-    result = ReportResult(
+        if ReportFormat.MD in config.formats:
+            md = [f"# {title}", "", *[f"{p}\n" for p in preamble]]
+            md += [render.table_to_markdown(t) for t in tables]
+            md += [f"![{f.caption}](figures/{f.png.name})\n\n*{f.caption}*\n" for f in figures]
+            files.append(_write(staging / "report.md", "\n".join(md)))
+        if ReportFormat.CSV in config.formats:
+            files += [
+                _write(staging / "tables" / f"{t.key}.csv", render.table_to_csv(t)) for t in tables
+            ]
+        if ReportFormat.TEX in config.formats:
+            tex = [
+                "% fcdmbench report; needs \\usepackage{booktabs}",
+                *map(render.table_to_latex, tables),
+            ]
+            files.append(_write(staging / "report.tex", "\n".join(tex)))
+        if ReportFormat.HTML in config.formats:
+            page = render.tables_to_html(
+                title, preamble, tables, [(f.caption, f.png) for f in figures]
+            )
+            files.append(_write(staging / "report.html", page))
+        relative = tuple(str(f.relative_to(staging)) for f in files)
+        manifest = ReportManifest(
+            run=run,
+            files=relative,
+            tables=tuple(t.key for t in tables),
+            figures=tuple(f.key for f in figures),
+            measured_cells=sum(t.measured_count for t in tables),
+            inputs=tuple(str(p) for p in records.files),
+            warnings=tuple(warnings),
+            local_device=local_slug,
+            torch=torch_tag,
+        )
+        write_record(staging / "manifest.json", manifest)
+        _move_into_place(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return ReportResult(
         out_dir=out_dir,
-        files=tuple(files),
-        tables=tuple(t.key for t in tables),
-        figures=tuple(f.key for f in figures),
-        measured_cells=sum(t.measured_count for t in tables),
+        files=tuple(out_dir / f for f in relative),
+        tables=manifest.tables,
+        figures=manifest.figures,
+        measured_cells=manifest.measured_cells,
         records_read=len(records.files),
         warnings=tuple(warnings),
     )
-    from fcdmbench.reporting.records import write_record
-
-    write_record(
-        out_dir / "manifest.json",
-        "fcdmbench.report/1",
-        {
-            **result.to_record(),
-            "inputs": [str(p) for p in records.files],
-            "local_device": local_slug,
-            "torch": torch_tag,
-        },
-    )
-    return result
 
 
 def _preamble(records, config: ReportConfig, local_slug: str, torch_tag: str) -> list[str]:
@@ -234,10 +302,19 @@ def _preamble(records, config: ReportConfig, local_slug: str, torch_tag: str) ->
         measured.append("throughput from records on " + ", ".join(envs))
     if records.evals:
         measured.append(f"{len(records.evals)} eval record(s)")
+    if records.spectral:
+        measured.append(f"{len(records.spectral)} spectral record(s) (Figure 7 data table)")
+    if records.samples:
+        measured.append(
+            f"{len(records.samples)} sample record(s) (settings only: metrics come from "
+            "`fcdmbench eval`)"
+        )
     return [
         "Published values are shown exactly as the paper printed them (source: the seed paper, "
         "FCDM arXiv 2603.09408, unless noted); measured values sit beside them with their "
-        'provenance and the delta (measured - published). "—" = not printed / not measured.',
+        "provenance and the delta (measured - published) where the two measure the same thing "
+        '(same device class and convention; else "not comparable"). '
+        '"—" = not printed / not measured.',
         "Units: GMACs = multiply-accumulates per image, batch 1, one forward, no CFG (DiT "
         'convention; the paper\'s "FLOPs (G)"); GFLOPs = 2 x GMACs. Throughput = images/s per '
         "network evaluation. Training cost assumes 1 iteration = 3 forward passes.",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from fcdmbench.paper_tables import ROWS
@@ -33,7 +34,12 @@ GMACS_NOTE = (
 TP_NOTE = (
     "Throughput = images/s through one network evaluation (it/s), batch 64 in the paper; "
     "the paper's GPU and precision are not stated per row. Measured values name device, "
-    "precision and batch."
+    'precision and batch; a delta is given only for GPU runs at batch 64 ("not comparable" '
+    "otherwise: a CPU or small-batch figure is not the paper's quantity)."
+)
+METRIC_NOTE = (
+    "Measured FID/IS/precision/recall get a delta only for FID-50K from trained weights, "
+    'ADM-exact, against an ADM reference batch; otherwise "not comparable" (n = samples).'
 )
 
 #: Ablation configurations expressible as overrides of a registered model (for measured GMACs and
@@ -139,7 +145,10 @@ def _metric_cells(
     cells = []
     for name in fields:
         value = None if point is None else getattr(point, name)
-        measured = None if value is None else Measured(value, point.on)
+        measured = None
+        if value is not None:
+            why = "" if point.is_paper_protocol else f"{point.num_samples} samples or not ADM-exact"
+            measured = Measured(value, point.on, point.is_paper_protocol, why)
         cells.append(Cell(getattr(row, name), measured))
     return cells
 
@@ -210,7 +219,7 @@ def _benchmark_table(key: str, title: str, m: Measurements, guided: bool) -> Rep
             )
         )
     when_col = Column("epochs", "Epochs") if key == "table3" else Column("iters", "Iters")
-    notes = [GMACS_NOTE, TP_NOTE]
+    notes = [GMACS_NOTE, TP_NOTE, METRIC_NOTE]
     notes.append(
         "With guidance (scale not printed in the paper)."
         if guided
@@ -307,7 +316,11 @@ def _steps_table(key: str, title: str, m: Measurements, objective: str) -> Repor
             Column("recall", "Rec.", True, 4, "abs"),
         ),
         tuple(rows),
-        (GMACS_NOTE, f"{objective.capitalize()} objective; 50K samples without guidance."),
+        (
+            GMACS_NOTE,
+            METRIC_NOTE,
+            f"{objective.capitalize()} objective; 50K samples without guidance.",
+        ),
     )
 
 
@@ -410,6 +423,55 @@ TABLE_BUILDERS: dict[str, Callable[[Measurements], ReportTable]] = {
 }
 
 
+def build_spectral_table(m: Measurements) -> ReportTable:
+    """Figure 7's data (App. F) from spectral records: measured only, the paper prints a plot."""
+    rows = []
+    for source, record in m.records.spectral:
+        for name in record.models:
+            curve = record.curves[name].mean
+            rows.append(
+                (
+                    name,
+                    record.weights.get(name, ""),
+                    record.resolution,
+                    record.num_samples,
+                    len(record.timesteps),
+                    f"{curve[0]:.1f} (t={record.timesteps[0]})",
+                    f"{curve[-1]:.1f} (t={record.timesteps[-1]})",
+                    f"{min(curve):.1f}",
+                    f"{max(curve):.1f}",
+                    Path(source).name,
+                )
+            )
+    return ReportTable(
+        "fig7_spectral",
+        "Figure 7 data: spectral energy of the predicted noise (measured; the paper prints a "
+        "plot only)",
+        (
+            Column("model", "Model"),
+            Column("weights", "Weights"),
+            Column("resolution", "Res."),
+            Column("num_samples", "Samples"),
+            Column("timesteps", "Timesteps"),
+            Column("first", "Energy at first t"),
+            Column("last", "Energy at last t"),
+            Column("min", "Min"),
+            Column("max", "Max"),
+            Column("record", "Record"),
+        ),
+        tuple(rows),
+        (
+            "Spectral energy = mean over samples of sum over channels and frequencies of "
+            "log(1 + |FFT2(eps)|); the curves are in each record's CSV/PNG. Random-weight "
+            "(smoke) runs test the pipeline, not a model.",
+        ),
+    )
+
+
 def build_tables(m: Measurements, keys: tuple[str, ...] | None = None) -> list[ReportTable]:
-    """Build the tables named by `keys` (default: all, in paper order)."""
-    return [TABLE_BUILDERS[key](m) for key in (keys or tuple(TABLE_BUILDERS))]
+    """Build the tables named by `keys` (default: all, in paper order; Figure 7's data table
+    is added when spectral records were given)."""
+    if keys is None:
+        keys = tuple(TABLE_BUILDERS) + (("fig7_spectral",) if m.records.spectral else ())
+    builders = {**TABLE_BUILDERS, "fig7_spectral": build_spectral_table}
+    return [builders[key](m) for key in keys]

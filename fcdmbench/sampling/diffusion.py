@@ -2,11 +2,23 @@
 
 Reimplemented from the equations, not copied: Ho et al. 2020 (DDPM, arXiv 2006.11239), Nichol &
 Dhariwal 2021 (iDDPM, arXiv 2102.09672: learned-range variance, Eq. 15; respacing, Sec. 4),
-Song et al. 2021 (DDIM, arXiv 2010.02502, Eq. 12). Behaviour was checked against
-facebookresearch/DiT @ ed81ce2 ``diffusion/`` (itself ADM's code; DiC's and DiCo's copies are
-byte-identical): linear betas 1e-4..0.02 over 1000 steps, coefficients in float64 and cast to the
-sample dtype when gathered, the clipped posterior log-variance, the "sections" respacing with
-Python's round-half-to-even, and the respaced process keeping the kept steps' alpha-bar.
+Song et al. 2021 (DDIM, arXiv 2010.02502, Eq. 12).
+
+The arithmetic is done the way facebookresearch/DiT @ ed81ce2 ``diffusion/`` does it (ADM's code;
+star-kwon/FCDM @ 0ec590f, DiC and DiCo carry identical copies), operation for operation, so
+that the same model outputs and noise give bit-identical latents
+(tests/sampling/test_upstream_bitwise.py):
+
+- every schedule array is computed in float64 from the (respaced) betas, including the
+  reciprocal square roots ``sqrt(1 / abar)`` and ``sqrt(1 / abar - 1)`` that turn eps into x0;
+- an array is gathered at t, cast to float32 and added to zeros of the sample's shape (ADM's
+  ``_extract_into_tensor``), then multiplied: ``x0 = sqrt(1/abar) x_t - sqrt(1/abar - 1) eps``,
+  never ``x_t / sqrt(abar) - ...`` in float32, which differs in the last bits;
+- the process is always the respaced one, even for all 1000 steps (ADM recomputes the betas as
+  ``1 - abar_i / abar_prev``, which need not equal the original betas bit for bit).
+
+Linear betas 1e-4..0.02 over 1000 steps, the clipped posterior log-variance, and the "sections"
+respacing with Python's round-half-to-even, as upstream.
 """
 
 from __future__ import annotations
@@ -73,11 +85,19 @@ def space_timesteps(num_steps: int, spacing: str | int | Sequence[int]) -> list[
             for stride in range(1, num_steps):
                 if len(range(0, num_steps, stride)) == wanted:
                     return list(range(0, num_steps, stride))
-            raise ConfigError(f"no integer stride gives exactly {wanted} of {num_steps} steps")
+            raise ConfigError(
+                f"no integer stride gives exactly {wanted} of {num_steps} steps",
+                hint="pick a DDIM step count that divides the schedule, e.g. ddim25, ddim50, "
+                "ddim100, ddim250",
+            )
         try:
             counts = [int(part) for part in text.split(",")]
         except ValueError as exc:
-            raise ConfigError(f"respacing {spacing!r} is not 'N', 'N,M,...' or 'ddimN'") from exc
+            raise ConfigError(
+                f"respacing {spacing!r} is not 'N', 'N,M,...' or 'ddimN'",
+                hint="e.g. --respacing 250 (evenly spaced), --respacing 10,15,20 (per section) or "
+                "--respacing ddim50 (DDIM's even stride); omit it to use --steps",
+            ) from exc
     else:
         counts = [int(c) for c in spacing]
     if not counts or any(c < 1 for c in counts):
@@ -128,6 +148,10 @@ class GaussianDiffusion:
         arrays = dict(
             alphas_cumprod=abar,
             alphas_cumprod_prev=abar_prev,
+            sqrt_alphas_cumprod=np.sqrt(abar),
+            sqrt_one_minus_alphas_cumprod=np.sqrt(1.0 - abar),
+            sqrt_recip_alphas_cumprod=np.sqrt(1.0 / abar),
+            sqrt_recipm1_alphas_cumprod=np.sqrt(1.0 / abar - 1),
             posterior_variance=post_var,
             posterior_log_variance_clipped=post_logvar,
             posterior_mean_coef1=betas * np.sqrt(abar_prev) / (1.0 - abar),
@@ -147,9 +171,14 @@ class GaussianDiffusion:
         return self._arrays[name]
 
     def gather(self, name: str, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-        """``array(name)[t]`` cast to `like`'s dtype and shaped (B, 1, ..., 1) to broadcast."""
-        values = torch.from_numpy(self._arrays[name]).to(t.device)[t]
-        return values.to(like.dtype).reshape(-1, *([1] * (like.dim() - 1)))
+        """``array(name)[t]`` cast to `like`'s dtype, broadcast to `like`'s full shape.
+
+        ADM's ``_extract_into_tensor``: gather in float64, cast, then add zeros of the sample's
+        shape, so every later operation sees the same shapes (and kernels) as upstream's.
+        """
+        values = torch.from_numpy(self._arrays[name]).to(t.device)[t].to(like.dtype)
+        values = values.reshape(-1, *([1] * (like.dim() - 1)))
+        return values + torch.zeros(like.shape, dtype=like.dtype, device=t.device)
 
     def model_timesteps(self, t: torch.Tensor) -> torch.Tensor:
         """Original training steps for kept-step indices (what the network is conditioned on)."""
@@ -169,18 +198,23 @@ class GaussianDiffusion:
 
     def q_sample(self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         """Forward process: sqrt(abar_t) x0 + sqrt(1 - abar_t) noise (DDPM Eq. 4)."""
-        abar = self.gather("alphas_cumprod", t, x0)
-        return abar.sqrt() * x0 + (1.0 - abar).sqrt() * noise
+        return (
+            self.gather("sqrt_alphas_cumprod", t, x0) * x0
+            + self.gather("sqrt_one_minus_alphas_cumprod", t, x0) * noise
+        )
 
     def predict_x0(self, x_t: torch.Tensor, t: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
-        """x0 from the predicted noise: (x_t - sqrt(1 - abar) eps) / sqrt(abar)."""
-        abar = self.gather("alphas_cumprod", t, x_t)
-        return x_t / abar.sqrt() - (1.0 / abar - 1.0).sqrt() * eps
+        """x0 from the predicted noise: sqrt(1 / abar) x_t - sqrt(1 / abar - 1) eps."""
+        return (
+            self.gather("sqrt_recip_alphas_cumprod", t, x_t) * x_t
+            - self.gather("sqrt_recipm1_alphas_cumprod", t, x_t) * eps
+        )
 
     def predict_eps(self, x_t: torch.Tensor, t: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
         """The noise implied by x_t and an estimate of x0 (inverse of `predict_x0`)."""
-        abar = self.gather("alphas_cumprod", t, x_t)
-        return (x_t / abar.sqrt() - x0) / (1.0 / abar - 1.0).sqrt()
+        return (self.gather("sqrt_recip_alphas_cumprod", t, x_t) * x_t - x0) / self.gather(
+            "sqrt_recipm1_alphas_cumprod", t, x_t
+        )
 
     def posterior_mean(self, x0: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """Mean of q(x_{t-1} | x_t, x0) (DDPM Eq. 7)."""
@@ -209,14 +243,14 @@ class GaussianDiffusion:
                     f"the model gives {model_output.shape[1]}",
                     hint="a model trained with learn_sigma=False needs a fixed variance",
                 )
-            frac = (model_output[:, channels : 2 * channels] + 1.0) / 2.0
             low = self.gather("posterior_log_variance_clipped", t, x_t)
             high = self.gather("log_betas", t, x_t)
-            log_variance = frac * high + (1.0 - frac) * low  # iDDPM Eq. 15
+            frac = (model_output[:, channels : 2 * channels] + 1) / 2
+            log_variance = frac * high + (1 - frac) * low  # iDDPM Eq. 15
         elif self.variance is VarianceType.FIXED_LARGE:
-            log_variance = self.gather("fixed_large_log_variance", t, x_t).expand_as(x_t)
+            log_variance = self.gather("fixed_large_log_variance", t, x_t)
         else:
-            log_variance = self.gather("posterior_log_variance_clipped", t, x_t).expand_as(x_t)
+            log_variance = self.gather("posterior_log_variance_clipped", t, x_t)
         x0 = self.predict_x0(x_t, t, eps)
         return self.posterior_mean(x0, x_t, t), log_variance, x0
 
@@ -229,16 +263,16 @@ def create_diffusion(
 ) -> GaussianDiffusion:
     """The ADM/DiT process: linear betas over `train_steps`, respaced to `steps` (or `respacing`).
 
-    A model without a variance output gets ``FIXED_LARGE``, DiT's choice for ``learn_sigma=False``.
+    As DiT's ``create_diffusion``, the result is always a respaced process, all `train_steps`
+    kept when neither is given. A model without a variance output gets ``FIXED_LARGE``, DiT's
+    choice for ``learn_sigma=False``.
     """
     variance = VarianceType.LEARNED_RANGE if learned_variance else VarianceType.FIXED_LARGE
     base = GaussianDiffusion(linear_betas(train_steps), tuple(range(train_steps)), variance)
     spacing = respacing if respacing else steps
-    if spacing is None or spacing == train_steps:
-        return base
-    return base.respace(spacing)
+    return base.respace(train_steps if spacing is None else spacing)
 
 
 def nonzero_mask(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """1 where t > 0, 0 at the last step (no noise is added after the final mean)."""
-    return (t != 0).to(like.dtype).reshape(-1, *([1] * (like.dim() - 1)))
+    return (t != 0).to(like.dtype).view(-1, *([1] * (like.dim() - 1)))

@@ -1,12 +1,21 @@
 """Samplers shared by every registered model: iDDPM ancestral, DDIM, and the flow-matching SDE.
 
 All three take a `ModelFn` ``(x, t) -> output`` that already applies classifier-free guidance
-(`make_model_fn`), a starting noise tensor and a ``torch.Generator`` that supplies every later
-random draw, so one batch is reproducible from its seed alone.
+(`make_model_fn`), a starting state and a `NoiseFn` that supplies every later random draw.
+
+Batch layout: under guidance the state holds upstream's doubled batch (2B rows: the samples and
+a copy that carries the null-label half), exactly as DiT's ``sample_ddp.py`` runs it. The network
+sees both halves through `fcdmbench.models.layers.cfg_forward`; the diffusion arithmetic and the
+per-step noise run over all 2B rows, and `GuidedModel.result` keeps the first B. Doing the
+arithmetic on the same shapes as upstream is what makes the latents bit-identical to upstream's
+(elementwise kernels handle a tensor's tail differently from its body on CPU).
 
 - iDDPM: ancestral sampling with the learned-range variance (Nichol & Dhariwal 2021), DiT's
-  ``p_sample_loop`` with ``clip_denoised=False``.
-- DDIM: Song et al. 2021 Eq. 12 with ``eta`` (0 = deterministic).
+  ``p_sample_loop`` with ``clip_denoised=False``; noise is drawn at every step, the last included
+  (masked there), as upstream.
+- DDIM: Song et al. 2021 Eq. 12 with ``eta`` (0 = deterministic), ADM's ``ddim_sample``: eps is
+  recomputed from the predicted x0, and noise is drawn at every step even when eta = 0 (it is
+  multiplied by sigma = 0), so the random stream advances as upstream's does.
 - SDE: the Euler-Maruyama sampler of SiT's transport code as FCDM's Appendix E uses it
   (star-kwon/FCDM @ 0ec590f ``flow_matching/``, ``train_gen_flow/sample_ddp_flow.py``): linear path
   x_t = t x1 + (1 - t) x0 with t = 0 noise and t = 1 data, velocity prediction, diffusion
@@ -24,13 +33,18 @@ from dataclasses import dataclass
 import torch
 
 from fcdmbench.errors import ConfigError
+from fcdmbench.models.layers import cfg_forward
 from fcdmbench.sampling.diffusion import GaussianDiffusion, nonzero_mask
 
 __all__ = [
     "FlowSDE",
     "Guidance",
+    "GuidedModel",
     "ModelFn",
+    "NoiseFn",
     "SamplerKind",
+    "generator_noise",
+    "global_noise",
     "guided_output",
     "make_model_fn",
     "sample_ddim",
@@ -40,6 +54,8 @@ __all__ = [
 
 #: ``(x, t) -> network output``: t holds original training steps (ADM) or times in [0, 1] (flow).
 ModelFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+#: ``noise(x)``: a standard normal tensor shaped like the state `x`.
+NoiseFn = Callable[[torch.Tensor], torch.Tensor]
 StepCallback = Callable[[int, int], None]
 
 
@@ -53,6 +69,20 @@ class SamplerKind(enum.Enum):
     @property
     def is_flow(self) -> bool:
         return self is SamplerKind.SDE
+
+
+def generator_noise(generator: torch.Generator) -> NoiseFn:
+    """Noise from one ``torch.Generator`` (fcdmbench's per-batch scheme)."""
+
+    def noise(x: torch.Tensor) -> torch.Tensor:
+        return torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+
+    return noise
+
+
+def global_noise(x: torch.Tensor) -> torch.Tensor:
+    """Noise from torch's global generator of `x`'s device: upstream's ``torch.randn_like(x)``."""
+    return torch.randn_like(x)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,23 +115,38 @@ class Guidance:
         return self.scale != 1.0
 
 
-def guided_output(
-    model: Callable[..., torch.Tensor],
-    x: torch.Tensor,
-    t: torch.Tensor,
-    y: torch.Tensor,
-    guidance: Guidance,
-) -> torch.Tensor:
-    """One guided network evaluation for the rows of `x` (the model sees 2B rows when active)."""
-    if not guidance.is_active:
-        return model(x, t, y)
-    n = x.shape[0]
-    null = torch.full_like(y, guidance.null_label)
-    out = model(torch.cat([x, x]), torch.cat([t, t]), torch.cat([y, null]))
-    cond, uncond = out[:n], out[n:]
-    k = guidance.channels
-    mixed = uncond[:, :k] + guidance.scale * (cond[:, :k] - uncond[:, :k])
-    return torch.cat([mixed, cond[:, k:]], dim=1)
+@dataclass(frozen=True, slots=True)
+class GuidedModel:
+    """A network with its labels and guidance bound: the `ModelFn` the samplers call.
+
+    Under guidance the sampler state is upstream's doubled batch: `start` turns B starting
+    latents into 2B rows, `__call__` evaluates `cfg_forward` on them, `result` keeps the first B.
+    The output is float32 whatever the compute precision.
+    """
+
+    model: Callable[..., torch.Tensor]
+    labels: torch.Tensor  # (B,) or, under guidance, (2B,) with the null label in the second half
+    guidance: Guidance
+    autocast_dtype: torch.dtype | None = None
+
+    def start(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.cat([z, z], 0) if self.guidance.is_active else z
+
+    def result(self, x: torch.Tensor) -> torch.Tensor:
+        return x.chunk(2, dim=0)[0] if self.guidance.is_active else x
+
+    def __call__(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        if self.autocast_dtype is None:
+            context = contextlib.nullcontext()
+        else:
+            context = torch.autocast(device_type=x.device.type, dtype=self.autocast_dtype)
+        with context:
+            if self.guidance.is_active:
+                g = self.guidance
+                out = cfg_forward(self.model, x, t, self.labels, g.scale, g.channels)
+            else:
+                out = self.model(x, t, self.labels)
+        return out.float()
 
 
 def make_model_fn(
@@ -109,39 +154,47 @@ def make_model_fn(
     y: torch.Tensor,
     guidance: Guidance,
     autocast_dtype: torch.dtype | None = None,
-) -> ModelFn:
-    """Bind labels and guidance; the output is float32 whatever the compute precision."""
-
-    def model_fn(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        if autocast_dtype is None:
-            context = contextlib.nullcontext()
-        else:
-            context = torch.autocast(device_type=x.device.type, dtype=autocast_dtype)
-        with context:
-            out = guided_output(model, x, t, y, guidance)
-        return out.float()
-
-    return model_fn
+) -> GuidedModel:
+    """Bind the (B,) class labels `y` and guidance (the null half is appended under guidance)."""
+    if guidance.is_active:
+        null = torch.full_like(y, guidance.null_label)
+        y = torch.cat([y, null], 0)
+    return GuidedModel(model, y, guidance, autocast_dtype)
 
 
-def _noise(like: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    return torch.randn(like.shape, generator=generator, device=like.device, dtype=like.dtype)
+def guided_output(
+    model: Callable[..., torch.Tensor],
+    x: torch.Tensor,
+    t: torch.Tensor,
+    y: torch.Tensor,
+    guidance: Guidance,
+) -> torch.Tensor:
+    """One guided network evaluation for the B rows of `x` (the network sees 2B rows)."""
+    fn = make_model_fn(model, y, guidance)
+    if not guidance.is_active:
+        return fn(x, t)
+    return fn.result(fn(fn.start(x), torch.cat([t, t], 0)))
+
+
+def _timesteps(i: int, x: torch.Tensor) -> torch.Tensor:
+    return torch.tensor([i] * x.shape[0], device=x.device)  # int64, as upstream
 
 
 def sample_iddpm(
     model_fn: ModelFn,
     diffusion: GaussianDiffusion,
     x: torch.Tensor,
-    generator: torch.Generator,
+    noise: NoiseFn,
     on_step: StepCallback | None = None,
 ) -> torch.Tensor:
-    """Ancestral sampling from x_T = `x` down to x_0 over the (respaced) process."""
+    """Ancestral sampling from x_T = `x` down to x_0 (ADM's ``p_sample_loop``)."""
     steps = diffusion.num_steps
     for k, i in enumerate(reversed(range(steps))):
-        t = torch.full((x.shape[0],), i, device=x.device, dtype=torch.long)
+        t = _timesteps(i, x)
         out = model_fn(x, diffusion.model_timesteps(t))
         mean, log_variance, _ = diffusion.p_mean_variance(out, x, t)
-        x = mean + nonzero_mask(t, x) * torch.exp(0.5 * log_variance) * _noise(x, generator)
+        z = noise(x)
+        x = mean + nonzero_mask(t, x) * torch.exp(0.5 * log_variance) * z
         if on_step is not None:
             on_step(k + 1, steps)
     return x
@@ -151,24 +204,26 @@ def sample_ddim(
     model_fn: ModelFn,
     diffusion: GaussianDiffusion,
     x: torch.Tensor,
-    generator: torch.Generator,
+    noise: NoiseFn,
     eta: float = 0.0,
     on_step: StepCallback | None = None,
 ) -> torch.Tensor:
-    """DDIM over the (respaced) process; only the noise channels of the output are used."""
+    """DDIM over the (respaced) process (ADM's ``ddim_sample_loop``, ``clip_denoised=False``)."""
     if eta < 0:
         raise ConfigError(f"ddim eta must be >= 0, got {eta}")
     steps = diffusion.num_steps
     channels = x.shape[1]
     for k, i in enumerate(reversed(range(steps))):
-        t = torch.full((x.shape[0],), i, device=x.device, dtype=torch.long)
-        eps = model_fn(x, diffusion.model_timesteps(t))[:, :channels]
-        x0 = diffusion.predict_x0(x, t, eps)
+        t = _timesteps(i, x)
+        out = model_fn(x, diffusion.model_timesteps(t))
+        x0 = diffusion.predict_x0(x, t, out[:, :channels])
+        eps = diffusion.predict_eps(x, t, x0)  # re-derived from x0, as upstream
         abar = diffusion.gather("alphas_cumprod", t, x)
         abar_prev = diffusion.gather("alphas_cumprod_prev", t, x)
-        sigma = eta * ((1 - abar_prev) / (1 - abar)).sqrt() * (1 - abar / abar_prev).sqrt()
-        mean = x0 * abar_prev.sqrt() + (1 - abar_prev - sigma**2).sqrt() * eps  # Eq. 12
-        x = mean + nonzero_mask(t, x) * sigma * _noise(x, generator) if eta > 0 else mean
+        sigma = eta * torch.sqrt((1 - abar_prev) / (1 - abar)) * torch.sqrt(1 - abar / abar_prev)
+        z = noise(x)
+        mean = x0 * torch.sqrt(abar_prev) + torch.sqrt(1 - abar_prev - sigma**2) * eps  # Eq. 12
+        x = mean + nonzero_mask(t, x) * sigma * z
         if on_step is not None:
             on_step(k + 1, steps)
     return x
@@ -206,7 +261,7 @@ def _flow_drift(v: torch.Tensor, x: torch.Tensor, t: torch.Tensor, norm: float) 
 def sample_flow_sde(
     model_fn: ModelFn,
     x: torch.Tensor,
-    generator: torch.Generator,
+    noise: NoiseFn,
     settings: FlowSDE = FlowSDE(),
     on_step: StepCallback | None = None,
 ) -> torch.Tensor:
@@ -221,7 +276,7 @@ def sample_flow_sde(
         v = model_fn(x, t)[:, :channels]
         drift = _flow_drift(v, x, t, settings.diffusion_norm)
         w = settings.diffusion_norm * (1 - t_now)
-        x = x + drift * dt + (2 * w * dt) ** 0.5 * _noise(x, generator)
+        x = x + drift * dt + (2 * w * dt) ** 0.5 * noise(x)
         if on_step is not None:
             on_step(k + 1, settings.steps)
     t = torch.full((batch,), end, device=x.device, dtype=x.dtype)

@@ -3,11 +3,14 @@
 Layout next to the requested output ``samples.npz``::
 
     samples.shards/run.json            settings that change pixels (checked on resume)
-    samples.shards/batch-000017.npz    images (n, H, W, 3) uint8, labels, start, device, seconds
+    samples.shards/batch-000017.npz    images (n, H, W, 3) uint8, labels, indices (the images'
+                                       places in the output), device, seconds[, rng_state]
 
 A shard is written to a temporary name and renamed, so a killed process leaves either a complete
-shard or none. Batches are seeded by their index, not by the rank that ran them, so a resumed run
-(with any number of processes) produces the same images as an uninterrupted one.
+shard or none. With fcdmbench's seeding, batches are seeded by their index, not by the rank that
+ran them, so a resumed run (with any number of processes) produces the same images as an
+uninterrupted one; with ``--rng upstream`` a shard also stores the generator state after it, from
+which the same rank continues.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from fcdmbench.files import atomic_output, write_text_atomic
 __all__ = [
     "check_fingerprint",
     "missing_batches",
+    "read_rng_state",
     "read_shard",
     "shard_path",
     "shards_dir",
@@ -66,6 +70,21 @@ def read_shard(path: Path, expect_rows: int | None = None) -> dict[str, np.ndarr
     if expect_rows is not None and len(images) != expect_rows:
         return None
     return arrays
+
+
+def read_rng_state(path: Path) -> np.ndarray:
+    """The generator state saved in a shard (``--rng upstream`` shards only).
+
+    Raises:
+        InputError: the shard or its state is missing (the stream cannot be continued).
+    """
+    data = read_shard(path)
+    if data is None or "rng_state" not in data:
+        raise InputError(
+            f"cannot resume the upstream random stream: {path} holds no generator state",
+            hint="delete the shard folder and rerun",
+        )
+    return data["rng_state"]
 
 
 def missing_batches(directory: Path, rows_per_batch: list[int]) -> list[int]:

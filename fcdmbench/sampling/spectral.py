@@ -13,7 +13,6 @@ image file's ``arr_1`` when present, else the null (unconditional) label; no gui
 from __future__ import annotations
 
 import csv
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,8 +22,6 @@ import numpy as np
 from fcdmbench.errors import ConfigError, InputError
 
 __all__ = ["SpectralConfig", "run_spectral", "spectral_energy"]
-
-SCHEMA = "fcdmbench.spectral/1"
 
 
 @dataclass(frozen=True)
@@ -60,7 +57,11 @@ class SpectralConfig:
         if not self.models:
             raise ConfigError("name at least one model")
         if self.smoke == bool(self.checkpoints):
-            raise ConfigError("give one --ckpt per model, or --smoke for random weights")
+            raise ConfigError(
+                "give one --ckpt per model, or --smoke for random weights",
+                hint="e.g. fcdmbench analyze spectral fcdm-xl --ckpt FCDM-XL.pt --images val.npz "
+                "--vae ./sd-vae-ft-ema --out fig7, or add --smoke to try it on random weights",
+            )
         if not self.smoke and len(self.checkpoints) != len(self.models):
             raise ConfigError(
                 f"{len(self.models)} model(s) but {len(self.checkpoints)} --ckpt",
@@ -135,17 +136,18 @@ def _inputs(config: SpectralConfig, device, num_classes: int):
     )
 
 
-def run_spectral(config: SpectralConfig, on_progress=None) -> dict:
-    """Compute the curves, write PREFIX.csv/.png/.svg/.json, return the record."""
+def run_spectral(config: SpectralConfig, on_progress=None):
+    """Compute the curves, write PREFIX.csv/.png/.svg/.json, return the `SpectralRecord`."""
     import torch
 
     from fcdmbench.checkpoints import load_checkpoint
     from fcdmbench.env import collect_env
     from fcdmbench.parity import deterministic_state_dict
+    from fcdmbench.records import RunInfo, SpectralCurve, SpectralRecord, now_iso, write_record
     from fcdmbench.registry import create_model, get_spec
-    from fcdmbench.reporting.records import write_record
     from fcdmbench.sampling.diffusion import create_diffusion
 
+    started = now_iso()
     device = torch.device("cuda" if config.device != "cpu" and torch.cuda.is_available() else "cpu")
     diffusion = create_diffusion(steps=None)
     timesteps = list(range(0, diffusion.num_steps, config.every))
@@ -187,30 +189,44 @@ def run_spectral(config: SpectralConfig, on_progress=None) -> dict:
                 if on_progress is not None:
                     on_progress(m * len(timesteps) + k + 1, total)
             curves[spec.name] = {"mean": means, "std": stds}
-    paths = _write_outputs(config.out, timesteps, curves)
-    body = {
-        "figure": "FCDM paper App. F, Figure 7 (spectral energy of predicted noise)",
-        "models": list(curves),
-        "weights": weights,
-        "smoke": config.smoke,
-        "checkpoints": [str(p) for p in config.checkpoints],
-        "overrides": overrides,
-        "num_samples": config.num,
-        "timesteps": timesteps,
-        "resolution": config.resolution,
-        "seed": config.seed,
-        "source": source,
-        "definition": "mean over samples of "
+    warning = _figure_warning(config.smoke, source["kind"])
+    paths = _write_outputs(config.out, timesteps, curves, warning)
+    record = SpectralRecord(
+        run=RunInfo.current(started=started),
+        env=collect_env(str(device)),
+        models=tuple(curves),
+        weights=weights,
+        smoke=config.smoke,
+        num_samples=config.num,
+        timesteps=tuple(timesteps),
+        resolution=config.resolution,
+        seed=config.seed,
+        source=source,
+        curves={k: SpectralCurve(tuple(c["mean"]), tuple(c["std"])) for k, c in curves.items()},
+        definition="mean over samples of "
         "sum_{c,u,v} log(1 + |FFT2(eps_c)|(u, v)); eps = first C output channels",
-        "curves": curves,
-        "files": {k: str(v) for k, v in paths.items()},
-        "env": dataclasses.asdict(collect_env(str(device))),
-    }
-    write_record(paths["json"], SCHEMA, body)
-    return {"schema": SCHEMA, **body}
+        checkpoints=tuple(str(p) for p in config.checkpoints),
+        overrides=overrides,
+        files={k: str(v) for k, v in paths.items()},
+        rng="fcdmbench",
+    )
+    write_record(paths["json"], record)
+    return record
 
 
-def _write_outputs(prefix: Path, timesteps: list[int], curves: dict) -> dict[str, Path]:
+def _figure_warning(smoke: bool, source_kind: str) -> str | None:
+    """The banner a figure from random weights or synthetic latents carries (None: real run)."""
+    parts = []
+    if smoke:
+        parts.append("RANDOM WEIGHTS (--smoke): not a trained model")
+    if source_kind.startswith("synthetic"):
+        parts.append("synthetic N(0, 1) latents, not images")
+    return "; ".join(parts) or None
+
+
+def _write_outputs(
+    prefix: Path, timesteps: list[int], curves: dict, warning: str | None = None
+) -> dict[str, Path]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -236,6 +252,21 @@ def _write_outputs(prefix: Path, timesteps: list[int], curves: dict) -> dict[str
     ax.set_ylabel("spectral energy  Σ log(1 + |FFT(ε̂)|)")
     ax.set_title("Spectral energy of predicted noise")
     ax.legend()
+    if warning:  # on the figure itself, not only the console: PNGs travel without their logs
+        ax.text(
+            0.5,
+            0.5,
+            warning.replace("; ", "\n"),
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            fontsize=11,
+            color="red",
+            alpha=0.6,
+            weight="bold",
+            bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "red"},
+        )
+        ax.set_title("Spectral energy of predicted noise (not the paper's setting)", color="red")
     fig.tight_layout()
     with atomic_output(paths["png"]) as tmp:
         fig.savefig(tmp, dpi=150)

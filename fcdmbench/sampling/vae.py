@@ -24,6 +24,8 @@ __all__ = [
     "encode_uint8",
     "load_vae",
     "random_vae",
+    "save_tiny_vae",
+    "tiny_vae",
 ]
 
 #: The SD VAE's latent scale factor (DiT, DiC, DiCo, FCDM all use it).
@@ -88,12 +90,32 @@ def load_vae(source: str, device: torch.device | str = "cpu") -> LoadedVAE:
     return LoadedVAE(vae.to(device).eval(), source, name, None)
 
 
-def random_vae(seed: int = 0, device: torch.device | str = "cpu") -> LoadedVAE:
-    """A tiny randomly initialised AutoencoderKL (factor 8, 4 latent channels) for smoke runs."""
+def tiny_vae(seed: int = 0) -> torch.nn.Module:
+    """A tiny AutoencoderKL (factor 8, 4 latent channels) with seeded deterministic weights.
+
+    The weights come from `fcdmbench.parity.deterministic_state_dict` (float64 draws per tensor),
+    so they are the same on every CPU, torch and diffusers version; torch's global generator is
+    left untouched.
+    """
+    from fcdmbench.parity import deterministic_state_dict
+
     diffusers = require("diffusers", "sample", "decoding latents with the SD VAE")
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
         vae = diffusers.AutoencoderKL(**TINY_VAE_CONFIG)
+    vae.load_state_dict(deterministic_state_dict(vae.state_dict(), seed=seed))
+    return vae.eval()
+
+
+def save_tiny_vae(path: str | Path, seed: int = 0) -> Path:
+    """Save `tiny_vae` as a diffusers folder (a stand-in for ``--vae DIR`` without a network)."""
+    path = Path(path)
+    tiny_vae(seed).save_pretrained(str(path))
+    return path
+
+
+def random_vae(seed: int = 0, device: torch.device | str = "cpu") -> LoadedVAE:
+    """`tiny_vae` for smoke runs (recorded as random weights)."""
+    vae = tiny_vae(seed)
     return LoadedVAE(vae.to(device).eval(), "random-tiny", "random-tiny", None, is_random=True)
 
 

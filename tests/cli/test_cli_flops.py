@@ -117,7 +117,7 @@ def test_json_and_csv_files(tmp_path):
     )
     assert result.exit_code == 0, result.output
     record = json.loads(json_path.read_text())
-    assert record["schema"] == "fcdmbench.flops/1" and "env" in record
+    assert record["schema"] == "fcdmbench.flops/2" and "env" in record
     row = record["results"][0]
     assert row["ratio_to_ref"] == pytest.approx(1.0) and row["rows"] == 4
     assert row["cfg_gmacs_per_image"] == pytest.approx(2 * row["gmacs"])

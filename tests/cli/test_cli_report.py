@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from fcdmbench.cli.main import app
 
-FIXTURES = Path(__file__).parent.parent / "reporting" / "fixtures"
+RECORDED = Path(__file__).parents[1] / "fixtures" / "throughput" / "cpu-fcdm-s-bs2.json"
 
 
 def test_default_report_measures_flops_of_table1_and_table2(tmp_path):
@@ -38,7 +38,7 @@ def test_default_report_measures_flops_of_table1_and_table2(tmp_path):
     html = (out / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 5 and '<img src="figures' not in html
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["schema"] == "fcdmbench.report/1" and manifest["measured_cells"] > 20
+    assert manifest["schema"] == "fcdmbench.report/2" and manifest["measured_cells"] > 20
 
 
 def test_records_formats_and_json(tmp_path):
@@ -48,8 +48,7 @@ def test_records_formats_and_json(tmp_path):
         [
             "report",
             "--records",
-            str(FIXTURES / "records"),
-            str(FIXTURES / "broken"),
+            str(RECORDED),
             "--out",
             str(out),
             "--format",
@@ -60,30 +59,59 @@ def test_records_formats_and_json(tmp_path):
     )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    assert summary["records_read"] == 6 and summary["warnings"]
+    assert summary["records_read"] == 1 and summary["warnings"] == []
     assert not (out / "report.html").exists() and (out / "report.md").exists()
-    assert "throughput_synthetic-gpu_bf16_256" in summary["figures"]
-    assert "300.0 (synthetic-gpu bf16 bs64)" not in (out / "report.md").read_text()  # tf32 first
-    assert "250.0 (synthetic-gpu tf32 bs64)" in (out / "report.md").read_text()
+    assert "throughput_256px" in summary["figures"]  # one chart per resolution, bar per series
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["schema"] == "fcdmbench.report/2" and manifest["inputs"] == [str(RECORDED)]
+    assert "report.md" in manifest["files"] and "tables/table2.csv" in manifest["files"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]  # no staging folder left
+
+
+def test_records_path_missing_or_not_a_record_exits_3(tmp_path):
+    for bad, expected in (
+        (tmp_path / "missing", "does not exist"),
+        (_write(tmp_path / "s.npz", b"PK\x03\x04\x00binary"), "not an fcdmbench record"),
+    ):
+        out = tmp_path / "out"
+        result = CliRunner().invoke(
+            app, ["report", "--records", str(bad), "--out", str(out), "--no-meta"]
+        )
+        assert result.exit_code == 3, result.output
+        assert expected in result.output and not out.exists()
+
+
+def test_failing_report_leaves_nothing_and_keeps_an_earlier_one(tmp_path, monkeypatch):
+    out = tmp_path / "rep"
+    args = ["report", "--out", str(out), "--no-meta", "--format", "md"]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    before = (out / "report.md").read_text()
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("fcdmbench.reporting.render.table_to_markdown", interrupted)
+    CliRunner().invoke(app, args)
+    assert (out / "report.md").read_text() == before  # the earlier report is intact
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rep"]  # no half-built folder
+    fresh = tmp_path / "fresh"
+    CliRunner().invoke(app, ["report", "--out", str(fresh), "--no-meta", "--format", "md"])
+    assert not fresh.exists()
+    user = tmp_path / "mine"
+    user.mkdir()
+    (user / "notes.txt").write_text("keep")
+    monkeypatch.undo()
+    refused = CliRunner().invoke(app, ["report", "--out", str(user), "--no-meta"])
+    assert refused.exit_code == 3 and "not an fcdmbench report" in refused.output
+    assert (user / "notes.txt").read_text() == "keep"
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
 
 
 def test_bad_format_is_a_usage_error(tmp_path):
     result = CliRunner().invoke(app, ["report", "--out", str(tmp_path), "--format", "pdf"])
     assert result.exit_code == 2
     assert "unknown report format 'pdf'" in result.output
-
-
-def test_folder_name_by_environment():
-    from fcdmbench.reporting.collect import load_records
-    from fcdmbench.reporting.report import report_dir_name
-
-    empty = load_records([])
-    assert (
-        report_dir_name(empty, "cpu-intel-xeon", "pt2.13", True, "2026-11-22")
-        == "2026-11-22-cpu-xeon-published+meta-pt2.13"
-    )
-    records = load_records([FIXTURES / "records"])
-    assert (
-        report_dir_name(records, "cpu-intel-xeon", "pt2.13", True, "2026-11-22")
-        == "2026-11-22-synthetic-gpu-bf16+tf32-pt2.13"
-    )

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from fcdmbench.cli.main import app
 from fcdmbench.env import collect_env
+from fcdmbench.records import BaselineRecord, ThroughputRecord, read_record
 
 runner = CliRunner()
 RECORDED = Path(__file__).parents[1] / "fixtures" / "throughput" / "cpu-fcdm-s-bs2.json"
@@ -67,51 +68,41 @@ def test_real_cpu_run_writes_record_and_forced_baseline(tmp_path, one_thread):
         ],
     )
     assert result.exit_code == 0, result.output
-    record = json.loads(out.read_text())
-    assert record["schema"] == "fcdmbench.throughput/1"
-    assert [r["key"] for r in record["results"]] == ["fcdm-s[ckpt-always]"]
-    assert record["results"][0]["checkpointing"] == "always"
+    assert json.loads(out.read_text())["schema"] == "fcdmbench.throughput/2"
+    record = read_record(out, kind=ThroughputRecord)
+    assert [r.key for r in record.results] == ["fcdm-s[ckpt-always]"]
+    assert record.results[0].checkpointing == "always"
     assert "throughput on CPU" in result.output
     stored = list((tmp_path / "b").glob("cpu-*/paper-default-bs2-256-pt*.json"))
-    assert len(stored) == 1 and json.loads(stored[0].read_text())["baseline"]["source"] == str(out)
+    assert len(stored) == 1
+    baseline = read_record(stored[0], kind=BaselineRecord)
+    assert baseline.source == str(out) and baseline.record == record
+    assert out.stat().st_mode & 0o777 == stored[0].stat().st_mode & 0o777 != 0o600
     listing = runner.invoke(app, ["baseline", "list", "--baselines-dir", str(tmp_path / "b")])
     assert stored[0].name in listing.output
 
 
-def _body(rates: list[float], canary: list[float]) -> dict:
-    """A record body for this machine's CPU and the default config of `TINY` at batch 2."""
-    return {
-        "env": dataclasses.asdict(collect_env("cpu")),
-        "config": {
-            "mode": "infer",
-            "precision": "paper-default",
-            "batch": 2,
-            "resolution": 256,
-            "cfg": False,
-            "channels_last": False,
-            "compile": None,
-        },
-        "protocol": {"blocks": len(rates)},
-        "reference": "canary-v1-cpu",
-        "canary": {
-            "spec": {"preset": "cpu"},
-            "calls_per_block": 1,
-            "block_s": [1.0 / r for r in canary],
-        },
-        "results": [
-            {
-                "key": "fcdm-s",
-                "model": "fcdm-s",
-                "status": "ok",
-                "batch": 2,
-                "batch_halved": False,
-                "calls_per_block": 1,
-                "images_per_call": 2,
-                "block_s": [2.0 / r for r in rates],
-            }
-        ],
-        "notes": [],
-    }
+TEMPLATE = read_record(RECORDED, kind=ThroughputRecord)
+
+
+def _body(rates: list[float], canary: list[float]) -> ThroughputRecord:
+    """The recorded CPU run re-timed: this machine's CPU, the default config of `TINY`."""
+    row = dataclasses.replace(
+        TEMPLATE.results[0],
+        calls_per_block=1,
+        images_per_call=2,
+        block_s=tuple(2.0 / r for r in rates),
+    )
+    return dataclasses.replace(
+        TEMPLATE,
+        env=collect_env("cpu"),
+        config=dataclasses.replace(TEMPLATE.config, precision="paper-default", batch=2),
+        canary=dataclasses.replace(
+            TEMPLATE.canary, calls_per_block=1, block_s=tuple(1.0 / r for r in canary)
+        ),
+        results=(row,),
+        notes=(),
+    )
 
 
 QUIET = [100.0, 100.4, 99.6, 100.2, 99.8]
@@ -119,20 +110,13 @@ QUIET = [100.0, 100.4, 99.6, 100.2, 99.8]
 
 @pytest.fixture
 def fake_runs(monkeypatch):
-    """Replace the measurement by a queue of canned record bodies; count the calls."""
-    queue: list[dict] = []
+    """Replace the measurement by a queue of canned records; count the calls."""
+    queue: list[ThroughputRecord] = []
     calls: list[int] = []
-
-    class FakeReport:
-        def __init__(self, body):
-            self.body, self.env = body, collect_env("cpu")
-
-        def to_record(self):
-            return self.body
 
     def fake_measure(config, log=None):
         calls.append(1)
-        return FakeReport(queue.pop(0))
+        return queue.pop(0)
 
     monkeypatch.setattr("fcdmbench.profiling.throughput.measure_throughput", fake_measure)
     return queue, calls
@@ -144,6 +128,8 @@ def _gate(tmp_path: Path, *extra: str):
         "--models",
         "fcdm-s",
         *TINY,
+        "--blocks",  # the gate judges 5 blocks or more (a baseline needs them)
+        "5",
         "--out",
         str(tmp_path / "run.json"),
         "--baselines-dir",

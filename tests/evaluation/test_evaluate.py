@@ -29,6 +29,7 @@ from fcdmbench.evaluation.metrics import (  # noqa: E402
     probs_to_inception_score,
 )
 from fcdmbench.evaluation.statistics import features_to_stats  # noqa: E402
+from fcdmbench.records import EvalRecord, SampleRecord, SamplerSettings, read_record  # noqa: E402
 
 RES = 16
 
@@ -124,7 +125,10 @@ def test_evaluate_end_to_end_matches_metrics_on_its_activations(world):
     )
     pr = precision_recall(ref_pool, pool, distance_fn=get_distance_fn(DistanceBackend.ADM))
     assert (result.precision, result.recall) == (pr.precision, pr.recall)
-    assert result.sampler == {"cfg": 1.5} and result.mode["adm_exact"] == "true"
+    assert result.meta == {"cfg": 1.5} and result.mode["adm_exact"] == "true"
+    assert result.sampler == SamplerSettings(source="--meta", cfg_scale=1.5)
+    assert result.model is None and result.resolution == RES and result.run.fcdmbench
+    assert result.env.device_type == "cpu" and result.tensorflow["version"] == tf.__version__
     assert result.mode["mirrored_products"] == "not used"  # one block per set: nothing to mirror
     assert result.reference["stats"] == "computed from the reference images"
     again = evaluate(config)
@@ -186,37 +190,138 @@ def test_interrupted_extraction_resumes(world, monkeypatch):
     assert ev._activations(extractor, root / "many.npz", 50, "x", cache, "s", None)[2]
 
 
-def test_cli_eval_records_sampler_settings_and_allow_fewer(world):
+@pytest.fixture(scope="module")
+def sampled(world):
+    """`fcdmbench sample --smoke` output (npz + its sample record) and a 256 px reference."""
+    import torch
+
     root, graph = world
-    np.savez(root / "few.npz", arr_0=images(6, 12))
-    (root / "few.json").write_text(
-        json.dumps({"schema": "fcdmbench.sample/1", "config": {"cfg_scale": 4.0, "steps": 250}})
-    )
+    out = root / "smoke.npz"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        result = CliRunner().invoke(
+            app,
+            [
+                "sample",
+                "fcdm-s",
+                "--smoke",
+                "--num",
+                "6",
+                "--steps",
+                "2",
+                "--batch-size",
+                "3",
+                "--cfg-scale",
+                "1",
+                "--set",
+                "width=16",
+                "--set",
+                "depths=1,1,1,1,1",
+                "--out",
+                str(out),
+            ],
+        )
+    finally:
+        torch.set_num_threads(threads)
+    assert result.exit_code == 0, result.output
+    np.savez(root / "ref256.npz", arr_0=images(7, 12, res=256))
+    return out, root / "ref256.npz"
+
+
+def test_cli_eval_records_sampler_settings_and_allow_fewer(world, sampled):
+    root, graph = world
+    samples, ref = sampled
     out = root / "rec.json"
-    result = run_cli(
+    args = ["eval", str(samples), "--ref", str(ref), "--num", "30", "--allow-fewer"]
+    args += ["--meta", "steps=250,cfg=1.5", "--training-steps", "400000", "--json", str(out)]
+    result = run_cli(args, root, graph)
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["schema"] == "fcdmbench.eval/2"
+    record = read_record(out, kind=EvalRecord)
+    sample = read_record(f"{samples}.json", kind=SampleRecord)
+    assert (record.model, record.model_source) == ("fcdm-s", "sample record")
+    assert record.sample_record == f"{samples}.json" and record.training_steps == 400_000
+    assert record.sampler.steps == 2 and record.sampler.smoke  # from the sample record...
+    assert record.sampler.checkpoint_sha256 is None and record.sampler.name == sample.sampler.name
+    assert record.meta == {"steps": 250, "cfg": 1.5}  # ...what the user typed is kept as given
+    assert record.allow_fewer is True and record.num_samples == 6 and record.resolution == 256
+    assert not record.is_paper_protocol  # 6 smoke samples are not FID-50K
+    assert "FID" in result.stdout and record.env.device_type == "cpu"
+    conflict = run_cli(
         [
             "eval",
-            str(root / "few.npz"),
+            str(samples),
             "--ref",
-            str(root / "ref.npz"),
+            str(ref),
             "--num",
-            "30",
-            "--allow-fewer",
-            "--meta",
-            "steps=250,cfg=1.5",
+            "6",
+            "--model",
+            "fcdm-xl",
             "--json",
-            str(out),
+            str(root / "x.json"),
         ],
         root,
         graph,
     )
+    assert conflict.exit_code == 3 and "contradicts" in conflict.output
+
+
+def test_model_from_meta_or_model_option_without_a_sample_record(world):
+    root, graph = world
+    base = ["eval", str(root / "samples.npz"), "--ref", str(root / "ref.npz"), "--num", "30"]
+    for extra, source in (
+        (["--meta", "model=FCDM-S,steps=250"], "--meta"),
+        (["--model", "dit-xl"], "--model"),
+    ):
+        out = root / f"m{len(source)}.json"
+        assert run_cli([*base, *extra, "--json", str(out)], root, graph).exit_code == 0
+        record = read_record(out, kind=EvalRecord)
+        assert record.model_source == source and record.sample_record is None
+        assert record.model == ("fcdm-s" if source == "--meta" else "dit-xl-2")
+    unknown = run_cli([*base, "--model", "fcdm-xxl"], root, graph)
+    assert unknown.exit_code == 2 and "fcdm-xl" in unknown.output
+
+
+def test_sample_and_eval_records_land_in_the_report(world, sampled, tmp_path):
+    """`sample --smoke` -> `eval` -> `report`: the metrics sit in Table 2's FCDM-S row, with
+    their sample count and no delta (6 smoke samples are not the paper's FID-50K)."""
+    import csv
+    import io
+
+    root, graph = world
+    samples, ref = sampled
+    out = tmp_path / "eval.json"
+    args = ["eval", str(samples), "--ref", str(ref), "--num", "6", "--training-steps", "400000"]
+    assert run_cli([*args, "--json", str(out)], root, graph).exit_code == 0
+    record = read_record(out, kind=EvalRecord)
+    report = tmp_path / "report"
+    result = CliRunner().invoke(
+        app,
+        [
+            "report",
+            "--records",
+            str(out),
+            "--records",
+            f"{samples}.json",
+            "--no-meta",
+            "--format",
+            "md,csv",
+            "--out",
+            str(report),
+        ],
+    )
     assert result.exit_code == 0, result.output
-    record = json.loads(out.read_text())
-    assert record["schema"] == "fcdmbench.eval/1"
-    assert record["sampler"] == {"steps": 250, "cfg": 1.5}
-    assert record["sample_record"]["record"]["config"]["cfg_scale"] == 4.0
-    assert record["allow_fewer"] is True and record["num_samples"] == 12
-    assert "FID" in result.stdout and record["env"]["device_type"] == "cpu"
+    text = (report / "tables" / "table2.csv").read_text()
+    row = next(r for r in csv.DictReader(io.StringIO(text)) if r["model"] == "FCDM-S")
+    on = f"eval {record.env.device_slug} n=6 smoke"
+    assert row["fid_paper"] == "48.52" and row["fid_measured_on"] == on
+    assert float(row["fid_measured"]) == round(record.fid, 4)
+    assert row["fid_delta"] == "" and row["fid_comparable"] == "no"
+    assert float(row["recall_measured"]) == round(record.recall, 4)
+    md = (report / "report.md").read_text()
+    assert f"| 48.52 | {record.fid:.2f} ({on}) | not comparable |" in md
+    assert "1 sample record(s)" in md
 
 
 def _bad(root, name, **arrays):

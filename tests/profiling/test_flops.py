@@ -145,12 +145,35 @@ def test_bad_inputs_raise_config_errors():
 
 def test_reference_ratio_and_missing_default_reference():
     run = run_flops(FlopsConfig(models=("fcdm-s", "fcdm-xl"), ref="fcdm-xl"))
-    assert run.reports[1].ratio_to_ref == pytest.approx(1.0)
-    assert run.reports[0].ratio_to_ref == pytest.approx(run.reports[0].gmacs / run.reports[1].gmacs)
+    assert run.results[1].ratio_to_ref == pytest.approx(1.0)
+    assert run.results[0].ratio_to_ref == pytest.approx(run.results[0].gmacs / run.results[1].gmacs)
     with pytest.raises(UnknownModelError):
         run_flops(FlopsConfig(models=("fcdm-s",), ref="not-a-model", is_ref_explicit=True))
     soft = run_flops(FlopsConfig(models=("fcdm-s",), ref="not-a-model"))
-    assert soft.reports[0].ratio_to_ref is None and "not registered" in soft.notes[0]
+    assert soft.results[0].ratio_to_ref is None and "not registered" in soft.notes[0]
+
+
+def test_run_flops_returns_the_complete_record(tmp_path):
+    """What a library user gets is what `fcdmbench flops --json` writes: env, run, batch."""
+    from fcdmbench.records import FlopsRecord, read_record, write_record
+
+    record = run_flops(FlopsConfig(models=("fcdm-s",), batch=4, ref=None))
+    assert isinstance(record, FlopsRecord) and record.batch == 4 and record.models == ("fcdm-s",)
+    assert record.env.device_type == "cpu" and record.run.fcdmbench and record.run.started
+    (result,) = record.results
+    assert result.batch == 4 and result.rows == 4
+    assert result.gmacs == pytest.approx(count_flops("fcdm-s").gmacs, rel=1e-6)  # per image
+    assert read_record(write_record(tmp_path / "f.json", record), kind="flops") == record
+
+
+def test_overrides_count_the_overridden_configuration():
+    """One construction path (`create_model` on meta) for every count with config overrides."""
+    base = count_flops("fcdm-l")
+    k5 = count_flops("fcdm-l", overrides={"kernel_size": 5})
+    assert k5.gmacs < base.gmacs and k5.overrides == {"kernel_size": 5}
+    assert k5.published_gmacs is None  # the paper's figure is for the registered config
+    with pytest.raises(ConfigError):
+        count_flops("fcdm-s", overrides={"no_such_field": 1})
 
 
 def test_every_registered_model_has_golden_entries():

@@ -1,9 +1,13 @@
-"""The regression gate on synthetic records (exact, hand-made rates) and on a recorded CPU run."""
+"""The regression gate on synthetic rates and on a recorded CPU run.
+
+Synthetic records are the real recorded CPU record (tests/fixtures/throughput, read through
+`fcdmbench.records`) with exact block times and a GPU environment put in with
+`dataclasses.replace`: the shape is a command's, only the timings are made up.
+"""
 
 from __future__ import annotations
 
-import copy
-import json
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -17,51 +21,72 @@ from fcdmbench.profiling.regression import (
     no_baseline,
     validate_record,
 )
+from fcdmbench.records import BaselineRecord, ThroughputRecord, read_record
 
 RECORDED = Path(__file__).parents[1] / "fixtures" / "throughput" / "cpu-fcdm-s-bs2.json"
 QUIET = [100.0, 100.5, 99.5, 100.2, 99.8]  # canary calls/s: IQR/median 0.5 %
 
 
-def make_record(models: dict[str, list[float]], canary: list[float] = QUIET, **config) -> dict:
-    """A minimal valid record: rates (images/s) become block times at 64 images per call."""
-    cfg = {
-        "mode": "infer",
-        "precision": "bf16",
-        "batch": 64,
-        "resolution": 256,
-        "cfg": False,
-        "channels_last": False,
-        "compile": None,
-        **config,
-    }
-    return {
-        "schema": "fcdmbench.throughput/1",
-        "env": {
-            "device_slug": "h100-80gb-hbm3",
-            "torch": "2.13.0+cu128",
-            "cuda_runtime": "12.8",
-            "driver": "570.1",
+TEMPLATE = read_record(RECORDED, kind=ThroughputRecord)
+
+
+def make_record(
+    models: dict[str, list[float]], canary: list[float] = QUIET, **config
+) -> ThroughputRecord:
+    """A valid record: rates (images/s) become block times at 64 images per call."""
+    cfg = dataclasses.replace(
+        TEMPLATE.config,
+        **{
+            "mode": "infer",
+            "precision": "bf16",
+            "batch": 64,
+            "resolution": 256,
+            "cfg": False,
+            "channels_last": False,
+            "compile": None,
+            "device_type": "cuda",
+            **config,
         },
-        "config": cfg,
-        "protocol": {"blocks": len(canary)},
-        "reference": "canary-v1-cuda",
-        "canary": {
-            "spec": {"preset": "cuda"},
-            "calls_per_block": 1,
-            "block_s": [1.0 / r for r in canary],
-        },
-        "results": [
-            {
-                "key": key,
-                "status": "ok",
-                "batch": cfg["batch"],
-                "calls_per_block": 1,
-                "images_per_call": 64,
-                "block_s": [64.0 / r for r in rates],
-            }
-            for key, rates in models.items()
-        ],
-    }
+    )
+    env = dataclasses.replace(
+        TEMPLATE.env,
+        device_type="cuda",
+        device_name="NVIDIA H100 80GB HBM3",
+        device_slug="h100-80gb-hbm3",
+        torch="2.13.0+cu128",
+        cuda_runtime="12.8",
+        driver="570.1",
+    )
+    probe = dataclasses.replace(
+        TEMPLATE.canary,
+        name="canary-v1-cuda",
+        key="canary-v1-cuda",
+        spec={"preset": "cuda"},
+        calls_per_block=1,
+        block_s=tuple(1.0 / r for r in canary),
+    )
+    rows = tuple(
+        dataclasses.replace(
+            TEMPLATE.results[0],
+            key=key,
+            model=key,
+            status="ok",
+            batch=cfg.batch,
+            calls_per_block=1,
+            images_per_call=64,
+            block_s=tuple(64.0 / r for r in rates),
+        )
+        for key, rates in models.items()
+    )
+    return dataclasses.replace(
+        TEMPLATE, env=env, config=cfg, canary=probe, results=rows, protocol=TEMPLATE.protocol
+    )
+
+
+def with_row(record: ThroughputRecord, index: int, **changes) -> ThroughputRecord:
+    rows = list(record.results)
+    rows[index] = dataclasses.replace(rows[index], **changes)
+    return dataclasses.replace(record, results=tuple(rows))
 
 
 def scaled(rates: list[float], factor: float) -> list[float]:
@@ -167,15 +192,14 @@ def test_other_configuration_is_incomparable(baseline):
 
 def test_failed_model_counts_as_regression_and_new_models_do_not(baseline):
     record = make_record({**BASE_RATES, "dico-xl": [200.0] * 5})
-    record["results"][0].update(status="oom", error="out of memory even at batch 1", block_s=[])
+    record = with_row(record, 0, status="oom", error="out of memory even at batch 1", block_s=())
     verdict = compare(record, baseline)
     assert verdict.status is Status.RERUN and verdict.regressed_keys == ("fcdm-xl",)
     assert next(m for m in verdict.models if m.key == "dico-xl").status == "new"
 
 
 def test_halved_batch_is_not_compared(baseline):
-    record = make_record(BASE_RATES)
-    record["results"][0]["batch"] = 32
+    record = with_row(make_record(BASE_RATES), 0, batch=32)
     verdict = compare(record, baseline)
     assert verdict.status is Status.PASS
     assert next(m for m in verdict.models if m.key == "fcdm-xl").status == "incomparable"
@@ -194,7 +218,12 @@ def test_baseline_layout():
     train = make_record(BASE_RATES, mode="train", channels_last=True)
     assert baseline_relpath(train).name == "bf16-bs64-256-train-cl-pt2.13-cu12.8.json"
     cpu = make_record(BASE_RATES)
-    cpu["env"] = {"device_slug": "cpu-intel-xeon", "torch": "2.13.0+cpu", "cuda_runtime": None}
+    cpu = dataclasses.replace(
+        cpu,
+        env=dataclasses.replace(
+            cpu.env, device_slug="cpu-intel-xeon", torch="2.13.0+cpu", cuda_runtime=None
+        ),
+    )
     assert baseline_relpath(cpu) == Path("cpu-intel-xeon/bf16-bs64-256-pt2.13.json")
 
 
@@ -206,7 +235,8 @@ def test_write_baseline_refuses_noise_and_writes_atomically(tmp_path):
     assert path == tmp_path / "h100-80gb-hbm3" / "bf16-bs64-256-pt2.13-cu12.8.json"
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temp file left behind
     stored = load_baseline(path)
-    assert stored["baseline"]["source"] == "test" and not stored["baseline"]["forced"]
+    assert isinstance(stored, BaselineRecord) and stored.record == make_record(BASE_RATES)
+    assert stored.source == "test" and not stored.forced
     assert compare(make_record(BASE_RATES), stored).status is Status.PASS
     assert load_baseline(tmp_path / "absent.json") is None
 
@@ -214,20 +244,66 @@ def test_write_baseline_refuses_noise_and_writes_atomically(tmp_path):
 def test_recorded_cpu_run():
     """A real CPU record (tests/fixtures/throughput/PROVENANCE.md), taken on a shared, loaded
     2-core machine: valid, and honestly too noisy to judge; with a quiet canary it gates itself."""
-    record = json.loads(RECORDED.read_text())
+    record = TEMPLATE
     assert validate_record(record) == []
-    assert record["env"]["device_type"] == "cpu" and record["config"]["precision"]
-    keys = [row["key"] for row in record["results"]]
+    assert record.env.device_type == "cpu" and record.config.precision
+    keys = [row.key for row in record.results]
     assert keys == ["fcdm-s", "fcdm-s[ckpt-always]"]
     noisy = compare(record, record)
     assert noisy.status is Status.INSUFFICIENT_DATA and noisy.canary_dispersion > 0.10
-    quiet = copy.deepcopy(record)
-    for item in (quiet["canary"], *quiet["results"]):  # each block replaced by the median block
-        item["block_s"] = [sorted(item["block_s"])[len(item["block_s"]) // 2]] * 5
+
+    def median_blocks(item):  # each block replaced by the median block
+        return dataclasses.replace(
+            item, block_s=(sorted(item.block_s)[len(item.block_s) // 2],) * 5
+        )
+
+    quiet = dataclasses.replace(
+        record,
+        canary=median_blocks(record.canary),
+        results=tuple(median_blocks(r) for r in record.results),
+    )
     assert compare(quiet, quiet).status is Status.PASS
-    slower = copy.deepcopy(quiet)
-    for row in slower["results"]:
-        row["block_s"] = [s / 0.2 for s in row["block_s"]]  # 5x slower: beyond any noise bound
+    slower = dataclasses.replace(
+        quiet,  # 5x slower: beyond any noise bound
+        results=tuple(
+            dataclasses.replace(r, block_s=tuple(s / 0.2 for s in r.block_s)) for r in quiet.results
+        ),
+    )
     verdict = compare(slower, quiet)
     assert verdict.status is Status.RERUN and set(verdict.regressed_keys) == set(keys)
-    assert validate_record({"schema": "fcdmbench.flops/1"})  # a wrong schema is reported
+    assert validate_record({"schema": "fcdmbench.flops/1"})  # not a throughput record
+
+
+def test_schema1_baseline_file_still_loads(tmp_path):
+    """A baseline written before records were typed (a throughput/1 record plus "baseline")."""
+    import json
+
+    old = json.loads(RECORDED.read_text())
+    old["baseline"] = {
+        "source": "x.json",
+        "updated": "2026-11-22T00:00:00+00:00",
+        "canary_dispersion": 0.8,
+        "forced": True,
+    }
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(old))
+    stored = load_baseline(path)
+    assert stored.forced and stored.record.results == TEMPLATE.results
+    assert stored.record.canary.name == old["reference"]
+
+
+def test_fewer_than_5_blocks_is_insufficient_data_for_gate_and_baseline(tmp_path, baseline):
+    """One rule (`insufficient_data`): the gate does not judge a 3-block run, and
+    `write_baseline` refuses to store one; 5 blocks are enough (MEASUREMENT.md: R >= 5)."""
+    from fcdmbench.profiling.regression import insufficient_data
+
+    short = make_record({k: v[:3] for k, v in BASE_RATES.items()}, canary=QUIET[:3])
+    assert "fewer than 5 timed blocks" in insufficient_data(short)
+    assert compare(short, baseline).status is Status.INSUFFICIENT_DATA
+    assert compare(make_record(BASE_RATES), short).status is Status.INSUFFICIENT_DATA
+    with pytest.raises(CheckFailedError, match="fewer than 5 timed blocks"):
+        write_baseline(short, tmp_path, "test")
+    assert list(tmp_path.iterdir()) == []
+    assert insufficient_data(make_record(BASE_RATES)) is None
+    forced = load_baseline(write_baseline(short, tmp_path, "test", force=True))
+    assert forced.forced and "fewer than 5" in forced.forced_reason

@@ -22,9 +22,8 @@ from fcdmbench.profiling.throughput import (
     prepare_with_oom_retry,
     resolve_device,
 )
-from fcdmbench.profiling.throughput_record import SCHEMA
 from fcdmbench.profiling.workloads import Mode, Step, StepOptions, count_gflops_per_image
-from fcdmbench.reporting.records import read_record, write_record
+from fcdmbench.records import ThroughputRecord, read_record, write_record
 
 TINY = ProtocolConfig(warmup_calls=1, warmup_s=0.2, blocks=3, min_block_s=0.1, pause_s=0.0)
 #: For fake steps that take microseconds: no time-based warm-up or block length.
@@ -40,26 +39,31 @@ def test_cpu_run_of_fcdm_s_gives_a_valid_record(tmp_path, one_thread):
         fcdm_checkpointing=FcdmCheckpointing.OFF,
         protocol=TINY,
     )
-    report = measure_throughput(config)
-    path = write_record(tmp_path / "run.json", SCHEMA, report.to_record())
-    record = read_record(path, expect="fcdmbench.throughput")
+    record = measure_throughput(config)
+    path = write_record(tmp_path / "run.json", record)
+    assert read_record(path, kind=ThroughputRecord) == record  # the file holds the whole record
     assert validate_record(record) == []
     assert [p.name for p in tmp_path.iterdir()] == ["run.json"]  # atomic: no temp file left
-    assert record["env"]["device_type"] == "cpu" and record["env"]["device_slug"].startswith("cpu")
-    assert record["config"]["precision"] == "paper-default"
-    assert record["config"]["tf32_effective"] is False
-    assert record["protocol"]["timer"] == "perf_counter" and record["protocol"]["blocks"] == 3
-    (row,) = record["results"]
-    assert row["key"] == "fcdm-s" and row["status"] == "ok" and row["batch"] == 2
-    assert len(row["block_s"]) == 3 and len(row["img_per_s"]["samples"]) == 3
-    assert row["img_per_s"]["median"] > 0 and row["ms_per_forward"] > 0
-    assert row["gflops_per_img"] == pytest.approx(2 * row["gmacs_per_img"])
-    assert row["mfu"] is None and row["peak_mem_gib"] is None  # CPU: no peak, no allocator
-    assert row["ratio_to_reference"] > 0
-    assert len(record["canary"]["block_s"]) == 3
+    assert record.env.device_type == "cpu" and record.env.device_slug.startswith("cpu")
+    assert record.run.fcdmbench and record.run.started and record.run.command
+    assert record.config.precision == "paper-default"
+    assert record.config.tf32_effective is False
+    assert record.protocol.timer == "perf_counter" and record.protocol.blocks == 3
+    (row,) = record.results
+    assert row.key == "fcdm-s" and row.status == "ok" and row.batch == 2
+    assert len(row.block_s) == 3 and len(row.img_per_s.samples) == 3
+    assert row.img_per_s.median > 0 and row.ms_per_forward > 0
+    assert row.gflops_per_img == pytest.approx(2 * row.gmacs_per_img)
+    assert row.mfu is None and row.peak_mem_gib is None  # CPU: no peak, no allocator
+    assert row.ratio_to_canary > 0
+    assert record.canary.name.startswith("canary-") and len(record.canary.block_s) == 3
     # The call the protocol timed is what a block holds: calls x images / seconds.
-    expected = [row["calls_per_block"] * 2 / s for s in row["block_s"]]
-    assert row["img_per_s"]["samples"] == pytest.approx(expected)
+    expected = [row.calls_per_block * 2 / s for s in row.block_s]
+    assert list(row.img_per_s.samples) == pytest.approx(expected)
+    (point,) = record.points()
+    assert (point.model, point.batch, point.device_type) == ("fcdm-s", 2, "cpu")
+    assert point.img_per_s == record.median_img_per_s("fcdm-s") == row.img_per_s.median
+    assert point.on == f"{record.env.device_slug} paper-default bs2"
 
 
 def _fake_workload(
@@ -170,10 +174,10 @@ def test_reference_model_degrades_gracefully(monkeypatch):
     from fcdmbench.errors import UnknownModelError
     from fcdmbench.profiling.throughput_record import resolve_ref
 
-    monkeypatch.setattr("fcdmbench.profiling.throughput.DEFAULT_REF", "not-a-model")
+    monkeypatch.setattr("fcdmbench.profiling.throughput_record.DEFAULT_REF", "not-a-model")
     ref, notes = resolve_ref(ThroughputConfig(models=("fcdm-s",)))
     assert ref is None and "not-a-model is not registered" in notes[0]
-    monkeypatch.setattr("fcdmbench.profiling.throughput.DEFAULT_REF", "fcdm-b")
+    monkeypatch.setattr("fcdmbench.profiling.throughput_record.DEFAULT_REF", "fcdm-b")
     ref, notes = resolve_ref(ThroughputConfig(models=("fcdm-s",)))
     assert ref is None and "add fcdm-b to --models" in notes[0]  # never timed behind your back
     assert resolve_ref(ThroughputConfig(models=("fcdm-s", "fcdm-b"))) == ("fcdm-b", [])

@@ -1,15 +1,17 @@
-"""Fixtures for report tests: fixed GMACs/params instead of meta counting, synthetic records."""
+"""Fixtures for report tests: fixed GMACs/params instead of meta counting, synthetic records
+(`report_records`: real record shapes with made-up GPU numbers)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from report_records import synthetic_eval, synthetic_throughput
 
+from fcdmbench.records import write_record
 from fcdmbench.reporting.collect import Measurements, load_records
 from fcdmbench.reporting.measure import MetaCount
 
-FIXTURES = Path(__file__).parent / "fixtures"
 GOLDEN = Path(__file__).parent / "golden"
 
 #: Fixed counts (not measurements): round numbers near the real ones so deltas are readable.
@@ -38,9 +40,22 @@ def stub_registry(monkeypatch):
     monkeypatch.setattr(measure, "is_registered", lambda name: name in names)
 
 
+@pytest.fixture(scope="session")
+def synthetic_records(tmp_path_factory) -> Path:
+    """A folder of synthetic records: bf16 and tf32 throughput, one FID-50K eval."""
+    root = tmp_path_factory.mktemp("records")
+    write_record(
+        root / "throughput_bf16.json",
+        synthetic_throughput({"fcdm-xl": 300.0, "fcdm-s": 2500.0}, "bf16"),
+    )
+    write_record(root / "throughput_tf32.json", synthetic_throughput({"fcdm-xl": 250.0}, "tf32"))
+    write_record(root / "eval_fcdm_xl_400k.json", synthetic_eval())
+    return root
+
+
 @pytest.fixture
-def measurements(stub_registry) -> Measurements:
+def measurements(stub_registry, synthetic_records) -> Measurements:
     warnings: list[str] = []
-    records = load_records([FIXTURES / "records"], warn=warnings.append)
+    records = load_records([synthetic_records], warn=warnings.append)
     assert warnings == []
     return Measurements(records, count=stub_count, warn=warnings.append)

@@ -82,7 +82,7 @@ def test_tiny_model_end_to_end_to_a_valid_adm_npz(tmp_path, vae_dir, ckpt):
     assert len(set(labels.tolist())) == 3 and labels.max() < 1000  # balanced: distinct classes
     assert images.std() > 0  # not a constant image
     record = json.loads((tmp_path / "samples.npz.json").read_text())
-    assert record["schema"] == "fcdmbench.sample/1"
+    assert record["schema"] == "fcdmbench.sample/2" and record["rng"] == "fcdmbench"
     assert record["checkpoint"]["weights_used"] == "ema"
     assert record["checkpoint"]["weights_available"] == ["ema", "model"]
     from fcdmbench.files import file_sha256
@@ -93,7 +93,8 @@ def test_tiny_model_end_to_end_to_a_valid_adm_npz(tmp_path, vae_dir, ckpt):
     assert record["sampler"]["network_evaluations_per_image"] == 6  # CFG doubles
     assert record["cfg"] == {"scale": 1.5, "channels": 3, "null_label": 1000, "active": True}
     assert record["vae"]["resolved"] == str(vae_dir.resolve()) and not record["smoke"]
-    assert record["precision"]["mode"] == "fp32" and record["devices"] == {"cpu": 3}
+    assert record["precision"]["mode"] == "fp32-strict" and record["devices"] == {"cpu": 3}
+    assert record["precision"]["flags"]["tf32_matmul"] is False
     assert not (tmp_path / "samples.shards").exists()  # removed after the merge
 
 
@@ -131,7 +132,7 @@ def test_smoke_mode_is_stamped_and_other_samplers_run(tmp_path, sampler, precisi
     assert record["smoke"] and record["checkpoint"]["weights_used"].startswith("random")
     assert record["vae"]["random_weights"] and record["cfg"]["channels"] == 4
     assert record["precision"]["mode"] == precision
-    assert record["precision"]["autocast"] == ("bf16" if precision == "bf16" else None)
+    assert record["precision"]["autocast"] == ("bfloat16" if precision == "bf16" else None)
     assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) == flags
     if sampler == "sde":  # flow checkpoints are velocity-only: learn_sigma defaults to False
         assert record["model"]["overrides"]["learn_sigma"] is False

@@ -23,6 +23,7 @@ from fcdmbench.sampling.diffusion import create_diffusion
 from fcdmbench.sampling.samplers import (
     FlowSDE,
     Guidance,
+    generator_noise,
     make_model_fn,
     sample_ddim,
     sample_flow_sde,
@@ -80,9 +81,9 @@ def _check(samples: torch.Tensor, std_tol: float = 0.04) -> None:
     assert bool(mean_ok.all() and std_ok.all()), f"mean {mean.tolist()} std {std.tolist()}"
 
 
-def _start(seed: int = 0) -> tuple[torch.Tensor, torch.Generator]:
+def _start(seed: int = 0):
     gen = torch.Generator().manual_seed(seed)
-    return torch.randn(256, 4, 4, 4, generator=gen), gen
+    return torch.randn(256, 4, 4, 4, generator=gen), generator_noise(gen)
 
 
 @pytest.mark.parametrize(("steps", "std_tol"), [(1000, 0.04), (250, 0.08)])

@@ -61,12 +61,14 @@ def test_analyze_spectral_two_models_writes_plot_csv_and_record(tmp_path):
     for ext in ("png", "svg", "csv", "json"):
         assert (tmp_path / f"fig7.{ext}").stat().st_size > 0
     record = json.loads((tmp_path / "fig7.json").read_text())
-    assert record["schema"] == "fcdmbench.spectral/1" and record["smoke"]
+    assert record["schema"] == "fcdmbench.spectral/2" and record["smoke"]
     assert record["timesteps"] == [0, 250, 500, 750] and record["source"]["labels"] == "arr_1"
     rows = list(csv.reader(open(tmp_path / "fig7.csv")))
     assert rows[0] == ["timestep", "fcdm-s_mean", "fcdm-s_std", "fcdm-b_mean", "fcdm-b_std"]
     assert len(rows) == 5 and all(float(v) > 0 for v in rows[1][1:2])
     assert (tmp_path / "fig7.png").read_bytes()[:4] == b"\x89PNG"
+    # The figure itself says it comes from random weights (PNG and SVG are drawn alike).
+    assert "RANDOM WEIGHTS" in (tmp_path / "fig7.svg").read_text()
 
 
 def test_analyze_spectral_needs_data_and_checkpoints(tmp_path):

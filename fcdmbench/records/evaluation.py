@@ -1,0 +1,207 @@
+"""``fcdmbench.eval/2``: ADM-compatible metrics of one samples ``.npz`` and what produced it.
+
+``model`` (a registry name) and ``sampler`` come from the ``samples.npz.json`` record that
+`fcdmbench sample` wrote beside the npz, or from ``--model`` / ``--meta`` when there is none; the
+report places an eval record in a table row by model, resolution, training steps and guidance.
+``mode`` says whether every stage was ADM-exact; ``num_samples`` below 50,000 (the papers' FID-50K)
+or a smoke sample makes a value incomparable with a published one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from fcdmbench.env import EnvInfo
+from fcdmbench.records._base import Record, RunInfo, run_from_env, v1_missing
+from fcdmbench.records.sampling import SampleRecord
+
+__all__ = ["EvalRecord", "SamplerSettings", "PAPER_NUM_SAMPLES"]
+
+#: The papers' FID-50K: metrics on fewer samples are not comparable with published ones.
+PAPER_NUM_SAMPLES = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class SamplerSettings:
+    """What moves FID, as far as it is known (`source`: the sample record's path or "--meta")."""
+
+    source: str
+    name: str | None = None
+    steps: int | None = None
+    cfg_scale: float | None = None
+    seed: int | None = None
+    precision: str | None = None
+    vae: str | None = None
+    smoke: bool | None = None
+    checkpoint_sha256: str | None = None
+    network_evaluations_per_image: int | None = None
+    rng: str | None = None
+
+    @property
+    def is_guided(self) -> bool:
+        return self.cfg_scale is not None and self.cfg_scale > 1.0
+
+    @classmethod
+    def from_sample_record(cls, record: SampleRecord, source: str) -> SamplerSettings:
+        vae = record.vae.get("resolved") or record.vae.get("source")
+        return cls(
+            source=source,
+            name=record.sampler.name,
+            steps=record.sampler.steps,
+            cfg_scale=record.cfg.scale,
+            seed=record.seed,
+            precision=record.precision.mode,
+            vae=None if vae is None else str(vae),
+            smoke=record.smoke,
+            checkpoint_sha256=record.checkpoint.get("sha256"),
+            network_evaluations_per_image=record.sampler.network_evaluations_per_image,
+            rng=record.rng,
+        )
+
+    @classmethod
+    def from_meta(cls, meta: dict[str, Any]) -> SamplerSettings | None:
+        """Settings given as ``--meta steps=250,cfg=1.5,...``; None when none is recognised."""
+
+        def pick(*keys):
+            return next((meta[k] for k in keys if meta.get(k) is not None), None)
+
+        values = {
+            "name": pick("sampler"),
+            "steps": pick("steps", "sampling_steps"),
+            "cfg_scale": pick("cfg_scale", "cfg"),
+            "seed": pick("seed"),
+            "precision": pick("precision"),
+            "vae": pick("vae"),
+        }
+        if all(v is None for v in values.values()):
+            return None
+        return cls(
+            source="--meta",
+            name=None if values["name"] is None else str(values["name"]),
+            steps=values["steps"] if isinstance(values["steps"], int) else None,
+            cfg_scale=(
+                float(values["cfg_scale"])
+                if isinstance(values["cfg_scale"], (int, float))
+                else None
+            ),
+            seed=values["seed"] if isinstance(values["seed"], int) else None,
+            precision=None if values["precision"] is None else str(values["precision"]),
+            vae=None if values["vae"] is None else str(values["vae"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EvalRecord(Record):
+    """One `fcdmbench eval` run (metrics are None only if they could not be computed)."""
+
+    SCHEMA: ClassVar[str] = "fcdmbench.eval/2"
+
+    run: RunInfo
+    env: EnvInfo
+    inception_score: float | None
+    fid: float | None
+    sfid: float | None
+    precision: float | None
+    recall: float | None
+    num_samples: int
+    num_available: int
+    num_ref: int
+    allow_fewer: bool
+    resolution: int
+    mode: dict[str, str]
+    samples: dict[str, Any]
+    reference: dict[str, Any]
+    inception: dict[str, Any]
+    model: str | None = None
+    model_source: str | None = None  # "sample record", "--model" or "--meta"
+    training_steps: int | None = None
+    sampler: SamplerSettings | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    sample_record: str | None = None
+    timings_s: dict[str, float] = field(default_factory=dict)
+    tensorflow: dict[str, Any] | None = None
+
+    @property
+    def cfg_scale(self) -> float | None:
+        return None if self.sampler is None else self.sampler.cfg_scale
+
+    @property
+    def is_adm_exact(self) -> bool:
+        return self.mode.get("adm_exact") == "true"
+
+    @property
+    def is_paper_protocol(self) -> bool:
+        """FID-50K, ADM-exact, against an ADM reference batch, from trained weights."""
+        smoke = self.sampler is not None and bool(self.sampler.smoke)
+        ref = str(self.reference.get("name_or_path", ""))
+        return (
+            self.num_samples >= PAPER_NUM_SAMPLES
+            and self.is_adm_exact
+            and ref.startswith("imagenet")
+            and not smoke
+        )
+
+    @classmethod
+    def _from_v1(cls, obj: dict, where: str) -> dict:
+        env = obj.get("env")
+        command = "fcdmbench eval SAMPLES.npz ..."
+        if not isinstance(env, dict):
+            raise v1_missing(where, obj, "env", command)
+        samples = obj.get("samples")
+        if not isinstance(samples, dict) or not samples.get("resolution"):
+            raise v1_missing(where, obj, "samples.resolution", command)
+        meta = obj.get("sampler") if isinstance(obj.get("sampler"), dict) else {}
+        sample = obj.get("sample_record") if isinstance(obj.get("sample_record"), dict) else None
+        model, model_source, sampler = meta.get("model"), "--meta", None
+        if model is None:
+            model_source = None
+        if sample is not None and isinstance(sample.get("record"), dict):
+            try:
+                embedded = SampleRecord.from_json(sample["record"], f"{where} (sample_record)")
+            except Exception:  # noqa: BLE001 - a malformed embedded record: use what is left
+                embedded = None
+            if embedded is not None:
+                model, model_source = embedded.model.name, "sample record"
+                sampler = SamplerSettings.from_sample_record(embedded, str(sample.get("path")))
+        if sampler is None:
+            found = SamplerSettings.from_meta(meta)
+            sampler = None if found is None else _dump_settings(found)
+        else:
+            sampler = _dump_settings(sampler)
+        keep = (
+            "inception_score",
+            "fid",
+            "sfid",
+            "precision",
+            "recall",
+            "num_samples",
+            "num_available",
+            "num_ref",
+            "allow_fewer",
+            "mode",
+            "samples",
+            "reference",
+            "inception",
+            "timings_s",
+            "tensorflow",
+        )
+        steps = meta.get("training_steps")
+        return {
+            **{k: obj[k] for k in keep if k in obj},
+            "run": run_from_env(env),
+            "env": env,
+            "resolution": samples["resolution"][0],
+            "model": model,
+            "model_source": model_source,
+            "training_steps": steps if isinstance(steps, int) else None,
+            "sampler": sampler,
+            "meta": meta,
+            "sample_record": None if sample is None else sample.get("path"),
+        }
+
+
+def _dump_settings(settings: SamplerSettings) -> dict:
+    from fcdmbench.records._base import dump
+
+    return dump(settings)

@@ -1,0 +1,253 @@
+"""``fcdmbench.memory/2``: what `fcdmbench memory` (and `measure_memory`) estimated per GPU.
+
+Layout: ``run``, ``env``, ``label`` (a prediction, not a GPU measurement), ``models``, ``config``
+(`MemorySettings`: what was asked), ``results`` (one `MemoryResult` per model: its settings as
+measured, the bytes one step held (`StepMemory`), the card checked against), and the names of the
+terms that are ``measured`` (on a meta-device step), ``modelled`` (EMA copy, DDP buckets) and
+``not_included``. Bytes are exact integers; the GiB figures (2**30 bytes) written beside them are
+derived.
+
+Schema 1 (before the record was typed) repeated the settings flat in every result, kept the step
+under ``bytes`` and did not record ``--attention`` (``attention`` is null in migrated files) or
+``--cfg`` and ``--ema`` (recovered from the rows per GPU and the EMA bytes); such files are
+migrated on reading.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from fcdmbench.env import EnvInfo
+from fcdmbench.records._base import Record, RunInfo, v1_missing
+
+__all__ = [
+    "GIB",
+    "MEMORY_LABEL",
+    "MemoryCard",
+    "MemoryRecord",
+    "MemoryResult",
+    "MemorySettings",
+    "StepMemory",
+    "rows_per_gpu",
+]
+
+GIB = 2**30
+MEMORY_LABEL = (
+    "predicted (meta-device measurement of one step + modelled terms), not a GPU measurement"
+)
+MEASURED = (
+    "params",
+    "grads",
+    "optimizer_state",
+    "saved_activations",
+    "held_after_forward",
+    "peak_forward",
+    "peak_step",
+)
+MODELLED = ("ema", "ddp_buckets")
+NOT_INCLUDED = (
+    "CUDA context and cuDNN/cuBLAS workspaces",
+    "allocator fragmentation",
+    "the VAE (latents precomputed)",
+    "data loading",
+)
+
+
+def rows_per_gpu(batch: int, gpus: int, cfg: bool) -> int:
+    """Rows each data-parallel GPU runs: ``batch / gpus`` images, twice with CFG."""
+    return batch // gpus * (2 if cfg else 1)
+
+
+@dataclass(frozen=True, slots=True)
+class StepMemory:
+    """What one measured step held, in bytes (allocations made during the step only)."""
+
+    saved_bytes: int  # saved for backward (hooks), deduplicated by storage, parameters excluded
+    saved_tensors: int  # saved tensors as packed by autograd
+    saved_storages: int  # distinct storages behind them
+    saved_bytes_undeduplicated: int  # the same tensors counted one by one
+    held_after_forward: int  # live at the end of forward + loss (tracker)
+    peak_forward: int
+    peak_step: int  # forward, backward and optimizer step
+    grad_bytes: int
+    optimizer_bytes: int
+    param_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class MemorySettings:
+    """One estimate's settings (``mode``: ``train`` or ``infer``; ``batch``: global batch or
+    images per sampling call; ``card``: device table key checked against, or None)."""
+
+    DERIVED: ClassVar[tuple[str, ...]] = ("rows_per_gpu",)
+
+    mode: str
+    batch: int
+    gpus: int
+    resolution: int
+    grad_checkpointing: bool = False
+    card: str | None = None
+    ema: bool = True
+    cfg: bool = False
+    attention: str | None = "fused"  # None: not recorded (schema 1)
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("train", "infer"):
+            raise ValueError(f"mode: expected 'train' or 'infer', got {self.mode!r}")
+
+    @property
+    def is_train(self) -> bool:
+        return self.mode == "train"
+
+    @property
+    def rows_per_gpu(self) -> int:
+        return rows_per_gpu(self.batch, self.gpus, self.cfg)
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryCard:
+    """The card a total is checked against: its memory (GiB) from the device table, sourced."""
+
+    key: str
+    name: str
+    memory_gib: float | None
+    source: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryResult:
+    """The estimate for one model, per GPU: parameters + EMA copy + AdamW state + the step's
+    peak + DDP gradient buckets (`total_bytes`)."""
+
+    DERIVED: ClassVar[tuple[str, ...]] = ("gib", "fits", "headroom_gib")
+
+    model: str
+    display_name: str
+    config: MemorySettings  # as measured (the resolution a model's name tags, if any)
+    checkpointing: str  # "off", "upstream per-block ...", "applied by fcdmbench per block of ..."
+    step: StepMemory
+    card: MemoryCard | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def is_train(self) -> bool:
+        return self.config.is_train
+
+    @property
+    def ema_bytes(self) -> int:
+        """Modelled: one copy of the weights (DiT's train.py keeps it on every GPU)."""
+        return self.step.param_bytes if self.config.ema and self.is_train else 0
+
+    @property
+    def ddp_bucket_bytes(self) -> int:
+        """Modelled: one flat copy of the gradients (``gradient_as_bucket_view=False``)."""
+        return self.step.grad_bytes if self.is_train and self.config.gpus > 1 else 0
+
+    @property
+    def total_bytes(self) -> int:
+        s = self.step
+        return (
+            s.param_bytes + self.ema_bytes + s.optimizer_bytes + s.peak_step + self.ddp_bucket_bytes
+        )
+
+    @property
+    def fits(self) -> bool | None:
+        """Whether the total fits the card (None without a card or a memory figure)."""
+        if self.card is None or self.card.memory_gib is None:
+            return None
+        return self.total_bytes <= self.card.memory_gib * GIB
+
+    @property
+    def headroom_gib(self) -> float | None:
+        if self.card is None or self.card.memory_gib is None:
+            return None
+        return self.card.memory_gib - self.total_bytes / GIB
+
+    @property
+    def gib(self) -> dict[str, float]:
+        """Every term in GiB (``total_per_gpu`` = `total_bytes`)."""
+        s = self.step
+        return {
+            "params": s.param_bytes / GIB,
+            "ema": self.ema_bytes / GIB,
+            "grads": s.grad_bytes / GIB,
+            "optimizer_state": s.optimizer_bytes / GIB,
+            "saved_activations": s.saved_bytes / GIB,
+            "held_after_forward": s.held_after_forward / GIB,
+            "peak_forward": s.peak_forward / GIB,
+            "peak_step": s.peak_step / GIB,
+            "ddp_buckets": self.ddp_bucket_bytes / GIB,
+            "total_per_gpu": self.total_bytes / GIB,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryRecord(Record):
+    """One `fcdmbench memory` run: settings and one `MemoryResult` per model.
+
+    Example:
+        >>> record = measure_memory(MemoryConfig(models=("fcdm-xl",), gpus=4))  # doctest: +SKIP
+        >>> record.result("fcdm-xl").total_bytes / GIB  # per GPU  # doctest: +SKIP
+    """
+
+    SCHEMA: ClassVar[str] = "fcdmbench.memory/2"
+
+    run: RunInfo
+    env: EnvInfo
+    models: tuple[str, ...]
+    config: MemorySettings  # as asked
+    results: tuple[MemoryResult, ...]
+    label: str = MEMORY_LABEL
+    measured: tuple[str, ...] = MEASURED
+    modelled: tuple[str, ...] = MODELLED
+    not_included: tuple[str, ...] = NOT_INCLUDED
+    notes: tuple[str, ...] = ()
+
+    def result(self, model: str) -> MemoryResult | None:
+        """The result for registry name `model`, or None."""
+        return next((r for r in self.results if r.model == model), None)
+
+    @classmethod
+    def _from_v1(cls, obj: dict, where: str) -> dict:
+        command = "fcdmbench memory --models ... --json PATH"
+        for key in ("run", "env"):
+            if not isinstance(obj.get(key), dict):
+                raise v1_missing(where, obj, key, command)
+        results = obj.get("results")
+        if not isinstance(results, list) or not results or not isinstance(results[0], dict):
+            raise v1_missing(where, obj, "results", command)
+        out = {k: v for k, v in obj.items() if k not in ("results", "measured", "modelled")}
+        out["results"] = [_result_from_v1(r) for r in results]
+        first = out["results"][0]
+        out["models"] = [r.get("model") if isinstance(r, dict) else r for r in results]
+        out["config"] = first.get("config") if isinstance(first, dict) else None
+        if isinstance(results[0].get("measured"), list):
+            out["measured"] = results[0]["measured"]
+            out["modelled"] = results[0].get("modelled", list(MODELLED))
+        return out
+
+
+def _result_from_v1(result: Any) -> Any:
+    """A schema-1 result (flat settings, step under ``bytes``) as a schema-2 one; anything
+    malformed is passed on for validation to name."""
+    if not isinstance(result, dict):
+        return result
+    settings = {k: result[k] for k in ("mode", "batch", "gpus", "resolution") if k in result}
+    card = result.get("card")
+    gib = result.get("gib") if isinstance(result.get("gib"), dict) else {}
+    try:
+        images_per_gpu = result["batch"] // result["gpus"]
+        settings["cfg"] = result["rows_per_gpu"] == 2 * images_per_gpu
+    except (KeyError, TypeError, ZeroDivisionError):
+        pass  # validation names what is missing
+    settings.update(
+        grad_checkpointing=result.get("checkpointing", "off") != "off",
+        card=card.get("key") if isinstance(card, dict) else None,
+        ema=bool(gib.get("ema")),
+        attention=None,  # schema 1 did not record --attention
+    )
+    out = {k: v for k, v in result.items() if k not in ("bytes", "gib", "label")}
+    out["config"] = settings
+    out["step"] = result.get("bytes")
+    return out

@@ -1,0 +1,305 @@
+"""``fcdmbench.roofline/2``: what `fcdmbench roofline` (and `run_roofline`) predicted.
+
+Layout: ``run``, ``env``, ``label`` (every figure is a model, never a measurement), ``config``
+(`RooflineSettings`: what was asked), ``device`` (`RooflineDevice`: the roofs used, dense TFLOP/s
+per unit and memory bandwidth with the source of each, and for ``cpu`` the `CpuCalibration`
+measured on the machine), ``assumptions``, ``results`` (one `RooflineResult` per model), ``notes``.
+
+A result's ``time_s`` sums, over every traced call, ``max(compute_s, memory_s)``;
+``memory_bound_s`` is the part of it spent in memory-bound calls; ``flops`` counts the whole
+forward (all ``batch`` images). ``ops`` lists every operator group (one operator in one module
+pattern, block indices folded to ``*``, on one unit), costliest first; ``by_unit`` sums them per
+unit. A group's time is the larger of its summed compute and summed memory times, so the groups'
+times can add up to a little less than the model's ``time_s``. Seconds, FLOPs and bytes are SI
+(GB/s = 1e9 bytes/s).
+
+Schema 1 (before the record was typed) stored per model the predicted figures and, as rows in
+GFLOP / MB / ms, the per-unit sums and the costliest operator groups only (15, or ``--top``);
+such files are migrated on reading (``ops`` holds those groups, and the result's ``notes`` say
+so). The CPU calibration has no file of its own: it is read from the roofline record of a
+``--gpu cpu`` run (`RooflineRecord.device.calibration`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from fcdmbench.env import EnvInfo
+from fcdmbench.records._base import Record, RunInfo, v1_missing
+
+__all__ = [
+    "ASSUMPTIONS",
+    "CpuCalibration",
+    "MeasuredThroughput",
+    "OpTime",
+    "ROOFLINE_LABEL",
+    "RooflineDevice",
+    "RooflineRecord",
+    "RooflineResult",
+    "RooflineSettings",
+]
+
+#: Printed beside every roofline figure.
+ROOFLINE_LABEL = "predicted upper bound (roofline model), not a measurement"
+
+#: What every roofline prediction assumes (stored in each record).
+ASSUMPTIONS = (
+    "every kernel runs at its unit's dense peak or at full memory bandwidth, whichever binds",
+    "no kernel-launch overhead, no overlap between kernels, no L2 reuse between kernels",
+    "unfused: each operator reads its inputs from and writes its outputs to device memory "
+    "(attention counted as one fused SDPA kernel unless --attention unfused)",
+    "bytes at the dtypes the precision mode runs (bf16/fp16: CUDA autocast replayed on the meta "
+    "device, casts included)",
+    "depthwise convolutions and elementwise work on FP32 SIMT units in every mode",
+    "FLOPs = 2 x the MACs of `fcdmbench flops` (same counter, same per-operator counts)",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CpuCalibration:
+    """This CPU's roofs as `fcdmbench.profiling.cpu_calibration.calibrate_cpu` measured them.
+
+    ``matmul_gflops`` (GFLOP/s) and ``copy_gbs`` (GB/s = 1e9 bytes/s) are the best of the timed
+    blocks whose rates are kept in the ``*_samples``; the load average (1, 5, 15 min) before and
+    after says whether another process shared the machine.
+    """
+
+    cpu_name: str
+    device_slug: str
+    threads: int
+    matmul_n: int
+    matmul_gflops: float
+    matmul_gflops_samples: tuple[float, ...]
+    copy_mib: int
+    copy_gbs: float
+    copy_gbs_samples: tuple[float, ...]
+    seconds: float
+    loadavg_before: tuple[float, float, float]
+    loadavg_after: tuple[float, float, float]
+    torch: str
+    created: str
+
+
+@dataclass(frozen=True, slots=True)
+class RooflineDevice:
+    """The roofs a prediction is made for: dense TFLOP/s per unit (``fp32-simt``, ``tf32-tc``,
+    ``bf16-tc``, ``fp16-tc``; ``cpu-fp32`` on a CPU), memory bandwidth (GB/s), memory (GiB) and
+    the source of every figure (keys: the units and ``bandwidth``)."""
+
+    key: str
+    name: str
+    units_tflops: dict[str, float]
+    bandwidth_gbs: float
+    memory_gib: float | None
+    sources: dict[str, str]
+    calibration: CpuCalibration | None = None  # ``cpu`` only
+
+
+@dataclass(frozen=True, slots=True)
+class OpTime:
+    """One operator call, or a group of them, priced on the device (FLOPs, bytes, seconds)."""
+
+    DERIVED: ClassVar[tuple[str, ...]] = ("time_s", "intensity", "bound")
+
+    op: str
+    module: str
+    kind: str
+    unit: str
+    calls: int
+    flops: float
+    bytes: float
+    compute_s: float
+    memory_s: float
+
+    @property
+    def time_s(self) -> float:
+        return max(self.compute_s, self.memory_s)
+
+    @property
+    def is_memory_bound(self) -> bool:
+        return self.memory_s > self.compute_s
+
+    @property
+    def bound(self) -> str:
+        return "memory" if self.is_memory_bound else "compute"
+
+    @property
+    def intensity(self) -> float:
+        """Arithmetic intensity, FLOP per byte (unfused)."""
+        return self.flops / self.bytes if self.bytes else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class MeasuredThroughput:
+    """The measured images/s set beside a prediction: the median of a throughput record's model
+    row on the same device (CPU: the same CPU model), precision, batch and resolution."""
+
+    img_per_s: float
+    iqr: float | None
+    source: str  # the throughput record's path
+    device_slug: str
+    precision: str
+    torch: str | None
+    device_name: str | None = None
+
+    @classmethod
+    def from_point(cls, point: Any) -> MeasuredThroughput:
+        """From a `fcdmbench.records.ThroughputPoint`."""
+        return cls(
+            img_per_s=point.img_per_s,
+            iqr=point.iqr,
+            source=point.source,
+            device_slug=point.device_slug,
+            precision=point.precision,
+            torch=point.torch,
+            device_name=point.device_name,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RooflineResult:
+    """The prediction for one model (see the module docstring for what the figures sum)."""
+
+    DERIVED: ClassVar[tuple[str, ...]] = (
+        "img_per_s",
+        "ms_per_forward",
+        "memory_bound_share",
+        "tflops_at_bound",
+        "measured_over_predicted",
+    )
+
+    model: str
+    display_name: str
+    resolution: int
+    batch: int
+    precision: str
+    attention: str
+    gmacs_per_image: float
+    time_s: float  # one forward of `batch` images
+    memory_bound_s: float
+    flops: float
+    ops: tuple[OpTime, ...]  # operator groups, costliest first
+    by_unit: tuple[OpTime, ...]  # per unit, costliest first
+    measured: MeasuredThroughput | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def img_per_s(self) -> float:
+        """Predicted upper bound of images/s through one network evaluation."""
+        return self.batch / self.time_s if self.time_s else float("inf")
+
+    @property
+    def ms_per_forward(self) -> float:
+        return self.time_s * 1e3
+
+    @property
+    def memory_bound_share(self) -> float:
+        return self.memory_bound_s / self.time_s if self.time_s else 0.0
+
+    @property
+    def tflops_at_bound(self) -> float:
+        return self.flops / self.time_s / 1e12 if self.time_s else 0.0
+
+    @property
+    def measured_over_predicted(self) -> float | None:
+        return self.measured.img_per_s / self.img_per_s if self.measured else None
+
+    def top_ops(self, n: int = 10) -> tuple[OpTime, ...]:
+        """The `n` costliest operator groups."""
+        return self.ops[:n]
+
+
+@dataclass(frozen=True, slots=True)
+class RooflineSettings:
+    """The ``config`` section: what was asked (``records``: the throughput records searched for
+    measured figures; ``calibration``: the record a CPU calibration was reused from)."""
+
+    models: tuple[str, ...]
+    device: str
+    precision: str
+    batch: int
+    resolution: int
+    attention: str
+    records: tuple[str, ...] = ()
+    calibration: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RooflineRecord(Record):
+    """One `fcdmbench roofline` run: settings, roofs, assumptions and one result per model.
+
+    Example:
+        >>> record = run_roofline(RooflineConfig(models=("fcdm-xl", "dit-xl-2")))  # doctest: +SKIP
+        >>> record.result("fcdm-xl").img_per_s  # a bound, not a measurement  # doctest: +SKIP
+    """
+
+    SCHEMA: ClassVar[str] = "fcdmbench.roofline/2"
+
+    run: RunInfo
+    env: EnvInfo
+    config: RooflineSettings
+    device: RooflineDevice
+    results: tuple[RooflineResult, ...]
+    assumptions: tuple[str, ...] = ASSUMPTIONS
+    label: str = ROOFLINE_LABEL
+    notes: tuple[str, ...] = ()
+
+    def result(self, model: str) -> RooflineResult | None:
+        """The result for registry name `model`, or None."""
+        return next((r for r in self.results if r.model == model), None)
+
+    @classmethod
+    def _from_v1(cls, obj: dict, where: str) -> dict:
+        command = "fcdmbench roofline --models ... --json PATH"
+        for key in ("run", "env", "config", "device", "results"):
+            if not isinstance(obj.get(key), (dict, list)):
+                raise v1_missing(where, obj, key, command)
+        device = obj["device"]
+        return {
+            **obj,
+            "results": [_result_from_v1(r, device) for r in obj["results"]],
+        }
+
+
+def _result_from_v1(result: Any, device: dict) -> Any:
+    """A schema-1 result (figures and GFLOP/MB/ms rows) as a schema-2 one; anything malformed is
+    passed on for validation to name."""
+    if not isinstance(result, dict):
+        return result
+    units = device.get("units_tflops") or {}
+    bandwidth = device.get("bandwidth_gbs") or 0.0
+
+    def row(r: Any) -> Any:
+        if not isinstance(r, dict):
+            return r
+        try:
+            flops, nbytes = r["gflops"] * 1e9, r["mbytes"] * 1e6
+            peak = units[r["unit"]] * 1e12
+        except (KeyError, TypeError):
+            return r  # validation names the missing field
+        return {
+            **r,
+            "flops": flops,
+            "bytes": nbytes,
+            "compute_s": flops / peak if peak else 0.0,
+            "memory_s": nbytes / (bandwidth * 1e9) if bandwidth else 0.0,
+        }
+
+    out = dict(result)
+    try:
+        time_s = result["predicted_ms_per_forward"] / 1e3
+        out["time_s"] = time_s
+        out["memory_bound_s"] = result["memory_bound_share"] * time_s
+        out["flops"] = result["tflops_at_bound"] * 1e12 * time_s
+    except (KeyError, TypeError):
+        pass  # validation names the missing field
+    top = result.get("top_ops")
+    out["ops"] = [row(r) for r in top] if isinstance(top, list) else top
+    by_unit = result.get("by_unit")
+    out["by_unit"] = [row(r) for r in by_unit] if isinstance(by_unit, list) else by_unit
+    if isinstance(top, list):
+        out["notes"] = [
+            f"schema 1 file: ops holds only the {len(top)} costliest operator groups it stored"
+        ]
+    return out

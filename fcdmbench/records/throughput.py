@@ -1,0 +1,358 @@
+"""``fcdmbench.throughput/2`` (one `fcdmbench throughput` run) and ``fcdmbench.baseline/2``.
+
+Layout (MEASUREMENT.md section 3.2): ``run``, ``env``, ``config`` (precision mode and the flags
+read back from torch, batch, resolution, ...), ``protocol``, ``canary`` (the fixed workload every
+model is divided by: ``name``, raw block times), ``results`` (one row per model variant, raw
+per-block times kept), ``notes``, and ``check`` once the regression gate ran.
+
+Unit: ``img_per_s`` = images per second through one network evaluation in infer mode (the
+papers' "it/s"; CFG counts an image once although the network sees two rows), through one
+optimiser step in train mode. ``ratio_to_canary`` is a model's median images/s over the canary's
+calls/s; ``ratio_to_ref`` divides by the reference model (DiT-XL/2 by default) measured in the
+same run. Memory is in GiB (2**30 bytes).
+
+Schema 1 (fcdmbench before records were typed) called the canary ``reference`` and its ratio
+``ratio_to_reference``; such files are migrated on reading.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self
+
+from fcdmbench.env import EnvInfo
+from fcdmbench.errors import InputError
+from fcdmbench.records._base import Record, RunInfo, dump, run_from_env, schema_parts, v1_missing
+
+__all__ = [
+    "BaselineRecord",
+    "CanaryResult",
+    "ProtocolSettings",
+    "Summary",
+    "ThroughputPoint",
+    "ThroughputRecord",
+    "ThroughputResult",
+    "ThroughputSettings",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """Median, quartiles (inclusive method) and IQR of per-block samples, samples kept raw."""
+
+    median: float | None
+    q1: float | None
+    q3: float | None
+    iqr: float | None
+    samples: tuple[float, ...] = ()
+
+    @property
+    def relative_dispersion(self) -> float:
+        """IQR / median (0 for one sample, inf when there is no positive median)."""
+        if self.median is None or self.iqr is None or self.median <= 0:
+            return float("inf")
+        return self.iqr / self.median
+
+
+@dataclass(frozen=True, slots=True)
+class ThroughputSettings:
+    """The ``config`` section: what was asked for and the precision flags read back from torch."""
+
+    models: tuple[str, ...]
+    mode: str  # "infer" or "train"
+    device: str  # as requested: auto, cpu, cuda, cuda:N
+    device_type: str  # what ran: cpu or cuda
+    precision: str  # fp32-strict, tf32, bf16, fp16, paper-default
+    batch: int
+    resolution: int
+    cfg: bool
+    tf32_matmul: bool | None = None
+    tf32_cudnn: bool | None = None
+    matmul_fp32_precision: str | None = None
+    conv_fp32_precision: str | None = None
+    float32_matmul_precision: str | None = None
+    autocast_dtype: str | None = None
+    cudnn_benchmark: bool | None = None
+    tf32_effective: bool | None = None
+    sdpa: dict[str, Any] = dataclasses.field(default_factory=dict)
+    channels_last: bool = False
+    compile: str | None = None
+    cuda_graphs: bool = False
+    fcdm_checkpointing: tuple[str, ...] = ()
+    grad_checkpointing: bool = False
+    ref: str | None = None
+    unit: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolSettings:
+    """The ``protocol`` section: warm-up, blocks, order and timer actually used."""
+
+    warmup_calls: int
+    warmup_s: float
+    blocks: int
+    min_block_s: float
+    pause_s: float
+    order: str
+    timer: str  # "cuda_event" or "perf_counter"
+    block_warmup_calls: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class CanaryResult:
+    """The canary's raw timings (`name`: e.g. ``canary-v1-cuda``; `spec`: its sizes)."""
+
+    name: str
+    key: str
+    spec: dict[str, Any]
+    status: str
+    calls_per_block: int
+    block_s: tuple[float, ...]
+    calls_per_s: Summary
+    error: str | None = None
+    gflops_per_call: float | None = None
+    tflops_achieved: float | None = None
+
+    def rates(self) -> list[float]:
+        """Calls per second of every timed block."""
+        return [self.calls_per_block / s for s in self.block_s if s > 0]
+
+
+@dataclass(frozen=True, slots=True)
+class ThroughputResult:
+    """One model variant's row: raw blocks and what follows from them."""
+
+    key: str  # "fcdm-xl", "fcdm-xl[ckpt-always]", "dit-xl-2[cuda-graphs]"
+    model: str
+    status: str  # ok, oom (not even batch 1 fit) or failed
+    batch: int  # the batch that ran (halved after an OOM)
+    calls_per_block: int
+    images_per_call: int
+    block_s: tuple[float, ...]
+    img_per_s: Summary
+    variant: tuple[str, ...] = ()
+    error: str | None = None
+    checkpointing: str | None = None
+    cuda_graphs: bool = False
+    batch_requested: int | None = None
+    batch_halved: bool = False
+    oom_retries: tuple[int, ...] = ()
+    rows_per_call: int | None = None
+    ms_per_forward: float | None = None
+    forward_calls_per_s: float | None = None
+    first_call_s: float | None = None
+    compile_s: float | None = None
+    warmup_calls: int | None = None
+    warmup_s: float | None = None
+    peak_mem_gib: float | None = None
+    gflops_per_img: float | None = None
+    gmacs_per_img: float | None = None
+    flops_basis: str = ""
+    tflops_achieved: float | None = None
+    mfu: float | None = None
+    ratio_to_canary: float | None = None
+    ratio_to_canary_paired: Summary | None = None
+    ratio_to_ref: float | None = None
+    paper_ratio_to_ref: float | None = None
+
+    def rates(self) -> list[float]:
+        """Images per second of every timed block."""
+        return [self.calls_per_block * self.images_per_call / s for s in self.block_s if s > 0]
+
+
+@dataclass(frozen=True, slots=True)
+class ThroughputPoint:
+    """One model's median images/s with everything needed to label or compare it.
+
+    What the report and other readers take from a `ThroughputRecord` (`ThroughputRecord.points`).
+    """
+
+    model: str
+    key: str
+    variant: tuple[str, ...]
+    img_per_s: float
+    iqr: float | None
+    batch: int
+    batch_requested: int | None
+    resolution: int
+    precision: str
+    mode: str
+    cfg: bool
+    device_type: str
+    device_name: str
+    device_slug: str
+    torch: str
+    ms_per_forward: float | None = None
+    peak_mem_gib: float | None = None
+    gmacs_per_img: float | None = None
+    tflops_achieved: float | None = None
+    mfu: float | None = None
+    source: str = ""
+
+    @property
+    def is_gpu(self) -> bool:
+        return self.device_type == "cuda"
+
+    @property
+    def on(self) -> str:
+        """``"h100-80gb-hbm3 bf16 bs64"``: device, precision and batch of the number."""
+        extra = " cfg" if self.cfg else ""
+        return f"{self.device_slug} {self.precision} bs{self.batch}{extra}"
+
+
+@dataclass(frozen=True, slots=True)
+class ThroughputRecord(Record):
+    """One throughput run (see the module docstring for the layout)."""
+
+    SCHEMA: ClassVar[str] = "fcdmbench.throughput/2"
+
+    run: RunInfo
+    env: EnvInfo
+    config: ThroughputSettings
+    protocol: ProtocolSettings
+    canary: CanaryResult
+    results: tuple[ThroughputResult, ...]
+    peak_tflops: float | None = None
+    peak_source: str | None = None
+    notes: tuple[str, ...] = ()
+    check: dict[str, Any] | None = None
+
+    def result(self, key: str) -> ThroughputResult | None:
+        """The row with `key` (``"fcdm-xl"``, ``"fcdm-xl[ckpt-always]"``), or None."""
+        return next((r for r in self.results if r.key == key), None)
+
+    def with_check(self, check: dict[str, Any] | None) -> Self:
+        return dataclasses.replace(self, check=check)
+
+    def points(self, source: str = "", variants: bool = False) -> tuple[ThroughputPoint, ...]:
+        """Median images/s of every model that ran, labelled with device, precision and batch.
+
+        Args:
+            source: where the record came from (kept on each point).
+            variants: include rows such as ``fcdm-xl[ckpt-always]`` (default: plain models only).
+        """
+        out = []
+        for row in self.results:
+            if row.status != "ok" or row.img_per_s.median is None:
+                continue
+            if row.variant and not variants:
+                continue
+            out.append(
+                ThroughputPoint(
+                    model=row.model,
+                    key=row.key,
+                    variant=row.variant,
+                    img_per_s=row.img_per_s.median,
+                    iqr=row.img_per_s.iqr,
+                    batch=row.batch,
+                    batch_requested=row.batch_requested,
+                    resolution=self.config.resolution,
+                    precision=self.config.precision,
+                    mode=self.config.mode,
+                    cfg=self.config.cfg,
+                    device_type=self.env.device_type,
+                    device_name=self.env.device_name,
+                    device_slug=self.env.device_slug,
+                    torch=self.env.torch,
+                    ms_per_forward=row.ms_per_forward,
+                    peak_mem_gib=row.peak_mem_gib,
+                    gmacs_per_img=row.gmacs_per_img,
+                    tflops_achieved=row.tflops_achieved,
+                    mfu=row.mfu,
+                    source=source,
+                )
+            )
+        return tuple(out)
+
+    def median_img_per_s(self, model: str) -> float | None:
+        """Median images/s of the plain (no-variant) row of registry name `model`, or None."""
+        point = next((p for p in self.points() if p.model == model), None)
+        return None if point is None else point.img_per_s
+
+    @classmethod
+    def _from_v1(cls, obj: dict, where: str) -> dict:
+        command = "fcdmbench throughput ..."
+        for key in ("env", "config", "protocol", "canary", "results"):
+            if not isinstance(obj.get(key), (dict, list)):
+                raise v1_missing(where, obj, f"'{key}' section", command)
+        canary = {**obj["canary"], "name": obj.get("reference") or obj["canary"].get("key")}
+        rows = []
+        for row in obj["results"]:
+            if not isinstance(row, dict):
+                rows.append(row)
+                continue
+            row = dict(row)
+            row.pop("img_per_s_per_nfe", None)
+            if "ratio_to_reference" in row:
+                row["ratio_to_canary"] = row.pop("ratio_to_reference")
+            if "ratio_to_reference_paired" in row:
+                row["ratio_to_canary_paired"] = row.pop("ratio_to_reference_paired")
+            if "peak_mem_gb" in row:
+                row.setdefault("peak_mem_gib", row.pop("peak_mem_gb"))
+            rows.append(row)
+        return {
+            **{k: v for k, v in obj.items() if k not in ("reference", "canary", "results", "run")},
+            "run": run_from_env(obj["env"], obj.get("run")),
+            "canary": canary,
+            "results": rows,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class BaselineRecord(Record):
+    """A throughput record stored as the baseline of its device and configuration.
+
+    JSON: ``{"schema": "fcdmbench.baseline/2", "baseline": {source, updated, ...},
+    "record": <the throughput record>}``. Only `fcdmbench baseline update` (or
+    ``throughput --update-baseline``) writes one.
+    """
+
+    SCHEMA: ClassVar[str] = "fcdmbench.baseline/2"
+
+    record: ThroughputRecord
+    source: str
+    updated: str
+    canary_dispersion: float | None = None
+    forced: bool = False
+    forced_reason: str | None = None  # why it would have been refused, when forced
+
+    def to_json(self) -> dict[str, Any]:
+        info = {k: v for k, v in dump(self).items() if k != "record"}
+        return {"schema": self.SCHEMA, "baseline": info, "record": self.record.to_json()}
+
+    @classmethod
+    def from_json(cls, obj: Any, source: Any = None) -> Self:
+        where = str(source) if source is not None else "record"
+        parts = schema_parts(obj.get("schema")) if isinstance(obj, dict) else None
+        if parts == ("throughput", 1) and isinstance(obj.get("baseline"), dict):
+            # schema 1: a throughput record with a "baseline" section
+            body = {k: v for k, v in obj.items() if k not in ("baseline", "check")}
+            obj = {"schema": cls.SCHEMA, "baseline": obj["baseline"], "record": body}
+        elif parts is not None and parts[0] == "baseline" and parts[1] > cls.version():
+            return super().from_json(obj, source)  # "newer than this fcdmbench reads"
+        elif parts != ("baseline", cls.version()):
+            return super().from_json(obj, source)  # the standard schema errors
+        info, body = obj.get("baseline"), obj.get("record")
+        if not isinstance(info, dict) or not isinstance(body, dict):
+            raise InputError(
+                f"{where}: a baseline needs 'baseline' and 'record' objects",
+                hint="re-create it with `fcdmbench baseline update RECORD`",
+            )
+        record = ThroughputRecord.from_json(body, source=f"{where} (record)")
+        from fcdmbench.records._base import parse
+
+        fields = parse(_BaselineInfo, info, source, "baseline")
+        return cls(record=record, **{f.name: getattr(fields, f.name) for f in _INFO_FIELDS})
+
+
+@dataclass(frozen=True, slots=True)
+class _BaselineInfo:
+    source: str
+    updated: str
+    canary_dispersion: float | None = None
+    forced: bool = False
+    forced_reason: str | None = None
+
+
+_INFO_FIELDS = dataclasses.fields(_BaselineInfo)

@@ -1,0 +1,231 @@
+"""fcdmbench.records: round trips, validation naming file and field, schema-1 migration, purity."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fcdmbench.errors import InputError
+from fcdmbench.records import (
+    RECORD_TYPES,
+    BaselineRecord,
+    EvalRecord,
+    FlopsRecord,
+    MemoryRecord,
+    RooflineRecord,
+    RunInfo,
+    SampleRecord,
+    SpectralRecord,
+    ThroughputRecord,
+    read_record,
+    record_from_json,
+    write_record,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures"
+V1 = FIXTURES / "records_v1"
+THROUGHPUT_V1 = FIXTURES / "throughput" / "cpu-fcdm-s-bs2.json"
+
+
+def test_schema1_flops_record_migrates_with_per_image_gmacs():
+    record = read_record(V1 / "flops-fcdm-s-bs4.json", kind=FlopsRecord)
+    old = json.loads((V1 / "flops-fcdm-s-bs4.json").read_text())
+    assert record.batch == 4 and record.models == ("fcdm-s",)
+    (result,) = record.results
+    assert result.gmacs == pytest.approx(old["results"][0]["gmacs"]) and result.rows == 4
+    assert record.run.git_sha == old["env"]["git_sha"] and record.run.fcdmbench is None
+    assert "flops" in record.run.command and len(result.ops) == len(old["results"][0]["ops"])
+
+
+def test_schema1_sample_spectral_and_eval_records_migrate():
+    sample = read_record(V1 / "sample-smoke.npz.json", kind=SampleRecord)
+    assert sample.model.name == "fcdm-s" and sample.smoke and sample.sampler.steps == 2
+    assert sample.rng is None  # not recorded before the field existed
+    spectral = read_record(V1 / "fig7.json", kind=SpectralRecord)
+    assert spectral.models == ("fcdm-s",) and spectral.timesteps == (0, 500)
+    assert len(spectral.curves["fcdm-s"].mean) == 2
+    evaluation = read_record(V1 / "eval-smoke.json", kind=EvalRecord)
+    assert (evaluation.model, evaluation.model_source) == ("fcdm-s", "sample record")
+    assert evaluation.sampler.steps == 2 and evaluation.sampler.smoke
+    assert evaluation.meta == {"steps": 2, "model": "fcdm-s"} and evaluation.resolution == 256
+    assert not evaluation.is_adm_exact and not evaluation.is_paper_protocol
+
+
+def test_schema1_throughput_renames_the_canary_fields():
+    old = json.loads(THROUGHPUT_V1.read_text())
+    record = read_record(THROUGHPUT_V1, kind=ThroughputRecord)
+    assert record.canary.name == old["reference"]
+    assert record.results[0].ratio_to_canary == old["results"][0]["ratio_to_reference"]
+    assert record.run.command == old["run"]["cli"]
+
+
+def test_schema1_roofline_records_migrate_with_their_figures():
+    path = V1 / "roofline-cpu-fcdm-s-bs2.json"
+    old = json.loads(path.read_text())
+    record = read_record(path, kind=RooflineRecord)
+    (result,) = record.results
+    (was,) = old["results"]
+    assert result.img_per_s == pytest.approx(was["predicted_img_per_s"], rel=1e-12)
+    assert result.memory_bound_share == pytest.approx(was["memory_bound_share"], rel=1e-12)
+    assert result.tflops_at_bound == pytest.approx(was["tflops_at_bound"], rel=1e-12)
+    assert result.measured.img_per_s == was["measured"]["img_per_s"]
+    assert result.measured_over_predicted == pytest.approx(
+        was["measured"]["measured_over_predicted"]
+    )
+    assert len(result.ops) == len(was["top_ops"]) and "costliest" in result.notes[0]
+    for op, row in zip(result.ops, was["top_ops"], strict=True):
+        assert (op.op, op.module, op.unit, op.calls) == (
+            row["op"],
+            row["module"],
+            row["unit"],
+            row["calls"],
+        )
+        assert (
+            op.time_s * 1e3 == pytest.approx(row["time_ms"], rel=1e-9) and op.bound == row["bound"]
+        )
+    assert record.device.calibration.matmul_gflops == old["device"]["calibration"]["matmul_gflops"]
+    assert record.run == RunInfo(**old["run"]) and record.config.records == ("tp.json",)
+    gpu = read_record(V1 / "roofline-a100-tf32.json", kind=RooflineRecord)
+    assert gpu.device.calibration is None and [r.model for r in gpu.results] == [
+        "fcdm-s",
+        "dit-s-2",
+    ]
+
+
+def test_schema1_memory_records_migrate_with_their_settings():
+    train = read_record(V1 / "memory-train-ckpt-bs4-gpus2.json", kind=MemoryRecord)
+    old = json.loads((V1 / "memory-train-ckpt-bs4-gpus2.json").read_text())
+    assert train.models == ("fcdm-s", "dit-s-2")
+    for result, was in zip(train.results, old["results"], strict=True):
+        assert result.gib == pytest.approx(was["gib"]) and result.fits is was["card"]["fits"]
+        assert dataclasses.asdict(result.step) == was["bytes"]
+        assert result.config.rows_per_gpu == was["rows_per_gpu"] == 2
+    config = train.config
+    assert (config.mode, config.gpus, config.card, config.ema, config.cfg) == (
+        "train",
+        2,
+        "rtx-4090",
+        True,
+        False,
+    )
+    assert config.grad_checkpointing and config.attention is None  # not recorded in schema 1
+    infer = read_record(V1 / "memory-infer-cfg-bs4.json", kind=MemoryRecord)
+    assert infer.config.cfg and infer.config.rows_per_gpu == 8 and not infer.config.ema
+    assert infer.results[0].card is None and infer.results[0].fits is None
+
+
+@pytest.mark.parametrize("path", sorted(V1.glob("*.json")) + [THROUGHPUT_V1], ids=lambda p: p.name)
+def test_every_kind_round_trips_through_its_file(tmp_path, path):
+    record = read_record(path)
+    again = read_record(write_record(tmp_path / "r.json", record))
+    assert again == record and type(again) is type(record)
+    assert json.loads((tmp_path / "r.json").read_text())["schema"] == type(record).SCHEMA
+
+
+def test_written_records_have_umask_permissions(tmp_path):
+    import os
+
+    record = read_record(THROUGHPUT_V1)
+    path = write_record(tmp_path / "r.json", record)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_validation_names_the_file_and_the_field(tmp_path):
+    obj = read_record(THROUGHPUT_V1).to_json()
+    obj["results"][1]["block_s"][2] = "fast"
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(obj))
+    with pytest.raises(InputError, match=r"bad.json: results\[1\].block_s\[2\]: expected a number"):
+        read_record(path)
+    del obj["env"]
+    with pytest.raises(InputError, match="x.json: env: missing") as info:
+        record_from_json(obj, "x.json")
+    assert info.value.exit_code == 3 and "re-create" in info.value.hint
+
+
+def test_wrong_kind_newer_version_and_old_unreadable_records_are_refused(tmp_path):
+    flops = json.loads((V1 / "flops-fcdm-s-bs4.json").read_text())
+    with pytest.raises(InputError, match="is a flops record .* not a throughput record"):
+        record_from_json(flops, "f.json", kind="throughput")
+    with pytest.raises(InputError, match="newer than this fcdmbench reads"):
+        record_from_json({**flops, "schema": "fcdmbench.flops/9"}, "f.json")
+    library_v1 = {k: v for k, v in flops.items() if k != "env"}  # FlopsRun.to_record() of v1
+    with pytest.raises(InputError, match="cannot be read as schema 2") as info:
+        record_from_json(library_v1, "f.json")
+    assert "re-run `fcdmbench flops" in info.value.hint
+    with pytest.raises(InputError, match="does not know"):
+        record_from_json({"schema": "fcdmbench.nonsense/2"}, "n.json")
+    with pytest.raises(InputError, match="not an fcdmbench record"):
+        record_from_json({"schema": "other/1"}, "n.json")
+
+
+def test_baseline_record_nests_the_throughput_record(tmp_path):
+    run = read_record(THROUGHPUT_V1, kind=ThroughputRecord)
+    baseline = BaselineRecord(record=run, source="run.json", updated="2026-12-01T00:00:00+00:00")
+    path = write_record(tmp_path / "b.json", baseline)
+    obj = json.loads(path.read_text())
+    assert obj["schema"] == "fcdmbench.baseline/2" and obj["record"]["schema"] == run.SCHEMA
+    assert read_record(path, kind=BaselineRecord) == baseline
+    with pytest.raises(InputError, match="is a baseline record"):
+        read_record(path, kind=ThroughputRecord)
+
+
+def test_points_for_other_readers():
+    record = read_record(THROUGHPUT_V1, kind=ThroughputRecord)
+    plain = record.points()
+    assert [p.key for p in plain] == ["fcdm-s"]
+    assert [p.key for p in record.points(variants=True)] == ["fcdm-s", "fcdm-s[ckpt-always]"]
+    assert record.median_img_per_s("fcdm-s") == record.results[0].img_per_s.median
+    assert record.median_img_per_s("dit-xl-2") is None
+    failed = dataclasses.replace(record.results[0], status="oom")
+    assert dataclasses.replace(record, results=(failed,)).points() == ()
+
+
+def test_every_kind_is_registered():
+    assert set(RECORD_TYPES) == {
+        "flops",
+        "throughput",
+        "baseline",
+        "eval",
+        "sample",
+        "spectral",
+        "roofline",
+        "memory",
+        "report",
+    }
+    assert all(cls.SCHEMA == f"fcdmbench.{kind}/2" for kind, cls in RECORD_TYPES.items())
+
+
+def test_records_and_env_import_no_torch_cli_or_reporting():
+    code = (
+        "import sys, fcdmbench.records, fcdmbench.records.roofline, fcdmbench.records.memory, "
+        "fcdmbench.env; "
+        "bad = [m for m in sys.modules if m == 'torch' or m.startswith(('fcdmbench.cli', "
+        "'fcdmbench.reporting', 'fcdmbench.profiling', 'fcdmbench.evaluation'))]; print(bad)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_library_layers_never_import_the_cli_or_report_records_sideways():
+    root = Path(__file__).parents[1] / "fcdmbench"
+    offenders = []
+    for path in root.rglob("*.py"):
+        if "cli" in path.relative_to(root).parts or path.name == "__main__.py":
+            continue  # the CLI itself and `python -m fcdmbench`
+        text = path.read_text()
+        if "fcdmbench.cli" in text or "fcdmbench.reporting.records" in text:
+            offenders.append(str(path.relative_to(root)))
+    layers = ("evaluation", "profiling", "sampling")
+    for layer in layers:
+        for path in (root / layer).rglob("*.py"):
+            if "fcdmbench.reporting" in path.read_text():
+                offenders.append(str(path.relative_to(root)))
+    assert offenders == []
