@@ -9,7 +9,16 @@ Fixture file (``torch.save`` of plain tensors and strings, loadable with ``weigh
 
     {"model": "fcdm-s", "resolution": 256, "seed": 0, "x": (B,4,H,W), "t": (B,), "y": (B,),
      "out": (B,8,H,W), "cfg_scale": 1.5 (optional), "out_cfg": (B,8,H,W) (optional),
-     "upstream": "star-kwon/FCDM@0ec590f...", "torch": "2.13.0+cpu"}
+     "upstream": "star-kwon/FCDM@0ec590f...", "torch": "2.13.0+cpu",
+     "kernel_spread": {...}}
+
+``kernel_spread`` is how far *upstream's own* output moves with the CPU kernels torch picks,
+measured when the fixture was made (tests/fixtures/PROVENANCE.md): upstream was rerun on the
+fixture's inputs under every ``ATEN_CPU_CAPABILITY`` (default, avx2, avx512), MKL's and oneDNN's
+instruction-set caps and 1 and 2 threads, and ``out`` / ``out_cfg`` hold the largest max abs
+difference from the fixture's outputs. `parity_tolerance` turns that into the tolerance
+`run_parity` reports: `SPREAD_MULTIPLE` times the spread, and never less than `SPREAD_MULTIPLE`
+times `FLOOR_ULPS` float32 ulps of the output's scale (its largest magnitude).
 """
 
 from __future__ import annotations
@@ -20,7 +29,28 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["deterministic_state_dict", "fixture_inputs", "run_parity"]
+__all__ = [
+    "FLOOR_ULPS",
+    "NEGATIVE_CONTROL_MARGIN",
+    "SPREAD_MULTIPLE",
+    "deterministic_state_dict",
+    "fixture_inputs",
+    "parity_tolerance",
+    "run_parity",
+]
+
+#: A parity check allows this multiple of the measured kernel-path spread of upstream's output:
+#: the spread was measured on one machine, and another CPU (other cache sizes, so other blocking
+#: in MKL and oneDNN; other core counts) adds roundings of the same kind, not of a larger order.
+SPREAD_MULTIPLE = 4.0
+#: Floor of the spread, in float32 ulps of the output's scale (``np.spacing(max |out|)``): a
+#: kernel path that happened to reproduce the fixture bit for bit here must not demand
+#: bit-identity elsewhere; a handful of roundings of the output's last operations is the least
+#: another machine's kernels can move it.
+FLOOR_ULPS = 4
+#: A perturbed weight (the negative control) must move the output by at least this many times
+#: the tolerance: parity failures are orders of magnitude beyond rounding, not at its edge.
+NEGATIVE_CONTROL_MARGIN = 100.0
 
 
 def deterministic_state_dict(shapes: Mapping[str, Any], seed: int = 0) -> dict[str, Any]:
@@ -61,6 +91,19 @@ def fixture_inputs(
     return x, t, y
 
 
+def parity_tolerance(spread: float, scale: float, multiple: float = SPREAD_MULTIPLE) -> float:
+    """Max abs difference allowed against a fixture: ``multiple * max(spread, FLOOR_ULPS ulps)``.
+
+    Args:
+        spread: measured max abs difference of upstream's output across CPU kernel paths.
+        scale: the output's scale, ``max |out|`` of the fixture.
+    """
+    import numpy as np
+
+    ulp = float(np.spacing(np.float32(abs(scale))))
+    return float(multiple * max(float(spread), FLOOR_ULPS * ulp))
+
+
 def run_parity(
     fixture_path: str | Path,
     upstream_state_dict_keys: Mapping[str, Any] | None = None,
@@ -74,7 +117,9 @@ def run_parity(
         perturb: name of one *upstream* key to corrupt before loading (the negative control).
 
     Returns:
-        ``{"max_abs_diff": ..., "max_abs_diff_cfg": ...}``.
+        ``{"max_abs_diff", "tolerance", "spread", "scale"}`` and, where the fixture has a CFG
+        output, the same four with a ``_cfg`` suffix. ``tolerance`` is `parity_tolerance` of
+        the fixture's stored ``kernel_spread`` (absent if the fixture has none).
     """
     import torch
 
@@ -92,13 +137,21 @@ def run_parity(
     model = create_model(spec.name, resolution=int(fx["resolution"]), device="meta", **overrides)
     load_checkpoint(model, spec, weights, assign=True)
     model.eval()
-    result = {}
+    spread = fx.get("kernel_spread", {})
+    result: dict[str, float] = {}
+
+    def compare(got, key: str, suffix: str) -> None:
+        result["max_abs_diff" + suffix] = (got - fx[key]).abs().max().item()
+        result["scale" + suffix] = fx[key].abs().max().item()
+        if key in spread:
+            result["spread" + suffix] = float(spread[key])
+            result["tolerance" + suffix] = parity_tolerance(spread[key], result["scale" + suffix])
+
     with torch.no_grad():
-        out = model(fx["x"], fx["t"], fx["y"])
-        result["max_abs_diff"] = (out - fx["out"]).abs().max().item()
+        compare(model(fx["x"], fx["t"], fx["y"]), "out", "")
         if "out_cfg" in fx:
             cfg = getattr(model, spec.cfg_method)(
                 fx["x_cfg"], fx["t_cfg"], fx["y_cfg"], float(fx["cfg_scale"])
             )
-            result["max_abs_diff_cfg"] = (cfg - fx["out_cfg"]).abs().max().item()
+            compare(cfg, "out_cfg", "_cfg")
     return result

@@ -1,9 +1,27 @@
-"""Suite-wide fixtures and hooks: tests marked `gpu` skip, with the reason, where no CUDA device
-exists; `one_thread` pins torch to one thread for CPU timing tests."""
+"""Suite-wide fixtures and hooks.
+
+- Tests marked `slow` (XL-size parity and their negative controls, long end-to-end runs) belong
+  to the full suite: ``python -m pytest -q`` skips them, each with a reason that names the
+  command that runs them, ``python -m pytest -q --full`` runs everything (``-m slow`` only
+  them). `.ci/run` runs both commands.
+- Tests marked `gpu` skip, with the reason, where no CUDA device exists.
+- `one_thread` pins torch to one thread for CPU timing tests.
+"""
 
 from __future__ import annotations
 
 import pytest
+
+FULL_SUITE_COMMAND = "python -m pytest -q --full"
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--full",
+        action="store_true",
+        default=False,
+        help=f"also run tests marked slow (the full suite: `{FULL_SUITE_COMMAND}`)",
+    )
 
 
 @pytest.fixture
@@ -18,6 +36,12 @@ def one_thread():
 
 
 def pytest_collection_modifyitems(config, items):
+    # An explicit `-m` expression naming `slow` (e.g. `-m slow`: only those) opts in as well.
+    if not (config.getoption("--full") or "slow" in (config.option.markexpr or "")):
+        skip_slow = pytest.mark.skip(reason=f"slow: part of the full suite, `{FULL_SUITE_COMMAND}`")
+        for item in items:
+            if "slow" in item.keywords:
+                item.add_marker(skip_slow)
     gpu_items = [item for item in items if "gpu" in item.keywords]
     if not gpu_items:
         return
@@ -28,3 +52,11 @@ def pytest_collection_modifyitems(config, items):
     skip = pytest.mark.skip(reason="needs a CUDA device (none visible to torch)")
     for item in gpu_items:
         item.add_marker(skip)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    slow = [r for r in terminalreporter.stats.get("skipped", []) if "full suite" in str(r.longrepr)]
+    if slow:
+        terminalreporter.write_line(
+            f"{len(slow)} slow tests skipped; the full suite runs them: `{FULL_SUITE_COMMAND}`"
+        )
