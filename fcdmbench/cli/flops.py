@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from fcdmbench.cli.output import fmt, print_json, print_table, stderr, stdout
+from fcdmbench.cli.output import emit_record, fmt, print_table, stderr, stdout
 
 #: Columns of the main table and of ``--csv`` (key, header).
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -124,14 +124,8 @@ def flops_command(
     record = run_flops(
         config, progress=lambda msg: stderr.print(msg) if len(selected) > 3 else None
     )
-    if json_path is not None:
-        if str(json_path) == "-":
-            print_json(record.to_json())
-            return
-        from fcdmbench.records import write_record
-
-        write_record(json_path, record)
-        stderr.print(f"wrote {json_path}")
+    if emit_record(record, json_path):
+        return
     if csv_path is not None:
         _write_csv(csv_path, record)
         stderr.print(f"wrote {csv_path}")

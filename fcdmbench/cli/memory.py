@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from fcdmbench.cli.output import print_json, print_table, stderr, stdout
+from fcdmbench.cli.output import emit_record, print_table, stderr, stdout
 from fcdmbench.profiling.memory import MemoryMode
 
 
@@ -104,14 +104,8 @@ def memory_command(
         pf.check(check_output, json_path)
     pf.raise_all()
     record = measure_memory(config, progress=lambda m: stderr.print(m, style="dim"))
-    if json_path is not None:
-        if str(json_path) == "-":
-            print_json(record.to_json())
-            return
-        from fcdmbench.records import write_record
-
-        write_record(json_path, record)
-        stderr.print(f"wrote {json_path}")
+    if emit_record(record, json_path):
+        return
     _print(record)
 
 

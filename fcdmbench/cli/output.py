@@ -9,7 +9,7 @@ from rich.console import Console
 
 from fcdmbench.files import to_jsonable
 
-__all__ = ["fmt", "print_json", "print_table", "stderr", "stdout", "to_jsonable"]
+__all__ = ["emit_record", "fmt", "print_json", "print_table", "stderr", "stdout", "to_jsonable"]
 
 stdout = Console(highlight=False, soft_wrap=True)
 stderr = Console(stderr=True, highlight=False)
@@ -39,3 +39,21 @@ def print_table(table) -> None:
         stdout.print(table)
         return
     Console(width=max(stdout.width, 200), highlight=False, soft_wrap=True).print(table)
+
+
+def emit_record(record: Any, json_path: Any) -> bool:
+    """Handle a command's ``--json PATH|-`` option for a typed record.
+
+    Returns True when the record went to stdout (``-``), so the command prints nothing else;
+    otherwise writes it atomically to `json_path` (if given), says so on stderr, and returns False.
+    """
+    if json_path is None:
+        return False
+    if str(json_path) == "-":
+        print_json(record.to_json())
+        return True
+    from fcdmbench.records import write_record
+
+    write_record(json_path, record)
+    stderr.print(f"wrote {json_path}")
+    return False

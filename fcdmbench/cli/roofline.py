@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from fcdmbench.cli.output import fmt, print_json, print_table, stderr, stdout
+from fcdmbench.cli.output import emit_record, fmt, print_table, stderr, stdout
 from fcdmbench.profiling.precision import Precision
 
 
@@ -110,14 +110,8 @@ def roofline_command(
 
         plot_roofline(record, plot)
         stderr.print(f"wrote {plot}")
-    if json_path is not None:
-        if str(json_path) == "-":
-            print_json(record.to_json())
-            return
-        from fcdmbench.records import write_record
-
-        write_record(json_path, record)
-        stderr.print(f"wrote {json_path}")
+    if emit_record(record, json_path):
+        return
     _print(record, top)
 
 
