@@ -135,6 +135,13 @@ class _SplitADMKernel:
         self._half_and_norm, self._product = half_and_norm, product
         #: ``(rows, cols, dim) -> True`` when ``V U^T`` equalled ``(U V^T)^T`` bit for bit.
         self.mirror_checks: dict[tuple[int, int, int], bool] = {}
+        #: Shapes `pair` saw since `start_run`: the kernel is cached per process, so the verdicts
+        #: of earlier evaluations stay in `mirror_checks`; a record reports only its own shapes.
+        self.shapes_used: set[tuple[int, int, int]] = set()
+
+    def start_run(self) -> None:
+        """Forget which shapes were used (verdicts are kept: they hold for the process)."""
+        self.shapes_used.clear()
 
     def __call__(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         a, b = self._operand(u), self._operand(v)
@@ -149,6 +156,7 @@ class _SplitADMKernel:
         prod = self._torch_product(a.half, b.half)
         prod_finite = _all_finite(prod)
         key = (len(u), len(v), a.features.shape[1])
+        self.shapes_used.add(key)
         if self.mirror_checks.get(key):
             prod_t, prod_t_finite = prod.T, prod_finite  # the same values
         else:

@@ -251,6 +251,8 @@ def evaluate(
     timings["inception_score_s"] = time.perf_counter() - clock
     clock = time.perf_counter()
     distance_fn = get_distance_fn(config.distance)
+    if hasattr(distance_fn, "start_run"):
+        distance_fn.start_run()
     pr = precision_recall(
         ref_pool,
         pool,
@@ -315,7 +317,9 @@ def evaluate(
 
 
 def _mirror_note(distance_fn) -> str:
-    checks = getattr(distance_fn, "mirror_checks", None)
+    checks = getattr(distance_fn, "mirror_checks", None) or {}
+    used = getattr(distance_fn, "shapes_used", None)
+    checks = {k: ok for k, ok in checks.items() if used is None or k in used}
     if not checks:
         return "not used"
     return ", ".join(

@@ -378,3 +378,19 @@ def test_mirror_note_names_every_checked_shape():
     fn = SimpleNamespace(mirror_checks={(10, 10, 4): True, (10, 3, 4): False})
     assert _mirror_note(fn) == "10x3x4: differ, both computed, 10x10x4: bit-equal, reused"
     assert _mirror_note(lambda u, v: u) == "not used"
+
+
+def test_mirror_note_reports_only_this_runs_shapes():
+    """The split kernel is cached per process: verdicts from an earlier evaluation in the same
+    process must not appear in a later record (they once did, making a test order-dependent)."""
+    from fcdmbench.evaluation.distance import DistanceBackend, get_distance_fn
+    from fcdmbench.evaluation.evaluate import _mirror_note
+
+    fn = get_distance_fn(DistanceBackend.ADM)
+    rng = np.random.default_rng(0)
+    fn.start_run()
+    fn.pair(rng.standard_normal((6, 4)).astype(np.float32), rng.standard_normal((5, 4)))
+    assert "6x5x4" in _mirror_note(fn)
+    fn.start_run()  # a new evaluation that has not computed any pair yet
+    assert _mirror_note(fn) == "not used"
+    assert (6, 5, 4) in fn.mirror_checks  # the verdict itself is kept for reuse
