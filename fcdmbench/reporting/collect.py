@@ -325,7 +325,8 @@ class Measurements:
         """Headline measured images/s per network evaluation for a table cell.
 
         Comparable points (GPU, batch 64) come first; then the preferred precision
-        (`PRECISION_ORDER`), device and source, so the choice is deterministic.
+        (`PRECISION_ORDER`), device, the batch nearest the paper's, and source, so the choice is
+        deterministic.
         """
         rank = {p: i for i, p in enumerate(PRECISION_ORDER)}
         candidates = []
@@ -333,7 +334,8 @@ class Measurements:
             if p.model != name or p.resolution != resolution or p.variant:
                 continue
             ok, why = throughput_comparable(p, resolution)
-            key = (not ok, rank.get(p.precision, 99), p.device_slug, p.batch, p.source)
+            batch_gap = abs((p.batch or 0) - PAPER_THROUGHPUT_BATCH)
+            key = (not ok, rank.get(p.precision, 99), p.device_slug, batch_gap, p.source)
             candidates.append((key, p, ok, why))
         if not candidates:
             return None

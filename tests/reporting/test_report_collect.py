@@ -113,6 +113,18 @@ def test_throughput_comparability(tmp_path):
     assert (gpu.value, gpu.comparable, gpu.on) == (2500.0, True, "synthetic-gpu bf16 bs64")
 
 
+def test_throughput_cell_prefers_the_batch_nearest_the_papers(tmp_path):
+    """Two CPU runs of one model and precision: the cell shows the batch nearer 64, not the
+    smallest (a batch-2 quick look must not stand for a batch-8 run)."""
+    for batch, rate in ((2, 25.9), (8, 27.5)):
+        record = synthetic_throughput(
+            {"fcdm-s": rate}, "paper-default", batch=batch, device_type="cpu", slug="cpu-x"
+        )
+        write_record(tmp_path / f"bs{batch}.json", record)
+    cell = Measurements(load_records([tmp_path])).throughput("fcdm-s")
+    assert (cell.value, cell.on) == (27.5, "cpu-x paper-default bs8")
+
+
 def test_throughput_prefers_paper_default_order_and_eval_rows(measurements):
     assert measurements.throughput("fcdm-s").value == 2500.0
     assert measurements.throughput("fcdm-xl").on == "synthetic-gpu tf32 bs64"
