@@ -38,7 +38,8 @@ def upstream_loops():
 @pytest.fixture(scope="session")
 def kernel_mismatch(upstream_loops):
     """``kernel_mismatch(model)``: None where this machine reproduces upstream's recorded network
-    output for the seeded first step (this capability, this torch), else the reason to skip.
+    output for the seeded first step (this capability, this torch) and, through the replay of
+    upstream's loops, the recording machine's float32 sqrt/exp; else the reason to skip.
 
     Upstream's own images differ between kernel paths (``randn`` and the network take other
     kernels under ATEN_CPU_CAPABILITY=default than under avx2/avx512, and a CPU whose BLAS picks
@@ -46,6 +47,7 @@ def kernel_mismatch(upstream_loops):
     only meaningful where this probe agrees.
     """
     import torch
+    from upstream_replay import replay
 
     from fcdmbench.sampling.diffusion import create_diffusion
     from fcdmbench.sampling.samplers import Guidance, make_model_fn
@@ -86,6 +88,14 @@ def kernel_mismatch(upstream_loops):
                 reason = (
                     "this CPU's kernels give another first-step network output than the "
                     "recording machine's (upstream's own result would differ too)"
+                )
+            elif not all(
+                torch.equal(replay(entry["replay"][key], key, steps), entry["replay"][key]["final"])
+                for key in ("iddpm-cfg4", "ddim-cfg4")
+            ):
+                reason = (
+                    "this CPU's float32 torch.sqrt/torch.exp round differently from the "
+                    "recording machine's (upstream's own loop would miss its recording too)"
                 )
         cache[model] = reason
         return reason
