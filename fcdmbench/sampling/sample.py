@@ -106,9 +106,13 @@ def run_sampling(config: SampleConfig, on_progress: ProgressFn | None = None):
     capability = None
     if dist.device.type == "cuda":
         capability = "{}.{}".format(*torch.cuda.get_device_capability(dist.device))
+    # no_grad, as upstream's torch.set_grad_enabled(False); not inference_mode: a VAE built under
+    # inference_mode holds inference tensors, and with them the CPU convolutions of its decoder
+    # round differently on some kernel paths (one pixel of DiT-S/2's 4 images on an AMD EPYC
+    # under ATEN_CPU_CAPABILITY=default), so the images would no longer be upstream's.
     with (
         apply_precision(config.precision, dist.device.type, False, capability) as precision,
-        torch.inference_mode(),
+        torch.no_grad(),
     ):
         setup = prepare(config, dist)
         shard_dir, missing, resumed = _open_shards(setup, dist)

@@ -35,69 +35,106 @@ def upstream_loops():
     return torch.load(UPSTREAM_LOOPS, map_location="cpu", weights_only=True)
 
 
-@pytest.fixture(scope="session")
-def kernel_mismatch(upstream_loops):
-    """``kernel_mismatch(model)``: None where this machine reproduces upstream's recorded network
-    output for the seeded first step (this capability, this torch) and, through the replay of
-    upstream's loops, the recording machine's float32 sqrt/exp; else the reason to skip.
+def _sqrt_exp_match(recording: dict, upstream_loops: dict, model: str) -> bool:
+    """Whether this CPU's float32 torch.sqrt/torch.exp are the recording CPU's: by its probe
+    where it has one, else by replaying upstream's loops (their arithmetic is proven on every CPU
+    by the IEEE replay test, so a different result can only come from sqrt/exp)."""
+    import torch
+    from upstream_replay import probe_matches, replay
 
-    Upstream's own images differ between kernel paths (``randn`` and the network take other
-    kernels under ATEN_CPU_CAPABILITY=default than under avx2/avx512, and a CPU whose BLAS picks
-    other kernels differs again), so a bit-for-bit comparison with upstream's recorded output is
-    only meaningful where this probe agrees.
+    if recording["probe"] is not None:
+        return probe_matches(recording["probe"])
+    entry = upstream_loops[model]
+    return all(
+        torch.equal(replay(entry["replay"][key], key, entry["meta"]["steps"]), final)
+        for key, final in recording["replay"][model].items()
+        if key in ("iddpm-cfg4", "ddim-cfg4")
+    )
+
+
+@pytest.fixture(scope="session")
+def upstream_recording(upstream_loops):
+    """``upstream_recording(model)`` -> ``(cpu, seeded, reason)``: the recording CPU (of
+    ``upstream_loops["cpus"]``) whose kernels this machine reproduces, with upstream's seeded
+    results for this ATEN_CPU_CAPABILITY, or ``(None, None, reason to skip)``.
+
+    Upstream's own results differ between kernel paths: ``randn`` and the network take other
+    kernels under ATEN_CPU_CAPABILITY=default than under avx2/avx512, a CPU whose BLAS picks
+    other kernels differs again, and float32 sqrt/exp round differently per CPU model. So a
+    bit-for-bit comparison with one of upstream's recordings is only meaningful where this
+    machine gives that recording's first-step network output and its sqrt/exp.
     """
     import torch
-    from upstream_replay import replay
 
     from fcdmbench.sampling.diffusion import create_diffusion
     from fcdmbench.sampling.samplers import Guidance, make_model_fn
 
-    cache: dict[str, str | None] = {}
+    cache: dict[str, tuple] = {}
 
-    def probe(model: str) -> str | None:
-        if model in cache:
-            return cache[model]
+    def first_output(model: str) -> torch.Tensor:
         entry = upstream_loops[model]
         meta = entry["meta"]
-        capability = torch.backends.cpu.get_cpu_capability()
-        reason = None
-        expected = entry["seeded_final"].get(capability)
-        if expected is None:
-            reason = f"no upstream result recorded for ATEN_CPU_CAPABILITY {capability}"
-        elif torch.__version__ != meta["torch"]:
-            reason = f"upstream's results were recorded with torch {meta['torch']}"
-        else:
-            net = fcdmbench_model_from_upstream_shapes(
-                entry["upstream_shapes"], model, input_size=meta["side"]
-            )
-            b, side, steps = meta["batch"], meta["side"], meta["steps"]
-            threads = torch.get_num_threads()
-            torch.set_num_threads(1)
-            try:
-                with torch.no_grad():
-                    torch.manual_seed(meta["seed"])
-                    z = torch.randn(b, 4, side, side)
-                    y = torch.randint(0, 1000, (b,))
-                    fn = make_model_fn(net, y, Guidance(4.0, channels=3, null_label=1000))
-                    x = fn.start(z)
-                    t = create_diffusion(steps).model_timesteps(torch.full((len(x),), steps - 1))
-                    first = fn(x, t)
-            finally:
-                torch.set_num_threads(threads)
-            if not torch.equal(first, expected["iddpm-cfg4"]["out0"]):
-                reason = (
-                    "this CPU's kernels give another first-step network output than the "
-                    "recording machine's (upstream's own result would differ too)"
-                )
-            elif not all(
-                torch.equal(replay(entry["replay"][key], key, steps), entry["replay"][key]["final"])
-                for key in ("iddpm-cfg4", "ddim-cfg4")
-            ):
-                reason = (
-                    "this CPU's float32 torch.sqrt/torch.exp round differently from the "
-                    "recording machine's (upstream's own loop would miss its recording too)"
-                )
-        cache[model] = reason
-        return reason
+        net = fcdmbench_model_from_upstream_shapes(
+            entry["upstream_shapes"], model, input_size=meta["side"]
+        )
+        b, side, steps = meta["batch"], meta["side"], meta["steps"]
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            with torch.no_grad():
+                torch.manual_seed(meta["seed"])
+                z = torch.randn(b, 4, side, side)
+                y = torch.randint(0, 1000, (b,))
+                fn = make_model_fn(net, y, Guidance(4.0, channels=3, null_label=1000))
+                x = fn.start(z)
+                t = create_diffusion(steps).model_timesteps(torch.full((len(x),), steps - 1))
+                return fn(x, t)
+        finally:
+            torch.set_num_threads(threads)
 
-    return probe
+    def find(model: str) -> tuple:
+        if model in cache:
+            return cache[model]
+        capability = torch.backends.cpu.get_cpu_capability()
+        recordings = upstream_loops["cpus"]
+        names = "; ".join(r["cpu"] for r in recordings)
+        found = (None, None, None)
+        recorded_with = upstream_loops[model]["meta"]["torch"]
+        if torch.__version__ != recorded_with:
+            found = (
+                None,
+                None,
+                f"upstream's results were recorded with torch {recorded_with}",
+            )
+        else:
+            first = first_output(model)
+            network = [
+                r
+                for r in recordings
+                if capability in r["seeded"][model]
+                and torch.equal(first, r["seeded"][model][capability]["iddpm-cfg4"]["out0"])
+            ]
+            matched = [r for r in network if _sqrt_exp_match(r, upstream_loops, model)]
+            if matched:
+                r = matched[0]
+                found = (r["cpu"], r["seeded"][model][capability], None)
+            elif network:
+                found = (
+                    None,
+                    None,
+                    "this CPU gives the first-step network output recorded on "
+                    f"{network[0]['cpu']}, but its float32 torch.sqrt/torch.exp round "
+                    "differently (upstream's own loop would miss that recording too)",
+                )
+            else:
+                found = (
+                    None,
+                    None,
+                    "this CPU's kernels give another first-step network output under "
+                    f"ATEN_CPU_CAPABILITY {capability} than every recording machine's ({names}); "
+                    "upstream's own result would differ too",
+                )
+        cache[model] = found
+        return found
+
+    return find

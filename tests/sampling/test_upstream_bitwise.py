@@ -17,18 +17,18 @@ repository. Every comparison is exact (``torch.equal``):
     rounded functions (`upstream_replay.ieee_sqrt`, `ieee_exp`); with the same replacement
     fcdmbench's samplers must give it on **every** CPU (every other operation in the loop is an
     IEEE 754 basic operation, which torch computes exactly everywhere): the proof of the arithmetic.
-  - ``replay_on_cpus`` holds upstream's replay with each recording CPU's own kernels; where this
+  - ``cpus`` holds upstream's replay with each recording CPU's own kernels; where this
     CPU's ``torch.sqrt``/``torch.exp`` reproduce a recording CPU's on that CPU's recorded inputs
     (its probe), fcdmbench with this CPU's own kernels must give that CPU's latents; elsewhere that
     comparison skips with the reason (upstream's own loop would differ there too).
 - Seeded: fcdmbench's own model (upstream weights through the key map) and upstream's seed
   recipe (``manual_seed``, ``randn``, ``randint``, ``randn_like`` at every step). ``randn`` and the
   network take other kernels under ``default`` than under avx2/avx512, and upstream's latents
-  differ accordingly, so the fixture holds one expected result per capability. Where this
-  machine's kernels do not reproduce the recording machine's (conftest.kernel_mismatch: the
-  first-step network output, and this CPU's sqrt/exp through the replay), the comparison is
-  meaningless (upstream would differ too) and the test skips with that reason; the replay tests
-  still cover the arithmetic there.
+  differ accordingly, so each recording CPU holds one expected result per capability. The test
+  compares with the recording whose kernels this machine reproduces (conftest.upstream_recording:
+  the first-step network output, and this CPU's sqrt/exp); where none does, the comparison is
+  meaningless (upstream would differ too) and the test skips with that reason; the IEEE replay
+  test still covers the arithmetic there.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def test_replay_with_ieee_sqrt_exp_gives_upstreams_latents(fixture, ieee_sqrt_ex
 def test_replay_with_this_cpus_kernels_gives_upstreams_latents(fixture, model, key):
     """With this CPU's own sqrt/exp, where a recording CPU's kernels are reproduced."""
     entry = fixture[model]
-    machines = [m for m in fixture["replay_on_cpus"] if m["probe"] is not None]
+    machines = [m for m in fixture["cpus"] if m["probe"] is not None]
     matched = [m for m in machines if probe_matches(m["probe"])]
     if not matched:
         pytest.skip(
@@ -87,7 +87,7 @@ def test_replay_with_this_cpus_kernels_gives_upstreams_latents(fixture, model, k
         )
     got = replay(entry["replay"][key], key, entry["meta"]["steps"])
     for machine in matched:
-        want = machine["final"][model][key]
+        want = machine["replay"][model][key]
         assert torch.equal(got, want), (machine["cpu"], (got - want).abs().max().item())
 
 
@@ -127,14 +127,13 @@ def test_ddim_with_the_models_eps_breaks_bit_identity(fixture, ieee_sqrt_exp, mo
 
 @pytest.mark.parametrize("model", MODELS)
 def test_seeded_run_with_fcdmbench_model_gives_upstreams_latents(
-    upstream_loops, upstream_model, kernel_mismatch, model
+    upstream_loops, upstream_model, upstream_recording, model
 ):
-    reason = kernel_mismatch(model)
+    cpu, expected, reason = upstream_recording(model)
     if reason is not None:
         pytest.skip(reason + "; the IEEE replay test covers the arithmetic")
     entry = upstream_loops[model]
     meta = entry["meta"]
-    expected = entry["seeded_final"][torch.backends.cpu.get_cpu_capability()]
     net = upstream_model(entry["upstream_shapes"], model, input_size=meta["side"])
     b, side = meta["batch"], meta["side"]
     for key in KEYS:
@@ -145,6 +144,6 @@ def test_seeded_run_with_fcdmbench_model_gives_upstreams_latents(
             y = torch.randint(0, 1000, (b,))
             fn = make_model_fn(net, y, guidance)
             got = fn.result(loop(fn, create_diffusion(meta["steps"]), fn.start(z), global_noise))
-        assert torch.equal(y, expected[key]["y"][:b]), key
+        assert torch.equal(y, expected[key]["y"][:b]), (cpu, key)
         want = expected[key]["final"][:b]
-        assert torch.equal(got, want), (key, (got - want).abs().max().item())
+        assert torch.equal(got, want), (cpu, key, (got - want).abs().max().item())
