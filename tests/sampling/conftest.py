@@ -98,7 +98,6 @@ def upstream_recording(upstream_loops):
         capability = torch.backends.cpu.get_cpu_capability()
         recordings = upstream_loops["cpus"]
         names = "; ".join(r["cpu"] for r in recordings)
-        found = (None, None, None)
         recorded_with = upstream_loops[model]["meta"]["torch"]
         if torch.__version__ != recorded_with:
             found = (
