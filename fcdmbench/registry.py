@@ -36,6 +36,7 @@ __all__ = [
     "list_models",
     "normalize_name",
     "register_model",
+    "require_models",
     "resolve",
     "with_overrides",
 ]
@@ -237,6 +238,12 @@ def resolve(name: str) -> tuple[ModelSpec, int | None]:
         f"unknown model {name!r}{suggestion}",
         hint="run `fcdmbench models list` to see every registered name",
     )
+
+
+def require_models(models: Sequence[str]) -> None:
+    """Raise `ConfigError` (with the house hint) when no model name is given."""
+    if not models:
+        raise ConfigError("no model given", hint="pass --models, e.g. --models fcdm-xl dit-xl-2")
 
 
 def get_spec(name: str) -> ModelSpec:

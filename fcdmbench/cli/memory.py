@@ -72,11 +72,12 @@ def memory_command(
     from fcdmbench.preflight import Preflight
     from fcdmbench.profiling.devices import get_device
     from fcdmbench.profiling.memory import MemoryConfig, measure_memory
+    from fcdmbench.registry import require_models
 
     pf = Preflight()  # every problem at once, before anything is measured; creates nothing
     selected = pf.check(select_models, models or [])
-    if selected == []:
-        pf.add(ConfigError("no model given", hint="pass --models, e.g. --models fcdm-xl dit-xl-2"))
+    if selected is not None:
+        pf.check(require_models, selected)
     config = pf.check(
         MemoryConfig,
         # the other settings are checked even when the model names failed (reported above)

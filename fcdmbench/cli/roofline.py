@@ -126,11 +126,12 @@ def _preflight(models, gpu, precision, resolution, attention, records, calibrati
     from fcdmbench.profiling.devices import get_device
     from fcdmbench.profiling.op_trace import ATTENTION_MODES
     from fcdmbench.profiling.roofline import roofline_device
+    from fcdmbench.registry import require_models
 
     pf = Preflight()
     selected = pf.check(select_models, models or [])
-    if selected == []:
-        pf.add(ConfigError("no model given", hint="pass --models, e.g. --models fcdm-xl dit-xl-2"))
+    if selected is not None:
+        pf.check(require_models, selected)
     device = pf.check(get_device, gpu)
     if device is not None and not device.is_calibrated:
         pf.check(roofline_device, device.key)  # a bandwidth figure must exist

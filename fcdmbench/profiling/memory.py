@@ -37,6 +37,7 @@ from typing import Any
 from fcdmbench.errors import ConfigError
 from fcdmbench.records import MemoryCard, MemoryRecord, MemoryResult, MemorySettings, StepMemory
 from fcdmbench.records.memory import GIB, MEMORY_LABEL, rows_per_gpu
+from fcdmbench.registry import require_models
 
 __all__ = [
     "GIB",
@@ -279,10 +280,7 @@ class MemoryConfig:
     def __post_init__(self) -> None:
         if self.attention not in ("fused", "unfused"):
             raise ConfigError(f"attention must be fused or unfused, got {self.attention!r}")
-        if not self.models:
-            raise ConfigError(
-                "no model given", hint="pass --models, e.g. --models fcdm-xl dit-xl-2"
-            )
+        require_models(self.models)
         if self.batch < 1 or self.gpus < 1:
             raise ConfigError(f"batch and gpus must be >= 1, got {self.batch} and {self.gpus}")
         if self.batch % self.gpus:

@@ -50,6 +50,7 @@ from fcdmbench.records import (
     RooflineSettings,
 )
 from fcdmbench.records.roofline import ASSUMPTIONS, ROOFLINE_LABEL
+from fcdmbench.registry import require_models
 
 __all__ = [
     "ASSUMPTIONS",
@@ -280,10 +281,7 @@ class RooflineConfig:
     notes: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:
-        if not self.models:
-            raise ConfigError(
-                "no model given", hint="pass --models, e.g. --models fcdm-xl dit-xl-2"
-            )
+        require_models(self.models)
         if self.batch < 1:
             raise ConfigError(f"batch must be >= 1, got {self.batch}")
 

@@ -28,7 +28,7 @@ from fcdmbench.profiling.protocol import (
 )
 from fcdmbench.profiling.workloads import Mode, Step, StepOptions
 from fcdmbench.records import RunInfo, ThroughputRecord
-from fcdmbench.registry import DEFAULT_REF
+from fcdmbench.registry import DEFAULT_REF, require_models
 
 __all__ = [
     "DEFAULT_REF",
@@ -86,10 +86,7 @@ class ThroughputConfig:
     protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
 
     def __post_init__(self) -> None:
-        if not self.models:
-            raise ConfigError(
-                "no model given", hint="pass --models, e.g. --models fcdm-xl dit-xl-2"
-            )
+        require_models(self.models)
         if self.batch < 1:
             raise ConfigError(f"batch must be >= 1, got {self.batch}")
         if self.grad_checkpointing and self.mode is not Mode.TRAIN:
