@@ -5,10 +5,12 @@
   command that runs them, ``python -m pytest -q --full`` runs everything (``-m slow`` only
   them). `.ci/run` runs both commands.
 - Tests marked `gpu` skip, with the reason, where no CUDA device exists.
-- `one_thread` pins torch to one thread for CPU timing tests.
+- `one_thread` pins torch to one thread for CPU timing tests (`one_thread_module`: per module).
 """
 
 from __future__ import annotations
+
+import contextlib
 
 import pytest
 
@@ -24,15 +26,30 @@ def pytest_addoption(parser):
     )
 
 
-@pytest.fixture
-def one_thread():
-    """Two oversubscribed torch threads on a shared 2-core machine are 10x slower than one."""
+@contextlib.contextmanager
+def _torch_threads(n: int):
     import torch
 
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def one_thread():
+    """Two oversubscribed torch threads on a shared 2-core machine are 10x slower than one."""
+    with _torch_threads(1):
+        yield
+
+
+@pytest.fixture(scope="module")
+def one_thread_module():
+    """`one_thread` for a whole module: ``pytestmark = pytest.mark.usefixtures(...)``."""
+    with _torch_threads(1):
+        yield
 
 
 def pytest_collection_modifyitems(config, items):

@@ -8,15 +8,13 @@ bounded; leftover processes are killed in `finally`.
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
+from gloo_ranks import kill_all, launch_ranks
 
 ARGS = [
     "sample",
@@ -38,48 +36,6 @@ ARGS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _env(rank: int, world: int, port: int) -> dict:
-    env = dict(
-        os.environ,
-        OMP_NUM_THREADS="1",
-        MASTER_ADDR="127.0.0.1",
-        MASTER_PORT=str(port),
-        RANK=str(rank),
-        LOCAL_RANK=str(rank),
-        WORLD_SIZE=str(world),
-        LOCAL_WORLD_SIZE=str(world),
-        GLOO_SOCKET_IFNAME="lo",
-    )
-    return env
-
-
-def _launch(out, world: int, extra=()) -> list[subprocess.Popen]:
-    port = _free_port()
-    return [
-        subprocess.Popen(
-            [sys.executable, "-m", "fcdmbench", *ARGS, *extra, "--out", str(out)],
-            env=_env(rank, world, port),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for rank in range(world)
-    ]
-
-
-def _kill_all(procs) -> None:
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-        p.communicate(timeout=30)
-
-
 @pytest.mark.slow  # ~30 s of CPU; three waves of process start-up (torch + diffusers imports)
 def test_two_gloo_ranks_resume_after_one_is_killed(tmp_path):
     import torch
@@ -98,7 +54,7 @@ def test_two_gloo_ranks_resume_after_one_is_killed(tmp_path):
 
     out = tmp_path / "run.npz"
     shard_dir = tmp_path / "run.shards"
-    procs = _launch(out, 2, ["--keep-shards"])
+    procs = launch_ranks([*ARGS, "--keep-shards", "--out", str(out)], 2)
     try:
         deadline = time.monotonic() + 120
         while not (shard_dir / "batch-000001.npz").exists():  # rank 1's first batch
@@ -112,17 +68,17 @@ def test_two_gloo_ranks_resume_after_one_is_killed(tmp_path):
         except subprocess.TimeoutExpired:
             procs[0].kill()
     finally:
-        _kill_all(procs)
+        kill_all(procs)
     assert not out.exists()
     before = sorted(p.name for p in shard_dir.glob("batch-*.npz"))
     assert "batch-000001.npz" in before and len(before) < 4, before
     mtimes = {name: (shard_dir / name).stat().st_mtime_ns for name in before}
 
-    procs = _launch(out, 2, ["--keep-shards"])
+    procs = launch_ranks([*ARGS, "--keep-shards", "--out", str(out)], 2)
     try:
         results = [p.communicate(timeout=180) for p in procs]
     finally:
-        _kill_all(procs)
+        kill_all(procs)
     assert [p.returncode for p in procs] == [0, 0], [r[1][-2000:] for r in results]
     record = json.loads(results[0][0])
     assert record["resumed"] is True and record["world_size"] == 2

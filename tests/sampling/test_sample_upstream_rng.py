@@ -16,15 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from gloo_ranks import kill_all, launch_ranks
 from typer.testing import CliRunner
 
 from fcdmbench.cli.main import app
@@ -151,12 +148,6 @@ def test_default_rng_does_not_give_upstreams_images(checkpoints, vae_dir, tmp_pa
     assert json.loads((tmp_path / "own.npz.json").read_text())["rng"] == "fcdmbench"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow  # ~40 s: two processes start torch and diffusers
 def test_two_gloo_ranks_match_upstream_per_rank_seeding(
     checkpoints, vae_dir, tmp_path, upstream_recording
@@ -164,37 +155,12 @@ def test_two_gloo_ranks_match_upstream_per_rank_seeding(
     case = UPSTREAM["cases"]["dit-s-2-iddpm-2proc"]
     expected = _expected(case, upstream_recording)
     out = tmp_path / "two.npz"
-    port = _free_port()
-    procs = []
-    for rank in range(case["world_size"]):
-        env = dict(
-            os.environ,
-            OMP_NUM_THREADS="1",
-            MASTER_ADDR="127.0.0.1",
-            MASTER_PORT=str(port),
-            RANK=str(rank),
-            LOCAL_RANK=str(rank),
-            WORLD_SIZE=str(case["world_size"]),
-            LOCAL_WORLD_SIZE=str(case["world_size"]),
-            GLOO_SOCKET_IFNAME="lo",
-        )
-        args = _args(case, checkpoints["dit-s-2"], vae_dir, out) + ["--json"]
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "fcdmbench", *args],
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-        )
+    args = _args(case, checkpoints["dit-s-2"], vae_dir, out) + ["--json"]
+    procs = launch_ranks(args, case["world_size"])
     try:
         results = [p.communicate(timeout=300) for p in procs]
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.communicate(timeout=30)
+        kill_all(procs)
     assert [p.returncode for p in procs] == [0, 0], [r[1][-2000:] for r in results]
     record = json.loads(results[0][0])
     assert record["world_size"] == 2 and record["rng"] == "upstream"

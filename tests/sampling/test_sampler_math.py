@@ -30,14 +30,8 @@ from fcdmbench.sampling.samplers import (
     sample_iddpm,
 )
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small elementwise ops on a shared 2-core box stall in OpenMP spin-waits; run them on one."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# Small elementwise ops on a shared 2-core box stall in OpenMP spin-waits; run them on one.
+pytestmark = pytest.mark.usefixtures("one_thread_module")
 
 
 MU = torch.tensor([0.5, -1.0, 2.0, 0.0])
