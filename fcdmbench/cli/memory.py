@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from fcdmbench.cli.output import emit_record, print_table, stderr, stdout
-from fcdmbench.profiling.memory import MemoryMode
+from fcdmbench.profiling.workloads import Mode
 
 
 def register(app: typer.Typer) -> None:
@@ -23,8 +23,8 @@ def memory_command(
         ),
     ] = None,
     mode: Annotated[
-        MemoryMode, typer.Option(help="train: fwd + bwd + AdamW; infer: one sampling forward.")
-    ] = MemoryMode.TRAIN,
+        Mode, typer.Option(help="train: fwd + bwd + AdamW; infer: one sampling forward.")
+    ] = Mode.TRAIN,
     batch: Annotated[
         int, typer.Option("--batch", "-b", min=1, help="Global batch (train) or images per call.")
     ] = 256,

@@ -27,7 +27,6 @@ generator state checkpointing keeps per block (host memory; it shows on a CPU, s
 from __future__ import annotations
 
 import dataclasses
-import enum
 import functools
 import weakref
 from collections.abc import Callable
@@ -35,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fcdmbench.errors import ConfigError
+from fcdmbench.profiling.workloads import Mode
 from fcdmbench.records import MemoryCard, MemoryRecord, MemoryResult, MemorySettings, StepMemory
 from fcdmbench.records.memory import GIB, MEMORY_LABEL, rows_per_gpu
 from fcdmbench.registry import require_models
@@ -43,7 +43,6 @@ __all__ = [
     "GIB",
     "LABEL",
     "MemoryConfig",
-    "MemoryMode",
     "MemoryRecord",
     "MemoryResult",
     "StepMemory",
@@ -53,11 +52,6 @@ __all__ = [
 ]
 
 LABEL = MEMORY_LABEL
-
-
-class MemoryMode(enum.Enum):
-    TRAIN = "train"
-    INFER = "infer"
 
 
 class _StorageTracker:
@@ -113,7 +107,7 @@ def _storage_bytes(tensors) -> int:
 def measure_step(
     model: Any,
     make_batch: Callable[[], tuple],
-    mode: MemoryMode,
+    mode: Mode,
     optimizer_factory: Callable[[Any], Any] | None = None,
     is_fused_attention: bool = True,
 ) -> StepMemory:
@@ -129,7 +123,7 @@ def measure_step(
     params = list(model.parameters())
     param_storages = {id(p.untyped_storage()) for p in params}
     param_bytes = _storage_bytes(params)
-    if mode is MemoryMode.INFER:
+    if mode is Mode.INFER:
         tracker = _StorageTracker(param_storages)
         with torch.no_grad(), tracker.mode():
             x, t, y, _ = make_batch()
@@ -267,7 +261,7 @@ class MemoryConfig:
     """
 
     models: tuple[str, ...]
-    mode: MemoryMode = MemoryMode.TRAIN
+    mode: Mode = Mode.TRAIN
     batch: int = 256
     gpus: int = 1
     resolution: int = 256
@@ -288,9 +282,9 @@ class MemoryConfig:
                 f"batch {self.batch} does not split evenly over {self.gpus} GPUs",
                 hint="use a batch that is a multiple of --gpus",
             )
-        if self.grad_checkpointing and self.mode is MemoryMode.INFER:
+        if self.grad_checkpointing and self.mode is Mode.INFER:
             raise ConfigError("--grad-checkpointing applies to --mode train only")
-        if self.cfg and self.mode is MemoryMode.TRAIN:
+        if self.cfg and self.mode is Mode.TRAIN:
             raise ConfigError("--cfg applies to --mode infer only")
 
     @property
@@ -358,7 +352,7 @@ def _build(spec: Any, config: MemoryConfig) -> tuple[Any, str]:
     model = build_for_counting(spec, config.resolution, "meta", overrides)
     if config.grad_checkpointing and not has_own:
         description = _checkpoint_blocks(model, config.attention == "fused")
-    model.train(config.mode is MemoryMode.TRAIN)
+    model.train(config.mode is Mode.TRAIN)
     return model, description
 
 

@@ -16,10 +16,10 @@ from fcdmbench.errors import ConfigError
 from fcdmbench.profiling.memory import (
     GIB,
     MemoryConfig,
-    MemoryMode,
     _build,
     measure_memory,
 )
+from fcdmbench.profiling.workloads import Mode
 from fcdmbench.registry import get_spec
 
 RESOLUTION = 64  # 8 x 8 latents: small real models
@@ -183,7 +183,7 @@ def test_totals_and_fit():
 
 def test_infer_mode_counts_only_the_forward():
     config = MemoryConfig(
-        models=("fcdm-s",), mode=MemoryMode.INFER, batch=2, cfg=True, resolution=RESOLUTION
+        models=("fcdm-s",), mode=Mode.INFER, batch=2, cfg=True, resolution=RESOLUTION
     )
     (report,) = measure_memory(config).results
     assert report.config.rows_per_gpu == 4
@@ -195,7 +195,7 @@ def test_infer_mode_counts_only_the_forward():
     ("kwargs", "match"),
     [
         ({"batch": 10, "gpus": 4}, "does not split"),
-        ({"mode": MemoryMode.INFER, "grad_checkpointing": True}, "train only"),
+        ({"mode": Mode.INFER, "grad_checkpointing": True}, "train only"),
         ({"cfg": True}, "infer only"),
         ({"attention": "flash"}, "fused or unfused"),
     ],
