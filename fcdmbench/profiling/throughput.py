@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fcdmbench.errors import ConfigError, DeviceError
 from fcdmbench.profiling.precision import Precision
@@ -27,8 +27,10 @@ from fcdmbench.profiling.protocol import (
     run_protocol,
 )
 from fcdmbench.profiling.workloads import Mode, Step, StepOptions
-from fcdmbench.records import RunInfo, ThroughputRecord
 from fcdmbench.registry import DEFAULT_REF, require_models
+
+if TYPE_CHECKING:  # the records package is imported when a run starts, not with the CLI
+    from fcdmbench.records import ThroughputRecord
 
 __all__ = [
     "DEFAULT_REF",
@@ -296,6 +298,7 @@ def measure_throughput(
     from fcdmbench.profiling.canary import build_canary, canary_spec_for
     from fcdmbench.profiling.precision import apply_precision
     from fcdmbench.profiling.throughput_record import ThroughputReport, resolve_ref
+    from fcdmbench.records import RunInfo
 
     device = resolve_device(config.device)
     if config.cuda_graphs and device.type != "cuda":
