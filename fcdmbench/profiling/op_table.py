@@ -128,8 +128,9 @@ def _conv_backward(
 
     common = (grad_out_shape, x_shape, w_shape, bias, stride, padding, dilation, transposed)
     common += (output_padding, groups)
-    grad_input = conv_backward_flop(*common, [output_mask[0], False, False], out_shape=out_shape)
-    grad_weight = conv_backward_flop(*common, [False, output_mask[1], False], out_shape=out_shape)
+    # the module attribute is torch's shape-wrapped formula: it takes the outputs as out_val
+    grad_input = conv_backward_flop(*common, [output_mask[0], False, False], out_val=out_shape)
+    grad_weight = conv_backward_flop(*common, [False, output_mask[1], False], out_val=out_shape)
     return grad_input + grad_weight // groups
 
 
