@@ -518,9 +518,11 @@ def trace_train_step(
     The step is DiT's and FCDM's train.py loop: forward on `batch` rows, epsilon MSE loss,
     backward, AdamW (foreach, lr 1e-4, no weight decay; its state created beforehand), and
     with `ema` the per-parameter EMA update. With `grad_checkpointing` every block is
-    checkpointed (`fcdmbench.profiling.workloads.build_for_training`); its recomputation is
-    traced where it runs, inside backward (phase ``recompute``). Data loading, the VAE and the
-    DDP all-reduce are not traced.
+    checkpointed, non-reentrant, as FCDM's upstream does
+    (`fcdmbench.profiling.workloads.checkpoint_blocks`); its recomputation is traced where it
+    runs, inside backward (phase ``recompute``; torch stops it once the tensors backward needs
+    are back, so a block's trailing elementwise work is not recomputed). Data loading, the VAE
+    and the DDP all-reduce are not traced.
 
     Raises:
         ConfigError: unknown `autocast` or `attention`, a bad batch or resolution, or a model
@@ -548,8 +550,10 @@ def trace_train_step(
                 stack.enter_context(mode)
             yield
 
+    # fcdmbench's per-block wrapper for every model (FCDM's own checkpointing is the same, but
+    # its recomputation could not re-enter the trace's function modes: autocast casts, flash)
     model, description = workloads.build_for_training(
-        spec, resolution, grad_checkpointing, recompute
+        spec, resolution, grad_checkpointing, recompute, upstream=False
     )
     x, t, y = make_inputs(
         tuple(spec.input_shape(resolution)),

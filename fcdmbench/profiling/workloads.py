@@ -224,8 +224,9 @@ def update_ema(ema_params: list[Any], params: list[Any], decay: float = EMA_DECA
 
 
 def checkpoint_blocks(model: Any, recompute: Callable[[], Any]) -> str:
-    """Wrap every element of the model's top-level ``nn.ModuleList``s in non-reentrant
-    checkpointing; returns a description (raises ConfigError when there is nothing to wrap).
+    """Wrap every block in non-reentrant checkpointing: those ``model.blocks()`` returns where
+    the model has that method (FCDM), else every element of its top-level ``nn.ModuleList``s.
+    Returns a description (raises ConfigError when there is nothing to wrap).
 
     The recomputation in backward runs outside the step's function modes (TorchFunctionMode is
     not active inside autograd's backward), so `recompute()` gives a context entered around it
@@ -242,7 +243,10 @@ def checkpoint_blocks(model: Any, recompute: Callable[[], Any]) -> str:
     def wrapped(forward, *args, **kwargs):
         return checkpoint(forward, *args, use_reentrant=False, context_fn=contexts, **kwargs)
 
-    lists = [(n, m) for n, m in model.named_children() if isinstance(m, nn.ModuleList)]
+    if callable(getattr(model, "blocks", None)):
+        lists = [("blocks()", model.blocks())]
+    else:
+        lists = [(n, m) for n, m in model.named_children() if isinstance(m, nn.ModuleList)]
     if not lists:
         raise ConfigError(
             f"{type(model).__name__} has no block list to checkpoint",
@@ -259,22 +263,24 @@ def build_for_training(
     resolution: int,
     grad_checkpointing: bool,
     recompute: Callable[[], Any] | None = None,
+    upstream: bool = True,
     device: str = "meta",
 ) -> tuple[Any, str]:
     """`spec` built as `fcdmbench flops` builds it, in train mode, and a description of its
-    gradient checkpointing: FCDM's own per-block checkpointing (as upstream); for other models
-    each block of their top-level block lists is wrapped here (`checkpoint_blocks`, with
-    `recompute` as the recomputation's context; default none)."""
+    gradient checkpointing: with `upstream`, FCDM's own per-block checkpointing (the code path
+    upstream runs); for other models, or without `upstream`, each block is wrapped here
+    (`checkpoint_blocks`, with `recompute` as the recomputation's context; default none). The
+    two are the same per-block non-reentrant checkpointing; only the wrapper takes a context."""
     import contextlib
 
     from fcdmbench.profiling.flops import build_for_counting
 
-    has_own = hasattr(spec.config, "checkpointing")
+    has_own = upstream and hasattr(spec.config, "checkpointing")
     overrides = {}
     description = "off"
-    if has_own:
+    if hasattr(spec.config, "checkpointing"):
         # FCDM: "train" = its per-block checkpointing when training (upstream always wraps)
-        overrides["checkpointing"] = "train" if grad_checkpointing else "off"
+        overrides["checkpointing"] = "train" if grad_checkpointing and has_own else "off"
         if grad_checkpointing:
             description = "upstream per-block (torch.utils.checkpoint, non-reentrant)"
     model = build_for_counting(spec, resolution, device, overrides)
