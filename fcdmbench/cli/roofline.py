@@ -1,7 +1,9 @@
-"""`fcdmbench roofline`: a predicted upper bound of images/s on a named GPU, per operator."""
+"""`fcdmbench roofline`: a predicted upper bound of images/s on a named GPU, per operator; with
+``--mode train`` of optimizer steps/s of a data-parallel training step."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -9,6 +11,7 @@ import typer
 
 from fcdmbench.cli.output import emit_record, fmt, print_table, stderr, stdout
 from fcdmbench.profiling.precision import Precision
+from fcdmbench.profiling.workloads import Mode
 
 
 def register(app: typer.Typer) -> None:
@@ -35,7 +38,15 @@ def roofline_command(
         Precision,
         typer.Option(help="Which units and dtypes (paper-default: convs TF32, matmuls FP32)."),
     ] = Precision.TF32,
-    batch: Annotated[int, typer.Option("--batch", "-b", min=1, help="Images per forward.")] = 64,
+    batch: Annotated[
+        int | None,
+        typer.Option(
+            "--batch",
+            "-b",
+            min=1,
+            help="Images per forward (infer; default 64) or the global batch (train; 256).",
+        ),
+    ] = None,
     resolution: Annotated[int, typer.Option("--resolution", "-r", min=8)] = 256,
     attention: Annotated[
         str, typer.Option(help="fused: SDPA as one kernel; unfused: its math path op by op.")
@@ -70,6 +81,25 @@ def roofline_command(
     list_devices: Annotated[
         bool, typer.Option("--list-devices", help="Print the device table with sources and exit.")
     ] = False,
+    mode: Annotated[
+        Mode,
+        typer.Option(
+            help="infer: images/s through one forward; train: steps/s of a data-parallel "
+            "training step (forward, backward, AdamW, EMA, gradient all-reduce)."
+        ),
+    ] = Mode.INFER,
+    gpus: Annotated[
+        int, typer.Option(min=1, help="--mode train: data-parallel GPUs sharing --batch.")
+    ] = 1,
+    grad_checkpointing: Annotated[
+        bool,
+        typer.Option(
+            "--grad-checkpointing", help="--mode train: checkpoint every block (recomputed)."
+        ),
+    ] = False,
+    ema: Annotated[
+        bool, typer.Option("--ema/--no-ema", help="--mode train: price the EMA update.")
+    ] = True,
 ) -> None:
     """Predicted upper bound of images/s from a roofline model (never a measurement).
 
@@ -78,18 +108,27 @@ def roofline_command(
     share and top operators.
 
     Example: fcdmbench roofline --models fcdm-xl dit-xl-2 --gpu a100-80gb-sxm --precision tf32
+
+    Training: fcdmbench roofline -m fcdm-xl --mode train --gpu rtx-4090 --gpus 4 --batch 256
+    --grad-checkpointing
     """
     if list_devices:
         _print_devices()
         return
     from fcdmbench.profiling.roofline import RooflineConfig, run_roofline
 
+    batch = batch or (256 if mode is Mode.TRAIN else 64)
+    train = _TrainOptions(mode, gpus, batch, grad_checkpointing, ema, records is not None)
     if records is None:
         default = Path("reports/throughput")
-        records = [default] if default.is_dir() else []
+        records = [default] if default.is_dir() and mode is Mode.INFER else []
     selected = _preflight(
-        models, gpu, precision, resolution, attention, records, calibration, json_path, plot
+        models, gpu, precision, resolution, attention, records, calibration, json_path, plot, train
     )
+    if mode is Mode.TRAIN:
+        args = (selected, gpu, precision, batch, resolution, attention, calibration)
+        _train(train, *args, json_path=json_path, top=top)
+        return
     config = RooflineConfig(
         models=tuple(selected),
         device=gpu,
@@ -115,7 +154,52 @@ def roofline_command(
     _print(record, top)
 
 
-def _preflight(models, gpu, precision, resolution, attention, records, calibration, *outputs):
+@dataclass(frozen=True, slots=True)
+class _TrainOptions:
+    """The ``--mode train`` options, and the check that none is given for the wrong mode."""
+
+    mode: Mode
+    gpus: int
+    batch: int
+    grad_checkpointing: bool
+    ema: bool
+    records_given: bool
+
+    def check(self, pf, device, plot) -> None:
+        from fcdmbench.errors import ConfigError
+        from fcdmbench.profiling.train_roofline import interconnect
+
+        if self.mode is Mode.INFER:
+            if self.gpus != 1 or self.grad_checkpointing or not self.ema:
+                pf.add(
+                    ConfigError(
+                        "--gpus, --grad-checkpointing and --no-ema apply to --mode train",
+                        hint="add --mode train, or drop them",
+                    )
+                )
+            return
+        if self.batch % self.gpus:
+            pf.add(
+                ConfigError(
+                    f"the global batch {self.batch} does not split over {self.gpus} GPUs",
+                    hint="use a --batch that is a multiple of --gpus",
+                )
+            )
+        if device is not None and self.gpus > 1:
+            if device.is_calibrated:
+                pf.add(ConfigError("--gpu cpu models one process", hint="use --gpus 1"))
+            else:
+                pf.check(interconnect, device.key, self.gpus)
+        for given, name in ((plot is not None, "--plot"), (self.records_given, "--records")):
+            if given:
+                pf.add(
+                    ConfigError(f"{name} is for --mode infer", hint=f"drop {name} in train mode")
+                )
+
+
+def _preflight(
+    models, gpu, precision, resolution, attention, records, calibration, json_path, plot, train
+):
     """Every problem with the command line at once, before anything is traced or measured
     (creates nothing). Returns the selected model names."""
     from fcdmbench.cli.selection import select_models
@@ -158,7 +242,7 @@ def _preflight(models, gpu, precision, resolution, attention, records, calibrati
                     hint="pass record files or folders written by fcdmbench throughput",
                 )
             )
-    json_path, plot = outputs
+    train.check(pf, device, plot)
     if json_path is not None and str(json_path) != "-":
         pf.check(check_output, json_path)
     if plot is not None:
@@ -169,10 +253,79 @@ def _preflight(models, gpu, precision, resolution, attention, records, calibrati
     return selected
 
 
-def _print(record, top: int) -> None:
+def _train(options, models, gpu, precision, batch, resolution, attention, calibration, **out):
+    from fcdmbench.profiling.train_roofline import TrainConfig, run_train_roofline
+
+    config = TrainConfig(
+        models=tuple(models),
+        device=gpu,
+        precision=precision,
+        batch=batch,
+        gpus=options.gpus,
+        resolution=resolution,
+        grad_checkpointing=options.grad_checkpointing,
+        attention=attention,
+        ema=options.ema,
+        calibration=calibration,
+    )
+    record = run_train_roofline(config, progress=lambda m: stderr.print(m, style="dim"))
+    if emit_record(record, out["json_path"]):
+        return
+    _print_train(record, out["top"])
+
+
+def _print_train(record, top: int) -> None:
     from rich.table import Table
 
-    device, reports, config = record.device, record.results, record.config
+    from fcdmbench.profiling.train_roofline import published_speeds
+
+    config = record.config
+    _print_device(record)
+    rows = config.batch // config.gpus
+    title = (
+        f"training step, {config.precision}: global batch {config.batch} over {config.gpus} "
+        f"GPU(s) ({rows} rows each), {config.resolution} px"
+    )
+    table = Table(title=title)
+    phases = ("forward", "backward", "recompute", "optimizer", "ema", "ddp-copies")
+    headers = ("model", "checkpointing", "bound steps/s", "img/s", "ms/step")
+    headers += tuple(f"{p} ms" for p in phases) + ("all-reduce ms", "serial steps/s")
+    for header in (*headers, "TFLOP/s/GPU", "published steps/s", "published / bound"):
+        table.add_column(header, justify="left" if header == "model" else "right")
+    for r in record.results:
+        times = [r.phase(p).time_s * 1e3 if r.phase(p) else None for p in phases]
+        published = [row.steps_per_s for row in published_speeds(r, config.device)]
+        table.add_row(
+            r.display_name,
+            "off" if r.checkpointing == "off" else "on",
+            f"{r.steps_per_s:.3f}",
+            f"{r.images_per_s:,.1f}",
+            f"{r.ms_per_step:.1f}",
+            *(fmt(t, 1) for t in times),
+            fmt(r.allreduce.time_s * 1e3 if r.allreduce else None, 1),
+            f"{r.serial_steps_per_s:.3f}",
+            f"{r.tflops_at_bound:.3g}",
+            ", ".join(f"{p:g}" for p in published) or "—",
+            ", ".join(f"{p / r.steps_per_s:.2f}" for p in published) or "—",
+        )
+    print_table(table)
+    for r in record.results:
+        if r.allreduce is not None:
+            a = r.allreduce
+            stdout.print(
+                f"{r.display_name} all-reduce: ring over {a.gpus} GPUs, "
+                f"{a.wire_bytes / 1e9:.2f} GB sent per GPU over {a.link} at {a.link_gbs:g} GB/s "
+                f"per direction: {a.time_s * 1e3:.1f} ms, overlapped with backward ({a.source})"
+            )
+        if r.checkpointing != "off":
+            stdout.print(f"{r.display_name} checkpointing: {r.checkpointing}")
+        if top:
+            _print_ops(f"{r.display_name}: top operators of the step", r, top)
+    stdout.print("assumptions: " + "; ".join(record.assumptions) + ".")
+
+
+def _print_device(record) -> None:
+    device, config = record.device, record.config
     stdout.print(f"[bold]{record.label}[/]")
     stdout.print(
         f"device: {device.name}; bandwidth {device.bandwidth_gbs:,.1f} GB/s; units (dense "
@@ -193,6 +346,13 @@ def _print(record, top: int) -> None:
         )
         if config.precision != Precision.FP32_STRICT.value:
             stdout.print(f"on a CPU {config.precision} runs in plain fp32")
+
+
+def _print(record, top: int) -> None:
+    from rich.table import Table
+
+    reports, config = record.results, record.config
+    _print_device(record)
     table = Table(title=f"{config.precision}, batch {config.batch}, {config.resolution} px")
     for header in (
         "model",
@@ -228,43 +388,49 @@ def _print(record, top: int) -> None:
             + ", ".join(f"{r.display_name} {r.img_per_s / ref.img_per_s:.2f}x" for r in reports)
         )
     for r in reports:
-        if not top:
-            break
-        ops = Table(title=f"{r.display_name}: top operators (block indices folded to *)")
-        for header in (
-            "operator",
-            "module",
-            "unit",
-            "calls",
-            "GFLOP",
-            "MB",
-            "FLOP/B",
-            "ms",
-            "share",
-            "bound",
-        ):
-            ops.add_column(
-                header,
-                justify="left" if header in ("operator", "module", "unit", "bound") else "right",
-            )
-        for o in r.top_ops(top):
-            ops.add_row(
-                o.op.removeprefix("aten."),
-                o.module or "(root)",
-                o.unit,
-                str(o.calls),
-                f"{o.flops / 1e9:.1f}",
-                f"{o.bytes / 1e6:.0f}",
-                f"{o.intensity:.1f}",
-                f"{o.time_s * 1e3:.2f}",
-                f"{o.time_s / r.time_s:.1%}",
-                o.bound,
-            )
-        print_table(ops)
+        if top:
+            _print_ops(f"{r.display_name}: top operators (block indices folded to *)", r, top)
     for r in reports:
         if r.measured:
             stdout.print(f"measured {r.display_name}: {r.measured.source}")
     stdout.print("assumptions: " + "; ".join(record.assumptions) + ".")
+
+
+def _print_ops(title: str, r, top: int) -> None:
+    """The `top` costliest operator groups of a result (`time_s` is its whole time)."""
+    from rich.table import Table
+
+    ops = Table(title=title)
+    for header in (
+        "operator",
+        "module",
+        "unit",
+        "calls",
+        "GFLOP",
+        "MB",
+        "FLOP/B",
+        "ms",
+        "share",
+        "bound",
+    ):
+        ops.add_column(
+            header,
+            justify="left" if header in ("operator", "module", "unit", "bound") else "right",
+        )
+    for o in r.ops[:top]:
+        ops.add_row(
+            o.op.removeprefix("aten."),
+            o.module or "(root)",
+            o.unit,
+            str(o.calls),
+            f"{o.flops / 1e9:.1f}",
+            f"{o.bytes / 1e6:.0f}",
+            f"{o.intensity:.1f}",
+            f"{o.time_s * 1e3:.2f}",
+            f"{o.time_s / r.time_s:.1%}",
+            o.bound,
+        )
+    print_table(ops)
 
 
 def _print_devices() -> None:

@@ -117,20 +117,23 @@ def _cpu_flash_attention(query, key, value, *args, out_shape=None, **kwargs) -> 
     return sdpa_flop_count(query, key, value)
 
 
-def _conv_backward(
-    grad_out_shape, x_shape, w_shape, bias, stride, padding, dilation, transposed, output_padding,
-    groups, output_mask, out_shape=None, **kwargs
-) -> int:
+def _conv_backward(*args, out_shape=None, **kwargs) -> int:
     """torch's convolution-backward formula with the weight gradient divided by `groups`: torch
     counts a grouped convolution's weight gradient as if it were dense (a depthwise conv over C
-    channels: C times its real work). The input gradient is torch's (it reads the real weight)."""
+    channels: C times its real work). The input gradient is torch's (it reads the real weight).
+
+    ``args``: convolution_backward's (grad_out, input, weight, bias_sizes, stride, padding,
+    dilation, transposed, output_padding, groups, output_mask), as shapes."""
     from torch.utils.flop_counter import conv_backward_flop
 
-    common = (grad_out_shape, x_shape, w_shape, bias, stride, padding, dilation, transposed)
-    common += (output_padding, groups)
+    *common, groups, output_mask = args
     # the module attribute is torch's shape-wrapped formula: it takes the outputs as out_val
-    grad_input = conv_backward_flop(*common, [output_mask[0], False, False], out_val=out_shape)
-    grad_weight = conv_backward_flop(*common, [False, output_mask[1], False], out_val=out_shape)
+    grad_input = conv_backward_flop(
+        *common, groups, [output_mask[0], False, False], out_val=out_shape
+    )
+    grad_weight = conv_backward_flop(
+        *common, groups, [False, output_mask[1], False], out_val=out_shape
+    )
     return grad_input + grad_weight // groups
 
 

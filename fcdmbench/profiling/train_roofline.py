@@ -46,6 +46,7 @@ __all__ = [
     "TrainConfig",
     "interconnect",
     "price_train_step",
+    "published_speeds",
     "ring_allreduce",
     "run_train_roofline",
 ]
@@ -269,3 +270,27 @@ def run_train_roofline(
         device=device,
         results=tuple(results),
     )
+
+
+def published_speeds(result: TrainResult, device_key: str) -> list[Any]:
+    """The published training speeds (`fcdmbench.published.TRAINING_SPEEDS`) measured in the
+    setup `result` models: same model, resolution, card, GPU count, global batch and
+    checkpointing (on or off)."""
+    from fcdmbench.profiling.devices import get_device
+    from fcdmbench.published import TRAINING_SPEEDS
+    from fcdmbench.registry import resolve
+
+    key = get_device(device_key).key
+    found = []
+    for row in TRAINING_SPEEDS:
+        spec, tag = resolve(row.model)
+        same = (spec.name, tag or 256, row.device, row.gpus, row.global_batch) == (
+            result.model,
+            result.resolution,
+            key,
+            result.gpus,
+            result.global_batch,
+        )
+        if same and row.grad_checkpointing == (result.checkpointing != "off"):
+            found.append(row)
+    return found

@@ -243,8 +243,9 @@ def checkpoint_blocks(model: Any, recompute: Callable[[], Any]) -> str:
     def wrapped(forward, *args, **kwargs):
         return checkpoint(forward, *args, use_reentrant=False, context_fn=contexts, **kwargs)
 
-    if callable(getattr(model, "blocks", None)):
-        lists = [("blocks()", model.blocks())]
+    blocks_method = getattr(model, "blocks", None)
+    if callable(blocks_method) and not isinstance(blocks_method, nn.Module):  # FCDM.blocks()
+        lists = [("blocks()", blocks_method())]
     else:
         lists = [(n, m) for n, m in model.named_children() if isinstance(m, nn.ModuleList)]
     if not lists:
