@@ -118,15 +118,15 @@ def roofline_command(
     from fcdmbench.profiling.roofline import RooflineConfig, run_roofline
 
     batch = batch or (256 if mode is Mode.TRAIN else 64)
-    train = _TrainOptions(mode, gpus, batch, grad_checkpointing, ema, records is not None)
+    train = _TrainOptions(mode, gpus, batch, grad_checkpointing, ema)
     if records is None:
         default = Path("reports/throughput")
-        records = [default] if default.is_dir() and mode is Mode.INFER else []
+        records = [default] if default.is_dir() else []
     selected = _preflight(
         models, gpu, precision, resolution, attention, records, calibration, json_path, plot, train
     )
     if mode is Mode.TRAIN:
-        args = (selected, gpu, precision, batch, resolution, attention, calibration)
+        args = (selected, gpu, precision, batch, resolution, attention, calibration, records)
         _train(train, *args, json_path=json_path, top=top)
         return
     config = RooflineConfig(
@@ -163,7 +163,6 @@ class _TrainOptions:
     batch: int
     grad_checkpointing: bool
     ema: bool
-    records_given: bool
 
     def check(self, pf, device, plot) -> None:
         from fcdmbench.errors import ConfigError
@@ -190,11 +189,8 @@ class _TrainOptions:
                 pf.add(ConfigError("--gpu cpu models one process", hint="use --gpus 1"))
             else:
                 pf.check(interconnect, device.key, self.gpus)
-        for given, name in ((plot is not None, "--plot"), (self.records_given, "--records")):
-            if given:
-                pf.add(
-                    ConfigError(f"{name} is for --mode infer", hint=f"drop {name} in train mode")
-                )
+        if plot is not None:
+            pf.add(ConfigError("--plot is for --mode infer", hint="drop --plot in train mode"))
 
 
 def _preflight(
@@ -253,7 +249,9 @@ def _preflight(
     return selected
 
 
-def _train(options, models, gpu, precision, batch, resolution, attention, calibration, **out):
+def _train(
+    options, models, gpu, precision, batch, resolution, attention, calibration, records, **out
+):
     from fcdmbench.profiling.train_roofline import TrainConfig, run_train_roofline
 
     config = TrainConfig(
@@ -267,8 +265,13 @@ def _train(options, models, gpu, precision, batch, resolution, attention, calibr
         attention=attention,
         ema=options.ema,
         calibration=calibration,
+        records=tuple(records),
     )
-    record = run_train_roofline(config, progress=lambda m: stderr.print(m, style="dim"))
+    record = run_train_roofline(
+        config,
+        warn=lambda m: stderr.print(f"warning: {m}"),
+        progress=lambda m: stderr.print(m, style="dim"),
+    )
     if emit_record(record, out["json_path"]):
         return
     _print_train(record, out["top"])
@@ -290,7 +293,8 @@ def _print_train(record, top: int) -> None:
     phases = ("forward", "backward", "recompute", "optimizer", "ema", "ddp-copies")
     headers = ("model", "checkpointing", "bound steps/s", "img/s", "ms/step")
     headers += tuple(f"{p} ms" for p in phases) + ("all-reduce ms", "serial steps/s")
-    for header in (*headers, "TFLOP/s/GPU", "published steps/s", "published / bound"):
+    headers += ("TFLOP/s/GPU", "measured steps/s", "measured / bound")
+    for header in (*headers, "published steps/s", "published / bound"):
         table.add_column(header, justify="left" if header == "model" else "right")
     for r in record.results:
         times = [r.phase(p).time_s * 1e3 if r.phase(p) else None for p in phases]
@@ -305,6 +309,8 @@ def _print_train(record, top: int) -> None:
             fmt(r.allreduce.time_s * 1e3 if r.allreduce else None, 1),
             f"{r.serial_steps_per_s:.3f}",
             f"{r.tflops_at_bound:.3g}",
+            fmt(r.measured_steps_per_s, 3),
+            fmt(r.measured_over_predicted, 2),
             ", ".join(f"{p:g}" for p in published) or "—",
             ", ".join(f"{p / r.steps_per_s:.2f}" for p in published) or "—",
         )
@@ -319,6 +325,8 @@ def _print_train(record, top: int) -> None:
             )
         if r.checkpointing != "off":
             stdout.print(f"{r.display_name} checkpointing: {r.checkpointing}")
+        if r.measured:
+            stdout.print(f"measured {r.display_name}: {r.measured.source}")
         if top:
             _print_ops(f"{r.display_name}: top operators of the step", r, top)
     stdout.print("assumptions: " + "; ".join(record.assumptions) + ".")

@@ -68,6 +68,8 @@ class TrainConfig:
         grad_checkpointing: checkpoint every block.
         ema: price DiT's and FCDM's per-parameter EMA update.
         calibration: ``cpu`` only: a saved calibration (default: measure now).
+        records: ``throughput --mode train`` records (files or folders) to set measured steps/s
+            beside the bound (one process: ``gpus=1``, no checkpointing, same batch).
     """
 
     models: tuple[str, ...]
@@ -80,6 +82,7 @@ class TrainConfig:
     attention: str = "fused"
     ema: bool = True
     calibration: Path | None = None
+    records: tuple[Path, ...] = ()
 
     def __post_init__(self) -> None:
         require_models(self.models)
@@ -223,8 +226,37 @@ def _device(config: TrainConfig, progress: Callable[[str], None]) -> RooflineDev
     return roofline_device(config.device, calibration)
 
 
+def _measured(points: list[Any], result: TrainResult, device: RooflineDevice) -> Any:
+    """The latest measured training point of `result`'s single-process setup, or None: same
+    model, batch and resolution, no checkpointing; on a CPU the same CPU model in an fp32 mode,
+    on a GPU the same card and precision."""
+    import dataclasses
+
+    from fcdmbench.profiling.devices import find_device_peak
+    from fcdmbench.records import MeasuredThroughput
+
+    if result.gpus != 1 or result.checkpointing != "off":
+        return None
+
+    def same_device(p: Any) -> bool:
+        if device.calibration is not None:
+            fp32 = (Precision.FP32_STRICT, Precision.TF32, Precision.PAPER_DEFAULT)
+            is_fp32 = p.precision in {m.value for m in fp32}
+            return p.device_slug == device.calibration.device_slug and is_fp32
+        entry = find_device_peak(p.device_slug)
+        return entry is not None and entry.key == device.key and p.precision == result.precision
+
+    setup = (result.model, result.global_batch, result.resolution)
+    found = [p for p in points if (p.model, p.batch, p.resolution) == setup and same_device(p)]
+    if not found:
+        return None
+    latest = max(found, key=lambda p: p.source)
+    return dataclasses.replace(result, measured=MeasuredThroughput.from_point(latest))
+
+
 def run_train_roofline(
     config: TrainConfig,
+    warn: Callable[[str], None] = lambda message: None,
     progress: Callable[[str], None] = lambda message: None,
 ) -> TrainRooflineRecord:
     """Trace each model's training step once and price it on the device.
@@ -234,11 +266,13 @@ def run_train_roofline(
     """
     from fcdmbench.env import collect_env
     from fcdmbench.profiling.op_trace import trace_train_step
+    from fcdmbench.profiling.roofline import read_throughput_points
     from fcdmbench.records import RunInfo
 
     run = RunInfo.current()
     device = _device(config, progress)
     link = interconnect(config.device, config.gpus) if config.gpus > 1 else None
+    points = read_throughput_points(config.records, warn, mode="train") if config.records else []
     results = []
     for name in config.models:
         progress(f"tracing a training step of {name} on the meta device")
@@ -251,7 +285,8 @@ def run_train_roofline(
             config.grad_checkpointing,
             config.ema,
         )
-        results.append(price_train_step(trace, device, config.precision, config.gpus, link))
+        result = price_train_step(trace, device, config.precision, config.gpus, link)
+        results.append(_measured(points, result, device) or result)
     return TrainRooflineRecord(
         run=run,
         env=collect_env("cpu"),  # the meta device computes nothing; the host ran the trace
@@ -266,6 +301,7 @@ def run_train_roofline(
             attention=config.attention,
             ema=config.ema,
             calibration=None if config.calibration is None else str(config.calibration),
+            records=tuple(str(p) for p in config.records),
         ),
         device=device,
         results=tuple(results),

@@ -369,7 +369,8 @@ class AllReduce:
 @dataclass(frozen=True, slots=True)
 class TrainResult:
     """The training-step prediction for one model: ``time_s`` is the step's bound (see
-    `TRAIN_ASSUMPTIONS`), ``serial_time_s`` the same without overlapping the all-reduce."""
+    `TRAIN_ASSUMPTIONS`), ``serial_time_s`` the same without overlapping the all-reduce.
+    ``measured``: a ``throughput --mode train`` record of the same single-process setup."""
 
     DERIVED: ClassVar[tuple[str, ...]] = (
         "steps_per_s",
@@ -377,6 +378,8 @@ class TrainResult:
         "serial_steps_per_s",
         "ms_per_step",
         "tflops_at_bound",
+        "measured_steps_per_s",
+        "measured_over_predicted",
     )
 
     model: str
@@ -398,6 +401,7 @@ class TrainResult:
     allreduce: AllReduce | None
     ops: tuple[OpTime, ...]  # operator groups of the whole step, costliest first
     by_unit: tuple[OpTime, ...]
+    measured: MeasuredThroughput | None = None  # a train-mode throughput record's images/s
     notes: tuple[str, ...] = ()
 
     @property
@@ -422,6 +426,16 @@ class TrainResult:
         """One GPU's traced FLOPs over the step's bound."""
         return self.flops / self.time_s / 1e12 if self.time_s else 0.0
 
+    @property
+    def measured_steps_per_s(self) -> float | None:
+        """The matched throughput record's training steps/s (its images/s over the batch)."""
+        return self.measured.img_per_s / self.global_batch if self.measured else None
+
+    @property
+    def measured_over_predicted(self) -> float | None:
+        measured = self.measured_steps_per_s
+        return measured / self.steps_per_s if measured is not None else None
+
     def phase(self, name: str) -> TrainPhase | None:
         return next((p for p in self.phases if p.name == name), None)
 
@@ -440,6 +454,7 @@ class TrainSettings:
     attention: str
     ema: bool
     calibration: str | None = None
+    records: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
