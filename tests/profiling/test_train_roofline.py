@@ -264,3 +264,16 @@ def test_cli_train_refuses_what_it_cannot_model(extra, message):
     result = CliRunner().invoke(app, ["roofline", "-m", "fcdm-s", *extra])
     assert result.exit_code == ConfigError.exit_code, result.output
     assert message in result.output
+
+
+def test_the_meta_cache_changes_no_call(monkeypatch):
+    """The trace answers repeated meta operators from a cache (speed); every call, dtype and
+    byte count is what running every meta kernel gives."""
+    import contextlib
+
+    from fcdmbench.profiling import op_trace
+
+    args = ("fcdm-s", 256, 2, "bfloat16")
+    cached = trace_train_step(*args, grad_checkpointing=True)
+    monkeypatch.setattr(op_trace, "_meta_memo", contextlib.nullcontext)
+    assert trace_train_step(*args, grad_checkpointing=True).calls == cached.calls
