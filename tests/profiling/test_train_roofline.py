@@ -277,3 +277,23 @@ def test_the_meta_cache_changes_no_call(monkeypatch):
     cached = trace_train_step(*args, grad_checkpointing=True)
     monkeypatch.setattr(op_trace, "_meta_memo", contextlib.nullcontext)
     assert trace_train_step(*args, grad_checkpointing=True).calls == cached.calls
+
+
+def test_every_link_figure_has_a_source_and_a_basis():
+    import re
+
+    from fcdmbench.profiling.devices import get_device, load_devices
+
+    for device in load_devices():
+        for column, figure in device.link_figures().items():
+            assert figure.source and figure.printed, (device.key, column)
+            assert figure.basis in {"bidirectional/2", "per direction", "absent"}
+            if figure.basis == "absent":
+                assert figure.value == 0 and column == "nvlink_gbs"
+            if figure.basis == "bidirectional/2":  # half of the both-ways figure printed
+                printed = float(re.findall(r"(\d+)\s*GB/s", figure.printed)[-1])
+                assert figure.value == printed / 2, (device.key, column)
+        if device.nvlink_figure is not None and device.nvlink_figure.value:
+            assert device.nvlink_gpus and device.nvlink_gpus >= 2
+    assert get_device("rtx-4090").nvlink_figure.basis == "absent"  # the 4090 has no NVLink
+    assert get_device("h100-sxm").link_figures() and get_device("rtx-4090").pcie_figure
