@@ -167,6 +167,7 @@ class _TrainOptions:
     def check(self, pf, device, plot) -> None:
         from fcdmbench.errors import ConfigError
         from fcdmbench.profiling.train_roofline import interconnect
+        from fcdmbench.profiling.workloads import split_batch
 
         if self.mode is Mode.INFER:
             if self.gpus != 1 or self.grad_checkpointing or not self.ema:
@@ -177,13 +178,7 @@ class _TrainOptions:
                     )
                 )
             return
-        if self.batch % self.gpus:
-            pf.add(
-                ConfigError(
-                    f"the global batch {self.batch} does not split over {self.gpus} GPUs",
-                    hint="use a --batch that is a multiple of --gpus",
-                )
-            )
+        pf.check(split_batch, self.batch, self.gpus)
         if device is not None and self.gpus > 1:
             if device.is_calibrated:
                 pf.add(ConfigError("--gpu cpu models one process", hint="use --gpus 1"))

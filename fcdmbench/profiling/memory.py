@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fcdmbench.errors import ConfigError
-from fcdmbench.profiling.workloads import Mode, make_adamw, prime_optimizer
+from fcdmbench.profiling.workloads import Mode, make_adamw, prime_optimizer, split_batch
 from fcdmbench.records import MemoryCard, MemoryRecord, MemoryResult, MemorySettings, StepMemory
 from fcdmbench.records.memory import GIB, MEMORY_LABEL, rows_per_gpu
 from fcdmbench.registry import require_models
@@ -269,13 +269,7 @@ class MemoryConfig:
         if self.attention not in ("fused", "unfused"):
             raise ConfigError(f"attention must be fused or unfused, got {self.attention!r}")
         require_models(self.models)
-        if self.batch < 1 or self.gpus < 1:
-            raise ConfigError(f"batch and gpus must be >= 1, got {self.batch} and {self.gpus}")
-        if self.batch % self.gpus:
-            raise ConfigError(
-                f"batch {self.batch} does not split evenly over {self.gpus} GPUs",
-                hint="use a batch that is a multiple of --gpus",
-            )
+        split_batch(self.batch, self.gpus)
         if self.grad_checkpointing and self.mode is Mode.INFER:
             raise ConfigError("--grad-checkpointing applies to --mode train only")
         if self.cfg and self.mode is Mode.TRAIN:

@@ -266,6 +266,11 @@ class _Recorder:
         kind = _kind(name, func, args, kwargs, outputs[0])
         self._append(name, parents, kind, outputs, macs, read, written)
 
+    def check(self, tally_macs: float) -> None:
+        """The calls must sum to the FLOP counter's tally (a mismatch is a bug)."""
+        if abs(self.macs_total - tally_macs) > 1e-6 * max(tally_macs, 1.0):
+            raise RuntimeError(f"per-call MACs {self.macs_total} != the tally's {tally_macs}")
+
     def on_region_end(self, region: int, tensors: tuple, out: Any) -> None:
         if not self.fuse:
             return
@@ -337,8 +342,7 @@ def trace_module(
     if dtype is not None:
         modes.append(AutocastEmulation(dtype, state))
     tally = count_with_flop_counter(model, inputs, on_call=recorder.on_call, modes=modes)
-    if abs(recorder.macs_total - tally.macs) > 1e-6 * max(tally.macs, 1.0):
-        raise RuntimeError(f"per-call MACs {recorder.macs_total} != the tally's {tally.macs}")
+    recorder.check(tally.macs)
     return tuple(recorder.calls), tally.macs
 
 
@@ -666,8 +670,7 @@ def trace_train_step(
         modes.append(AutocastEmulation(dtype, state))
     with _meta_memo():  # entered first: innermost, below the counter and the recorder
         tally = count_with_flop_counter(model, (), recorder.on_call, modes, step=step)
-    if abs(recorder.macs_total - tally.macs) > 1e-6 * max(tally.macs, 1.0):
-        raise RuntimeError(f"per-call MACs {recorder.macs_total} != the tally's {tally.macs}")
+    recorder.check(tally.macs)
     return TrainTrace(
         model=spec.name,
         display_name=spec.display_name,

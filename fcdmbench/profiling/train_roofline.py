@@ -31,6 +31,7 @@ from typing import Any
 
 from fcdmbench.errors import ConfigError
 from fcdmbench.profiling.precision import Precision
+from fcdmbench.profiling.workloads import split_batch
 from fcdmbench.records import (
     AllReduce,
     RooflineDevice,
@@ -86,17 +87,11 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         require_models(self.models)
-        if self.batch < 1 or self.gpus < 1:
-            raise ConfigError(f"batch and gpus must be >= 1, got {self.batch} and {self.gpus}")
-        if self.batch % self.gpus:
-            raise ConfigError(
-                f"the global batch {self.batch} does not split evenly over {self.gpus} GPUs",
-                hint="use a --batch that is a multiple of --gpus",
-            )
+        split_batch(self.batch, self.gpus)
 
     @property
     def rows_per_gpu(self) -> int:
-        return self.batch // self.gpus
+        return split_batch(self.batch, self.gpus)
 
     @property
     def autocast(self) -> str | None:

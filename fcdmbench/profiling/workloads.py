@@ -26,6 +26,7 @@ __all__ = [
     "epsilon_loss",
     "make_adamw",
     "prime_optimizer",
+    "split_batch",
     "update_ema",
 ]
 
@@ -185,6 +186,22 @@ def _capture_graph(fn: Callable[[], Any], device: Any, keep: list[Any]) -> Calla
         out = fn()
     keep.extend([graph, out])
     return graph.replay
+
+
+def split_batch(batch: int, gpus: int) -> int:
+    """The rows each of `gpus` data-parallel GPUs runs of a global `batch`.
+
+    Raises:
+        ConfigError: a batch or GPU count below 1, or a batch that does not split evenly.
+    """
+    if batch < 1 or gpus < 1:
+        raise ConfigError(f"batch and gpus must be >= 1, got {batch} and {gpus}")
+    if batch % gpus:
+        raise ConfigError(
+            f"the global batch {batch} does not split evenly over {gpus} GPUs",
+            hint="use a --batch that is a multiple of --gpus",
+        )
+    return batch // gpus
 
 
 def make_adamw(params: Any, foreach: bool | None = None) -> Any:
