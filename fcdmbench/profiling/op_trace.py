@@ -346,6 +346,21 @@ def trace_module(
     return tuple(recorder.calls), tally.macs
 
 
+def _meta_inputs(spec: Any, resolution: int, batch: int) -> tuple:
+    """``(x, t, y)`` on the meta device for `batch` rows of `spec` at `resolution`."""
+    from fcdmbench.profiling.inputs import make_inputs
+    from fcdmbench.registry import VAE_FACTOR
+
+    side = resolution // VAE_FACTOR
+    shape = (
+        spec.input_shape(resolution)
+        if resolution in spec.resolutions
+        else (spec.latent_channels, side, side)
+    )
+    classes = getattr(spec.config, "num_classes", 1000)
+    return make_inputs(shape, batch=batch, device="meta", num_classes=classes)
+
+
 def trace_ops(
     name: str,
     resolution: int = 256,
@@ -366,23 +381,13 @@ def trace_ops(
         An `OpTrace` whose ``macs`` equals ``count_flops(name, resolution, batch).macs``.
     """
     from fcdmbench.profiling.flops import build_for_counting
-    from fcdmbench.profiling.inputs import make_inputs
-    from fcdmbench.registry import VAE_FACTOR, resolve
+    from fcdmbench.registry import resolve
 
     _check_options(autocast, attention, batch)
     spec, tag = resolve(name)
     resolution = tag or resolution
     model = build_for_counting(spec, resolution)  # validates the resolution as flops does
-    side = resolution // VAE_FACTOR
-    shape = (
-        spec.input_shape(resolution)
-        if resolution in spec.resolutions
-        else (spec.latent_channels, side, side)
-    )
-    inputs = make_inputs(
-        shape, batch=batch, device="meta", num_classes=getattr(spec.config, "num_classes", 1000)
-    )
-    calls, macs = trace_module(model, inputs, autocast, attention)
+    calls, macs = trace_module(model, _meta_inputs(spec, resolution, batch), autocast, attention)
     return OpTrace(
         model=spec.name,
         display_name=spec.display_name,
@@ -397,26 +402,17 @@ def trace_ops(
 
 
 @dataclass(frozen=True, slots=True)
-class TrainTrace:
-    """Every operator call of one training step of `model` on `batch` rows (one GPU's share).
+class TrainTrace(OpTrace):
+    """An `OpTrace` of one training step of `model` on `batch` rows (one GPU's share).
 
     ``calls`` carry their `PHASES` entry; ``macs`` is the FLOP counter's tally of the whole step.
     ``grad_bytes`` are the gradients of the trainable parameters (what DDP all-reduces).
     """
 
-    model: str
-    display_name: str
-    resolution: int
-    batch: int
-    autocast: str | None
-    attention: str
     checkpointing: str  # "off" or how the blocks are checkpointed
     ema: bool
-    params: int
     trainable_params: int
     grad_bytes: int
-    macs: float
-    calls: tuple[OpCall, ...]
 
     @property
     def gmacs_per_image(self) -> float:
@@ -611,7 +607,6 @@ def trace_train_step(
 
     from fcdmbench.profiling import workloads
     from fcdmbench.profiling.autocast_policy import AutocastEmulation, TraceState
-    from fcdmbench.profiling.inputs import make_inputs
     from fcdmbench.profiling.op_table import count_with_flop_counter
     from fcdmbench.registry import resolve
 
@@ -632,12 +627,7 @@ def trace_train_step(
     model, description = workloads.build_for_training(
         spec, resolution, grad_checkpointing, recompute, upstream=False
     )
-    x, t, y = make_inputs(
-        tuple(spec.input_shape(resolution)),
-        batch=batch,
-        device="meta",
-        num_classes=getattr(spec.config, "num_classes", 1000),
-    )
+    x, t, y = _meta_inputs(spec, resolution, batch)
     noise = torch.empty_like(x)
     params = list(model.parameters())
     trainable = [p for p in params if p.requires_grad]
@@ -678,11 +668,11 @@ def trace_train_step(
         batch=batch,
         autocast=autocast,
         attention=attention,
-        checkpointing=description,
-        ema=ema,
         params=sum(p.numel() for p in params),
-        trainable_params=sum(p.numel() for p in trainable),
-        grad_bytes=sum(p.numel() * p.element_size() for p in trainable),
         macs=tally.macs,
         calls=tuple(recorder.calls),
+        checkpointing=description,
+        ema=ema,
+        trainable_params=sum(p.numel() for p in trainable),
+        grad_bytes=sum(p.numel() * p.element_size() for p in trainable),
     )
