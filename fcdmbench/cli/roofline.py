@@ -451,17 +451,22 @@ def _print_devices() -> None:
         "fp16",
         "GiB",
         "GB/s",
+        "NVLink GB/s/dir",
+        "PCIe GB/s/dir",
         "source",
         "checked",
     ):
         table.add_column(header)
     for d in load_devices():
+        nvlink = d.nvlink_figure
         table.add_row(
             d.key,
             d.name,
             *(fmt(d.peak(c), 1) for c in ("fp32", "tf32", "bf16", "fp16")),
             fmt(d.memory_gib, 0),
             fmt(d.bandwidth_gbs, 0),
+            "none" if nvlink and not nvlink.value else fmt(nvlink and nvlink.value, 1),
+            fmt(d.pcie_figure and d.pcie_figure.value, 1),
             d.source,
             d.checked,
         )
