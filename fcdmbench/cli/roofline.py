@@ -81,25 +81,12 @@ def roofline_command(
     list_devices: Annotated[
         bool, typer.Option("--list-devices", help="Print the device table with sources and exit.")
     ] = False,
-    mode: Annotated[
-        Mode,
-        typer.Option(
-            help="infer: images/s through one forward; train: steps/s of a data-parallel "
-            "training step (forward, backward, AdamW, EMA, gradient all-reduce)."
-        ),
-    ] = Mode.INFER,
-    gpus: Annotated[
-        int, typer.Option(min=1, help="--mode train: data-parallel GPUs sharing --batch.")
-    ] = 1,
+    mode: Annotated[Mode, typer.Option(help="infer: images/s; train: steps/s (DDP).")] = Mode.INFER,
+    gpus: Annotated[int, typer.Option(min=1, help="train: GPUs sharing --batch.")] = 1,
     grad_checkpointing: Annotated[
-        bool,
-        typer.Option(
-            "--grad-checkpointing", help="--mode train: checkpoint every block (recomputed)."
-        ),
+        bool, typer.Option("--grad-checkpointing", help="train: checkpoint every block.")
     ] = False,
-    ema: Annotated[
-        bool, typer.Option("--ema/--no-ema", help="--mode train: price the EMA update.")
-    ] = True,
+    ema: Annotated[bool, typer.Option("--ema/--no-ema", help="train: price the EMA.")] = True,
 ) -> None:
     """Predicted upper bound of images/s from a roofline model (never a measurement).
 
@@ -109,14 +96,16 @@ def roofline_command(
 
     Example: fcdmbench roofline --models fcdm-xl dit-xl-2 --gpu a100-80gb-sxm --precision tf32
 
+    --mode train: the bound of optimizer steps/s of one data-parallel training step (forward,
+    backward with checkpointing's recomputation, AdamW, EMA, DDP copies, the gradient
+    all-reduce over NVLink or PCIe); --batch is then the global batch.
+
     Training: fcdmbench roofline -m fcdm-xl --mode train --gpu rtx-4090 --gpus 4 --batch 256
     --grad-checkpointing
     """
     if list_devices:
         _print_devices()
         return
-    from fcdmbench.profiling.roofline import RooflineConfig, run_roofline
-
     batch = batch or (256 if mode is Mode.TRAIN else 64)
     train = _TrainOptions(mode, gpus, batch, grad_checkpointing, ema)
     if records is None:
@@ -125,12 +114,18 @@ def roofline_command(
     selected = _preflight(
         models, gpu, precision, resolution, attention, records, calibration, json_path, plot, train
     )
+    args = (selected, gpu, precision, batch, resolution, attention, calibration, records)
     if mode is Mode.TRAIN:
-        args = (selected, gpu, precision, batch, resolution, attention, calibration, records)
         _train(train, *args, json_path=json_path, top=top)
-        return
+    else:
+        _infer(*args, json_path=json_path, plot=plot, top=top)
+
+
+def _infer(models, gpu, precision, batch, resolution, attention, calibration, records, **out):
+    from fcdmbench.profiling.roofline import RooflineConfig, run_roofline
+
     config = RooflineConfig(
-        models=tuple(selected),
+        models=tuple(models),
         device=gpu,
         precision=precision,
         batch=batch,
@@ -144,14 +139,14 @@ def roofline_command(
         warn=lambda m: stderr.print(f"warning: {m}"),
         progress=lambda m: stderr.print(m, style="dim"),
     )
-    if plot is not None:
+    if out["plot"] is not None:
         from fcdmbench.reporting.roofline_plot import plot_roofline
 
-        plot_roofline(record, plot)
-        stderr.print(f"wrote {plot}")
-    if emit_record(record, json_path):
+        plot_roofline(record, out["plot"])
+        stderr.print(f"wrote {out['plot']}")
+    if emit_record(record, out["json_path"]):
         return
-    _print(record, top)
+    _print(record, out["top"])
 
 
 @dataclass(frozen=True, slots=True)

@@ -577,6 +577,43 @@ def _flat_like(tensors: list[Any]) -> list[Any]:
     ]
 
 
+def _train_step(model: Any, inputs: tuple, ema: bool, recorder: _Recorder) -> tuple:
+    """(the step to trace, the model's parameters, the trainable ones): DiT's and FCDM's
+    train.py loop on `inputs`, telling `recorder` which phase runs."""
+    import torch
+
+    from fcdmbench.profiling import workloads
+
+    x, t, y = inputs
+    noise = torch.empty_like(x)
+    params = list(model.parameters())
+    trainable = [p for p in params if p.requires_grad]
+    # The updates are elementwise over every parameter, so they are traced on one flat
+    # parameter per dtype of the same size: the same bytes as the per-tensor kernels, in
+    # a fraction of the time (meta kernels run in Python).
+    flat = _flat_like(trainable)
+    optimizer = workloads.make_adamw(flat, foreach=True)
+    workloads.prime_optimizer(optimizer, flat)
+    ema_pairs = (_flat_like(params), _flat_like(params)) if ema else ((), ())
+
+    def step():
+        recorder.phase = "forward"
+        loss = workloads.epsilon_loss(model(x, t, y), noise)
+        seed = torch.ones_like(loss)  # made here: backward's own would run with grad on
+        recorder.phase = "backward"
+        loss.backward(seed)
+        recorder.phase = "optimizer"
+        for p in flat:  # the gradients backward left in the model's parameters, flattened
+            p.grad = torch.empty_like(p)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        if ema:
+            recorder.phase = "ema"
+            workloads.update_ema(*ema_pairs)
+
+    return step, params, trainable
+
+
 def trace_train_step(
     name: str,
     resolution: int = 256,
@@ -603,8 +640,6 @@ def trace_train_step(
     """
     import contextlib
 
-    import torch
-
     from fcdmbench.profiling import workloads
     from fcdmbench.profiling.autocast_policy import AutocastEmulation, TraceState
     from fcdmbench.profiling.op_table import count_with_flop_counter
@@ -627,34 +662,10 @@ def trace_train_step(
     model, description = workloads.build_for_training(
         spec, resolution, grad_checkpointing, recompute, upstream=False
     )
-    x, t, y = _meta_inputs(spec, resolution, batch)
-    noise = torch.empty_like(x)
-    params = list(model.parameters())
-    trainable = [p for p in params if p.requires_grad]
-    # The updates are elementwise over every parameter, so they are traced on one flat
-    # parameter per dtype of the same size: the same bytes as the per-tensor kernels, in
-    # a fraction of the time (meta kernels run in Python).
-    flat = _flat_like(trainable)
-    optimizer = workloads.make_adamw(flat, foreach=True)
-    workloads.prime_optimizer(optimizer, flat)
-    ema_pairs = (_flat_like(params), _flat_like(params)) if ema else ((), ())
     recorder = _Recorder(type(model).__name__, state, fuse_attention=False)
-
-    def step():
-        recorder.phase = "forward"
-        loss = workloads.epsilon_loss(model(x, t, y), noise)
-        seed = torch.ones_like(loss)  # made here: backward's own would run with grad on
-        recorder.phase = "backward"
-        loss.backward(seed)
-        recorder.phase = "optimizer"
-        for p in flat:  # the gradients backward left in the model's parameters, flattened
-            p.grad = torch.empty_like(p)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        if ema:
-            recorder.phase = "ema"
-            workloads.update_ema(*ema_pairs)
-
+    step, params, trainable = _train_step(
+        model, _meta_inputs(spec, resolution, batch), ema, recorder
+    )
     modes = _step_modes(state, dtype, attention)
     if dtype is not None:
         modes.append(AutocastEmulation(dtype, state))
