@@ -1,7 +1,7 @@
 """Training-step roofline: its speed for two XL models, and measured CPU training steps beside
 the CPU bound (prints figures; not a test).
 
-Usage: python benchmarks/bench_train_roofline.py [--runs N] [--batch B] [--skip-cpu]
+Usage: python benchmarks/bench_train_roofline.py [--runs N] [--batch B] [--threads T] [--skip-cpu]
 
 1. Speed (target: under 10 s on the 2-core CPU machine): ``fcdmbench roofline --mode train`` for
    FCDM-XL and DiT-XL/2 in a fresh process, as a user runs it, on 4 x RTX 4090 at batch 256 with
@@ -11,7 +11,9 @@ Usage: python benchmarks/bench_train_roofline.py [--runs N] [--batch B] [--skip-
    real steps (forward, backward, AdamW) of FCDM-S and DiT-S/2, then ``fcdmbench roofline --mode
    train --gpu cpu --no-ema --records`` prices the same step with this CPU's calibrated roofs and
    sets the measurement beside it. Last, FCDM-S's first depthwise convolution timed forward and
-   backward on its own: the kernel that explains FCDM-S's ratio on a CPU.
+   backward on its own: the kernel that explains FCDM-S's ratio on a CPU. ``--threads T`` runs
+   all three with T torch threads (``OMP_NUM_THREADS``; the calibration records the count): on a
+   machine other jobs share, one thread per process keeps the figures steadier.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ def _speed(runs: int) -> None:
 
 def _fcdm(*args: str) -> None:
     exe = Path(sys.executable).with_name("fcdmbench")
-    subprocess.run([str(exe), *args], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([str(exe), *args], check=True, stdout=subprocess.DEVNULL)  # env: os.environ
 
 
 def _cpu(batch: int) -> None:
@@ -127,9 +129,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--skip-cpu", action="store_true")
     args = parser.parse_args()
     _speed(args.runs)
+    if args.threads is not None:
+        import torch
+
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)  # the fcdmbench processes
+        torch.set_num_threads(args.threads)  # the depthwise timing here
     if not args.skip_cpu:
         _cpu(args.batch)
         _depthwise(args.batch)
