@@ -287,7 +287,9 @@ def _print_train(record, top: int) -> None:
     for header in (*headers, "published steps/s", "published / bound"):
         table.add_column(header, justify="left" if header == "model" else "right")
     for r in record.results:
-        times = [r.phase(p).time_s * 1e3 if r.phase(p) else None for p in phases]
+        times = [
+            r.phase(p).time_s * 1e3 if r.phase(p) and r.phase(p).calls else None for p in phases
+        ]
         published = [row.steps_per_s for row in published_speeds(r, config.device)]
         table.add_row(
             r.display_name,
