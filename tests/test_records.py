@@ -197,6 +197,7 @@ def test_every_kind_is_registered():
         "sample",
         "spectral",
         "roofline",
+        "roofline-train",
         "memory",
         "report",
     }

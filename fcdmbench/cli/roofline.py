@@ -1,7 +1,9 @@
-"""`fcdmbench roofline`: a predicted upper bound of images/s on a named GPU, per operator."""
+"""`fcdmbench roofline`: a predicted upper bound of images/s on a named GPU, per operator; with
+``--mode train`` of optimizer steps/s of a data-parallel training step."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -9,6 +11,7 @@ import typer
 
 from fcdmbench.cli.output import emit_record, fmt, print_table, stderr, stdout
 from fcdmbench.profiling.precision import Precision
+from fcdmbench.profiling.workloads import Mode
 
 
 def register(app: typer.Typer) -> None:
@@ -35,7 +38,15 @@ def roofline_command(
         Precision,
         typer.Option(help="Which units and dtypes (paper-default: convs TF32, matmuls FP32)."),
     ] = Precision.TF32,
-    batch: Annotated[int, typer.Option("--batch", "-b", min=1, help="Images per forward.")] = 64,
+    batch: Annotated[
+        int | None,
+        typer.Option(
+            "--batch",
+            "-b",
+            min=1,
+            help="Images per forward (infer; default 64) or the global batch (train; 256).",
+        ),
+    ] = None,
     resolution: Annotated[int, typer.Option("--resolution", "-r", min=8)] = 256,
     attention: Annotated[
         str, typer.Option(help="fused: SDPA as one kernel; unfused: its math path op by op.")
@@ -70,6 +81,12 @@ def roofline_command(
     list_devices: Annotated[
         bool, typer.Option("--list-devices", help="Print the device table with sources and exit.")
     ] = False,
+    mode: Annotated[Mode, typer.Option(help="infer: images/s; train: steps/s (DDP).")] = Mode.INFER,
+    gpus: Annotated[int, typer.Option(min=1, help="train: GPUs sharing --batch.")] = 1,
+    grad_checkpointing: Annotated[
+        bool, typer.Option("--grad-checkpointing", help="train: checkpoint every block.")
+    ] = False,
+    ema: Annotated[bool, typer.Option("--ema/--no-ema", help="train: price the EMA.")] = True,
 ) -> None:
     """Predicted upper bound of images/s from a roofline model (never a measurement).
 
@@ -78,20 +95,37 @@ def roofline_command(
     share and top operators.
 
     Example: fcdmbench roofline --models fcdm-xl dit-xl-2 --gpu a100-80gb-sxm --precision tf32
+
+    --mode train: the bound of optimizer steps/s of one data-parallel training step (forward,
+    backward with checkpointing's recomputation, AdamW, EMA, DDP copies, the gradient
+    all-reduce over NVLink or PCIe); --batch is then the global batch.
+
+    Training: fcdmbench roofline -m fcdm-xl --mode train --gpu rtx-4090 --gpus 4 --batch 256
+    --grad-checkpointing
     """
     if list_devices:
         _print_devices()
         return
-    from fcdmbench.profiling.roofline import RooflineConfig, run_roofline
-
+    batch = batch or (256 if mode is Mode.TRAIN else 64)
+    train = _TrainOptions(mode, gpus, batch, grad_checkpointing, ema)
     if records is None:
         default = Path("reports/throughput")
         records = [default] if default.is_dir() else []
     selected = _preflight(
-        models, gpu, precision, resolution, attention, records, calibration, json_path, plot
+        models, gpu, precision, resolution, attention, records, calibration, json_path, plot, train
     )
+    args = (selected, gpu, precision, batch, resolution, attention, calibration, records)
+    if mode is Mode.TRAIN:
+        _train(train, *args, json_path=json_path, top=top)
+    else:
+        _infer(*args, json_path=json_path, plot=plot, top=top)
+
+
+def _infer(models, gpu, precision, batch, resolution, attention, calibration, records, **out):
+    from fcdmbench.profiling.roofline import RooflineConfig, run_roofline
+
     config = RooflineConfig(
-        models=tuple(selected),
+        models=tuple(models),
         device=gpu,
         precision=precision,
         batch=batch,
@@ -105,17 +139,53 @@ def roofline_command(
         warn=lambda m: stderr.print(f"warning: {m}"),
         progress=lambda m: stderr.print(m, style="dim"),
     )
-    if plot is not None:
+    if out["plot"] is not None:
         from fcdmbench.reporting.roofline_plot import plot_roofline
 
-        plot_roofline(record, plot)
-        stderr.print(f"wrote {plot}")
-    if emit_record(record, json_path):
+        plot_roofline(record, out["plot"])
+        stderr.print(f"wrote {out['plot']}")
+    if emit_record(record, out["json_path"]):
         return
-    _print(record, top)
+    _print(record, out["top"])
 
 
-def _preflight(models, gpu, precision, resolution, attention, records, calibration, *outputs):
+@dataclass(frozen=True, slots=True)
+class _TrainOptions:
+    """The ``--mode train`` options, and the check that none is given for the wrong mode."""
+
+    mode: Mode
+    gpus: int
+    batch: int
+    grad_checkpointing: bool
+    ema: bool
+
+    def check(self, pf, device, plot) -> None:
+        from fcdmbench.errors import ConfigError
+        from fcdmbench.profiling.train_roofline import interconnect
+        from fcdmbench.profiling.workloads import split_batch
+
+        if self.mode is Mode.INFER:
+            if self.gpus != 1 or self.grad_checkpointing or not self.ema:
+                pf.add(
+                    ConfigError(
+                        "--gpus, --grad-checkpointing and --no-ema apply to --mode train",
+                        hint="add --mode train, or drop them",
+                    )
+                )
+            return
+        pf.check(split_batch, self.batch, self.gpus)
+        if device is not None and self.gpus > 1:
+            if device.is_calibrated:
+                pf.add(ConfigError("--gpu cpu models one process", hint="use --gpus 1"))
+            else:
+                pf.check(interconnect, device.key, self.gpus)
+        if plot is not None:
+            pf.add(ConfigError("--plot is for --mode infer", hint="drop --plot in train mode"))
+
+
+def _preflight(
+    models, gpu, precision, resolution, attention, records, calibration, json_path, plot, train
+):
     """Every problem with the command line at once, before anything is traced or measured
     (creates nothing). Returns the selected model names."""
     from fcdmbench.cli.selection import select_models
@@ -158,7 +228,7 @@ def _preflight(models, gpu, precision, resolution, attention, records, calibrati
                     hint="pass record files or folders written by fcdmbench throughput",
                 )
             )
-    json_path, plot = outputs
+    train.check(pf, device, plot)
     if json_path is not None and str(json_path) != "-":
         pf.check(check_output, json_path)
     if plot is not None:
@@ -169,10 +239,93 @@ def _preflight(models, gpu, precision, resolution, attention, records, calibrati
     return selected
 
 
-def _print(record, top: int) -> None:
+def _train(
+    options, models, gpu, precision, batch, resolution, attention, calibration, records, **out
+):
+    from fcdmbench.profiling.train_roofline import TrainConfig, run_train_roofline
+
+    config = TrainConfig(
+        models=tuple(models),
+        device=gpu,
+        precision=precision,
+        batch=batch,
+        gpus=options.gpus,
+        resolution=resolution,
+        grad_checkpointing=options.grad_checkpointing,
+        attention=attention,
+        ema=options.ema,
+        calibration=calibration,
+        records=tuple(records),
+    )
+    record = run_train_roofline(
+        config,
+        warn=lambda m: stderr.print(f"warning: {m}"),
+        progress=lambda m: stderr.print(m, style="dim"),
+    )
+    if emit_record(record, out["json_path"]):
+        return
+    _print_train(record, out["top"])
+
+
+def _print_train(record, top: int) -> None:
     from rich.table import Table
 
-    device, reports, config = record.device, record.results, record.config
+    from fcdmbench.profiling.train_roofline import published_speeds
+
+    config = record.config
+    _print_device(record)
+    rows = config.batch // config.gpus
+    title = (
+        f"training step, {config.precision}: global batch {config.batch} over {config.gpus} "
+        f"GPU(s) ({rows} rows each), {config.resolution} px"
+    )
+    table = Table(title=title)
+    phases = ("forward", "backward", "recompute", "optimizer", "ema", "ddp-copies")
+    headers = ("model", "checkpointing", "bound steps/s", "img/s", "ms/step")
+    headers += tuple(f"{p} ms" for p in phases) + ("all-reduce ms", "serial steps/s")
+    headers += ("TFLOP/s/GPU", "measured steps/s", "measured / bound")
+    for header in (*headers, "published steps/s", "published / bound"):
+        table.add_column(header, justify="left" if header == "model" else "right")
+    for r in record.results:
+        times = [
+            r.phase(p).time_s * 1e3 if r.phase(p) and r.phase(p).calls else None for p in phases
+        ]
+        published = [row.steps_per_s for row in published_speeds(r, config.device)]
+        table.add_row(
+            r.display_name,
+            "off" if r.checkpointing == "off" else "on",
+            f"{r.steps_per_s:.3f}",
+            f"{r.images_per_s:,.1f}",
+            f"{r.ms_per_step:.1f}",
+            *(fmt(t, 1) for t in times),
+            fmt(r.allreduce.time_s * 1e3 if r.allreduce else None, 1),
+            f"{r.serial_steps_per_s:.3f}",
+            f"{r.tflops_at_bound:.3g}",
+            fmt(r.measured_steps_per_s, 3),
+            fmt(r.measured_over_predicted, 2),
+            ", ".join(f"{p:g}" for p in published) or "—",
+            ", ".join(f"{p / r.steps_per_s:.2f}" for p in published) or "—",
+        )
+    print_table(table)
+    for r in record.results:
+        if r.allreduce is not None:
+            a = r.allreduce
+            stdout.print(
+                f"{r.display_name} all-reduce: ring over {a.gpus} GPUs, "
+                f"{a.wire_bytes / 1e9:.2f} GB sent per GPU over {a.link} at {a.link_gbs:g} GB/s "
+                f"per direction: {a.time_s * 1e3:.1f} ms, overlapped with backward ({a.source})"
+            )
+        if r.checkpointing != "off":
+            stdout.print(f"{r.display_name} checkpointing: {r.checkpointing}")
+        if r.measured:
+            stdout.print(f"measured {r.display_name}: {r.measured.source}")
+        if top:
+            _print_ops(f"{r.display_name}: top operators of the step", r, top)
+    stdout.print("assumptions: " + "; ".join(record.assumptions) + ".")
+
+
+def _print_device(record) -> None:
+    device, config = record.device, record.config
     stdout.print(f"[bold]{record.label}[/]")
     stdout.print(
         f"device: {device.name}; bandwidth {device.bandwidth_gbs:,.1f} GB/s; units (dense "
@@ -193,6 +346,13 @@ def _print(record, top: int) -> None:
         )
         if config.precision != Precision.FP32_STRICT.value:
             stdout.print(f"on a CPU {config.precision} runs in plain fp32")
+
+
+def _print(record, top: int) -> None:
+    from rich.table import Table
+
+    reports, config = record.results, record.config
+    _print_device(record)
     table = Table(title=f"{config.precision}, batch {config.batch}, {config.resolution} px")
     for header in (
         "model",
@@ -228,43 +388,49 @@ def _print(record, top: int) -> None:
             + ", ".join(f"{r.display_name} {r.img_per_s / ref.img_per_s:.2f}x" for r in reports)
         )
     for r in reports:
-        if not top:
-            break
-        ops = Table(title=f"{r.display_name}: top operators (block indices folded to *)")
-        for header in (
-            "operator",
-            "module",
-            "unit",
-            "calls",
-            "GFLOP",
-            "MB",
-            "FLOP/B",
-            "ms",
-            "share",
-            "bound",
-        ):
-            ops.add_column(
-                header,
-                justify="left" if header in ("operator", "module", "unit", "bound") else "right",
-            )
-        for o in r.top_ops(top):
-            ops.add_row(
-                o.op.removeprefix("aten."),
-                o.module or "(root)",
-                o.unit,
-                str(o.calls),
-                f"{o.flops / 1e9:.1f}",
-                f"{o.bytes / 1e6:.0f}",
-                f"{o.intensity:.1f}",
-                f"{o.time_s * 1e3:.2f}",
-                f"{o.time_s / r.time_s:.1%}",
-                o.bound,
-            )
-        print_table(ops)
+        if top:
+            _print_ops(f"{r.display_name}: top operators (block indices folded to *)", r, top)
     for r in reports:
         if r.measured:
             stdout.print(f"measured {r.display_name}: {r.measured.source}")
     stdout.print("assumptions: " + "; ".join(record.assumptions) + ".")
+
+
+def _print_ops(title: str, r, top: int) -> None:
+    """The `top` costliest operator groups of a result (`time_s` is its whole time)."""
+    from rich.table import Table
+
+    ops = Table(title=title)
+    for header in (
+        "operator",
+        "module",
+        "unit",
+        "calls",
+        "GFLOP",
+        "MB",
+        "FLOP/B",
+        "ms",
+        "share",
+        "bound",
+    ):
+        ops.add_column(
+            header,
+            justify="left" if header in ("operator", "module", "unit", "bound") else "right",
+        )
+    for o in r.ops[:top]:
+        ops.add_row(
+            o.op.removeprefix("aten."),
+            o.module or "(root)",
+            o.unit,
+            str(o.calls),
+            f"{o.flops / 1e9:.1f}",
+            f"{o.bytes / 1e6:.0f}",
+            f"{o.intensity:.1f}",
+            f"{o.time_s * 1e3:.2f}",
+            f"{o.time_s / r.time_s:.1%}",
+            o.bound,
+        )
+    print_table(ops)
 
 
 def _print_devices() -> None:
@@ -282,17 +448,22 @@ def _print_devices() -> None:
         "fp16",
         "GiB",
         "GB/s",
+        "NVLink GB/s/dir",
+        "PCIe GB/s/dir",
         "source",
         "checked",
     ):
         table.add_column(header)
     for d in load_devices():
+        nvlink = d.nvlink_figure
         table.add_row(
             d.key,
             d.name,
             *(fmt(d.peak(c), 1) for c in ("fp32", "tf32", "bf16", "fp16")),
             fmt(d.memory_gib, 0),
             fmt(d.bandwidth_gbs, 0),
+            "none" if nvlink and not nvlink.value else fmt(nvlink and nvlink.value, 1),
+            fmt(d.pcie_figure and d.pcie_figure.value, 1),
             d.source,
             d.checked,
         )

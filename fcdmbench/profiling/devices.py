@@ -15,6 +15,10 @@ Peak basis per precision mode (see `fcdmbench.profiling.precision.Precision`):
 | tf32            | ``tf32``          | TF32 tensor cores for both                                |
 | bf16 / fp16     | ``bf16``/``fp16`` | autocast: tensor cores, FP32 accumulate                   |
 | paper-default   | none              | convs TF32 but matmuls IEEE fp32: no single peak applies  |
+
+Interconnect (`DeviceSpec.link_figures`, for the training roofline's all-reduce): NVLink and
+PCIe bandwidth in GB/s per direction, with how many GPUs one NVLink fabric joins; a card without
+NVLink says so with a zero figure of basis ``absent``.
 """
 
 from __future__ import annotations
@@ -80,6 +84,9 @@ class DeviceSpec:
     memory_figure: Figure | None = None
     bandwidth_figure: Figure | None = None
     is_calibrated: bool = False
+    nvlink_figure: Figure | None = None  # GB/s per direction; value 0, basis "absent": none
+    pcie_figure: Figure | None = None  # GB/s per direction
+    nvlink_gpus: int | None = None  # GPUs one NVLink fabric joins all-to-all
 
     def peak(self, basis: str) -> float | None:
         """Dense peak TFLOP/s for ``fp32``, ``tf32``, ``bf16`` or ``fp16`` (None: not offered)."""
@@ -117,6 +124,11 @@ class DeviceSpec:
         """Every figure present, by column name (``fp32_tflops`` ... ``bandwidth_gbs``)."""
         named = {f"{c}_tflops": getattr(self, f"{c}_figure") for c in PRECISION_COLUMNS}
         named.update(memory_gib=self.memory_figure, bandwidth_gbs=self.bandwidth_figure)
+        return {k: v for k, v in named.items() if v is not None}
+
+    def link_figures(self) -> dict[str, Figure]:
+        """The interconnect figures present (``nvlink_gbs``, ``pcie_gbs``)."""
+        named = {"nvlink_gbs": self.nvlink_figure, "pcie_gbs": self.pcie_figure}
         return {k: v for k, v in named.items() if v is not None}
 
 
@@ -164,6 +176,9 @@ def load_devices(path: Path = TABLE_PATH) -> tuple[DeviceSpec, ...]:
                 memory_figure=_figure(raw.get("memory_gib"), source, f"{key}.memory_gib"),
                 bandwidth_figure=_figure(raw.get("bandwidth_gbs"), source, f"{key}.bandwidth_gbs"),
                 is_calibrated=bool(raw.get("calibrated", False)),
+                nvlink_figure=_figure(raw.get("nvlink_gbs"), source, f"{key}.nvlink_gbs"),
+                pcie_figure=_figure(raw.get("pcie_gbs"), source, f"{key}.pcie_gbs"),
+                nvlink_gpus=raw.get("nvlink_gpus"),
                 **figures,
             )
         )

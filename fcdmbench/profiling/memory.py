@@ -27,14 +27,13 @@ generator state checkpointing keeps per block (host memory; it shows on a CPU, s
 from __future__ import annotations
 
 import dataclasses
-import functools
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from fcdmbench.errors import ConfigError
-from fcdmbench.profiling.workloads import Mode
+from fcdmbench.profiling.workloads import Mode, make_adamw, prime_optimizer, split_batch
 from fcdmbench.records import MemoryCard, MemoryRecord, MemoryResult, MemorySettings, StepMemory
 from fcdmbench.records.memory import GIB, MEMORY_LABEL, rows_per_gpu
 from fcdmbench.registry import require_models
@@ -147,12 +146,7 @@ def measure_step(
         del loss
         optimizer.step()
 
-    # The optimizer state exists from the first step of a run on; create it with one update on
-    # zero gradients (the measured step below is then a steady-state step).
-    for p in params:
-        p.grad = torch.zeros_like(p)
-    optimizer.step()
-    optimizer.zero_grad(set_to_none=True)
+    prime_optimizer(optimizer, params)  # the measured step is then a steady-state step
     state = [v for s in optimizer.state.values() for v in s.values() if torch.is_tensor(v)]
     ignore = param_storages | {id(v.untyped_storage()) for v in state}
     saved: dict[int, int] = {}
@@ -275,13 +269,7 @@ class MemoryConfig:
         if self.attention not in ("fused", "unfused"):
             raise ConfigError(f"attention must be fused or unfused, got {self.attention!r}")
         require_models(self.models)
-        if self.batch < 1 or self.gpus < 1:
-            raise ConfigError(f"batch and gpus must be >= 1, got {self.batch} and {self.gpus}")
-        if self.batch % self.gpus:
-            raise ConfigError(
-                f"batch {self.batch} does not split evenly over {self.gpus} GPUs",
-                hint="use a batch that is a multiple of --gpus",
-            )
+        split_batch(self.batch, self.gpus)
         if self.grad_checkpointing and self.mode is Mode.INFER:
             raise ConfigError("--grad-checkpointing applies to --mode train only")
         if self.cfg and self.mode is Mode.TRAIN:
@@ -306,52 +294,21 @@ class MemoryConfig:
         )
 
 
-def _checkpoint_blocks(model: Any, is_fused_attention: bool) -> str:
-    """Wrap every element of the model's top-level ``nn.ModuleList``s in non-reentrant
-    checkpointing; returns a description (raises ConfigError when there is nothing to wrap).
-
-    The recomputation in backward runs outside the step's function modes, so the fused-attention
-    mode is entered again for it (``context_fn``)."""
-    import contextlib
-
-    from torch import nn
-    from torch.utils.checkpoint import checkpoint
-
-    def contexts():
-        recompute = fused_attention_mode() if is_fused_attention else contextlib.nullcontext()
-        return contextlib.nullcontext(), recompute
-
-    def wrapped(forward, *args, **kwargs):
-        return checkpoint(forward, *args, use_reentrant=False, context_fn=contexts, **kwargs)
-
-    lists = [(n, m) for n, m in model.named_children() if isinstance(m, nn.ModuleList)]
-    if not lists:
-        raise ConfigError(
-            f"{type(model).__name__} has no block list to checkpoint",
-            hint="drop --grad-checkpointing for this model",
-        )
-    for _, blocks in lists:
-        for block in blocks:
-            block.forward = functools.partial(wrapped, block.forward)
-    return "applied by fcdmbench per block of " + ", ".join(n for n, _ in lists)
-
-
 def _build(spec: Any, config: MemoryConfig) -> tuple[Any, str]:
     """The model on the meta device (the flops command's construction path) and a description
-    of its checkpointing."""
-    from fcdmbench.profiling.flops import build_for_counting
+    of its checkpointing (`fcdmbench.profiling.workloads.build_for_training`; the recomputation
+    of blocks fcdmbench wraps re-enters the fused-attention mode)."""
+    import contextlib
 
-    has_own = hasattr(spec.config, "checkpointing")
-    overrides = {}
-    description = "off"
-    if has_own:
-        # FCDM: "train" = its per-block checkpointing when training (upstream always wraps)
-        overrides["checkpointing"] = "train" if config.grad_checkpointing else "off"
-        if config.grad_checkpointing:
-            description = "upstream per-block (torch.utils.checkpoint, non-reentrant)"
-    model = build_for_counting(spec, config.resolution, "meta", overrides)
-    if config.grad_checkpointing and not has_own:
-        description = _checkpoint_blocks(model, config.attention == "fused")
+    from fcdmbench.profiling.workloads import build_for_training
+
+    fused = config.attention == "fused"
+    model, description = build_for_training(
+        spec,
+        config.resolution,
+        config.grad_checkpointing,
+        fused_attention_mode if fused else contextlib.nullcontext,
+    )
     model.train(config.mode is Mode.TRAIN)
     return model, description
 
@@ -411,7 +368,7 @@ def measure_memory(
             model,
             make_batch,
             config.mode,
-            lambda params: torch.optim.AdamW(params, lr=1e-4, weight_decay=0.0, foreach=True),
+            lambda params: make_adamw(params, foreach=True),
             is_fused_attention=config.attention == "fused",
         )
         results.append(

@@ -117,6 +117,26 @@ def _cpu_flash_attention(query, key, value, *args, out_shape=None, **kwargs) -> 
     return sdpa_flop_count(query, key, value)
 
 
+def _conv_backward(*args, out_shape=None, **kwargs) -> int:
+    """torch's convolution-backward formula with the weight gradient divided by `groups`: torch
+    counts a grouped convolution's weight gradient as if it were dense (a depthwise conv over C
+    channels: C times its real work). The input gradient is torch's (it reads the real weight).
+
+    ``args``: convolution_backward's (grad_out, input, weight, bias_sizes, stride, padding,
+    dilation, transposed, output_padding, groups, output_mask), as shapes."""
+    from torch.utils.flop_counter import conv_backward_flop
+
+    *common, groups, output_mask = args
+    # the module attribute is torch's shape-wrapped formula: it takes the outputs as out_val
+    grad_input = conv_backward_flop(
+        *common, groups, [output_mask[0], False, False], out_val=out_shape
+    )
+    grad_weight = conv_backward_flop(
+        *common, groups, [False, output_mask[1], False], out_val=out_shape
+    )
+    return grad_input + grad_weight // groups
+
+
 def _custom_mapping() -> dict[Any, Any]:
     import torch
 
@@ -134,6 +154,7 @@ def _custom_mapping() -> dict[Any, Any]:
         aten.native_batch_norm: _affine_norm(1),
         aten._native_batch_norm_legit_no_training: _affine_norm(1),
         aten._scaled_dot_product_flash_attention_for_cpu: _cpu_flash_attention,
+        aten.convolution_backward: _conv_backward,  # seen only by training traces
     }
     return mapping
 
@@ -147,7 +168,11 @@ def _dense_ops() -> frozenset[str]:
 
 
 def count_with_flop_counter(
-    model: Any, inputs: tuple, on_call: Callable | None = None, modes: Sequence[Any] = ()
+    model: Any,
+    inputs: tuple,
+    on_call: Callable | None = None,
+    modes: Sequence[Any] = (),
+    step: Callable[[], Any] | None = None,
 ) -> OpTally:
     """Run ``model(*inputs)`` under `FlopCounterMode` with fcdmbench's op table.
 
@@ -162,6 +187,8 @@ def count_with_flop_counter(
             trace (`fcdmbench.profiling.op_trace`) is built on it, so it never counts FLOPs twice.
         modes: further context managers entered inside the counter, innermost last (dispatch
             modes there see each operator before the counter does).
+        step: run ``step()`` with autograd on instead of ``model(*inputs)`` under no_grad (a
+            training step: forward, loss, backward, optimizer; `model` names the modules).
     """
     import torch
     from torch.utils._python_dispatch import TorchDispatchMode
@@ -194,9 +221,10 @@ def count_with_flop_counter(
             return out
 
     with contextlib.ExitStack() as stack:
-        for mode in (torch.no_grad(), _Census(), counter, *modes):
+        grad = torch.no_grad() if step is None else torch.enable_grad()
+        for mode in (grad, _Census(), counter, *modes):
             stack.enter_context(mode)
-        model(*inputs)
+        model(*inputs) if step is None else step()
 
     dense = _dense_ops()
     counts = counter.get_flop_counts()

@@ -12,6 +12,12 @@ so dtypes, and the casts autocast inserts, are those a GPU would run.
 kernel): with ``attention="fused"`` (default) its math-path operators become one call that
 reads q, k, v and writes the output; ``attention="unfused"`` keeps them apart (scores written
 to and read from memory), a what-if for attention without a fused kernel.
+
+`trace_train_step` traces one training step instead: forward, loss, the real autograd backward
+(with gradient checkpointing's recomputation, which runs inside backward), the AdamW (foreach)
+update and the EMA update, each call tagged with its `PHASES` entry. Fused attention there is
+FlashAttention's forward and backward kernels (``aten._scaled_dot_product_flash_attention`` and
+its backward: the backward recomputes the scores, 5 matmuls against the forward's 2).
 """
 
 from __future__ import annotations
@@ -21,11 +27,23 @@ from typing import Any
 
 from fcdmbench.errors import ConfigError
 
-__all__ = ["ATTENTION_MODES", "KINDS", "OpCall", "OpTrace", "trace_module", "trace_ops"]
+__all__ = [
+    "ATTENTION_MODES",
+    "KINDS",
+    "PHASES",
+    "OpCall",
+    "OpTrace",
+    "TrainTrace",
+    "trace_module",
+    "trace_ops",
+    "trace_train_step",
+]
 
 #: Operator kinds; `fcdmbench.profiling.roofline` maps (kind, dtype, precision) to a unit.
 KINDS = ("gemm", "conv", "depthwise", "attention", "elementwise", "copy", "cast")
 ATTENTION_MODES = ("fused", "unfused")
+#: Parts of a training step (`OpCall.phase`); "recompute" is checkpointing's forward in backward.
+PHASES = ("forward", "backward", "recompute", "optimizer", "ema")
 
 _GEMM = frozenset(
     {
@@ -43,6 +61,12 @@ _GEMM = frozenset(
     }
 )
 _CONV = frozenset({"aten.convolution", "aten._convolution"})
+_FLASH = frozenset(
+    {
+        "aten._scaled_dot_product_flash_attention",
+        "aten._scaled_dot_product_flash_attention_backward",
+    }
+)
 _COPY = frozenset(
     {
         "aten.clone",
@@ -76,6 +100,7 @@ class OpCall:
         macs: its MACs (multiply-adds; FLOPs = 2 x MACs), from the FLOP counter's tally.
         bytes_read, bytes_written: unfused memory traffic.
         shape: output shape.
+        phase: one of `PHASES` (a forward trace: ``forward``).
     """
 
     op: str
@@ -86,6 +111,7 @@ class OpCall:
     bytes_read: int
     bytes_written: int
     shape: tuple[int, ...]
+    phase: str = "forward"
 
     @property
     def flops(self) -> float:
@@ -151,6 +177,19 @@ def _distinct_bytes(tensors: list[Any]) -> int:
     return total
 
 
+def _mutated(func: Any, args: tuple, kwargs: dict) -> list[Any]:
+    """The tensors an operator writes in place through its arguments (``Tensor(a!)``)."""
+    names = [a.name for a in func._schema.arguments]
+    values = dict(zip(names, args, strict=False)) | kwargs
+    return _tensors(
+        [
+            values.get(a.name)
+            for a in func._schema.arguments
+            if a.alias_info is not None and a.alias_info.is_write
+        ]
+    )
+
+
 def _is_view(func: Any) -> bool:
     returns = func._schema.returns
     return bool(returns) and all(
@@ -161,9 +200,13 @@ def _is_view(func: Any) -> bool:
 def _kind(name: str, func: Any, args: tuple, kwargs: dict, out: Any) -> str:
     if name in _GEMM:
         return "gemm"
-    if name in _CONV:
-        groups = args[8] if len(args) > 8 else kwargs.get("groups", 1)
-        channels = args[0].shape[1] if args[0].dim() > 1 else 1
+    if name in _FLASH:
+        return "attention"
+    if name in _CONV or name == "aten.convolution_backward":
+        backward = name == "aten.convolution_backward"  # (grad_out, input, weight, ..., groups)
+        groups = args[8 + backward] if len(args) > 8 + backward else kwargs.get("groups", 1)
+        x = args[int(backward)]
+        channels = x.shape[1] if x.dim() > 1 else 1
         return "depthwise" if groups > 1 and groups == channels else "conv"
     if name == "aten._to_copy":
         return "cast" if args[0].dtype != out.dtype else "copy"
@@ -184,9 +227,13 @@ class _Recorder:
     """Collects `OpCall`s from `count_with_flop_counter`'s per-call hook."""
 
     def __init__(self, root: str, state: Any, fuse_attention: bool) -> None:
+        import torch
+
         self.root = root
         self.state = state
         self.fuse = fuse_attention
+        self.phase = "forward"  # set by a training step as it goes
+        self.grad_enabled = torch.is_grad_enabled
         self.calls: list[OpCall] = []
         self.macs_total = 0.0
         self.region_macs: dict[int, float] = {}
@@ -201,13 +248,13 @@ class _Recorder:
                 self.region_macs[region] = self.region_macs.get(region, 0.0) + macs
                 return
         name = str(func._overloadpacket)
-        outputs = _tensors(out)
+        outputs = _tensors(out) or _mutated(func, args, kwargs)  # foreach updates return nothing
         if not outputs or name in _NO_TRAFFIC or (_is_view(func) and not macs):
             if macs:  # never drop counted work
                 self._append(name, parents, "elementwise", outputs, macs, 0, 0)
             return
         inputs = _tensors((args, kwargs))
-        is_inplace = any(
+        is_inplace = not func._schema.returns or any(
             r.alias_info is not None and r.alias_info.is_write for r in func._schema.returns
         )
         written = _distinct_bytes(outputs)
@@ -218,6 +265,11 @@ class _Recorder:
             read = max(read - written, 0) + written  # the mutated tensor is read and written
         kind = _kind(name, func, args, kwargs, outputs[0])
         self._append(name, parents, kind, outputs, macs, read, written)
+
+    def check(self, tally_macs: float) -> None:
+        """The calls must sum to the FLOP counter's tally (a mismatch is a bug)."""
+        if abs(self.macs_total - tally_macs) > 1e-6 * max(tally_macs, 1.0):
+            raise RuntimeError(f"per-call MACs {self.macs_total} != the tally's {tally_macs}")
 
     def on_region_end(self, region: int, tensors: tuple, out: Any) -> None:
         if not self.fuse:
@@ -238,6 +290,9 @@ class _Recorder:
 
     def _append(self, name, parents, kind, outputs, macs, read, written) -> None:
         first = outputs[0] if outputs else None
+        phase = self.phase
+        if phase == "backward" and self.grad_enabled():
+            phase = "recompute"  # checkpointing re-runs the forward with grad on inside backward
         self.calls.append(
             OpCall(
                 op=name,
@@ -248,8 +303,23 @@ class _Recorder:
                 bytes_read=int(read),
                 bytes_written=int(written),
                 shape=tuple(first.shape) if first is not None else (),
+                phase=phase,
             )
         )
+
+
+def _check_options(autocast: str | None, attention: str, batch: int = 1) -> Any:
+    """The torch dtype of `autocast` (None: fp32); ConfigError for a bad option."""
+    import torch
+
+    if attention not in ATTENTION_MODES:
+        raise ConfigError(f"attention must be one of {ATTENTION_MODES}, got {attention!r}")
+    dtypes = {"bfloat16": torch.bfloat16, "float16": torch.float16, None: None}
+    if autocast not in dtypes:
+        raise ConfigError(f"autocast must be bfloat16, float16 or None, got {autocast!r}")
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise ConfigError(f"batch must be an integer >= 1, got {batch!r}")
+    return dtypes[autocast]
 
 
 def trace_module(
@@ -260,27 +330,35 @@ def trace_module(
     Raises:
         ConfigError: unknown `autocast` or `attention`.
     """
-    import torch
 
     from fcdmbench.profiling.autocast_policy import AutocastEmulation, FunctionModes, TraceState
     from fcdmbench.profiling.op_table import count_with_flop_counter
 
-    if attention not in ATTENTION_MODES:
-        raise ConfigError(f"attention must be one of {ATTENTION_MODES}, got {attention!r}")
-    dtypes = {"bfloat16": torch.bfloat16, "float16": torch.float16, None: None}
-    if autocast not in dtypes:
-        raise ConfigError(f"autocast must be bfloat16, float16 or None, got {autocast!r}")
+    dtype = _check_options(autocast, attention)
     state = TraceState()
     recorder = _Recorder(type(model).__name__, state, fuse_attention=attention == "fused")
     state.on_region_end = recorder.on_region_end
-    dtype = dtypes[autocast]
     modes = [FunctionModes(state, dtype)]
     if dtype is not None:
         modes.append(AutocastEmulation(dtype, state))
     tally = count_with_flop_counter(model, inputs, on_call=recorder.on_call, modes=modes)
-    if abs(recorder.macs_total - tally.macs) > 1e-6 * max(tally.macs, 1.0):
-        raise RuntimeError(f"per-call MACs {recorder.macs_total} != the tally's {tally.macs}")
+    recorder.check(tally.macs)
     return tuple(recorder.calls), tally.macs
+
+
+def _meta_inputs(spec: Any, resolution: int, batch: int) -> tuple:
+    """``(x, t, y)`` on the meta device for `batch` rows of `spec` at `resolution`."""
+    from fcdmbench.profiling.inputs import make_inputs
+    from fcdmbench.registry import VAE_FACTOR
+
+    side = resolution // VAE_FACTOR
+    shape = (
+        spec.input_shape(resolution)
+        if resolution in spec.resolutions
+        else (spec.latent_channels, side, side)
+    )
+    classes = getattr(spec.config, "num_classes", 1000)
+    return make_inputs(shape, batch=batch, device="meta", num_classes=classes)
 
 
 def trace_ops(
@@ -303,24 +381,13 @@ def trace_ops(
         An `OpTrace` whose ``macs`` equals ``count_flops(name, resolution, batch).macs``.
     """
     from fcdmbench.profiling.flops import build_for_counting
-    from fcdmbench.profiling.inputs import make_inputs
-    from fcdmbench.registry import VAE_FACTOR, resolve
+    from fcdmbench.registry import resolve
 
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise ConfigError(f"batch must be an integer >= 1, got {batch!r}")
+    _check_options(autocast, attention, batch)
     spec, tag = resolve(name)
     resolution = tag or resolution
     model = build_for_counting(spec, resolution)  # validates the resolution as flops does
-    side = resolution // VAE_FACTOR
-    shape = (
-        spec.input_shape(resolution)
-        if resolution in spec.resolutions
-        else (spec.latent_channels, side, side)
-    )
-    inputs = make_inputs(
-        shape, batch=batch, device="meta", num_classes=getattr(spec.config, "num_classes", 1000)
-    )
-    calls, macs = trace_module(model, inputs, autocast, attention)
+    calls, macs = trace_module(model, _meta_inputs(spec, resolution, batch), autocast, attention)
     return OpTrace(
         model=spec.name,
         display_name=spec.display_name,
@@ -331,4 +398,292 @@ def trace_ops(
         params=sum(p.numel() for p in model.parameters()),
         macs=macs,
         calls=calls,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TrainTrace(OpTrace):
+    """An `OpTrace` of one training step of `model` on `batch` rows (one GPU's share).
+
+    ``calls`` carry their `PHASES` entry; ``macs`` is the FLOP counter's tally of the whole step.
+    ``grad_bytes`` are the gradients of the trainable parameters (what DDP all-reduces).
+    """
+
+    checkpointing: str  # "off" or how the blocks are checkpointed
+    ema: bool
+    trainable_params: int
+    grad_bytes: int
+
+    @property
+    def gmacs_per_image(self) -> float:
+        """GMACs per row of the calls held (all phases, or those `only` kept)."""
+        return sum(c.macs for c in self.calls) / self.batch / 1e9
+
+    def only(self, *phases: str) -> TrainTrace:
+        """The same trace with the calls of `phases` only."""
+        import dataclasses
+
+        return dataclasses.replace(self, calls=tuple(c for c in self.calls if c.phase in phases))
+
+    def macs_of(self, *phases: str) -> float:
+        return sum(c.macs for c in self.calls if c.phase in phases)
+
+    def bytes_of(self, *phases: str) -> int:
+        return sum(c.bytes for c in self.calls if c.phase in phases)
+
+
+def _flash_attention_mode():
+    """A TorchFunctionMode running ``scaled_dot_product_attention`` (no mask, no dropout) as
+    FlashAttention's forward and backward kernels, so a trace sees one kernel each way."""
+    import torch
+    import torch.nn.functional as F
+    from torch.overrides import TorchFunctionMode
+
+    aten = torch.ops.aten
+
+    class _FlashBackward(torch.autograd.Function):
+        """Identity on the attention output whose backward is FlashAttention's backward."""
+
+        @staticmethod
+        def forward(ctx, q, k, v, out, lse, seed, offset, extra):
+            ctx.save_for_backward(q, k, v, out, lse, seed, offset)
+            ctx.extra = extra
+            return out
+
+        @staticmethod
+        def backward(ctx, grad):
+            q, k, v, out, lse, seed, offset = ctx.saved_tensors
+            cq, ck, mq, mk, scale = ctx.extra
+            grads = aten._scaled_dot_product_flash_attention_backward(
+                grad, q, k, v, out, lse, cq, ck, mq, mk, 0.0, False, seed, offset, scale=scale
+            )
+            return (*grads, *([None] * 5))
+
+    class _Mode(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            if func is F.scaled_dot_product_attention and len(args) == 3:
+                options = {k: v for k, v in kwargs.items() if v not in (None, 0.0, False)}
+                if set(options) <= {"scale"}:
+                    # the forward kernel runs here, in the caller's grad mode, so that a trace
+                    # tells checkpointing's recomputation (grad on inside backward) from backward
+                    scale = options.get("scale")
+                    q, k, v = args
+                    out, lse, cq, ck, mq, mk, seed, offset, _ = (
+                        aten._scaled_dot_product_flash_attention(
+                            q.detach(), k.detach(), v.detach(), 0.0, False, False, scale=scale
+                        )
+                    )
+                    extra = (cq, ck, mq, mk, scale)
+                    return _FlashBackward.apply(q, k, v, out, lse, seed, offset, extra)
+            return func(*args, **kwargs)
+
+    return _Mode()
+
+
+def _step_modes(state: Any, dtype: Any, attention: str) -> list[Any]:
+    """The function modes of a training trace (fresh ones: checkpointing's recomputation runs
+    in backward, outside the modes entered around the step, and enters its own)."""
+    from fcdmbench.profiling.autocast_policy import FunctionModes
+
+    modes = [FunctionModes(state, dtype)]
+    if attention == "fused":
+        modes.insert(0, _flash_attention_mode())  # below FunctionModes: sees SDPA after its casts
+    return modes
+
+
+def _meta_memo():
+    """A dispatch mode, entered innermost, that answers a functional operator on meta tensors
+    from a cache of its output shapes, strides and dtypes when it has seen the same operator
+    with the same argument metadata before. Meta kernels run in Python and a training step
+    repeats every block's operators (blocks of a stage, checkpointing's recomputation); the
+    modes above it still see every call. Operators that alias or write their arguments, and
+    any whose outputs are not plain tensors or values, always run."""
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils._pytree import tree_flatten, tree_map
+
+    def describe(value):
+        if isinstance(value, torch.Tensor):
+            if value.device.type != "meta":
+                raise _Uncacheable
+            return ("T", tuple(value.shape), value.stride(), value.dtype, value.storage_offset())
+        if isinstance(value, (int, float, bool, str, type(None), torch.dtype, torch.device)):
+            return value
+        if isinstance(value, torch.memory_format | torch.layout):
+            return str(value)
+        raise _Uncacheable
+
+    def spec(value):
+        if isinstance(value, torch.Tensor):
+            return _MetaSpec(tuple(value.shape), value.stride(), value.dtype)
+        return value
+
+    def make(value):
+        if isinstance(value, _MetaSpec):
+            return torch.empty_strided(value.shape, value.stride, dtype=value.dtype, device="meta")
+        return value
+
+    cache: dict[Any, Any] = {}
+
+    class _Memo(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            schema = func._schema
+            aliasing = any(a.alias_info is not None for a in schema.arguments) or any(
+                r.alias_info is not None for r in schema.returns
+            )
+            if aliasing or not schema.returns:
+                return func(*args, **kwargs)
+            try:
+                leaves, structure = tree_flatten((args, kwargs))
+                key = (func, str(structure), tuple(describe(v) for v in leaves))
+            except _Uncacheable:
+                return func(*args, **kwargs)
+            if key in cache:
+                return tree_map(make, cache[key])
+            out = func(*args, **kwargs)
+            outs, _ = tree_flatten(out)
+            plain = (torch.Tensor, int, float, bool, type(None))
+            if all(isinstance(o, plain) for o in outs):
+                cache[key] = tree_map(spec, out)
+            return out
+
+    return _Memo()
+
+
+class _Uncacheable(Exception):
+    """An argument `_meta_memo` cannot key on: the call runs."""
+
+
+@dataclass(frozen=True, slots=True)
+class _MetaSpec:
+    """A cached meta output (a pytree leaf)."""
+
+    shape: tuple[int, ...]
+    stride: tuple[int, ...]
+    dtype: Any
+
+
+def _flat_like(tensors: list[Any]) -> list[Any]:
+    """One flat meta tensor per dtype, as many elements as `tensors` hold together."""
+    import torch
+
+    sizes: dict[Any, int] = {}
+    for t in tensors:
+        sizes[t.dtype] = sizes.get(t.dtype, 0) + t.numel()
+    return [
+        torch.nn.Parameter(torch.empty(n, dtype=dtype, device="meta")) for dtype, n in sizes.items()
+    ]
+
+
+def _train_step(model: Any, inputs: tuple, ema: bool, recorder: _Recorder) -> tuple:
+    """(the step to trace, the model's parameters, the trainable ones): DiT's and FCDM's
+    train.py loop on `inputs`, telling `recorder` which phase runs."""
+    import torch
+
+    from fcdmbench.profiling import workloads
+
+    x, t, y = inputs
+    noise = torch.empty_like(x)
+    params = list(model.parameters())
+    trainable = [p for p in params if p.requires_grad]
+    # The updates are elementwise over every parameter, so they are traced on one flat
+    # parameter per dtype of the same size: the same bytes as the per-tensor kernels, in
+    # a fraction of the time (meta kernels run in Python).
+    flat = _flat_like(trainable)
+    optimizer = workloads.make_adamw(flat, foreach=True)
+    workloads.prime_optimizer(optimizer, flat)
+    ema_pairs = (_flat_like(params), _flat_like(params)) if ema else ((), ())
+
+    def step():
+        recorder.phase = "forward"
+        loss = workloads.epsilon_loss(model(x, t, y), noise)
+        seed = torch.ones_like(loss)  # made here: backward's own would run with grad on
+        recorder.phase = "backward"
+        loss.backward(seed)
+        recorder.phase = "optimizer"
+        for p in flat:  # the gradients backward left in the model's parameters, flattened
+            p.grad = torch.empty_like(p)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        if ema:
+            recorder.phase = "ema"
+            workloads.update_ema(*ema_pairs)
+
+    return step, params, trainable
+
+
+def trace_train_step(
+    name: str,
+    resolution: int = 256,
+    batch: int = 1,
+    autocast: str | None = None,
+    attention: str = "fused",
+    grad_checkpointing: bool = False,
+    ema: bool = True,
+) -> TrainTrace:
+    """Trace one steady-state training step of registered model `name` on the meta device.
+
+    The step is DiT's and FCDM's train.py loop: forward on `batch` rows, epsilon MSE loss,
+    backward, AdamW (foreach, lr 1e-4, no weight decay; its state created beforehand), and
+    with `ema` the per-parameter EMA update. With `grad_checkpointing` every block is
+    checkpointed, non-reentrant, as FCDM's upstream does
+    (`fcdmbench.profiling.workloads.checkpoint_blocks`); its recomputation is traced where it
+    runs, inside backward (phase ``recompute``; torch stops it once the tensors backward needs
+    are back, so a block's trailing elementwise work is not recomputed). Data loading, the VAE
+    and the DDP all-reduce are not traced.
+
+    Raises:
+        ConfigError: unknown `autocast` or `attention`, a bad batch or resolution, or a model
+            without a block list to checkpoint.
+    """
+    import contextlib
+
+    from fcdmbench.profiling import workloads
+    from fcdmbench.profiling.autocast_policy import AutocastEmulation, TraceState
+    from fcdmbench.profiling.op_table import count_with_flop_counter
+    from fcdmbench.registry import resolve
+
+    dtype = _check_options(autocast, attention, batch)
+    spec, tag = resolve(name)
+    resolution = tag or resolution
+    state = TraceState()
+
+    @contextlib.contextmanager
+    def recompute():
+        with contextlib.ExitStack() as stack:
+            for mode in _step_modes(state, dtype, attention):
+                stack.enter_context(mode)
+            yield
+
+    # fcdmbench's per-block wrapper for every model (FCDM's own checkpointing is the same, but
+    # its recomputation could not re-enter the trace's function modes: autocast casts, flash)
+    model, description = workloads.build_for_training(
+        spec, resolution, grad_checkpointing, recompute, upstream=False
+    )
+    recorder = _Recorder(type(model).__name__, state, fuse_attention=False)
+    step, params, trainable = _train_step(
+        model, _meta_inputs(spec, resolution, batch), ema, recorder
+    )
+    modes = _step_modes(state, dtype, attention)
+    if dtype is not None:
+        modes.append(AutocastEmulation(dtype, state))
+    with _meta_memo():  # entered first: innermost, below the counter and the recorder
+        tally = count_with_flop_counter(model, (), recorder.on_call, modes, step=step)
+    recorder.check(tally.macs)
+    return TrainTrace(
+        model=spec.name,
+        display_name=spec.display_name,
+        resolution=resolution,
+        batch=batch,
+        autocast=autocast,
+        attention=attention,
+        params=sum(p.numel() for p in params),
+        macs=tally.macs,
+        calls=tuple(recorder.calls),
+        checkpointing=description,
+        ema=ema,
+        trainable_params=sum(p.numel() for p in trainable),
+        grad_bytes=sum(p.numel() * p.element_size() for p in trainable),
     )

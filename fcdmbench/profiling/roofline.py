@@ -205,10 +205,13 @@ def predict(trace: Any, device: RooflineDevice, precision: Precision) -> Rooflin
     )
 
 
-def read_throughput_points(paths: tuple[Path, ...], warn: Callable[[str], None]) -> list[Any]:
+def read_throughput_points(
+    paths: tuple[Path, ...], warn: Callable[[str], None], mode: str = "infer"
+) -> list[Any]:
     """Every measured images/s (`fcdmbench.records.ThroughputPoint`) in the throughput records
-    under `paths` (files or folders): infer mode, no CFG, as-published variants only. Other
-    record kinds in a folder are passed over; unreadable throughput records are warned about."""
+    under `paths` (files or folders): `mode` (``infer``; ``train`` for the training roofline),
+    no CFG, as-published variants only. Other record kinds in a folder are passed over;
+    unreadable throughput records are warned about."""
     import json
 
     from fcdmbench.errors import InputError
@@ -239,7 +242,7 @@ def read_throughput_points(paths: tuple[Path, ...], warn: Callable[[str], None])
         except InputError as exc:
             warn(f"skipped {file}: {exc.message}")
             continue
-        points += [p for p in record.points(source=str(file)) if p.mode == "infer" and not p.cfg]
+        points += [p for p in record.points(source=str(file)) if p.mode == mode and not p.cfg]
     return points
 
 

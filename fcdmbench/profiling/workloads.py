@@ -15,12 +15,27 @@ from typing import Any
 from fcdmbench.errors import ConfigError
 from fcdmbench.profiling.precision import Precision
 
-__all__ = ["Mode", "Step", "StepOptions", "build_model_step", "count_gflops_per_image"]
+__all__ = [
+    "EMA_DECAY",
+    "Mode",
+    "Step",
+    "StepOptions",
+    "build_for_training",
+    "build_model_step",
+    "count_gflops_per_image",
+    "epsilon_loss",
+    "make_adamw",
+    "prime_optimizer",
+    "split_batch",
+    "update_ema",
+]
 
 #: torch.compile modes accepted by `--compile`.
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 #: Guidance scale used for CFG timing (DiT sample.py's default; it does not change the cost).
 CFG_SCALE = 4.0
+#: The EMA decay of DiT's and FCDM's train.py (paper: 0.9999).
+EMA_DECAY = 0.9999
 
 
 class Mode(enum.Enum):
@@ -112,7 +127,6 @@ def build_model_step(
     import contextlib
 
     import torch
-    import torch.nn.functional as F
 
     from fcdmbench.registry import create_model, get_spec
 
@@ -134,7 +148,7 @@ def build_model_step(
     state += sum(b.numel() * b.element_size() for b in model.buffers())
 
     if options.mode is Mode.TRAIN:
-        return _train_step(model, x, t, y, batch, rows, state, options, autocast, device, F)
+        return _train_step(model, x, t, y, batch, rows, state, options, autocast, device)
 
     if options.cfg:
         method = getattr(model, spec.cfg_method)
@@ -174,12 +188,132 @@ def _capture_graph(fn: Callable[[], Any], device: Any, keep: list[Any]) -> Calla
     return graph.replay
 
 
-def _train_step(model, x, t, y, batch, rows, state, options, autocast, device, F) -> Step:
+def split_batch(batch: int, gpus: int) -> int:
+    """The rows each of `gpus` data-parallel GPUs runs of a global `batch`.
+
+    Raises:
+        ConfigError: a batch or GPU count below 1, or a batch that does not split evenly.
+    """
+    if batch < 1 or gpus < 1:
+        raise ConfigError(f"batch and gpus must be >= 1, got {batch} and {gpus}")
+    if batch % gpus:
+        raise ConfigError(
+            f"the global batch {batch} does not split evenly over {gpus} GPUs",
+            hint="use a --batch that is a multiple of --gpus",
+        )
+    return batch // gpus
+
+
+def make_adamw(params: Any, foreach: bool | None = None) -> Any:
+    """AdamW as DiT's and FCDM's train.py build it (lr 1e-4, no weight decay); `foreach`:
+    torch's default (None: the multi-tensor kernels on CUDA, a per-tensor loop on a CPU)."""
+    import torch
+
+    return torch.optim.AdamW(params, lr=1e-4, weight_decay=0.0, foreach=foreach)
+
+
+def prime_optimizer(optimizer: Any, params: list[Any]) -> None:
+    """Create the optimizer's state with one update on zero gradients, so that the next step is
+    a steady-state step (as every step after a run's first)."""
+    import torch
+
+    for p in params:
+        p.grad = torch.zeros_like(p)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+
+
+def epsilon_loss(out: Any, noise: Any) -> Any:
+    """The epsilon-prediction MSE of a training step (the first ``C`` output channels; DiT's
+    learned-sigma channels are left out, as is its variational-bound term)."""
+    import torch.nn.functional as F
+
+    return F.mse_loss(out[:, : noise.shape[1]].float(), noise)
+
+
+def update_ema(ema_params: list[Any], params: list[Any], decay: float = EMA_DECAY) -> None:
+    """DiT's and FCDM's ``update_ema``: per parameter ``ema.mul_(decay).add_(p, 1 - decay)``."""
+    import torch
+
+    with torch.no_grad():
+        for ema, p in zip(ema_params, params, strict=True):
+            ema.mul_(decay).add_(p, alpha=1 - decay)
+
+
+def checkpoint_blocks(model: Any, recompute: Callable[[], Any]) -> str:
+    """Wrap every block in non-reentrant checkpointing: those ``model.blocks()`` returns where
+    the model has that method (FCDM), else every element of its top-level ``nn.ModuleList``s.
+    Returns a description (raises ConfigError when there is nothing to wrap).
+
+    The recomputation in backward runs outside the step's function modes (TorchFunctionMode is
+    not active inside autograd's backward), so `recompute()` gives a context entered around it
+    (``context_fn``)."""
+    import contextlib
+    import functools
+
+    from torch import nn
+    from torch.utils.checkpoint import checkpoint
+
+    def contexts():
+        return contextlib.nullcontext(), recompute()
+
+    def wrapped(forward, *args, **kwargs):
+        return checkpoint(forward, *args, use_reentrant=False, context_fn=contexts, **kwargs)
+
+    blocks_method = getattr(model, "blocks", None)
+    if callable(blocks_method) and not isinstance(blocks_method, nn.Module):  # FCDM.blocks()
+        lists = [("blocks()", blocks_method())]
+    else:
+        lists = [(n, m) for n, m in model.named_children() if isinstance(m, nn.ModuleList)]
+    if not lists:
+        raise ConfigError(
+            f"{type(model).__name__} has no block list to checkpoint",
+            hint="drop --grad-checkpointing for this model",
+        )
+    for _, blocks in lists:
+        for block in blocks:
+            block.forward = functools.partial(wrapped, block.forward)
+    return "applied by fcdmbench per block of " + ", ".join(n for n, _ in lists)
+
+
+def build_for_training(
+    spec: Any,
+    resolution: int,
+    grad_checkpointing: bool,
+    recompute: Callable[[], Any] | None = None,
+    upstream: bool = True,
+    device: str = "meta",
+) -> tuple[Any, str]:
+    """`spec` built as `fcdmbench flops` builds it, in train mode, and a description of its
+    gradient checkpointing: with `upstream`, FCDM's own per-block checkpointing (the code path
+    upstream runs); for other models, or without `upstream`, each block is wrapped here
+    (`checkpoint_blocks`, with `recompute` as the recomputation's context; default none). The
+    two are the same per-block non-reentrant checkpointing; only the wrapper takes a context."""
+    import contextlib
+
+    from fcdmbench.profiling.flops import build_for_counting
+
+    has_own = upstream and hasattr(spec.config, "checkpointing")
+    overrides = {}
+    description = "off"
+    if hasattr(spec.config, "checkpointing"):
+        # FCDM: "train" = its per-block checkpointing when training (upstream always wraps)
+        overrides["checkpointing"] = "train" if grad_checkpointing and has_own else "off"
+        if grad_checkpointing:
+            description = "upstream per-block (torch.utils.checkpoint, non-reentrant)"
+    model = build_for_counting(spec, resolution, device, overrides)
+    if grad_checkpointing and not has_own:
+        description = checkpoint_blocks(model, recompute or contextlib.nullcontext)
+    model.train()
+    return model, description
+
+
+def _train_step(model, x, t, y, batch, rows, state, options, autocast, device) -> Step:
     import torch
 
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.0)
+    optimizer = make_adamw(params)
     scaler = torch.amp.GradScaler(device.type) if options.precision is Precision.FP16 else None
     noise = torch.randn_like(x, memory_format=torch.contiguous_format)
     forward = model
@@ -189,8 +323,7 @@ def _train_step(model, x, t, y, batch, rows, state, options, autocast, device, F
     def train():
         optimizer.zero_grad(set_to_none=True)
         with autocast():
-            out = forward(x, t, y)
-            loss = F.mse_loss(out[:, : x.shape[1]].float(), noise)  # epsilon-prediction loss
+            loss = epsilon_loss(forward(x, t, y), noise)
         if scaler is None:
             loss.backward()
             optimizer.step()

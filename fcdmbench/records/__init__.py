@@ -18,6 +18,7 @@ these classes.
 | sample     | `SampleRecord`     | ``fcdmbench sample`` (``<out>.npz.json``)    |
 | spectral   | `SpectralRecord`   | ``fcdmbench analyze spectral``               |
 | roofline   | `RooflineRecord`   | ``fcdmbench roofline --json`` (a model)      |
+| roofline-train | `TrainRooflineRecord` | ``roofline --mode train --json`` (a model) |
 | memory     | `MemoryRecord`     | ``fcdmbench memory --json`` (a model)        |
 | report     | `ReportManifest`   | ``fcdmbench report`` (``manifest.json``)     |
 
@@ -62,6 +63,7 @@ from fcdmbench.records.memory import (
 )
 from fcdmbench.records.report import ReportManifest
 from fcdmbench.records.roofline import (
+    AllReduce,
     CpuCalibration,
     MeasuredThroughput,
     OpTime,
@@ -69,6 +71,10 @@ from fcdmbench.records.roofline import (
     RooflineRecord,
     RooflineResult,
     RooflineSettings,
+    TrainPhase,
+    TrainResult,
+    TrainRooflineRecord,
+    TrainSettings,
 )
 from fcdmbench.records.sampling import (
     GuidanceInfo,
@@ -91,6 +97,7 @@ from fcdmbench.records.throughput import (
 )
 
 __all__ = [
+    "AllReduce",
     "BaselineRecord",
     "CFG_FACTOR",
     "CONVENTION",
@@ -134,6 +141,10 @@ __all__ = [
     "ThroughputRecord",
     "ThroughputResult",
     "ThroughputSettings",
+    "TrainPhase",
+    "TrainResult",
+    "TrainRooflineRecord",
+    "TrainSettings",
     "now_iso",
     "read_json",
     "read_record",
@@ -152,6 +163,7 @@ RECORD_TYPES: dict[str, type[Record]] = {
         SampleRecord,
         SpectralRecord,
         RooflineRecord,
+        TrainRooflineRecord,
         MemoryRecord,
         ReportManifest,
     )

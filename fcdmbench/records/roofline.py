@@ -18,6 +18,12 @@ GFLOP / MB / ms, the per-unit sums and the costliest operator groups only (15, o
 such files are migrated on reading (``ops`` holds those groups, and the result's ``notes`` say
 so). The CPU calibration has no file of its own: it is read from the roofline record of a
 ``--gpu cpu`` run (`RooflineRecord.device.calibration`).
+
+``fcdmbench.roofline-train/2`` (`TrainRooflineRecord`, ``roofline --mode train``) holds the
+training-step bound instead: per model the step's phases (forward, backward, recompute,
+optimizer, EMA, DDP copies) on one GPU, the gradient all-reduce over the GPUs' link, the step
+time with the all-reduce overlapped and without, and the step's operator groups; its
+``assumptions`` add `TRAIN_ASSUMPTIONS` to `ASSUMPTIONS`.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from fcdmbench.records._base import Record, RunInfo, v1_missing
 
 __all__ = [
     "ASSUMPTIONS",
+    "AllReduce",
     "CpuCalibration",
     "MeasuredThroughput",
     "OpTime",
@@ -38,6 +45,11 @@ __all__ = [
     "RooflineRecord",
     "RooflineResult",
     "RooflineSettings",
+    "TRAIN_ASSUMPTIONS",
+    "TrainPhase",
+    "TrainResult",
+    "TrainRooflineRecord",
+    "TrainSettings",
 ]
 
 #: Printed beside every roofline figure.
@@ -303,3 +315,164 @@ def _result_from_v1(result: Any, device: dict) -> Any:
             f"schema 1 file: ops holds only the {len(top)} costliest operator groups it stored"
         ]
     return out
+
+
+#: What every training-step prediction assumes besides `ASSUMPTIONS` (stored in each record).
+TRAIN_ASSUMPTIONS = (
+    "one data-parallel training step per GPU on batch / gpus rows: forward, epsilon MSE loss and "
+    "backward traced on the meta device from the real autograd graph, gradient checkpointing's "
+    "recomputation included where it runs (inside backward)",
+    "every traced kernel priced as in the inference roofline: its unit's dense peak or the full "
+    "memory bandwidth, whichever binds; no launch overhead, no overlap between kernels",
+    "AdamW (foreach, fp32 moments) and the per-parameter EMA update priced by their traced bytes",
+    "DDP: gradients copied into buckets, divided by the GPU count and copied back (PyTorch's "
+    "default gradient_as_bucket_view=False), 6 x the gradient bytes at memory bandwidth; the "
+    "gradient all-reduce as a ring, 2(N-1)/N x the gradient bytes over the link's "
+    "per-direction bandwidth (NVLink where the card has it for N GPUs, else PCIe)",
+    "the all-reduce overlaps backward (DDP starts each bucket's all-reduce as soon as its "
+    "gradients are ready): step = forward + max(backward + recompute, all-reduce) + DDP copies "
+    "+ optimizer + EMA; the serial step (no overlap) is reported beside it",
+    "not included: data loading, the VAE encoder (DiT's train.py encodes images every step; "
+    "FCDM's trains on pre-extracted latents), DiT's variational-bound loss term, logging, and "
+    "the SMs and memory bandwidth NCCL takes while it overlaps",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TrainPhase:
+    """One part of a training step priced on the device (``forward``, ``backward``,
+    ``recompute``, ``optimizer``, ``ema``, ``ddp-copies``), per GPU."""
+
+    name: str
+    calls: int
+    flops: float
+    bytes: float
+    time_s: float
+    memory_bound_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class AllReduce:
+    """The DDP gradient all-reduce of one step as a ring over `gpus` GPUs: each GPU sends (and
+    receives) ``wire_bytes = 2 (gpus - 1) / gpus x grad_bytes`` at ``link_gbs`` per direction."""
+
+    link: str  # "nvlink" or "pcie"
+    link_gbs: float
+    source: str
+    gpus: int
+    grad_bytes: float
+    wire_bytes: float
+    time_s: float
+    overlaps_backward: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TrainResult:
+    """The training-step prediction for one model: ``time_s`` is the step's bound (see
+    `TRAIN_ASSUMPTIONS`), ``serial_time_s`` the same without overlapping the all-reduce.
+    ``measured``: a ``throughput --mode train`` record of the same single-process setup."""
+
+    DERIVED: ClassVar[tuple[str, ...]] = (
+        "steps_per_s",
+        "images_per_s",
+        "serial_steps_per_s",
+        "ms_per_step",
+        "tflops_at_bound",
+        "measured_steps_per_s",
+        "measured_over_predicted",
+    )
+
+    model: str
+    display_name: str
+    resolution: int
+    global_batch: int
+    gpus: int
+    rows_per_gpu: int
+    precision: str
+    attention: str
+    checkpointing: str
+    ema: bool
+    params: int
+    trainable_params: int
+    flops: float  # one GPU's step
+    time_s: float
+    serial_time_s: float
+    phases: tuple[TrainPhase, ...]
+    allreduce: AllReduce | None
+    ops: tuple[OpTime, ...]  # operator groups of the whole step, costliest first
+    by_unit: tuple[OpTime, ...]
+    measured: MeasuredThroughput | None = None  # a train-mode throughput record's images/s
+    notes: tuple[str, ...] = ()
+
+    @property
+    def steps_per_s(self) -> float:
+        """Predicted upper bound of optimizer steps per second."""
+        return 1.0 / self.time_s if self.time_s else float("inf")
+
+    @property
+    def images_per_s(self) -> float:
+        return self.global_batch * self.steps_per_s
+
+    @property
+    def serial_steps_per_s(self) -> float:
+        return 1.0 / self.serial_time_s if self.serial_time_s else float("inf")
+
+    @property
+    def ms_per_step(self) -> float:
+        return self.time_s * 1e3
+
+    @property
+    def tflops_at_bound(self) -> float:
+        """One GPU's traced FLOPs over the step's bound."""
+        return self.flops / self.time_s / 1e12 if self.time_s else 0.0
+
+    @property
+    def measured_steps_per_s(self) -> float | None:
+        """The matched throughput record's training steps/s (its images/s over the batch)."""
+        return self.measured.img_per_s / self.global_batch if self.measured else None
+
+    @property
+    def measured_over_predicted(self) -> float | None:
+        measured = self.measured_steps_per_s
+        return measured / self.steps_per_s if measured is not None else None
+
+    def phase(self, name: str) -> TrainPhase | None:
+        return next((p for p in self.phases if p.name == name), None)
+
+
+@dataclass(frozen=True, slots=True)
+class TrainSettings:
+    """The ``config`` section of a training-step roofline (``batch`` is the global batch)."""
+
+    models: tuple[str, ...]
+    device: str
+    precision: str
+    batch: int
+    gpus: int
+    resolution: int
+    grad_checkpointing: bool
+    attention: str
+    ema: bool
+    calibration: str | None = None
+    records: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TrainRooflineRecord(Record):
+    """One ``fcdmbench roofline --mode train`` run: a predicted upper bound of training
+    steps/s per model (a model, not a measurement)."""
+
+    SCHEMA: ClassVar[str] = "fcdmbench.roofline-train/2"
+
+    run: RunInfo
+    env: EnvInfo
+    config: TrainSettings
+    device: RooflineDevice
+    results: tuple[TrainResult, ...]
+    assumptions: tuple[str, ...] = ASSUMPTIONS + TRAIN_ASSUMPTIONS
+    label: str = ROOFLINE_LABEL
+    notes: tuple[str, ...] = ()
+
+    def result(self, model: str) -> TrainResult | None:
+        """The result for registry name `model`, or None."""
+        return next((r for r in self.results if r.model == model), None)

@@ -9,16 +9,23 @@ assumptions in the table notes (nothing here is a measurement):
    and 76.9 -> 18.6 it/s): the model's 256 -> 512 drop per model and precision.
 3. FCDM-XL trains at batch 256 on 4 RTX 4090 24 GB with gradient checkpointing (App. B), and at
    512 px on 4 H100 80 GB: the memory model's per-GPU total against the card.
+4. It trains there at about 0.9 and 0.7 steps/s, and DiT's repository and issues publish DiT-XL/2
+   training speeds (`fcdmbench.published.TRAINING_SPEEDS`): each against the training-step
+   roofline (`fcdmbench.profiling.train_roofline`) in its own setup, per precision mode.
 
-Built only when the report counts on the meta device (it needs torch); about 10 s on 2 cores.
+Built only when the report counts on the meta device (it needs torch); about 10 s on 2 cores
+for the first three, about as long again for the training speeds (seven XL training traces).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from fcdmbench.profiling.precision import Precision
+from fcdmbench.published import TRAINING_SPEEDS
 from fcdmbench.reporting.tables import Column, ReportTable
 
-__all__ = ["build_claim_tables", "claim_tables"]
+__all__ = ["build_claim_tables", "claim_tables", "training_bounds", "training_speed_table"]
 
 FCDM, DIT = "fcdm-xl", "dit-xl-2"
 DEVICES = ("a100-80gb-sxm", "h100-sxm")
@@ -203,10 +210,107 @@ def _memory_table() -> ReportTable:
     )
 
 
+#: Precision modes every published training speed is priced under (plus the mixed precision
+#: its source names, if any).
+TRAIN_PRECISIONS = (Precision.FP32_STRICT, Precision.PAPER_DEFAULT, Precision.TF32)
+TRAIN_NOTE = (
+    "model = fcdmbench roofline --mode train: one GPU's step (forward, loss, backward with "
+    "checkpointing's recomputation, AdamW foreach, EMA) traced on the meta device and priced per "
+    "operator as the inference roofline prices it, plus DDP's bucket copies and a ring "
+    "all-reduce of the gradients (2(N-1)/N x their bytes over NVLink, or PCIe where the card has "
+    "none) overlapping backward. An upper bound: a published figure above it is impossible in "
+    "that mode."
+)
+
+
+def _training_modes(row: Any) -> tuple[Precision, ...]:
+    mixed = tuple(p for p in (Precision.BF16, Precision.FP16) if p.value in row.precision)
+    return TRAIN_PRECISIONS + mixed
+
+
+def training_bounds(speeds: tuple = TRAINING_SPEEDS) -> list[tuple[Any, Any]]:
+    """(published speed, `fcdmbench.records.TrainResult`) per published training speed and
+    precision mode, from the training roofline's own functions; one trace per setup and dtype."""
+    from fcdmbench.profiling.op_trace import trace_train_step
+    from fcdmbench.profiling.roofline import roofline_device
+    from fcdmbench.profiling.train_roofline import interconnect, price_train_step
+    from fcdmbench.registry import resolve
+
+    traces: dict[tuple, Any] = {}
+    pairs = []
+    for row in speeds:
+        spec, tag = resolve(row.model)
+        device = roofline_device(row.device)
+        link = interconnect(row.device, row.gpus) if row.gpus > 1 else None
+        for precision in _training_modes(row):
+            autocast = {Precision.BF16: "bfloat16", Precision.FP16: "float16"}.get(precision)
+            rows = row.global_batch // row.gpus
+            key = (spec.name, tag or row.resolution, rows, row.grad_checkpointing, autocast)
+            if key not in traces:
+                traces[key] = trace_train_step(
+                    spec.name, key[1], rows, autocast, grad_checkpointing=row.grad_checkpointing
+                )
+            pairs.append((row, price_train_step(traces[key], device, precision, row.gpus, link)))
+    return pairs
+
+
+def training_speed_table(pairs: list[tuple[Any, Any]]) -> ReportTable:
+    """Published training speeds beside their bounds (`training_bounds`, or the results of
+    ``fcdmbench roofline --mode train --json`` with their matching published speeds)."""
+    rows = []
+    for row, result in pairs:
+        setup = (
+            f"{result.display_name}, {row.gpus} x {row.device}, batch {row.global_batch}, "
+            f"{row.resolution} px, checkpointing {'on' if row.grad_checkpointing else 'off'}"
+        )
+        link = result.allreduce.link if result.allreduce else "-"
+        rows.append(
+            (
+                setup,
+                result.precision,
+                round(result.steps_per_s, 3),
+                row.steps_per_s,
+                round(row.steps_per_s / result.steps_per_s, 2),
+                link,
+                MODEL,
+            )
+        )
+    sources = sorted({f"{row.model} {row.steps_per_s} steps/s: {row.source}" for row, _ in pairs})
+    settings = sorted({f"{row.model} {row.steps_per_s} steps/s: {row.setting}" for row, _ in pairs})
+    return ReportTable(
+        "claim_training_speed",
+        "Claim: published training speeds (FCDM-XL 0.9 steps/s on 4 x RTX 4090, 0.7 steps/s on "
+        "4 x H100 at 512 px; DiT-XL/2 from its repository) - model check",
+        (
+            Column("setup", "Published setup"),
+            Column("precision", "Precision"),
+            Column("bound_steps_s", "Bound (steps/s)"),
+            Column("published_steps_s", "Published (steps/s)"),
+            Column("published_over_bound", "Published / bound"),
+            Column("link", "All-reduce link"),
+            Column("kind", "Kind"),
+        ),
+        tuple(rows),
+        (
+            TRAIN_NOTE,
+            UNITS_NOTE,
+            "Precision as the sources state it: "
+            + "; ".join(sorted({f"{row.model}: {row.precision}" for row, _ in pairs})),
+            "What a published figure includes that the bound leaves out: " + "; ".join(settings),
+            "Sources: " + "; ".join(sources),
+        ),
+    )
+
+
 def build_claim_tables() -> list[ReportTable]:
-    """The three claim tables (needs torch; traces on the meta device)."""
+    """The four claim tables (needs torch; traces on the meta device)."""
     bounds = _bounds((256, 512))
-    return [_ratio_table(bounds), _scaling_table(bounds), _memory_table()]
+    return [
+        _ratio_table(bounds),
+        _scaling_table(bounds),
+        _memory_table(),
+        training_speed_table(training_bounds(TRAINING_SPEEDS)),
+    ]
 
 
 def claim_tables(use_meta: bool) -> list[ReportTable]:

@@ -34,6 +34,7 @@ from fcdmbench.records import (
     SpectralRecord,
     ThroughputPoint,
     ThroughputRecord,
+    TrainRooflineRecord,
     read_json,
     record_from_json,
 )
@@ -177,7 +178,7 @@ def load_records(
         if isinstance(record, ReportManifest):
             note(f"{path}: a report manifest (an output, not a measurement); skipped")
             continue
-        if isinstance(record, (RooflineRecord, MemoryRecord)):
+        if isinstance(record, (RooflineRecord, TrainRooflineRecord, MemoryRecord)):
             note(
                 f"{path}: a {record.kind()} record (a model, not a measurement; the claims "
                 "section computes its own); skipped"

@@ -1,0 +1,327 @@
+"""Training-step roofline: a predicted upper bound of optimizer steps/s for data-parallel training.
+
+One GPU's share of a step (``batch / gpus`` rows) is traced on the meta device
+(`fcdmbench.profiling.op_trace.trace_train_step`: forward, loss, the real autograd backward with
+gradient checkpointing's recomputation, AdamW foreach, EMA) and every call is priced by the
+inference roofline's own `fcdmbench.profiling.roofline.predict` (so its units and kernel choices
+apply unchanged), phase by phase. DDP adds, per GPU:
+
+- its bucket copies: gradients copied into buckets, divided by the GPU count and copied back
+  (PyTorch's default ``gradient_as_bucket_view=False``): 6 x the gradient bytes at memory
+  bandwidth;
+- the gradient all-reduce as a ring: every GPU sends and receives ``2 (N - 1) / N`` x the
+  gradient bytes, at the link's per-direction bandwidth (`interconnect`: NVLink where the card
+  has one joining N GPUs, else PCIe; the RTX 4090 and L40S have no NVLink).
+
+DDP starts a bucket's all-reduce as soon as its gradients are ready, so it overlaps backward: the
+bound's step time is ``forward + max(backward + recompute, all-reduce) + DDP copies + optimizer
++ EMA`` (``serial_time_s`` adds the all-reduce instead). Everything is a model, labelled so;
+`fcdmbench.records.roofline.TRAIN_ASSUMPTIONS` lists what it leaves out.
+
+`run_train_roofline` returns the complete record (`fcdmbench.records.TrainRooflineRecord`,
+schema ``fcdmbench.roofline-train/2``); ``fcdmbench roofline --mode train`` renders it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fcdmbench.errors import ConfigError
+from fcdmbench.profiling.precision import Precision
+from fcdmbench.profiling.workloads import split_batch
+from fcdmbench.records import (
+    AllReduce,
+    RooflineDevice,
+    TrainPhase,
+    TrainResult,
+    TrainRooflineRecord,
+    TrainSettings,
+)
+from fcdmbench.registry import require_models
+
+__all__ = [
+    "DDP_COPY_FACTOR",
+    "TrainConfig",
+    "interconnect",
+    "price_train_step",
+    "published_speeds",
+    "ring_allreduce",
+    "run_train_roofline",
+]
+
+#: DDP's bucket traffic per step in gradient bytes: copy in (read + write), divide (read +
+#: write), copy out (read + write).
+DDP_COPY_FACTOR = 6
+
+
+@dataclass(frozen=True, slots=True)
+class TrainConfig:
+    """One training-step roofline.
+
+    Args:
+        models: registry names (a ``.512`` tag sets that model's resolution).
+        device: device table key; ``cpu`` (calibrated on this machine) takes ``gpus=1``.
+        batch: the global batch; each GPU runs ``batch / gpus`` rows.
+        gpus: data-parallel GPUs.
+        grad_checkpointing: checkpoint every block.
+        ema: price DiT's and FCDM's per-parameter EMA update.
+        calibration: ``cpu`` only: a saved calibration (default: measure now).
+        records: ``throughput --mode train`` records (files or folders) to set measured steps/s
+            beside the bound (one process: ``gpus=1``, no checkpointing, same batch).
+    """
+
+    models: tuple[str, ...]
+    device: str = "a100-80gb-sxm"
+    precision: Precision = Precision.TF32
+    batch: int = 256
+    gpus: int = 1
+    resolution: int = 256
+    grad_checkpointing: bool = False
+    attention: str = "fused"
+    ema: bool = True
+    calibration: Path | None = None
+    records: tuple[Path, ...] = ()
+
+    def __post_init__(self) -> None:
+        require_models(self.models)
+        split_batch(self.batch, self.gpus)
+
+    @property
+    def rows_per_gpu(self) -> int:
+        return split_batch(self.batch, self.gpus)
+
+    @property
+    def autocast(self) -> str | None:
+        return {Precision.BF16: "bfloat16", Precision.FP16: "float16"}.get(self.precision)
+
+
+def interconnect(device_key: str, gpus: int) -> tuple[str, float, str]:
+    """(link, GB/s per direction, source) the all-reduce of `gpus` GPUs of `device_key` uses:
+    NVLink where the card has it for that many GPUs, else PCIe.
+
+    Raises:
+        ConfigError: the device table has no interconnect figure for the card.
+    """
+    from fcdmbench.profiling.devices import get_device
+
+    spec = get_device(device_key)
+    nvlink = spec.nvlink_figure
+    if nvlink is not None and nvlink.value > 0 and gpus <= (spec.nvlink_gpus or 0):
+        return "nvlink", nvlink.value, f"{nvlink.source} (printed: {nvlink.printed})"
+    if spec.pcie_figure is not None:
+        figure = spec.pcie_figure
+        return "pcie", figure.value, f"{figure.source} (printed: {figure.printed})"
+    raise ConfigError(
+        f"device {spec.key} has no interconnect figure in the device table",
+        hint="use --gpus 1, or a card with one: rtx-4090, l40s, a100-80gb-sxm, h100-sxm, h200-sxm",
+    )
+
+
+def ring_allreduce(grad_bytes: float, gpus: int, link_gbs: float) -> tuple[float, float]:
+    """(bytes each GPU sends, seconds) of a ring all-reduce of `grad_bytes` over `gpus` GPUs:
+    reduce-scatter then all-gather, ``2 (gpus - 1) / gpus x grad_bytes`` each way per GPU."""
+    wire = 2.0 * (gpus - 1) / gpus * grad_bytes
+    return wire, wire / (link_gbs * 1e9) if wire else 0.0
+
+
+def _phase(trace: Any, name: str, device: RooflineDevice, precision: Precision) -> TrainPhase:
+    from fcdmbench.profiling.roofline import predict
+
+    part = trace.only(name)
+    priced = predict(part, device, precision)
+    return TrainPhase(
+        name=name,
+        calls=len(part.calls),
+        flops=priced.flops,
+        bytes=float(sum(c.bytes for c in part.calls)),
+        time_s=priced.time_s,
+        memory_bound_s=priced.memory_bound_s,
+    )
+
+
+def price_train_step(
+    trace: Any,
+    device: RooflineDevice,
+    precision: Precision,
+    gpus: int = 1,
+    link: tuple[str, float, str] | None = None,
+) -> TrainResult:
+    """Price one GPU's traced step (`fcdmbench.profiling.op_trace.TrainTrace`) on `device`;
+    with ``gpus > 1`` add DDP's bucket copies and the ring all-reduce over `link`
+    (`interconnect`)."""
+    from fcdmbench.profiling.op_trace import PHASES
+    from fcdmbench.profiling.roofline import predict
+
+    phases = [_phase(trace, name, device, precision) for name in PHASES]
+    allreduce = None
+    if gpus > 1:
+        if link is None:
+            raise ConfigError("a multi-GPU step needs the GPUs' interconnect")
+        copies = DDP_COPY_FACTOR * trace.grad_bytes
+        phases.append(
+            TrainPhase(
+                name="ddp-copies",
+                calls=3,
+                flops=0.0,
+                bytes=float(copies),
+                time_s=copies / (device.bandwidth_gbs * 1e9),
+                memory_bound_s=copies / (device.bandwidth_gbs * 1e9),
+            )
+        )
+        wire, seconds = ring_allreduce(trace.grad_bytes, gpus, link[1])
+        name, gbs, source = link
+        allreduce = AllReduce(name, gbs, source, gpus, trace.grad_bytes, wire, seconds, True)
+    times = {p.name: p.time_s for p in phases}
+    backward = times["backward"] + times["recompute"]
+    rest = sum(times.values()) - backward
+    communication = allreduce.time_s if allreduce else 0.0
+    whole = predict(trace, device, precision)
+    return TrainResult(
+        model=trace.model,
+        display_name=trace.display_name,
+        resolution=trace.resolution,
+        global_batch=trace.batch * gpus,
+        gpus=gpus,
+        rows_per_gpu=trace.batch,
+        precision=precision.value,
+        attention=trace.attention,
+        checkpointing=trace.checkpointing,
+        ema=trace.ema,
+        params=trace.params,
+        trainable_params=trace.trainable_params,
+        flops=whole.flops,
+        time_s=rest + max(backward, communication),
+        serial_time_s=rest + backward + communication,
+        phases=tuple(phases),
+        allreduce=allreduce,
+        ops=whole.ops,
+        by_unit=whole.by_unit,
+    )
+
+
+def _device(config: TrainConfig, progress: Callable[[str], None]) -> RooflineDevice:
+    from fcdmbench.profiling.roofline import roofline_device
+
+    is_cpu = config.device.lower() == "cpu"
+    if is_cpu and (config.autocast is not None or config.gpus > 1):
+        raise ConfigError(
+            "the CPU training roofline models one fp32 process",
+            hint="use --precision fp32-strict and --gpus 1 with --gpu cpu",
+        )
+    calibration = None
+    if config.calibration is not None:
+        from fcdmbench.profiling.cpu_calibration import load_calibration
+
+        calibration = load_calibration(config.calibration)
+    elif is_cpu:
+        progress("calibrating this CPU (fp32 matmul, copy; a few seconds)")
+    return roofline_device(config.device, calibration)
+
+
+def _measured(points: list[Any], result: TrainResult, device: RooflineDevice) -> Any:
+    """The latest measured training point of `result`'s single-process setup, or None: same
+    model, batch and resolution, no checkpointing; on a CPU the same CPU model in an fp32 mode,
+    on a GPU the same card and precision."""
+    import dataclasses
+
+    from fcdmbench.profiling.devices import find_device_peak
+    from fcdmbench.records import MeasuredThroughput
+
+    if result.gpus != 1 or result.checkpointing != "off":
+        return None
+
+    def same_device(p: Any) -> bool:
+        if device.calibration is not None:
+            fp32 = (Precision.FP32_STRICT, Precision.TF32, Precision.PAPER_DEFAULT)
+            is_fp32 = p.precision in {m.value for m in fp32}
+            return p.device_slug == device.calibration.device_slug and is_fp32
+        entry = find_device_peak(p.device_slug)
+        return entry is not None and entry.key == device.key and p.precision == result.precision
+
+    setup = (result.model, result.global_batch, result.resolution)
+    found = [p for p in points if (p.model, p.batch, p.resolution) == setup and same_device(p)]
+    if not found:
+        return None
+    latest = max(found, key=lambda p: p.source)
+    return dataclasses.replace(result, measured=MeasuredThroughput.from_point(latest))
+
+
+def run_train_roofline(
+    config: TrainConfig,
+    warn: Callable[[str], None] = lambda message: None,
+    progress: Callable[[str], None] = lambda message: None,
+) -> TrainRooflineRecord:
+    """Trace each model's training step once and price it on the device.
+
+    Returns:
+        The complete record (run, environment, settings, roofs, one result per model).
+    """
+    from fcdmbench.env import collect_env
+    from fcdmbench.profiling.op_trace import trace_train_step
+    from fcdmbench.profiling.roofline import read_throughput_points
+    from fcdmbench.records import RunInfo
+
+    run = RunInfo.current()
+    device = _device(config, progress)
+    link = interconnect(config.device, config.gpus) if config.gpus > 1 else None
+    points = read_throughput_points(config.records, warn, mode="train") if config.records else []
+    results = []
+    for name in config.models:
+        progress(f"tracing a training step of {name} on the meta device")
+        trace = trace_train_step(
+            name,
+            config.resolution,
+            config.rows_per_gpu,
+            config.autocast,
+            config.attention,
+            config.grad_checkpointing,
+            config.ema,
+        )
+        result = price_train_step(trace, device, config.precision, config.gpus, link)
+        results.append(_measured(points, result, device) or result)
+    return TrainRooflineRecord(
+        run=run,
+        env=collect_env("cpu"),  # the meta device computes nothing; the host ran the trace
+        config=TrainSettings(
+            models=tuple(config.models),
+            device=config.device,
+            precision=config.precision.value,
+            batch=config.batch,
+            gpus=config.gpus,
+            resolution=config.resolution,
+            grad_checkpointing=config.grad_checkpointing,
+            attention=config.attention,
+            ema=config.ema,
+            calibration=None if config.calibration is None else str(config.calibration),
+            records=tuple(str(p) for p in config.records),
+        ),
+        device=device,
+        results=tuple(results),
+    )
+
+
+def published_speeds(result: TrainResult, device_key: str) -> list[Any]:
+    """The published training speeds (`fcdmbench.published.TRAINING_SPEEDS`) measured in the
+    setup `result` models: same model, resolution, card, GPU count, global batch and
+    checkpointing (on or off)."""
+    from fcdmbench.profiling.devices import get_device
+    from fcdmbench.published import TRAINING_SPEEDS
+    from fcdmbench.registry import resolve
+
+    key = get_device(device_key).key
+    found = []
+    for row in TRAINING_SPEEDS:
+        spec, tag = resolve(row.model)
+        same = (spec.name, tag or 256, row.device, row.gpus, row.global_batch) == (
+            result.model,
+            result.resolution,
+            key,
+            result.gpus,
+            result.global_batch,
+        )
+        if same and row.grad_checkpointing == (result.checkpointing != "off"):
+            found.append(row)
+    return found
