@@ -24,6 +24,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.overrides import wrap_torch_function
 
 from fcdmbench.catalog.dig import UPSTREAM_GLA_CHUNK, DiGConfig
 from fcdmbench.checkpoints import rename_keys
@@ -50,6 +51,7 @@ def gla_recurrent(q, k, v, log_decay):
 _SCORE_BLOCK_TOKENS = 64
 
 
+@wrap_torch_function(lambda q, k, v, log_decay, chunk=UPSTREAM_GLA_CHUNK: (q, k, v, log_decay))
 def gla_chunked(q, k, v, log_decay, chunk: int = UPSTREAM_GLA_CHUNK):
     """Exact chunk-parallel GLA; every exponent is <= 0, so it cannot overflow.
 
@@ -57,6 +59,10 @@ def gla_chunked(q, k, v, log_decay, chunk: int = UPSTREAM_GLA_CHUNK):
     with b the within-chunk cumulative log decay; S is carried across chunks. The sequence is
     zero-padded to a whole number of chunks (as upstream's kernel does); padding sits after every
     real token, so causality keeps it out of the outputs.
+
+    Upstream this is one family of Triton kernels (``fused_chunk_gla``); the function is visible to
+    torch function modes (``wrap_torch_function``) and declares that kind, so the roofline trace
+    can price it as those kernels (`fcdmbench.profiling.autocast_policy.fused_kind`).
     """
     dtype = v.dtype
     q, k, v, log_decay = (x.float() for x in (q, k, v, log_decay))
@@ -87,6 +93,9 @@ def gla_chunked(q, k, v, log_decay, chunk: int = UPSTREAM_GLA_CHUNK):
         state = state * chunk_decay[:, :, j] + chunk_kv[:, :, j]
     out = torch.cat(intra, dim=2) + (qc * b.exp()) @ torch.stack(states, dim=2)
     return out.flatten(2, 3)[:, :, :length].to(dtype)
+
+
+gla_chunked.fcdmbench_fused_kind = "linear-attention"  # autocast_policy.FUSED_KIND_ATTR
 
 
 class GatedLinearAttention(nn.Module):

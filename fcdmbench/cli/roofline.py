@@ -37,9 +37,23 @@ def roofline_command(
     ] = Precision.TF32,
     batch: Annotated[int, typer.Option("--batch", "-b", min=1, help="Images per forward.")] = 64,
     resolution: Annotated[int, typer.Option("--resolution", "-r", min=8)] = 256,
-    attention: Annotated[
-        str, typer.Option(help="fused: SDPA as one kernel; unfused: its math path op by op.")
-    ] = "fused",
+    attention_kernel: Annotated[
+        str,
+        typer.Option(
+            "--attention-kernel",
+            help="sdpa: PyTorch SDPA's backend per dtype (fp32: memory-efficient, 3xTF32); "
+            "flash2: FlashAttention-2 (16-bit, fp32 inputs cast in and out); unfused: math "
+            "path op by op (docs/perfmodel.md).",
+        ),
+    ] = "sdpa",
+    linear_attention_kernel: Annotated[
+        str | None,
+        typer.Option(
+            "--linear-attention-kernel",
+            help="DiG's GLA: fla (flash-linear-attention @ 36743f3, DiG's pin), fla-tf32 (its "
+            "dots on TF32), torch (op by op) [default: fla; torch on cpu].",
+        ),
+    ] = None,
     records: Annotated[
         list[Path] | None,
         typer.Option(
@@ -87,8 +101,9 @@ def roofline_command(
     if records is None:
         default = Path("reports/throughput")
         records = [default] if default.is_dir() else []
+    kernels = (attention_kernel, linear_attention_kernel)
     selected = _preflight(
-        models, gpu, precision, resolution, attention, records, calibration, json_path, plot
+        models, gpu, precision, resolution, kernels, records, calibration, json_path, plot
     )
     config = RooflineConfig(
         models=tuple(selected),
@@ -96,7 +111,7 @@ def roofline_command(
         precision=precision,
         batch=batch,
         resolution=resolution,
-        attention=attention,
+        kernels=_kernels(gpu, *kernels),
         records=tuple(records),
         calibration=calibration,
     )
@@ -115,7 +130,15 @@ def roofline_command(
     _print(record, top)
 
 
-def _preflight(models, gpu, precision, resolution, attention, records, calibration, *outputs):
+def _kernels(gpu: str, attention: str, linear: str | None):
+    from fcdmbench.profiling.kernels import default_linear_attention_kernel
+    from fcdmbench.records.roofline import Kernels
+
+    linear = linear or default_linear_attention_kernel(gpu.lower() == "cpu")
+    return Kernels(attention=attention, linear_attention=linear)
+
+
+def _preflight(models, gpu, precision, resolution, kernels, records, calibration, *outputs):
     """Every problem with the command line at once, before anything is traced or measured
     (creates nothing). Returns the selected model names."""
     from fcdmbench.cli.selection import select_models
@@ -124,7 +147,7 @@ def _preflight(models, gpu, precision, resolution, attention, records, calibrati
     from fcdmbench.preflight import Preflight, check_input_file
     from fcdmbench.profiling.cpu_calibration import load_calibration
     from fcdmbench.profiling.devices import get_device
-    from fcdmbench.profiling.op_trace import ATTENTION_MODES
+    from fcdmbench.profiling.kernels import ATTENTION_KERNELS, LINEAR_ATTENTION_KERNELS
     from fcdmbench.profiling.roofline import roofline_device
     from fcdmbench.registry import require_models
 
@@ -144,8 +167,29 @@ def _preflight(models, gpu, precision, resolution, attention, records, calibrati
         )
     if resolution % 8:
         pf.add(ConfigError(f"--resolution must be a multiple of 8, got {resolution}"))
-    if attention not in ATTENTION_MODES:
-        pf.add(ConfigError(f"--attention must be one of {ATTENTION_MODES}, got {attention!r}"))
+    attention, linear = kernels
+    if attention not in ATTENTION_KERNELS:
+        pf.add(
+            ConfigError(
+                f"--attention-kernel must be one of {list(ATTENTION_KERNELS)}, got {attention!r}"
+            )
+        )
+    if linear is not None and linear not in LINEAR_ATTENTION_KERNELS:
+        pf.add(
+            ConfigError(
+                "--linear-attention-kernel must be one of "
+                f"{list(LINEAR_ATTENTION_KERNELS)}, got {linear!r}"
+            )
+        )
+    elif device is not None and device.is_calibrated:
+        if attention == "flash2" or (linear or "torch") != "torch":
+            pf.add(
+                ConfigError(
+                    "FlashAttention-2 and flash-linear-attention run on CUDA GPUs only",
+                    hint="on --gpu cpu use --attention-kernel sdpa|unfused and "
+                    "--linear-attention-kernel torch",
+                )
+            )
     if calibration is not None:
         hint = "write one with: fcdmbench roofline --gpu cpu --json PATH"
         if pf.check(check_input_file, calibration, "calibration file", hint) is not None:
@@ -193,7 +237,9 @@ def _print(record, top: int) -> None:
         )
         if config.precision != Precision.FP32_STRICT.value:
             stdout.print(f"on a CPU {config.precision} runs in plain fp32")
-    table = Table(title=f"{config.precision}, batch {config.batch}, {config.resolution} px")
+    kernels = config.kernels.describe() if config.kernels else "not recorded"
+    title = f"{config.precision}, batch {config.batch}, {config.resolution} px"
+    table = Table(title=f"{title}; kernels: {kernels}")
     for header in (
         "model",
         "GMACs/img",

@@ -45,8 +45,10 @@ __all__ = [
     "FP32_OUTPUT_OPS",
     "LOWER_PRECISION_OPS",
     "PROMOTE_OPS",
+    "FUSED_KIND_ATTR",
     "FunctionModes",
     "TraceState",
+    "fused_kind",
 ]
 
 #: Operator packets (as a meta trace sees them) that autocast runs in bf16/fp16.
@@ -166,14 +168,32 @@ AUTOCAST_NAMES = {
 
 @dataclass(slots=True)
 class TraceState:
-    """Shared between the modes of one trace: the open SDPA region, if any.
+    """Shared between the modes of one trace: the open fused region, if any, and its kind
+    (``attention``: ``scaled_dot_product_attention``; ``linear-attention``: a function that
+    declares itself one fused kernel upstream, see `fused_kind`).
 
     ``on_region_end(region, tensor_args, out)`` is called when a region's call returns.
     """
 
     region: int | None = None
+    region_kind: str | None = None
     regions: itertools.count = field(default_factory=itertools.count)
     on_region_end: Callable[[int, tuple, Any], None] | None = None
+
+
+#: Attribute a Python function (wrapped with ``torch.overrides.wrap_torch_function`` so function
+#: modes see it) sets to the kind of the one upstream kernel it stands for.
+FUSED_KIND_ATTR = "fcdmbench_fused_kind"
+
+
+def fused_kind(func: Any) -> str | None:
+    """The fused-kernel kind of `func`: ``attention`` for SDPA, the kind a baseline function
+    declares under `FUSED_KIND_ATTR` (DiG's chunked GLA: ``linear-attention``), else None."""
+    import torch.nn.functional as F
+
+    if func is F.scaled_dot_product_attention:
+        return "attention"
+    return getattr(func, FUSED_KIND_ATTR, None)
 
 
 def _floating(t: Any) -> bool:
@@ -265,12 +285,13 @@ def FunctionModes(state: TraceState, dtype: Any | None):  # noqa: N802 (a mode f
 
     - Each ``scaled_dot_product_attention`` call is one region (`TraceState.region`), so a
       trace can fuse its operators; with `dtype`, q, k and v are cast first and nothing inside
-      is emulated, as the SDPA autocast wrapper does.
+      is emulated, as the SDPA autocast wrapper does. A function with a `fused_kind` (DiG's
+      chunked GLA, one Triton kernel family upstream) is a region too, its inputs passed as
+      they are (upstream's kernels run in the dtype they are given).
     - With `dtype`, the lower-precision entry points (convolutions, linear, matmuls) get their
       floating arguments cast to `dtype`, where autocast itself casts them.
     """
     import torch
-    import torch.nn.functional as F
     from torch.overrides import TorchFunctionMode
 
     lower = _lower_precision_functions() if dtype is not None else frozenset()
@@ -287,11 +308,13 @@ def FunctionModes(state: TraceState, dtype: Any | None):  # noqa: N802 (a mode f
                 args = cast(args)[0]
                 kwargs = {k: cast((v,))[0][0] for k, v in kwargs.items()}
                 return func(*args, **kwargs)
-            if func is not F.scaled_dot_product_attention:
+            kind = fused_kind(func)
+            if kind is None:
                 return func(*args, **kwargs)
-            if dtype is not None:
+            if dtype is not None and kind == "attention":
                 args = cast(args)[0]
             region = state.region = next(state.regions)
+            state.region_kind = kind
             try:
                 out = func(*args, **kwargs)
             finally:

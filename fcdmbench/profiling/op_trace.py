@@ -9,9 +9,12 @@ once) plus every tensor it writes, at the dtype it runs in; views cost nothing. 
 so dtypes, and the casts autocast inserts, are those a GPU would run.
 
 ``scaled_dot_product_attention`` is one kernel on a GPU (FlashAttention or the memory-efficient
-kernel): with ``attention="fused"`` (default) its math-path operators become one call that
-reads q, k, v and writes the output; ``attention="unfused"`` keeps them apart (scores written
-to and read from memory), a what-if for attention without a fused kernel.
+kernel), and DiG's chunked GLA one family of Triton kernels upstream (flash-linear-attention):
+with ``attention="fused"`` (default) each such region becomes one call (kind ``attention`` or
+``linear-attention``) that reads its inputs and writes its output, with the region's operators
+kept in ``OpCall.members`` so a pricing can run them apart instead (the roofline's
+``--attention-kernel unfused`` and ``--linear-attention-kernel torch``); ``attention="unfused"``
+records them apart in ``calls`` (scores written to and read from memory).
 """
 
 from __future__ import annotations
@@ -21,10 +24,29 @@ from typing import Any
 
 from fcdmbench.errors import ConfigError
 
-__all__ = ["ATTENTION_MODES", "KINDS", "OpCall", "OpTrace", "trace_module", "trace_ops"]
+__all__ = [
+    "ATTENTION_MODES",
+    "KINDS",
+    "REGION_OPS",
+    "OpCall",
+    "OpTrace",
+    "trace_module",
+    "trace_ops",
+]
 
 #: Operator kinds; `fcdmbench.profiling.roofline` maps (kind, dtype, precision) to a unit.
-KINDS = ("gemm", "conv", "depthwise", "attention", "elementwise", "copy", "cast")
+KINDS = (
+    "gemm",
+    "conv",
+    "depthwise",
+    "attention",
+    "linear-attention",
+    "elementwise",
+    "copy",
+    "cast",
+)
+#: The op name of each fused region kind.
+REGION_OPS = {"attention": "aten.scaled_dot_product_attention", "linear-attention": "gla.chunked"}
 ATTENTION_MODES = ("fused", "unfused")
 
 _GEMM = frozenset(
@@ -66,16 +88,18 @@ _NO_TRAFFIC = frozenset({"aten.empty", "aten.empty_strided", "aten.empty_like", 
 
 @dataclass(frozen=True, slots=True)
 class OpCall:
-    """One executed operator (or one fused attention call).
+    """One executed operator (or one fused region: attention, linear attention).
 
     Args:
-        op: ``aten.convolution``; ``aten.scaled_dot_product_attention`` for a fused region.
+        op: ``aten.convolution``; a `REGION_OPS` name for a fused region.
         module: innermost module path (``enc1.0.dwconv``; ``""`` for the root).
         kind: one of `KINDS`.
         dtype: the dtype it runs in (``float32``, ``bfloat16``).
         macs: its MACs (multiply-adds; FLOPs = 2 x MACs), from the FLOP counter's tally.
         bytes_read, bytes_written: unfused memory traffic.
         shape: output shape.
+        inputs: a fused region's tensor inputs as (shape, dtype, contiguous), in call order.
+        members: a fused region's operators as they run unfused (their MACs sum to ``macs``).
     """
 
     op: str
@@ -86,6 +110,8 @@ class OpCall:
     bytes_read: int
     bytes_written: int
     shape: tuple[int, ...]
+    inputs: tuple[tuple[tuple[int, ...], str, bool], ...] = ()
+    members: tuple[OpCall, ...] = ()
 
     @property
     def flops(self) -> float:
@@ -122,6 +148,10 @@ class OpTrace:
     @property
     def bytes(self) -> int:
         return sum(c.bytes for c in self.calls)
+
+
+def _dtype_name(t: Any) -> str:
+    return str(t.dtype).removeprefix("torch.")
 
 
 def _footprint(t: Any) -> int:
@@ -189,7 +219,7 @@ class _Recorder:
         self.fuse = fuse_attention
         self.calls: list[OpCall] = []
         self.macs_total = 0.0
-        self.region_macs: dict[int, float] = {}
+        self.region_members: dict[int, list[OpCall]] = {}
         self.region_module: dict[int, str] = {}
 
     def on_call(self, func, args, kwargs, out, macs, parents) -> None:
@@ -197,14 +227,14 @@ class _Recorder:
         region = self.state.region
         if region is not None:
             self.region_module.setdefault(region, _innermost(parents, self.root))
-            if self.fuse:
-                self.region_macs[region] = self.region_macs.get(region, 0.0) + macs
-                return
+        target = self.calls
+        if region is not None and self.fuse:
+            target = self.region_members.setdefault(region, [])
         name = str(func._overloadpacket)
         outputs = _tensors(out)
         if not outputs or name in _NO_TRAFFIC or (_is_view(func) and not macs):
             if macs:  # never drop counted work
-                self._append(name, parents, "elementwise", outputs, macs, 0, 0)
+                self._append(target, name, parents, "elementwise", outputs, macs, 0, 0)
             return
         inputs = _tensors((args, kwargs))
         is_inplace = any(
@@ -217,33 +247,37 @@ class _Recorder:
         elif is_inplace:
             read = max(read - written, 0) + written  # the mutated tensor is read and written
         kind = _kind(name, func, args, kwargs, outputs[0])
-        self._append(name, parents, kind, outputs, macs, read, written)
+        self._append(target, name, parents, kind, outputs, macs, read, written)
 
     def on_region_end(self, region: int, tensors: tuple, out: Any) -> None:
         if not self.fuse:
             return
         outputs = _tensors(out)
+        members = tuple(self.region_members.pop(region, ()))
+        kind = self.state.region_kind
         self.calls.append(
             OpCall(
-                op="aten.scaled_dot_product_attention",
+                op=REGION_OPS[kind],
                 module=self.region_module.get(region, ""),
-                kind="attention",
-                dtype=str(tensors[0].dtype).removeprefix("torch."),
-                macs=self.region_macs.get(region, 0.0),
+                kind=kind,
+                dtype=_dtype_name(tensors[0]),
+                macs=sum(m.macs for m in members),
                 bytes_read=_distinct_bytes(list(tensors)),
                 bytes_written=_distinct_bytes(outputs),
                 shape=tuple(outputs[0].shape),
+                inputs=tuple((tuple(t.shape), _dtype_name(t), t.is_contiguous()) for t in tensors),
+                members=members,
             )
         )
 
-    def _append(self, name, parents, kind, outputs, macs, read, written) -> None:
+    def _append(self, target, name, parents, kind, outputs, macs, read, written) -> None:
         first = outputs[0] if outputs else None
-        self.calls.append(
+        target.append(
             OpCall(
                 op=name,
                 module=_innermost(parents, self.root),
                 kind=kind,
-                dtype=str(first.dtype).removeprefix("torch.") if first is not None else "",
+                dtype=_dtype_name(first) if first is not None else "",
                 macs=float(macs),
                 bytes_read=int(read),
                 bytes_written=int(written),
