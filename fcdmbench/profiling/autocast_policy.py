@@ -169,14 +169,16 @@ AUTOCAST_NAMES = {
 @dataclass(slots=True)
 class TraceState:
     """Shared between the modes of one trace: the open fused region, if any, and its kind
-    (``attention``: ``scaled_dot_product_attention``; ``linear-attention``: a function that
-    declares itself one fused kernel upstream, see `fused_kind`).
+    (``attention``: ``scaled_dot_product_attention``; ``linear-attention`` or
+    ``fused-elementwise``: a function that declares itself one fused kernel upstream, see
+    `fused_kind`). Autocast is replayed inside every region but SDPA's, as CUDA autocast does.
 
     ``on_region_end(region, tensor_args, out)`` is called when a region's call returns.
     """
 
     region: int | None = None
     region_kind: str | None = None
+    region_op: str | None = None
     regions: itertools.count = field(default_factory=itertools.count)
     on_region_end: Callable[[int, tuple, Any], None] | None = None
 
@@ -232,7 +234,7 @@ def AutocastEmulation(dtype: Any, state: TraceState):  # noqa: N802 (a mode fact
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             kwargs = dict(kwargs or {})
             name = str(func._overloadpacket)
-            if state.region is not None:
+            if state.region_kind == "attention" and state.region is not None:
                 pass  # inside SDPA: autocast keys are excluded there
             elif name in LOWER_PRECISION_OPS:
                 args, kwargs = _cast_all((args, kwargs), dtype)
@@ -302,8 +304,8 @@ def FunctionModes(state: TraceState, dtype: Any | None):  # noqa: N802 (a mode f
     class _Modes(TorchFunctionMode):
         def __torch_function__(self, func, types, args=(), kwargs=None):
             kwargs = kwargs or {}
-            if state.region is not None:
-                return func(*args, **kwargs)
+            if state.region is not None and (state.region_kind == "attention" or func not in lower):
+                return func(*args, **kwargs)  # SDPA: no autocast inside; no nested regions
             if func in lower:
                 args = cast(args)[0]
                 kwargs = {k: cast((v,))[0][0] for k, v in kwargs.items()}
@@ -315,6 +317,9 @@ def FunctionModes(state: TraceState, dtype: Any | None):  # noqa: N802 (a mode f
                 args = cast(args)[0]
             region = state.region = next(state.regions)
             state.region_kind = kind
+            state.region_op = (
+                "aten.scaled_dot_product_attention" if kind == "attention" else func.__name__
+            )
             try:
                 out = func(*args, **kwargs)
             finally:

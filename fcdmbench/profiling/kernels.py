@@ -40,6 +40,13 @@ Linear-attention kernels (``--linear-attention-kernel``, DiG):
   A what-if for DiG run on a newer release; the kernel list is 36743f3's.
 - ``torch``: fcdmbench's pure-PyTorch chunked GLA operator by operator (what runs on a CPU).
 
+The linear-attention choice also decides the two other flash-linear-attention modules DiG runs
+(regions of kind ``fused-elementwise``): ``FusedRMSNormSwishGate`` (one Triton kernel,
+``fla/modules/fused_norm_gate.py`` ``_layer_norm_fwd_1pass_kernel``) and ``swiglu_linear``'s
+``swiglu_fwd`` (one jiterator kernel, ``fla/modules/activations.py``), both @ 36743f3: one kernel
+each (reads the inputs, writes the output, its counted products on FP32 SIMT) under ``fla`` and
+``fla-tf32``, operator by operator under ``torch``.
+
 A region's FLOPs stay those of `fcdmbench flops` (its members' MACs): the kernels' dense
 products follow the closed form of `fcdmbench.catalog.dig.DiGConfig.gla_core_macs`, and the
 counted elementwise products beyond it (decay multiplies) are priced with the intra-chunk kernel.
@@ -115,6 +122,11 @@ def region_items(
     Raises:
         ConfigError: a GPU-only kernel asked for on a CPU, or an unknown kernel.
     """
+    if call.kind == "fused-elementwise":
+        if kernel == "torch":
+            return None
+        unit = "cpu-fp32" if is_cpu else "fp32-simt"
+        return [Item(f"fla.{call.op}", "elementwise", unit, 2.0 * call.macs, float(call.bytes))]
     if call.kind == "attention":
         if kernel not in ATTENTION_KERNELS:
             raise ConfigError(

@@ -27,7 +27,6 @@ from fcdmbench.errors import ConfigError
 __all__ = [
     "ATTENTION_MODES",
     "KINDS",
-    "REGION_OPS",
     "OpCall",
     "OpTrace",
     "trace_module",
@@ -41,12 +40,12 @@ KINDS = (
     "depthwise",
     "attention",
     "linear-attention",
+    "fused-elementwise",
     "elementwise",
     "copy",
     "cast",
 )
-#: The op name of each fused region kind.
-REGION_OPS = {"attention": "aten.scaled_dot_product_attention", "linear-attention": "gla.chunked"}
+
 ATTENTION_MODES = ("fused", "unfused")
 
 _GEMM = frozenset(
@@ -82,8 +81,11 @@ _COPY = frozenset(
         "aten.repeat",
     }
 )
-#: Allocations without a kernel that touches memory.
-_NO_TRAFFIC = frozenset({"aten.empty", "aten.empty_strided", "aten.empty_like", "aten.lift_fresh"})
+#: Operators without a kernel that touches memory: allocations, and ``_unsafe_view`` (the view
+#: ``linear`` and ``matmul`` return on 3-D inputs; its schema carries no alias annotation).
+_NO_TRAFFIC = frozenset(
+    {"aten.empty", "aten.empty_strided", "aten.empty_like", "aten.lift_fresh", "aten._unsafe_view"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +93,8 @@ class OpCall:
     """One executed operator (or one fused region: attention, linear attention).
 
     Args:
-        op: ``aten.convolution``; a `REGION_OPS` name for a fused region.
+        op: ``aten.convolution``; for a fused region ``aten.scaled_dot_product_attention`` or
+            the function's name (``gla_chunked``).
         module: innermost module path (``enc1.0.dwconv``; ``""`` for the root).
         kind: one of `KINDS`.
         dtype: the dtype it runs in (``float32``, ``bfloat16``).
@@ -257,7 +260,7 @@ class _Recorder:
         kind = self.state.region_kind
         self.calls.append(
             OpCall(
-                op=REGION_OPS[kind],
+                op=self.state.region_op,
                 module=self.region_module.get(region, ""),
                 kind=kind,
                 dtype=_dtype_name(tensors[0]),
@@ -323,6 +326,7 @@ def trace_ops(
     batch: int = 1,
     autocast: str | None = None,
     attention: str = "fused",
+    overrides: dict[str, Any] | None = None,
 ) -> OpTrace:
     """Trace one forward of registered model `name` on the meta device.
 
@@ -332,6 +336,7 @@ def trace_ops(
         batch: rows per forward.
         autocast: ``"bfloat16"`` or ``"float16"`` to replay CUDA autocast; None for fp32.
         attention: ``fused`` (SDPA as one kernel) or ``unfused``.
+        overrides: config fields to replace (an ablation configuration, e.g. FCDM's width).
 
     Returns:
         An `OpTrace` whose ``macs`` equals ``count_flops(name, resolution, batch).macs``.
@@ -344,7 +349,7 @@ def trace_ops(
         raise ConfigError(f"batch must be an integer >= 1, got {batch!r}")
     spec, tag = resolve(name)
     resolution = tag or resolution
-    model = build_for_counting(spec, resolution)  # validates the resolution as flops does
+    model = build_for_counting(spec, resolution, overrides=overrides)  # validated as flops does
     side = resolution // VAE_FACTOR
     shape = (
         spec.input_shape(resolution)

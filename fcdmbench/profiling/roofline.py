@@ -36,7 +36,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Collection, Hashable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,6 +64,8 @@ __all__ = [
     "RooflineDevice",
     "RooflineRecord",
     "RooflineResult",
+    "bound_time",
+    "kernel_items",
     "predict",
     "read_throughput_points",
     "resolve_kernels",
@@ -182,27 +184,63 @@ def resolve_kernels(kernels: Kernels | None, device: RooflineDevice) -> Kernels:
     return Kernels(linear_attention=default_linear_attention_kernel(is_cpu))
 
 
-def _items(call: Any, precision: Precision, kernels: Kernels, device: RooflineDevice) -> list:
-    """(op, kind, unit, flops, bytes) of the kernels that run `call` (members of an unfused
-    region one by one)."""
+def _items(call: Any, precision: Precision, kernels: Kernels, units: Collection[str]) -> list:
+    """(op, module, kind, unit, flops, bytes) of the kernels that run `call` on a device with
+    `units` (members of an unfused region one by one)."""
     from fcdmbench.profiling.kernels import region_items
 
-    is_cpu = "cpu-fp32" in device.units_tflops
-    if call.kind in ("attention", "linear-attention"):
+    is_cpu = "cpu-fp32" in units
+    if call.kind in ("attention", "linear-attention", "fused-elementwise"):
         kernel = kernels.attention if call.kind == "attention" else kernels.linear_attention
         items = region_items(
             call,
             kernel,
             lambda dtype: unit_for("gemm", dtype, precision, is_cpu),
-            lambda unit: unit in device.units_tflops,
+            lambda unit: unit in units,
             is_cpu,
         )
         if items is not None:
-            return [(i.op, i.kind, i.unit, i.flops, i.bytes) for i in items]
+            return [(i.op, call.module, i.kind, i.unit, i.flops, i.bytes) for i in items]
         if call.members:
-            return [m for c in call.members for m in _items(c, precision, kernels, device)]
+            return [m for c in call.members for m in _items(c, precision, kernels, units)]
     unit = unit_for(call.kind, call.dtype, precision, is_cpu)
-    return [(call.op, call.kind, unit, call.flops, float(call.bytes))]
+    return [(call.op, call.module, call.kind, unit, call.flops, float(call.bytes))]
+
+
+def kernel_items(
+    trace: Any, precision: Precision, kernels: Kernels, units: Collection[str]
+) -> list[tuple[str, str, str, str, float, float]]:
+    """Every kernel one forward of `trace` launches under `precision` and `kernels` on a device
+    with `units`: (op, module, kind, unit, FLOPs, bytes), in call order. Device-independent
+    otherwise, so one list prices many devices (`bound_time`).
+
+    Raises:
+        ConfigError: a kernel needs a unit the device lacks.
+    """
+    items = [item for call in trace.calls for item in _items(call, precision, kernels, units)]
+    for op, _, _, unit, _, _ in items:
+        if unit not in units:
+            raise ConfigError(
+                f"the device has no {unit} figure, needed for {op} under {precision.value}",
+                hint="choose a precision the device supports (V100: no TF32/BF16)",
+            )
+    return items
+
+
+def bound_time(items: list, device: RooflineDevice) -> tuple[float, float]:
+    """(time, memory-bound time) in seconds of `kernel_items` on `device`: the sum of every
+    kernel's ``max(FLOPs / unit peak, bytes / bandwidth)``."""
+    peaks = {unit: tflops * 1e12 for unit, tflops in device.units_tflops.items()}
+    bandwidth = device.bandwidth_gbs * 1e9
+    total = memory = 0.0
+    for _, _, _, unit, flops, nbytes in items:
+        compute, traffic = flops / peaks[unit], nbytes / bandwidth
+        if traffic > compute:
+            memory += traffic
+            total += traffic
+        else:
+            total += compute
+    return total, memory
 
 
 def predict(
@@ -216,27 +254,22 @@ def predict(
     """
     kernels = resolve_kernels(kernels, device)
     bandwidth = device.bandwidth_gbs * 1e9
-    ops = []
-    for call in trace.calls:
-        for op, kind, unit, flops, nbytes in _items(call, precision, kernels, device):
-            if unit not in device.units_tflops:
-                raise ConfigError(
-                    f"{device.name} has no {unit} figure, needed for {op} under {precision.value}",
-                    hint="choose a precision the device supports (V100: no TF32/BF16)",
-                )
-            ops.append(
-                OpTime(
-                    op=op,
-                    module=call.module,
-                    kind=kind,
-                    unit=unit,
-                    calls=1,
-                    flops=flops,
-                    bytes=nbytes,
-                    compute_s=flops / (device.units_tflops[unit] * 1e12),
-                    memory_s=nbytes / bandwidth,
-                )
-            )
+    ops = [
+        OpTime(
+            op=op,
+            module=module,
+            kind=kind,
+            unit=unit,
+            calls=1,
+            flops=flops,
+            bytes=nbytes,
+            compute_s=flops / (device.units_tflops[unit] * 1e12),
+            memory_s=nbytes / bandwidth,
+        )
+        for op, module, kind, unit, flops, nbytes in kernel_items(
+            trace, precision, kernels, device.units_tflops
+        )
+    ]
     return RooflineResult(
         model=trace.model,
         display_name=trace.display_name,
