@@ -44,8 +44,7 @@ def plot_audit(record, path: Path, make_parents: bool = False) -> Path:
     rows = _rows(record)
     data = np.array([[np.nan if v is None else v for v in r[1]] for r in rows], dtype=float)
     fig, ax = plt.subplots(figsize=(3.2 + 1.2 * len(record.settings), 1.8 + 0.24 * len(rows)))
-    cmap = matplotlib.colormaps["RdYlGn_r"].copy()
-    cmap.set_bad("0.85")
+    cmap = matplotlib.colormaps["RdYlGn_r"].with_extremes(bad="0.85")
     image = ax.imshow(np.minimum(data, _VMAX), cmap=cmap, vmin=0.0, vmax=_VMAX, aspect="auto")
     for i, j in np.ndindex(data.shape):
         value = data[i, j]
