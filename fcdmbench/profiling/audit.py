@@ -42,7 +42,15 @@ from fcdmbench.records.audit import (
     Plausible,
 )
 
-__all__ = ["TABLES", "TIE_MARGIN", "AuditConfig", "check_names", "figure_bounds", "run_audit"]
+__all__ = [
+    "TABLES",
+    "TIE_MARGIN",
+    "AuditConfig",
+    "bounds_of",
+    "check_names",
+    "figure_bounds",
+    "run_audit",
+]
 
 #: The seed paper's tables that print throughput (Table 10's U-Net ablations change the number
 #: of stages, which fcdmbench's FCDM cannot build; they are not audited).
@@ -170,6 +178,17 @@ def figure_bounds(spec: _Spec, devices: list, settings: tuple[str, ...], batch: 
             bounds.append(AuditBound(device.key, setting, rate, spec.published / rate,
                                      time_s - memory_s, memory_s))  # fmt: skip
     return bounds
+
+
+def bounds_of(
+    model: str, resolution: int, devices: tuple[str, ...], settings: tuple[str, ...], batch: int
+) -> list[AuditBound]:
+    """The bound of registered `model` on each device (keys) under each setting, as the audit
+    prices a figure (``fraction`` is relative to 1 img/s: ignore it)."""
+    from fcdmbench.registry import resolve
+
+    spec = _Spec("", model, model, resolve(model)[0].family, resolution, 1.0, "")
+    return figure_bounds(spec, _devices(devices), settings, batch)
 
 
 def _arithmetic(spec: _Spec, bounds: list, batch: int) -> str:

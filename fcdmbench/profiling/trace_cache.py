@@ -2,11 +2,12 @@
 a few milliseconds, so the audit (dozens of traces) keeps them.
 
 `cached_trace` returns `fcdmbench.profiling.op_trace.trace_ops`'s trace, from this process's
-memory, else from ``<cache root>/traces/<key>.json`` (`fcdmbench.evaluation.cache.cache_root`:
-``$FCDMBENCH_CACHE`` or the user cache dir), else traced now and written there. The key hashes
-the arguments with torch's and fcdmbench's versions and the source of every module a trace
-depends on (the trace and FLOP-counter code, the model builders, configs and baselines), so an
-edit to any of them traces afresh. ``FCDMBENCH_TRACE_CACHE=0`` turns the disk cache off.
+memory, else from ``<folder>/<key>.json``, else traced now and written there. The folder is
+``$FCDMBENCH_TRACE_CACHE``, else ``<cache root>/traces`` (`fcdmbench.evaluation.cache.cache_root`:
+``$FCDMBENCH_CACHE`` or the user cache dir); ``FCDMBENCH_TRACE_CACHE=0`` turns the disk cache
+off. The key hashes the arguments with torch's and fcdmbench's versions and the source of every
+module a trace depends on (the trace and FLOP-counter code, the model builders, configs and
+baselines), so an edit to any of them traces afresh.
 """
 
 from __future__ import annotations
@@ -35,10 +36,14 @@ _SOURCES = (
 )
 
 
-def trace_dir() -> Path:
+def trace_dir() -> Path | None:
+    """Where traces are kept (None: the disk cache is off)."""
     from fcdmbench.evaluation.cache import cache_root
 
-    return cache_root() / "traces"
+    folder = os.environ.get("FCDMBENCH_TRACE_CACHE")
+    if folder == "0":
+        return None
+    return Path(folder).expanduser() if folder else cache_root() / "traces"
 
 
 @functools.cache
@@ -130,12 +135,12 @@ def cached_trace(
     key = _key((model, resolution, batch, autocast, overrides))
     if key in _MEMORY:
         return _MEMORY[key]
-    use_disk = os.environ.get("FCDMBENCH_TRACE_CACHE", "1") != "0"
-    path = trace_dir() / f"{key}.json"
-    trace = _load(path) if use_disk else None
+    folder = trace_dir()
+    path = folder / f"{key}.json" if folder is not None else None
+    trace = _load(path) if path is not None else None
     if trace is None:
         trace = trace_ops(model, resolution, batch, autocast, overrides=dict(overrides) or None)
-        if use_disk:
+        if path is not None:
             _store(path, trace)
     _MEMORY[key] = trace
     return trace

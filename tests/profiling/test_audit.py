@@ -7,7 +7,6 @@ and XL/2 above their bounds there, so the invariant can fail."""
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 from typer.testing import CliRunner
@@ -25,19 +24,7 @@ from fcdmbench.records.roofline import Kernels
 
 
 @pytest.fixture(scope="module")
-def trace_cache(tmp_path_factory):
-    """A private trace cache for the module (the user's cache stays untouched)."""
-    saved = os.environ.get("FCDMBENCH_CACHE")
-    os.environ["FCDMBENCH_CACHE"] = str(tmp_path_factory.mktemp("cache"))
-    yield
-    if saved is None:
-        os.environ.pop("FCDMBENCH_CACHE")
-    else:
-        os.environ["FCDMBENCH_CACHE"] = saved
-
-
-@pytest.fixture(scope="module")
-def record(trace_cache) -> AuditRecord:
+def record() -> AuditRecord:
     return run_audit(AuditConfig())
 
 
@@ -119,7 +106,7 @@ def test_table11_overrides_are_the_printed_configurations():
         assert config.num_params() / 1e6 == pytest.approx(printed[spec.label], abs=0.051)
 
 
-def test_infeasible_figure_spells_out_its_best_bound(trace_cache):
+def test_infeasible_figure_spells_out_its_best_bound():
     from fcdmbench.profiling.audit import _devices, _figure, _Spec
 
     spec = _Spec("table2", "DiT-S/2", "dit-s-2", "dit", 256, 1e6, "absurd")
@@ -138,7 +125,7 @@ def test_record_round_trip(record, tmp_path):
 runner = CliRunner()
 
 
-def test_cli_json_and_table(trace_cache, tmp_path):
+def test_cli_json_and_table(tmp_path):
     args = ["audit", "--tables", "11", "--devices", "a100-80gb-sxm", "h100-sxm"]
     result = runner.invoke(app, [*args, "--settings", "paper", "tf32", "--json", "-"])
     assert result.exit_code == 0, result.output
