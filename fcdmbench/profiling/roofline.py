@@ -102,13 +102,13 @@ def roofline_device(key: str, calibration: CpuCalibration | None = None) -> Roof
             sources={"cpu-fp32": f"fp32 matmul, {where}", "bandwidth": f"copy, {where}"},
             calibration=calibration,
         )
-    if spec.bandwidth_gbs is None or spec.fp32 is None:
+    if spec.bandwidth_gbs is None or spec.fp32_figure is None:
         raise ConfigError(
             f"device {spec.key} has no memory-bandwidth figure in the device table",
             hint="add a sourced bandwidth_gbs to fcdmbench/profiling/devices.toml, or choose one "
             "of: a100-40gb-sxm, a100-80gb-sxm, h100-sxm, h100-pcie, h200-sxm, rtx-4090, l40s",
         )
-    units = {"fp32-simt": spec.fp32}
+    units = {"fp32-simt": spec.fp32_figure.value}
     sources = {"fp32-simt": spec.fp32_figure.source, "bandwidth": spec.bandwidth_figure.source}
     for basis in ("tf32", "bf16", "fp16"):
         figure = getattr(spec, f"{basis}_figure")
