@@ -16,6 +16,7 @@ _COLORS = ("tab:red", "tab:blue", "tab:green", "tab:purple", "tab:orange", "tab:
 _UNIT_STYLE = {
     "fp32-simt": ":",
     "tf32-tc": "--",
+    "tf32x3-tc": (0, (5, 2, 1, 2)),
     "bf16-tc": "-",
     "fp16-tc": "-.",
     "cpu-fp32": "-",
