@@ -70,8 +70,7 @@ def audit_command(
 def _preflight(tables, devices, settings, batch, *outputs):
     """Every problem with the command line at once, before anything is traced."""
     from fcdmbench.errors import ConfigError
-    from fcdmbench.files import check_output
-    from fcdmbench.preflight import Preflight
+    from fcdmbench.preflight import Preflight, check_record_outputs
     from fcdmbench.profiling.audit import TABLES, AuditConfig, check_names
     from fcdmbench.profiling.audit_settings import SETTINGS
     from fcdmbench.profiling.devices import get_device
@@ -88,13 +87,7 @@ def _preflight(tables, devices, settings, batch, *outputs):
             pf.add(ConfigError("the audit prices GPUs; 'cpu' has no published figure"))
         elif device is not None:
             pf.check(roofline_device, key)  # a bandwidth figure must exist
-    json_path, plot = outputs
-    if json_path is not None and str(json_path) != "-":
-        pf.check(check_output, json_path)
-    if plot is not None:
-        if Path(plot).suffix.lower() not in (".png", ".svg", ".pdf"):
-            pf.add(ConfigError(f"--plot {plot}: use a .png, .svg or .pdf name"))
-        pf.check(check_output, plot)
+    check_record_outputs(pf, *outputs)
     pf.raise_all()
     return AuditConfig(keys or TABLES, devices, settings or SETTINGS, batch)
 

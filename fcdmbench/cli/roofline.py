@@ -143,8 +143,7 @@ def _preflight(models, gpu, precision, resolution, kernels, records, calibration
     (creates nothing). Returns the selected model names."""
     from fcdmbench.cli.selection import select_models
     from fcdmbench.errors import ConfigError, InputError
-    from fcdmbench.files import check_output
-    from fcdmbench.preflight import Preflight, check_input_file
+    from fcdmbench.preflight import Preflight, check_input_file, check_record_outputs
     from fcdmbench.profiling.cpu_calibration import load_calibration
     from fcdmbench.profiling.devices import get_device
     from fcdmbench.profiling.kernels import ATTENTION_KERNELS, LINEAR_ATTENTION_KERNELS
@@ -202,13 +201,7 @@ def _preflight(models, gpu, precision, resolution, kernels, records, calibration
                     hint="pass record files or folders written by fcdmbench throughput",
                 )
             )
-    json_path, plot = outputs
-    if json_path is not None and str(json_path) != "-":
-        pf.check(check_output, json_path)
-    if plot is not None:
-        if Path(plot).suffix.lower() not in (".png", ".svg", ".pdf"):
-            pf.add(ConfigError(f"--plot {plot}: use a .png, .svg or .pdf name"))
-        pf.check(check_output, plot)
+    check_record_outputs(pf, *outputs)
     pf.raise_all()
     return selected
 
