@@ -53,7 +53,7 @@ def plot_roofline(record, path: Path, make_parents: bool = False) -> Path:
         ax.plot(
             xs,
             [min(peak, bandwidth * x) / 1e12 for x in xs],
-            _UNIT_STYLE.get(unit, "-"),
+            linestyle=_UNIT_STYLE.get(unit, "-"),
             color="0.35",
             lw=1.2,
             label=f"roof {unit}: {device.units_tflops[unit]:g} TFLOP/s, ridge {ridge:.0f} FLOP/B",
