@@ -198,6 +198,7 @@ def test_every_kind_is_registered():
         "spectral",
         "roofline",
         "memory",
+        "audit",
         "report",
     }
     assert all(cls.SCHEMA == f"fcdmbench.{kind}/2" for kind, cls in RECORD_TYPES.items())

@@ -36,7 +36,7 @@ def audit_command(
     json_path: Annotated[
         Path | None,
         typer.Option(
-            "--json", metavar="PATH", help="Write a fcdmbench.audit/1 record ('-': stdout)."
+            "--json", metavar="PATH", help="Write a fcdmbench.audit/2 record ('-': stdout)."
         ),
     ] = None,
     plot: Annotated[

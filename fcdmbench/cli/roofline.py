@@ -10,6 +10,24 @@ import typer
 from fcdmbench.cli.output import emit_record, fmt, print_table, stderr, stdout
 from fcdmbench.profiling.precision import Precision
 
+AttentionKernel = Annotated[
+    str,
+    typer.Option(
+        "--attention-kernel",
+        help="sdpa: PyTorch SDPA's backend per dtype (fp32: memory-efficient, 3xTF32); flash2: "
+        "FlashAttention-2 (16-bit, fp32 inputs cast in and out); unfused: math path op by op "
+        "(docs/perfmodel.md).",
+    ),
+]
+LinearAttentionKernel = Annotated[
+    str | None,
+    typer.Option(
+        "--linear-attention-kernel",
+        help="DiG's GLA: fla (flash-linear-attention @ 36743f3, DiG's pin), fla-tf32 (its dots "
+        "on TF32), torch (op by op) [default: fla; torch on cpu].",
+    ),
+]
+
 
 def register(app: typer.Typer) -> None:
     app.command("roofline")(roofline_command)
@@ -37,23 +55,8 @@ def roofline_command(
     ] = Precision.TF32,
     batch: Annotated[int, typer.Option("--batch", "-b", min=1, help="Images per forward.")] = 64,
     resolution: Annotated[int, typer.Option("--resolution", "-r", min=8)] = 256,
-    attention_kernel: Annotated[
-        str,
-        typer.Option(
-            "--attention-kernel",
-            help="sdpa: PyTorch SDPA's backend per dtype (fp32: memory-efficient, 3xTF32); "
-            "flash2: FlashAttention-2 (16-bit, fp32 inputs cast in and out); unfused: math "
-            "path op by op (docs/perfmodel.md).",
-        ),
-    ] = "sdpa",
-    linear_attention_kernel: Annotated[
-        str | None,
-        typer.Option(
-            "--linear-attention-kernel",
-            help="DiG's GLA: fla (flash-linear-attention @ 36743f3, DiG's pin), fla-tf32 (its "
-            "dots on TF32), torch (op by op) [default: fla; torch on cpu].",
-        ),
-    ] = None,
+    attention_kernel: AttentionKernel = "sdpa",
+    linear_attention_kernel: LinearAttentionKernel = None,
     records: Annotated[
         list[Path] | None,
         typer.Option(

@@ -1,4 +1,4 @@
-"""``fcdmbench.audit/1``: every published throughput figure against its roofline bounds.
+"""``fcdmbench.audit/2``: every published throughput figure against its roofline bounds.
 
 Layout: ``run``, ``env``, ``label`` (the bounds are a model, never a measurement), ``batch``,
 ``tables`` (the seed paper's tables audited), ``devices`` (device table keys), ``settings`` (one
@@ -10,6 +10,7 @@ that device), ``inconsistencies`` (one model, two printed figures), ``assumption
 
 A bound is images/s through one network evaluation at ``batch`` (the roofline model's
 ``batch / time``); ``fraction`` is published / bound: at most 1 where the figure can be true.
+Version 2 like every typed record (there was never a version 1 of this kind).
 """
 
 from __future__ import annotations
@@ -146,7 +147,7 @@ class Inconsistency:
 class AuditRecord(Record):
     """One `fcdmbench audit` run."""
 
-    SCHEMA: ClassVar[str] = "fcdmbench.audit/1"
+    SCHEMA: ClassVar[str] = "fcdmbench.audit/2"
 
     run: RunInfo
     env: EnvInfo

@@ -119,7 +119,7 @@ def test_record_round_trip(record, tmp_path):
     path = write_record(tmp_path / "audit.json", record)
     again = read_record(path, kind="audit")
     assert again.figures == record.figures and again.plausible == record.plausible
-    assert json.loads(path.read_text())["schema"] == "fcdmbench.audit/1"
+    assert json.loads(path.read_text())["schema"] == "fcdmbench.audit/2"
 
 
 runner = CliRunner()
