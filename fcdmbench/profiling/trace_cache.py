@@ -22,17 +22,17 @@ from typing import Any
 __all__ = ["cached_trace", "clear_memory", "trace_dir"]
 
 _MEMORY: dict[str, Any] = {}
-#: Folders (relative to the fcdmbench package's parent) whose source shapes a trace.
+#: (package, path inside it) of every module or folder whose source shapes a trace.
 _SOURCES = (
-    "fcdmbench/profiling/op_trace.py",
-    "fcdmbench/profiling/op_table.py",
-    "fcdmbench/profiling/autocast_policy.py",
-    "fcdmbench/profiling/inputs.py",
-    "fcdmbench/profiling/flops.py",
-    "fcdmbench/registry.py",
-    "fcdmbench/models",
-    "fcdmbench/catalog",
-    "baselines",
+    ("fcdmbench", "profiling/op_trace.py"),
+    ("fcdmbench", "profiling/op_table.py"),
+    ("fcdmbench", "profiling/autocast_policy.py"),
+    ("fcdmbench", "profiling/inputs.py"),
+    ("fcdmbench", "profiling/flops.py"),
+    ("fcdmbench", "registry.py"),
+    ("fcdmbench", "models"),
+    ("fcdmbench", "catalog"),
+    ("fcdmbench_baselines", ""),
 )
 
 
@@ -48,17 +48,18 @@ def trace_dir() -> Path | None:
 
 @functools.cache
 def _source_digest() -> str:
-    import fcdmbench
+    """sha256 over the `_SOURCES` files, found through their packages (editable or installed)."""
+    import importlib.util
 
-    root = Path(fcdmbench.__file__).resolve().parent.parent
     digest = hashlib.sha256()
-    for entry in _SOURCES:
-        path = root / entry
-        files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
-        for file in files:
-            if file.exists():
-                digest.update(str(file.relative_to(root)).encode())
-                digest.update(file.read_bytes())
+    for package, inner in _SOURCES:
+        spec = importlib.util.find_spec(package)
+        path = Path(spec.origin).parent / inner if spec and spec.origin else None
+        if path is None or not path.exists():
+            raise RuntimeError(f"trace cache: {package}/{inner} not found")
+        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            digest.update(f"{package}/{file.relative_to(path.parent)}".encode())
+            digest.update(file.read_bytes())
     return digest.hexdigest()
 
 
