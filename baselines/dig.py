@@ -24,6 +24,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.overrides import wrap_torch_function
 
 from fcdmbench.catalog.dig import UPSTREAM_GLA_CHUNK, DiGConfig
 from fcdmbench.checkpoints import rename_keys
@@ -50,6 +51,7 @@ def gla_recurrent(q, k, v, log_decay):
 _SCORE_BLOCK_TOKENS = 64
 
 
+@wrap_torch_function(lambda q, k, v, log_decay, chunk=UPSTREAM_GLA_CHUNK: (q, k, v, log_decay))
 def gla_chunked(q, k, v, log_decay, chunk: int = UPSTREAM_GLA_CHUNK):
     """Exact chunk-parallel GLA; every exponent is <= 0, so it cannot overflow.
 
@@ -57,6 +59,10 @@ def gla_chunked(q, k, v, log_decay, chunk: int = UPSTREAM_GLA_CHUNK):
     with b the within-chunk cumulative log decay; S is carried across chunks. The sequence is
     zero-padded to a whole number of chunks (as upstream's kernel does); padding sits after every
     real token, so causality keeps it out of the outputs.
+
+    Upstream this is one family of Triton kernels (``fused_chunk_gla``); the function is visible to
+    torch function modes (``wrap_torch_function``) and declares that kind, so the roofline trace
+    can price it as those kernels (`fcdmbench.profiling.autocast_policy.fused_kind`).
     """
     dtype = v.dtype
     q, k, v, log_decay = (x.float() for x in (q, k, v, log_decay))
@@ -89,6 +95,31 @@ def gla_chunked(q, k, v, log_decay, chunk: int = UPSTREAM_GLA_CHUNK):
     return out.flatten(2, 3)[:, :, :length].to(dtype)
 
 
+gla_chunked.fcdmbench_fused_kind = "linear-attention"  # autocast_policy.FUSED_KIND_ATTR
+
+
+@wrap_torch_function(lambda o, gate, weight, dtype: (o, gate, weight))
+def rms_norm_swish_gate(o, gate, weight, dtype):
+    """RMSNorm(o) * weight * swish(gate), computed in fp32 and returned in `dtype`: upstream's
+    ``FusedRMSNormSwishGate`` (one flash-linear-attention Triton kernel; a fused region for the
+    roofline trace, see `gla_chunked`)."""
+    o, gate = o.float(), gate.float()
+    o = o * torch.rsqrt(o.pow(2).mean(-1, keepdim=True) + 1e-6) * weight.float()
+    return (o * F.silu(gate)).to(dtype)
+
+
+@wrap_torch_function(lambda gate, value: (gate, value))
+def swiglu(gate, value):
+    """``silu(gate) * value``: upstream's ``swiglu_linear`` runs it as one jiterator kernel
+    (flash-linear-attention ``swiglu_fwd``) before its linear (a fused region, as
+    `gla_chunked`)."""
+    return F.silu(gate) * value
+
+
+rms_norm_swish_gate.fcdmbench_fused_kind = "fused-elementwise"
+swiglu.fcdmbench_fused_kind = "fused-elementwise"
+
+
 class GatedLinearAttention(nn.Module):
     """Multi-head GLA with a low-rank decay projection and an RMSNorm-swish output gate."""
 
@@ -119,10 +150,9 @@ class GatedLinearAttention(nn.Module):
             o = gla_recurrent(q, k, v, log_decay)
         else:
             o = gla_chunked(q, k, v, log_decay, self.config.gla_chunk)
-        o = o.transpose(1, 2).float()  # (B, L, H, dv / H)
-        gate = self.g_proj(x).unflatten(-1, (self.num_heads, -1)).float()
-        o = o * torch.rsqrt(o.pow(2).mean(-1, keepdim=True) + 1e-6) * self.out_norm_weight.float()
-        o = (o * F.silu(gate)).to(x.dtype)  # RMSNorm(o) * w * swish(g), in fp32 like the kernel
+        o = o.transpose(1, 2)  # (B, L, H, dv / H)
+        gate = self.g_proj(x).unflatten(-1, (self.num_heads, -1))
+        o = rms_norm_swish_gate(o, gate, self.out_norm_weight, x.dtype)
         return self.o_proj(o.flatten(2))
 
 
@@ -136,7 +166,7 @@ class SwiGLU(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         gate, value = self.gate_proj(x).chunk(2, dim=-1)
-        return self.down_proj(F.silu(gate) * value)
+        return self.down_proj(swiglu(gate, value))
 
 
 class DiGBlock(nn.Module):

@@ -6,6 +6,8 @@
   them). `.ci/run` runs both commands.
 - Tests marked `gpu` skip, with the reason, where no CUDA device exists.
 - `one_thread` pins torch to one thread for CPU timing tests (`one_thread_module`: per module).
+- Meta traces (`fcdmbench.profiling.trace_cache`) go to a folder of the session, never the
+  user's cache.
 """
 
 from __future__ import annotations
@@ -24,6 +26,13 @@ def pytest_addoption(parser):
         default=False,
         help=f"also run tests marked slow (the full suite: `{FULL_SUITE_COMMAND}`)",
     )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_trace_cache(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FCDMBENCH_TRACE_CACHE", str(tmp_path_factory.mktemp("traces")))
+        yield
 
 
 @contextlib.contextmanager

@@ -199,6 +199,7 @@ def test_every_kind_is_registered():
         "roofline",
         "roofline-train",
         "memory",
+        "audit",
         "report",
     }
     assert all(cls.SCHEMA == f"fcdmbench.{kind}/2" for kind, cls in RECORD_TYPES.items())

@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "fcdmbench.cli.throughput",
     "fcdmbench.cli.roofline",
     "fcdmbench.cli.memory",
+    "fcdmbench.cli.audit",
     "fcdmbench.cli.sample",
     "fcdmbench.cli.evaluate",
     "fcdmbench.cli.reference",
@@ -38,7 +39,14 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 #: Options that take several values after one flag (``--models fcdm-xl dit-xl``).
-MULTI_VALUE_OPTIONS: tuple[str, ...] = ("--models", "-m", "--records")
+MULTI_VALUE_OPTIONS: tuple[str, ...] = (
+    "--models",
+    "-m",
+    "--records",
+    "--tables",
+    "--devices",
+    "--settings",
+)
 
 
 class FcdmbenchGroup(TyperGroup):

@@ -13,6 +13,24 @@ from fcdmbench.cli.output import emit_record, fmt, print_table, stderr, stdout
 from fcdmbench.profiling.precision import Precision
 from fcdmbench.profiling.workloads import Mode
 
+AttentionKernel = Annotated[
+    str,
+    typer.Option(
+        "--attention-kernel",
+        help="sdpa: PyTorch SDPA's backend per dtype (fp32: memory-efficient, 3xTF32); flash2: "
+        "FlashAttention-2 (16-bit, fp32 inputs cast in and out); unfused: math path op by op "
+        "(docs/perfmodel.md).",
+    ),
+]
+LinearAttentionKernel = Annotated[
+    str | None,
+    typer.Option(
+        "--linear-attention-kernel",
+        help="DiG's GLA: fla (flash-linear-attention @ 36743f3, DiG's pin), fla-tf32 (its dots "
+        "on TF32), torch (op by op) [default: fla; torch on cpu].",
+    ),
+]
+
 
 def register(app: typer.Typer) -> None:
     app.command("roofline")(roofline_command)
@@ -48,9 +66,8 @@ def roofline_command(
         ),
     ] = None,
     resolution: Annotated[int, typer.Option("--resolution", "-r", min=8)] = 256,
-    attention: Annotated[
-        str, typer.Option(help="fused: SDPA as one kernel; unfused: its math path op by op.")
-    ] = "fused",
+    attention_kernel: AttentionKernel = "sdpa",
+    linear_attention_kernel: LinearAttentionKernel = None,
     records: Annotated[
         list[Path] | None,
         typer.Option(
@@ -111,17 +128,19 @@ def roofline_command(
     if records is None:
         default = Path("reports/throughput")
         records = [default] if default.is_dir() else []
+    kernels = (attention_kernel, linear_attention_kernel)
     selected = _preflight(
-        models, gpu, precision, resolution, attention, records, calibration, json_path, plot, train
+        models, gpu, precision, resolution, kernels, records, calibration, json_path, plot, train
     )
-    args = (selected, gpu, precision, batch, resolution, attention, calibration, records)
+    kernels = _kernels(gpu, *kernels)
+    args = (selected, gpu, precision, batch, resolution, kernels, calibration, records)
     if mode is Mode.TRAIN:
         _train(train, *args, json_path=json_path, top=top)
     else:
         _infer(*args, json_path=json_path, plot=plot, top=top)
 
 
-def _infer(models, gpu, precision, batch, resolution, attention, calibration, records, **out):
+def _infer(models, gpu, precision, batch, resolution, kernels, calibration, records, **out):
     from fcdmbench.profiling.roofline import RooflineConfig, run_roofline
 
     config = RooflineConfig(
@@ -130,7 +149,7 @@ def _infer(models, gpu, precision, batch, resolution, attention, calibration, re
         precision=precision,
         batch=batch,
         resolution=resolution,
-        attention=attention,
+        kernels=kernels,
         records=tuple(records),
         calibration=calibration,
     )
@@ -183,18 +202,25 @@ class _TrainOptions:
             pf.add(ConfigError("--plot is for --mode infer", hint="drop --plot in train mode"))
 
 
+def _kernels(gpu: str, attention: str, linear: str | None):
+    from fcdmbench.profiling.kernels import default_linear_attention_kernel
+    from fcdmbench.records.roofline import Kernels
+
+    linear = linear or default_linear_attention_kernel(gpu.lower() == "cpu")
+    return Kernels(attention=attention, linear_attention=linear)
+
+
 def _preflight(
-    models, gpu, precision, resolution, attention, records, calibration, json_path, plot, train
+    models, gpu, precision, resolution, kernels, records, calibration, json_path, plot, train
 ):
     """Every problem with the command line at once, before anything is traced or measured
     (creates nothing). Returns the selected model names."""
     from fcdmbench.cli.selection import select_models
     from fcdmbench.errors import ConfigError, InputError
-    from fcdmbench.files import check_output
-    from fcdmbench.preflight import Preflight, check_input_file
+    from fcdmbench.preflight import Preflight, check_input_file, check_record_outputs
     from fcdmbench.profiling.cpu_calibration import load_calibration
     from fcdmbench.profiling.devices import get_device
-    from fcdmbench.profiling.op_trace import ATTENTION_MODES
+    from fcdmbench.profiling.kernels import ATTENTION_KERNELS, LINEAR_ATTENTION_KERNELS
     from fcdmbench.profiling.roofline import roofline_device
     from fcdmbench.registry import require_models
 
@@ -214,8 +240,29 @@ def _preflight(
         )
     if resolution % 8:
         pf.add(ConfigError(f"--resolution must be a multiple of 8, got {resolution}"))
-    if attention not in ATTENTION_MODES:
-        pf.add(ConfigError(f"--attention must be one of {ATTENTION_MODES}, got {attention!r}"))
+    attention, linear = kernels
+    if attention not in ATTENTION_KERNELS:
+        pf.add(
+            ConfigError(
+                f"--attention-kernel must be one of {list(ATTENTION_KERNELS)}, got {attention!r}"
+            )
+        )
+    if linear is not None and linear not in LINEAR_ATTENTION_KERNELS:
+        pf.add(
+            ConfigError(
+                "--linear-attention-kernel must be one of "
+                f"{list(LINEAR_ATTENTION_KERNELS)}, got {linear!r}"
+            )
+        )
+    elif device is not None and device.is_calibrated:
+        if attention == "flash2" or (linear or "torch") != "torch":
+            pf.add(
+                ConfigError(
+                    "FlashAttention-2 and flash-linear-attention run on CUDA GPUs only",
+                    hint="on --gpu cpu use --attention-kernel sdpa|unfused and "
+                    "--linear-attention-kernel torch",
+                )
+            )
     if calibration is not None:
         hint = "write one with: fcdmbench roofline --gpu cpu --json PATH"
         if pf.check(check_input_file, calibration, "calibration file", hint) is not None:
@@ -229,18 +276,13 @@ def _preflight(
                 )
             )
     train.check(pf, device, plot)
-    if json_path is not None and str(json_path) != "-":
-        pf.check(check_output, json_path)
-    if plot is not None:
-        if Path(plot).suffix.lower() not in (".png", ".svg", ".pdf"):
-            pf.add(ConfigError(f"--plot {plot}: use a .png, .svg or .pdf name"))
-        pf.check(check_output, plot)
+    check_record_outputs(pf, json_path, plot)
     pf.raise_all()
     return selected
 
 
 def _train(
-    options, models, gpu, precision, batch, resolution, attention, calibration, records, **out
+    options, models, gpu, precision, batch, resolution, kernels, calibration, records, **out
 ):
     from fcdmbench.profiling.train_roofline import TrainConfig, run_train_roofline
 
@@ -252,7 +294,7 @@ def _train(
         gpus=options.gpus,
         resolution=resolution,
         grad_checkpointing=options.grad_checkpointing,
-        attention=attention,
+        kernels=kernels,
         ema=options.ema,
         calibration=calibration,
         records=tuple(records),
@@ -353,7 +395,9 @@ def _print(record, top: int) -> None:
 
     reports, config = record.results, record.config
     _print_device(record)
-    table = Table(title=f"{config.precision}, batch {config.batch}, {config.resolution} px")
+    kernels = config.kernels.describe() if config.kernels else "not recorded"
+    title = f"{config.precision}, batch {config.batch}, {config.resolution} px"
+    table = Table(title=f"{title}; kernels: {kernels}")
     for header in (
         "model",
         "GMACs/img",

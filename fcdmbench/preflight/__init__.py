@@ -44,6 +44,7 @@ __all__ = [
     "check_input_file",
     "check_output",
     "check_output_dir",
+    "check_record_outputs",
     "check_vae_folder",
     "preflight_baseline_update",
     "preflight_eval",
@@ -141,6 +142,19 @@ def check_output_dir(path: str | Path) -> Path:
         )
     check_output(path)  # the folder is created like a file would be: its parent under the rule
     return path
+
+
+def check_record_outputs(pf: Preflight, json_path: Any, plot: Any) -> None:
+    """A modelling command's outputs into `pf`: ``--json PATH`` (``-`` is stdout) and ``--plot``
+    (a .png, .svg or .pdf name), both under the output-path rule."""
+    from fcdmbench.errors import ConfigError
+
+    if json_path is not None and str(json_path) != "-":
+        pf.check(check_output, json_path)
+    if plot is not None:
+        if Path(plot).suffix.lower() not in (".png", ".svg", ".pdf"):
+            pf.add(ConfigError(f"--plot {plot}: use a .png, .svg or .pdf name"))
+        pf.check(check_output, plot)
 
 
 def check_cuda(device: str) -> None:

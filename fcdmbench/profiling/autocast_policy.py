@@ -45,8 +45,10 @@ __all__ = [
     "FP32_OUTPUT_OPS",
     "LOWER_PRECISION_OPS",
     "PROMOTE_OPS",
+    "FUSED_KIND_ATTR",
     "FunctionModes",
     "TraceState",
+    "fused_kind",
 ]
 
 #: Operator packets (as a meta trace sees them) that autocast runs in bf16/fp16.
@@ -166,14 +168,34 @@ AUTOCAST_NAMES = {
 
 @dataclass(slots=True)
 class TraceState:
-    """Shared between the modes of one trace: the open SDPA region, if any.
+    """Shared between the modes of one trace: the open fused region, if any, and its kind
+    (``attention``: ``scaled_dot_product_attention``; ``linear-attention`` or
+    ``fused-elementwise``: a function that declares itself one fused kernel upstream, see
+    `fused_kind`). Autocast is replayed inside every region but SDPA's, as CUDA autocast does.
 
     ``on_region_end(region, tensor_args, out)`` is called when a region's call returns.
     """
 
     region: int | None = None
+    region_kind: str | None = None
+    region_op: str | None = None
     regions: itertools.count = field(default_factory=itertools.count)
     on_region_end: Callable[[int, tuple, Any], None] | None = None
+
+
+#: Attribute a Python function (wrapped with ``torch.overrides.wrap_torch_function`` so function
+#: modes see it) sets to the kind of the one upstream kernel it stands for.
+FUSED_KIND_ATTR = "fcdmbench_fused_kind"
+
+
+def fused_kind(func: Any) -> str | None:
+    """The fused-kernel kind of `func`: ``attention`` for SDPA, the kind a baseline function
+    declares under `FUSED_KIND_ATTR` (DiG's chunked GLA: ``linear-attention``), else None."""
+    import torch.nn.functional as F
+
+    if func is F.scaled_dot_product_attention:
+        return "attention"
+    return getattr(func, FUSED_KIND_ATTR, None)
 
 
 def _floating(t: Any) -> bool:
@@ -212,7 +234,7 @@ def AutocastEmulation(dtype: Any, state: TraceState):  # noqa: N802 (a mode fact
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             kwargs = dict(kwargs or {})
             name = str(func._overloadpacket)
-            if state.region is not None:
+            if state.region_kind == "attention" and state.region is not None:
                 pass  # inside SDPA: autocast keys are excluded there
             elif name in LOWER_PRECISION_OPS:
                 args, kwargs = _cast_all((args, kwargs), dtype)
@@ -265,12 +287,13 @@ def FunctionModes(state: TraceState, dtype: Any | None):  # noqa: N802 (a mode f
 
     - Each ``scaled_dot_product_attention`` call is one region (`TraceState.region`), so a
       trace can fuse its operators; with `dtype`, q, k and v are cast first and nothing inside
-      is emulated, as the SDPA autocast wrapper does.
+      is emulated, as the SDPA autocast wrapper does. A function with a `fused_kind` (DiG's
+      chunked GLA, one Triton kernel family upstream) is a region too, its inputs passed as
+      they are (upstream's kernels run in the dtype they are given).
     - With `dtype`, the lower-precision entry points (convolutions, linear, matmuls) get their
       floating arguments cast to `dtype`, where autocast itself casts them.
     """
     import torch
-    import torch.nn.functional as F
     from torch.overrides import TorchFunctionMode
 
     lower = _lower_precision_functions() if dtype is not None else frozenset()
@@ -281,17 +304,22 @@ def FunctionModes(state: TraceState, dtype: Any | None):  # noqa: N802 (a mode f
     class _Modes(TorchFunctionMode):
         def __torch_function__(self, func, types, args=(), kwargs=None):
             kwargs = kwargs or {}
-            if state.region is not None:
-                return func(*args, **kwargs)
+            if state.region is not None and (state.region_kind == "attention" or func not in lower):
+                return func(*args, **kwargs)  # SDPA: no autocast inside; no nested regions
             if func in lower:
                 args = cast(args)[0]
                 kwargs = {k: cast((v,))[0][0] for k, v in kwargs.items()}
                 return func(*args, **kwargs)
-            if func is not F.scaled_dot_product_attention:
+            kind = fused_kind(func)
+            if kind is None:
                 return func(*args, **kwargs)
-            if dtype is not None:
+            if dtype is not None and kind == "attention":
                 args = cast(args)[0]
             region = state.region = next(state.regions)
+            state.region_kind = kind
+            state.region_op = (
+                "aten.scaled_dot_product_attention" if kind == "attention" else func.__name__
+            )
             try:
                 out = func(*args, **kwargs)
             finally:

@@ -34,7 +34,6 @@ from fcdmbench.errors import ConfigError
 
 __all__ = [
     "DEVICE_PEAKS",
-    "DevicePeak",
     "DeviceSpec",
     "Figure",
     "TABLE_PATH",
@@ -95,23 +94,6 @@ class DeviceSpec:
         figure = getattr(self, f"{basis}_figure")
         return figure.value if figure is not None else None
 
-    # The earlier `DevicePeak` attributes, kept for its users.
-    @property
-    def fp32(self) -> float | None:
-        return self.peak("fp32")
-
-    @property
-    def tf32(self) -> float | None:
-        return self.peak("tf32")
-
-    @property
-    def bf16(self) -> float | None:
-        return self.peak("bf16")
-
-    @property
-    def fp16(self) -> float | None:
-        return self.peak("fp16")
-
     @property
     def memory_gib(self) -> float | None:
         return self.memory_figure.value if self.memory_figure else None
@@ -130,10 +112,6 @@ class DeviceSpec:
         """The interconnect figures present (``nvlink_gbs``, ``pcie_gbs``)."""
         named = {"nvlink_gbs": self.nvlink_figure, "pcie_gbs": self.pcie_figure}
         return {k: v for k, v in named.items() if v is not None}
-
-
-#: The earlier name of `DeviceSpec` (throughput records, MFU).
-DevicePeak = DeviceSpec
 
 
 def _figure(raw: dict | None, source: str, where: str) -> Figure | None:

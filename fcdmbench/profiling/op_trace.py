@@ -9,9 +9,12 @@ once) plus every tensor it writes, at the dtype it runs in; views cost nothing. 
 so dtypes, and the casts autocast inserts, are those a GPU would run.
 
 ``scaled_dot_product_attention`` is one kernel on a GPU (FlashAttention or the memory-efficient
-kernel): with ``attention="fused"`` (default) its math-path operators become one call that
-reads q, k, v and writes the output; ``attention="unfused"`` keeps them apart (scores written
-to and read from memory), a what-if for attention without a fused kernel.
+kernel), and DiG's chunked GLA one family of Triton kernels upstream (flash-linear-attention):
+with ``attention="fused"`` (default) each such region becomes one call (kind ``attention`` or
+``linear-attention``) that reads its inputs and writes its output, with the region's operators
+kept in ``OpCall.members`` so a pricing can run them apart instead (the roofline's
+``--attention-kernel unfused`` and ``--linear-attention-kernel torch``); ``attention="unfused"``
+records them apart in ``calls`` (scores written to and read from memory).
 
 `trace_train_step` traces one training step instead: forward, loss, the real autograd backward
 (with gradient checkpointing's recomputation, which runs inside backward), the AdamW (foreach)
@@ -40,7 +43,18 @@ __all__ = [
 ]
 
 #: Operator kinds; `fcdmbench.profiling.roofline` maps (kind, dtype, precision) to a unit.
-KINDS = ("gemm", "conv", "depthwise", "attention", "elementwise", "copy", "cast")
+KINDS = (
+    "gemm",
+    "conv",
+    "depthwise",
+    "attention",
+    "linear-attention",
+    "fused-elementwise",
+    "elementwise",
+    "copy",
+    "cast",
+)
+
 ATTENTION_MODES = ("fused", "unfused")
 #: Parts of a training step (`OpCall.phase`); "recompute" is checkpointing's forward in backward.
 PHASES = ("forward", "backward", "recompute", "optimizer", "ema")
@@ -84,16 +98,20 @@ _COPY = frozenset(
         "aten.repeat",
     }
 )
-#: Allocations without a kernel that touches memory.
-_NO_TRAFFIC = frozenset({"aten.empty", "aten.empty_strided", "aten.empty_like", "aten.lift_fresh"})
+#: Operators without a kernel that touches memory: allocations, and ``_unsafe_view`` (the view
+#: ``linear`` and ``matmul`` return on 3-D inputs; its schema carries no alias annotation).
+_NO_TRAFFIC = frozenset(
+    {"aten.empty", "aten.empty_strided", "aten.empty_like", "aten.lift_fresh", "aten._unsafe_view"}
+)
 
 
 @dataclass(frozen=True, slots=True)
 class OpCall:
-    """One executed operator (or one fused attention call).
+    """One executed operator (or one fused region: attention, linear attention).
 
     Args:
-        op: ``aten.convolution``; ``aten.scaled_dot_product_attention`` for a fused region.
+        op: ``aten.convolution``; for a fused region ``aten.scaled_dot_product_attention`` or
+            the function's name (``gla_chunked``).
         module: innermost module path (``enc1.0.dwconv``; ``""`` for the root).
         kind: one of `KINDS`.
         dtype: the dtype it runs in (``float32``, ``bfloat16``).
@@ -101,6 +119,8 @@ class OpCall:
         bytes_read, bytes_written: unfused memory traffic.
         shape: output shape.
         phase: one of `PHASES` (a forward trace: ``forward``).
+        inputs: a fused region's tensor inputs as (shape, dtype, contiguous), in call order.
+        members: a fused region's operators as they run unfused (their MACs sum to ``macs``).
     """
 
     op: str
@@ -112,6 +132,8 @@ class OpCall:
     bytes_written: int
     shape: tuple[int, ...]
     phase: str = "forward"
+    inputs: tuple[tuple[tuple[int, ...], str, bool], ...] = ()
+    members: tuple[OpCall, ...] = ()
 
     @property
     def flops(self) -> float:
@@ -148,6 +170,10 @@ class OpTrace:
     @property
     def bytes(self) -> int:
         return sum(c.bytes for c in self.calls)
+
+
+def _dtype_name(t: Any) -> str:
+    return str(t.dtype).removeprefix("torch.")
 
 
 def _footprint(t: Any) -> int:
@@ -236,7 +262,7 @@ class _Recorder:
         self.grad_enabled = torch.is_grad_enabled
         self.calls: list[OpCall] = []
         self.macs_total = 0.0
-        self.region_macs: dict[int, float] = {}
+        self.region_members: dict[int, list[OpCall]] = {}
         self.region_module: dict[int, str] = {}
 
     def on_call(self, func, args, kwargs, out, macs, parents) -> None:
@@ -244,14 +270,14 @@ class _Recorder:
         region = self.state.region
         if region is not None:
             self.region_module.setdefault(region, _innermost(parents, self.root))
-            if self.fuse:
-                self.region_macs[region] = self.region_macs.get(region, 0.0) + macs
-                return
+        target = self.calls
+        if region is not None and self.fuse:
+            target = self.region_members.setdefault(region, [])
         name = str(func._overloadpacket)
         outputs = _tensors(out) or _mutated(func, args, kwargs)  # foreach updates return nothing
         if not outputs or name in _NO_TRAFFIC or (_is_view(func) and not macs):
             if macs:  # never drop counted work
-                self._append(name, parents, "elementwise", outputs, macs, 0, 0)
+                self._append(target, name, parents, "elementwise", outputs, macs, 0, 0)
             return
         inputs = _tensors((args, kwargs))
         is_inplace = not func._schema.returns or any(
@@ -264,7 +290,7 @@ class _Recorder:
         elif is_inplace:
             read = max(read - written, 0) + written  # the mutated tensor is read and written
         kind = _kind(name, func, args, kwargs, outputs[0])
-        self._append(name, parents, kind, outputs, macs, read, written)
+        self._append(target, name, parents, kind, outputs, macs, read, written)
 
     def check(self, tally_macs: float) -> None:
         """The calls must sum to the FLOP counter's tally (a mismatch is a bug)."""
@@ -275,35 +301,42 @@ class _Recorder:
         if not self.fuse:
             return
         outputs = _tensors(out)
+        members = tuple(self.region_members.pop(region, ()))
+        kind = self.state.region_kind
         self.calls.append(
             OpCall(
-                op="aten.scaled_dot_product_attention",
+                op=self.state.region_op,
                 module=self.region_module.get(region, ""),
-                kind="attention",
-                dtype=str(tensors[0].dtype).removeprefix("torch."),
-                macs=self.region_macs.get(region, 0.0),
+                kind=kind,
+                dtype=_dtype_name(tensors[0]),
+                macs=sum(m.macs for m in members),
                 bytes_read=_distinct_bytes(list(tensors)),
                 bytes_written=_distinct_bytes(outputs),
                 shape=tuple(outputs[0].shape),
+                inputs=tuple((tuple(t.shape), _dtype_name(t), t.is_contiguous()) for t in tensors),
+                members=members,
+                phase=self._phase(),
             )
         )
 
-    def _append(self, name, parents, kind, outputs, macs, read, written) -> None:
+    def _phase(self) -> str:
+        if self.phase == "backward" and self.grad_enabled():
+            return "recompute"  # checkpointing re-runs the forward with grad on inside backward
+        return self.phase
+
+    def _append(self, target, name, parents, kind, outputs, macs, read, written) -> None:
         first = outputs[0] if outputs else None
-        phase = self.phase
-        if phase == "backward" and self.grad_enabled():
-            phase = "recompute"  # checkpointing re-runs the forward with grad on inside backward
-        self.calls.append(
+        target.append(
             OpCall(
                 op=name,
                 module=_innermost(parents, self.root),
                 kind=kind,
-                dtype=str(first.dtype).removeprefix("torch.") if first is not None else "",
+                dtype=_dtype_name(first) if first is not None else "",
                 macs=float(macs),
                 bytes_read=int(read),
                 bytes_written=int(written),
                 shape=tuple(first.shape) if first is not None else (),
-                phase=phase,
+                phase=self._phase(),
             )
         )
 
@@ -367,6 +400,7 @@ def trace_ops(
     batch: int = 1,
     autocast: str | None = None,
     attention: str = "fused",
+    overrides: dict[str, Any] | None = None,
 ) -> OpTrace:
     """Trace one forward of registered model `name` on the meta device.
 
@@ -376,6 +410,7 @@ def trace_ops(
         batch: rows per forward.
         autocast: ``"bfloat16"`` or ``"float16"`` to replay CUDA autocast; None for fp32.
         attention: ``fused`` (SDPA as one kernel) or ``unfused``.
+        overrides: config fields to replace (an ablation configuration, e.g. FCDM's width).
 
     Returns:
         An `OpTrace` whose ``macs`` equals ``count_flops(name, resolution, batch).macs``.
@@ -386,7 +421,7 @@ def trace_ops(
     _check_options(autocast, attention, batch)
     spec, tag = resolve(name)
     resolution = tag or resolution
-    model = build_for_counting(spec, resolution)  # validates the resolution as flops does
+    model = build_for_counting(spec, resolution, overrides=overrides)  # validated as flops does
     calls, macs = trace_module(model, _meta_inputs(spec, resolution, batch), autocast, attention)
     return OpTrace(
         model=spec.name,

@@ -6,23 +6,26 @@ counter, unfused bytes at the precision's dtypes) runs on one unit of the device
 here is a model, labelled so: it assumes every kernel reaches its unit's dense peak or the full
 memory bandwidth, no launch overhead, no overlap between kernels, no caching between kernels
 (each operator reads its inputs from and writes its outputs to device memory), and no fusion
-beyond a fused attention kernel. Real throughput is lower; the ratio measured / predicted is
-how close an implementation comes to that bound.
+beyond the kernels that really fuse (attention, DiG's linear attention). Real throughput is
+lower; the ratio measured / predicted is how close an implementation comes to that bound.
 
 Units per precision mode (PyTorch's flags, `fcdmbench.profiling.precision`):
 
-| mode          | matmul / attention | dense conv | depthwise conv | everything else |
-|---------------|--------------------|------------|----------------|-----------------|
-| fp32-strict   | FP32 SIMT          | FP32 SIMT  | FP32 SIMT      | FP32 SIMT       |
-| tf32          | TF32 tensor cores  | TF32 TC    | FP32 SIMT      | FP32 SIMT       |
-| paper-default | FP32 SIMT          | TF32 TC    | FP32 SIMT      | FP32 SIMT       |
+| mode          | matmul (cuBLAS)   | dense conv (cuDNN) | depthwise conv | everything else |
+|---------------|-------------------|--------------------|----------------|-----------------|
+| fp32-strict   | FP32 SIMT         | FP32 SIMT          | FP32 SIMT      | FP32 SIMT       |
+| tf32          | TF32 tensor cores | TF32 TC            | FP32 SIMT      | FP32 SIMT       |
+| paper-default | FP32 SIMT         | TF32 TC            | FP32 SIMT      | FP32 SIMT       |
 | bf16 / fp16   | BF16/FP16 TC (what autocast casts down), else FP32 SIMT                  |
 
 paper-default is PyTorch's own default (``cuda.matmul.allow_tf32=False``,
 ``cudnn.allow_tf32=True``). Depthwise convolutions are priced on the SIMT units in every mode
 (cuDNN's depthwise kernels do not use tensor cores); elementwise work computes nothing the FLOP
-counter counts except norms and products, priced at the FP32 SIMT peak. On ``cpu`` every unit is
-the calibrated fp32 matmul rate and the bandwidth the calibrated copy rate.
+counter counts except norms and products, priced at the FP32 SIMT peak. Attention and DiG's
+linear attention are priced as the kernels that run them (`fcdmbench.profiling.kernels`: SDPA's
+backend per dtype, FlashAttention-2 with its casts, flash-linear-attention's Triton kernels, or
+the math path op by op), whatever the flags say. On ``cpu`` every unit is the calibrated fp32
+matmul rate and the bandwidth the calibrated copy rate.
 
 `run_roofline` returns the complete record (`fcdmbench.records.RooflineRecord`, schema
 ``fcdmbench.roofline/2``); the CLI only renders and writes it.
@@ -33,7 +36,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Collection, Hashable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,19 +52,23 @@ from fcdmbench.records import (
     RooflineResult,
     RooflineSettings,
 )
-from fcdmbench.records.roofline import ASSUMPTIONS, ROOFLINE_LABEL
+from fcdmbench.records.roofline import ASSUMPTIONS, ROOFLINE_LABEL, Kernels
 from fcdmbench.registry import require_models
 
 __all__ = [
     "ASSUMPTIONS",
     "LABEL",
+    "Kernels",
     "OpTime",
     "RooflineConfig",
     "RooflineDevice",
     "RooflineRecord",
     "RooflineResult",
+    "bound_time",
+    "kernel_items",
     "predict",
     "read_throughput_points",
+    "resolve_kernels",
     "roofline_device",
     "run_roofline",
     "unit_for",
@@ -95,19 +102,25 @@ def roofline_device(key: str, calibration: CpuCalibration | None = None) -> Roof
             sources={"cpu-fp32": f"fp32 matmul, {where}", "bandwidth": f"copy, {where}"},
             calibration=calibration,
         )
-    if spec.bandwidth_gbs is None or spec.fp32 is None:
+    if spec.bandwidth_gbs is None or spec.fp32_figure is None:
         raise ConfigError(
             f"device {spec.key} has no memory-bandwidth figure in the device table",
             hint="add a sourced bandwidth_gbs to fcdmbench/profiling/devices.toml, or choose one "
             "of: a100-40gb-sxm, a100-80gb-sxm, h100-sxm, h100-pcie, h200-sxm, rtx-4090, l40s",
         )
-    units = {"fp32-simt": spec.fp32}
+    units = {"fp32-simt": spec.fp32_figure.value}
     sources = {"fp32-simt": spec.fp32_figure.source, "bandwidth": spec.bandwidth_figure.source}
     for basis in ("tf32", "bf16", "fp16"):
         figure = getattr(spec, f"{basis}_figure")
         if figure is not None:
             units[f"{basis}-tc"] = figure.value
             sources[f"{basis}-tc"] = f"{figure.source} ({figure.basis})"
+    if "tf32-tc" in units:
+        units["tf32x3-tc"] = units["tf32-tc"] / 3
+        sources["tf32x3-tc"] = (
+            "derived: tf32-tc / 3 (3xTF32, CUTLASS OpMultiplyAddFastF32: the fp32 GEMMs of "
+            "PyTorch's memory-efficient attention on sm80+)"
+        )
     return RooflineDevice(
         key=spec.key,
         name=spec.name,
@@ -160,35 +173,103 @@ def _grouped(ops: Iterable[OpTime], key: Callable[[OpTime], Hashable]) -> tuple[
     return tuple(sorted(out, key=lambda o: -o.time_s))
 
 
-def predict(trace: Any, device: RooflineDevice, precision: Precision) -> RooflineResult:
-    """Price every call of an `OpTrace` on `device` under `precision`.
+def resolve_kernels(kernels: Kernels | None, device: RooflineDevice) -> Kernels:
+    """`kernels`, or the default for `device`: SDPA, and flash-linear-attention on a GPU
+    (fcdmbench's pure-PyTorch GLA on a CPU)."""
+    from fcdmbench.profiling.kernels import default_linear_attention_kernel
 
-    The model's time sums every call's ``max(compute, memory)``; its operators are kept summed
-    per (operator, module pattern, kind, unit) and per unit (`fcdmbench.records.RooflineResult`).
-    """
+    if kernels is not None:
+        return kernels
     is_cpu = "cpu-fp32" in device.units_tflops
-    bandwidth = device.bandwidth_gbs * 1e9
-    ops = []
-    for call in trace.calls:
-        unit = unit_for(call.kind, call.dtype, precision, is_cpu)
-        if unit not in device.units_tflops:
+    return Kernels(linear_attention=default_linear_attention_kernel(is_cpu))
+
+
+def _items(call: Any, precision: Precision, kernels: Kernels, units: Collection[str]) -> list:
+    """(op, module, kind, unit, flops, bytes) of the kernels that run `call` on a device with
+    `units` (members of an unfused region one by one)."""
+    from fcdmbench.profiling.kernels import region_items
+
+    is_cpu = "cpu-fp32" in units
+    if call.kind in ("attention", "linear-attention", "fused-elementwise"):
+        kernel = kernels.attention if call.kind == "attention" else kernels.linear_attention
+        items = region_items(
+            call,
+            kernel,
+            lambda dtype: unit_for("gemm", dtype, precision, is_cpu),
+            lambda unit: unit in units,
+            is_cpu,
+        )
+        if items is not None:
+            return [(i.op, call.module, i.kind, i.unit, i.flops, i.bytes) for i in items]
+        if call.members:
+            return [m for c in call.members for m in _items(c, precision, kernels, units)]
+    unit = unit_for(call.kind, call.dtype, precision, is_cpu)
+    return [(call.op, call.module, call.kind, unit, call.flops, float(call.bytes))]
+
+
+def kernel_items(
+    trace: Any, precision: Precision, kernels: Kernels, units: Collection[str]
+) -> list[tuple[str, str, str, str, float, float]]:
+    """Every kernel one forward of `trace` launches under `precision` and `kernels` on a device
+    with `units`: (op, module, kind, unit, FLOPs, bytes), in call order. Device-independent
+    otherwise, so one list prices many devices (`bound_time`).
+
+    Raises:
+        ConfigError: a kernel needs a unit the device lacks.
+    """
+    items = [item for call in trace.calls for item in _items(call, precision, kernels, units)]
+    for op, _, _, unit, _, _ in items:
+        if unit not in units:
             raise ConfigError(
-                f"{device.name} has no {unit} figure, needed for {call.op} under {precision.value}",
+                f"the device has no {unit} figure, needed for {op} under {precision.value}",
                 hint="choose a precision the device supports (V100: no TF32/BF16)",
             )
-        ops.append(
-            OpTime(
-                op=call.op,
-                module=call.module,
-                kind=call.kind,
-                unit=unit,
-                calls=1,
-                flops=call.flops,
-                bytes=float(call.bytes),
-                compute_s=call.flops / (device.units_tflops[unit] * 1e12),
-                memory_s=call.bytes / bandwidth,
-            )
+    return items
+
+
+def bound_time(items: list, device: RooflineDevice) -> tuple[float, float]:
+    """(time, memory-bound time) in seconds of `kernel_items` on `device`: the sum of every
+    kernel's ``max(FLOPs / unit peak, bytes / bandwidth)``."""
+    peaks = {unit: tflops * 1e12 for unit, tflops in device.units_tflops.items()}
+    bandwidth = device.bandwidth_gbs * 1e9
+    total = memory = 0.0
+    for _, _, _, unit, flops, nbytes in items:
+        compute, traffic = flops / peaks[unit], nbytes / bandwidth
+        if traffic > compute:
+            memory += traffic
+            total += traffic
+        else:
+            total += compute
+    return total, memory
+
+
+def predict(
+    trace: Any, device: RooflineDevice, precision: Precision, kernels: Kernels | None = None
+) -> RooflineResult:
+    """Price every call of an `OpTrace` on `device` under `precision`, its fused regions as
+    `kernels` run them (default: `resolve_kernels`).
+
+    The model's time sums every kernel's ``max(compute, memory)``; its operators are kept summed
+    per (operator, module pattern, kind, unit) and per unit (`fcdmbench.records.RooflineResult`).
+    """
+    kernels = resolve_kernels(kernels, device)
+    bandwidth = device.bandwidth_gbs * 1e9
+    ops = [
+        OpTime(
+            op=op,
+            module=module,
+            kind=kind,
+            unit=unit,
+            calls=1,
+            flops=flops,
+            bytes=nbytes,
+            compute_s=flops / (device.units_tflops[unit] * 1e12),
+            memory_s=nbytes / bandwidth,
         )
+        for op, module, kind, unit, flops, nbytes in kernel_items(
+            trace, precision, kernels, device.units_tflops
+        )
+    ]
     return RooflineResult(
         model=trace.model,
         display_name=trace.display_name,
@@ -202,6 +283,7 @@ def predict(trace: Any, device: RooflineDevice, precision: Precision) -> Rooflin
         flops=sum(o.flops for o in ops),
         ops=_grouped(ops, lambda o: (o.op, _pattern(o.module), o.kind, o.unit)),
         by_unit=_grouped(ops, lambda o: o.unit),
+        kernels=kernels,
     )
 
 
@@ -269,6 +351,7 @@ class RooflineConfig:
     Args:
         models: registry names.
         device: device table key (``a100-80gb-sxm``, ``cpu``).
+        kernels: the kernels that run attention and linear attention (None: `resolve_kernels`).
         records: throughput records (files or folders) to set measured beside predicted.
         calibration: a saved CPU calibration (``cpu`` only; default: measure now).
     """
@@ -278,7 +361,7 @@ class RooflineConfig:
     precision: Precision = Precision.TF32
     batch: int = 64
     resolution: int = 256
-    attention: str = "fused"
+    kernels: Kernels | None = None
     records: tuple[Path, ...] = ()
     calibration: Path | None = None
     notes: tuple[str, ...] = field(default=())
@@ -321,12 +404,13 @@ def run_roofline(
     if config.device.lower() == "cpu" and calibration is None:
         progress("calibrating this CPU (fp32 matmul, copy; a few seconds)")
     device = roofline_device(config.device, calibration)
+    kernels = resolve_kernels(config.kernels, device)
     points = read_throughput_points(config.records, warn) if config.records else []
     results = []
     for name in config.models:
         progress(f"tracing {name} on the meta device")
-        trace = trace_ops(name, config.resolution, config.batch, config.autocast, config.attention)
-        result = predict(trace, device, config.precision)
+        trace = trace_ops(name, config.resolution, config.batch, config.autocast)
+        result = predict(trace, device, config.precision, kernels)
         found = [p for p in points if _matches(p, result, device)]
         if found:
             latest = max(found, key=lambda p: p.source)
@@ -341,9 +425,10 @@ def run_roofline(
             precision=config.precision.value,
             batch=config.batch,
             resolution=config.resolution,
-            attention=config.attention,
+            attention="fused",
             records=tuple(str(p) for p in config.records),
             calibration=None if config.calibration is None else str(config.calibration),
+            kernels=kernels,
         ),
         device=device,
         results=tuple(results),

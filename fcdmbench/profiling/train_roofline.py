@@ -40,6 +40,7 @@ from fcdmbench.records import (
     TrainRooflineRecord,
     TrainSettings,
 )
+from fcdmbench.records.roofline import Kernels
 from fcdmbench.registry import require_models
 
 __all__ = [
@@ -80,7 +81,7 @@ class TrainConfig:
     gpus: int = 1
     resolution: int = 256
     grad_checkpointing: bool = False
-    attention: str = "fused"
+    kernels: Kernels | None = None
     ema: bool = True
     calibration: Path | None = None
     records: tuple[Path, ...] = ()
@@ -88,6 +89,12 @@ class TrainConfig:
     def __post_init__(self) -> None:
         require_models(self.models)
         split_batch(self.batch, self.gpus)
+
+    @property
+    def attention(self) -> str:
+        """How the trace records attention: ``unfused`` for the math path, else one fused
+        kernel (FlashAttention's forward and backward)."""
+        return "unfused" if self.kernels and self.kernels.attention == "unfused" else "fused"
 
     @property
     def rows_per_gpu(self) -> int:
@@ -127,11 +134,13 @@ def ring_allreduce(grad_bytes: float, gpus: int, link_gbs: float) -> tuple[float
     return wire, wire / (link_gbs * 1e9) if wire else 0.0
 
 
-def _phase(trace: Any, name: str, device: RooflineDevice, precision: Precision) -> TrainPhase:
+def _phase(
+    trace: Any, name: str, device: RooflineDevice, precision: Precision, kernels: Kernels | None
+) -> TrainPhase:
     from fcdmbench.profiling.roofline import predict
 
     part = trace.only(name)
-    priced = predict(part, device, precision)
+    priced = predict(part, device, precision, kernels)
     return TrainPhase(
         name=name,
         calls=len(part.calls),
@@ -148,14 +157,15 @@ def price_train_step(
     precision: Precision,
     gpus: int = 1,
     link: tuple[str, float, str] | None = None,
+    kernels: Kernels | None = None,
 ) -> TrainResult:
     """Price one GPU's traced step (`fcdmbench.profiling.op_trace.TrainTrace`) on `device`;
     with ``gpus > 1`` add DDP's bucket copies and the ring all-reduce over `link`
-    (`interconnect`)."""
+    (`interconnect`). `kernels` run the fused regions (default: `resolve_kernels`)."""
     from fcdmbench.profiling.op_trace import PHASES
     from fcdmbench.profiling.roofline import predict
 
-    phases = [_phase(trace, name, device, precision) for name in PHASES]
+    phases = [_phase(trace, name, device, precision, kernels) for name in PHASES]
     allreduce = None
     if gpus > 1:
         if link is None:
@@ -178,7 +188,7 @@ def price_train_step(
     backward = times["backward"] + times["recompute"]
     rest = sum(times.values()) - backward
     communication = allreduce.time_s if allreduce else 0.0
-    whole = predict(trace, device, precision)
+    whole = predict(trace, device, precision, kernels)
     return TrainResult(
         model=trace.model,
         display_name=trace.display_name,
@@ -261,13 +271,14 @@ def run_train_roofline(
     """
     from fcdmbench.env import collect_env
     from fcdmbench.profiling.op_trace import trace_train_step
-    from fcdmbench.profiling.roofline import read_throughput_points
+    from fcdmbench.profiling.roofline import read_throughput_points, resolve_kernels
     from fcdmbench.records import RunInfo
 
     run = RunInfo.current()
     device = _device(config, progress)
     link = interconnect(config.device, config.gpus) if config.gpus > 1 else None
     points = read_throughput_points(config.records, warn, mode="train") if config.records else []
+    kernels = resolve_kernels(config.kernels, device)
     results = []
     for name in config.models:
         progress(f"tracing a training step of {name} on the meta device")
@@ -280,7 +291,7 @@ def run_train_roofline(
             config.grad_checkpointing,
             config.ema,
         )
-        result = price_train_step(trace, device, config.precision, config.gpus, link)
+        result = price_train_step(trace, device, config.precision, config.gpus, link, kernels)
         results.append(_measured(points, result, device) or result)
     return TrainRooflineRecord(
         run=run,
@@ -293,7 +304,7 @@ def run_train_roofline(
             gpus=config.gpus,
             resolution=config.resolution,
             grad_checkpointing=config.grad_checkpointing,
-            attention=config.attention,
+            kernels=kernels,
             ema=config.ema,
             calibration=None if config.calibration is None else str(config.calibration),
             records=tuple(str(p) for p in config.records),

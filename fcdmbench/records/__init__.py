@@ -20,6 +20,7 @@ these classes.
 | roofline   | `RooflineRecord`   | ``fcdmbench roofline --json`` (a model)      |
 | roofline-train | `TrainRooflineRecord` | ``roofline --mode train --json`` (a model) |
 | memory     | `MemoryRecord`     | ``fcdmbench memory --json`` (a model)        |
+| audit      | `AuditRecord`      | ``fcdmbench audit --json`` (a model)         |
 | report     | `ReportManifest`   | ``fcdmbench report`` (``manifest.json``)     |
 
 Schema-1 files (written before records were typed) are migrated on reading where they hold what
@@ -43,6 +44,7 @@ from typing import Any
 from fcdmbench.env import EnvInfo
 from fcdmbench.errors import InputError
 from fcdmbench.records._base import Record, RunInfo, now_iso, schema_parts
+from fcdmbench.records.audit import AuditRecord
 from fcdmbench.records.evaluation import PAPER_NUM_SAMPLES, EvalRecord, SamplerSettings
 from fcdmbench.records.flops import (
     CFG_FACTOR,
@@ -98,6 +100,7 @@ from fcdmbench.records.throughput import (
 
 __all__ = [
     "AllReduce",
+    "AuditRecord",
     "BaselineRecord",
     "CFG_FACTOR",
     "CONVENTION",
@@ -165,6 +168,7 @@ RECORD_TYPES: dict[str, type[Record]] = {
         RooflineRecord,
         TrainRooflineRecord,
         MemoryRecord,
+        AuditRecord,
         ReportManifest,
     )
 }

@@ -4,6 +4,9 @@ Layout: ``run``, ``env``, ``label`` (every figure is a model, never a measuremen
 (`RooflineSettings`: what was asked), ``device`` (`RooflineDevice`: the roofs used, dense TFLOP/s
 per unit and memory bandwidth with the source of each, and for ``cpu`` the `CpuCalibration`
 measured on the machine), ``assumptions``, ``results`` (one `RooflineResult` per model), ``notes``.
+``config.kernels`` and each result's ``kernels`` (`Kernels`) name the kernels that priced the
+fused regions; records written before they were recorded have null there (SDPA priced as one
+kernel under the matmul rules, DiG's GLA op by op).
 
 A result's ``time_s`` sums, over every traced call, ``max(compute_s, memory_s)``;
 ``memory_bound_s`` is the part of it spent in memory-bound calls; ``flops`` counts the whole
@@ -38,6 +41,7 @@ __all__ = [
     "ASSUMPTIONS",
     "AllReduce",
     "CpuCalibration",
+    "Kernels",
     "MeasuredThroughput",
     "OpTime",
     "ROOFLINE_LABEL",
@@ -59,8 +63,10 @@ ROOFLINE_LABEL = "predicted upper bound (roofline model), not a measurement"
 ASSUMPTIONS = (
     "every kernel runs at its unit's dense peak or at full memory bandwidth, whichever binds",
     "no kernel-launch overhead, no overlap between kernels, no L2 reuse between kernels",
-    "unfused: each operator reads its inputs from and writes its outputs to device memory "
-    "(attention counted as one fused SDPA kernel unless --attention unfused)",
+    "unfused: each operator reads its inputs from and writes its outputs to device memory; "
+    "attention and DiG's linear attention priced as the kernels that run them (the record's "
+    "kernels: SDPA backend per dtype, FlashAttention-2 with its casts, flash-linear-attention's "
+    "Triton kernels, or the math path op by op)",
     "bytes at the dtypes the precision mode runs (bf16/fp16: CUDA autocast replayed on the meta "
     "device, casts included)",
     "depthwise convolutions and elementwise work on FP32 SIMT units in every mode",
@@ -106,6 +112,19 @@ class RooflineDevice:
     memory_gib: float | None
     sources: dict[str, str]
     calibration: CpuCalibration | None = None  # ``cpu`` only
+
+
+@dataclass(frozen=True, slots=True)
+class Kernels:
+    """Which kernels run the fused regions (`fcdmbench.profiling.kernels`, docs/perfmodel.md):
+    ``attention`` is ``sdpa``, ``flash2`` or ``unfused``; ``linear_attention`` (DiG's GLA) is
+    ``fla``, ``fla-tf32`` or ``torch``."""
+
+    attention: str = "sdpa"
+    linear_attention: str = "fla"
+
+    def describe(self) -> str:
+        return f"attention {self.attention}, linear attention {self.linear_attention}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +214,7 @@ class RooflineResult:
     by_unit: tuple[OpTime, ...]  # per unit, costliest first
     measured: MeasuredThroughput | None = None
     notes: tuple[str, ...] = ()
+    kernels: Kernels | None = None  # None: written before kernels were recorded
 
     @property
     def img_per_s(self) -> float:
@@ -235,6 +255,7 @@ class RooflineSettings:
     attention: str
     records: tuple[str, ...] = ()
     calibration: str | None = None
+    kernels: Kernels | None = None  # None: written before kernels were recorded
 
 
 @dataclass(frozen=True, slots=True)
@@ -451,7 +472,7 @@ class TrainSettings:
     gpus: int
     resolution: int
     grad_checkpointing: bool
-    attention: str
+    kernels: Kernels
     ema: bool
     calibration: str | None = None
     records: tuple[str, ...] = ()

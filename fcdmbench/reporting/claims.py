@@ -4,42 +4,58 @@ Three claims, each beside the model's answer, every model figure marked "model" 
 assumptions in the table notes (nothing here is a measurement):
 
 1. FCDM-XL runs 3.55x as many images/s as DiT-XL/2 (272.7 vs 76.9 it/s, Table 2; GPU and
-   precision not stated): the ratio of roofline upper bounds per precision mode on A100 and H100.
+   precision not stated): the ratio of roofline upper bounds per setting (the audit's: the
+   paper's stated setting, each model's authors' flags, fp32-strict, tf32, bf16) on A100 and H100.
 2. When resolution doubles, FCDM's throughput halves and DiT's quarters (Table 4: 272.7 -> 129.6
-   and 76.9 -> 18.6 it/s): the model's 256 -> 512 drop per model and precision.
+   and 76.9 -> 18.6 it/s): the model's 256 -> 512 drop per model and setting.
 3. FCDM-XL trains at batch 256 on 4 RTX 4090 24 GB with gradient checkpointing (App. B), and at
    512 px on 4 H100 80 GB: the memory model's per-GPU total against the card.
 4. It trains there at about 0.9 and 0.7 steps/s, and DiT's repository and issues publish DiT-XL/2
    training speeds (`fcdmbench.published.TRAINING_SPEEDS`): each against the training-step
    roofline (`fcdmbench.profiling.train_roofline`) in its own setup, per precision mode.
 
-Built only when the report counts on the meta device (it needs torch); about 10 s on 2 cores
-for the first three, about as long again for the training speeds (seven XL training traces).
+The bounds are the audit's (`fcdmbench.profiling.audit.bounds_of`, the same pricing as
+``fcdmbench audit``). `report_audit` audits Tables 2 and 4 for the report, whose published
+throughput bars carry their bounds (`published_bounds`). The training speeds are priced by
+`fcdmbench.profiling.train_roofline` (seven XL training traces). Built only when the report counts
+on the meta device (it needs torch); the traces are cached (`fcdmbench.profiling.trace_cache`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from fcdmbench.profiling.audit_settings import SETTINGS
 from fcdmbench.profiling.precision import Precision
 from fcdmbench.published import TRAINING_SPEEDS
 from fcdmbench.reporting.tables import Column, ReportTable
 
-__all__ = ["build_claim_tables", "claim_tables", "training_bounds", "training_speed_table"]
+__all__ = [
+    "build_claim_tables",
+    "claim_tables",
+    "published_bounds",
+    "report_audit",
+    "training_bounds",
+    "training_speed_table",
+]
 
 FCDM, DIT = "fcdm-xl", "dit-xl-2"
 DEVICES = ("a100-80gb-sxm", "h100-sxm")
-PRECISIONS = (Precision.FP32_STRICT, Precision.PAPER_DEFAULT, Precision.TF32, Precision.BF16)
 BATCH = 64  # the paper's throughput batch (DiT's sampling configuration)
 MODEL = "model"
+#: The tables whose throughput bars the report draws (256 px, 512 px).
+REPORT_TABLES = ("table2", "table4")
 ROOFLINE_NOTE = (
-    "model = roofline upper bound (fcdmbench roofline): each operator at max(FLOPs / unit peak, "
-    "unfused bytes / bandwidth), no launch overhead, no overlap, no reuse between kernels, SDPA as "
-    "one fused kernel; dense peaks and bandwidth from fcdmbench/profiling/devices.toml; batch 64."
+    "model = roofline upper bound (fcdmbench roofline / audit): each kernel at max(FLOPs / unit "
+    "peak, unfused bytes / bandwidth), no launch overhead, no overlap, no reuse between kernels; "
+    "attention and DiG's linear attention priced as the kernels that run them; dense peaks and "
+    "bandwidth from fcdmbench/profiling/devices.toml; batch 64."
 )
 UNITS_NOTE = (
-    "paper-default = PyTorch's defaults: convolutions on TF32 tensor cores, matmuls in IEEE fp32 "
-    "on the SIMT units; bf16 = CUDA autocast replayed on the meta device."
+    "settings (docs/perfmodel.md): paper = PyTorch's defaults (convolutions on TF32 tensor cores, "
+    "matmuls IEEE fp32) with FlashAttention-2 in DiT and flash-linear-attention in DiG, as the "
+    "paper states; authors = each repository's sampling-script flags; bf16 = CUDA autocast "
+    "replayed on the meta device."
 )
 
 
@@ -50,24 +66,15 @@ def _published(model: str, resolution: int) -> float | None:
 
 
 def _bounds(resolutions: tuple[int, ...]) -> dict[tuple, float]:
-    """Roofline bound (img/s) per (model, resolution, device, precision); one trace per
-    (model, resolution, dtype), priced on every device and fp32-family mode."""
-    from fcdmbench.profiling.op_trace import trace_ops
-    from fcdmbench.profiling.roofline import predict, roofline_device
+    """Roofline bound (img/s) per (model, resolution, device, setting), priced as the audit
+    prices a figure."""
+    from fcdmbench.profiling.audit import bounds_of
 
-    devices = {key: roofline_device(key) for key in DEVICES}
     bounds = {}
     for model in (FCDM, DIT):
         for resolution in resolutions:
-            traces = {
-                None: trace_ops(model, resolution, BATCH),
-                "bfloat16": trace_ops(model, resolution, BATCH, autocast="bfloat16"),
-            }
-            for key, device in devices.items():
-                for precision in PRECISIONS:
-                    autocast = "bfloat16" if precision is Precision.BF16 else None
-                    report = predict(traces[autocast], device, precision)
-                    bounds[(model, resolution, key, precision)] = report.img_per_s
+            for b in bounds_of(model, resolution, DEVICES, SETTINGS, BATCH):
+                bounds[(model, resolution, b.device, b.setting)] = b.img_per_s
     return bounds
 
 
@@ -75,13 +82,13 @@ def _ratio_table(bounds: dict) -> ReportTable:
     published = (_published(FCDM, 256) or 0) / (_published(DIT, 256) or 1)
     rows = []
     for device in DEVICES:
-        for precision in PRECISIONS:
-            fcdm = bounds[(FCDM, 256, device, precision)]
-            dit = bounds[(DIT, 256, device, precision)]
+        for setting in SETTINGS:
+            fcdm = bounds[(FCDM, 256, device, setting)]
+            dit = bounds[(DIT, 256, device, setting)]
             rows.append(
                 (
                     device,
-                    precision.value,
+                    setting,
                     round(fcdm, 1),
                     round(dit, 1),
                     round(fcdm / dit, 2),
@@ -94,7 +101,7 @@ def _ratio_table(bounds: dict) -> ReportTable:
         "Claim: FCDM-XL runs 3.55x the images/s of DiT-XL/2 (256 px) - model check",
         (
             Column("device", "Device"),
-            Column("precision", "Precision"),
+            Column("setting", "Setting"),
             Column("fcdm_bound", "FCDM-XL bound (img/s)"),
             Column("dit_bound", "DiT-XL/2 bound (img/s)"),
             Column("bound_ratio", "Bound ratio"),
@@ -119,19 +126,16 @@ def _scaling_table(bounds: dict) -> ReportTable:
         p256, p512 = _published(model, 256), _published(model, 512)
         paper = round(p256 / p512, 2) if p256 and p512 else None
         for device in DEVICES:
-            for precision in PRECISIONS:
-                drop = (
-                    bounds[(model, 256, device, precision)]
-                    / bounds[(model, 512, device, precision)]
-                )
-                rows.append((label, device, precision.value, round(drop, 2), paper, MODEL))
+            for setting in SETTINGS:
+                drop = bounds[(model, 256, device, setting)] / bounds[(model, 512, device, setting)]
+                rows.append((label, device, setting, round(drop, 2), paper, MODEL))
     return ReportTable(
         "claim_resolution_scaling",
         "Claim: doubling the resolution halves FCDM's throughput and quarters DiT's - model check",
         (
             Column("model", "Model"),
             Column("device", "Device"),
-            Column("precision", "Precision"),
+            Column("setting", "Setting"),
             Column("model_drop", "Bound 256 px / 512 px"),
             Column("paper_drop", "Paper 256 / 512"),
             Column("kind", "Kind"),
@@ -316,3 +320,28 @@ def build_claim_tables() -> list[ReportTable]:
 def claim_tables(use_meta: bool) -> list[ReportTable]:
     """The report's hook: the claim tables when the report counts on the meta device."""
     return build_claim_tables() if use_meta else []
+
+
+def report_audit(use_meta: bool) -> Any:
+    """The audit of Tables 2 and 4 (`fcdmbench.records.audit.AuditRecord`) when the report counts
+    on the meta device, else None."""
+    if not use_meta:
+        return None
+    from fcdmbench.profiling.audit import AuditConfig, run_audit
+
+    return run_audit(AuditConfig(tables=REPORT_TABLES, batch=BATCH))
+
+
+def published_bounds(audit: Any) -> dict[tuple[str, int], tuple[float, str]]:
+    """(model, resolution) -> (bound img/s, where) for every published throughput bar: the bound
+    on its table's most plausible device under that table's most plausible setting."""
+    if audit is None:
+        return {}
+    out = {}
+    for plausible in audit.plausible:
+        where = f"{plausible.device}, {plausible.setting} setting"
+        for f in audit.figures:
+            bound = f.bound(plausible.device, plausible.setting) if f.modelled else None
+            if f.table == plausible.table and bound is not None and bound.img_per_s:
+                out.setdefault((f.model, f.resolution), (bound.img_per_s, where))
+    return out

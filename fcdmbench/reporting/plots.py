@@ -821,36 +821,68 @@ def _rate(value: float) -> str:
     return f"{value:.1f}" if value >= 10 else f"{value:.2f}" if value >= 1 else f"{value:.3f}"
 
 
-def draw_throughput_published() -> Drawn:
+def _mark_bounds(ax, rows: list, height: float, size: float = 8) -> float:
+    """Label each published bar (y, value, (bound, where) or None) with its value and, where a
+    bound exists, mark the bound (a red bar-high line) and print the fraction; returns the
+    rightmost x drawn."""
+    right = 0.0
+    for y, value, bound in rows:
+        text = f" {_rate(value)}"
+        if bound is not None:
+            ax.vlines(bound[0], y - height / 2, y + height / 2, color="tab:red", lw=2.2,
+                      label="roofline bound (a model, not a measurement)")  # fmt: skip
+            text += f"  ({value / bound[0]:.0%} of bound)"
+        x = max(value, bound[0] if bound else 0.0)
+        ax.text(x, y, text, va="center", fontsize=size)
+        right = max(right, x)
+    return right
+
+
+def _bounds_caption(bounds: dict | None, resolution: int) -> str:
+    where = sorted({w for (_, r), (_, w) in (bounds or {}).items() if r == resolution})
+    if not where:
+        return ""
+    return (
+        " Each published bar carries its roofline bound (red line: a model, not a "
+        "measurement) on the device and setting fcdmbench audit finds most plausible "
+        f"({'; '.join(where)})."
+    )
+
+
+def draw_throughput_published(bounds: dict | None = None) -> Drawn:
     plt = _pyplot()
     rows = list(_published_throughput(256).values())
     fig, ax = _figure(plt, 1, 1, 7.2, 0.26 * len(rows) + 1.6)
     ax.barh([r.label for r in rows], [r.throughput_it_s for r in rows], color="0.65")
-    for i, r in enumerate(rows):
-        ax.text(r.throughput_it_s, i, f" {_rate(r.throughput_it_s)}", va="center", fontsize=8)
+    marks = [(i, r.throughput_it_s, (bounds or {}).get((r.model, 256))) for i, r in enumerate(rows)]
+    right = _mark_bounds(ax, marks, 0.8)
     ax.invert_yaxis()
-    ax.set_xlim(0, max(r.throughput_it_s for r in rows) * 1.15)
+    ax.set_xlim(0, right * (1.35 if bounds else 1.15))
     ax.set_xlabel("images/s per network evaluation (published: batch 64, GPU not stated)")
     ax.set_title("Throughput as published (Table 2, 256x256); nothing measured")
+    if bounds:
+        handles, labels = ax.get_legend_handles_labels()
+        ax.legend(handles[:1], labels[:1], loc="lower right", fontsize=8)
     _freeze_layout(fig)
     caption = (
         "Published throughput (Table 2, 256x256, 400K-iteration rows; batch 64, GPU and precision "
         "not stated). " + _sources_caption(["table2"]) + " No fcdmbench throughput records were "
-        "given, so nothing measured is shown."
+        "given, so nothing measured is shown." + _bounds_caption(bounds, 256)
     )
     return Drawn("throughput_published", caption, fig, (1,))
 
 
-def draw_throughput(m: Measurements) -> list[Drawn]:
+def draw_throughput(m: Measurements, bounds: dict | None = None) -> list[Drawn]:
     """Throughput per resolution: a published panel and one panel per measured device.
 
     Each panel has its own linear axis (a CPU beside the paper's GPU is not one scale); within a
     device panel every (precision, batch, torch) series has its own bar, labelled in the legend.
-    Without records: the published Table 2 chart.
+    Without records: the published Table 2 chart. `bounds` ((model, resolution) -> (img/s,
+    where), `fcdmbench.reporting.claims.published_bounds`) marks each published bar.
     """
     all_series = throughput_series(m)
     if not all_series:
-        return [draw_throughput_published()]
+        return [draw_throughput_published(bounds)]
     plt = _pyplot()
     labels = dict(zip(map(id, all_series), _series_labels(all_series), strict=True))
     out = []
@@ -914,6 +946,14 @@ def draw_throughput(m: Measurements) -> list[Drawn]:
                     label=labels[id(s)] if s is not None else "published (batch 64)",
                 )
                 handles.append(bars)
+                if s is None:  # published: value, and the bound where the audit priced it
+                    names = [n for n in models if n in published]
+                    marks = [(y, v, (bounds or {}).get((n, resolution)))
+                             for y, v, n in zip(ys, values, names, strict=True)]  # fmt: skip
+                    top = max(top, _mark_bounds(ax, marks, bar_h * 0.9, 7.5))
+                    lines = [c for c in ax.collections if c.get_label().startswith("roofline")]
+                    handles += lines[:1]
+                    continue
                 for y, v, e in zip(ys, values, errors, strict=True):
                     ax.text(v + e, y, f" {_rate(v)}", va="center", fontsize=7.5)
             counts.append(len(rows))
@@ -959,7 +999,7 @@ def draw_throughput(m: Measurements) -> list[Drawn]:
                 for s in series
             )
             + ". Records of different device, precision or batch are separate bars; panels do "
-            "not share an axis. " + " ".join(notes)
+            "not share an axis. " + " ".join(notes) + _bounds_caption(bounds, resolution)
         ).strip()
         key = f"throughput_{resolution}px"
         out.append(Drawn(key, caption, fig, tuple(counts)))
@@ -984,14 +1024,14 @@ def save(drawn: Drawn, out: Path) -> FigureResult:
     return FigureResult(drawn.key, drawn.caption, png, svg, drawn.series_per_axes)
 
 
-def draw_all(m: Measurements) -> list[Drawn]:
-    return [draw_fig2(m), draw_fig5(m), draw_fig6(m), draw_fig9(m), *draw_throughput(m)]
+def draw_all(m: Measurements, bounds: dict | None = None) -> list[Drawn]:
+    return [draw_fig2(m), draw_fig5(m), draw_fig6(m), draw_fig9(m), *draw_throughput(m, bounds)]
 
 
-def build_figures(out: Path, m: Measurements) -> list[FigureResult]:
-    """All report figures into `out`."""
+def build_figures(out: Path, m: Measurements, bounds: dict | None = None) -> list[FigureResult]:
+    """All report figures into `out` (`bounds`: see `draw_throughput`)."""
     results = []
-    drawn = draw_all(m)
+    drawn = draw_all(m, bounds)
     try:
         for d in drawn:
             results.append(save(d, out))

@@ -210,7 +210,7 @@ def build_report(
 
     from fcdmbench.records import ReportManifest, RunInfo, write_record
     from fcdmbench.reporting import render
-    from fcdmbench.reporting.claims import claim_tables
+    from fcdmbench.reporting.claims import claim_tables, published_bounds, report_audit
     from fcdmbench.reporting.collect import Measurements, load_records
     from fcdmbench.reporting.plots import build_figures
     from fcdmbench.reporting.tables import build_tables
@@ -237,7 +237,8 @@ def build_report(
     try:
         tables = build_tables(measurements)
         tables += claim_tables(config.use_meta)  # efficiency claims vs the models (claims.py)
-        figures = build_figures(staging / "figures", measurements)
+        bounds = published_bounds(report_audit(config.use_meta))  # published bars' bounds
+        figures = build_figures(staging / "figures", measurements, bounds)
         files: list[Path] = [p for f in figures for p in (f.png, f.svg)]
         title = f"fcdmbench report: {out_dir.name}"
         preamble = _preamble(records, config, local_slug, torch_tag)

@@ -16,6 +16,7 @@ _COLORS = ("tab:red", "tab:blue", "tab:green", "tab:purple", "tab:orange", "tab:
 _UNIT_STYLE = {
     "fp32-simt": ":",
     "tf32-tc": "--",
+    "tf32x3-tc": (0, (5, 2, 1, 2)),
     "bf16-tc": "-",
     "fp16-tc": "-.",
     "cpu-fp32": "-",
@@ -52,7 +53,7 @@ def plot_roofline(record, path: Path, make_parents: bool = False) -> Path:
         ax.plot(
             xs,
             [min(peak, bandwidth * x) / 1e12 for x in xs],
-            _UNIT_STYLE.get(unit, "-"),
+            linestyle=_UNIT_STYLE.get(unit, "-"),
             color="0.35",
             lw=1.2,
             label=f"roof {unit}: {device.units_tflops[unit]:g} TFLOP/s, ridge {ridge:.0f} FLOP/B",

@@ -186,10 +186,11 @@ def test_every_problem_at_once_and_nothing_created(tmp_path, monkeypatch):
     result = runner.invoke(
         app,
         ["roofline", "--models", "fcdm-s", "--gpu", "a100-90gb", "--records", "nope",
-         "--plot", "out/roof.txt", "--attention", "flash"],
+         "--plot", "out/roof.txt", "--attention-kernel", "flash"],
     )  # fmt: skip
     assert result.exit_code == 2  # the lowest code among usage (2) and input (3) problems
-    for part in ("unknown device", "records nope not found", ".png, .svg or .pdf", "--attention"):
+    parts = ("unknown device", "records nope not found", ".png, .svg or .pdf", "--attention-kernel")
+    for part in parts:
         assert part in result.stderr, part
     result = runner.invoke(
         app,

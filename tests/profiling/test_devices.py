@@ -85,7 +85,7 @@ def test_issue_devices_have_everything_the_roofline_needs():
     assert get_device("a100-80gb-sxm").bandwidth_gbs == 2039
     # sparse figures are halved, dense ones kept
     assert get_device("h100-sxm").tf32_figure.basis == "sparse/2"
-    assert get_device("l40s").tf32 == 183.0
+    assert get_device("l40s").peak("tf32") == 183.0
 
 
 def test_lookup_by_alias_and_errors():

@@ -35,7 +35,7 @@ def test_claim_tables(small, monkeypatch):
     for table in (ratio, scaling, training):
         assert {row[-1] for row in table.rows} == {"model"}
         assert table.notes and "model" in table_to_markdown(table)
-    assert len(ratio.rows) == len(claims.DEVICES) * len(claims.PRECISIONS)
+    assert len(ratio.rows) == len(claims.DEVICES) * len(claims.SETTINGS)
     # the bound ratio is the roofline command's own figure
     fcdm, dit = run_roofline(
         RooflineConfig(

@@ -1,0 +1,152 @@
+"""Meta-device traces kept between runs: tracing a model costs 0.3-1.4 s on two cores, pricing it
+a few milliseconds, so the audit (dozens of traces) keeps them.
+
+`cached_trace` returns `fcdmbench.profiling.op_trace.trace_ops`'s trace, from this process's
+memory, else from ``<folder>/<key>.json``, else traced now and written there. The folder is
+``$FCDMBENCH_TRACE_CACHE``, else ``<cache root>/traces`` (`fcdmbench.evaluation.cache.cache_root`:
+``$FCDMBENCH_CACHE`` or the user cache dir); ``FCDMBENCH_TRACE_CACHE=0`` turns the disk cache
+off. The key hashes the arguments with torch's and fcdmbench's versions and the source of every
+module a trace depends on (the trace and FLOP-counter code, the model builders, configs and
+baselines), so an edit to any of them traces afresh.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+__all__ = ["cached_trace", "clear_memory", "trace_dir"]
+
+_MEMORY: dict[str, Any] = {}
+#: (package, path inside it) of every module or folder whose source shapes a trace.
+_SOURCES = (
+    ("fcdmbench", "profiling/op_trace.py"),
+    ("fcdmbench", "profiling/op_table.py"),
+    ("fcdmbench", "profiling/autocast_policy.py"),
+    ("fcdmbench", "profiling/inputs.py"),
+    ("fcdmbench", "profiling/flops.py"),
+    ("fcdmbench", "registry.py"),
+    ("fcdmbench", "models"),
+    ("fcdmbench", "catalog"),
+    ("fcdmbench_baselines", ""),
+)
+
+
+def trace_dir() -> Path | None:
+    """Where traces are kept (None: the disk cache is off)."""
+    from fcdmbench.evaluation.cache import cache_root
+
+    folder = os.environ.get("FCDMBENCH_TRACE_CACHE")
+    if folder == "0":
+        return None
+    return Path(folder).expanduser() if folder else cache_root() / "traces"
+
+
+@functools.cache
+def _source_digest() -> str:
+    """sha256 over the `_SOURCES` files, found through their packages (editable or installed)."""
+    import importlib.util
+
+    digest = hashlib.sha256()
+    for package, inner in _SOURCES:
+        spec = importlib.util.find_spec(package)
+        path = Path(spec.origin).parent / inner if spec and spec.origin else None
+        if path is None or not path.exists():
+            raise RuntimeError(f"trace cache: {package}/{inner} not found")
+        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            digest.update(f"{package}/{file.relative_to(path.parent)}".encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def _key(args: tuple) -> str:
+    import torch
+
+    import fcdmbench
+
+    text = json.dumps([list(map(str, args)), torch.__version__, fcdmbench.__version__])
+    return hashlib.sha256((text + _source_digest()).encode()).hexdigest()[:32]
+
+
+def _call_to_json(call: Any) -> list:
+    return [
+        call.op, call.module, call.kind, call.dtype, call.macs, call.bytes_read,
+        call.bytes_written, list(call.shape), [[list(s), d, c] for s, d, c in call.inputs],
+        [_call_to_json(m) for m in call.members],
+    ]  # fmt: skip
+
+
+def _call_from_json(raw: list) -> Any:
+    from fcdmbench.profiling.op_trace import OpCall
+
+    op, module, kind, dtype, macs, read, written, shape, inputs, members = raw
+    return OpCall(
+        op, module, kind, dtype, float(macs), int(read), int(written), tuple(shape),
+        tuple((tuple(s), d, bool(c)) for s, d, c in inputs),
+        tuple(_call_from_json(m) for m in members),
+    )  # fmt: skip
+
+
+def _load(path: Path) -> Any | None:
+    from fcdmbench.profiling.op_trace import OpTrace
+
+    try:
+        raw = json.loads(path.read_text())
+        calls = tuple(_call_from_json(c) for c in raw.pop("calls"))
+        return OpTrace(**raw, calls=calls)
+    except (OSError, ValueError, TypeError, KeyError):
+        return None  # missing or unreadable: trace again
+
+
+def _store(path: Path, trace: Any) -> None:
+    from fcdmbench.files import write_text_atomic
+
+    fields = {
+        "model": trace.model,
+        "display_name": trace.display_name,
+        "resolution": trace.resolution,
+        "batch": trace.batch,
+        "autocast": trace.autocast,
+        "attention": trace.attention,
+        "params": trace.params,
+        "macs": trace.macs,
+        "calls": [_call_to_json(c) for c in trace.calls],
+    }
+    try:
+        write_text_atomic(path, json.dumps(fields, separators=(",", ":")), make_parents=True)
+    except OSError:
+        pass  # a read-only cache only costs time
+
+
+def cached_trace(
+    model: str,
+    resolution: int,
+    batch: int,
+    autocast: str | None = None,
+    overrides: tuple[tuple[str, Any], ...] = (),
+) -> Any:
+    """`trace_ops(model, resolution, batch, autocast, overrides=...)`, cached (module
+    docstring)."""
+    from fcdmbench.profiling.op_trace import trace_ops
+
+    key = _key((model, resolution, batch, autocast, overrides))
+    if key in _MEMORY:
+        return _MEMORY[key]
+    folder = trace_dir()
+    path = folder / f"{key}.json" if folder is not None else None
+    trace = _load(path) if path is not None else None
+    if trace is None:
+        trace = trace_ops(model, resolution, batch, autocast, overrides=dict(overrides) or None)
+        if path is not None:
+            _store(path, trace)
+    _MEMORY[key] = trace
+    return trace
+
+
+def clear_memory() -> None:
+    """Forget this process's traces (tests)."""
+    _MEMORY.clear()
