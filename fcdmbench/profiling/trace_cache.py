@@ -86,8 +86,8 @@ def _call_from_json(raw: list) -> Any:
     op, module, kind, dtype, macs, read, written, shape, inputs, members = raw
     return OpCall(
         op, module, kind, dtype, float(macs), int(read), int(written), tuple(shape),
-        tuple((tuple(s), d, bool(c)) for s, d, c in inputs),
-        tuple(_call_from_json(m) for m in members),
+        inputs=tuple((tuple(s), d, bool(c)) for s, d, c in inputs),
+        members=tuple(_call_from_json(m) for m in members),
     )  # fmt: skip
 
 
