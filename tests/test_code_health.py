@@ -19,15 +19,6 @@ MAX_BODY_LINES = 80
 KNOWN_CYCLES: set[frozenset[str]] = {
     # paper_tables <-> published: broken in the next round of the code-health issue (#23).
     frozenset({"fcdmbench.paper_tables", "fcdmbench.published"}),
-    frozenset(
-        {
-            "fcdmbench.evaluation.evaluate",
-            "fcdmbench.preflight",
-            "fcdmbench.preflight.commands",
-            "fcdmbench.preflight.evaluation",
-        }
-    ),
-    frozenset({"fcdmbench.sampling.record", "fcdmbench.sampling.sample"}),
 }
 #: Functions still over `MAX_BODY_LINES` (path relative to the package, function name).
 KNOWN_LONG: set[tuple[str, str]] = {

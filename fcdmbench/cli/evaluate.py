@@ -126,8 +126,9 @@ def eval_command(
     Example: fcdmbench eval samples.npz --ref imagenet256 --meta steps=250,cfg=1.5
     """
     from fcdmbench.cli.output import stderr
+    from fcdmbench.evaluation.config import EvalConfig
     from fcdmbench.evaluation.distance import DistanceBackend
-    from fcdmbench.evaluation.evaluate import EvalConfig, evaluate
+    from fcdmbench.evaluation.evaluate import evaluate
     from fcdmbench.evaluation.metrics import SqrtmMethod
 
     try:

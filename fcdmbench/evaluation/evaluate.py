@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from fcdmbench.errors import ConfigError, InputError, UnknownModelError
-from fcdmbench.evaluation.distance import DistanceBackend, get_distance_fn
+from fcdmbench.errors import InputError
+from fcdmbench.evaluation.config import EvalConfig, canonical_model
+from fcdmbench.evaluation.distance import get_distance_fn
 from fcdmbench.evaluation.metrics import (
     SqrtmMethod,
     frechet_distance,
@@ -26,52 +26,14 @@ from fcdmbench.evaluation.metrics import (
     probs_to_inception_score,
 )
 from fcdmbench.evaluation.statistics import FIDStats, features_to_stats
+from fcdmbench.preflight import preflight_eval
 from fcdmbench.records import EvalRecord, RunInfo, SampleRecord, SamplerSettings
 
-__all__ = ["EvalConfig", "EvalRecord", "EvalResult", "evaluate", "find_sample_record"]
+__all__ = ["EvalRecord", "EvalResult", "evaluate", "find_sample_record"]
 
 #: ``(stage, done, total)``; stages: "hash", "extract:sample", "extract:ref", "precision_recall".
 ProgressFn = Callable[[str, int, int], None]
 CHUNK_IMAGES = 1024  # images per resumable part file (a multiple of every sane batch size)
-
-
-@dataclass(frozen=True, slots=True)
-class EvalConfig:
-    """What to evaluate and how.
-
-    Args:
-        model: registry name of the model that made the samples, when no sample record says it
-            (a sample record naming another model is an error).
-        training_steps: training iterations of the checkpoint (puts the result in the report's
-            row for that many steps).
-        meta: settings given by the user (``--meta steps=250,cfg=1.5``), recorded as given.
-    """
-
-    samples: Path
-    ref: str = "imagenet256"
-    num: int = 50_000
-    allow_fewer: bool = False
-    batch_size: int = 64
-    split_size: int = 5000
-    k: int = 3
-    sqrtm: SqrtmMethod = SqrtmMethod.ADM
-    distance: DistanceBackend = DistanceBackend.ADM
-    inception_path: Path | None = None
-    reference_dir: Path | None = None
-    cache_dir: Path | None = None
-    sample_record: Path | None = None
-    model: str | None = None
-    training_steps: int | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        for name in ("num", "batch_size", "split_size", "k"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not isinstance(self.sqrtm, SqrtmMethod) or not isinstance(
-            self.distance, DistanceBackend
-        ):
-            raise ConfigError("sqrtm and distance must be SqrtmMethod / DistanceBackend members")
 
 
 #: `evaluate` returns the typed record itself (kept under its old name for library users).
@@ -99,15 +61,6 @@ def find_sample_record(
     return None, None
 
 
-def _canonical_model(name: Any, what: str) -> str:
-    from fcdmbench.registry import resolve
-
-    try:
-        return resolve(str(name))[0].name
-    except UnknownModelError as exc:
-        raise ConfigError(f"{what}: {exc.message}", hint=exc.hint) from None
-
-
 def _model_and_sampler(config: EvalConfig, sha256: str, path: Path | None, sample):
     """(model, where the name came from, sampler settings) for the record."""
     if sample is not None and sample.npz_sha256 != sha256:
@@ -118,7 +71,7 @@ def _model_and_sampler(config: EvalConfig, sha256: str, path: Path | None, sampl
         )
     if sample is not None:
         model, source = sample.model.name, "sample record"
-        if config.model is not None and _canonical_model(config.model, "--model") != model:
+        if config.model is not None and canonical_model(config.model, "--model") != model:
             raise InputError(
                 f"--model {config.model} contradicts {path}, which says the samples come from "
                 f"{model}",
@@ -127,9 +80,9 @@ def _model_and_sampler(config: EvalConfig, sha256: str, path: Path | None, sampl
         return model, source, SamplerSettings.from_sample_record(sample, str(path))
     sampler = SamplerSettings.from_meta(config.meta)
     if config.model is not None:
-        return _canonical_model(config.model, "--model"), "--model", sampler
+        return canonical_model(config.model, "--model"), "--model", sampler
     if config.meta.get("model") is not None:
-        return _canonical_model(config.meta["model"], "--meta model="), "--meta", sampler
+        return canonical_model(config.meta["model"], "--meta model="), "--meta", sampler
     return None, None, sampler
 
 
@@ -200,7 +153,6 @@ def evaluate(
     from fcdmbench.evaluation.npz import read_npz_arrays
     from fcdmbench.evaluation.reference import resolve_reference
     from fcdmbench.files import file_sha256
-    from fcdmbench.preflight import preflight_eval
 
     run = RunInfo.current()
     timings: dict[str, float] = {}

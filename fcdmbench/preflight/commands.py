@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from fcdmbench.errors import ConfigError, InputError
-from fcdmbench.preflight import (
+from fcdmbench.preflight.checks import (
     Preflight,
     check_cuda,
     check_input_file,

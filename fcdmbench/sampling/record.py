@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
+from fcdmbench.env import EnvInfo
+from fcdmbench.profiling.precision import PrecisionState
 from fcdmbench.records import (
     GuidanceInfo,
     RunInfo,
@@ -14,9 +15,7 @@ from fcdmbench.records import (
     SampleRecord,
     SamplerInfo,
 )
-
-if TYPE_CHECKING:
-    from fcdmbench.sampling.sample import SamplingSetup
+from fcdmbench.sampling.setup import SamplingSetup
 
 __all__ = ["RunSummary", "build_sample_record"]
 
@@ -38,7 +37,7 @@ class RunSummary:
 
 
 def build_sample_record(
-    setup: SamplingSetup, precision_state: Any, env: Any, summary: RunSummary
+    setup: SamplingSetup, precision_state: PrecisionState, env: EnvInfo, summary: RunSummary
 ) -> SampleRecord:
     """Every setting that changes pixels, plus where and how fast they were made."""
     config, spec, guidance = setup.config, setup.spec, setup.guidance

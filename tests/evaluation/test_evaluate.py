@@ -20,8 +20,9 @@ from typer.testing import CliRunner
 tf = pytest.importorskip("tensorflow")
 
 from fcdmbench.cli.main import app  # noqa: E402
+from fcdmbench.evaluation.config import EvalConfig  # noqa: E402
 from fcdmbench.evaluation.distance import DistanceBackend, get_distance_fn  # noqa: E402
-from fcdmbench.evaluation.evaluate import EvalConfig, evaluate  # noqa: E402
+from fcdmbench.evaluation.evaluate import evaluate  # noqa: E402
 from fcdmbench.evaluation.inception import InceptionExtractor  # noqa: E402
 from fcdmbench.evaluation.metrics import (  # noqa: E402
     SqrtmMethod,
