@@ -21,8 +21,8 @@ these classes.
 | memory     | `MemoryRecord`     | ``fcdmbench memory --json`` (a model)        |
 | report     | `ReportManifest`   | ``fcdmbench report`` (``manifest.json``)     |
 
-Schema-1 files (written before records were typed) are migrated on reading where they hold what
-schema 2 needs, and otherwise refused with "re-run ... with this version".
+A file of an older schema version is refused with "re-run ... with this version" (no version
+before the typed records was released); roofline and memory records still read schema 1.
 
 Example:
     >>> from fcdmbench.records import read_record, write_record
@@ -202,8 +202,6 @@ def record_from_json(
             hint="records are the .json files fcdmbench commands write",
         )
     found = parts[0]
-    if found == "throughput" and parts[1] == 1 and isinstance(obj.get("baseline"), dict):
-        found = "baseline"  # schema 1 stored baselines as throughput records + "baseline"
     wanted = _kind_name(kind)
     if wanted is not None and found != wanted:
         raise InputError(
@@ -220,7 +218,7 @@ def record_from_json(
 
 
 def read_record(path: str | Path, kind: str | type[Record] | None = None) -> Any:
-    """Read, validate and (for schema 1) migrate the record at `path`.
+    """Read and validate the record at `path`.
 
     Args:
         path: a ``.json`` record file.

@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Self
 
 from fcdmbench.errors import InputError
 
-__all__ = ["Record", "RunInfo", "dump", "now_iso", "parse", "run_from_env", "schema_parts"]
+__all__ = ["Record", "RunInfo", "dump", "now_iso", "parse", "schema_parts", "v1_missing"]
 
 
 def schema_parts(schema: Any) -> tuple[str, int] | None:
@@ -202,13 +202,9 @@ def _command_line() -> str:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class RunInfo:
-    """Who produced a record: fcdmbench version, git state, start time, command line.
+    """Who produced a record: fcdmbench version, git state, start time, command line."""
 
-    ``fcdmbench`` (the package version) is None only in records migrated from schema 1, which
-    did not store it.
-    """
-
-    fcdmbench: str | None
+    fcdmbench: str
     git_sha: str | None
     git_dirty: bool | None
     started: str
@@ -235,25 +231,12 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def run_from_env(env: dict, run: dict | None = None) -> dict:
-    """A schema-2 ``run`` section for a schema-1 record (from its old ``run`` or its ``env``)."""
-    run = run or {}
-    argv = env.get("argv") or []
-    command = run.get("cli") or (shlex.join(argv) if argv else "unknown (schema 1 record)")
-    return {
-        "fcdmbench": None,
-        "git_sha": run.get("git_sha", env.get("git_sha")),
-        "git_dirty": run.get("dirty", env.get("git_dirty")),
-        "started": run.get("started") or env.get("created") or "",
-        "command": command,
-    }
-
-
 class Record:
-    """Base of every record class: ``SCHEMA``, `to_json`, `from_json` and schema-1 migration.
+    """Base of every record class: ``SCHEMA``, `to_json`, `from_json`.
 
     Subclasses are ``@dataclass(frozen=True, slots=True)`` and set ``SCHEMA``
-    (``"fcdmbench.<kind>/2"``); those that can read schema-1 files override `_from_v1`.
+    (``"fcdmbench.<kind>/N"``). A file of an older version is refused with "re-run", unless the
+    class overrides `_from_v1` (roofline and memory records still read their schema-1 files).
     """
 
     __slots__ = ()
@@ -276,7 +259,7 @@ class Record:
 
     @classmethod
     def from_json(cls, obj: Any, source: Any = None) -> Self:
-        """Validate `obj` (parsed JSON) and build the record; schema-1 objects are migrated.
+        """Validate `obj` (parsed JSON) and build the record.
 
         Args:
             obj: the parsed JSON object.
@@ -312,7 +295,7 @@ class Record:
 
     @classmethod
     def _from_v1(cls, obj: dict, where: str) -> dict:
-        """The schema-2 JSON for a schema-1 object; the default refuses with a clear message."""
+        """The current JSON for an older object; the default refuses with a clear message."""
         raise InputError(
             f"{where} has schema {obj.get('schema')}, which this fcdmbench no longer reads",
             hint=f"re-run the command that wrote it with this version (schema {cls.SCHEMA})",

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from fcdmbench.env import EnvInfo
-from fcdmbench.records._base import Record, RunInfo, run_from_env, v1_missing
+from fcdmbench.records._base import Record, RunInfo
 from fcdmbench.records.sampling import SampleRecord
 
 __all__ = ["EvalRecord", "SamplerSettings", "PAPER_NUM_SAMPLES"]
@@ -141,67 +141,3 @@ class EvalRecord(Record):
             and ref.startswith("imagenet")
             and not smoke
         )
-
-    @classmethod
-    def _from_v1(cls, obj: dict, where: str) -> dict:
-        env = obj.get("env")
-        command = "fcdmbench eval SAMPLES.npz ..."
-        if not isinstance(env, dict):
-            raise v1_missing(where, obj, "env", command)
-        samples = obj.get("samples")
-        if not isinstance(samples, dict) or not samples.get("resolution"):
-            raise v1_missing(where, obj, "samples.resolution", command)
-        meta = obj.get("sampler") if isinstance(obj.get("sampler"), dict) else {}
-        sample = obj.get("sample_record") if isinstance(obj.get("sample_record"), dict) else None
-        model, model_source, sampler = meta.get("model"), "--meta", None
-        if model is None:
-            model_source = None
-        if sample is not None and isinstance(sample.get("record"), dict):
-            try:
-                embedded = SampleRecord.from_json(sample["record"], f"{where} (sample_record)")
-            except Exception:  # noqa: BLE001 - a malformed embedded record: use what is left
-                embedded = None
-            if embedded is not None:
-                model, model_source = embedded.model.name, "sample record"
-                sampler = SamplerSettings.from_sample_record(embedded, str(sample.get("path")))
-        if sampler is None:
-            found = SamplerSettings.from_meta(meta)
-            sampler = None if found is None else _dump_settings(found)
-        else:
-            sampler = _dump_settings(sampler)
-        keep = (
-            "inception_score",
-            "fid",
-            "sfid",
-            "precision",
-            "recall",
-            "num_samples",
-            "num_available",
-            "num_ref",
-            "allow_fewer",
-            "mode",
-            "samples",
-            "reference",
-            "inception",
-            "timings_s",
-            "tensorflow",
-        )
-        steps = meta.get("training_steps")
-        return {
-            **{k: obj[k] for k in keep if k in obj},
-            "run": run_from_env(env),
-            "env": env,
-            "resolution": samples["resolution"][0],
-            "model": model,
-            "model_source": model_source,
-            "training_steps": steps if isinstance(steps, int) else None,
-            "sampler": sampler,
-            "meta": meta,
-            "sample_record": None if sample is None else sample.get("path"),
-        }
-
-
-def _dump_settings(settings: SamplerSettings) -> dict:
-    from fcdmbench.records._base import dump
-
-    return dump(settings)

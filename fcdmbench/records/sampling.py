@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from fcdmbench.env import EnvInfo
-from fcdmbench.records._base import Record, RunInfo, run_from_env, v1_missing
+from fcdmbench.records._base import Record, RunInfo
 
 __all__ = [
     "GuidanceInfo",
@@ -98,13 +98,6 @@ class SampleRecord(Record):
     timing: dict[str, float | None] = field(default_factory=dict)
     rng: str | None = None
 
-    @classmethod
-    def _from_v1(cls, obj: dict, where: str) -> dict:
-        env = obj.get("env")
-        if not isinstance(env, dict) or not isinstance(obj.get("model"), dict):
-            raise v1_missing(where, obj, "env or model section", "fcdmbench sample ...")
-        return {**obj, "run": run_from_env(env)}
-
 
 @dataclass(frozen=True, slots=True)
 class SpectralCurve:
@@ -137,10 +130,3 @@ class SpectralRecord(Record):
     overrides: dict[str, Any] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
     rng: str | None = None
-
-    @classmethod
-    def _from_v1(cls, obj: dict, where: str) -> dict:
-        env = obj.get("env")
-        if not isinstance(env, dict):
-            raise v1_missing(where, obj, "env", "fcdmbench analyze spectral ...")
-        return {**obj, "run": run_from_env(env)}

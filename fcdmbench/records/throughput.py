@@ -10,9 +10,6 @@ papers' "it/s"; CFG counts an image once although the network sees two rows), th
 optimiser step in train mode. ``ratio_to_canary`` is a model's median images/s over the canary's
 calls/s; ``ratio_to_ref`` divides by the reference model (DiT-XL/2 by default) measured in the
 same run. Memory is in GiB (2**30 bytes).
-
-Schema 1 (fcdmbench before records were typed) called the canary ``reference`` and its ratio
-``ratio_to_reference``; such files are migrated on reading.
 """
 
 from __future__ import annotations
@@ -23,7 +20,7 @@ from typing import Any, ClassVar, Self
 
 from fcdmbench.env import EnvInfo
 from fcdmbench.errors import InputError
-from fcdmbench.records._base import Record, RunInfo, dump, run_from_env, schema_parts, v1_missing
+from fcdmbench.records._base import Record, RunInfo, dump, parse, schema_parts
 
 __all__ = [
     "BaselineRecord",
@@ -270,34 +267,6 @@ class ThroughputRecord(Record):
         point = next((p for p in self.points() if p.model == model), None)
         return None if point is None else point.img_per_s
 
-    @classmethod
-    def _from_v1(cls, obj: dict, where: str) -> dict:
-        command = "fcdmbench throughput ..."
-        for key in ("env", "config", "protocol", "canary", "results"):
-            if not isinstance(obj.get(key), (dict, list)):
-                raise v1_missing(where, obj, f"'{key}' section", command)
-        canary = {**obj["canary"], "name": obj.get("reference") or obj["canary"].get("key")}
-        rows = []
-        for row in obj["results"]:
-            if not isinstance(row, dict):
-                rows.append(row)
-                continue
-            row = dict(row)
-            row.pop("img_per_s_per_nfe", None)
-            if "ratio_to_reference" in row:
-                row["ratio_to_canary"] = row.pop("ratio_to_reference")
-            if "ratio_to_reference_paired" in row:
-                row["ratio_to_canary_paired"] = row.pop("ratio_to_reference_paired")
-            if "peak_mem_gb" in row:
-                row.setdefault("peak_mem_gib", row.pop("peak_mem_gb"))
-            rows.append(row)
-        return {
-            **{k: v for k, v in obj.items() if k not in ("reference", "canary", "results", "run")},
-            "run": run_from_env(obj["env"], obj.get("run")),
-            "canary": canary,
-            "results": rows,
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class BaselineRecord(Record):
@@ -325,13 +294,7 @@ class BaselineRecord(Record):
     def from_json(cls, obj: Any, source: Any = None) -> Self:
         where = str(source) if source is not None else "record"
         parts = schema_parts(obj.get("schema")) if isinstance(obj, dict) else None
-        if parts == ("throughput", 1) and isinstance(obj.get("baseline"), dict):
-            # schema 1: a throughput record with a "baseline" section
-            body = {k: v for k, v in obj.items() if k not in ("baseline", "check")}
-            obj = {"schema": cls.SCHEMA, "baseline": obj["baseline"], "record": body}
-        elif parts is not None and parts[0] == "baseline" and parts[1] > cls.version():
-            return super().from_json(obj, source)  # "newer than this fcdmbench reads"
-        elif parts != ("baseline", cls.version()):
+        if parts != ("baseline", cls.version()):
             return super().from_json(obj, source)  # the standard schema errors
         info, body = obj.get("baseline"), obj.get("record")
         if not isinstance(info, dict) or not isinstance(body, dict):
@@ -340,8 +303,6 @@ class BaselineRecord(Record):
                 hint="re-create it with `fcdmbench baseline update RECORD`",
             )
         record = ThroughputRecord.from_json(body, source=f"{where} (record)")
-        from fcdmbench.records._base import parse
-
         fields = parse(_BaselineInfo, info, source, "baseline")
         return cls(record=record, **{f.name: getattr(fields, f.name) for f in _INFO_FIELDS})
 

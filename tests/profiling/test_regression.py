@@ -274,24 +274,6 @@ def test_recorded_cpu_run():
     assert validate_record({"schema": "fcdmbench.flops/1"})  # not a throughput record
 
 
-def test_schema1_baseline_file_still_loads(tmp_path):
-    """A baseline written before records were typed (a throughput/1 record plus "baseline")."""
-    import json
-
-    old = json.loads(RECORDED.read_text())
-    old["baseline"] = {
-        "source": "x.json",
-        "updated": "2026-11-22T00:00:00+00:00",
-        "canary_dispersion": 0.8,
-        "forced": True,
-    }
-    path = tmp_path / "old.json"
-    path.write_text(json.dumps(old))
-    stored = load_baseline(path)
-    assert stored.forced and stored.record.results == TEMPLATE.results
-    assert stored.record.canary.name == old["reference"]
-
-
 def test_fewer_than_5_blocks_is_insufficient_data_for_gate_and_baseline(tmp_path, baseline):
     """One rule (`insufficient_data`): the gate does not judge a 3-block run, and
     `write_baseline` refuses to store one; 5 blocks are enough (MEASUREMENT.md: R >= 5)."""
