@@ -26,7 +26,6 @@ KNOWN_LONG: set[tuple[str, str]] = {
     ("reporting/plots.py", "draw_throughput"),
     ("reporting/report.py", "build_report"),
     ("cli/roofline.py", "_print"),
-    ("evaluation/evaluate.py", "evaluate"),
 }
 
 

@@ -125,6 +125,8 @@ def test_wrong_kind_newer_version_and_old_unreadable_records_are_refused(tmp_pat
     with pytest.raises(InputError, match="flops/1, which this fcdmbench no longer reads") as info:
         record_from_json(flops, "f.json")
     assert "re-run the command that wrote it" in info.value.hint
+    with pytest.raises(InputError, match="eval/2, which this fcdmbench no longer reads"):
+        record_from_json({"schema": "fcdmbench.eval/2", "mode": {"adm_exact": "true"}}, "e.json")
     with pytest.raises(InputError, match="does not know"):
         record_from_json({"schema": "fcdmbench.nonsense/2"}, "n.json")
     with pytest.raises(InputError, match="not an fcdmbench record"):
@@ -165,7 +167,9 @@ def test_every_kind_is_registered():
         "memory",
         "report",
     }
-    assert all(cls.SCHEMA == f"fcdmbench.{kind}/2" for kind, cls in RECORD_TYPES.items())
+    versions = {kind: cls.version() for kind, cls in RECORD_TYPES.items()}
+    assert versions == {**dict.fromkeys(RECORD_TYPES, 2), "eval": 3}
+    assert all(cls.SCHEMA == f"fcdmbench.{k}/{versions[k]}" for k, cls in RECORD_TYPES.items())
 
 
 def test_records_and_env_import_no_torch_cli_or_reporting():

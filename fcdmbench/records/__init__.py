@@ -1,7 +1,7 @@
 """Typed records: one frozen class per kind, one schema from every command to the gate and report.
 
 Every command's result is a record: a frozen dataclass with a schema name and version
-(``fcdmbench.<kind>/2``), the environment it ran in (`EnvInfo`) and run metadata (`RunInfo`:
+(``fcdmbench.<kind>/N``), the environment it ran in (`EnvInfo`) and run metadata (`RunInfo`:
 fcdmbench version, git sha and dirty flag, start time, command line). Library entry points return
 them complete (`run_flops` -> `FlopsRecord`, `measure_throughput` -> `ThroughputRecord`,
 `evaluate` -> `EvalRecord`, `run_sampling` -> `SampleRecord`, `run_spectral` -> `SpectralRecord`,
@@ -14,7 +14,7 @@ these classes.
 | flops      | `FlopsRecord`      | ``fcdmbench flops --json``                   |
 | throughput | `ThroughputRecord` | ``fcdmbench throughput``                     |
 | baseline   | `BaselineRecord`   | ``fcdmbench baseline update``                |
-| eval       | `EvalRecord`       | ``fcdmbench eval``                           |
+| eval       | `EvalRecord`       | ``fcdmbench eval`` (version 3)               |
 | sample     | `SampleRecord`     | ``fcdmbench sample`` (``<out>.npz.json``)    |
 | spectral   | `SpectralRecord`   | ``fcdmbench analyze spectral``               |
 | roofline   | `RooflineRecord`   | ``fcdmbench roofline --json`` (a model)      |
@@ -42,7 +42,17 @@ from typing import Any
 from fcdmbench.env import EnvInfo
 from fcdmbench.errors import InputError
 from fcdmbench.records._base import Record, RunInfo, now_iso, schema_parts
-from fcdmbench.records.evaluation import PAPER_NUM_SAMPLES, EvalRecord, SamplerSettings
+from fcdmbench.records.evaluation import (
+    PAPER_NUM_SAMPLES,
+    EvalMode,
+    EvalRecord,
+    EvalTimings,
+    InceptionGraph,
+    ReferenceFile,
+    SamplerSettings,
+    SamplesFile,
+    TensorFlowInfo,
+)
 from fcdmbench.records.flops import (
     CFG_FACTOR,
     CONVENTION,
@@ -98,10 +108,13 @@ __all__ = [
     "CounterComparison",
     "CpuCalibration",
     "EnvInfo",
+    "EvalMode",
     "EvalRecord",
+    "EvalTimings",
     "FlopsRecord",
     "FlopsResult",
     "GuidanceInfo",
+    "InceptionGraph",
     "MeasuredThroughput",
     "MemoryCard",
     "MemoryRecord",
@@ -114,6 +127,7 @@ __all__ = [
     "ProtocolSettings",
     "RECORD_TYPES",
     "Record",
+    "ReferenceFile",
     "ReportManifest",
     "RooflineDevice",
     "RooflineRecord",
@@ -125,11 +139,13 @@ __all__ = [
     "SampleRecord",
     "SamplerInfo",
     "SamplerSettings",
+    "SamplesFile",
     "SpectralCurve",
     "SpectralRecord",
     "StepMemory",
     "Summary",
     "TRAIN_FACTOR",
+    "TensorFlowInfo",
     "ThroughputPoint",
     "ThroughputRecord",
     "ThroughputResult",

@@ -1,10 +1,14 @@
-"""``fcdmbench.eval/2``: ADM-compatible metrics of one samples ``.npz`` and what produced it.
+"""``fcdmbench.eval/3``: ADM-compatible metrics of one samples ``.npz`` and what produced it.
 
 ``model`` (a registry name) and ``sampler`` come from the ``samples.npz.json`` record that
 `fcdmbench sample` wrote beside the npz, or from ``--model`` / ``--meta`` when there is none; the
 report places an eval record in a table row by model, resolution, training steps and guidance.
 ``mode`` says whether every stage was ADM-exact; ``num_samples`` below 50,000 (the papers' FID-50K)
 or a smoke sample makes a value incomparable with a published one.
+
+Version 3 stores ``mode.adm_exact`` as a JSON bool (version 2 had the string ``"true"``) and names
+each timing for what it measures (version 2's ``hash_s`` also held TensorFlow's import and the
+Inception graph's build).
 """
 
 from __future__ import annotations
@@ -16,7 +20,17 @@ from fcdmbench.env import EnvInfo
 from fcdmbench.records._base import Record, RunInfo
 from fcdmbench.records.sampling import SampleRecord
 
-__all__ = ["EvalRecord", "SamplerSettings", "PAPER_NUM_SAMPLES"]
+__all__ = [
+    "EvalMode",
+    "EvalRecord",
+    "EvalTimings",
+    "InceptionGraph",
+    "PAPER_NUM_SAMPLES",
+    "ReferenceFile",
+    "SamplerSettings",
+    "SamplesFile",
+    "TensorFlowInfo",
+]
 
 #: The papers' FID-50K: metrics on fewer samples are not comparable with published ones.
 PAPER_NUM_SAMPLES = 50_000
@@ -92,10 +106,91 @@ class SamplerSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class EvalMode:
+    """How the metric stages ran.
+
+    `sqrtm` and `distance` are the methods asked for; `sqrtm_fallback` says where ``eigh`` was
+    replaced by ADM's exact square root because a covariance was singular (None: it was not);
+    `adm_exact`: every stage reproduced ADM's evaluator bit for bit; `mirrored_products`: the
+    block shapes whose ``V U^T`` was checked against ``(U V^T)^T`` and reused only where equal.
+    """
+
+    sqrtm: str
+    distance: str
+    adm_exact: bool
+    mirrored_products: str = "not used"
+    sqrtm_fallback: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SamplesFile:
+    """The evaluated npz: content hash, image size, whether its activations came from the cache."""
+
+    path: str
+    sha256: str
+    resolution: tuple[int, int]
+    activations_cached: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceFile:
+    """The reference batch as given (`name_or_path`) and as used.
+
+    `sha256_status`: the manifest check (``ok``, or ``not in manifest`` for a path); `stats`:
+    whether its FID statistics were stored in the file (as ADM uses them) or computed here.
+    """
+
+    name_or_path: str
+    path: str
+    sha256: str
+    sha256_status: str
+    stats: str
+    activations_cached: bool
+
+
+@dataclass(frozen=True, slots=True)
+class InceptionGraph:
+    """The Inception graph that made the activations (`extractor_id` keys the cache)."""
+
+    path: str
+    sha256: str
+    extractor_id: str
+    batch_size: int
+
+
+@dataclass(frozen=True, slots=True)
+class EvalTimings:
+    """Seconds per stage, each named for what it measures.
+
+    `checks_s`: the preflight (headers, manifest, records); `hash_s`: sha256 of the samples and
+    of the reference batch; `inception_load_s`: the graph's sha256 checks, TensorFlow's import and
+    the graph build (0 when the caller passed an extractor); `extract_s`: activations of both
+    sets (or reading them from the cache); `fid_sfid_s`, `inception_score_s`,
+    `precision_recall_s`: the metrics.
+    """
+
+    checks_s: float = 0.0
+    hash_s: float = 0.0
+    inception_load_s: float = 0.0
+    extract_s: float = 0.0
+    fid_sfid_s: float = 0.0
+    inception_score_s: float = 0.0
+    precision_recall_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class TensorFlowInfo:
+    """TensorFlow's version and the GPUs it saw (the Inception graph runs there)."""
+
+    version: str
+    gpus: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class EvalRecord(Record):
     """One `fcdmbench eval` run (metrics are None only if they could not be computed)."""
 
-    SCHEMA: ClassVar[str] = "fcdmbench.eval/2"
+    SCHEMA: ClassVar[str] = "fcdmbench.eval/3"
 
     run: RunInfo
     env: EnvInfo
@@ -109,18 +204,18 @@ class EvalRecord(Record):
     num_ref: int
     allow_fewer: bool
     resolution: int
-    mode: dict[str, str]
-    samples: dict[str, Any]
-    reference: dict[str, Any]
-    inception: dict[str, Any]
+    mode: EvalMode
+    samples: SamplesFile
+    reference: ReferenceFile
+    inception: InceptionGraph
     model: str | None = None
     model_source: str | None = None  # "sample record", "--model" or "--meta"
     training_steps: int | None = None
     sampler: SamplerSettings | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     sample_record: str | None = None
-    timings_s: dict[str, float] = field(default_factory=dict)
-    tensorflow: dict[str, Any] | None = None
+    timings_s: EvalTimings = EvalTimings()
+    tensorflow: TensorFlowInfo | None = None
 
     @property
     def cfg_scale(self) -> float | None:
@@ -128,13 +223,13 @@ class EvalRecord(Record):
 
     @property
     def is_adm_exact(self) -> bool:
-        return self.mode.get("adm_exact") == "true"
+        return self.mode.adm_exact
 
     @property
     def is_paper_protocol(self) -> bool:
         """FID-50K, ADM-exact, against an ADM reference batch, from trained weights."""
         smoke = self.sampler is not None and bool(self.sampler.smoke)
-        ref = str(self.reference.get("name_or_path", ""))
+        ref = self.reference.name_or_path
         return (
             self.num_samples >= PAPER_NUM_SAMPLES
             and self.is_adm_exact

@@ -66,7 +66,7 @@ def test_folders_skip_what_is_not_a_record_and_fail_on_broken_records(tmp_path):
     records = load_records([tmp_path / "a"], warn=warnings.append)
     assert [p.model for p in records.throughput] == ["fcdm-s"]
     assert len(warnings) == 1 and "run.json: not an fcdmbench record; skipped" in warnings[0]
-    (tmp_path / "a" / "broken.json").write_text('{"schema": "fcdmbench.eval/2", "fid": 3.0}')
+    (tmp_path / "a" / "broken.json").write_text('{"schema": "fcdmbench.eval/3", "fid": 3.0}')
     with pytest.raises(InputError, match="broken.json: run: missing"):
         load_records([tmp_path / "a"])
 
