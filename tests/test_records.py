@@ -198,3 +198,17 @@ def test_library_layers_never_import_the_cli_or_report_records_sideways():
             if "fcdmbench.reporting" in path.read_text():
                 offenders.append(str(path.relative_to(root)))
     assert offenders == []
+
+
+def test_summary_of_block_samples():
+    """Inclusive quartiles, worked by hand: for 1..5 the quartiles are the 2nd and 4th values."""
+    from fcdmbench.records import Summary
+
+    five = Summary.of([5, 1, 4, 2, 3])
+    assert (five.q1, five.median, five.q3, five.iqr) == (2.0, 3.0, 4.0, 2.0)
+    assert five.samples == (5.0, 1.0, 4.0, 2.0, 3.0)  # raw, in block order
+    assert five.relative_dispersion == 2.0 / 3.0
+    one = Summary.of([7.5])
+    assert (one.median, one.iqr, one.relative_dispersion) == (7.5, 0.0, 0.0)
+    none = Summary.of([])
+    assert none.median is None and none.relative_dispersion == float("inf")

@@ -26,8 +26,7 @@ from pathlib import Path
 from fcdmbench.env import EnvInfo
 from fcdmbench.errors import CheckFailedError, InputError
 from fcdmbench.profiling.regression import GateThresholds, insufficient_data, validate_record
-from fcdmbench.profiling.stats import relative_dispersion, summarize
-from fcdmbench.records import BaselineRecord, ThroughputRecord, now_iso
+from fcdmbench.records import BaselineRecord, Summary, ThroughputRecord, now_iso
 
 __all__ = [
     "baseline_name",
@@ -160,7 +159,7 @@ def write_baseline(record: ThroughputRecord, root: Path, source: str, force: boo
         record=record.with_check(None),
         source=source,
         updated=now_iso(),
-        canary_dispersion=relative_dispersion(summarize(record.canary.rates())),
+        canary_dispersion=Summary.of(record.canary.rates()).relative_dispersion,
         forced=bool(force and refusal),
         forced_reason=refusal if force and refusal else None,
     )

@@ -30,8 +30,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from fcdmbench.profiling.stats import relative_dispersion, summarize
-from fcdmbench.records import BaselineRecord, ThroughputRecord, ThroughputResult
+from fcdmbench.records import BaselineRecord, Summary, ThroughputRecord, ThroughputResult
 
 __all__ = [
     "GateThresholds",
@@ -183,15 +182,15 @@ def insufficient_data(
             f"too few to estimate the spread; re-run with --blocks {t.min_blocks} or more"
         )
     summary = _canary_summary(record)
-    noise = relative_dispersion(summary)
-    if noise > t.noise_limit or not summary["median"]:
+    noise = summary.relative_dispersion
+    if noise > t.noise_limit or not summary.median:
         return (
             f"canary IQR/median {noise:.1%} in the {which} exceeds {t.noise_limit:.0%}: "
             "too noisy to judge; quiet the machine (or fix its clocks) and re-run"
         )
     if which != "run":
         return None
-    noisy = [row.key for row in ran if relative_dispersion(_row_summary(row)) > t.noise_limit]
+    noisy = [row.key for row in ran if _row_summary(row).relative_dispersion > t.noise_limit]
     if noisy:
         return (
             f"IQR/median above {t.noise_limit:.0%} for {', '.join(noisy)}: a bound of 3 sigma "
@@ -205,12 +204,12 @@ def no_baseline(message: str) -> Verdict:
     return Verdict(Status.NO_BASELINE, messages=(message,))
 
 
-def _canary_summary(record: ThroughputRecord) -> dict:
-    return summarize(record.canary.rates())
+def _canary_summary(record: ThroughputRecord) -> Summary:
+    return Summary.of(record.canary.rates())
 
 
-def _row_summary(row: ThroughputResult) -> dict:
-    return summarize(row.rates())
+def _row_summary(row: ThroughputResult) -> Summary:
+    return Summary.of(row.rates())
 
 
 def _incomparable(record: ThroughputRecord, baseline: ThroughputRecord) -> list[str]:
@@ -231,8 +230,8 @@ def _compare_model(
     key: str,
     now_row: ThroughputResult | None,
     base_row: ThroughputResult,
-    canary_now: dict,
-    canary_base: dict,
+    canary_now: Summary,
+    canary_base: Summary,
     t: GateThresholds,
 ) -> ModelVerdict:
     if now_row is None:
@@ -249,19 +248,19 @@ def _compare_model(
             ),
         )
     model_now, model_base = _row_summary(now_row), _row_summary(base_row)
-    if not model_now["median"] or not model_base["median"]:
+    if not model_now.median or not model_base.median:
         return ModelVerdict(key, "failed", message=f"{key} has no timed block")
-    ratio_now = model_now["median"] / canary_now["median"]
-    ratio_base = model_base["median"] / canary_base["median"]
+    ratio_now = model_now.median / canary_now.median
+    ratio_base = model_base.median / canary_base.median
     change = ratio_now / ratio_base - 1.0
     sigma = math.sqrt(
         sum(
-            (relative_dispersion(s) / IQR_PER_SIGMA) ** 2
+            (s.relative_dispersion / IQR_PER_SIGMA) ** 2
             for s in (model_now, canary_now, model_base, canary_base)
         )
     )
     bound = max(t.floor, t.sigma_k * sigma)
-    absolute = model_now["median"] / model_base["median"] - 1.0
+    absolute = model_now.median / model_base.median - 1.0
     if change < -bound:
         status, text = "regression", f"{key}: ratio to canary {change:+.1%} (bound -{bound:.1%})"
     elif change < -t.warn:
@@ -315,7 +314,7 @@ def compare(
     if diffs:
         return Verdict(Status.INCOMPARABLE, messages=tuple(diffs), **common)
     canary_now = _canary_summary(record)
-    noise_now = relative_dispersion(canary_now)
+    noise_now = canary_now.relative_dispersion
     for which, rec in (("run", record), ("baseline", baseline)):
         problem = insufficient_data(rec, t, which=which)
         if problem is not None:

@@ -15,6 +15,8 @@ same run. Memory is in GiB (2**30 bytes).
 from __future__ import annotations
 
 import dataclasses
+import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
@@ -36,13 +38,28 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class Summary:
-    """Median, quartiles (inclusive method) and IQR of per-block samples, samples kept raw."""
+    """Median, quartiles (inclusive method) and IQR of per-block samples, samples kept raw.
+
+    The one summary of a timing: the record stores it, the regression gate judges by it.
+    """
 
     median: float | None
     q1: float | None
     q3: float | None
     iqr: float | None
     samples: tuple[float, ...] = ()
+
+    @classmethod
+    def of(cls, samples: Sequence[float]) -> Summary:
+        """The summary of `samples` (every statistic None when there is none)."""
+        values = tuple(float(v) for v in samples)
+        if not values:
+            return cls(None, None, None, None)
+        if len(values) == 1:
+            q1 = median = q3 = values[0]
+        else:
+            q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive")
+        return cls(median, q1, q3, q3 - q1, values)
 
     @property
     def relative_dispersion(self) -> float:
