@@ -7,6 +7,7 @@ regression triggers exactly one re-measurement (the grey zone); both records are
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -84,16 +85,15 @@ def run_throughput(
         verdict = compare(record, baseline, strict=strict)
         if verdict.status is Status.RERUN:
             first_path = path.with_name(path.stem + ".run1.json")
-            write_record(first_path, record.with_check(verdict.to_record()))
+            write_record(first_path, record.with_check(verdict))
             log(
                 f"grey zone ({', '.join(verdict.regressed_keys)}): re-measuring once; "
                 f"first run kept at {first_path}"
             )
             record, path = _measure(config, out, log)
             verdict = compare(record, baseline, previous=verdict, strict=strict)
-        record = record.with_check(
-            {"baseline": str(expected_baseline_path(config, root)), **verdict.to_record()}
-        )
+        verdict = dataclasses.replace(verdict, baseline=str(expected_baseline_path(config, root)))
+        record = record.with_check(verdict)
     write_record(path, record)
     log(f"record written: {path}")
     if update_baseline:

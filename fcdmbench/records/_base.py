@@ -5,8 +5,8 @@ checks every field against the class's type hints and raises `InputError` naming
 dotted field (``run.json: results[0].batch: expected int, got '4'``); unknown keys are ignored, so
 a reader of schema version N accepts records a later release wrote under the same version.
 ``to_json`` writes the fields (plus the class's ``DERIVED`` properties, for people reading the
-file) under ``schema``. Supported field types: str, int, float, bool, None, unions, Any,
-``tuple[T, ...]``, ``dict[str, T]`` and nested dataclasses.
+file) under ``schema``. Supported field types: str, int, float, bool, None, unions, Any, enums
+(stored as their values), ``tuple[T, ...]``, ``dict[str, T]`` and nested dataclasses.
 
 This module imports neither torch nor the CLI nor the reporting layer.
 """
@@ -127,6 +127,12 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
             raise _Invalid(path, f"expected an object, got {_short(value)}")
         _, value_type = typing.get_args(tp) or (str, Any)
         return {str(k): _convert(value_type, v, f"{path}.{k}") for k, v in value.items()}
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        try:
+            return tp(value)
+        except ValueError:
+            allowed = ", ".join(repr(m.value) for m in tp)
+            raise _Invalid(path, f"expected one of {allowed}, got {_short(value)}") from None
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise _Invalid(path, f"expected an object, got {_short(value)}")

@@ -3,7 +3,8 @@
 Layout (MEASUREMENT.md section 3.2): ``run``, ``env``, ``config`` (precision mode and the flags
 read back from torch, batch, resolution, ...), ``protocol``, ``canary`` (the fixed workload every
 model is divided by: ``name``, raw block times), ``results`` (one row per model variant, raw
-per-block times kept), ``notes``, and ``check`` once the regression gate ran.
+per-block times kept), ``notes``, and ``check`` (the gate's `Verdict`) once the regression gate
+ran.
 
 Unit: ``img_per_s`` = images per second through one network evaluation in infer mode (the
 papers' "it/s"; CFG counts an image once although the network sees two rows), through one
@@ -23,6 +24,7 @@ from typing import Any, ClassVar, Self
 from fcdmbench.env import EnvInfo
 from fcdmbench.errors import InputError
 from fcdmbench.records._base import Record, RunInfo, dump, parse, schema_parts
+from fcdmbench.records.gate import Verdict
 
 __all__ = [
     "BaselineRecord",
@@ -230,13 +232,13 @@ class ThroughputRecord(Record):
     peak_tflops: float | None = None
     peak_source: str | None = None
     notes: tuple[str, ...] = ()
-    check: dict[str, Any] | None = None
+    check: Verdict | None = None  # the regression gate's verdict, when it ran
 
     def result(self, key: str) -> ThroughputResult | None:
         """The row with `key` (``"fcdm-xl"``, ``"fcdm-xl[ckpt-always]"``), or None."""
         return next((r for r in self.results if r.key == key), None)
 
-    def with_check(self, check: dict[str, Any] | None) -> Self:
+    def with_check(self, check: Verdict | None) -> Self:
         return dataclasses.replace(self, check=check)
 
     def points(self, source: str = "", variants: bool = False) -> tuple[ThroughputPoint, ...]:
