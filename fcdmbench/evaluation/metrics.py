@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fcdmbench.errors import CheckFailedError, InputError
-from fcdmbench.evaluation.distance import DistanceFn
+from fcdmbench.evaluation.distance import DistanceBackend, DistanceFn, get_distance_fn
 from fcdmbench.evaluation.statistics import FIDStats
 
 __all__ = [
@@ -306,8 +306,6 @@ def precision_recall(
         pr = precision_recall(ref_pool, sample_pool)
     """
     import torch
-
-    from fcdmbench.evaluation.distance import DistanceBackend, get_distance_fn
 
     if distance_fn is None:
         distance_fn = get_distance_fn(DistanceBackend.ADM)

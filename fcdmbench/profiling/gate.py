@@ -12,8 +12,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from fcdmbench.env import collect_env
 from fcdmbench.errors import InputError
+from fcdmbench.profiling.baselines import (
+    baseline_name,
+    default_baselines_dir,
+    load_baseline,
+    write_baseline,
+)
 from fcdmbench.profiling.regression import Status, Verdict, compare
+from fcdmbench.profiling.throughput import measure_throughput, resolve_device
+from fcdmbench.profiling.throughput_record import default_record_path
 from fcdmbench.records import ThroughputRecord, write_record
 
 __all__ = ["expected_baseline_path", "run_throughput"]
@@ -21,9 +30,6 @@ __all__ = ["expected_baseline_path", "run_throughput"]
 
 def expected_baseline_path(config: Any, root: Path) -> Path:
     """The baseline file a run of `config` on this machine would be compared with."""
-    from fcdmbench.env import collect_env
-    from fcdmbench.profiling.baselines import baseline_name
-    from fcdmbench.profiling.throughput import resolve_device
 
     env = collect_env(str(resolve_device(config.device)))
     return root / baseline_name(
@@ -39,8 +45,6 @@ def expected_baseline_path(config: Any, root: Path) -> Path:
 
 
 def _measure(config: Any, out: Path | None, log: Callable[[str], None]):
-    from fcdmbench.profiling.throughput import measure_throughput
-    from fcdmbench.profiling.throughput_record import default_record_path
 
     record = measure_throughput(config, log=log)
     return record, out or default_record_path(record.env, config)
@@ -65,7 +69,6 @@ def run_throughput(
         InputError: `check` and no baseline exists for this device and configuration (exit 3).
         DeviceError: CUDA requested but absent (exit 4).
     """
-    from fcdmbench.profiling.baselines import default_baselines_dir, load_baseline, write_baseline
 
     log = log or (lambda message: None)
     root = default_baselines_dir(baselines_dir) if check or update_baseline else None

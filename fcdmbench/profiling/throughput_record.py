@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from fcdmbench.errors import UnknownModelError
+from fcdmbench.profiling.devices import peak_tflops
 from fcdmbench.records import (
     CanaryResult,
     ProtocolSettings,
@@ -22,7 +23,7 @@ from fcdmbench.records import (
     ThroughputResult,
     ThroughputSettings,
 )
-from fcdmbench.registry import DEFAULT_REF
+from fcdmbench.registry import DEFAULT_REF, get_spec
 
 __all__ = ["SCHEMA", "ThroughputReport", "default_record_path", "resolve_ref"]
 
@@ -41,7 +42,6 @@ def resolve_ref(config: Any) -> tuple[str | None, list[str]]:
     DiT-XL/2 behind a user's back could take an hour on a CPU. An explicit ``--ref`` must exist
     and is added to the run (`ThroughputConfig.measured_models`); ``none`` switches ratios off.
     """
-    from fcdmbench.registry import get_spec
 
     if config.ref is not None and config.ref.lower() == "none":
         return None, []
@@ -92,7 +92,6 @@ class ThroughputReport:
 
     def to_record(self) -> ThroughputRecord:
         """The complete, typed record of this run."""
-        from fcdmbench.profiling.devices import peak_tflops
 
         cfg = self.config
         peak, peak_source = peak_tflops(self.env.device_slug, cfg.precision.peak_basis)
@@ -199,7 +198,6 @@ class ThroughputReport:
 
     def _add_ref_ratios(self, rows: list[ThroughputResult]) -> list[ThroughputResult]:
         """`ratio_to_ref` (measured, same variant basis) and `paper_ratio_to_ref` (published)."""
-        from fcdmbench.registry import get_spec
 
         ref_row = next((row for row in rows if row.model == self.ref and not row.variant), None)
         ref_rate = ref_row.img_per_s.median if ref_row else None

@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
+from fcdmbench import __version__
+from fcdmbench.env import git_state
 from fcdmbench.errors import InputError
 
 __all__ = ["Record", "RunInfo", "dump", "now_iso", "parse", "schema_parts", "v1_missing"]
@@ -219,8 +221,6 @@ class RunInfo:
     @classmethod
     def current(cls, started: str | None = None) -> RunInfo:
         """This process: version, git HEAD of the checkout, now (UTC) unless `started`, argv."""
-        from fcdmbench import __version__
-        from fcdmbench.env import git_state
 
         sha, dirty = git_state()
         return cls(

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from fcdmbench.env import EnvInfo
-from fcdmbench.records._base import Record, RunInfo
+from fcdmbench.records._base import Record, RunInfo, dump
 
 __all__ = [
     "CFG_FACTOR",
@@ -144,7 +144,6 @@ class FlopsResult:
 
     def to_record(self) -> dict:
         """Plain JSON-ready dict (every derived figure included; no ``schema``)."""
-        from fcdmbench.records._base import dump
 
         return {**dump(self), "convention": CONVENTION}
 

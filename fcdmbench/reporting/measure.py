@@ -11,6 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from fcdmbench.errors import UnknownModelError
+from fcdmbench.profiling.flops import count_flops
+from fcdmbench.registry import resolve
+
 __all__ = ["META_METHOD", "MetaCount", "clear_cache", "is_registered", "meta_gmacs"]
 
 #: How the measured FLOP column was produced (printed beside every measured GMACs cell).
@@ -40,8 +44,6 @@ class MetaCount:
 
 def is_registered(name: str) -> bool:
     """True when `name` is a registry name (or alias) today; never raises."""
-    from fcdmbench.errors import UnknownModelError
-    from fcdmbench.registry import resolve
 
     try:
         resolve(name)
@@ -73,8 +75,6 @@ def meta_gmacs(name: str, resolution: int = 256, **overrides: Any) -> MetaCount:
     key = (name, resolution, tuple(sorted(overrides.items())))
     if key in _CACHE:
         return _CACHE[key]
-    from fcdmbench.profiling.flops import count_flops
-    from fcdmbench.registry import resolve
 
     spec, _ = resolve(name)
     report = count_flops(spec, resolution=resolution, overrides=overrides)

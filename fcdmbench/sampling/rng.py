@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from fcdmbench.sampling.config import LabelScheme, RngScheme, SampleConfig
+from fcdmbench.sampling.samplers import generator_noise, global_noise
 
 __all__ = ["FcdmbenchPlan", "UpstreamPlan", "batch_seed", "make_labels", "make_plan"]
 
@@ -100,8 +101,6 @@ class FcdmbenchPlan:
     def draw(self, batch: int, shape: tuple[int, ...], device: Any) -> Draw:
         import torch
 
-        from fcdmbench.sampling.samplers import generator_noise
-
         rows = len(self.indices(batch))
         gen = torch.Generator(device=device).manual_seed(batch_seed(self.seed, batch))
         z = torch.randn((rows, *shape), generator=gen, device=device)
@@ -172,8 +171,6 @@ class UpstreamPlan:
 
     def draw(self, batch: int, shape: tuple[int, ...], device: Any) -> Draw:
         import torch
-
-        from fcdmbench.sampling.samplers import global_noise
 
         z = torch.randn(self.batch_size, *shape, device=device)
         y = torch.randint(0, self.num_classes, (self.batch_size,), device=device)

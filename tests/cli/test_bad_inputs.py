@@ -357,7 +357,7 @@ if not sys.modules.get("torch") or not __import__("torch").cuda.is_available():
 #: The heavy work of each command: none of it may start for a bad input.
 HEAVY = (
     "fcdmbench.profiling.flops_run.run_flops",
-    "fcdmbench.profiling.throughput.measure_throughput",
+    "fcdmbench.profiling.gate.measure_throughput",
     "fcdmbench.evaluation.evaluate.evaluate",
     "fcdmbench.sampling.sample.run_sampling",
     "fcdmbench.sampling.spectral.run_spectral",
