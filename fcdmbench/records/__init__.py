@@ -41,6 +41,7 @@ from typing import Any
 
 from fcdmbench.env import EnvInfo
 from fcdmbench.errors import InputError
+from fcdmbench.files import write_json_atomic
 from fcdmbench.records._base import Record, RunInfo, now_iso, schema_parts
 from fcdmbench.records.evaluation import (
     PAPER_NUM_SAMPLES,
@@ -81,13 +82,19 @@ from fcdmbench.records.roofline import (
     RooflineSettings,
 )
 from fcdmbench.records.sampling import (
+    CheckpointInfo,
     GuidanceInfo,
+    LabelInfo,
     SampleModel,
     SamplePrecision,
     SampleRecord,
     SamplerInfo,
+    SampleTiming,
+    SDEInfo,
     SpectralCurve,
     SpectralRecord,
+    SpectralSource,
+    VAEInfo,
 )
 from fcdmbench.records.throughput import (
     BaselineRecord,
@@ -101,10 +108,14 @@ from fcdmbench.records.throughput import (
 )
 
 __all__ = [
-    "BaselineRecord",
     "CFG_FACTOR",
     "CONVENTION",
+    "PAPER_NUM_SAMPLES",
+    "RECORD_TYPES",
+    "TRAIN_FACTOR",
+    "BaselineRecord",
     "CanaryResult",
+    "CheckpointInfo",
     "CounterComparison",
     "CpuCalibration",
     "EnvInfo",
@@ -115,6 +126,7 @@ __all__ = [
     "FlopsResult",
     "GuidanceInfo",
     "InceptionGraph",
+    "LabelInfo",
     "MeasuredThroughput",
     "MemoryCard",
     "MemoryRecord",
@@ -123,9 +135,7 @@ __all__ = [
     "ModuleCount",
     "OpCount",
     "OpTime",
-    "PAPER_NUM_SAMPLES",
     "ProtocolSettings",
-    "RECORD_TYPES",
     "Record",
     "ReferenceFile",
     "ReportManifest",
@@ -134,22 +144,25 @@ __all__ = [
     "RooflineResult",
     "RooflineSettings",
     "RunInfo",
+    "SDEInfo",
     "SampleModel",
     "SamplePrecision",
     "SampleRecord",
+    "SampleTiming",
     "SamplerInfo",
     "SamplerSettings",
     "SamplesFile",
     "SpectralCurve",
     "SpectralRecord",
+    "SpectralSource",
     "StepMemory",
     "Summary",
-    "TRAIN_FACTOR",
     "TensorFlowInfo",
     "ThroughputPoint",
     "ThroughputRecord",
     "ThroughputResult",
     "ThroughputSettings",
+    "VAEInfo",
     "now_iso",
     "read_json",
     "read_record",
@@ -252,7 +265,6 @@ def read_record(path: str | Path, kind: str | type[Record] | None = None) -> Any
 
 def write_record(path: str | Path, record: Record, *, make_parents: bool = False) -> Path:
     """Write `record` as indented JSON, atomically, with normal file permissions."""
-    from fcdmbench.files import write_json_atomic
 
     if not isinstance(record, Record):
         raise TypeError(f"write_record takes a record object, got {type(record).__name__}")

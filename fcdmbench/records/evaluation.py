@@ -58,7 +58,7 @@ class SamplerSettings:
 
     @classmethod
     def from_sample_record(cls, record: SampleRecord, source: str) -> SamplerSettings:
-        vae = record.vae.get("resolved") or record.vae.get("source")
+        vae = record.vae.resolved or record.vae.source
         return cls(
             source=source,
             name=record.sampler.name,
@@ -66,9 +66,9 @@ class SamplerSettings:
             cfg_scale=record.cfg.scale,
             seed=record.seed,
             precision=record.precision.mode,
-            vae=None if vae is None else str(vae),
+            vae=vae,
             smoke=record.smoke,
-            checkpoint_sha256=record.checkpoint.get("sha256"),
+            checkpoint_sha256=record.checkpoint.sha256,
             network_evaluations_per_image=record.sampler.network_evaluations_per_image,
             rng=record.rng,
         )

@@ -241,7 +241,7 @@ def merge(
         "schema": SampleRecord.SCHEMA,
         "model": setup.spec.name,
         "smoke": config.smoke,
-        "checkpoint_sha256": setup.checkpoint["sha256"],
+        "checkpoint_sha256": setup.checkpoint.sha256,
     }
     side = config.resolution
     shards.write_npz_streaming(  # writes arr_1 after consuming every block, so labels are filled

@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from fcdmbench.records import CheckpointInfo
 from fcdmbench.registry import ModelSpec
 from fcdmbench.sampling.config import RngScheme, SampleConfig
 from fcdmbench.sampling.diffusion import GaussianDiffusion
@@ -28,7 +29,7 @@ class SamplingSetup:
     spec: ModelSpec
     overrides: dict[str, Any]
     model: torch.nn.Module  # eval mode, on the device
-    checkpoint: dict[str, Any]  # what the record says about the weights
+    checkpoint: CheckpointInfo
     vae: LoadedVAE
     guidance: Guidance
     diffusion: GaussianDiffusion | None  # None for the flow sampler
@@ -43,7 +44,7 @@ class SamplingSetup:
             "shard_format": SHARD_FORMAT,
             "model": self.spec.name,
             "overrides": {k: str(v) for k, v in sorted(self.overrides.items())},
-            "checkpoint_sha256": self.checkpoint["sha256"],
+            "checkpoint_sha256": self.checkpoint.sha256,
             "smoke": c.smoke,
             "resolution": c.resolution,
             "sampler": c.sampler.value,
