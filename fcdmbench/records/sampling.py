@@ -5,8 +5,8 @@ The sample record names everything that moves FID (MEASUREMENT.md section 4): mo
 overrides, checkpoint hash and which weights were used, sampler and steps, guidance, seeds and
 their scheme, labels, VAE, precision, devices. `fcdmbench eval` reads it to label its own record.
 ``rng`` says whose random-number scheme drew the noise (``"fcdmbench"``: per-batch generators,
-independent of the number of processes; ``"upstream"``: the upstream script's); None in records
-written before the field existed.
+independent of the number of processes; ``"upstream"``: the upstream script's); None where a
+file does not say.
 """
 
 from __future__ import annotations

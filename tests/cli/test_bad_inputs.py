@@ -424,7 +424,7 @@ def test_bad_input(case: Case, scratch, no_heavy_work):
 
 
 def test_literal_nonexistent_root_folder_is_not_created(scratch, no_heavy_work):
-    """The issue's own example: `flops --json /nonexistent/dir/out.json`."""
+    """A record path in a folder that does not exist: `flops --json /nonexistent/dir/out.json`."""
     target = Path("/nonexistent-fcdmbench-h15/dir/out.json")
     assert not target.parents[1].exists()
     result = CliRunner().invoke(app, ["flops", "-m", "fcdm-s", "--json", str(target)])

@@ -383,7 +383,7 @@ def test_mirror_note_names_every_checked_shape():
 
 def test_mirror_note_reports_only_this_runs_shapes():
     """Mirror verdicts are shared by the process, but each evaluation's kernel reports only the
-    shapes it computed (a process-wide list once made a test order-dependent)."""
+    shapes it computed (else a record's note would depend on what ran before it)."""
     from fcdmbench.evaluation.distance import DistanceBackend, get_distance_fn, mirror_note
 
     first = get_distance_fn(DistanceBackend.ADM)
