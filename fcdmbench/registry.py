@@ -96,7 +96,7 @@ class ModelSpec:
     name: str
     family: str
     display_name: str
-    config: Any
+    config: ModelConfig
     builder: str
     paper: str
     upstream: Upstream

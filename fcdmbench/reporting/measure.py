@@ -15,10 +15,7 @@ from fcdmbench.errors import UnknownModelError
 from fcdmbench.profiling.flops import count_flops
 from fcdmbench.registry import resolve
 
-__all__ = ["META_METHOD", "MetaCount", "clear_cache", "is_registered", "meta_gmacs"]
-
-#: How the measured FLOP column was produced (printed beside every measured GMACs cell).
-META_METHOD = "meta"
+__all__ = ["MetaCount", "is_registered", "meta_gmacs"]
 
 _CACHE: dict[tuple, MetaCount] = {}
 
@@ -50,11 +47,6 @@ def is_registered(name: str) -> bool:
     except UnknownModelError:
         return False
     return True
-
-
-def clear_cache() -> None:
-    """Forget counts (tests; a long-lived process after registering new models)."""
-    _CACHE.clear()
 
 
 def meta_gmacs(name: str, resolution: int = 256, **overrides: Any) -> MetaCount:
