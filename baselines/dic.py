@@ -22,11 +22,10 @@ from torch import nn
 from fcdmbench.catalog.dic import DiCConfig, group_count
 from fcdmbench.checkpoints import rename_keys
 from fcdmbench.models.layers import (
-    CFGMixin,
     ConvFinalLayer,
+    LevelledConvNet,
     PixelShuffleUp,
     PixelUnshuffleDown,
-    level_embedders,
 )
 
 __all__ = ["DiC", "DiCBlock", "map_upstream_keys"]
@@ -65,7 +64,7 @@ class DiCBlock(nn.Module):
         return self.skip(x) + gate[:, :, None, None] * h
 
 
-class DiC(CFGMixin, nn.Module):
+class DiC(LevelledConvNet):
     """DiC U-Net.
 
     Call signature ``model(x, t, y)``: x (B, 4, H, W) latent, t (B,) timesteps, y (B,) labels;
@@ -78,15 +77,8 @@ class DiC(CFGMixin, nn.Module):
     def __init__(self, config: DiCConfig | None = None) -> None:
         super().__init__()
         config = config or DiCConfig()
-        self.config = config
-        c = config.width
-        widths = (c, 2 * c, 4 * c)
+        c = self._build_levels(config)
         e1, e2, m, d2, d1 = config.depths
-        self.in_channels = config.in_channels
-        self.out_channels = config.out_channels
-
-        self.t_embedders, self.y_embedders = level_embedders(widths, config)
-        self.stem = nn.Conv2d(config.in_channels, c, 3, padding=1)
 
         def encoder(width: int, depth: int) -> nn.ModuleList:
             return nn.ModuleList(DiCBlock(width, width, config) for _ in range(depth))
@@ -108,43 +100,16 @@ class DiC(CFGMixin, nn.Module):
         self.initialize_weights()
 
     def initialize_weights(self) -> None:
-        """Upstream's effective init: Xavier-uniform convs/linears with zero bias, N(0, 0.02)
-        embeddings and timestep MLPs, zeroed final adaLN and final conv.
+        """Upstream's effective init, zeroing only the final adaLN and the final conv.
 
         The block adaLN linears keep their Xavier init: upstream's zeroing loop looks them up
         under a name its blocks do not have, so nothing is zeroed there, and DiC blocks are not
         the identity at init (unlike DiT's adaLN-Zero).
         """
-        for module in self.modules():
-            if isinstance(module, (nn.Linear, nn.Conv2d)):
-                nn.init.xavier_uniform_(module.weight)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
-        nn.init.xavier_uniform_(self.stem.weight.view(self.stem.weight.shape[0], -1))
-        for emb in self.y_embedders:
-            nn.init.normal_(emb.embedding_table.weight, std=0.02)
-        for emb in self.t_embedders:
-            nn.init.normal_(emb.mlp[0].weight, std=0.02)
-            nn.init.normal_(emb.mlp[2].weight, std=0.02)
-        for param in (
-            self.final.ada_ln.weight,
-            self.final.ada_ln.bias,
-            self.final.conv.weight,
-            self.final.conv.bias,
-        ):
-            nn.init.zeros_(param)
-
-    def _conditions(self, t: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
-        first = self.y_embedders[0]
-        if self.training and first.dropout_prob > 0:
-            y = first.drop_labels(y)  # dropped once, shared by every level
-        return [
-            t_emb(t) + y_emb(y, train=False)
-            for t_emb, y_emb in zip(self.t_embedders, self.y_embedders, strict=True)
-        ]  # (B, C), (B, 2C), (B, 4C)
+        self._init_weights([self.final.ada_ln, self.final.conv])
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        c1, c2, c3 = self._conditions(t, y)
+        c1, c2, c3 = self.embed_conditions(t, y)  # (B, C), (B, 2C), (B, 4C)
         stride = self.config.skip_stride
         skips: list[torch.Tensor] = []
 

@@ -20,12 +20,11 @@ from torch import nn
 from fcdmbench.catalog.dico import DiCoConfig
 from fcdmbench.checkpoints import rename_keys
 from fcdmbench.models.layers import (
-    CFGMixin,
     ConvFinalLayer,
     LayerNorm2d,
+    LevelledConvNet,
     PixelShuffleUp,
     PixelUnshuffleDown,
-    level_embedders,
     modulate,
 )
 
@@ -75,7 +74,7 @@ class DiCoBlock(nn.Module):
         return x + gate2[:, :, None, None] * h
 
 
-class DiCo(CFGMixin, nn.Module):
+class DiCo(LevelledConvNet):
     """DiCo diffusion backbone.
 
     Call signature ``model(x, t, y)``: x (B, 4, H, W) latent, t (B,) timesteps, y (B,) labels;
@@ -86,16 +85,8 @@ class DiCo(CFGMixin, nn.Module):
     def __init__(self, config: DiCoConfig | None = None) -> None:
         super().__init__()
         config = config if config is not None else DiCoConfig()
-        self.config = config
-        c = config.width
-        widths = (c, 2 * c, 4 * c)
+        c = self._build_levels(config)  # per-level embedders (one label drop shared) and stem
         e1, e2, m, d2, d1 = config.depths
-        self.in_channels = config.in_channels
-        self.out_channels = config.out_channels
-
-        # One timestep MLP and one label table per level width; one label drop shared by all.
-        self.t_embedders, self.y_embedders = level_embedders(widths, config)
-        self.stem = nn.Conv2d(config.in_channels, c, 3, padding=1)
 
         def stage(width: int, depth: int) -> nn.ModuleList:
             return nn.ModuleList(DiCoBlock(width, config.mlp_ratio) for _ in range(depth))
@@ -111,38 +102,12 @@ class DiCo(CFGMixin, nn.Module):
         self.initialize_weights()
 
     def initialize_weights(self) -> None:
-        """Upstream's init: Xavier-uniform convs and linears with zero bias, N(0, 0.02) label
-        tables and timestep MLPs, zeroed adaLN linears and output conv (adaLN-Zero)."""
-        for module in self.modules():
-            if isinstance(module, (nn.Linear, nn.Conv2d)):
-                nn.init.xavier_uniform_(module.weight)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
-        nn.init.xavier_uniform_(self.stem.weight.view(self.stem.weight.shape[0], -1))
-        for emb in self.y_embedders:
-            nn.init.normal_(emb.embedding_table.weight, std=0.02)
-        for emb in self.t_embedders:
-            nn.init.normal_(emb.mlp[0].weight, std=0.02)
-            nn.init.normal_(emb.mlp[2].weight, std=0.02)
-        for layer in [block.ada_ln for block in self.blocks()] + [
-            self.final.ada_ln,
-            self.final.conv,
-        ]:
-            nn.init.zeros_(layer.weight)
-            nn.init.zeros_(layer.bias)
+        """Upstream's init, zeroing every adaLN linear and the output conv (adaLN-Zero)."""
+        zeroed = [block.ada_ln for block in self.blocks()]
+        self._init_weights([*zeroed, self.final.ada_ln, self.final.conv])
 
     def blocks(self) -> list[DiCoBlock]:
         return [*self.enc1, *self.enc2, *self.mid, *self.dec2, *self.dec1]
-
-    def embed_conditions(self, t: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
-        """Per-level conditions c_l = t_l + y_l, widths C, 2C, 4C; labels dropped once for all."""
-        first = self.y_embedders[0]
-        if self.training and first.dropout_prob > 0:
-            y = first.drop_labels(y)
-        return [
-            t_emb(t) + y_emb(y, train=False)
-            for t_emb, y_emb in zip(self.t_embedders, self.y_embedders, strict=True)
-        ]
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         c1, c2, c3 = self.embed_conditions(t, y)  # (B, C), (B, 2C), (B, 4C)

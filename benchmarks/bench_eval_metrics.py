@@ -2,7 +2,7 @@
 
 Prints figures (not a timed test). Synthetic activations from `fcdmbench.evaluation.synthetic`
 stand in for cached Inception activations: pool 2048-d and spatial 2023-d for `--num-sample`
-samples and `--num-ref` reference images (the issue's full size is 50,000 vs 10,000). Reference
+samples and `--num-ref` reference images (ADM's protocol: 50,000 vs 10,000). Reference
 statistics are computed once up front, as if stored in an ADM reference batch.
 
 ADM's evaluator cannot live in this repository; pass the path of an extracted

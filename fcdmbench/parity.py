@@ -29,6 +29,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from fcdmbench.checkpoints import load_checkpoint
+from fcdmbench.registry import create_model, get_spec
+
 __all__ = [
     "FLOOR_ULPS",
     "NEGATIVE_CONTROL_MARGIN",
@@ -122,9 +125,6 @@ def run_parity(
         the fixture's stored ``kernel_spread`` (absent if the fixture has none).
     """
     import torch
-
-    from fcdmbench.checkpoints import load_checkpoint
-    from fcdmbench.registry import create_model, get_spec
 
     fx = torch.load(fixture_path, map_location="cpu", weights_only=True)
     spec = get_spec(fx["model"])

@@ -96,7 +96,7 @@ class ModelSpec:
     name: str
     family: str
     display_name: str
-    config: Any
+    config: ModelConfig
     builder: str
     paper: str
     upstream: Upstream
@@ -180,16 +180,14 @@ def register_model(spec: ModelSpec) -> ModelSpec:
 
 
 def _ensure_loaded() -> None:
+    """Import every catalogue module once. A missing one raises (a packaging fault must not
+    make its models vanish from the registry)."""
     global _loaded
     if _loaded:
         return
-    _loaded = True
     for module in CATALOG_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:  # a real import error inside the catalogue
-                raise
+        importlib.import_module(module)
+    _loaded = True
 
 
 def normalize_name(name: str) -> tuple[str, int | None]:

@@ -9,18 +9,20 @@ pytestmark = pytest.mark.gpu
 
 
 def test_fcdm_s_forward_on_cuda_matches_cpu():
+    """In strict fp32 (TF32 off for this test only: the flags are restored afterwards)."""
     from fcdmbench.parity import deterministic_state_dict, fixture_inputs
+    from fcdmbench.profiling.precision import Precision, apply_precision
     from fcdmbench.registry import create_model
 
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
+    flags = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
     model = create_model("fcdm-s")
     model.load_state_dict(deterministic_state_dict(model.state_dict(), seed=0))
     x, t, y = fixture_inputs((4, 32, 32), batch=2, seed=0)
-    with torch.no_grad():
+    with apply_precision(Precision.FP32_STRICT, "cuda", cudnn_benchmark=False), torch.no_grad():
         expected = model(x, t, y)
         got = model.cuda()(x.cuda(), t.cuda(), y.cuda()).cpu()
     assert (got - expected).abs().max().item() <= 1e-3
+    assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) == flags
 
 
 def test_cuda_throughput_record_uses_cuda_events(tmp_path):

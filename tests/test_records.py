@@ -1,4 +1,4 @@
-"""fcdmbench.records: round trips, validation naming file and field, schema-1 migration, purity."""
+"""fcdmbench.records: round trips, validation naming file and field, old versions, purity."""
 
 from __future__ import annotations
 
@@ -14,13 +14,9 @@ from fcdmbench.errors import InputError
 from fcdmbench.records import (
     RECORD_TYPES,
     BaselineRecord,
-    EvalRecord,
-    FlopsRecord,
     MemoryRecord,
     RooflineRecord,
     RunInfo,
-    SampleRecord,
-    SpectralRecord,
     ThroughputRecord,
     read_record,
     record_from_json,
@@ -29,39 +25,9 @@ from fcdmbench.records import (
 
 FIXTURES = Path(__file__).parent / "fixtures"
 V1 = FIXTURES / "records_v1"
-THROUGHPUT_V1 = FIXTURES / "throughput" / "cpu-fcdm-s-bs2.json"
-
-
-def test_schema1_flops_record_migrates_with_per_image_gmacs():
-    record = read_record(V1 / "flops-fcdm-s-bs4.json", kind=FlopsRecord)
-    old = json.loads((V1 / "flops-fcdm-s-bs4.json").read_text())
-    assert record.batch == 4 and record.models == ("fcdm-s",)
-    (result,) = record.results
-    assert result.gmacs == pytest.approx(old["results"][0]["gmacs"]) and result.rows == 4
-    assert record.run.git_sha == old["env"]["git_sha"] and record.run.fcdmbench is None
-    assert "flops" in record.run.command and len(result.ops) == len(old["results"][0]["ops"])
-
-
-def test_schema1_sample_spectral_and_eval_records_migrate():
-    sample = read_record(V1 / "sample-smoke.npz.json", kind=SampleRecord)
-    assert sample.model.name == "fcdm-s" and sample.smoke and sample.sampler.steps == 2
-    assert sample.rng is None  # not recorded before the field existed
-    spectral = read_record(V1 / "fig7.json", kind=SpectralRecord)
-    assert spectral.models == ("fcdm-s",) and spectral.timesteps == (0, 500)
-    assert len(spectral.curves["fcdm-s"].mean) == 2
-    evaluation = read_record(V1 / "eval-smoke.json", kind=EvalRecord)
-    assert (evaluation.model, evaluation.model_source) == ("fcdm-s", "sample record")
-    assert evaluation.sampler.steps == 2 and evaluation.sampler.smoke
-    assert evaluation.meta == {"steps": 2, "model": "fcdm-s"} and evaluation.resolution == 256
-    assert not evaluation.is_adm_exact and not evaluation.is_paper_protocol
-
-
-def test_schema1_throughput_renames_the_canary_fields():
-    old = json.loads(THROUGHPUT_V1.read_text())
-    record = read_record(THROUGHPUT_V1, kind=ThroughputRecord)
-    assert record.canary.name == old["reference"]
-    assert record.results[0].ratio_to_canary == old["results"][0]["ratio_to_reference"]
-    assert record.run.command == old["run"]["cli"]
+THROUGHPUT = FIXTURES / "throughput" / "cpu-fcdm-s-bs2.json"
+#: Schema-1 files still read: roofline and memory (the other kinds refuse schema 1).
+READABLE_V1 = sorted([*V1.glob("roofline-*.json"), *V1.glob("memory-*.json")])
 
 
 def test_schema1_roofline_records_migrate_with_their_figures():
@@ -119,7 +85,7 @@ def test_schema1_memory_records_migrate_with_their_settings():
     assert infer.results[0].card is None and infer.results[0].fits is None
 
 
-@pytest.mark.parametrize("path", sorted(V1.glob("*.json")) + [THROUGHPUT_V1], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [*READABLE_V1, THROUGHPUT], ids=lambda p: p.name)
 def test_every_kind_round_trips_through_its_file(tmp_path, path):
     record = read_record(path)
     again = read_record(write_record(tmp_path / "r.json", record))
@@ -130,7 +96,7 @@ def test_every_kind_round_trips_through_its_file(tmp_path, path):
 def test_written_records_have_umask_permissions(tmp_path):
     import os
 
-    record = read_record(THROUGHPUT_V1)
+    record = read_record(THROUGHPUT)
     path = write_record(tmp_path / "r.json", record)
     umask = os.umask(0)
     os.umask(umask)
@@ -138,7 +104,7 @@ def test_written_records_have_umask_permissions(tmp_path):
 
 
 def test_validation_names_the_file_and_the_field(tmp_path):
-    obj = read_record(THROUGHPUT_V1).to_json()
+    obj = read_record(THROUGHPUT).to_json()
     obj["results"][1]["block_s"][2] = "fast"
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(obj))
@@ -156,10 +122,11 @@ def test_wrong_kind_newer_version_and_old_unreadable_records_are_refused(tmp_pat
         record_from_json(flops, "f.json", kind="throughput")
     with pytest.raises(InputError, match="newer than this fcdmbench reads"):
         record_from_json({**flops, "schema": "fcdmbench.flops/9"}, "f.json")
-    library_v1 = {k: v for k, v in flops.items() if k != "env"}  # FlopsRun.to_record() of v1
-    with pytest.raises(InputError, match="cannot be read as schema 2") as info:
-        record_from_json(library_v1, "f.json")
-    assert "re-run `fcdmbench flops" in info.value.hint
+    with pytest.raises(InputError, match="flops/1, which this fcdmbench no longer reads") as info:
+        record_from_json(flops, "f.json")
+    assert "re-run the command that wrote it" in info.value.hint
+    with pytest.raises(InputError, match="eval/2, which this fcdmbench no longer reads"):
+        record_from_json({"schema": "fcdmbench.eval/2", "mode": {"adm_exact": "true"}}, "e.json")
     with pytest.raises(InputError, match="does not know"):
         record_from_json({"schema": "fcdmbench.nonsense/2"}, "n.json")
     with pytest.raises(InputError, match="not an fcdmbench record"):
@@ -167,7 +134,7 @@ def test_wrong_kind_newer_version_and_old_unreadable_records_are_refused(tmp_pat
 
 
 def test_baseline_record_nests_the_throughput_record(tmp_path):
-    run = read_record(THROUGHPUT_V1, kind=ThroughputRecord)
+    run = read_record(THROUGHPUT, kind=ThroughputRecord)
     baseline = BaselineRecord(record=run, source="run.json", updated="2026-12-01T00:00:00+00:00")
     path = write_record(tmp_path / "b.json", baseline)
     obj = json.loads(path.read_text())
@@ -178,7 +145,7 @@ def test_baseline_record_nests_the_throughput_record(tmp_path):
 
 
 def test_points_for_other_readers():
-    record = read_record(THROUGHPUT_V1, kind=ThroughputRecord)
+    record = read_record(THROUGHPUT, kind=ThroughputRecord)
     plain = record.points()
     assert [p.key for p in plain] == ["fcdm-s"]
     assert [p.key for p in record.points(variants=True)] == ["fcdm-s", "fcdm-s[ckpt-always]"]
@@ -202,7 +169,9 @@ def test_every_kind_is_registered():
         "audit",
         "report",
     }
-    assert all(cls.SCHEMA == f"fcdmbench.{kind}/2" for kind, cls in RECORD_TYPES.items())
+    versions = {kind: cls.version() for kind, cls in RECORD_TYPES.items()}
+    assert versions == {**dict.fromkeys(RECORD_TYPES, 2), "eval": 3}
+    assert all(cls.SCHEMA == f"fcdmbench.{k}/{versions[k]}" for k, cls in RECORD_TYPES.items())
 
 
 def test_records_and_env_import_no_torch_cli_or_reporting():
@@ -231,3 +200,17 @@ def test_library_layers_never_import_the_cli_or_report_records_sideways():
             if "fcdmbench.reporting" in path.read_text():
                 offenders.append(str(path.relative_to(root)))
     assert offenders == []
+
+
+def test_summary_of_block_samples():
+    """Inclusive quartiles, worked by hand: for 1..5 the quartiles are the 2nd and 4th values."""
+    from fcdmbench.records import Summary
+
+    five = Summary.of([5, 1, 4, 2, 3])
+    assert (five.q1, five.median, five.q3, five.iqr) == (2.0, 3.0, 4.0, 2.0)
+    assert five.samples == (5.0, 1.0, 4.0, 2.0, 3.0)  # raw, in block order
+    assert five.relative_dispersion == 2.0 / 3.0
+    one = Summary.of([7.5])
+    assert (one.median, one.iqr, one.relative_dispersion) == (7.5, 0.0, 0.0)
+    none = Summary.of([])
+    assert none.median is None and none.relative_dispersion == float("inf")

@@ -199,3 +199,14 @@ def test_spec_input_shapes():
     assert spec.input_shape(512) == (4, 64, 64)
     with pytest.raises(ConfigError):
         spec.input_shape(300)
+
+
+def test_a_missing_catalogue_module_is_an_error_not_fewer_models(monkeypatch):
+    """A packaging slip that drops a catalogue file must fail loudly, not hide its models."""
+    missing = "fcdmbench.catalog.not_packaged"
+    monkeypatch.setattr(registry, "CATALOG_MODULES", (*registry.CATALOG_MODULES, missing))
+    monkeypatch.setattr(registry, "_loaded", False)
+    with pytest.raises(ModuleNotFoundError, match="not_packaged"):
+        list_models()
+    monkeypatch.setattr(registry, "CATALOG_MODULES", registry.CATALOG_MODULES[:-1])
+    assert "fcdm-xl" in list_models()  # the real catalogue loads once the list is whole

@@ -14,6 +14,7 @@ __all__ = [
     "check_latent_side",
     "conv_final_params",
     "embedder_params",
+    "levels_frame_params",
     "register_variants",
 ]
 
@@ -44,6 +45,17 @@ def embedder_params(cfg: Any, dim: int) -> int:
     return timestep_mlp + (cfg.num_classes + int(cfg.class_dropout_prob > 0)) * dim
 
 
+def levels_frame_params(cfg: Any) -> int:
+    """Parameters of `models.layers.LevelledConvNet`'s frame at widths C, 2C, 4C: one embedder
+    per level, the 3x3 stem, and the two pixel-(un)shuffle downsamples and upsamples (3x3 convs
+    without bias, to a quarter / four times the channels)."""
+    c = cfg.width
+    total = sum(embedder_params(cfg, d) for d in (c, 2 * c, 4 * c))
+    total += cfg.in_channels * c * 9 + c  # stem
+    total += c * (2 * c // 4) * 9 + 2 * c * (4 * c // 4) * 9  # downsamples
+    return total + 4 * c * (2 * c * 4) * 9 + 2 * c * (c * 4) * 9  # upsamples
+
+
 def conv_final_params(dim: int, out_channels: int) -> int:
     """Parameters of `models.layers.ConvFinalLayer`: adaLN Linear dim -> 2*dim, 3x3 conv to out."""
     return dim * 2 * dim + 2 * dim + dim * out_channels * 9 + out_channels
@@ -52,20 +64,28 @@ def conv_final_params(dim: int, out_channels: int) -> int:
 def register_variants(
     family: str,
     variants: Mapping[str, Any],
-    display_names: Mapping[str, str],
+    display_names: Mapping[str, str] | str,
     builder: str,
     upstream: Upstream,
     key_map: str | None = None,
     aliases: Mapping[str, tuple[str, ...]] | None = None,
     paper: str | None = None,
 ) -> None:
-    """Register every ``name -> config`` of a family with one shared builder and upstream."""
+    """Register every ``name -> config`` of a family with one shared builder and upstream.
+
+    `display_names` maps each name to the paper's spelling, or is the paper's family prefix
+    (``"DiC"``: ``dic-xl`` is shown as ``DiC-XL``).
+    """
     for name, config in variants.items():
+        if isinstance(display_names, str):
+            display = f"{display_names}-{name.partition('-')[2].upper()}"
+        else:
+            display = display_names[name]
         register_model(
             ModelSpec(
                 name=name,
                 family=family,
-                display_name=display_names[name],
+                display_name=display,
                 config=config,
                 builder=builder,
                 paper=paper or family,

@@ -19,7 +19,7 @@ from fcdmbench.catalog._common import (
     check_conditioning,
     check_latent_side,
     conv_final_params,
-    embedder_params,
+    levels_frame_params,
     register_variants,
 )
 from fcdmbench.errors import ConfigError
@@ -110,12 +110,9 @@ class DiCConfig:
             return merging * block(2 * width, width) + (d - merging) * block(width, width)
 
         e1, e2, m, d2, d1 = self.depths
-        total = sum(embedder_params(self, d) for d in (c, 2 * c, 4 * c))
-        total += self.in_channels * c * 9 + c  # stem
+        total = levels_frame_params(self)
         total += e1 * block(c, c) + e2 * block(2 * c, 2 * c) + m * block(4 * c, 4 * c)
         total += decoder(d2, 2 * c) + decoder(d1, c)
-        total += c * (2 * c // 4) * 9 + 2 * c * (4 * c // 4) * 9  # downsamples (no bias)
-        total += 4 * c * (2 * c * 4) * 9 + 2 * c * (c * 4) * 9  # upsamples (no bias)
         total += c * c * 9 + c  # head conv
         total += conv_final_params(c, self.out_channels)
         return total
@@ -127,19 +124,16 @@ DIC_B = DiCConfig(width=192, depths=(6, 6, 5, 6, 6))
 DIC_XL = DiCConfig(width=384, depths=(7, 7, 8, 7, 7))
 DIC_H = DiCConfig(width=384, depths=(14, 14, 10, 14, 14))
 
-_UPSTREAM = Upstream(
-    repo="YuchuanTian/DiC",
-    commit="bfa541b5e3a968919f3a399fc0e223e877439b3b",
-    license="CC-BY-NC-4.0",
-    path="dic_models.py",
-)
-
-_VARIANTS = {"dic-s": DIC_S, "dic-b": DIC_B, "dic-xl": DIC_XL, "dic-h": DIC_H}
 register_variants(
     "dic",
-    _VARIANTS,
-    {name: "DiC-" + name.split("-")[1].upper() for name in _VARIANTS},
+    {"dic-s": DIC_S, "dic-b": DIC_B, "dic-xl": DIC_XL, "dic-h": DIC_H},
+    "DiC",
     builder="fcdmbench_baselines.dic:DiC",
-    upstream=_UPSTREAM,
+    upstream=Upstream(
+        "YuchuanTian/DiC",
+        "bfa541b5e3a968919f3a399fc0e223e877439b3b",
+        "CC-BY-NC-4.0",
+        "dic_models.py",
+    ),
     key_map="fcdmbench_baselines.dic:map_upstream_keys",
 )

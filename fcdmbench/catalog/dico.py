@@ -17,7 +17,7 @@ from fcdmbench.catalog._common import (
     check_conditioning,
     check_latent_side,
     conv_final_params,
-    embedder_params,
+    levels_frame_params,
     register_variants,
 )
 from fcdmbench.errors import ConfigError
@@ -82,12 +82,9 @@ class DiCoConfig:
             return total + d * 6 * d + 6 * d  # adaLN-Zero modulation
 
         e1, e2, m, d2, d1 = self.depths
-        total = self.in_channels * c * 9 + c  # stem 3x3
-        total += sum(embedder_params(self, d) for d in (c, 2 * c, 4 * c))  # per level
+        total = levels_frame_params(self)
         total += e1 * block(c) + e2 * block(2 * c) + m * block(4 * c)
         total += d2 * block(2 * c) + d1 * block(2 * c)
-        total += c * (c // 2) * 9 + 2 * c * c * 9  # downsamples (no bias)
-        total += 4 * c * 8 * c * 9 + 2 * c * 4 * c * 9  # upsamples (no bias)
         total += (4 * c * 2 * c + 2 * c) + (2 * c * 2 * c + 2 * c)  # skip merges
         total += conv_final_params(2 * c, self.out_channels)  # the output runs at 2C
         return total
@@ -98,19 +95,16 @@ DICO_B = DiCoConfig(width=256, depths=(5, 4, 4, 4, 4))
 DICO_L = DiCoConfig(width=352, depths=(9, 8, 9, 8, 9))
 DICO_XL = DiCoConfig(width=416, depths=(9, 9, 10, 9, 9))
 
-_UPSTREAM = Upstream(
-    repo="shallowdream204/DiCo",
-    commit="b596b056de0e42b0962282b551aca748d3ab3e4b",
-    license="Apache-2.0",
-    path="dico_models.py",
-)
-
-_VARIANTS = {"dico-s": DICO_S, "dico-b": DICO_B, "dico-l": DICO_L, "dico-xl": DICO_XL}
 register_variants(
     "dico",
-    _VARIANTS,
-    {name: "DiCo-" + name.split("-")[1].upper() for name in _VARIANTS},
+    {"dico-s": DICO_S, "dico-b": DICO_B, "dico-l": DICO_L, "dico-xl": DICO_XL},
+    "DiCo",
     builder="fcdmbench_baselines.dico:DiCo",
-    upstream=_UPSTREAM,
+    upstream=Upstream(
+        "shallowdream204/DiCo",
+        "b596b056de0e42b0962282b551aca748d3ab3e4b",
+        "Apache-2.0",
+        "dico_models.py",
+    ),
     key_map="fcdmbench_baselines.dico:map_upstream_keys",
 )

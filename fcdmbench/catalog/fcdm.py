@@ -13,7 +13,7 @@ from fcdmbench.catalog._common import (
     check_conditioning,
     check_latent_side,
     conv_final_params,
-    embedder_params,
+    levels_frame_params,
     register_variants,
 )
 from fcdmbench.errors import ConfigError
@@ -79,12 +79,9 @@ class FCDMConfig:
             return dw + mlp + d * 3 * d + 3 * d  # + adaLN
 
         e1, e2, m, d2, d1 = self.depths
-        total = sum(embedder_params(self, d) for d in (c, 2 * c, 4 * c))
-        total += self.in_channels * c * 9 + c  # stem
+        total = levels_frame_params(self)
         total += e1 * block(c) + e2 * block(2 * c) + m * block(4 * c)
         total += d2 * block(2 * c) + d1 * block(c)
-        total += c * (2 * c // 4) * 9 + 2 * c * (4 * c // 4) * 9  # downsamples (no bias)
-        total += 4 * c * (2 * c * 4) * 9 + 2 * c * (c * 4) * 9  # upsamples (no bias)
         total += (4 * c * 2 * c + 2 * c) + (2 * c * c + c)  # skip merges
         total += c * c * 9 + c  # head conv
         total += conv_final_params(c, self.out_channels)
@@ -96,19 +93,16 @@ FCDM_B = FCDMConfig(width=256, depths=(2, 4, 8, 4, 2))
 FCDM_L = FCDMConfig(width=512, depths=(2, 4, 8, 4, 2))
 FCDM_XL = FCDMConfig(width=512, depths=(3, 6, 12, 6, 3))
 
-_UPSTREAM = Upstream(
-    repo="star-kwon/FCDM",
-    commit="0ec590f44b9cd4353fcd1866eeb6a06d356df259",
-    license="CC-BY-NC-4.0",
-    path="models/fcdm_models.py",
-)
-
-_VARIANTS = {"fcdm-s": FCDM_S, "fcdm-b": FCDM_B, "fcdm-l": FCDM_L, "fcdm-xl": FCDM_XL}
 register_variants(
     "fcdm",
-    _VARIANTS,
-    {name: name.upper() for name in _VARIANTS},
+    {"fcdm-s": FCDM_S, "fcdm-b": FCDM_B, "fcdm-l": FCDM_L, "fcdm-xl": FCDM_XL},
+    "FCDM",
     builder="fcdmbench.models.fcdm:FCDM",
-    upstream=_UPSTREAM,
+    upstream=Upstream(
+        "star-kwon/FCDM",
+        "0ec590f44b9cd4353fcd1866eeb6a06d356df259",
+        "CC-BY-NC-4.0",
+        "models/fcdm_models.py",
+    ),
     key_map="fcdmbench.models.fcdm:map_upstream_keys",
 )

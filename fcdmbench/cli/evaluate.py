@@ -108,8 +108,9 @@ def eval_command(
         typer.Option(
             "--sqrtm",
             help="adm: scipy sqrtm, bit-identical to ADM (default). eigh: two symmetric "
-            "eigendecompositions, within ~1e-13 of ADM and several times faster; not for "
-            "singular covariances. Recorded in the result.",
+            "eigendecompositions, within ~1e-13 of ADM and several times faster; adm is used "
+            "instead where fewer images than feature dimensions make a covariance singular. "
+            "Recorded in the result.",
         ),
     ] = "adm",
     distance: Annotated[
@@ -125,10 +126,14 @@ def eval_command(
 
     Example: fcdmbench eval samples.npz --ref imagenet256 --meta steps=250,cfg=1.5
     """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
     from fcdmbench.cli.output import stderr
+    from fcdmbench.evaluation.config import EvalConfig
     from fcdmbench.evaluation.distance import DistanceBackend
-    from fcdmbench.evaluation.evaluate import EvalConfig, evaluate
+    from fcdmbench.evaluation.evaluate import evaluate
     from fcdmbench.evaluation.metrics import SqrtmMethod
+    from fcdmbench.preflight import preflight_eval
 
     try:
         sqrtm_method, backend = SqrtmMethod(sqrtm), DistanceBackend(distance)
@@ -152,10 +157,7 @@ def eval_command(
         meta=parse_meta(meta),
     )
     record_path = json_path or samples.with_name(samples.stem + ".eval.json")
-    from fcdmbench.preflight import preflight_eval
-
     preflight_eval(config, outputs=[record_path])  # all problems at once, before any hashing
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     with Progress(
         TextColumn("{task.description}"),
@@ -204,8 +206,13 @@ def _write_and_show(record, path: Path) -> None:
     print_table(table)
     if record.allow_fewer:
         stderr.print(f"note: --allow-fewer given; {record.num_samples} images used (recorded)")
+    mode = record.mode
+    if mode.sqrtm_fallback:
+        stderr.print(f"note: --sqrtm eigh: {mode.sqrtm_fallback} (recorded)")
     if not record.is_adm_exact:
-        stderr.print(f"note: non-ADM-exact mode {record.mode} (recorded)")
+        stderr.print(
+            f"note: not ADM-exact (--sqrtm {mode.sqrtm}, --distance {mode.distance}; recorded)"
+        )
     if record.model is None:
         stderr.print(
             "note: no sampling record or --model names the model: the report cannot place "

@@ -212,9 +212,9 @@ def sample_command(
     if as_json:
         print_json(record.to_json())
         return
-    weights = record.checkpoint["weights_used"]
-    if record.checkpoint["weights_available"]:
-        weights += f" (file holds: {', '.join(record.checkpoint['weights_available'])})"
+    weights = record.checkpoint.weights_used
+    if record.checkpoint.weights_available:
+        weights += f" (file holds: {', '.join(record.checkpoint.weights_available)})"
     stdout.print(f"wrote {record.num_samples} images to {record.npz}")
     stdout.print(f"settings: {record.npz}.json (schema {record.SCHEMA})")
     stdout.print(f"weights: {weights}; rng: {record.rng}; precision: {record.precision.mode}")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -12,6 +13,9 @@ from fcdmbench.cli.selection import select_models
 from fcdmbench.profiling.precision import Precision
 from fcdmbench.profiling.throughput import FcdmCheckpointing, Order
 from fcdmbench.profiling.workloads import Mode
+
+if TYPE_CHECKING:
+    from fcdmbench.records.gate import Verdict
 
 baseline_app = typer.Typer(
     no_args_is_help=True, help="Per-GPU throughput baselines: update, compare, list."
@@ -316,14 +320,12 @@ def render_record(record: Any) -> None:
         stderr.print(f"note: {escape(note)}")
 
 
-def render_verdict(verdict: Any) -> None:
+def render_verdict(verdict: Verdict) -> None:
     """The gate's verdict line and its messages."""
     from rich.markup import escape
 
     colour = {0: "green", 5: "red"}.get(verdict.exit_code, "yellow")
-    stdout.print(
-        f"[bold {colour}]verdict: {escape(verdict.summary())}[/] (exit {verdict.exit_code})"
-    )
+    stdout.print(f"[bold {colour}]verdict: {escape(verdict.summary)}[/] (exit {verdict.exit_code})")
     for message in verdict.messages:
         stdout.print(f"  - {escape(message)}")
 
@@ -401,7 +403,7 @@ def baseline_compare_command(
             second = read_record(rerun, kind=ThroughputRecord)
             verdict = compare(second, stored, previous=verdict, strict=strict)
     if as_json:
-        print_json({"baseline": str(path), **verdict.to_record()})
+        print_json(dataclasses.replace(verdict, baseline=str(path)).to_json())
     else:
         stdout.print(f"baseline: {path}")
         render_verdict(verdict)

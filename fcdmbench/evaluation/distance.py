@@ -14,7 +14,7 @@ kernels, chosen by `DistanceBackend`:
   converting to float32 is exact and is left to the comparisons). Any block with a non-finite
   norm, product or distance is handed whole to ``adm-graph``, so ADM's overflow fallback is
   reproduced by ADM's own ops. Tested equal to ``adm-graph``, overflow blocks included
-  (tests/evaluation/test_distance.py). `_SplitADMKernel.pair` also shares one product between
+  (tests/evaluation/test_distance.py). `SplitADMKernel.pair` also shares one product between
   the blocks ``(i, j)`` and ``(j, i)`` of the radii where a bit-for-bit check allows it; speed
   figures in docs/evaluation.md.
 - ``adm-graph``: ADM's whole block graph run by TensorFlow, float32 out: the reference the
@@ -38,7 +38,7 @@ import numpy as np
 
 from fcdmbench.errors import require
 
-__all__ = ["DistanceBackend", "DistanceFn", "get_distance_fn"]
+__all__ = ["DistanceBackend", "DistanceFn", "SplitADMKernel", "get_distance_fn", "mirror_note"]
 
 #: ``(U (m, D) float32, V (n, D) float32) -> (m, n)`` squared distances, float16 or float32.
 DistanceFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -57,17 +57,30 @@ class DistanceBackend(enum.Enum):
         return self is not DistanceBackend.TORCH
 
 
+#: ``(rows, cols, dim) -> True`` when ``V U^T`` equalled ``(U V^T)^T`` bit for bit: a property of
+#: the ``MatMul`` kernel, so one verdict per shape serves every evaluation in the process.
+_MIRROR_VERDICTS: dict[tuple[int, int, int], bool] = {}
+
+
 def get_distance_fn(backend: DistanceBackend, device: str | None = None) -> DistanceFn:
-    """Return the distance kernel for `backend` (`device` applies to ``torch`` only).
+    """A distance kernel for one evaluation (`device` applies to ``torch`` only).
+
+    Each call returns a new ``adm`` kernel, whose `mirror_note` reports only its own blocks; the
+    mirror verdicts and the traced TensorFlow functions are shared by the whole process.
 
     Raises:
         MissingExtraError: ``adm`` or ``adm-graph`` without TensorFlow installed.
     """
     if backend is DistanceBackend.ADM:
-        return _adm_split_kernel()
+        return SplitADMKernel(_MIRROR_VERDICTS)
     if backend is DistanceBackend.ADM_GRAPH:
         return _adm_graph_kernel()
     return _torch_kernel(device)
+
+
+def mirror_note(distance_fn: DistanceFn) -> str:
+    """Which block shapes `distance_fn` computed once for both orders ("not used": none)."""
+    return distance_fn.mirror_note() if isinstance(distance_fn, SplitADMKernel) else "not used"
 
 
 def _tf():
@@ -101,11 +114,25 @@ def _adm_graph_kernel() -> DistanceFn:
 
 
 @cache
-def _adm_split_kernel() -> DistanceFn:
-    return _SplitADMKernel()
+def _adm_ops() -> tuple[Any, Any]:
+    """ADM's float16 cast with squared norms, and its ``MatMul``, as traced TensorFlow functions."""
+    tf = _tf()
+    spec = tf.TensorSpec([None, None], tf.float32)
+    half_spec = tf.TensorSpec([None, None], tf.float16)
+
+    @tf.function(input_signature=[spec])
+    def half_and_norm(x):
+        half = tf.cast(x, tf.float16)
+        return half, tf.reduce_sum(tf.square(half), 1)
+
+    @tf.function(input_signature=[half_spec, half_spec])
+    def product(u, v):
+        return tf.matmul(u, v, False, True)
+
+    return half_and_norm, product
 
 
-class _SplitADMKernel:
+class SplitADMKernel:
     """ADM's block as TensorFlow's cast, norms and ``MatMul`` plus torch float16 element-wise ops.
 
     `pair` returns the blocks ``D(U, V)`` and ``D(V, U)``, which the radii of one set both need.
@@ -114,34 +141,25 @@ class _SplitADMKernel:
     kernels seen here for blocks of two or more rows and columns and false for one-row blocks
     (docs/evaluation.md), and nothing guarantees it elsewhere. So the first pair of each shape
     computes both products and compares them bit for bit; the transpose is reused for later
-    pairs of that shape only if they were equal. `mirror_checks` records each verdict.
+    pairs of that shape only if they were equal. `mirror_checks` holds each verdict (pass a
+    shared dict to keep them across kernels); `shapes_used` the shapes this kernel computed.
     """
 
-    def __init__(self) -> None:
-        tf = _tf()
+    def __init__(self, mirror_checks: dict[tuple[int, int, int], bool] | None = None) -> None:
         self._graph = _adm_graph_kernel()
-        spec = tf.TensorSpec([None, None], tf.float32)
-        half_spec = tf.TensorSpec([None, None], tf.float16)
-
-        @tf.function(input_signature=[spec])
-        def half_and_norm(x):
-            half = tf.cast(x, tf.float16)
-            return half, tf.reduce_sum(tf.square(half), 1)
-
-        @tf.function(input_signature=[half_spec, half_spec])
-        def product(u, v):
-            return tf.matmul(u, v, False, True)
-
-        self._half_and_norm, self._product = half_and_norm, product
-        #: ``(rows, cols, dim) -> True`` when ``V U^T`` equalled ``(U V^T)^T`` bit for bit.
-        self.mirror_checks: dict[tuple[int, int, int], bool] = {}
-        #: Shapes `pair` saw since `start_run`: the kernel is cached per process, so the verdicts
-        #: of earlier evaluations stay in `mirror_checks`; a record reports only its own shapes.
+        self._half_and_norm, self._product = _adm_ops()
+        self.mirror_checks = {} if mirror_checks is None else mirror_checks
         self.shapes_used: set[tuple[int, int, int]] = set()
 
-    def start_run(self) -> None:
-        """Forget which shapes were used (verdicts are kept: they hold for the process)."""
-        self.shapes_used.clear()
+    def mirror_note(self) -> str:
+        """``"600x500x2048: bit-equal, reused, ..."`` for the shapes this kernel paired."""
+        checks = {k: ok for k, ok in self.mirror_checks.items() if k in self.shapes_used}
+        if not checks:
+            return "not used"
+        return ", ".join(
+            f"{r}x{c}x{d}: {'bit-equal, reused' if ok else 'differ, both computed'}"
+            for (r, c, d), ok in sorted(checks.items())
+        )
 
     def __call__(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         a, b = self._operand(u), self._operand(v)

@@ -9,73 +9,242 @@ CLI (`fcdmbench eval`) only adapts this.
 
 from __future__ import annotations
 
+import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from fcdmbench.errors import ConfigError, InputError, UnknownModelError
-from fcdmbench.evaluation.distance import DistanceBackend, get_distance_fn
+from fcdmbench.env import collect_env
+from fcdmbench.errors import InputError
+from fcdmbench.evaluation.cache import ActivationCache, cache_root
+from fcdmbench.evaluation.config import EvalConfig, canonical_model
+from fcdmbench.evaluation.distance import get_distance_fn, mirror_note
+from fcdmbench.evaluation.inception import InceptionExtractor, resolve_inception_path
 from fcdmbench.evaluation.metrics import (
+    PrecisionRecall,
     SqrtmMethod,
     frechet_distance,
     precision_recall,
     probs_to_inception_score,
 )
+from fcdmbench.evaluation.npz import iter_image_batches, read_npz_arrays
+from fcdmbench.evaluation.reference import resolve_reference
 from fcdmbench.evaluation.statistics import FIDStats, features_to_stats
-from fcdmbench.records import EvalRecord, RunInfo, SampleRecord, SamplerSettings
+from fcdmbench.files import file_sha256
+from fcdmbench.preflight import EvalPlan, preflight_eval
+from fcdmbench.records import (
+    EvalMode,
+    EvalRecord,
+    EvalTimings,
+    InceptionGraph,
+    ReferenceFile,
+    RunInfo,
+    SampleRecord,
+    SamplerSettings,
+    SamplesFile,
+    TensorFlowInfo,
+    read_json,
+    read_record,
+    record_from_json,
+)
 
-__all__ = ["EvalConfig", "EvalRecord", "EvalResult", "evaluate", "find_sample_record"]
+__all__ = ["evaluate", "find_sample_record"]
 
-#: ``(stage, done, total)``; stages: "hash", "extract:sample", "extract:ref", "precision_recall".
+#: ``(stage, done, total)``; stages: "extract:ref", "extract:sample", "precision_recall".
 ProgressFn = Callable[[str, int, int], None]
 CHUNK_IMAGES = 1024  # images per resumable part file (a multiple of every sane batch size)
+STATS_KEYS = ("mu", "sigma", "mu_s", "sigma_s")
+
+
+def evaluate(
+    config: EvalConfig,
+    *,
+    on_progress: ProgressFn | None = None,
+    extractor: InceptionExtractor | None = None,
+) -> EvalRecord:
+    """Run the evaluation: IS, FID, sFID, precision and recall as ADM computes them.
+
+    Returns:
+        The complete record (metrics, model, sampler settings, environment, run metadata).
+
+    Raises:
+        ConfigError: `config.model` (or ``meta["model"]``) is not a registered model.
+        InputError: bad samples file, 0 images, too few images without `allow_fewer` or fewer
+            than k + 1, resolution mismatch.
+        ReferenceBatchError: reference batch or graph missing or failing its sha256.
+        MissingExtraError: TensorFlow not installed.
+        PreflightError: several of these at once (`fcdmbench.preflight.preflight_eval`).
+    """
+    run, timings = RunInfo.current(), {}
+    with _timed(timings, "checks_s"):
+        # Every check that needs no image data (a --model typo included), all problems at once.
+        plan = preflight_eval(config, need_inception=extractor is None)
+        record_path, sample_record = find_sample_record(config.samples, config.sample_record)
+    with _timed(timings, "hash_s"):
+        ref_path, ref_check = resolve_reference(config.ref, config.reference_dir, config.cache_dir)
+        sample_sha = file_sha256(config.samples)
+        ref_sha = ref_check.sha256 if ref_check and ref_check.sha256 else file_sha256(ref_path)
+    model, model_source, sampler = _model_and_sampler(
+        config, sample_sha, record_path, sample_record
+    )
+    with _timed(timings, "inception_load_s"):
+        if extractor is None:
+            graph = resolve_inception_path(
+                config.inception_path, config.reference_dir, config.cache_dir
+            )
+            extractor = InceptionExtractor(graph, batch_size=config.batch_size)
+    with _timed(timings, "extract_s"):
+        root = cache_root(config.cache_dir)
+        ref_cache = ActivationCache(root, ref_sha, extractor.extractor_id)
+        ref_pool, ref_spatial, ref_hit = _activations(
+            extractor, ref_path, plan.reference_images.num, ref_cache, "extract:ref", on_progress
+        )
+        smp_cache = ActivationCache(root, sample_sha, extractor.extractor_id)
+        pool, spatial, smp_hit = _activations(
+            extractor, config.samples, plan.num, smp_cache, "extract:sample", on_progress
+        )
+    metrics = _metrics(
+        config, plan, (pool, spatial), (ref_pool, ref_spatial), ref_path, timings, on_progress
+    )
+    with _timed(timings, "inception_score_s"):
+        inception_score = probs_to_inception_score(extractor.pool_to_probs(pool), config.split_size)
+    steps = config.training_steps
+    if steps is None and isinstance(config.meta.get("training_steps"), int):
+        steps = config.meta["training_steps"]
+    return EvalRecord(
+        run=run,
+        env=collect_env(_torch_device()),
+        inception_score=inception_score,
+        fid=metrics.fid,
+        sfid=metrics.sfid,
+        precision=metrics.pr.precision,
+        recall=metrics.pr.recall,
+        num_samples=plan.num,
+        num_available=plan.samples.num,
+        num_ref=plan.reference_images.num,
+        allow_fewer=config.allow_fewer,
+        resolution=plan.samples.height,
+        mode=metrics.mode,
+        samples=SamplesFile(
+            str(config.samples), sample_sha, (plan.samples.height, plan.samples.width), smp_hit
+        ),
+        reference=ReferenceFile(
+            name_or_path=config.ref,
+            path=str(ref_path),
+            sha256=ref_sha,
+            sha256_status=ref_check.status if ref_check else "not in manifest",
+            stats=metrics.ref_stats_source,
+            activations_cached=ref_hit,
+        ),
+        inception=InceptionGraph(
+            str(extractor.graph_path),
+            extractor.graph_sha256,
+            extractor.extractor_id,
+            extractor.batch_size,
+        ),
+        model=model,
+        model_source=model_source,
+        training_steps=steps,
+        sampler=sampler,
+        meta=dict(config.meta),
+        sample_record=None if record_path is None else str(record_path),
+        timings_s=EvalTimings(**timings),
+        tensorflow=_tensorflow_info(),
+    )
+
+
+@contextmanager
+def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
+    start = time.perf_counter()
+    yield
+    timings[name] = round(time.perf_counter() - start, 3)
 
 
 @dataclass(frozen=True, slots=True)
-class EvalConfig:
-    """What to evaluate and how.
+class _Metrics:
+    fid: float
+    sfid: float
+    pr: PrecisionRecall
+    mode: EvalMode
+    ref_stats_source: str
 
-    Args:
-        model: registry name of the model that made the samples, when no sample record says it
-            (a sample record naming another model is an error).
-        training_steps: training iterations of the checkpoint (puts the result in the report's
-            row for that many steps).
-        meta: settings given by the user (``--meta steps=250,cfg=1.5``), recorded as given.
+
+def _metrics(
+    config: EvalConfig,
+    plan: EvalPlan,
+    features: tuple[np.ndarray, np.ndarray],
+    ref_features: tuple[np.ndarray, np.ndarray],
+    ref_path: Path,
+    timings: dict[str, float],
+    on_progress: ProgressFn | None,
+) -> _Metrics:
+    """FID and sFID (with the square root each allows), precision and recall."""
+    with _timed(timings, "fid_sfid_s"):
+        stored = read_npz_arrays(ref_path, STATS_KEYS)
+        if set(STATS_KEYS) <= stored.keys():
+            ref_stats = (
+                FIDStats(stored["mu"], stored["sigma"]),
+                FIDStats(stored["mu_s"], stored["sigma_s"]),
+            )
+            source, ref_counts = "stored in reference batch (as ADM uses them)", ()
+        else:
+            ref_stats = tuple(features_to_stats(f) for f in ref_features)
+            source, ref_counts = "computed from the reference images", (len(ref_features[0]),)
+        methods, fallback = _sqrtm_methods(config.sqrtm, (plan.num, *ref_counts), features)
+        fid, sfid = (
+            frechet_distance(features_to_stats(f), ref, method=m)
+            for f, ref, m in zip(features, ref_stats, methods, strict=True)
+        )
+    with _timed(timings, "precision_recall_s"):
+        distance_fn = get_distance_fn(config.distance)
+        pr = precision_recall(
+            ref_features[0],
+            features[0],
+            config.k,
+            distance_fn=distance_fn,
+            on_progress=(lambda d, t: on_progress("precision_recall", d, t))
+            if on_progress
+            else None,
+        )
+    mode = EvalMode(
+        sqrtm=config.sqrtm.value,
+        distance=config.distance.value,
+        adm_exact=config.distance.adm_exact and all(m is SqrtmMethod.ADM for m in methods),
+        mirrored_products=mirror_note(distance_fn),
+        sqrtm_fallback=fallback,
+    )
+    return _Metrics(fid, sfid, pr, mode, source)
+
+
+def _sqrtm_methods(
+    requested: SqrtmMethod, counts: tuple[int, ...], features: tuple[np.ndarray, ...]
+) -> tuple[tuple[SqrtmMethod, ...], str | None]:
+    """The square root for FID and for sFID, and why ``eigh`` was replaced (None: it was not).
+
+    A covariance of n images has rank at most n - 1. ``eigh`` agrees with ADM's
+    `scipy.linalg.sqrtm` to about 1e-14 relative on full-rank covariances but only to about
+    1e-8 on singular ones (random 2048-d features, 400 or 1500 sample images against 4000
+    reference images); so ADM's square root is used wherever `counts` (the images behind each
+    covariance) leave one singular.
     """
-
-    samples: Path
-    ref: str = "imagenet256"
-    num: int = 50_000
-    allow_fewer: bool = False
-    batch_size: int = 64
-    split_size: int = 5000
-    k: int = 3
-    sqrtm: SqrtmMethod = SqrtmMethod.ADM
-    distance: DistanceBackend = DistanceBackend.ADM
-    inception_path: Path | None = None
-    reference_dir: Path | None = None
-    cache_dir: Path | None = None
-    sample_record: Path | None = None
-    model: str | None = None
-    training_steps: int | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        for name in ("num", "batch_size", "split_size", "k"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not isinstance(self.sqrtm, SqrtmMethod) or not isinstance(
-            self.distance, DistanceBackend
-        ):
-            raise ConfigError("sqrtm and distance must be SqrtmMethod / DistanceBackend members")
-
-
-#: `evaluate` returns the typed record itself (kept under its old name for library users).
-EvalResult = EvalRecord
+    fewest = min(counts)
+    singular = [requested is SqrtmMethod.EIGH and fewest - 1 < f.shape[1] for f in features]
+    methods = tuple(SqrtmMethod.ADM if s else requested for s in singular)
+    if not any(singular):
+        return methods, None
+    which = " and ".join(
+        f"{name} ({f.shape[1]}-d)"
+        for name, f, s in zip(("FID", "sFID"), features, singular, strict=True)
+        if s
+    )
+    return methods, (
+        f"adm instead of eigh for {which}: {fewest} images give a singular covariance "
+        f"(rank <= {fewest - 1}), where eigh is inexact"
+    )
 
 
 def find_sample_record(
@@ -86,29 +255,19 @@ def find_sample_record(
     ``<samples>.json`` and ``<samples>.npz.json`` are looked at; a file there that is a record of
     another kind is not the sidecar, one that is not a readable record is an error.
     """
-    from fcdmbench.records import read_json as _read_json
-    from fcdmbench.records import read_record, record_from_json
-
     if explicit is not None:
         return explicit, read_record(explicit, kind=SampleRecord)
     for candidate in (samples.with_name(samples.name + ".json"), samples.with_suffix(".json")):
         if candidate.exists():
-            obj = _read_json(candidate)
+            obj = read_json(candidate)
             if isinstance(obj, dict) and str(obj.get("schema", "")).startswith("fcdmbench.sample/"):
                 return candidate, record_from_json(obj, candidate, kind=SampleRecord)
     return None, None
 
 
-def _canonical_model(name: Any, what: str) -> str:
-    from fcdmbench.registry import resolve
-
-    try:
-        return resolve(str(name))[0].name
-    except UnknownModelError as exc:
-        raise ConfigError(f"{what}: {exc.message}", hint=exc.hint) from None
-
-
-def _model_and_sampler(config: EvalConfig, sha256: str, path: Path | None, sample):
+def _model_and_sampler(
+    config: EvalConfig, sha256: str, path: Path | None, sample: SampleRecord | None
+) -> tuple[str | None, str | None, SamplerSettings | None]:
     """(model, where the name came from, sampler settings) for the record."""
     if sample is not None and sample.npz_sha256 != sha256:
         raise InputError(
@@ -118,7 +277,7 @@ def _model_and_sampler(config: EvalConfig, sha256: str, path: Path | None, sampl
         )
     if sample is not None:
         model, source = sample.model.name, "sample record"
-        if config.model is not None and _canonical_model(config.model, "--model") != model:
+        if config.model is not None and canonical_model(config.model, "--model") != model:
             raise InputError(
                 f"--model {config.model} contradicts {path}, which says the samples come from "
                 f"{model}",
@@ -127,35 +286,37 @@ def _model_and_sampler(config: EvalConfig, sha256: str, path: Path | None, sampl
         return model, source, SamplerSettings.from_sample_record(sample, str(path))
     sampler = SamplerSettings.from_meta(config.meta)
     if config.model is not None:
-        return _canonical_model(config.model, "--model"), "--model", sampler
+        return canonical_model(config.model, "--model"), "--model", sampler
     if config.meta.get("model") is not None:
-        return _canonical_model(config.meta["model"], "--meta model="), "--meta", sampler
+        return canonical_model(config.meta["model"], "--meta model="), "--meta", sampler
     return None, None, sampler
 
 
-def _tensorflow_info() -> dict[str, Any] | None:
+def _tensorflow_info() -> TensorFlowInfo | None:
     """TensorFlow's version and GPUs (Inception runs there), if it was used."""
-    import sys
-
     tf = sys.modules.get("tensorflow")
     if tf is None:
         return None
-    return {
-        "version": tf.__version__,
-        "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
-    }
+    gpus = tuple(d.name for d in tf.config.list_physical_devices("GPU"))
+    return TensorFlowInfo(tf.__version__, gpus)
 
 
 def _torch_device() -> str:
-    import sys
-
+    """Where torch would run (the environment record's device); torch is not imported for it."""
     torch = sys.modules.get("torch")
     return "cuda" if torch is not None and torch.cuda.is_available() else "cpu"
 
 
-def _activations(extractor, path: Path, num: int, sha: str, cache, stage: str, on_progress):
-    from fcdmbench.evaluation.npz import iter_image_batches
-
+def _activations(
+    extractor: InceptionExtractor,
+    path: Path,
+    num: int,
+    cache: ActivationCache,
+    stage: str,
+    on_progress: ProgressFn | None,
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Pool and spatial activations of the first `num` images, and whether they were cached;
+    extracted in resumable chunks of `CHUNK_IMAGES`."""
     cached = cache.load(num)
     if cached is not None:
         return cached["pool"], cached["spatial"], True
@@ -176,153 +337,3 @@ def _activations(extractor, path: Path, num: int, sha: str, cache, stage: str, o
     arrays = {"pool": np.concatenate(pools), "spatial": np.concatenate(spatials)}
     cache.save_final(arrays)
     return arrays["pool"], arrays["spatial"], False
-
-
-def evaluate(
-    config: EvalConfig, *, on_progress: ProgressFn | None = None, extractor=None
-) -> EvalRecord:
-    """Run the evaluation: IS, FID, sFID, precision and recall as ADM computes them.
-
-    Returns:
-        The complete record (metrics, model, sampler settings, environment, run metadata).
-
-    Raises:
-        ConfigError: `config.model` (or ``meta["model"]``) is not a registered model.
-        InputError: bad samples file, 0 images, too few images without `allow_fewer` or fewer
-            than k + 1, resolution mismatch.
-        ReferenceBatchError: reference batch or graph missing or failing its sha256.
-        MissingExtraError: TensorFlow not installed.
-        PreflightError: several of these at once (`fcdmbench.preflight.preflight_eval`).
-    """
-    from fcdmbench.env import collect_env
-    from fcdmbench.evaluation.cache import ActivationCache, cache_root
-    from fcdmbench.evaluation.inception import InceptionExtractor, resolve_inception_path
-    from fcdmbench.evaluation.npz import read_npz_arrays
-    from fcdmbench.evaluation.reference import resolve_reference
-    from fcdmbench.files import file_sha256
-    from fcdmbench.preflight import preflight_eval
-
-    run = RunInfo.current()
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
-    # Every check that needs no image data (a --model typo included), all problems at once.
-    plan = preflight_eval(config, need_inception=extractor is None)
-    info, num, ref_info = plan.samples, plan.num, plan.reference_images
-    record_path, sample_record = find_sample_record(config.samples, config.sample_record)
-    ref_path, ref_check = resolve_reference(config.ref, config.reference_dir, config.cache_dir)
-    stored = read_npz_arrays(ref_path, ("mu", "sigma", "mu_s", "sigma_s"))
-    if extractor is None:
-        extractor = InceptionExtractor(
-            resolve_inception_path(config.inception_path, config.reference_dir, config.cache_dir),
-            batch_size=config.batch_size,
-        )
-    root = cache_root(config.cache_dir)
-    sample_sha = file_sha256(config.samples)
-    model, model_source, sampler = _model_and_sampler(
-        config, sample_sha, record_path, sample_record
-    )
-    ref_sha = ref_check.sha256 if ref_check and ref_check.sha256 else file_sha256(ref_path)
-    timings["hash_s"] = time.perf_counter() - clock
-
-    clock = time.perf_counter()
-    ref_cache = ActivationCache(root, ref_sha, extractor.extractor_id)
-    ref_pool, ref_spatial, ref_hit = _activations(
-        extractor, ref_path, ref_info.num, ref_sha, ref_cache, "extract:ref", on_progress
-    )
-    smp_cache = ActivationCache(root, sample_sha, extractor.extractor_id)
-    pool, spatial, smp_hit = _activations(
-        extractor, config.samples, num, sample_sha, smp_cache, "extract:sample", on_progress
-    )
-    timings["extract_s"] = time.perf_counter() - clock
-
-    clock = time.perf_counter()
-    if {"mu", "sigma", "mu_s", "sigma_s"} <= stored.keys():
-        ref_stats = FIDStats(stored["mu"], stored["sigma"])
-        ref_spatial_stats = FIDStats(stored["mu_s"], stored["sigma_s"])
-        ref_stats_source = "stored in reference batch (as ADM uses them)"
-    else:
-        ref_stats, ref_spatial_stats = features_to_stats(ref_pool), features_to_stats(ref_spatial)
-        ref_stats_source = "computed from the reference images"
-    fid = frechet_distance(features_to_stats(pool), ref_stats, method=config.sqrtm)
-    sfid = frechet_distance(features_to_stats(spatial), ref_spatial_stats, method=config.sqrtm)
-    timings["fid_sfid_s"] = time.perf_counter() - clock
-    clock = time.perf_counter()
-    inception_score = probs_to_inception_score(extractor.pool_to_probs(pool), config.split_size)
-    timings["inception_score_s"] = time.perf_counter() - clock
-    clock = time.perf_counter()
-    distance_fn = get_distance_fn(config.distance)
-    if hasattr(distance_fn, "start_run"):
-        distance_fn.start_run()
-    pr = precision_recall(
-        ref_pool,
-        pool,
-        config.k,
-        distance_fn=distance_fn,
-        on_progress=(lambda d, t: on_progress("precision_recall", d, t)) if on_progress else None,
-    )
-    timings["precision_recall_s"] = time.perf_counter() - clock
-
-    steps = config.training_steps
-    if steps is None and isinstance(config.meta.get("training_steps"), int):
-        steps = config.meta["training_steps"]
-    return EvalRecord(
-        run=run,
-        env=collect_env(_torch_device()),
-        inception_score=inception_score,
-        fid=fid,
-        sfid=sfid,
-        precision=pr.precision,
-        recall=pr.recall,
-        num_samples=num,
-        num_available=info.num,
-        num_ref=ref_info.num,
-        allow_fewer=config.allow_fewer,
-        resolution=info.height,
-        mode={
-            "sqrtm": config.sqrtm.value,
-            "distance": config.distance.value,
-            "adm_exact": str(config.sqrtm is SqrtmMethod.ADM and config.distance.adm_exact).lower(),
-            # Block shapes whose V U^T was checked against (U V^T)^T: reused only where equal.
-            "mirrored_products": _mirror_note(distance_fn),
-        },
-        samples={
-            "path": str(config.samples),
-            "sha256": sample_sha,
-            "resolution": [info.height, info.width],
-            "activations_cached": smp_hit,
-        },
-        reference={
-            "name_or_path": config.ref,
-            "path": str(ref_path),
-            "sha256": ref_sha,
-            "sha256_status": ref_check.status if ref_check else "not in manifest",
-            "stats": ref_stats_source,
-            "activations_cached": ref_hit,
-        },
-        inception={
-            "path": str(extractor.graph_path),
-            "sha256": extractor.graph_sha256,
-            "extractor_id": extractor.extractor_id,
-            "batch_size": extractor.batch_size,
-        },
-        model=model,
-        model_source=model_source,
-        training_steps=steps,
-        sampler=sampler,
-        meta=dict(config.meta),
-        sample_record=None if record_path is None else str(record_path),
-        timings_s={k: round(v, 3) for k, v in timings.items()},
-        tensorflow=_tensorflow_info(),
-    )
-
-
-def _mirror_note(distance_fn) -> str:
-    checks = getattr(distance_fn, "mirror_checks", None) or {}
-    used = getattr(distance_fn, "shapes_used", None)
-    checks = {k: ok for k, ok in checks.items() if used is None or k in used}
-    if not checks:
-        return "not used"
-    return ", ".join(
-        f"{r}x{c}x{d}: {'bit-equal, reused' if ok else 'differ, both computed'}"
-        for (r, c, d), ok in sorted(checks.items())
-    )

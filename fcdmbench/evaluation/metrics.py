@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fcdmbench.errors import CheckFailedError, InputError
-from fcdmbench.evaluation.distance import DistanceFn
+from fcdmbench.evaluation.distance import DistanceBackend, DistanceFn, get_distance_fn
 from fcdmbench.evaluation.statistics import FIDStats
 
 __all__ = [
@@ -35,8 +35,6 @@ __all__ = [
     "logits_to_inception_score",
     "precision_recall",
     "probs_to_inception_score",
-    "stats_to_fid",
-    "stats_to_sfid",
 ]
 
 ADM_BLOCK_SIZE = 10_000
@@ -147,16 +145,6 @@ def _symmetric_sqrt(sigma: np.ndarray) -> np.ndarray:
             _ROOT_CACHE.pop(next(iter(_ROOT_CACHE)))
         _ROOT_CACHE[key] = root
     return root
-
-
-def stats_to_fid(sample: FIDStats, ref: FIDStats, method: SqrtmMethod = SqrtmMethod.ADM) -> float:
-    """FID from pool_3 statistics (2048-d). See `frechet_distance`."""
-    return frechet_distance(sample, ref, method=method)
-
-
-def stats_to_sfid(sample: FIDStats, ref: FIDStats, method: SqrtmMethod = SqrtmMethod.ADM) -> float:
-    """sFID from spatial statistics (``mixed_6/conv`` first 7 channels, 17x17x7 = 2023-d)."""
-    return frechet_distance(sample, ref, method=method)
 
 
 def probs_to_inception_score(probs: np.ndarray, split_size: int = 5000) -> float:
@@ -306,8 +294,6 @@ def precision_recall(
         pr = precision_recall(ref_pool, sample_pool)
     """
     import torch
-
-    from fcdmbench.evaluation.distance import DistanceBackend, get_distance_fn
 
     if distance_fn is None:
         distance_fn = get_distance_fn(DistanceBackend.ADM)

@@ -19,12 +19,11 @@ from torch.utils.checkpoint import checkpoint
 from fcdmbench.catalog.fcdm import FCDM_XL, FCDMConfig
 from fcdmbench.checkpoints import rename_keys
 from fcdmbench.models.layers import (
-    CFGMixin,
     ConvFinalLayer,
     LayerNorm2d,
+    LevelledConvNet,
     PixelShuffleUp,
     PixelUnshuffleDown,
-    level_embedders,
 )
 
 __all__ = ["FCDM", "FCDMBlock", "GRN", "map_upstream_keys"]
@@ -71,25 +70,19 @@ class FCDMBlock(nn.Module):
         return x + h * gate
 
 
-class FCDM(CFGMixin, nn.Module):
+class FCDM(LevelledConvNet):
     """Fully convolutional diffusion model.
 
     Call signature ``model(x, t, y)``: x (B, 4, H, W) latent, t (B,) timesteps, y (B,) labels;
     returns (B, 8, H, W) (noise and variance) when `learn_sigma`, else (B, 4, H, W).
     """
 
+    shared_label_drop = False
+
     def __init__(self, config: FCDMConfig = FCDM_XL) -> None:
         super().__init__()
-        self.config = config
-        c = config.width
-        widths = (c, 2 * c, 4 * c)
+        c = self._build_levels(config)  # per-level embedders (c_l = t_l + y_l) and the stem
         e1, e2, m, d2, d1 = config.depths
-        self.in_channels = config.in_channels
-        self.out_channels = config.out_channels
-
-        # One timestep MLP and one label table per level width (c_l = t_l + y_l).
-        self.t_embedders, self.y_embedders = level_embedders(widths, config)
-        self.stem = nn.Conv2d(config.in_channels, c, 3, padding=1)
 
         def stage(width: int, depth: int) -> nn.ModuleList:
             return nn.ModuleList(
@@ -108,26 +101,10 @@ class FCDM(CFGMixin, nn.Module):
         self.initialize_weights()
 
     def initialize_weights(self) -> None:
-        """Upstream's init: Xavier-uniform convs/linears with zero bias, N(0, 0.02) embeddings,
-        zeroed adaLN linears and final conv (adaLN-Zero), GRN at zero."""
-        for module in self.modules():
-            if isinstance(module, (nn.Linear, nn.Conv2d)):
-                nn.init.xavier_uniform_(module.weight)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
-        nn.init.xavier_uniform_(self.stem.weight.view(self.stem.weight.shape[0], -1))
-        for emb in self.y_embedders:
-            nn.init.normal_(emb.embedding_table.weight, std=0.02)
-        for emb in self.t_embedders:
-            nn.init.normal_(emb.mlp[0].weight, std=0.02)
-            nn.init.normal_(emb.mlp[2].weight, std=0.02)
-        for block in self.blocks():
-            nn.init.zeros_(block.ada_ln.weight)
-            nn.init.zeros_(block.ada_ln.bias)
-        for param in (self.final.ada_ln.weight, self.final.ada_ln.bias):
-            nn.init.zeros_(param)
-        nn.init.zeros_(self.final.conv.weight)
-        nn.init.zeros_(self.final.conv.bias)
+        """Upstream's init, zeroing every adaLN linear and the final conv (adaLN-Zero); GRN
+        starts at zero."""
+        zeroed = [block.ada_ln for block in self.blocks()]
+        self._init_weights([*zeroed, self.final.ada_ln, self.final.conv])
 
     def blocks(self) -> list[FCDMBlock]:
         return [*self.enc1, *self.enc2, *self.mid, *self.dec2, *self.dec1]
@@ -142,10 +119,7 @@ class FCDM(CFGMixin, nn.Module):
         return x
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        c1, c2, c3 = (
-            t_emb(t) + y_emb(y, self.training)
-            for t_emb, y_emb in zip(self.t_embedders, self.y_embedders, strict=True)
-        )  # (B, C), (B, 2C), (B, 4C)
+        c1, c2, c3 = self.embed_conditions(t, y)  # (B, C), (B, 2C), (B, 4C)
         skip1 = self._run_stage(self.enc1, self.stem(x), c1)  # (B, C, H, W)
         skip2 = self._run_stage(self.enc2, self.down1(skip1), c2)  # (B, 2C, H/2, W/2)
         h = self._run_stage(self.mid, self.down2(skip2), c3)  # (B, 4C, H/4, W/4)

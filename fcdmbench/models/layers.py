@@ -8,7 +8,8 @@ extra row as the classifier-free-guidance null label.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -19,11 +20,11 @@ __all__ = [
     "ConvFinalLayer",
     "LabelEmbedder",
     "LayerNorm2d",
+    "LevelledConvNet",
     "PixelShuffleUp",
     "PixelUnshuffleDown",
     "TimestepEmbedder",
     "cfg_forward",
-    "level_embedders",
     "modulate",
     "timestep_embedding",
 ]
@@ -109,18 +110,6 @@ def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch
     return x * (1 + scale) + shift
 
 
-def level_embedders(widths, config) -> tuple[nn.ModuleList, nn.ModuleList]:
-    """One timestep MLP and one label table per U-Net level width (FCDM, DiC, DiCo).
-
-    `config` supplies ``frequency_dim``, ``num_classes`` and ``class_dropout_prob``.
-    """
-    t_embedders = nn.ModuleList(TimestepEmbedder(w, config.frequency_dim) for w in widths)
-    y_embedders = nn.ModuleList(
-        LabelEmbedder(config.num_classes, w, config.class_dropout_prob) for w in widths
-    )
-    return t_embedders, y_embedders
-
-
 class PixelUnshuffleDown(nn.Module):
     """3x3 conv (no bias) to out/4 channels, then PixelUnshuffle(2):
     (B, in, H, W) -> (B, out, H/2, W/2)."""
@@ -203,3 +192,60 @@ class CFGMixin:
         self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor, cfg_scale: float
     ) -> torch.Tensor:
         return cfg_forward(self.forward, x, t, y, cfg_scale, self.cfg_channels)
+
+
+class LevelledConvNet(CFGMixin, nn.Module):
+    """What FCDM, DiC and DiCo share: three levels of width C, 2C and 4C, each with its own
+    timestep MLP and label table, a 3x3 stem, and upstream's weight init."""
+
+    #: Upstream DiC and DiCo drop a label once for all levels; FCDM drops it per level.
+    shared_label_drop: bool = True
+
+    def _build_levels(self, config: Any) -> int:
+        """Set `config`, the channel counts, the per-level embedders and the stem (in the order
+        upstream's state dict has them); return C. `config` also supplies ``frequency_dim``,
+        ``num_classes`` and ``class_dropout_prob``."""
+        self.config = config
+        self.in_channels = config.in_channels
+        self.out_channels = config.out_channels
+        c = config.width
+        widths = (c, 2 * c, 4 * c)
+        self.t_embedders = nn.ModuleList(TimestepEmbedder(w, config.frequency_dim) for w in widths)
+        self.y_embedders = nn.ModuleList(
+            LabelEmbedder(config.num_classes, w, config.class_dropout_prob) for w in widths
+        )
+        self.stem = nn.Conv2d(config.in_channels, c, 3, padding=1)
+        return c
+
+    def _init_weights(self, zeroed: Iterable[nn.Module]) -> None:
+        """Xavier-uniform convs and linears with zero bias (the stem's as one matrix), N(0, 0.02)
+        label tables and timestep MLPs, then weight and bias of each `zeroed` layer at zero."""
+        for module in self.modules():
+            if isinstance(module, (nn.Linear, nn.Conv2d)):
+                nn.init.xavier_uniform_(module.weight)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+        nn.init.xavier_uniform_(self.stem.weight.view(self.stem.weight.shape[0], -1))
+        for emb in self.y_embedders:
+            nn.init.normal_(emb.embedding_table.weight, std=0.02)
+        for emb in self.t_embedders:
+            nn.init.normal_(emb.mlp[0].weight, std=0.02)
+            nn.init.normal_(emb.mlp[2].weight, std=0.02)
+        for layer in zeroed:
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    def embed_conditions(self, t: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
+        """Per-level conditions c_l = t_l + y_l, widths C, 2C, 4C. In training, labels are
+        dropped once for every level (the level-1 table's probability) where
+        `shared_label_drop`, else by each level's table."""
+        train = self.training
+        if self.shared_label_drop:
+            first = self.y_embedders[0]
+            if train and first.dropout_prob > 0:
+                y = first.drop_labels(y)
+            train = False
+        return [
+            t_emb(t) + y_emb(y, train)
+            for t_emb, y_emb in zip(self.t_embedders, self.y_embedders, strict=True)
+        ]

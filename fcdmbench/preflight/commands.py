@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from fcdmbench.errors import ConfigError, InputError
-from fcdmbench.preflight import (
+from fcdmbench.evaluation.npz import inspect_images
+from fcdmbench.preflight.checks import (
     Preflight,
     check_cuda,
     check_input_file,
@@ -15,6 +16,12 @@ from fcdmbench.preflight import (
     check_output_dir,
     check_vae_folder,
 )
+from fcdmbench.profiling.baselines import default_baselines_dir, load_baseline
+from fcdmbench.profiling.gate import expected_baseline_path
+from fcdmbench.profiling.regression import GateThresholds
+from fcdmbench.profiling.throughput import resolve_device
+from fcdmbench.records import ThroughputRecord, read_record
+from fcdmbench.registry import get_spec
 
 __all__ = [
     "RECORD_HINT",
@@ -42,7 +49,6 @@ def preflight_sample(
     file, the VAE folder, the output path (.npz, the output-path rule) and, for --device cuda,
     that CUDA exists (the only check that imports torch).
     """
-    from fcdmbench.registry import get_spec
 
     pf = Preflight()
     spec = pf.check(get_spec, model)
@@ -93,10 +99,6 @@ def preflight_throughput(
     that an ``--update-baseline`` run has the blocks the gate needs to judge it, and that a
     ``--check`` run has a baseline to compare with.
     """
-    from fcdmbench.profiling.baselines import default_baselines_dir, load_baseline
-    from fcdmbench.profiling.regression import GateThresholds
-    from fcdmbench.profiling.throughput import resolve_device
-    from fcdmbench.registry import get_spec
 
     pf = Preflight()
     device = pf.check(resolve_device, config.device)
@@ -122,8 +124,6 @@ def preflight_throughput(
             )
         )
     if check and root is not None and device_ok:
-        from fcdmbench.profiling.gate import expected_baseline_path
-
         path = expected_baseline_path(config, root)
         if pf.check(load_baseline, path) is None and not path.exists():
             pf.add(
@@ -139,8 +139,6 @@ def preflight_throughput(
 
 def preflight_baseline_update(record_path: Path, baselines_dir: Path | None) -> tuple[dict, Path]:
     """The record to store and the folder to store it in, both checked; all problems at once."""
-    from fcdmbench.profiling.baselines import default_baselines_dir
-    from fcdmbench.records import ThroughputRecord, read_record
 
     pf = Preflight()
     record = None
@@ -177,8 +175,6 @@ def preflight_spectral(
     out: Path,
 ) -> None:
     """`fcdmbench analyze spectral`: names, checkpoints, images, VAE, device and the 4 outputs."""
-    from fcdmbench.evaluation.npz import inspect_images
-    from fcdmbench.registry import get_spec
 
     pf = Preflight()
     for model in models:

@@ -6,10 +6,20 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from fcdmbench.errors import InputError
-from fcdmbench.preflight import Preflight, check_extra, check_input_file, check_output
+from fcdmbench.evaluation.config import EvalConfig, canonical_model
+from fcdmbench.evaluation.inception import INCEPTION_ENV, resolve_inception_path
+from fcdmbench.evaluation.npz import NpzImages, inspect_images
+from fcdmbench.evaluation.reference import (
+    ReferenceLocation,
+    is_path_like,
+    load_manifest,
+    locate_reference,
+    reference_dir,
+)
+from fcdmbench.preflight.checks import Preflight, check_extra, check_input_file, check_output
+from fcdmbench.records import SampleRecord, read_record
 
 __all__ = ["EvalPlan", "preflight_eval"]
 
@@ -18,15 +28,15 @@ __all__ = ["EvalPlan", "preflight_eval"]
 class EvalPlan:
     """What `preflight_eval` found: the samples' header, how many images to use, the files."""
 
-    samples: Any  # NpzImages
+    samples: NpzImages
     num: int
-    reference: Any  # ReferenceLocation
-    reference_images: Any  # NpzImages
+    reference: ReferenceLocation
+    reference_images: NpzImages
     inception: Path | None
 
 
 def preflight_eval(
-    config: Any, *, outputs: Iterable[Path] = (), need_inception: bool = True
+    config: EvalConfig, *, outputs: Iterable[Path] = (), need_inception: bool = True
 ) -> EvalPlan:
     """Check everything `evaluate(config)` needs, reading only headers; report all problems.
 
@@ -40,20 +50,9 @@ def preflight_eval(
     Raises:
         FcdmbenchError: one problem; `PreflightError`: several.
     """
-    from fcdmbench.evaluation.inception import INCEPTION_ENV, resolve_inception_path
-    from fcdmbench.evaluation.npz import inspect_images
-    from fcdmbench.evaluation.reference import (
-        is_path_like,
-        load_manifest,
-        locate_reference,
-        reference_dir,
-    )
-
     pf = Preflight()
-    if getattr(config, "model", None) is not None:
-        from fcdmbench.evaluation.evaluate import _canonical_model
-
-        pf.check(_canonical_model, config.model, "--model")
+    if config.model is not None:
+        pf.check(canonical_model, config.model, "--model")
     info = pf.check(inspect_images, config.samples)
     num = 0
     if info is not None:
@@ -99,8 +98,6 @@ def preflight_eval(
     if need_inception or config.distance.value != "torch":
         pf.check(check_extra, "tensorflow", "eval-cpu", "ADM's Inception graph and float16 ops")
     if config.sample_record is not None:
-        from fcdmbench.records import SampleRecord, read_record
-
         hint = "pass the <samples>.npz.json that `fcdmbench sample` wrote, or drop the option"
         if pf.check(check_input_file, config.sample_record, "sampling record", hint) is not None:
             pf.check(read_record, config.sample_record, kind=SampleRecord)
@@ -117,7 +114,7 @@ def preflight_eval(
     return EvalPlan(info, num, location, ref_info, inception)
 
 
-def _check_counts(path: Path, available: int, config: Any) -> None:
+def _check_counts(path: Path, available: int, config: EvalConfig) -> None:
     pf = Preflight()
     if available == 0:
         raise InputError(
@@ -144,7 +141,7 @@ def _check_counts(path: Path, available: int, config: Any) -> None:
     pf.raise_all()
 
 
-def _check_resolution(info: Any, side: int, what: str) -> None:
+def _check_resolution(info: NpzImages, side: int, what: str) -> None:
     if (info.height, info.width) == (side, side):
         return
     names = {256: "imagenet256", 512: "imagenet512"}

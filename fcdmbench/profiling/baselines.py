@@ -26,8 +26,14 @@ from pathlib import Path
 from fcdmbench.env import EnvInfo
 from fcdmbench.errors import CheckFailedError, InputError
 from fcdmbench.profiling.regression import GateThresholds, insufficient_data, validate_record
-from fcdmbench.profiling.stats import relative_dispersion, summarize
-from fcdmbench.records import BaselineRecord, ThroughputRecord, now_iso
+from fcdmbench.records import (
+    BaselineRecord,
+    Summary,
+    ThroughputRecord,
+    now_iso,
+    read_record,
+    write_record,
+)
 
 __all__ = [
     "baseline_name",
@@ -114,7 +120,6 @@ def baseline_relpath(record: ThroughputRecord | BaselineRecord) -> Path:
 
 def load_baseline(path: Path) -> BaselineRecord | None:
     """The baseline at `path`, or None when there is none. Corrupt files raise InputError."""
-    from fcdmbench.records import read_record
 
     if not path.exists():
         return None
@@ -136,7 +141,6 @@ def write_baseline(record: ThroughputRecord, root: Path, source: str, force: boo
         CheckFailedError: a model failed, or the gate would call the run insufficient data (too
             few blocks, canary or a model too noisy), unless `force`.
     """
-    from fcdmbench.records import write_record
 
     problems = validate_record(record)
     if problems:
@@ -160,7 +164,7 @@ def write_baseline(record: ThroughputRecord, root: Path, source: str, force: boo
         record=record.with_check(None),
         source=source,
         updated=now_iso(),
-        canary_dispersion=relative_dispersion(summarize(record.canary.rates())),
+        canary_dispersion=Summary.of(record.canary.rates()).relative_dispersion,
         forced=bool(force and refusal),
         forced_reason=refusal if force and refusal else None,
     )

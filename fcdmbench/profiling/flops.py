@@ -29,9 +29,11 @@ from enum import StrEnum
 from typing import Any
 
 from fcdmbench.errors import ConfigError
+from fcdmbench.profiling import jit_counters
+from fcdmbench.profiling.inputs import make_inputs
 from fcdmbench.profiling.op_table import OpTally, count_with_flop_counter
 from fcdmbench.records.flops import CFG_FACTOR, CONVENTION, TRAIN_FACTOR, FlopsResult
-from fcdmbench.registry import VAE_FACTOR, ModelSpec, resolve
+from fcdmbench.registry import VAE_FACTOR, ModelSpec, create_model, resolve
 
 __all__ = [
     "CFG_FACTOR",
@@ -132,8 +134,6 @@ def build_for_counting(
 
     import torch
 
-    from fcdmbench.registry import create_model
-
     at, size = _resolution_overrides(spec, resolution)
     is_meta = device == "meta"
     if not is_meta:
@@ -168,7 +168,6 @@ def _latent_shape(target: Any, input_shape: tuple[int, int, int] | None, resolut
 def _tally(counter: Counter, model: Any, inputs: tuple) -> OpTally:
     if counter is Counter.FLOP_COUNTER:
         return count_with_flop_counter(model, inputs)
-    from fcdmbench.profiling import jit_counters
 
     if counter is Counter.FVCORE:
         return jit_counters.count_with_fvcore(model, inputs)
@@ -208,7 +207,6 @@ def count_flops(
         UnknownModelError: an unregistered name (with suggestions).
         MissingExtraError: fvcore or torchprofile not installed.
     """
-    from fcdmbench.profiling.inputs import make_inputs
 
     counter = Counter(counter)
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:

@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from fcdmbench.env import collect_env
 from fcdmbench.errors import ConfigError, UnknownModelError
 from fcdmbench.profiling.flops import Counter, count_flops
 from fcdmbench.records import CounterComparison, FlopsRecord, FlopsResult, RunInfo
 from fcdmbench.records.flops import DISAGREEMENT_PCT
-from fcdmbench.registry import DEFAULT_REF
+from fcdmbench.registry import DEFAULT_REF, resolve
 
 __all__ = [
     "CounterChoice",
@@ -77,7 +78,6 @@ class FlopsConfig:
 def _reference(
     config: FlopsConfig, counter: Counter, counted: dict[str, FlopsResult], notes: list[str]
 ):
-    from fcdmbench.registry import resolve
 
     if config.ref is None:
         return None
@@ -130,7 +130,6 @@ def run_flops(config: FlopsConfig, progress: Any = None) -> FlopsRecord:
         if config.counter is CounterChoice.ALL
         else Counter(config.counter.value)
     )
-    from fcdmbench.env import collect_env
 
     run = RunInfo.current()
     notes: list[str] = []

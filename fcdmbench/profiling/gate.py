@@ -7,12 +7,22 @@ regression triggers exactly one re-measurement (the grey zone); both records are
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from fcdmbench.env import collect_env
 from fcdmbench.errors import InputError
+from fcdmbench.profiling.baselines import (
+    baseline_name,
+    default_baselines_dir,
+    load_baseline,
+    write_baseline,
+)
 from fcdmbench.profiling.regression import Status, Verdict, compare
+from fcdmbench.profiling.throughput import measure_throughput, resolve_device
+from fcdmbench.profiling.throughput_record import default_record_path
 from fcdmbench.records import ThroughputRecord, write_record
 
 __all__ = ["expected_baseline_path", "run_throughput"]
@@ -20,9 +30,6 @@ __all__ = ["expected_baseline_path", "run_throughput"]
 
 def expected_baseline_path(config: Any, root: Path) -> Path:
     """The baseline file a run of `config` on this machine would be compared with."""
-    from fcdmbench.env import collect_env
-    from fcdmbench.profiling.baselines import baseline_name
-    from fcdmbench.profiling.throughput import resolve_device
 
     env = collect_env(str(resolve_device(config.device)))
     return root / baseline_name(
@@ -38,8 +45,6 @@ def expected_baseline_path(config: Any, root: Path) -> Path:
 
 
 def _measure(config: Any, out: Path | None, log: Callable[[str], None]):
-    from fcdmbench.profiling.throughput import measure_throughput
-    from fcdmbench.profiling.throughput_record import default_record_path
 
     record = measure_throughput(config, log=log)
     return record, out or default_record_path(record.env, config)
@@ -64,7 +69,6 @@ def run_throughput(
         InputError: `check` and no baseline exists for this device and configuration (exit 3).
         DeviceError: CUDA requested but absent (exit 4).
     """
-    from fcdmbench.profiling.baselines import default_baselines_dir, load_baseline, write_baseline
 
     log = log or (lambda message: None)
     root = default_baselines_dir(baselines_dir) if check or update_baseline else None
@@ -84,16 +88,15 @@ def run_throughput(
         verdict = compare(record, baseline, strict=strict)
         if verdict.status is Status.RERUN:
             first_path = path.with_name(path.stem + ".run1.json")
-            write_record(first_path, record.with_check(verdict.to_record()))
+            write_record(first_path, record.with_check(verdict))
             log(
                 f"grey zone ({', '.join(verdict.regressed_keys)}): re-measuring once; "
                 f"first run kept at {first_path}"
             )
             record, path = _measure(config, out, log)
             verdict = compare(record, baseline, previous=verdict, strict=strict)
-        record = record.with_check(
-            {"baseline": str(expected_baseline_path(config, root)), **verdict.to_record()}
-        )
+        verdict = dataclasses.replace(verdict, baseline=str(expected_baseline_path(config, root)))
+        record = record.with_check(verdict)
     write_record(path, record)
     log(f"record written: {path}")
     if update_baseline:

@@ -25,16 +25,16 @@ possible); insufficient data 0, or 5 with ``strict``; no baseline or an incompar
 
 from __future__ import annotations
 
-import enum
+import dataclasses
 import math
-from dataclasses import dataclass, field
 from typing import Any
 
-from fcdmbench.profiling.stats import relative_dispersion, summarize
-from fcdmbench.records import BaselineRecord, ThroughputRecord, ThroughputResult
+from fcdmbench.records import BaselineRecord, Summary, ThroughputRecord, ThroughputResult
+from fcdmbench.records.gate import GateThresholds, ModelStatus, ModelVerdict, Status, Verdict
 
 __all__ = [
     "GateThresholds",
+    "ModelStatus",
     "ModelVerdict",
     "Status",
     "Verdict",
@@ -46,99 +46,9 @@ __all__ = [
 
 #: Config fields that must be equal for a record and a baseline to be compared.
 COMPARABLE_FIELDS = ("mode", "precision", "batch", "resolution", "cfg", "channels_last", "compile")
+DEFAULT_THRESHOLDS = GateThresholds()
 #: IQR of a normal distribution is 1.349 sigma.
 IQR_PER_SIGMA = 1.349
-
-
-class Status(enum.Enum):
-    PASS = "pass"
-    RERUN = "grey zone: re-run"
-    REGRESSION = "regression"
-    INSUFFICIENT_DATA = "insufficient data"
-    NO_BASELINE = "no baseline"
-    INCOMPARABLE = "incomparable"
-
-
-@dataclass(frozen=True, slots=True)
-class GateThresholds:
-    """Gate thresholds (fractions). Defaults: MEASUREMENT.md section 3.2."""
-
-    floor: float = 0.05
-    sigma_k: float = 3.0
-    warn: float = 0.02
-    noise_limit: float = 0.10
-    absolute_warn: float = 0.10
-    min_blocks: int = 5
-
-
-@dataclass(frozen=True, slots=True)
-class ModelVerdict:
-    """One model's comparison. `status`: ok, warn, regression, gain, failed, new, missing,
-    incomparable."""
-
-    key: str
-    status: str
-    ratio_now: float | None = None
-    ratio_baseline: float | None = None
-    change: float | None = None
-    bound: float | None = None
-    sigma: float | None = None
-    absolute_change: float | None = None
-    message: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """The gate's answer for one record (after an optional re-run)."""
-
-    status: Status
-    models: tuple[ModelVerdict, ...] = ()
-    messages: tuple[str, ...] = ()
-    canary_dispersion: float | None = None
-    strict: bool = False
-    is_rerun: bool = False
-    thresholds: GateThresholds = field(default_factory=GateThresholds)
-
-    @property
-    def exit_code(self) -> int:
-        if self.status in (Status.REGRESSION, Status.RERUN):
-            return 5
-        if self.status is Status.INSUFFICIENT_DATA:
-            return 5 if self.strict else 0
-        if self.status in (Status.NO_BASELINE, Status.INCOMPARABLE):
-            return 3
-        return 0
-
-    @property
-    def regressed_keys(self) -> tuple[str, ...]:
-        return tuple(m.key for m in self.models if m.status in ("regression", "failed"))
-
-    def summary(self) -> str:
-        """One line: the verdict and why."""
-        keys = ", ".join(self.regressed_keys)
-        text = {
-            Status.PASS: "pass: no regression beyond the threshold",
-            Status.RERUN: f"grey zone: {keys} below the threshold once; re-run to confirm",
-            Status.REGRESSION: f"regression: {keys} (confirmed by a re-run)"
-            if self.is_rerun
-            else f"regression: {keys} (not confirmed: no re-run)",
-            Status.INSUFFICIENT_DATA: "insufficient data: the run is too noisy to judge",
-            Status.NO_BASELINE: "no baseline for this device and configuration",
-            Status.INCOMPARABLE: "the baseline was measured under another configuration",
-        }[self.status]
-        return text
-
-    def to_record(self) -> dict[str, Any]:
-        return {
-            "status": self.status.value,
-            "summary": self.summary(),
-            "exit_code": self.exit_code,
-            "is_rerun": self.is_rerun,
-            "canary_dispersion": self.canary_dispersion,
-            "thresholds": {k: getattr(self.thresholds, k) for k in GateThresholds.__slots__},
-            "messages": list(self.messages),
-            "models": [{k: getattr(m, k) for k in ModelVerdict.__slots__} for m in self.models],
-        }
 
 
 def validate_record(record: Any) -> list[str]:
@@ -161,7 +71,7 @@ def validate_record(record: Any) -> list[str]:
 
 def insufficient_data(
     record: ThroughputRecord | BaselineRecord,
-    thresholds: GateThresholds = GateThresholds(),
+    thresholds: GateThresholds = DEFAULT_THRESHOLDS,
     which: str = "run",
 ) -> str | None:
     """Why the gate would call `record` too noisy or too short to judge (None: it would not).
@@ -183,15 +93,15 @@ def insufficient_data(
             f"too few to estimate the spread; re-run with --blocks {t.min_blocks} or more"
         )
     summary = _canary_summary(record)
-    noise = relative_dispersion(summary)
-    if noise > t.noise_limit or not summary["median"]:
+    noise = summary.relative_dispersion
+    if noise > t.noise_limit or not summary.median:
         return (
             f"canary IQR/median {noise:.1%} in the {which} exceeds {t.noise_limit:.0%}: "
             "too noisy to judge; quiet the machine (or fix its clocks) and re-run"
         )
     if which != "run":
         return None
-    noisy = [row.key for row in ran if relative_dispersion(_row_summary(row)) > t.noise_limit]
+    noisy = [row.key for row in ran if _row_summary(row).relative_dispersion > t.noise_limit]
     if noisy:
         return (
             f"IQR/median above {t.noise_limit:.0%} for {', '.join(noisy)}: a bound of 3 sigma "
@@ -205,12 +115,12 @@ def no_baseline(message: str) -> Verdict:
     return Verdict(Status.NO_BASELINE, messages=(message,))
 
 
-def _canary_summary(record: ThroughputRecord) -> dict:
-    return summarize(record.canary.rates())
+def _canary_summary(record: ThroughputRecord) -> Summary:
+    return Summary.of(record.canary.rates())
 
 
-def _row_summary(row: ThroughputResult) -> dict:
-    return summarize(row.rates())
+def _row_summary(row: ThroughputResult) -> Summary:
+    return Summary.of(row.rates())
 
 
 def _incomparable(record: ThroughputRecord, baseline: ThroughputRecord) -> list[str]:
@@ -231,58 +141,56 @@ def _compare_model(
     key: str,
     now_row: ThroughputResult | None,
     base_row: ThroughputResult,
-    canary_now: dict,
-    canary_base: dict,
+    canary_now: Summary,
+    canary_base: Summary,
     t: GateThresholds,
 ) -> ModelVerdict:
     if now_row is None:
-        return ModelVerdict(key, "missing", message=f"{key} is in the baseline but was not run")
+        return ModelVerdict(
+            key, ModelStatus.MISSING, message=f"{key} is in the baseline but was not run"
+        )
     if now_row.status != "ok":
-        return ModelVerdict(key, "failed", message=f"{key} failed: {now_row.error}")
+        return ModelVerdict(key, ModelStatus.FAILED, message=f"{key} failed: {now_row.error}")
     if now_row.batch != base_row.batch:
         return ModelVerdict(
             key,
-            "incomparable",
+            ModelStatus.INCOMPARABLE,
             message=(
                 f"{key} ran at batch {now_row.batch} (out of memory?) but the baseline at "
                 f"{base_row.batch}: not compared"
             ),
         )
     model_now, model_base = _row_summary(now_row), _row_summary(base_row)
-    if not model_now["median"] or not model_base["median"]:
-        return ModelVerdict(key, "failed", message=f"{key} has no timed block")
-    ratio_now = model_now["median"] / canary_now["median"]
-    ratio_base = model_base["median"] / canary_base["median"]
+    if not model_now.median or not model_base.median:
+        return ModelVerdict(key, ModelStatus.FAILED, message=f"{key} has no timed block")
+    ratio_now = model_now.median / canary_now.median
+    ratio_base = model_base.median / canary_base.median
     change = ratio_now / ratio_base - 1.0
     sigma = math.sqrt(
         sum(
-            (relative_dispersion(s) / IQR_PER_SIGMA) ** 2
+            (s.relative_dispersion / IQR_PER_SIGMA) ** 2
             for s in (model_now, canary_now, model_base, canary_base)
         )
     )
     bound = max(t.floor, t.sigma_k * sigma)
-    absolute = model_now["median"] / model_base["median"] - 1.0
+    absolute = model_now.median / model_base.median - 1.0
+    ratio = f"{key}: ratio to canary {change:+.1%}"
     if change < -bound:
-        status, text = "regression", f"{key}: ratio to canary {change:+.1%} (bound -{bound:.1%})"
+        status, text = ModelStatus.REGRESSION, f"{ratio} (bound -{bound:.1%})"
     elif change < -t.warn:
-        status, text = "warn", f"{key}: ratio to canary {change:+.1%}, within the bound {bound:.1%}"
+        status, text = ModelStatus.WARN, f"{ratio}, within the bound {bound:.1%}"
     elif change > bound:
-        status, text = (
-            "gain",
-            (
-                f"{key}: ratio to canary {change:+.1%} beyond +{bound:.1%}: "
-                "baseline stale, refresh it with `fcdmbench baseline update`"
-            ),
-        )
+        stale = "baseline stale, refresh it with `fcdmbench baseline update`"
+        status, text = ModelStatus.GAIN, f"{ratio} beyond +{bound:.1%}: {stale}"
     else:
-        status, text = "ok", ""
+        status, text = ModelStatus.OK, ""
     return ModelVerdict(key, status, ratio_now, ratio_base, change, bound, sigma, absolute, text)
 
 
 def compare(
     record: ThroughputRecord,
     baseline: ThroughputRecord | BaselineRecord,
-    thresholds: GateThresholds = GateThresholds(),
+    thresholds: GateThresholds = DEFAULT_THRESHOLDS,
     previous: Verdict | None = None,
     strict: bool = False,
 ) -> Verdict:
@@ -315,7 +223,7 @@ def compare(
     if diffs:
         return Verdict(Status.INCOMPARABLE, messages=tuple(diffs), **common)
     canary_now = _canary_summary(record)
-    noise_now = relative_dispersion(canary_now)
+    noise_now = canary_now.relative_dispersion
     for which, rec in (("run", record), ("baseline", baseline)):
         problem = insufficient_data(rec, t, which=which)
         if problem is not None:
@@ -333,7 +241,7 @@ def compare(
         for k in base_rows
     ]
     models += [
-        ModelVerdict(k, "new", message=f"{k} has no baseline yet")
+        ModelVerdict(k, ModelStatus.NEW, message=f"{k} has no baseline yet")
         for k in now_rows
         if k not in base_rows
     ]
@@ -344,7 +252,7 @@ def compare(
                 f"{m.key}: absolute images/s {m.absolute_change:+.1%} vs baseline "
                 f"(warning only{_env_note(record, baseline)})"
             )
-    regressed = {m.key for m in models if m.status in ("regression", "failed")}
+    regressed = {m.key for m in models if m.is_regressed}
     if not regressed:
         if previous is not None and previous.regressed_keys:
             messages.append(
@@ -359,20 +267,7 @@ def compare(
         return Verdict(Status.REGRESSION, tuple(models), tuple(messages), noise_now, **common)
     messages.append(f"not reproduced in both runs: {', '.join(sorted(regressed))}; passing")
     models = [
-        ModelVerdict(
-            m.key,
-            "warn",
-            m.ratio_now,
-            m.ratio_baseline,
-            m.change,
-            m.bound,
-            m.sigma,
-            m.absolute_change,
-            m.message,
-        )
-        if m.key in regressed
-        else m
-        for m in models
+        dataclasses.replace(m, status=ModelStatus.WARN) if m.key in regressed else m for m in models
     ]
     return Verdict(Status.PASS, tuple(models), tuple(messages), noise_now, **common)
 

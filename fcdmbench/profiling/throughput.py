@@ -10,13 +10,15 @@ and retried, and the result says so.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fcdmbench.errors import ConfigError, DeviceError
-from fcdmbench.profiling.precision import Precision
+from fcdmbench.profiling.canary import build_canary, canary_spec_for
+from fcdmbench.profiling.precision import Precision, apply_precision
 from fcdmbench.profiling.protocol import (
     ItemResult,
     Order,
@@ -26,8 +28,14 @@ from fcdmbench.profiling.protocol import (
     prepare_with_oom_retry,
     run_protocol,
 )
-from fcdmbench.profiling.workloads import Mode, Step, StepOptions
-from fcdmbench.registry import DEFAULT_REF, require_models
+from fcdmbench.profiling.workloads import (
+    Mode,
+    Step,
+    StepOptions,
+    build_model_step,
+    count_gflops_per_image,
+)
+from fcdmbench.registry import DEFAULT_REF, get_spec, require_models
 
 if TYPE_CHECKING:  # the records package is imported when a run starts, not with the CLI
     from fcdmbench.records import ThroughputRecord
@@ -169,7 +177,6 @@ class PlannedItem:
 
 def _model_items(config: ThroughputConfig) -> list[PlannedItem]:
     """Every model variant `config` times, in order, each with the reason it is there."""
-    from fcdmbench.registry import get_spec
 
     names: list[str] = []
     for name in config.measured_models():
@@ -231,8 +238,6 @@ def _model_items(config: ThroughputConfig) -> list[PlannedItem]:
 
 def plan_items(config: ThroughputConfig, device_type: str) -> list[PlannedItem]:
     """What a run of `config` on `device_type` times: the canary first, then every variant."""
-    from fcdmbench.profiling.canary import canary_spec_for
-
     canary = PlannedItem(
         canary_spec_for(device_type).name,
         None,
@@ -255,7 +260,6 @@ def estimate_seconds(config: ThroughputConfig, items: int) -> float:
 
 def plan_workloads(config: ThroughputConfig, device: Any) -> tuple[list[Workload], list[str]]:
     """The models' workloads (variants expanded) and notes about what was skipped."""
-    from fcdmbench.profiling.workloads import build_model_step, count_gflops_per_image
 
     notes: list[str] = []
     workloads: list[Workload] = []
@@ -275,7 +279,6 @@ def plan_workloads(config: ThroughputConfig, device: Any) -> tuple[list[Workload
 
 
 def _fields(obj: Any) -> dict[str, Any]:
-    import dataclasses
 
     return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
 
@@ -294,9 +297,8 @@ def measure_throughput(
         DeviceError: CUDA requested but absent (exit 4).
         ConfigError: an option does not apply to the device or mode (exit 2).
     """
+    # Imported when a run starts: with them the CLI would load the records package at start-up.
     from fcdmbench.env import collect_env
-    from fcdmbench.profiling.canary import build_canary, canary_spec_for
-    from fcdmbench.profiling.precision import apply_precision
     from fcdmbench.profiling.throughput_record import ThroughputReport, resolve_ref
     from fcdmbench.records import RunInfo
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from fcdmbench.errors import UnknownModelError
-from fcdmbench.profiling.stats import summarize
+from fcdmbench.profiling.devices import peak_tflops
 from fcdmbench.records import (
     CanaryResult,
     ProtocolSettings,
@@ -23,7 +23,7 @@ from fcdmbench.records import (
     ThroughputResult,
     ThroughputSettings,
 )
-from fcdmbench.registry import DEFAULT_REF
+from fcdmbench.registry import DEFAULT_REF, get_spec
 
 __all__ = ["SCHEMA", "ThroughputReport", "default_record_path", "resolve_ref"]
 
@@ -42,7 +42,6 @@ def resolve_ref(config: Any) -> tuple[str | None, list[str]]:
     DiT-XL/2 behind a user's back could take an hour on a CPU. An explicit ``--ref`` must exist
     and is added to the run (`ThroughputConfig.measured_models`); ``none`` switches ratios off.
     """
-    from fcdmbench.registry import get_spec
 
     if config.ref is not None and config.ref.lower() == "none":
         return None, []
@@ -72,12 +71,7 @@ def default_record_path(env: Any, config: Any, folder: str | Path = "reports/thr
 
 
 def _median(values: list[float]) -> float | None:
-    return summarize(values)["median"]
-
-
-def _summary(values: list[float]) -> Summary:
-    s = summarize(values)
-    return Summary(s["median"], s["q1"], s["q3"], s["iqr"], tuple(s["samples"]))
+    return Summary.of(values).median
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +92,6 @@ class ThroughputReport:
 
     def to_record(self) -> ThroughputRecord:
         """The complete, typed record of this run."""
-        from fcdmbench.profiling.devices import peak_tflops
 
         cfg = self.config
         peak, peak_source = peak_tflops(self.env.device_slug, cfg.precision.peak_basis)
@@ -111,7 +104,7 @@ class ThroughputReport:
             error=self.canary.error,
             calls_per_block=self.canary.calls_per_block,
             block_s=tuple(self.canary.block_s),
-            calls_per_s=_summary(canary_rate),
+            calls_per_s=Summary.of(canary_rate),
             gflops_per_call=self.canary.gflops_per_image,
             tflops_achieved=_tflops(self.canary.gflops_per_image, _median(canary_rate)),
         )
@@ -186,7 +179,7 @@ class ThroughputReport:
             rows_per_call=r.rows_per_call,
             calls_per_block=r.calls_per_block,
             block_s=tuple(r.block_s),
-            img_per_s=_summary(img_per_s),
+            img_per_s=Summary.of(img_per_s),
             ms_per_forward=ms_per_forward,
             forward_calls_per_s=1000.0 / ms_per_forward if ms_per_forward else None,
             first_call_s=r.first_call_s,
@@ -200,12 +193,11 @@ class ThroughputReport:
             tflops_achieved=tflops,
             mfu=tflops / peak if tflops is not None and peak else None,
             ratio_to_canary=ratio,
-            ratio_to_canary_paired=_summary(paired),
+            ratio_to_canary_paired=Summary.of(paired),
         )
 
     def _add_ref_ratios(self, rows: list[ThroughputResult]) -> list[ThroughputResult]:
         """`ratio_to_ref` (measured, same variant basis) and `paper_ratio_to_ref` (published)."""
-        from fcdmbench.registry import get_spec
 
         ref_row = next((row for row in rows if row.model == self.ref and not row.variant), None)
         ref_rate = ref_row.img_per_s.median if ref_row else None

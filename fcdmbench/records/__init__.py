@@ -1,7 +1,7 @@
 """Typed records: one frozen class per kind, one schema from every command to the gate and report.
 
 Every command's result is a record: a frozen dataclass with a schema name and version
-(``fcdmbench.<kind>/2``), the environment it ran in (`EnvInfo`) and run metadata (`RunInfo`:
+(``fcdmbench.<kind>/N``), the environment it ran in (`EnvInfo`) and run metadata (`RunInfo`:
 fcdmbench version, git sha and dirty flag, start time, command line). Library entry points return
 them complete (`run_flops` -> `FlopsRecord`, `measure_throughput` -> `ThroughputRecord`,
 `evaluate` -> `EvalRecord`, `run_sampling` -> `SampleRecord`, `run_spectral` -> `SpectralRecord`,
@@ -14,7 +14,7 @@ these classes.
 | flops      | `FlopsRecord`      | ``fcdmbench flops --json``                   |
 | throughput | `ThroughputRecord` | ``fcdmbench throughput``                     |
 | baseline   | `BaselineRecord`   | ``fcdmbench baseline update``                |
-| eval       | `EvalRecord`       | ``fcdmbench eval``                           |
+| eval       | `EvalRecord`       | ``fcdmbench eval`` (version 3)               |
 | sample     | `SampleRecord`     | ``fcdmbench sample`` (``<out>.npz.json``)    |
 | spectral   | `SpectralRecord`   | ``fcdmbench analyze spectral``               |
 | roofline   | `RooflineRecord`   | ``fcdmbench roofline --json`` (a model)      |
@@ -23,8 +23,8 @@ these classes.
 | audit      | `AuditRecord`      | ``fcdmbench audit --json`` (a model)         |
 | report     | `ReportManifest`   | ``fcdmbench report`` (``manifest.json``)     |
 
-Schema-1 files (written before records were typed) are migrated on reading where they hold what
-schema 2 needs, and otherwise refused with "re-run ... with this version".
+A file of an older schema version is refused with "re-run ... with this version" (no version
+before the typed records was released); roofline and memory records still read schema 1.
 
 Example:
     >>> from fcdmbench.records import read_record, write_record
@@ -43,9 +43,20 @@ from typing import Any
 
 from fcdmbench.env import EnvInfo
 from fcdmbench.errors import InputError
+from fcdmbench.files import write_json_atomic
 from fcdmbench.records._base import Record, RunInfo, now_iso, schema_parts
 from fcdmbench.records.audit import AuditRecord
-from fcdmbench.records.evaluation import PAPER_NUM_SAMPLES, EvalRecord, SamplerSettings
+from fcdmbench.records.evaluation import (
+    PAPER_NUM_SAMPLES,
+    EvalMode,
+    EvalRecord,
+    EvalTimings,
+    InceptionGraph,
+    ReferenceFile,
+    SamplerSettings,
+    SamplesFile,
+    TensorFlowInfo,
+)
 from fcdmbench.records.flops import (
     CFG_FACTOR,
     CONVENTION,
@@ -79,13 +90,19 @@ from fcdmbench.records.roofline import (
     TrainSettings,
 )
 from fcdmbench.records.sampling import (
+    CheckpointInfo,
     GuidanceInfo,
+    LabelInfo,
     SampleModel,
     SamplePrecision,
     SampleRecord,
     SamplerInfo,
+    SampleTiming,
+    SDEInfo,
     SpectralCurve,
     SpectralRecord,
+    SpectralSource,
+    VAEInfo,
 )
 from fcdmbench.records.throughput import (
     BaselineRecord,
@@ -99,19 +116,27 @@ from fcdmbench.records.throughput import (
 )
 
 __all__ = [
+    "CFG_FACTOR",
+    "CONVENTION",
+    "PAPER_NUM_SAMPLES",
+    "RECORD_TYPES",
+    "TRAIN_FACTOR",
     "AllReduce",
     "AuditRecord",
     "BaselineRecord",
-    "CFG_FACTOR",
-    "CONVENTION",
     "CanaryResult",
+    "CheckpointInfo",
     "CounterComparison",
     "CpuCalibration",
     "EnvInfo",
+    "EvalMode",
     "EvalRecord",
+    "EvalTimings",
     "FlopsRecord",
     "FlopsResult",
     "GuidanceInfo",
+    "InceptionGraph",
+    "LabelInfo",
     "MeasuredThroughput",
     "MemoryCard",
     "MemoryRecord",
@@ -120,26 +145,29 @@ __all__ = [
     "ModuleCount",
     "OpCount",
     "OpTime",
-    "PAPER_NUM_SAMPLES",
     "ProtocolSettings",
-    "RECORD_TYPES",
     "Record",
+    "ReferenceFile",
     "ReportManifest",
     "RooflineDevice",
     "RooflineRecord",
     "RooflineResult",
     "RooflineSettings",
     "RunInfo",
+    "SDEInfo",
     "SampleModel",
     "SamplePrecision",
     "SampleRecord",
+    "SampleTiming",
     "SamplerInfo",
     "SamplerSettings",
+    "SamplesFile",
     "SpectralCurve",
     "SpectralRecord",
+    "SpectralSource",
     "StepMemory",
     "Summary",
-    "TRAIN_FACTOR",
+    "TensorFlowInfo",
     "ThroughputPoint",
     "ThroughputRecord",
     "ThroughputResult",
@@ -148,6 +176,7 @@ __all__ = [
     "TrainResult",
     "TrainRooflineRecord",
     "TrainSettings",
+    "VAEInfo",
     "now_iso",
     "read_json",
     "read_record",
@@ -218,8 +247,6 @@ def record_from_json(
             hint="records are the .json files fcdmbench commands write",
         )
     found = parts[0]
-    if found == "throughput" and parts[1] == 1 and isinstance(obj.get("baseline"), dict):
-        found = "baseline"  # schema 1 stored baselines as throughput records + "baseline"
     wanted = _kind_name(kind)
     if wanted is not None and found != wanted:
         raise InputError(
@@ -236,7 +263,7 @@ def record_from_json(
 
 
 def read_record(path: str | Path, kind: str | type[Record] | None = None) -> Any:
-    """Read, validate and (for schema 1) migrate the record at `path`.
+    """Read and validate the record at `path`.
 
     Args:
         path: a ``.json`` record file.
@@ -254,7 +281,6 @@ def read_record(path: str | Path, kind: str | type[Record] | None = None) -> Any
 
 def write_record(path: str | Path, record: Record, *, make_parents: bool = False) -> Path:
     """Write `record` as indented JSON, atomically, with normal file permissions."""
-    from fcdmbench.files import write_json_atomic
 
     if not isinstance(record, Record):
         raise TypeError(f"write_record takes a record object, got {type(record).__name__}")

@@ -5,8 +5,8 @@ checks every field against the class's type hints and raises `InputError` naming
 dotted field (``run.json: results[0].batch: expected int, got '4'``); unknown keys are ignored, so
 a reader of schema version N accepts records a later release wrote under the same version.
 ``to_json`` writes the fields (plus the class's ``DERIVED`` properties, for people reading the
-file) under ``schema``. Supported field types: str, int, float, bool, None, unions, Any,
-``tuple[T, ...]``, ``dict[str, T]`` and nested dataclasses.
+file) under ``schema``. Supported field types: str, int, float, bool, None, unions, Any, enums
+(stored as their values), ``tuple[T, ...]``, ``dict[str, T]`` and nested dataclasses.
 
 This module imports neither torch nor the CLI nor the reporting layer.
 """
@@ -24,9 +24,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
+from fcdmbench import __version__
+from fcdmbench.env import git_state
 from fcdmbench.errors import InputError
 
-__all__ = ["Record", "RunInfo", "dump", "now_iso", "parse", "run_from_env", "schema_parts"]
+__all__ = ["Record", "RunInfo", "dump", "now_iso", "parse", "schema_parts", "v1_missing"]
 
 
 def schema_parts(schema: Any) -> tuple[str, int] | None:
@@ -127,6 +129,12 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
             raise _Invalid(path, f"expected an object, got {_short(value)}")
         _, value_type = typing.get_args(tp) or (str, Any)
         return {str(k): _convert(value_type, v, f"{path}.{k}") for k, v in value.items()}
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        try:
+            return tp(value)
+        except ValueError:
+            allowed = ", ".join(repr(m.value) for m in tp)
+            raise _Invalid(path, f"expected one of {allowed}, got {_short(value)}") from None
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise _Invalid(path, f"expected an object, got {_short(value)}")
@@ -202,13 +210,9 @@ def _command_line() -> str:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class RunInfo:
-    """Who produced a record: fcdmbench version, git state, start time, command line.
+    """Who produced a record: fcdmbench version, git state, start time, command line."""
 
-    ``fcdmbench`` (the package version) is None only in records migrated from schema 1, which
-    did not store it.
-    """
-
-    fcdmbench: str | None
+    fcdmbench: str
     git_sha: str | None
     git_dirty: bool | None
     started: str
@@ -217,8 +221,6 @@ class RunInfo:
     @classmethod
     def current(cls, started: str | None = None) -> RunInfo:
         """This process: version, git HEAD of the checkout, now (UTC) unless `started`, argv."""
-        from fcdmbench import __version__
-        from fcdmbench.env import git_state
 
         sha, dirty = git_state()
         return cls(
@@ -235,25 +237,12 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def run_from_env(env: dict, run: dict | None = None) -> dict:
-    """A schema-2 ``run`` section for a schema-1 record (from its old ``run`` or its ``env``)."""
-    run = run or {}
-    argv = env.get("argv") or []
-    command = run.get("cli") or (shlex.join(argv) if argv else "unknown (schema 1 record)")
-    return {
-        "fcdmbench": None,
-        "git_sha": run.get("git_sha", env.get("git_sha")),
-        "git_dirty": run.get("dirty", env.get("git_dirty")),
-        "started": run.get("started") or env.get("created") or "",
-        "command": command,
-    }
-
-
 class Record:
-    """Base of every record class: ``SCHEMA``, `to_json`, `from_json` and schema-1 migration.
+    """Base of every record class: ``SCHEMA``, `to_json`, `from_json`.
 
     Subclasses are ``@dataclass(frozen=True, slots=True)`` and set ``SCHEMA``
-    (``"fcdmbench.<kind>/2"``); those that can read schema-1 files override `_from_v1`.
+    (``"fcdmbench.<kind>/N"``). A file of an older version is refused with "re-run", unless the
+    class overrides `_from_v1` (roofline and memory records still read their schema-1 files).
     """
 
     __slots__ = ()
@@ -276,7 +265,7 @@ class Record:
 
     @classmethod
     def from_json(cls, obj: Any, source: Any = None) -> Self:
-        """Validate `obj` (parsed JSON) and build the record; schema-1 objects are migrated.
+        """Validate `obj` (parsed JSON) and build the record.
 
         Args:
             obj: the parsed JSON object.
@@ -312,7 +301,7 @@ class Record:
 
     @classmethod
     def _from_v1(cls, obj: dict, where: str) -> dict:
-        """The schema-2 JSON for a schema-1 object; the default refuses with a clear message."""
+        """The current JSON for an older object; the default refuses with a clear message."""
         raise InputError(
             f"{where} has schema {obj.get('schema')}, which this fcdmbench no longer reads",
             hint=f"re-run the command that wrote it with this version (schema {cls.SCHEMA})",

@@ -1,10 +1,14 @@
-"""``fcdmbench.eval/2``: ADM-compatible metrics of one samples ``.npz`` and what produced it.
+"""``fcdmbench.eval/3``: ADM-compatible metrics of one samples ``.npz`` and what produced it.
 
 ``model`` (a registry name) and ``sampler`` come from the ``samples.npz.json`` record that
 `fcdmbench sample` wrote beside the npz, or from ``--model`` / ``--meta`` when there is none; the
 report places an eval record in a table row by model, resolution, training steps and guidance.
 ``mode`` says whether every stage was ADM-exact; ``num_samples`` below 50,000 (the papers' FID-50K)
 or a smoke sample makes a value incomparable with a published one.
+
+Version 3 stores ``mode.adm_exact`` as a JSON bool (version 2 had the string ``"true"``) and names
+each timing for what it measures (version 2's ``hash_s`` also held TensorFlow's import and the
+Inception graph's build).
 """
 
 from __future__ import annotations
@@ -13,10 +17,20 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from fcdmbench.env import EnvInfo
-from fcdmbench.records._base import Record, RunInfo, run_from_env, v1_missing
+from fcdmbench.records._base import Record, RunInfo
 from fcdmbench.records.sampling import SampleRecord
 
-__all__ = ["EvalRecord", "SamplerSettings", "PAPER_NUM_SAMPLES"]
+__all__ = [
+    "EvalMode",
+    "EvalRecord",
+    "EvalTimings",
+    "InceptionGraph",
+    "PAPER_NUM_SAMPLES",
+    "ReferenceFile",
+    "SamplerSettings",
+    "SamplesFile",
+    "TensorFlowInfo",
+]
 
 #: The papers' FID-50K: metrics on fewer samples are not comparable with published ones.
 PAPER_NUM_SAMPLES = 50_000
@@ -44,7 +58,7 @@ class SamplerSettings:
 
     @classmethod
     def from_sample_record(cls, record: SampleRecord, source: str) -> SamplerSettings:
-        vae = record.vae.get("resolved") or record.vae.get("source")
+        vae = record.vae.resolved or record.vae.source
         return cls(
             source=source,
             name=record.sampler.name,
@@ -52,9 +66,9 @@ class SamplerSettings:
             cfg_scale=record.cfg.scale,
             seed=record.seed,
             precision=record.precision.mode,
-            vae=None if vae is None else str(vae),
+            vae=vae,
             smoke=record.smoke,
-            checkpoint_sha256=record.checkpoint.get("sha256"),
+            checkpoint_sha256=record.checkpoint.sha256,
             network_evaluations_per_image=record.sampler.network_evaluations_per_image,
             rng=record.rng,
         )
@@ -92,10 +106,91 @@ class SamplerSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class EvalMode:
+    """How the metric stages ran.
+
+    `sqrtm` and `distance` are the methods asked for; `sqrtm_fallback` says where ``eigh`` was
+    replaced by ADM's exact square root because a covariance was singular (None: it was not);
+    `adm_exact`: every stage reproduced ADM's evaluator bit for bit; `mirrored_products`: the
+    block shapes whose ``V U^T`` was checked against ``(U V^T)^T`` and reused only where equal.
+    """
+
+    sqrtm: str
+    distance: str
+    adm_exact: bool
+    mirrored_products: str = "not used"
+    sqrtm_fallback: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SamplesFile:
+    """The evaluated npz: content hash, image size, whether its activations came from the cache."""
+
+    path: str
+    sha256: str
+    resolution: tuple[int, int]
+    activations_cached: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceFile:
+    """The reference batch as given (`name_or_path`) and as used.
+
+    `sha256_status`: the manifest check (``ok``, or ``not in manifest`` for a path); `stats`:
+    whether its FID statistics were stored in the file (as ADM uses them) or computed here.
+    """
+
+    name_or_path: str
+    path: str
+    sha256: str
+    sha256_status: str
+    stats: str
+    activations_cached: bool
+
+
+@dataclass(frozen=True, slots=True)
+class InceptionGraph:
+    """The Inception graph that made the activations (`extractor_id` keys the cache)."""
+
+    path: str
+    sha256: str
+    extractor_id: str
+    batch_size: int
+
+
+@dataclass(frozen=True, slots=True)
+class EvalTimings:
+    """Seconds per stage, each named for what it measures.
+
+    `checks_s`: the preflight (headers, manifest, records); `hash_s`: sha256 of the samples and
+    of the reference batch; `inception_load_s`: the graph's sha256 checks, TensorFlow's import and
+    the graph build (0 when the caller passed an extractor); `extract_s`: activations of both
+    sets (or reading them from the cache); `fid_sfid_s`, `inception_score_s`,
+    `precision_recall_s`: the metrics.
+    """
+
+    checks_s: float = 0.0
+    hash_s: float = 0.0
+    inception_load_s: float = 0.0
+    extract_s: float = 0.0
+    fid_sfid_s: float = 0.0
+    inception_score_s: float = 0.0
+    precision_recall_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class TensorFlowInfo:
+    """TensorFlow's version and the GPUs it saw (the Inception graph runs there)."""
+
+    version: str
+    gpus: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class EvalRecord(Record):
     """One `fcdmbench eval` run (metrics are None only if they could not be computed)."""
 
-    SCHEMA: ClassVar[str] = "fcdmbench.eval/2"
+    SCHEMA: ClassVar[str] = "fcdmbench.eval/3"
 
     run: RunInfo
     env: EnvInfo
@@ -109,18 +204,18 @@ class EvalRecord(Record):
     num_ref: int
     allow_fewer: bool
     resolution: int
-    mode: dict[str, str]
-    samples: dict[str, Any]
-    reference: dict[str, Any]
-    inception: dict[str, Any]
+    mode: EvalMode
+    samples: SamplesFile
+    reference: ReferenceFile
+    inception: InceptionGraph
     model: str | None = None
     model_source: str | None = None  # "sample record", "--model" or "--meta"
     training_steps: int | None = None
     sampler: SamplerSettings | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     sample_record: str | None = None
-    timings_s: dict[str, float] = field(default_factory=dict)
-    tensorflow: dict[str, Any] | None = None
+    timings_s: EvalTimings = EvalTimings()
+    tensorflow: TensorFlowInfo | None = None
 
     @property
     def cfg_scale(self) -> float | None:
@@ -128,80 +223,16 @@ class EvalRecord(Record):
 
     @property
     def is_adm_exact(self) -> bool:
-        return self.mode.get("adm_exact") == "true"
+        return self.mode.adm_exact
 
     @property
     def is_paper_protocol(self) -> bool:
         """FID-50K, ADM-exact, against an ADM reference batch, from trained weights."""
         smoke = self.sampler is not None and bool(self.sampler.smoke)
-        ref = str(self.reference.get("name_or_path", ""))
+        ref = self.reference.name_or_path
         return (
             self.num_samples >= PAPER_NUM_SAMPLES
             and self.is_adm_exact
             and ref.startswith("imagenet")
             and not smoke
         )
-
-    @classmethod
-    def _from_v1(cls, obj: dict, where: str) -> dict:
-        env = obj.get("env")
-        command = "fcdmbench eval SAMPLES.npz ..."
-        if not isinstance(env, dict):
-            raise v1_missing(where, obj, "env", command)
-        samples = obj.get("samples")
-        if not isinstance(samples, dict) or not samples.get("resolution"):
-            raise v1_missing(where, obj, "samples.resolution", command)
-        meta = obj.get("sampler") if isinstance(obj.get("sampler"), dict) else {}
-        sample = obj.get("sample_record") if isinstance(obj.get("sample_record"), dict) else None
-        model, model_source, sampler = meta.get("model"), "--meta", None
-        if model is None:
-            model_source = None
-        if sample is not None and isinstance(sample.get("record"), dict):
-            try:
-                embedded = SampleRecord.from_json(sample["record"], f"{where} (sample_record)")
-            except Exception:  # noqa: BLE001 - a malformed embedded record: use what is left
-                embedded = None
-            if embedded is not None:
-                model, model_source = embedded.model.name, "sample record"
-                sampler = SamplerSettings.from_sample_record(embedded, str(sample.get("path")))
-        if sampler is None:
-            found = SamplerSettings.from_meta(meta)
-            sampler = None if found is None else _dump_settings(found)
-        else:
-            sampler = _dump_settings(sampler)
-        keep = (
-            "inception_score",
-            "fid",
-            "sfid",
-            "precision",
-            "recall",
-            "num_samples",
-            "num_available",
-            "num_ref",
-            "allow_fewer",
-            "mode",
-            "samples",
-            "reference",
-            "inception",
-            "timings_s",
-            "tensorflow",
-        )
-        steps = meta.get("training_steps")
-        return {
-            **{k: obj[k] for k in keep if k in obj},
-            "run": run_from_env(env),
-            "env": env,
-            "resolution": samples["resolution"][0],
-            "model": model,
-            "model_source": model_source,
-            "training_steps": steps if isinstance(steps, int) else None,
-            "sampler": sampler,
-            "meta": meta,
-            "sample_record": None if sample is None else sample.get("path"),
-        }
-
-
-def _dump_settings(settings: SamplerSettings) -> dict:
-    from fcdmbench.records._base import dump
-
-    return dump(settings)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from fcdmbench.env import EnvInfo
-from fcdmbench.records._base import Record, RunInfo, run_from_env, v1_missing
+from fcdmbench.records._base import Record, RunInfo, dump
 
 __all__ = [
     "CFG_FACTOR",
@@ -144,7 +144,6 @@ class FlopsResult:
 
     def to_record(self) -> dict:
         """Plain JSON-ready dict (every derived figure included; no ``schema``)."""
-        from fcdmbench.records._base import dump
 
         return {**dump(self), "convention": CONVENTION}
 
@@ -193,27 +192,3 @@ class FlopsRecord(Record):
     def result(self, model: str) -> FlopsResult | None:
         """The result for registry name `model`, or None."""
         return next((r for r in self.results if r.model == model), None)
-
-    @classmethod
-    def _from_v1(cls, obj: dict, where: str) -> dict:
-        env = obj.get("env")
-        command = "fcdmbench flops --models ... --json PATH"
-        if not isinstance(env, dict):
-            raise v1_missing(where, obj, "env (library records of schema 1 lacked it)", command)
-        config = obj.get("config") or {}
-        if not isinstance(config, dict) or "resolution" not in config:
-            raise v1_missing(where, obj, "config", command)
-        return {
-            "run": run_from_env(env),
-            "env": env,
-            "models": config.get("models", [r.get("model") for r in obj.get("results", [])]),
-            "resolution": config["resolution"],
-            "batch": config.get("batch", 1),
-            "cfg": config.get("cfg", False),
-            "counter": config.get("counter", "flop_counter"),
-            "ref": config.get("ref"),
-            "results": obj.get("results"),
-            "comparisons": obj.get("comparisons", []),
-            "notes": obj.get("notes", []),
-            "convention": obj.get("convention", CONVENTION),
-        }

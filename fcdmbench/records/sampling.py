@@ -5,8 +5,8 @@ The sample record names everything that moves FID (MEASUREMENT.md section 4): mo
 overrides, checkpoint hash and which weights were used, sampler and steps, guidance, seeds and
 their scheme, labels, VAE, precision, devices. `fcdmbench eval` reads it to label its own record.
 ``rng`` says whose random-number scheme drew the noise (``"fcdmbench"``: per-batch generators,
-independent of the number of processes; ``"upstream"``: the upstream script's); None in records
-written before the field existed.
+independent of the number of processes; ``"upstream"``: the upstream script's); None where a
+file does not say.
 """
 
 from __future__ import annotations
@@ -15,16 +15,22 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from fcdmbench.env import EnvInfo
-from fcdmbench.records._base import Record, RunInfo, run_from_env, v1_missing
+from fcdmbench.records._base import Record, RunInfo
 
 __all__ = [
+    "CheckpointInfo",
     "GuidanceInfo",
+    "LabelInfo",
+    "SDEInfo",
     "SampleModel",
     "SamplePrecision",
     "SampleRecord",
+    "SampleTiming",
     "SamplerInfo",
     "SpectralCurve",
     "SpectralRecord",
+    "SpectralSource",
+    "VAEInfo",
 ]
 
 
@@ -37,6 +43,57 @@ class SampleModel:
 
 
 @dataclass(frozen=True, slots=True)
+class CheckpointInfo:
+    """The network's weights: the file (None in smoke mode) and which of its weights were used."""
+
+    path: str | None
+    sha256: str | None
+    weights_used: str  # "ema", "model", ... or "random (smoke mode)"
+    weights_available: tuple[str, ...] = ()
+    smoke: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class VAEInfo:
+    """The VAE as asked for (`source`) and as loaded (`resolved`, its weights' sha256)."""
+
+    source: str
+    resolved: str
+    weights_sha256: str | None
+    random_weights: bool
+    latent_scale: float
+    decode: str
+
+
+@dataclass(frozen=True, slots=True)
+class SDEInfo:
+    """The flow sampler's Euler-Maruyama settings."""
+
+    steps: int
+    last_step_size: float
+    diffusion_norm: float
+    diffusion_form: str = "sigma"
+    last_step: str = "mean"
+
+
+@dataclass(frozen=True, slots=True)
+class LabelInfo:
+    """How class labels were drawn; `num_classes` is also the null (unconditional) label."""
+
+    scheme: str
+    num_classes: int
+
+
+@dataclass(frozen=True, slots=True)
+class SampleTiming:
+    """Wall time of this process's run, and the time every shard's batches took."""
+
+    wall_s_this_run: float
+    batch_seconds_all_shards: float
+    img_per_s_per_process: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class SamplerInfo:
     name: str  # iddpm, ddim, sde
     steps: int
@@ -46,7 +103,7 @@ class SamplerInfo:
     train_steps: int | None = None
     beta_schedule: str | None = None
     ddim_eta: float | None = None
-    sde: dict[str, Any] | None = None
+    sde: SDEInfo | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +134,7 @@ class SampleRecord(Record):
     npz_sha256: str
     smoke: bool
     model: SampleModel
-    checkpoint: dict[str, Any]
+    checkpoint: CheckpointInfo
     sampler: SamplerInfo
     cfg: GuidanceInfo
     seed: int
@@ -85,25 +142,18 @@ class SampleRecord(Record):
     batch_size: int
     resolution: int
     precision: SamplePrecision
-    vae: dict[str, Any] = field(default_factory=dict)
-    arrays: dict[str, str] = field(default_factory=dict)
+    vae: VAEInfo
+    labels: LabelInfo
+    timing: SampleTiming
+    arrays: dict[str, str] = field(default_factory=dict)  # npz member -> what it holds
     seed_scheme: str = ""
-    labels: dict[str, Any] = field(default_factory=dict)
-    devices: dict[str, int] = field(default_factory=dict)
+    devices: dict[str, int] = field(default_factory=dict)  # device name -> images it made
     world_size: int = 1
     backend: str | None = None
     resumed: bool = False
     batches_total: int | None = None
     batches_generated_this_run: int | None = None
-    timing: dict[str, float | None] = field(default_factory=dict)
     rng: str | None = None
-
-    @classmethod
-    def _from_v1(cls, obj: dict, where: str) -> dict:
-        env = obj.get("env")
-        if not isinstance(env, dict) or not isinstance(obj.get("model"), dict):
-            raise v1_missing(where, obj, "env or model section", "fcdmbench sample ...")
-        return {**obj, "run": run_from_env(env)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +165,17 @@ class SpectralCurve:
 
 
 @dataclass(frozen=True, slots=True)
+class SpectralSource:
+    """What the curves were computed on: images from `path` (encoded by `vae`), or synthetic
+    latents; `labels`: ``"arr_1"`` or ``"null"`` (the unconditional label)."""
+
+    kind: str
+    labels: str
+    path: str | None = None
+    vae: VAEInfo | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class SpectralRecord(Record):
     """Spectral energy of the predicted noise per timestep, one curve per model (Figure 7)."""
 
@@ -123,13 +184,13 @@ class SpectralRecord(Record):
     run: RunInfo
     env: EnvInfo
     models: tuple[str, ...]
-    weights: dict[str, str]
+    weights: dict[str, str]  # model -> weights used
     smoke: bool
     num_samples: int
     timesteps: tuple[int, ...]
     resolution: int
     seed: int
-    source: dict[str, Any]
+    source: SpectralSource
     curves: dict[str, SpectralCurve]
     figure: str = "FCDM paper App. F, Figure 7 (spectral energy of predicted noise)"
     definition: str = ""
@@ -137,10 +198,3 @@ class SpectralRecord(Record):
     overrides: dict[str, Any] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
     rng: str | None = None
-
-    @classmethod
-    def _from_v1(cls, obj: dict, where: str) -> dict:
-        env = obj.get("env")
-        if not isinstance(env, dict):
-            raise v1_missing(where, obj, "env", "fcdmbench analyze spectral ...")
-        return {**obj, "run": run_from_env(env)}

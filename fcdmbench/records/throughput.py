@@ -3,27 +3,28 @@
 Layout (MEASUREMENT.md section 3.2): ``run``, ``env``, ``config`` (precision mode and the flags
 read back from torch, batch, resolution, ...), ``protocol``, ``canary`` (the fixed workload every
 model is divided by: ``name``, raw block times), ``results`` (one row per model variant, raw
-per-block times kept), ``notes``, and ``check`` once the regression gate ran.
+per-block times kept), ``notes``, and ``check`` (the gate's `Verdict`) once the regression gate
+ran.
 
 Unit: ``img_per_s`` = images per second through one network evaluation in infer mode (the
 papers' "it/s"; CFG counts an image once although the network sees two rows), through one
 optimiser step in train mode. ``ratio_to_canary`` is a model's median images/s over the canary's
 calls/s; ``ratio_to_ref`` divides by the reference model (DiT-XL/2 by default) measured in the
 same run. Memory is in GiB (2**30 bytes).
-
-Schema 1 (fcdmbench before records were typed) called the canary ``reference`` and its ratio
-``ratio_to_reference``; such files are migrated on reading.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
 from fcdmbench.env import EnvInfo
 from fcdmbench.errors import InputError
-from fcdmbench.records._base import Record, RunInfo, dump, run_from_env, schema_parts, v1_missing
+from fcdmbench.records._base import Record, RunInfo, dump, parse, schema_parts
+from fcdmbench.records.gate import Verdict
 
 __all__ = [
     "BaselineRecord",
@@ -39,13 +40,28 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class Summary:
-    """Median, quartiles (inclusive method) and IQR of per-block samples, samples kept raw."""
+    """Median, quartiles (inclusive method) and IQR of per-block samples, samples kept raw.
+
+    The one summary of a timing: the record stores it, the regression gate judges by it.
+    """
 
     median: float | None
     q1: float | None
     q3: float | None
     iqr: float | None
     samples: tuple[float, ...] = ()
+
+    @classmethod
+    def of(cls, samples: Sequence[float]) -> Summary:
+        """The summary of `samples` (every statistic None when there is none)."""
+        values = tuple(float(v) for v in samples)
+        if not values:
+            return cls(None, None, None, None)
+        if len(values) == 1:
+            q1 = median = q3 = values[0]
+        else:
+            q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive")
+        return cls(median, q1, q3, q3 - q1, values)
 
     @property
     def relative_dispersion(self) -> float:
@@ -216,13 +232,13 @@ class ThroughputRecord(Record):
     peak_tflops: float | None = None
     peak_source: str | None = None
     notes: tuple[str, ...] = ()
-    check: dict[str, Any] | None = None
+    check: Verdict | None = None  # the regression gate's verdict, when it ran
 
     def result(self, key: str) -> ThroughputResult | None:
         """The row with `key` (``"fcdm-xl"``, ``"fcdm-xl[ckpt-always]"``), or None."""
         return next((r for r in self.results if r.key == key), None)
 
-    def with_check(self, check: dict[str, Any] | None) -> Self:
+    def with_check(self, check: Verdict | None) -> Self:
         return dataclasses.replace(self, check=check)
 
     def points(self, source: str = "", variants: bool = False) -> tuple[ThroughputPoint, ...]:
@@ -270,34 +286,6 @@ class ThroughputRecord(Record):
         point = next((p for p in self.points() if p.model == model), None)
         return None if point is None else point.img_per_s
 
-    @classmethod
-    def _from_v1(cls, obj: dict, where: str) -> dict:
-        command = "fcdmbench throughput ..."
-        for key in ("env", "config", "protocol", "canary", "results"):
-            if not isinstance(obj.get(key), (dict, list)):
-                raise v1_missing(where, obj, f"'{key}' section", command)
-        canary = {**obj["canary"], "name": obj.get("reference") or obj["canary"].get("key")}
-        rows = []
-        for row in obj["results"]:
-            if not isinstance(row, dict):
-                rows.append(row)
-                continue
-            row = dict(row)
-            row.pop("img_per_s_per_nfe", None)
-            if "ratio_to_reference" in row:
-                row["ratio_to_canary"] = row.pop("ratio_to_reference")
-            if "ratio_to_reference_paired" in row:
-                row["ratio_to_canary_paired"] = row.pop("ratio_to_reference_paired")
-            if "peak_mem_gb" in row:
-                row.setdefault("peak_mem_gib", row.pop("peak_mem_gb"))
-            rows.append(row)
-        return {
-            **{k: v for k, v in obj.items() if k not in ("reference", "canary", "results", "run")},
-            "run": run_from_env(obj["env"], obj.get("run")),
-            "canary": canary,
-            "results": rows,
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class BaselineRecord(Record):
@@ -325,13 +313,7 @@ class BaselineRecord(Record):
     def from_json(cls, obj: Any, source: Any = None) -> Self:
         where = str(source) if source is not None else "record"
         parts = schema_parts(obj.get("schema")) if isinstance(obj, dict) else None
-        if parts == ("throughput", 1) and isinstance(obj.get("baseline"), dict):
-            # schema 1: a throughput record with a "baseline" section
-            body = {k: v for k, v in obj.items() if k not in ("baseline", "check")}
-            obj = {"schema": cls.SCHEMA, "baseline": obj["baseline"], "record": body}
-        elif parts is not None and parts[0] == "baseline" and parts[1] > cls.version():
-            return super().from_json(obj, source)  # "newer than this fcdmbench reads"
-        elif parts != ("baseline", cls.version()):
+        if parts != ("baseline", cls.version()):
             return super().from_json(obj, source)  # the standard schema errors
         info, body = obj.get("baseline"), obj.get("record")
         if not isinstance(info, dict) or not isinstance(body, dict):
@@ -340,8 +322,6 @@ class BaselineRecord(Record):
                 hint="re-create it with `fcdmbench baseline update RECORD`",
             )
         record = ThroughputRecord.from_json(body, source=f"{where} (record)")
-        from fcdmbench.records._base import parse
-
         fields = parse(_BaselineInfo, info, source, "baseline")
         return cls(record=record, **{f.name: getattr(fields, f.name) for f in _INFO_FIELDS})
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fcdmbench.errors import InputError
+from fcdmbench.errors import InputError, UnknownModelError
 from fcdmbench.records import (
     BaselineRecord,
     EvalRecord,
@@ -38,6 +38,8 @@ from fcdmbench.records import (
     read_json,
     record_from_json,
 )
+from fcdmbench.registry import normalize_name, resolve
+from fcdmbench.reporting.measure import is_registered
 
 __all__ = [
     "EvalPoint",
@@ -190,8 +192,6 @@ def load_records(
 
 
 def _canonical(name: str) -> str:
-    from fcdmbench.errors import UnknownModelError
-    from fcdmbench.registry import normalize_name, resolve
 
     try:
         return resolve(name)[0].name
@@ -294,7 +294,6 @@ class Measurements:
     def _meta(self, name: str, resolution: int, overrides: dict) -> Any:
         if self._count is None:
             return None
-        from fcdmbench.reporting.measure import is_registered
 
         if not is_registered(name):
             return None

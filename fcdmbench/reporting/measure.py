@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["META_METHOD", "MetaCount", "clear_cache", "is_registered", "meta_gmacs"]
+from fcdmbench.errors import UnknownModelError
+from fcdmbench.profiling.flops import count_flops
+from fcdmbench.registry import resolve
 
-#: How the measured FLOP column was produced (printed beside every measured GMACs cell).
-META_METHOD = "meta"
+__all__ = ["MetaCount", "is_registered", "meta_gmacs"]
 
 _CACHE: dict[tuple, MetaCount] = {}
 
@@ -40,19 +41,12 @@ class MetaCount:
 
 def is_registered(name: str) -> bool:
     """True when `name` is a registry name (or alias) today; never raises."""
-    from fcdmbench.errors import UnknownModelError
-    from fcdmbench.registry import resolve
 
     try:
         resolve(name)
     except UnknownModelError:
         return False
     return True
-
-
-def clear_cache() -> None:
-    """Forget counts (tests; a long-lived process after registering new models)."""
-    _CACHE.clear()
 
 
 def meta_gmacs(name: str, resolution: int = 256, **overrides: Any) -> MetaCount:
@@ -73,8 +67,6 @@ def meta_gmacs(name: str, resolution: int = 256, **overrides: Any) -> MetaCount:
     key = (name, resolution, tuple(sorted(overrides.items())))
     if key in _CACHE:
         return _CACHE[key]
-    from fcdmbench.profiling.flops import count_flops
-    from fcdmbench.registry import resolve
 
     spec, _ = resolve(name)
     report = count_flops(spec, resolution=resolution, overrides=overrides)

@@ -19,7 +19,16 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from fcdmbench.env import device_slug
 from fcdmbench.errors import ConfigError, InputError
+from fcdmbench.files import prepare_output, write_text_atomic
+from fcdmbench.records import ReportManifest, RunInfo, write_record
+from fcdmbench.reporting import render
+from fcdmbench.reporting.claims import claim_tables, published_bounds, report_audit
+from fcdmbench.reporting.collect import Measurements, load_records
+from fcdmbench.reporting.measure import meta_gmacs
+from fcdmbench.reporting.plots import build_figures
+from fcdmbench.reporting.tables import build_tables
 
 __all__ = ["ReportConfig", "ReportFormat", "ReportResult", "build_report", "report_dir_name"]
 
@@ -113,7 +122,6 @@ def report_dir_name(records, local_slug: str, torch_tag: str, use_meta: bool, da
 
 def _local_env(use_meta: bool) -> tuple[str, str]:
     """(device slug, torch tag) of this machine; torch is imported only when counting."""
-    from fcdmbench.env import device_slug
 
     cpu = "cpu"
     try:
@@ -138,8 +146,6 @@ def _stderr_warn(message: str) -> None:
 def _staging_dir(out_dir: Path) -> Path:
     """An empty temporary folder beside `out_dir` (same filesystem: the final rename is atomic)."""
     import tempfile
-
-    from fcdmbench.files import prepare_output
 
     parent = out_dir.parent
     if not out_dir.is_dir():
@@ -208,13 +214,6 @@ def build_report(
     """
     import shutil
 
-    from fcdmbench.records import ReportManifest, RunInfo, write_record
-    from fcdmbench.reporting import render
-    from fcdmbench.reporting.claims import claim_tables, published_bounds, report_audit
-    from fcdmbench.reporting.collect import Measurements, load_records
-    from fcdmbench.reporting.plots import build_figures
-    from fcdmbench.reporting.tables import build_tables
-
     run = RunInfo.current()
     warnings: list[str] = []
 
@@ -224,8 +223,6 @@ def build_report(
 
     records = load_records(config.records, warn=note)
     if count is None and config.use_meta:
-        from fcdmbench.reporting.measure import meta_gmacs
-
         count = meta_gmacs
     measurements = Measurements(records, count=count if config.use_meta else None, warn=note)
     local_slug, torch_tag = _local_env(config.use_meta)
@@ -326,6 +323,5 @@ def _preamble(records, config: ReportConfig, local_slug: str, torch_tag: str) ->
 
 
 def _write(path: Path, text: str) -> Path:
-    from fcdmbench.files import write_text_atomic
 
     return write_text_atomic(path, text, make_parents=True)

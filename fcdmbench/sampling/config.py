@@ -9,6 +9,7 @@ from typing import Any
 
 from fcdmbench.errors import ConfigError
 from fcdmbench.profiling.precision import Precision
+from fcdmbench.sampling.diffusion import TRAIN_STEPS, space_timesteps
 from fcdmbench.sampling.samplers import SamplerKind
 
 __all__ = ["SAMPLE_PRECISIONS", "LabelScheme", "RngScheme", "SampleConfig", "sidecar_path"]
@@ -85,8 +86,6 @@ class SampleConfig:
                 f"got {self.precision.value!r}"
             )
         if not self.sampler.is_flow:  # a bad schedule fails here, before any model is built
-            from fcdmbench.sampling.diffusion import TRAIN_STEPS, space_timesteps
-
             space_timesteps(TRAIN_STEPS, self.respacing or self.steps)
         if self.rng is RngScheme.UPSTREAM:
             if self.labels is not LabelScheme.RANDOM:

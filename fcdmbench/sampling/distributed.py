@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import torch
+import torch.distributed as dist
+
 from fcdmbench.errors import DeviceError
 
 __all__ = ["Dist", "init_distributed"]
@@ -18,27 +21,21 @@ class Dist:
 
     rank: int
     world: int
-    device: Any  # torch.device
+    device: torch.device
     backend: str | None
 
     @property
     def device_name(self) -> str:
-        import torch
-
         return torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else "cpu"
 
     def barrier(self) -> None:
         if self.backend is not None:
-            import torch.distributed as dist
-
             dist.barrier()
 
     def broadcast(self, value: Any) -> Any:
         """Rank 0's `value` on every rank (a picklable object)."""
         if self.backend is None:
             return value
-        import torch.distributed as dist
-
         box = [value]
         dist.broadcast_object_list(box, src=0)
         return box[0]
@@ -50,8 +47,6 @@ def init_distributed(preference: str) -> Dist:
     Raises:
         DeviceError: ``--device cuda`` without CUDA.
     """
-    import torch
-
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", str(rank)))
@@ -69,8 +64,6 @@ def init_distributed(preference: str) -> Dist:
         device = torch.device("cpu")
     backend = None
     if world > 1:
-        import torch.distributed as dist
-
         backend = "nccl" if use_cuda else "gloo"
         if not dist.is_initialized():
             dist.init_process_group(backend, timeout=timedelta(minutes=60))

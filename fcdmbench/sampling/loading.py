@@ -6,7 +6,13 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+from fcdmbench.checkpoints import WEIGHT_KEYS, load_checkpoint, read_checkpoint
+from fcdmbench.files import file_sha256
+from fcdmbench.parity import deterministic_state_dict
+from fcdmbench.records import CheckpointInfo
+from fcdmbench.registry import create_model
 from fcdmbench.sampling.config import SampleConfig
+from fcdmbench.sampling.vae import load_vae, random_vae
 
 __all__ = ["load_network", "load_sampling_vae", "network_overrides"]
 
@@ -30,37 +36,25 @@ def load_network(spec: Any, config: SampleConfig, overrides: dict, device: Any) 
     Raises:
         InputError: missing or unreadable checkpoint, or one that does not fit the model.
     """
-    from fcdmbench.checkpoints import WEIGHT_KEYS, load_checkpoint, read_checkpoint
-    from fcdmbench.files import file_sha256
-    from fcdmbench.parity import deterministic_state_dict
-    from fcdmbench.registry import create_model
 
     model = create_model(spec.name, resolution=config.resolution, **overrides)
     if config.smoke:
         model.load_state_dict(deterministic_state_dict(model.state_dict(), seed=config.seed))
-        info = {
-            "path": None,
-            "sha256": None,
-            "weights_used": "random (smoke mode)",
-            "weights_available": [],
-            "smoke": True,
-        }
+        info = CheckpointInfo(None, None, "random (smoke mode)", smoke=True)
     else:
         path = Path(config.checkpoint)
         obj = read_checkpoint(path)
-        info = {
-            "path": str(path.resolve()),
-            "sha256": file_sha256(path),
-            "weights_used": load_checkpoint(model, spec, obj),
-            "weights_available": [k for k in WEIGHT_KEYS if isinstance(obj, dict) and k in obj],
-            "smoke": False,
-        }
+        info = CheckpointInfo(
+            path=str(path.resolve()),
+            sha256=file_sha256(path),
+            weights_used=load_checkpoint(model, spec, obj),
+            weights_available=tuple(k for k in WEIGHT_KEYS if isinstance(obj, dict) and k in obj),
+        )
     return model.to(device).eval(), info
 
 
 def load_sampling_vae(config: SampleConfig, device: Any):
     """`--vae`, or the tiny random VAE in smoke mode without one (a `LoadedVAE`)."""
-    from fcdmbench.sampling.vae import load_vae, random_vae
 
     if config.vae is None and config.smoke:
         return random_vae(config.seed, device)

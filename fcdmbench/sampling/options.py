@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any
 
 from fcdmbench.errors import ConfigError
+from fcdmbench.registry import get_spec
 
 __all__ = ["parse_set_options"]
 
@@ -18,7 +19,6 @@ def parse_set_options(model: str, items: list[str] | None) -> tuple[tuple[str, A
     Raises:
         ConfigError: malformed item, unknown field (names the valid ones) or unparsable value.
     """
-    from fcdmbench.registry import get_spec
 
     if not items:
         return ()

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
+from fcdmbench.env import EnvInfo
+from fcdmbench.profiling.precision import PrecisionState
 from fcdmbench.records import (
     GuidanceInfo,
+    LabelInfo,
     RunInfo,
     SampleModel,
     SamplePrecision,
     SampleRecord,
     SamplerInfo,
+    SampleTiming,
+    SDEInfo,
 )
-
-if TYPE_CHECKING:
-    from fcdmbench.sampling.sample import SamplingSetup
+from fcdmbench.sampling.setup import SamplingSetup
 
 __all__ = ["RunSummary", "build_sample_record"]
 
@@ -38,16 +40,14 @@ class RunSummary:
 
 
 def build_sample_record(
-    setup: SamplingSetup, precision_state: Any, env: Any, summary: RunSummary
+    setup: SamplingSetup, precision_state: PrecisionState, env: EnvInfo, summary: RunSummary
 ) -> SampleRecord:
     """Every setting that changes pixels, plus where and how fast they were made."""
     config, spec, guidance = setup.config, setup.spec, setup.guidance
     diffusion, flow, plan = setup.diffusion, setup.flow, setup.plan
     image_shape = [config.num, config.resolution, config.resolution, 3]
     nfe = config.steps if diffusion is None else diffusion.num_steps
-    sde = None
-    if flow is not None:
-        sde = dataclasses.asdict(flow) | {"diffusion_form": "sigma", "last_step": "mean"}
+    sde = None if flow is None else SDEInfo(**dataclasses.asdict(flow))
     flags = dataclasses.asdict(precision_state)
     return SampleRecord(
         run=RunInfo.current(started=summary.started),
@@ -78,12 +78,10 @@ def build_sample_record(
         seed=config.seed,
         rng=config.rng.value,
         seed_scheme=plan.seed_scheme,
-        labels={
-            "scheme": "randint (upstream)"
-            if config.rng.value == "upstream"
-            else config.labels.value,
-            "num_classes": guidance.null_label,
-        },
+        labels=LabelInfo(
+            "randint (upstream)" if config.rng.value == "upstream" else config.labels.value,
+            guidance.null_label,
+        ),
         num_samples=config.num,
         batch_size=config.batch_size,
         resolution=config.resolution,
@@ -100,11 +98,9 @@ def build_sample_record(
         resumed=summary.resumed,
         batches_total=summary.batches_total,
         batches_generated_this_run=summary.batches_generated_this_run,
-        timing={
-            "wall_s_this_run": round(summary.wall_s, 3),
-            "batch_seconds_all_shards": round(summary.batch_seconds, 3),
-            "img_per_s_per_process": round(config.num / summary.batch_seconds, 4)
-            if summary.batch_seconds
-            else None,
-        },
+        timing=SampleTiming(
+            round(summary.wall_s, 3),
+            round(summary.batch_seconds, 3),
+            round(config.num / summary.batch_seconds, 4) if summary.batch_seconds else None,
+        ),
     )

@@ -22,11 +22,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
+import torch
 
 from fcdmbench.sampling.config import LabelScheme, RngScheme, SampleConfig
+from fcdmbench.sampling.samplers import NoiseFn, generator_noise, global_noise
 
 __all__ = ["FcdmbenchPlan", "UpstreamPlan", "batch_seed", "make_labels", "make_plan"]
 
@@ -48,9 +49,9 @@ def batch_seed(seed: int, batch: int) -> int:
 class Draw:
     """A batch's random inputs: starting latents (B rows), labels (B,) and the per-step noise."""
 
-    z: Any  # torch.Tensor
-    labels: Any  # torch.Tensor, int64
-    noise: Any  # NoiseFn
+    z: torch.Tensor
+    labels: torch.Tensor  # int64
+    noise: NoiseFn
 
 
 @dataclass(frozen=True)
@@ -94,21 +95,17 @@ class FcdmbenchPlan:
         """The batch whose saved generator state `batch` continues from (None: independent)."""
         return None
 
-    def begin(self, rank: int, world: int, state: np.ndarray | None, device: Any) -> None:
+    def begin(self, rank: int, world: int, state: np.ndarray | None, device: torch.device) -> None:
         """Nothing to seed: every batch seeds its own generator."""
 
-    def draw(self, batch: int, shape: tuple[int, ...], device: Any) -> Draw:
-        import torch
-
-        from fcdmbench.sampling.samplers import generator_noise
-
+    def draw(self, batch: int, shape: tuple[int, ...], device: torch.device) -> Draw:
         rows = len(self.indices(batch))
         gen = torch.Generator(device=device).manual_seed(batch_seed(self.seed, batch))
         z = torch.randn((rows, *shape), generator=gen, device=device)
         y = torch.from_numpy(self._labels[self.indices(batch)]).to(device)
         return Draw(z, y, generator_noise(gen))
 
-    def state(self, device: Any) -> np.ndarray | None:
+    def state(self, device: torch.device) -> np.ndarray | None:
         return None
 
 
@@ -157,10 +154,8 @@ class UpstreamPlan:
         """The same rank's batch before `batch` (its shard holds the generator state to resume)."""
         return batch - self.world if batch >= self.world else None
 
-    def begin(self, rank: int, world: int, state: np.ndarray | None, device: Any) -> None:
+    def begin(self, rank: int, world: int, state: np.ndarray | None, device: torch.device) -> None:
         """Seed the global generators as upstream does, or restore the state a shard saved."""
-        import torch
-
         torch.manual_seed(self.seed * world + rank)
         if state is None:
             return
@@ -170,19 +165,13 @@ class UpstreamPlan:
         else:
             torch.set_rng_state(values)
 
-    def draw(self, batch: int, shape: tuple[int, ...], device: Any) -> Draw:
-        import torch
-
-        from fcdmbench.sampling.samplers import global_noise
-
+    def draw(self, batch: int, shape: tuple[int, ...], device: torch.device) -> Draw:
         z = torch.randn(self.batch_size, *shape, device=device)
         y = torch.randint(0, self.num_classes, (self.batch_size,), device=device)
         return Draw(z, y, global_noise)
 
-    def state(self, device: Any) -> np.ndarray:
+    def state(self, device: torch.device) -> np.ndarray:
         """The generator state of `device` after a batch (stored in its shard)."""
-        import torch
-
         if device.type == "cuda":
             return torch.cuda.get_rng_state(device).numpy().copy()
         return torch.get_rng_state().numpy().copy()

@@ -13,81 +13,49 @@ Pieces: `prepare` (model, VAE, guidance, process, plan), `make_batches` (this ra
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
+from fcdmbench.env import collect_env
 from fcdmbench.errors import ConfigError, InputError
-from fcdmbench.sampling.config import LabelScheme, RngScheme, SampleConfig, sidecar_path
+from fcdmbench.files import file_sha256, prepare_output
+from fcdmbench.profiling.precision import PrecisionState, apply_precision
+from fcdmbench.records import SampleRecord, now_iso, write_record
+from fcdmbench.registry import resolve
+from fcdmbench.sampling import shards
+from fcdmbench.sampling.config import SampleConfig, sidecar_path
+from fcdmbench.sampling.diffusion import create_diffusion
 from fcdmbench.sampling.distributed import Dist, init_distributed
-from fcdmbench.sampling.samplers import FlowSDE, Guidance, SamplerKind
+from fcdmbench.sampling.loading import load_network, load_sampling_vae, network_overrides
+from fcdmbench.sampling.record import RunSummary, build_sample_record
+from fcdmbench.sampling.rng import make_plan
+from fcdmbench.sampling.samplers import (
+    FlowSDE,
+    Guidance,
+    SamplerKind,
+    make_model_fn,
+    sample_ddim,
+    sample_flow_sde,
+    sample_iddpm,
+)
+from fcdmbench.sampling.setup import SamplingSetup
+from fcdmbench.sampling.vae import decode_to_uint8
 
-__all__ = [
-    "LabelScheme",
-    "RngScheme",
-    "SampleConfig",
-    "SamplingSetup",
-    "prepare",
-    "run_sampling",
-    "sidecar_path",
-]
+__all__ = ["prepare", "run_sampling"]
 
 #: on_progress(images done by this rank in this run, images this rank has to make in this run)
 ProgressFn = Callable[[int, int], None]
-#: Bumped when the shard layout changes (old shard folders are then refused, not misread).
-SHARD_FORMAT = 2
 
 
-@dataclass(frozen=True)
-class SamplingSetup:
-    """Everything a run builds before its first batch (the same on every rank)."""
-
-    config: SampleConfig
-    spec: Any  # ModelSpec
-    overrides: dict[str, Any]
-    model: Any  # nn.Module, eval mode, on the device
-    checkpoint: dict[str, Any]  # what the record says about the weights
-    vae: Any  # LoadedVAE
-    guidance: Guidance
-    diffusion: Any  # GaussianDiffusion, or None for the flow sampler
-    flow: FlowSDE | None
-    plan: Any  # FcdmbenchPlan | UpstreamPlan
-    latent_shape: tuple[int, int, int]
-
-    def fingerprint(self) -> dict[str, Any]:
-        """The settings that change pixels (checked when resuming from shards)."""
-        c = self.config
-        fields = {
-            "shard_format": SHARD_FORMAT,
-            "model": self.spec.name,
-            "overrides": {k: str(v) for k, v in sorted(self.overrides.items())},
-            "checkpoint_sha256": self.checkpoint["sha256"],
-            "smoke": c.smoke,
-            "resolution": c.resolution,
-            "sampler": c.sampler.value,
-            "steps": c.steps,
-            "respacing": c.respacing,
-            "cfg_scale": c.cfg_scale,
-            "cfg_all_channels": c.cfg_all_channels,
-            "seed": c.seed,
-            "rng": c.rng.value,
-            "labels": c.labels.value,
-            "batch_size": c.batch_size,
-            "num": c.num,
-            "vae": self.vae.resolved,
-            "precision": c.precision.value,
-            "ddim_eta": c.ddim_eta,
-            "sde_last_step": c.sde_last_step,
-        }
-        if c.rng is RngScheme.UPSTREAM:  # its images depend on the number of processes
-            fields["world_size"] = self.plan.world
-        return fields
-
-
-def run_sampling(config: SampleConfig, on_progress: ProgressFn | None = None):
+def run_sampling(
+    config: SampleConfig, on_progress: ProgressFn | None = None
+) -> SampleRecord | None:
     """Sample `config.num` images into `config.out` (+ ``<out>.json``); resumes from shards.
 
     Returns:
@@ -96,11 +64,6 @@ def run_sampling(config: SampleConfig, on_progress: ProgressFn | None = None):
     Raises:
         ConfigError, InputError, DeviceError, MissingExtraError: see `SampleConfig` and the CLI.
     """
-    import torch
-
-    from fcdmbench.profiling.precision import apply_precision
-    from fcdmbench.records import now_iso
-
     started, t0 = now_iso(), time.perf_counter()
     dist = init_distributed(config.device)
     capability = None
@@ -129,11 +92,6 @@ def run_sampling(config: SampleConfig, on_progress: ProgressFn | None = None):
 def prepare(config: SampleConfig, dist: Dist) -> SamplingSetup:
     """Build the model and VAE (before any seeding: building draws random numbers), the
     guidance, the diffusion process or flow settings, and the batch plan."""
-    from fcdmbench.registry import resolve
-    from fcdmbench.sampling.diffusion import create_diffusion
-    from fcdmbench.sampling.loading import load_network, load_sampling_vae, network_overrides
-    from fcdmbench.sampling.rng import make_plan
-
     spec, tag = resolve(config.model)
     if tag is not None and tag != config.resolution:
         raise ConfigError(
@@ -168,11 +126,8 @@ def prepare(config: SampleConfig, dist: Dist) -> SamplingSetup:
     )
 
 
-def _open_shards(setup: SamplingSetup, dist: Dist) -> tuple[Any, list[int], bool]:
+def _open_shards(setup: SamplingSetup, dist: Dist) -> tuple[Path, list[int], bool]:
     """The shard folder, the batches still missing there (same list on every rank), resuming?"""
-    from fcdmbench.files import prepare_output
-    from fcdmbench.sampling import shards
-
     shard_dir = shards.shards_dir(prepare_output(setup.config.out))
     fingerprint = setup.fingerprint()
     rows = [len(setup.plan.indices(b)) for b in range(setup.plan.num_batches)]
@@ -189,15 +144,11 @@ def _open_shards(setup: SamplingSetup, dist: Dist) -> tuple[Any, list[int], bool
 def make_batches(
     setup: SamplingSetup,
     dist: Dist,
-    shard_dir: Any,
+    shard_dir: Path,
     missing: list[int],
     on_progress: ProgressFn | None = None,
 ) -> None:
     """Make this rank's missing batches, one shard each, in the plan's order."""
-    from fcdmbench.sampling import shards
-    from fcdmbench.sampling.samplers import make_model_fn
-    from fcdmbench.sampling.vae import decode_to_uint8
-
     plan = setup.plan
     mine = plan.mine(missing, dist.rank, dist.world)
     state = None
@@ -235,8 +186,6 @@ def make_batches(
 
 
 def _run_sampler(setup: SamplingSetup, fn, x, noise):
-    from fcdmbench.sampling.samplers import sample_ddim, sample_flow_sde, sample_iddpm
-
     sampler = setup.config.sampler
     if sampler is SamplerKind.IDDPM:
         return sample_iddpm(fn, setup.diffusion, x, noise)
@@ -245,11 +194,11 @@ def _run_sampler(setup: SamplingSetup, fn, x, noise):
     return sample_flow_sde(fn, x, noise, setup.flow)
 
 
-def _blocks(setup: SamplingSetup, shard_dir, labels: np.ndarray, tally: dict) -> Iterator:
+def _blocks(
+    setup: SamplingSetup, shard_dir: Path, labels: np.ndarray, tally: dict[str, Any]
+) -> Iterator[np.ndarray]:
     """Images in index order, one run of consecutive images at a time; fills `labels` and the
     per-device image counts and batch seconds in `tally` as it goes."""
-    from fcdmbench.sampling import shards
-
     plan, num = setup.plan, setup.config.num
     for block in plan.blocks():
         parts = []
@@ -274,16 +223,17 @@ def _blocks(setup: SamplingSetup, shard_dir, labels: np.ndarray, tally: dict) ->
         yield images
 
 
-def merge(setup, dist, shard_dir, precision, resumed, generated, started, t0):
+def merge(
+    setup: SamplingSetup,
+    dist: Dist,
+    shard_dir: Path,
+    precision: PrecisionState,
+    resumed: bool,
+    generated: int,
+    started: str,
+    t0: float,
+) -> SampleRecord:
     """Write the npz (streamed from the shards) and the record; remove the shards."""
-    import shutil
-
-    from fcdmbench.env import collect_env
-    from fcdmbench.files import file_sha256
-    from fcdmbench.records import SampleRecord, write_record
-    from fcdmbench.sampling import shards
-    from fcdmbench.sampling.record import RunSummary, build_sample_record
-
     config = setup.config
     labels = np.zeros(config.num, dtype=np.int64)
     tally: dict[str, Any] = {"devices": {}, "seconds": 0.0}
@@ -291,7 +241,7 @@ def merge(setup, dist, shard_dir, precision, resumed, generated, started, t0):
         "schema": SampleRecord.SCHEMA,
         "model": setup.spec.name,
         "smoke": config.smoke,
-        "checkpoint_sha256": setup.checkpoint["sha256"],
+        "checkpoint_sha256": setup.checkpoint.sha256,
     }
     side = config.resolution
     shards.write_npz_streaming(  # writes arr_1 after consuming every block, so labels are filled

@@ -19,7 +19,20 @@ from typing import Any
 
 import numpy as np
 
+from fcdmbench.checkpoints import load_checkpoint
+from fcdmbench.env import collect_env
 from fcdmbench.errors import ConfigError, InputError
+from fcdmbench.files import atomic_output
+from fcdmbench.parity import deterministic_state_dict
+from fcdmbench.records import (
+    RunInfo,
+    SpectralCurve,
+    SpectralRecord,
+    SpectralSource,
+    now_iso,
+    write_record,
+)
+from fcdmbench.registry import create_model, get_spec
 
 __all__ = ["SpectralConfig", "run_spectral", "spectral_energy"]
 
@@ -87,7 +100,6 @@ def spectral_energy(eps):
 def _inputs(config: SpectralConfig, device, num_classes: int):
     import torch
 
-    from fcdmbench.registry import get_spec
     from fcdmbench.sampling.vae import encode_uint8, load_vae, random_vae
 
     channels, side, _ = get_spec(config.models[0]).input_shape(config.resolution)
@@ -95,7 +107,7 @@ def _inputs(config: SpectralConfig, device, num_classes: int):
         gen = torch.Generator().manual_seed(config.seed)
         x0 = torch.randn((config.num, channels, side, side), generator=gen)
         labels = np.full(config.num, num_classes, dtype=np.int64)
-        return x0, labels, {"kind": "synthetic N(0, 1) latents", "labels": "null"}
+        return x0, labels, SpectralSource("synthetic N(0, 1) latents", "null")
     path = Path(config.images)
     if not path.is_file():
         raise InputError(f"images file {path} not found")
@@ -124,27 +136,13 @@ def _inputs(config: SpectralConfig, device, num_classes: int):
     label_note = "arr_1" if labels is not None else "null"
     if labels is None:
         labels = np.full(config.num, num_classes, dtype=np.int64)
-    return (
-        x0,
-        labels,
-        {
-            "kind": "images",
-            "path": str(path.resolve()),
-            "labels": label_note,
-            "vae": vae.to_record(),
-        },
-    )
+    return x0, labels, SpectralSource("images", label_note, str(path.resolve()), vae.to_record())
 
 
 def run_spectral(config: SpectralConfig, on_progress=None):
     """Compute the curves, write PREFIX.csv/.png/.svg/.json, return the `SpectralRecord`."""
     import torch
 
-    from fcdmbench.checkpoints import load_checkpoint
-    from fcdmbench.env import collect_env
-    from fcdmbench.parity import deterministic_state_dict
-    from fcdmbench.records import RunInfo, SpectralCurve, SpectralRecord, now_iso, write_record
-    from fcdmbench.registry import create_model, get_spec
     from fcdmbench.sampling.diffusion import create_diffusion
 
     started = now_iso()
@@ -189,7 +187,7 @@ def run_spectral(config: SpectralConfig, on_progress=None):
                 if on_progress is not None:
                     on_progress(m * len(timesteps) + k + 1, total)
             curves[spec.name] = {"mean": means, "std": stds}
-    warning = _figure_warning(config.smoke, source["kind"])
+    warning = _figure_warning(config.smoke, source.kind)
     paths = _write_outputs(config.out, timesteps, curves, warning)
     record = SpectralRecord(
         run=RunInfo.current(started=started),
@@ -231,8 +229,6 @@ def _write_outputs(
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from fcdmbench.files import atomic_output
 
     paths = {
         ext: prefix.with_name(prefix.name + "." + ext) for ext in ("csv", "png", "svg", "json")

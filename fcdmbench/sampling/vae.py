@@ -15,6 +15,8 @@ import torch
 
 from fcdmbench.errors import InputError, require
 from fcdmbench.files import file_sha256
+from fcdmbench.parity import deterministic_state_dict
+from fcdmbench.records import VAEInfo
 
 __all__ = [
     "LATENT_SCALE",
@@ -45,15 +47,15 @@ class LoadedVAE:
     weights_sha256: str | None  # of the weight file, when loaded from a folder
     is_random: bool = False
 
-    def to_record(self) -> dict:
-        return {
-            "source": self.source,
-            "resolved": self.resolved,
-            "weights_sha256": self.weights_sha256,
-            "random_weights": self.is_random,
-            "latent_scale": LATENT_SCALE,
-            "decode": "uint8(clamp(127.5 * x + 128, 0, 255)), NHWC",
-        }
+    def to_record(self) -> VAEInfo:
+        return VAEInfo(
+            source=self.source,
+            resolved=self.resolved,
+            weights_sha256=self.weights_sha256,
+            random_weights=self.is_random,
+            latent_scale=LATENT_SCALE,
+            decode="uint8(clamp(127.5 * x + 128, 0, 255)), NHWC",
+        )
 
 
 def load_vae(source: str, device: torch.device | str = "cpu") -> LoadedVAE:
@@ -97,7 +99,6 @@ def tiny_vae(seed: int = 0) -> torch.nn.Module:
     so they are the same on every CPU, torch and diffusers version; torch's global generator is
     left untouched.
     """
-    from fcdmbench.parity import deterministic_state_dict
 
     diffusers = require("diffusers", "sample", "decoding latents with the SD VAE")
     with torch.random.fork_rng(devices=[]):

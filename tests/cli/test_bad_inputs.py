@@ -357,7 +357,7 @@ if not sys.modules.get("torch") or not __import__("torch").cuda.is_available():
 #: The heavy work of each command: none of it may start for a bad input.
 HEAVY = (
     "fcdmbench.profiling.flops_run.run_flops",
-    "fcdmbench.profiling.throughput.measure_throughput",
+    "fcdmbench.profiling.gate.measure_throughput",
     "fcdmbench.evaluation.evaluate.evaluate",
     "fcdmbench.sampling.sample.run_sampling",
     "fcdmbench.sampling.spectral.run_spectral",
@@ -424,7 +424,7 @@ def test_bad_input(case: Case, scratch, no_heavy_work):
 
 
 def test_literal_nonexistent_root_folder_is_not_created(scratch, no_heavy_work):
-    """The issue's own example: `flops --json /nonexistent/dir/out.json`."""
+    """A record path in a folder that does not exist: `flops --json /nonexistent/dir/out.json`."""
     target = Path("/nonexistent-fcdmbench-h15/dir/out.json")
     assert not target.parents[1].exists()
     result = CliRunner().invoke(app, ["flops", "-m", "fcdm-s", "--json", str(target)])

@@ -123,6 +123,7 @@ def test_bad_flag_is_a_usage_error():
 
 @pytest.mark.parametrize("argv", [["--help"], ["models", "list"], ["models", "show", "fcdm-xl"]])
 def test_help_and_listing_do_not_import_torch(argv):
+    """Nor the records package: a command imports it when it runs (start-up time)."""
     code = textwrap.dedent(
         f"""
         import sys
@@ -132,7 +133,8 @@ def test_help_and_listing_do_not_import_torch(argv):
         except SystemExit as exc:
             assert exc.code in (0, None), exc.code
         heavy = sorted(m for m in ("torch", "tensorflow", "fvcore", "torchprofile", "pandas",
-                                   "matplotlib", "scipy") if m in sys.modules)
+                                   "matplotlib", "scipy", "fcdmbench.records")
+                       if m in sys.modules)
         assert not heavy, heavy
         """
     )

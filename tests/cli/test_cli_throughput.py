@@ -118,7 +118,7 @@ def fake_runs(monkeypatch):
         calls.append(1)
         return queue.pop(0)
 
-    monkeypatch.setattr("fcdmbench.profiling.throughput.measure_throughput", fake_measure)
+    monkeypatch.setattr("fcdmbench.profiling.gate.measure_throughput", fake_measure)
     return queue, calls
 
 

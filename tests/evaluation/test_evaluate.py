@@ -20,8 +20,9 @@ from typer.testing import CliRunner
 tf = pytest.importorskip("tensorflow")
 
 from fcdmbench.cli.main import app  # noqa: E402
+from fcdmbench.evaluation.config import EvalConfig  # noqa: E402
 from fcdmbench.evaluation.distance import DistanceBackend, get_distance_fn  # noqa: E402
-from fcdmbench.evaluation.evaluate import EvalConfig, evaluate  # noqa: E402
+from fcdmbench.evaluation.evaluate import evaluate  # noqa: E402
 from fcdmbench.evaluation.inception import InceptionExtractor  # noqa: E402
 from fcdmbench.evaluation.metrics import (  # noqa: E402
     SqrtmMethod,
@@ -125,14 +126,15 @@ def test_evaluate_end_to_end_matches_metrics_on_its_activations(world):
     )
     pr = precision_recall(ref_pool, pool, distance_fn=get_distance_fn(DistanceBackend.ADM))
     assert (result.precision, result.recall) == (pr.precision, pr.recall)
-    assert result.meta == {"cfg": 1.5} and result.mode["adm_exact"] == "true"
+    assert result.meta == {"cfg": 1.5} and result.mode.adm_exact is True
     assert result.sampler == SamplerSettings(source="--meta", cfg_scale=1.5)
     assert result.model is None and result.resolution == RES and result.run.fcdmbench
-    assert result.env.device_type == "cpu" and result.tensorflow["version"] == tf.__version__
-    assert result.mode["mirrored_products"] == "not used"  # one block per set: nothing to mirror
-    assert result.reference["stats"] == "computed from the reference images"
+    assert result.env.device_type == "cpu" and result.tensorflow.version == tf.__version__
+    assert result.mode.mirrored_products == "not used"  # one block per set: nothing to mirror
+    assert result.mode.sqrtm_fallback is None
+    assert result.reference.stats == "computed from the reference images"
     again = evaluate(config)
-    assert again.samples["activations_cached"] and again.reference["activations_cached"]
+    assert again.samples.activations_cached and again.reference.activations_cached
     assert again.precision == result.precision
 
 
@@ -155,7 +157,7 @@ def test_stored_reference_stats_are_used(world):
     (_, fid_r, _), (_, sfid_r, _) = CALLS
     assert fid_r.mu is not None and np.array_equal(fid_r.mu, mu)
     assert np.array_equal(sfid_r.sigma, sigma_s)
-    assert result.reference["stats"].startswith("stored")
+    assert result.reference.stats.startswith("stored")
 
 
 class Interrupted(Exception):
@@ -182,12 +184,12 @@ def test_interrupted_extraction_resumes(world, monkeypatch):
     extractor.extract = flaky
     cache = ActivationCache(root / "cache-resume", "sha-of-many", extractor.extractor_id)
     with pytest.raises(Interrupted):
-        ev._activations(extractor, root / "many.npz", 50, "x", cache, "s", None)
+        ev._activations(extractor, root / "many.npz", 50, cache, "s", None)
     state.update(calls=0, fail_at=-1)
-    pool, spatial, hit = ev._activations(extractor, root / "many.npz", 50, "x", cache, "s", None)
+    pool, spatial, hit = ev._activations(extractor, root / "many.npz", 50, cache, "s", None)
     assert state["calls"] == 2 and not hit  # chunks 0-16 and 16-32 were kept; 32-48, 48-50 run
     np.testing.assert_allclose(pool, real([images(4, 50)])[0], rtol=1e-5, atol=1e-6)
-    assert ev._activations(extractor, root / "many.npz", 50, "x", cache, "s", None)[2]
+    assert ev._activations(extractor, root / "many.npz", 50, cache, "s", None)[2]
 
 
 @pytest.fixture(scope="module")
@@ -237,7 +239,7 @@ def test_cli_eval_records_sampler_settings_and_allow_fewer(world, sampled):
     args += ["--meta", "steps=250,cfg=1.5", "--training-steps", "400000", "--json", str(out)]
     result = run_cli(args, root, graph)
     assert result.exit_code == 0, result.output
-    assert json.loads(out.read_text())["schema"] == "fcdmbench.eval/2"
+    assert json.loads(out.read_text())["schema"] == "fcdmbench.eval/3"
     record = read_record(out, kind=EvalRecord)
     sample = read_record(f"{samples}.json", kind=SampleRecord)
     assert (record.model, record.model_source) == ("fcdm-s", "sample record")
@@ -371,26 +373,52 @@ def test_bad_inputs_exit_3_with_message(world, case):
 
 
 def test_mirror_note_names_every_checked_shape():
-    from types import SimpleNamespace
+    from fcdmbench.evaluation.distance import SplitADMKernel, mirror_note
 
-    from fcdmbench.evaluation.evaluate import _mirror_note
-
-    fn = SimpleNamespace(mirror_checks={(10, 10, 4): True, (10, 3, 4): False})
-    assert _mirror_note(fn) == "10x3x4: differ, both computed, 10x10x4: bit-equal, reused"
-    assert _mirror_note(lambda u, v: u) == "not used"
+    kernel = SplitADMKernel({(10, 10, 4): True, (10, 3, 4): False, (9, 9, 4): True})
+    kernel.shapes_used.update({(10, 10, 4), (10, 3, 4)})
+    assert mirror_note(kernel) == "10x3x4: differ, both computed, 10x10x4: bit-equal, reused"
+    assert mirror_note(lambda u, v: u) == "not used"
 
 
 def test_mirror_note_reports_only_this_runs_shapes():
-    """The split kernel is cached per process: verdicts from an earlier evaluation in the same
-    process must not appear in a later record (they once did, making a test order-dependent)."""
-    from fcdmbench.evaluation.distance import DistanceBackend, get_distance_fn
-    from fcdmbench.evaluation.evaluate import _mirror_note
+    """Mirror verdicts are shared by the process, but each evaluation's kernel reports only the
+    shapes it computed (else a record's note would depend on what ran before it)."""
+    from fcdmbench.evaluation.distance import DistanceBackend, get_distance_fn, mirror_note
 
-    fn = get_distance_fn(DistanceBackend.ADM)
+    first = get_distance_fn(DistanceBackend.ADM)
     rng = np.random.default_rng(0)
-    fn.start_run()
-    fn.pair(rng.standard_normal((6, 4)).astype(np.float32), rng.standard_normal((5, 4)))
-    assert "6x5x4" in _mirror_note(fn)
-    fn.start_run()  # a new evaluation that has not computed any pair yet
-    assert _mirror_note(fn) == "not used"
-    assert (6, 5, 4) in fn.mirror_checks  # the verdict itself is kept for reuse
+    first.pair(rng.standard_normal((6, 4)).astype(np.float32), rng.standard_normal((5, 4)))
+    assert "6x5x4" in mirror_note(first)
+    second = get_distance_fn(DistanceBackend.ADM)  # a new evaluation: no pair computed yet
+    assert mirror_note(second) == "not used"
+    assert (6, 5, 4) in second.mirror_checks  # the verdict itself is kept for reuse
+
+
+def test_eigh_falls_back_to_adm_where_a_covariance_is_singular(world):
+    """30 sample and 40 reference images: both covariances are singular in 2048 and 2023
+    dimensions, so ADM's square root runs and the record says why."""
+    root, graph = world
+    config = EvalConfig(
+        samples=root / "samples.npz",
+        ref=str(root / "ref.npz"),
+        num=30,
+        cache_dir=root / "cache-api",
+        inception_path=graph,
+        sqrtm=SqrtmMethod.EIGH,
+    )
+    result = evaluate(config)
+    assert [method for _, _, method in CALLS] == [SqrtmMethod.ADM, SqrtmMethod.ADM]
+    assert result.mode.sqrtm == "eigh" and result.mode.adm_exact
+    assert "FID (2048-d) and sFID (2023-d): 30 images" in result.mode.sqrtm_fallback
+
+
+def test_sqrtm_choice_per_metric():
+    from fcdmbench.evaluation.evaluate import _sqrtm_methods
+
+    pool, spatial = np.empty((1, 2048)), np.empty((1, 2023))
+    eigh, adm = SqrtmMethod.EIGH, SqrtmMethod.ADM
+    assert _sqrtm_methods(eigh, (50_000, 2049), (pool, spatial)) == ((eigh, eigh), None)
+    methods, note = _sqrtm_methods(eigh, (50_000, 2030), (pool, spatial))
+    assert methods == (adm, eigh) and note.startswith("adm instead of eigh for FID (2048-d):")
+    assert _sqrtm_methods(adm, (10,), (pool, spatial)) == ((adm, adm), None)

@@ -8,14 +8,16 @@ Synthetic records are the real recorded CPU record (tests/fixtures/throughput, r
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
 
-from fcdmbench.errors import CheckFailedError
+from fcdmbench.errors import CheckFailedError, InputError
 from fcdmbench.profiling.baselines import baseline_relpath, load_baseline, write_baseline
 from fcdmbench.profiling.regression import (
     GateThresholds,
+    ModelStatus,
     Status,
     compare,
     no_baseline,
@@ -107,7 +109,7 @@ def baseline() -> dict:
 def test_identical_run_passes(baseline):
     verdict = compare(make_record(BASE_RATES), baseline)
     assert verdict.status is Status.PASS and verdict.exit_code == 0
-    assert {m.status for m in verdict.models} == {"ok"}
+    assert {m.status for m in verdict.models} == {ModelStatus.OK}
     assert all(abs(m.change) < 1e-12 for m in verdict.models)
 
 
@@ -120,7 +122,25 @@ def test_regression_goes_to_grey_zone_then_fails_when_confirmed(baseline):
     assert fcdm.change == pytest.approx(-0.20) and fcdm.bound == pytest.approx(0.05)
     second = compare(make_record(slow), baseline, previous=first)
     assert second.status is Status.REGRESSION and second.exit_code == 5
-    assert "confirmed" in second.summary()
+    assert "confirmed" in second.summary
+
+
+def test_the_verdict_is_stored_in_the_record_and_read_back_typed(baseline, tmp_path):
+    from fcdmbench.records import write_record
+
+    slow = {**BASE_RATES, "fcdm-xl": scaled(BASE_RATES["fcdm-xl"], 0.80)}
+    record = make_record(slow)
+    verdict = compare(record, baseline)
+    path = write_record(tmp_path / "run.json", record.with_check(verdict))
+    stored = json.loads(path.read_text())["check"]
+    assert stored["status"] == "grey zone: re-run" and stored["exit_code"] == 5
+    assert stored["models"][0]["status"] in {m.value for m in ModelStatus}
+    again = read_record(path, kind=ThroughputRecord).check
+    assert again == verdict and again.models[0].status is verdict.models[0].status
+    stored["models"][0]["status"] = "slower"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "check": stored}))
+    with pytest.raises(InputError, match=r"check.models\[0\].status: expected one of 'ok'"):
+        read_record(path)
 
 
 def test_grey_zone_cleared_by_rerun_passes(baseline):
@@ -144,7 +164,7 @@ def test_small_drop_warns_but_passes(baseline):
         make_record({**BASE_RATES, "fcdm-xl": scaled(BASE_RATES["fcdm-xl"], 0.97)}), baseline
     )
     assert verdict.status is Status.PASS
-    assert next(m for m in verdict.models if m.key == "fcdm-xl").status == "warn"
+    assert next(m for m in verdict.models if m.key == "fcdm-xl").status is ModelStatus.WARN
 
 
 def test_noisy_model_is_insufficient_data(baseline):
@@ -159,7 +179,7 @@ def test_bound_widens_with_model_noise():
     verdict = compare(make_record({"m": scaled(noisy, 0.90)}), base)
     row = verdict.models[0]
     assert row.bound > 0.10 and row.bound == pytest.approx(3 * row.sigma)
-    assert row.status == "warn" and verdict.status is Status.PASS
+    assert row.status is ModelStatus.WARN and verdict.status is Status.PASS
 
 
 def test_noisy_canary_is_insufficient_data(baseline):
@@ -175,7 +195,7 @@ def test_gain_says_baseline_stale(baseline):
     fast = {**BASE_RATES, "dit-xl-2": scaled(BASE_RATES["dit-xl-2"], 1.25)}
     verdict = compare(make_record(fast), baseline)
     assert verdict.status is Status.PASS and verdict.exit_code == 0
-    assert next(m for m in verdict.models if m.key == "dit-xl-2").status == "gain"
+    assert next(m for m in verdict.models if m.key == "dit-xl-2").status is ModelStatus.GAIN
     assert any("baseline stale" in m for m in verdict.messages)
 
 
@@ -195,14 +215,14 @@ def test_failed_model_counts_as_regression_and_new_models_do_not(baseline):
     record = with_row(record, 0, status="oom", error="out of memory even at batch 1", block_s=())
     verdict = compare(record, baseline)
     assert verdict.status is Status.RERUN and verdict.regressed_keys == ("fcdm-xl",)
-    assert next(m for m in verdict.models if m.key == "dico-xl").status == "new"
+    assert next(m for m in verdict.models if m.key == "dico-xl").status is ModelStatus.NEW
 
 
 def test_halved_batch_is_not_compared(baseline):
     record = with_row(make_record(BASE_RATES), 0, batch=32)
     verdict = compare(record, baseline)
     assert verdict.status is Status.PASS
-    assert next(m for m in verdict.models if m.key == "fcdm-xl").status == "incomparable"
+    assert next(m for m in verdict.models if m.key == "fcdm-xl").status is ModelStatus.INCOMPARABLE
 
 
 def test_custom_threshold_floor(baseline):
@@ -272,24 +292,6 @@ def test_recorded_cpu_run():
     verdict = compare(slower, quiet)
     assert verdict.status is Status.RERUN and set(verdict.regressed_keys) == set(keys)
     assert validate_record({"schema": "fcdmbench.flops/1"})  # not a throughput record
-
-
-def test_schema1_baseline_file_still_loads(tmp_path):
-    """A baseline written before records were typed (a throughput/1 record plus "baseline")."""
-    import json
-
-    old = json.loads(RECORDED.read_text())
-    old["baseline"] = {
-        "source": "x.json",
-        "updated": "2026-11-22T00:00:00+00:00",
-        "canary_dispersion": 0.8,
-        "forced": True,
-    }
-    path = tmp_path / "old.json"
-    path.write_text(json.dumps(old))
-    stored = load_baseline(path)
-    assert stored.forced and stored.record.results == TEMPLATE.results
-    assert stored.record.canary.name == old["reference"]
 
 
 def test_fewer_than_5_blocks_is_insufficient_data_for_gate_and_baseline(tmp_path, baseline):

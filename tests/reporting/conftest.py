@@ -34,10 +34,10 @@ def stub_count(name: str, resolution: int = 256, **overrides) -> MetaCount:
 def stub_registry(monkeypatch):
     """Pretend exactly the stubbed models are registered (golden output must not depend on which
     baselines are merged)."""
-    import fcdmbench.reporting.measure as measure
+    import fcdmbench.reporting.collect as collect
 
     names = {name for name, _ in STUB_GMACS}
-    monkeypatch.setattr(measure, "is_registered", lambda name: name in names)
+    monkeypatch.setattr(collect, "is_registered", lambda name: name in names)
 
 
 @pytest.fixture(scope="session")

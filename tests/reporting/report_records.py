@@ -11,7 +11,17 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from fcdmbench.records import EvalRecord, SamplerSettings, Summary, ThroughputRecord, read_record
+from fcdmbench.records import (
+    EvalMode,
+    EvalRecord,
+    InceptionGraph,
+    ReferenceFile,
+    SamplerSettings,
+    SamplesFile,
+    Summary,
+    ThroughputRecord,
+    read_record,
+)
 
 RECORDED = Path(__file__).parents[1] / "fixtures" / "throughput" / "cpu-fcdm-s-bs2.json"
 
@@ -76,10 +86,10 @@ def synthetic_eval(**changes) -> EvalRecord:
         num_ref=10_000,
         allow_fewer=False,
         resolution=256,
-        mode={"sqrtm": "adm", "distance": "adm", "adm_exact": "true"},
-        samples={"path": "samples.npz", "resolution": [256, 256]},
-        reference={"name_or_path": "imagenet256"},
-        inception={},
+        mode=EvalMode(sqrtm="adm", distance="adm", adm_exact=True),
+        samples=SamplesFile("samples.npz", "0" * 64, (256, 256), False),
+        reference=ReferenceFile("imagenet256", "ref.npz", "1" * 64, "ok", "stored", False),
+        inception=InceptionGraph("inception.pb", "2" * 64, "adm-inception", 64),
         model="fcdm-xl",
         model_source="--model",
         training_steps=400_000,

@@ -121,7 +121,7 @@ def _check_one_process(case, checkpoints, vae_dir, tmp_path, upstream_recording)
 
 
 def test_dit_iddpm_matches_upstream_sample_ddp(checkpoints, vae_dir, tmp_path, upstream_recording):
-    """The issue's command: dit-s-2 --rng upstream --seed 0 --num 4 --batch-size 4 --steps 10
+    """One process: dit-s-2 --rng upstream --seed 0 --num 4 --batch-size 4 --steps 10
     --cfg-scale 4.0 --device cpu."""
     _check_one_process(
         UPSTREAM["cases"]["dit-s-2-iddpm-1proc"], checkpoints, vae_dir, tmp_path, upstream_recording

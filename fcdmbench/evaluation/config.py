@@ -1,0 +1,63 @@
+"""`EvalConfig`: what `fcdmbench eval` evaluates and how (checked by `preflight_eval`, run by
+`evaluate`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fcdmbench.errors import ConfigError, UnknownModelError
+from fcdmbench.evaluation.distance import DistanceBackend
+from fcdmbench.evaluation.metrics import SqrtmMethod
+from fcdmbench.registry import resolve
+
+__all__ = ["EvalConfig", "canonical_model"]
+
+
+@dataclass(frozen=True, slots=True)
+class EvalConfig:
+    """What to evaluate and how.
+
+    Args:
+        model: registry name of the model that made the samples, when no sample record says it
+            (a sample record naming another model is an error).
+        training_steps: training iterations of the checkpoint (puts the result in the report's
+            row for that many steps).
+        meta: settings given by the user (``--meta steps=250,cfg=1.5``), recorded as given.
+    """
+
+    samples: Path
+    ref: str = "imagenet256"
+    num: int = 50_000
+    allow_fewer: bool = False
+    batch_size: int = 64
+    split_size: int = 5000
+    k: int = 3
+    sqrtm: SqrtmMethod = SqrtmMethod.ADM
+    distance: DistanceBackend = DistanceBackend.ADM
+    inception_path: Path | None = None
+    reference_dir: Path | None = None
+    cache_dir: Path | None = None
+    sample_record: Path | None = None
+    model: str | None = None
+    training_steps: int | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("num", "batch_size", "split_size", "k"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not isinstance(self.sqrtm, SqrtmMethod) or not isinstance(
+            self.distance, DistanceBackend
+        ):
+            raise ConfigError("sqrtm and distance must be SqrtmMethod / DistanceBackend members")
+
+
+def canonical_model(name: Any, what: str) -> str:
+    """The registry name of the model `name`; an unknown one is a `ConfigError` naming `what`
+    (the option that gave it: ``"--model"``)."""
+    try:
+        return resolve(str(name))[0].name
+    except UnknownModelError as exc:
+        raise ConfigError(f"{what}: {exc.message}", hint=exc.hint) from None
