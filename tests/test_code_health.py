@@ -27,7 +27,6 @@ KNOWN_CYCLES: set[frozenset[str]] = {
 KNOWN_LONG: set[tuple[str, str]] = {
     ("reporting/plots.py", "draw_fig6"),
     ("reporting/plots.py", "draw_throughput"),
-    ("cli/roofline.py", "_print"),
 }
 
 
