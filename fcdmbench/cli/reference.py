@@ -85,7 +85,7 @@ def verify_command(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Check files against reference_batches/manifest.toml; exit 5 unless every one is verified.
+    """Check files against the reference manifest; exit 5 unless every one is verified.
 
     A missing file, a sha256 mismatch, or a file the manifest has no sha256 for (unless
     --allow-unverified) fails the check. Each present file's sha256 is printed.
