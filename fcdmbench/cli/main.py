@@ -17,7 +17,6 @@ import sys
 from typing import Annotated, Any
 
 import typer
-from typer._click import exceptions as click_exceptions
 from typer.core import TyperGroup
 
 from fcdmbench import __version__
@@ -55,9 +54,9 @@ class FcdmbenchGroup(TyperGroup):
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        except click_exceptions.NoArgsIsHelpError:  # the help text is already printed
-            sys.exit(2)
-        except click_exceptions.ClickException as exc:
+        except typer.TyperException as exc:  # click's usage errors derive from it
+            if type(exc).__name__ == "NoArgsIsHelpError":  # bare `fcdmbench`: help is printed
+                sys.exit(2)
             sys.exit(report_click_error(exc))
         except typer.Abort:
             sys.exit(report_error(FcdmbenchError("aborted", hint="rerun the command")))
@@ -154,7 +153,7 @@ def report_error(exc: FcdmbenchError) -> int:
     return exc.exit_code
 
 
-def report_click_error(exc: click_exceptions.ClickException) -> int:
+def report_click_error(exc: typer.TyperException) -> int:
     """Print a click/typer usage error as ``error:``/``hint:`` lines; return its exit code (2)."""
     message = exc.format_message().strip().rstrip(".").replace("Value error, ", "")
     if message[:1].isupper() and not message[1:2].isupper():
