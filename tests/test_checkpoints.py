@@ -1,4 +1,4 @@
-"""`--ckpt` files: what torch.save writes is accepted; anything else is named as not a checkpoint."""
+"""`--ckpt` files: what torch.save writes is accepted; anything else is not a checkpoint."""
 
 from __future__ import annotations
 
