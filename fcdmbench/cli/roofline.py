@@ -36,7 +36,9 @@ def roofline_command(
         typer.Option(help="Which units and dtypes (paper-default: convs TF32, matmuls FP32)."),
     ] = Precision.TF32,
     batch: Annotated[int, typer.Option("--batch", "-b", min=1, help="Images per forward.")] = 64,
-    resolution: Annotated[int, typer.Option("--resolution", "-r", min=8)] = 256,
+    resolution: Annotated[
+        int, typer.Option("--resolution", "-r", min=8, help="Image side in pixels.")
+    ] = 256,
     attention: Annotated[
         str, typer.Option(help="fused: SDPA as one kernel; unfused: its math path op by op.")
     ] = "fused",
@@ -71,7 +73,7 @@ def roofline_command(
         bool, typer.Option("--list-devices", help="Print the device table with sources and exit.")
     ] = False,
 ) -> None:
-    """Predicted upper bound of images/s from a roofline model (never a measurement).
+    """Predict an upper bound of images/s (a model, not measured).
 
     Per operator of one meta-device forward: FLOPs (those of fcdmbench flops), unfused bytes,
     unit, max(compute, memory) time on the device; summed into a bound with its memory-bound
