@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import os
 import re
 import sys
 from typing import Annotated, Any
@@ -106,6 +107,8 @@ class FcdmbenchGroup(TyperGroup):
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         args = normalize_argv(list(sys.argv[1:] if args is None else args))
         _state["debug"] = "--debug" in args
+        if _state["debug"]:  # TensorFlow's start-up logging too (evaluation.inception)
+            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         try:
@@ -160,7 +163,10 @@ def _root(
         typer.Option("--version", callback=_version_callback, is_eager=True, help="Show version."),
     ] = False,
     debug: Annotated[
-        bool, typer.Option("--debug", help="Re-raise errors with the full traceback.")
+        bool,
+        typer.Option(
+            "--debug", help="Re-raise errors with the full traceback; show TensorFlow's logging."
+        ),
     ] = False,
 ) -> None:
     _state["debug"] = _state["debug"] or debug

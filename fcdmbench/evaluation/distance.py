@@ -36,7 +36,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from fcdmbench.errors import require
+from fcdmbench.evaluation.inception import import_tensorflow
 
 __all__ = ["DistanceBackend", "DistanceFn", "get_distance_fn"]
 
@@ -71,7 +71,7 @@ def get_distance_fn(backend: DistanceBackend, device: str | None = None) -> Dist
 
 
 def _tf():
-    return require("tensorflow", "eval-cpu", "ADM's float16 precision/recall distances")
+    return import_tensorflow("ADM's float16 precision/recall distances")
 
 
 def _adm_formula(tf, u, v):
