@@ -17,6 +17,7 @@ __all__ = [
     "format_delta",
     "format_measured",
     "format_published",
+    "records_to_csv",
     "table_to_csv",
     "table_to_latex",
     "table_to_markdown",
@@ -155,6 +156,14 @@ def table_to_csv(table: ReportTable) -> str:
                 out.append("" if value is None else value)
         writer.writerow(out)
     return buffer.getvalue()
+
+
+def records_to_csv(paths: Sequence[Path]) -> str:
+    """The records a report read as one tidy CSV, one row per number
+    (`fcdmbench.records.to_frame`: model, quantity, value, unit, device, precision, ...)."""
+    from fcdmbench.records import to_frame
+
+    return to_frame(paths).to_csv(index=False, lineterminator="\n")
 
 
 _TEX_ESCAPES = {
