@@ -236,8 +236,9 @@ def _kinds(table: ReportTable) -> list[str]:
 
 
 _CSS = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222}
-table{border-collapse:collapse;font-size:13px;margin:.5em 0}th,td{border:1px solid #ccc;
-padding:2px 6px;text-align:right}td:first-child,th:first-child{text-align:left}
+section{overflow-x:auto}table{border-collapse:collapse;font-size:13px;margin:.5em 0}
+th,td{border:1px solid #ccc;padding:2px 6px;text-align:right}td{white-space:nowrap}
+td:first-child,th:first-child{text-align:left}
 td.measured{background:#eef6ee}td.delta{color:#555}th{background:#f3f3f3}
 .notes{font-size:12px;color:#555}figure{margin:1em 0}figure img{max-width:100%}
 figcaption{font-size:13px;color:#444}code{background:#f3f3f3;padding:0 3px}"""
