@@ -5,8 +5,15 @@ a non-editable install lacks it. `tools/check_wheel.sh` builds and installs the 
 from __future__ import annotations
 
 import fnmatch
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SETUPTOOLS = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
@@ -44,3 +51,21 @@ def test_the_version_has_one_source():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert "version" not in project and "version" in project["dynamic"]
     assert SETUPTOOLS["dynamic"]["version"] == {"attr": "fcdmbench.__version__"}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("bash") is None, reason="tools/check_wheel.sh needs bash")
+def test_the_wheel_works_outside_a_checkout():
+    """Build wheel and sdist, install the wheel into a fresh venv (dependencies reused from this
+    environment, offline) and run every command from an empty folder (`tools/check_wheel.sh`)."""
+    for module in ("build", "twine"):
+        if importlib.util.find_spec(module) is None:
+            pytest.skip(f"the wheel check needs '{module}' (pip install -e '.[dev]')")
+    done = subprocess.run(
+        ["bash", str(ROOT / "tools" / "check_wheel.sh"), "--reuse-deps"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHON": sys.executable},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "works outside a checkout" in done.stdout
