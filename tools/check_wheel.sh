@@ -44,6 +44,10 @@ fi
 WHEEL="$(ls "$TMP"/dist/fcdmbench-*.whl)"
 step "twine check" 0 "PASSED" "$PY" -m twine check --strict "$TMP"/dist/*
 
+# The venv lives in a git repository (as a venv in a user's project folder would): the records
+# must not take that repository's sha for fcdmbench's.
+git -C "$TMP" init -q && git -C "$TMP" -c user.name=check -c user.email=check@localhost \
+  commit -q --allow-empty -m "a user's project"
 "$PY" -m venv "$TMP/venv"
 VPY="$TMP/venv/bin/python"
 if [ "$REUSE" = 1 ]; then
@@ -74,6 +78,8 @@ step "memory" 0 "rtx-4090" "$FB" memory --models fcdm-xl --batch 256 --gpus 4 \
 step "throughput (CPU)" 0 "fcdm-s" "$FB" throughput --models fcdm-s --device cpu --batch 2 \
   --fcdm-checkpointing off --warmup-calls 2 --warmup-s 0.5 --blocks 5 --min-block-s 0.5 \
   --pause-s 0.1 --out tp.json
+step "record: no git sha" 0 "None" "$VPY" -c \
+  'import json; print(json.load(open("tp.json"))["run"]["git_sha"])'
 step "report" 0 "report.html" "$FB" report --records tp.json --out report
 "$VPY" -c 'import numpy as np; np.savez("samples.npz", arr_0=np.zeros((8, 256, 256, 3), np.uint8))'
 step "eval (no reference)" 3 "and place it at $TMP/refs/VIRTUAL_imagenet256_labeled.npz" \
