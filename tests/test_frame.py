@@ -71,7 +71,8 @@ def test_every_number_of_every_kind_with_its_labels(runs):
 
 def test_records_and_paths_mix(runs):
     flops = read_record(runs / "flops.json")
-    frame = to_frame([flops, runs / "throughput.json"])
+    sample = read_record(runs / "older" / "sample-smoke.npz.json")  # settings only: no rows
+    frame = to_frame([flops, sample, runs / "throughput.json"])
     assert set(frame.kind) == {"flops", "throughput"}
     assert set(frame[frame.kind == "flops"].source) == {""}
 

@@ -21,7 +21,7 @@ passed over (a sampling run's shard list, for instance); a file named explicitly
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -81,22 +81,10 @@ def to_frame(sources: Iterable[str | Path | Record]) -> Any:
     """
     import pandas as pd
 
-    rows = [row for source, record in _records(sources) for row in _rows(record, source)]
+    rows = []
+    for source, record in _records(sources):
+        rows += _ROWS.get(type(record), _no_rows)(record, source)
     return pd.DataFrame(rows, columns=list(COLUMNS))
-
-
-#: The kinds that hold single numbers, by schema kind.
-_KINDS: dict[str, type[Record]] = {
-    cls.kind(): cls
-    for cls in (
-        FlopsRecord,
-        ThroughputRecord,
-        BaselineRecord,
-        EvalRecord,
-        RooflineRecord,
-        MemoryRecord,
-    )
-}
 
 
 def _records(sources: Iterable[str | Path | Record]) -> Iterator[tuple[str, Record]]:
@@ -126,8 +114,9 @@ def _read(path: Path, explicit: bool) -> Iterator[tuple[str, Record]]:
                 hint="records are the .json files fcdmbench commands write",
             )
         return
-    if parts[0] in _KINDS:
-        yield str(path), _KINDS[parts[0]].from_json(obj, source=path)
+    cls = next((cls for cls in _ROWS if cls.kind() == parts[0]), None)
+    if cls is not None:  # a kind that holds numbers; the others add no rows
+        yield str(path), cls.from_json(obj, source=path)
 
 
 def _row(record: Record, source: str, **fields: Any) -> dict[str, Any]:
@@ -144,33 +133,32 @@ def _row(record: Record, source: str, **fields: Any) -> dict[str, Any]:
     }
 
 
-def _rows(record: Record, source: str) -> Iterator[dict[str, Any]]:
-    if isinstance(record, FlopsRecord):
-        yield from _flops_rows(record, source)
-    elif isinstance(record, (ThroughputRecord, BaselineRecord)):
-        yield from _throughput_rows(record, source)
-    elif isinstance(record, EvalRecord):
-        context = {"model": record.model, "resolution": record.resolution}
-        context |= {"num_samples": record.num_samples, "device": record.env.device_slug}
-        for quantity in _EVAL:
-            value = getattr(record, quantity)
-            if value is not None:
-                yield _row(record, source, quantity=quantity, value=value, unit="", **context)
-    elif isinstance(record, RooflineRecord):
-        for r in record.results:
-            context = {"model": r.model, "device": record.device.key, "precision": r.precision}
-            context |= {"batch": r.batch, "resolution": r.resolution, "is_prediction": True}
-            for quantity, unit in _ROOFLINE:
-                yield _row(
-                    record, source, quantity=quantity, value=getattr(r, quantity), unit=unit,
-                    **context,
-                )  # fmt: skip
-    elif isinstance(record, MemoryRecord):
-        for r in record.results:
-            context = {"model": r.model, "device": r.config.card, "batch": r.config.batch}
-            context |= {"resolution": r.config.resolution, "is_prediction": True}
-            for quantity, gib in r.gib.items():
-                yield _row(record, source, quantity=quantity, value=gib, unit="GiB", **context)
+def _eval_rows(record: Any, source: str) -> Iterator[dict[str, Any]]:
+    context = {"model": record.model, "resolution": record.resolution}
+    context |= {"num_samples": record.num_samples, "device": record.env.device_slug}
+    for quantity in _EVAL:
+        value = getattr(record, quantity)
+        if value is not None:
+            yield _row(record, source, quantity=quantity, value=value, unit="", **context)
+
+
+def _roofline_rows(record: Any, source: str) -> Iterator[dict[str, Any]]:
+    for r in record.results:
+        context = {"model": r.model, "device": record.device.key, "precision": r.precision}
+        context |= {"batch": r.batch, "resolution": r.resolution, "is_prediction": True}
+        for quantity, unit in _ROOFLINE:
+            yield _row(
+                record, source, quantity=quantity, value=getattr(r, quantity), unit=unit,
+                **context,
+            )  # fmt: skip
+
+
+def _memory_rows(record: Any, source: str) -> Iterator[dict[str, Any]]:
+    for r in record.results:
+        context = {"model": r.model, "device": r.config.card, "batch": r.config.batch}
+        context |= {"resolution": r.config.resolution, "is_prediction": True}
+        for quantity, gib in r.gib.items():
+            yield _row(record, source, quantity=quantity, value=gib, unit="GiB", **context)
 
 
 def _flops_rows(record: Any, source: str) -> Iterator[dict[str, Any]]:
@@ -197,3 +185,19 @@ def _throughput_rows(record: Any, source: str) -> Iterator[dict[str, Any]]:
             if value is not None:
                 row = _row(inner, source, quantity=quantity, value=value, unit=unit, **context)
                 yield {**row, "kind": kind}
+
+
+def _no_rows(record: Any, source: str) -> Iterator[dict[str, Any]]:
+    return iter(())
+
+
+#: How each kind that holds single numbers becomes rows (sample, spectral and report records
+#: hold settings, curves and file lists: no rows).
+_ROWS: dict[type[Record], Callable[[Any, str], Iterator[dict[str, Any]]]] = {
+    FlopsRecord: _flops_rows,
+    ThroughputRecord: _throughput_rows,
+    BaselineRecord: _throughput_rows,
+    EvalRecord: _eval_rows,
+    RooflineRecord: _roofline_rows,
+    MemoryRecord: _memory_rows,
+}
