@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import re
+import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from fcdmbench.errors import InputError
 
-__all__ = ["load_checkpoint", "read_checkpoint", "rename_keys", "select_weights"]
+__all__ = [
+    "check_checkpoint_format",
+    "load_checkpoint",
+    "read_checkpoint",
+    "rename_keys",
+    "select_weights",
+]
 
 #: Keys under which training scripts store weights, most preferred first (EMA wins).
 WEIGHT_KEYS = ("ema", "model_ema", "state_dict_ema", "model", "state_dict", "module")
@@ -54,21 +61,45 @@ def strip_prefixes(state_dict: Mapping[str, Any], prefixes=("module.", "_orig_mo
     return out
 
 
+def check_checkpoint_format(path: str | Path) -> Path:
+    """`path` must look like a file `torch.save` wrote: a zip archive (torch >= 1.6) or a pickle
+    (older torch, first byte the pickle PROTO opcode). Reads a few bytes, imports no torch.
+
+    Raises:
+        InputError: anything else (a text file, an image, ...), named as not a checkpoint.
+    """
+    path = Path(path)
+    with open(path, "rb") as fh:
+        head = fh.read(2)
+    if not (zipfile.is_zipfile(path) or (len(head) == 2 and head[0] == 0x80 and head[1] >= 2)):
+        raise InputError(
+            f"{path} is not a checkpoint: torch.save writes a zip archive (or, before torch 1.6, "
+            "a pickle), and this file is neither",
+            hint="pass the .pt file a training script saved (upstream's or fcdmbench's)",
+        )
+    return path
+
+
 def read_checkpoint(path: str | Path) -> Any:
     """``torch.load`` a checkpoint file on the CPU with ``weights_only=True``.
 
     Raises:
-        InputError: the file is missing or cannot be unpickled as plain tensors.
+        InputError: the file is missing, is not a checkpoint, or cannot be unpickled as plain
+            tensors.
     """
     import torch
 
     path = Path(path)
     if not path.is_file():
         raise InputError(f"checkpoint {path} not found", hint="check the --ckpt path")
+    check_checkpoint_format(path)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure is bad input
-        raise InputError(f"cannot read checkpoint {path}: {exc}") from exc
+        raise InputError(
+            f"{path} is not a readable checkpoint: {exc}",
+            hint="pass the .pt file a training script saved (upstream's or fcdmbench's)",
+        ) from exc
 
 
 def load_checkpoint(

@@ -24,17 +24,21 @@ def device_slug(name: str) -> str:
 
 
 def git_state(repo: Path | None = None) -> tuple[str | None, bool | None]:
-    """(HEAD sha, dirty) of the fcdmbench checkout, or (None, None) outside git."""
-    repo = repo or Path(__file__).resolve().parent.parent
+    """(HEAD sha, dirty) of the fcdmbench checkout, or (None, None) when fcdmbench is not run
+    from one: outside git, and for an installed wheel even inside someone else's repository (a
+    venv in a project folder), whose sha would not say which fcdmbench ran."""
+    repo = (repo or Path(__file__).resolve().parent.parent).resolve()
     try:
-        sha = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
+        top, sha = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel", "HEAD"],
             cwd=repo,
             capture_output=True,
             text=True,
             timeout=5,
             check=True,
-        ).stdout.strip()
+        ).stdout.splitlines()
+        if Path(top).resolve() != repo:
+            return None, None
         dirty = bool(
             subprocess.run(
                 ["git", "status", "--porcelain", "--untracked-files=no"],
@@ -46,7 +50,7 @@ def git_state(repo: Path | None = None) -> tuple[str | None, bool | None]:
             ).stdout.strip()
         )
         return sha, dirty
-    except (OSError, subprocess.SubprocessError):
+    except (OSError, ValueError, subprocess.SubprocessError):
         return None, None
 
 

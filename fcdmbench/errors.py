@@ -1,4 +1,4 @@
-"""Error classes with exit codes; the CLI catches `FcdmbenchError` in one place (STYLE.md 6).
+"""Error classes with exit codes; the CLI catches `FcdmbenchError` in one place (docs/design.md).
 
 | class                                   | exit |
 |-----------------------------------------|------|

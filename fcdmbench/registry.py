@@ -206,7 +206,13 @@ def normalize_name(name: str) -> tuple[str, int | None]:
 
 def _natural_key(name: str) -> tuple:
     spec = _REGISTRY[name]
-    family_rank = _FAMILY_ORDER.index(spec.family)
+    # Catalogue families in CATALOG_MODULES order, whichever module happened to be imported
+    # first; any other family (registered by user code) after them, in registration order.
+    module = f"fcdmbench.catalog.{spec.family}"
+    if module in CATALOG_MODULES:
+        family_rank = (0, CATALOG_MODULES.index(module))
+    else:
+        family_rank = (1, _FAMILY_ORDER.index(spec.family))
     parts = []
     for token in name.split("-")[1:]:
         if token in _SIZE_RANK:

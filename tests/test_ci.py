@@ -45,26 +45,54 @@ def test_ci_run_extracts_exactly_the_readme_blocks():
     assert printed == expected
 
 
-def test_ci_run_fails_on_any_nonzero_exit():
-    """No `|| true`, no exit-code filtering: pytest's exit 5 (nothing collected) fails CI."""
-    text = CI_RUN.read_text()
-    assert "set -euo pipefail" in text
-    assert 'bash -euo pipefail -c "$block"' in text
-    assert "|| true" not in text and "$?" not in text
-    for name in ("install", "test", "full"):
-        assert f"run_readme {name}\n" in text
-
-
-@pytest.mark.skipif(shutil.which("bash") is None or shutil.which("awk") is None, reason="no bash")
-def test_ci_run_stops_at_a_block_that_exits_5(tmp_path: Path):
-    """Mutation check of the mechanism: a README whose test block exits 5 fails `.ci/run`."""
+def _run_ci(tmp_path: Path, blocks: dict[str, str]) -> subprocess.CompletedProcess:
+    """Run a copy of `.ci/run` on a README holding `blocks` (each run for real)."""
     (tmp_path / ".ci").mkdir()
     shutil.copy(CI_RUN, tmp_path / ".ci" / "run")
-    blocks = {"install": "echo installed", "test": "exit 5", "full": "echo full-suite-ran"}
     (tmp_path / "README.md").write_text(
         "".join(f"<!-- .ci/run: {k} -->\n```bash\n{v}\n```\n\n" for k, v in blocks.items())
     )
-    done = subprocess.run(["bash", ".ci/run"], capture_output=True, text=True, cwd=tmp_path)
-    assert done.returncode == 5
-    assert "\ninstalled\n" in done.stdout  # the install block ran (not only printed)
-    assert "full-suite-ran" not in done.stdout
+    return subprocess.run(["bash", ".ci/run"], capture_output=True, text=True, cwd=tmp_path)
+
+
+NEEDS_BASH = pytest.mark.skipif(
+    shutil.which("bash") is None or shutil.which("awk") is None, reason="no bash or awk"
+)
+PASSING = {"install": "echo ran-install", "test": "echo ran-test", "full": "echo ran-full"}
+
+
+@NEEDS_BASH
+def test_ci_run_runs_every_block_in_order(tmp_path: Path):
+    done = _run_ci(tmp_path, PASSING)
+    assert done.returncode == 0, done.stderr
+    ran = [line for line in done.stdout.splitlines() if line.startswith("ran-")]
+    assert ran == ["ran-install", "ran-test", "ran-full"]
+
+
+@NEEDS_BASH
+@pytest.mark.parametrize(
+    "failing, code",
+    [
+        ("exit 5", 5),  # pytest's "no tests collected" is a failure, not a pass
+        ("false; echo ran-after", 1),  # a failing command stops its block (-e)
+        ("false | cat", 1),  # a failing command inside a pipeline (pipefail)
+        ("echo $FCDMBENCH_UNSET_VARIABLE", 1),  # an unset variable (-u)
+    ],
+    ids=["exit-5", "errexit", "pipefail", "nounset"],
+)
+@pytest.mark.parametrize("block", ["install", "test", "full"])
+def test_ci_run_fails_on_any_nonzero_exit(tmp_path: Path, block: str, failing: str, code: int):
+    """Mutation check of the mechanism: any failure in any block fails `.ci/run` with its exit
+    code, and no later block runs."""
+    done = _run_ci(tmp_path, {**PASSING, block: failing})
+    assert done.returncode == code, (done.stdout, done.stderr)
+    order = list(PASSING)
+    ran = [line for line in done.stdout.splitlines() if line.startswith("ran-")]
+    assert ran == [f"ran-{name}" for name in order[: order.index(block)]]
+
+
+@NEEDS_BASH
+def test_ci_run_refuses_a_readme_without_a_block(tmp_path: Path):
+    done = _run_ci(tmp_path, {"install": "echo ran-install", "test": "echo ran-test"})
+    assert done.returncode == 1
+    assert "no fenced block after '<!-- .ci/run: full -->'" in done.stderr

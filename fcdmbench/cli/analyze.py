@@ -55,7 +55,9 @@ def spectral_command(
     ] = Path("spectral_energy"),
     as_json: Annotated[bool, typer.Option("--json", help="Print the record as JSON.")] = False,
 ) -> None:
-    """Spectral energy of the predicted noise per diffusion timestep (FCDM App. F, Fig. 7).
+    """Spectral energy of the predicted noise per timestep (Fig. 7).
+
+    The seed paper's Appendix F, Figure 7: one curve per model over the diffusion timesteps.
 
     Example: fcdmbench analyze spectral fcdm-xl dit-xl-2 --ckpt fcdm.pt --ckpt dit.pt
     --images val512.npz --vae ./sd-vae-ft-ema --resolution 512 --out fig7

@@ -98,10 +98,21 @@ def eval_command(
     ] = None,
     reference_dir: Annotated[
         Path | None,
-        typer.Option("--reference-dir", metavar="DIR", envvar="FCDMBENCH_REFERENCE_DIR"),
+        typer.Option(
+            "--reference-dir",
+            metavar="DIR",
+            envvar="FCDMBENCH_REFERENCE_DIR",
+            help="Folder of the reference files (default: CACHE/reference).",
+        ),
     ] = None,
     cache_dir: Annotated[
-        Path | None, typer.Option("--cache-dir", metavar="DIR", envvar="FCDMBENCH_CACHE")
+        Path | None,
+        typer.Option(
+            "--cache-dir",
+            metavar="DIR",
+            envvar="FCDMBENCH_CACHE",
+            help="Cache root, CACHE (default: the user cache folder, ~/.cache/fcdmbench on Linux).",
+        ),
     ] = None,
     sqrtm: Annotated[
         str,
@@ -122,7 +133,10 @@ def eval_command(
         ),
     ] = "adm",
 ) -> None:
-    """Evaluate samples exactly as ADM's evaluator does, and write a record.
+    """Compute FID, sFID, IS, precision and recall as ADM does.
+
+    Offline, it names every missing reference file and where to place it, in one run; the
+    result is written as a record (default: SAMPLES.eval.json).
 
     Example: fcdmbench eval samples.npz --ref imagenet256 --meta steps=250,cfg=1.5
     """

@@ -9,20 +9,21 @@ import typer
 
 from fcdmbench.cli.output import emit_record, fmt, print_table, stderr, stdout
 
-#: Columns of the main table and of ``--csv`` (key, header).
-COLUMNS: tuple[tuple[str, str], ...] = (
-    ("model", "model"),
-    ("resolution", "res"),
-    ("batch", "batch"),
-    ("params_m", "params (M)"),
-    ("gmacs", "GMACs"),
-    ("gflops", "GFLOPs (2×MACs)"),
-    ("dense_gmacs", "matmul+conv+attn GMACs"),
-    ("published_gmacs", "published GMACs"),
-    ("delta_pct", "Δ vs published %"),
-    ("ratio_to_ref", "× ref"),
-    ("cfg_gmacs_per_image", "CFG GMACs/img"),
-    ("train_gmacs_per_image", "train GMACs/img (≈3× fwd)"),
+#: Columns of the table and of ``--csv`` (key, header, shown only with ``--wide``). The default
+#: table fits 100 columns; ``--json`` always carries every field.
+COLUMNS: tuple[tuple[str, str, bool], ...] = (
+    ("model", "model", False),
+    ("resolution", "res", True),
+    ("batch", "batch", True),
+    ("params_m", "params (M)", False),
+    ("gmacs", "GMACs", False),
+    ("gflops", "GFLOPs", False),
+    ("dense_gmacs", "matmul+conv+attn GMACs", True),
+    ("published_gmacs", "published GMACs", False),
+    ("delta_pct", "Δ %", False),
+    ("ratio_to_ref", "× ref", False),
+    ("cfg_gmacs_per_image", "CFG GMACs/img", True),
+    ("train_gmacs_per_image", "train GMACs/img", True),
 )
 
 
@@ -57,7 +58,7 @@ def flops_command(
         typer.Option(
             "--counter",
             help="flop_counter (canonical, meta device), fvcore, "
-            "torchprofile, or all (side by side, flags > 1 % disagreement).",
+            "torchprofile, or all (side by side, flags a disagreement over 1%).",
         ),
     ] = "flop_counter",
     ref: Annotated[
@@ -70,6 +71,14 @@ def flops_command(
     ] = None,
     breakdown: Annotated[
         bool, typer.Option("--breakdown", help="Per-operator and per-module tables.")
+    ] = False,
+    wide: Annotated[
+        bool,
+        typer.Option(
+            "--wide",
+            help="Every column: also resolution, batch, matmul+conv+attn GMACs, CFG and "
+            "training GMACs per image.",
+        ),
     ] = False,
     depth: Annotated[
         int, typer.Option("--depth", min=0, help="Module depth of the --breakdown table.")
@@ -86,7 +95,10 @@ def flops_command(
         Path | None, typer.Option("--csv", metavar="PATH", help="Write the table as CSV.")
     ] = None,
 ) -> None:
-    """Count MACs per image (DiT/paper convention) for one or more models.
+    """Count MACs per image (the DiT/paper convention).
+
+    GMACs count a multiply-add once (the papers' "GFLOPs" column); GFLOPs = 2 x GMACs. The
+    default table fits 100 columns; --wide adds every column (all are always in --json).
 
     Example: fcdmbench flops --models fcdm-xl dit-xl
     """
@@ -129,11 +141,11 @@ def flops_command(
     if csv_path is not None:
         _write_csv(csv_path, record)
         stderr.print(f"wrote {csv_path}")
-    _print_tables(record, breakdown, depth)
+    _print_tables(record, breakdown, depth, wide)
 
 
 def _row(report) -> dict:
-    return {key: getattr(report, key) for key, _ in COLUMNS}
+    return {key: getattr(report, key) for key, _, _ in COLUMNS}
 
 
 def _write_csv(path: Path, record) -> None:
@@ -143,16 +155,16 @@ def _write_csv(path: Path, record) -> None:
 
     with atomic_output(path) as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow([key for key, _ in COLUMNS] + ["counter", "cfg", "convention"])
+        writer.writerow([key for key, _, _ in COLUMNS] + ["counter", "cfg", "convention"])
         for report in record.results:
             row = _row(report)
             writer.writerow(
-                [row[k] if row[k] is not None else "" for k, _ in COLUMNS]
+                [row[k] if row[k] is not None else "" for k, _, _ in COLUMNS]
                 + [report.counter, report.cfg, "GMACs = multiply-adds per image"]
             )
 
 
-def _print_tables(run, breakdown: bool, depth: int) -> None:
+def _print_tables(run, breakdown: bool, depth: int, wide: bool) -> None:
     from rich.table import Table
 
     from fcdmbench.records import CONVENTION, TRAIN_FACTOR
@@ -160,19 +172,25 @@ def _print_tables(run, breakdown: bool, depth: int) -> None:
     ref = next((r.ref_model for r in run.results if r.ref_model), None)
     caption = (
         f"{CONVENTION}; GFLOPs = 2 × GMACs. Counter: {run.results[0].counter}"
-        f"{' (meta device)' if run.results[0].device == 'meta' else ''}. "
-        f"CFG GMACs/img = 2 rows per image per step"
-        f"{' (counted)' if run.cfg else ' (2 × GMACs)'}; train ≈ {TRAIN_FACTOR}× forward "
-        "(forward + backward, FCDM paper Fig. 6 assumption). Published: as printed (source in "
-        f"`fcdmbench models show`). × ref = GMACs / {ref or 'no reference'}."
+        f"{' (meta device)' if run.results[0].device == 'meta' else ''}. Published: as "
+        "printed (source in `fcdmbench models show`); Δ % = GMACs against it. "
+        f"× ref = GMACs / {ref or 'no reference'}."
     )
+    if wide:
+        caption += (
+            f" CFG GMACs/img = 2 rows per image per step{' (counted)' if run.cfg else ''}; "
+            f"train ≈ {TRAIN_FACTOR}× forward (forward + backward, FCDM paper Fig. 6)."
+        )
+    else:
+        caption += " --wide: every column."
+    columns = [(key, header) for key, header, is_wide in COLUMNS if wide or not is_wide]
     table = Table(
         title=f"FLOPs at {run.resolution} px, batch {run.batch}",
         caption=caption,
         title_justify="left",
         caption_justify="left",
     )
-    for key, header in COLUMNS:
+    for key, header in columns:
         table.add_column(
             header, justify="left" if key == "model" else "right", no_wrap=key == "model"
         )
@@ -190,7 +208,7 @@ def _print_tables(run, breakdown: bool, depth: int) -> None:
     for report in run.results:
         row = _row(report)
         table.add_row(
-            *[str(row[k]) if k not in digits else fmt(row[k], digits[k]) for k, _ in COLUMNS]
+            *[str(row[k]) if k not in digits else fmt(row[k], digits[k]) for k, _ in columns]
         )
     print_table(table)
     for note in run.notes:

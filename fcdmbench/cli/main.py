@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import os
 import re
 import sys
 from typing import Annotated, Any
 
 import typer
-from typer._click import exceptions as click_exceptions
 from typer.core import TyperGroup
 
 from fcdmbench import __version__
@@ -49,23 +49,82 @@ MULTI_VALUE_OPTIONS: tuple[str, ...] = (
 )
 
 
-class FcdmbenchGroup(TyperGroup):
-    """Root group: expands multi-value options and turns `FcdmbenchError` into exit codes.
+#: Help text lines are at most this wide (narrower terminals wrap narrower).
+HELP_WIDTH = 100
+_NO_BREAK_HYPHEN = "\u2011"
 
-    Doing both here (not in a wrapper script) means typer's `CliRunner` sees exactly what a user
+
+class HelpFormatter(typer.Context.formatter_class):
+    """click's plain help layout, except that a hyphenated word (a model, device or option name)
+    is never broken at its hyphen (`a100-80gb-sxm` stays whole), and an ``Example:`` paragraph
+    is printed as a command to copy: on lines of its own, continued with ``\\``."""
+
+    def write(self, string: str) -> None:
+        super().write(string.replace(_NO_BREAK_HYPHEN, "-"))
+
+    def write_text(self, text: str) -> None:
+        paragraphs = [
+            _example_block(p, self.width - self.current_indent) if p.startswith("Example:") else p
+            for p in text.split("\n\n")
+        ]
+        super().write_text("\n\n".join(paragraphs).replace("-", _NO_BREAK_HYPHEN))
+
+    def write_dl(self, rows, col_max: int = 30, col_spacing: int = 2) -> None:
+        rows = [(term, text.replace("-", _NO_BREAK_HYPHEN)) for term, text in rows]
+        super().write_dl(rows, col_max, col_spacing)
+
+
+def _example_block(paragraph: str, width: int) -> str:
+    """``Example: cmd`` as a paragraph click leaves unwrapped (``\\b``): ``Example:``, then the
+    command indented, broken before an option with a shell continuation where it exceeds `width`.
+    """
+    groups = re.split(r" (?=-)", " ".join(paragraph.removeprefix("Example:").split()))
+    lines = ["  " + groups[0]]
+    for group in groups[1:]:  # an option with its values
+        if len(lines[-1]) + len(group) + 3 > width:
+            lines[-1] += " \\"
+            lines.append("      " + group)
+        else:
+            lines[-1] += " " + group
+    return "\b\nExample:\n" + "\n".join(lines)
+
+
+class HelpContext(typer.Context):
+    formatter_class = HelpFormatter
+
+
+def _use_help_context(command: Any) -> None:
+    """Every command of the tree formats its help with `HelpFormatter`."""
+    command.context_class = HelpContext
+    for sub in getattr(command, "commands", {}).values():
+        _use_help_context(sub)
+
+
+class FcdmbenchGroup(TyperGroup):
+    """Root group: expands multi-value options, turns `FcdmbenchError` into exit codes, and
+    formats every command's help (`HelpFormatter`).
+
+    Doing this here (not in a wrapper script) means typer's `CliRunner` sees exactly what a user
     sees.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _use_help_context(self)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         args = normalize_argv(list(sys.argv[1:] if args is None else args))
         _state["debug"] = "--debug" in args
+        if _state["debug"]:  # TensorFlow's start-up logging too (evaluation.inception)
+            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        except click_exceptions.NoArgsIsHelpError:  # the help text is already printed
-            sys.exit(2)
-        except click_exceptions.ClickException as exc:
+        except typer.TyperException as exc:  # click's usage errors derive from it
+            if type(exc).__name__ == "NoArgsIsHelpError":  # bare `fcdmbench`: its message is help
+                exc.show()
+                sys.exit(2)
             sys.exit(report_click_error(exc))
         except typer.Abort:
             sys.exit(report_error(FcdmbenchError("aborted", hint="rerun the command")))
@@ -89,7 +148,10 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    # Plain help (click's layout): rich's option panels truncate long option names at 80 columns
+    # and re-wrap hard-wrapped docstrings mid-sentence.
+    rich_markup_mode=None,
+    context_settings={"max_content_width": HELP_WIDTH},
     help="Compare FCDM against DiT, DiC and DiCo on equal terms: registry, FLOPs, throughput, "
     "ADM-compatible evaluation and reports.",
 )
@@ -109,7 +171,10 @@ def _root(
         typer.Option("--version", callback=_version_callback, is_eager=True, help="Show version."),
     ] = False,
     debug: Annotated[
-        bool, typer.Option("--debug", help="Re-raise errors with the full traceback.")
+        bool,
+        typer.Option(
+            "--debug", help="Re-raise errors with the full traceback; show TensorFlow's logging."
+        ),
     ] = False,
 ) -> None:
     _state["debug"] = _state["debug"] or debug
@@ -162,7 +227,7 @@ def report_error(exc: FcdmbenchError) -> int:
     return exc.exit_code
 
 
-def report_click_error(exc: click_exceptions.ClickException) -> int:
+def report_click_error(exc: typer.TyperException) -> int:
     """Print a click/typer usage error as ``error:``/``hint:`` lines; return its exit code (2)."""
     message = exc.format_message().strip().rstrip(".").replace("Value error, ", "")
     if message[:1].isupper() and not message[1:2].isupper():

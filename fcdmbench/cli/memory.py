@@ -29,7 +29,9 @@ def memory_command(
         int, typer.Option("--batch", "-b", min=1, help="Global batch (train) or images per call.")
     ] = 256,
     gpus: Annotated[int, typer.Option(min=1, help="Data-parallel GPUs (batch / gpus each).")] = 1,
-    resolution: Annotated[int, typer.Option("--resolution", "-r", min=8)] = 256,
+    resolution: Annotated[
+        int, typer.Option("--resolution", "-r", min=8, help="Image side in pixels.")
+    ] = 256,
     grad_checkpointing: Annotated[
         bool,
         typer.Option(
@@ -59,7 +61,9 @@ def memory_command(
         ),
     ] = None,
 ) -> None:
-    """Training or sampling memory per GPU, and whether it fits a card (a prediction).
+    """Predict memory per GPU and whether it fits a card (a model).
+
+    Training (fwd + bwd + AdamW, EMA, DDP buckets) or sampling, per GPU at batch / gpus.
 
     Saved activations and the step's peak are measured on a meta-device training step
     (saved-tensor hooks, storage tracker); EMA weights and DDP buckets are modelled.

@@ -42,7 +42,7 @@ def list_command(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
-    """List registered models with exact parameter counts and published GMACs.
+    """List registered models, exact parameters and published GMACs.
 
     Example: fcdmbench models list 'fcdm-*'
     """
@@ -89,7 +89,9 @@ def show_command(
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
 ) -> None:
-    """Show a model's config, input shapes, upstream and published numbers with sources.
+    """Show a model's config, inputs, upstream and published numbers.
+
+    Each published number is shown with its source (paper and table).
 
     Example: fcdmbench models show FCDM-XL
     """

@@ -31,14 +31,19 @@ def fmt(value: float | int | None, digits: int = 1) -> str:
 
 def print_table(table) -> None:
     """Print a rich table on stdout without cutting any cell: columns fold instead of ending in
-    an ellipsis, and off a terminal (pipes, CliRunner), where rich would assume 80 columns, the
-    table gets 200."""
+    an ellipsis. Off a terminal (a pipe, CliRunner), where rich would assume 80 columns, the
+    table takes the width it needs, up to 200. The caption follows as a paragraph wrapped to the
+    table's width, but never narrower than 80 columns (or the terminal)."""
+    from rich.measure import Measurement
+
     for column in table.columns:
         column.overflow = "fold"
-    if stdout.is_terminal:
-        stdout.print(table)
-        return
-    Console(width=max(stdout.width, 200), highlight=False, soft_wrap=True).print(table)
+    console = stdout if stdout.is_terminal else Console(width=200, highlight=False)
+    caption, table.caption = table.caption, None
+    console.print(table, soft_wrap=False)
+    if caption:
+        width = Measurement.get(console, console.options, table).maximum
+        console.print(caption, width=max(width, min(80, console.width)), soft_wrap=False)
 
 
 def emit_record(record: Any, json_path: Any) -> bool:

@@ -15,7 +15,13 @@ def register(app: typer.Typer) -> None:
 
 
 DirOption = Annotated[
-    Path | None, typer.Option("--reference-dir", metavar="DIR", envvar="FCDMBENCH_REFERENCE_DIR")
+    Path | None,
+    typer.Option(
+        "--reference-dir",
+        metavar="DIR",
+        envvar="FCDMBENCH_REFERENCE_DIR",
+        help="Folder of the reference files (default: ~/.cache/fcdmbench/reference on Linux).",
+    ),
 ]
 
 
@@ -24,7 +30,9 @@ def fetch_command(
     names: Annotated[list[str], typer.Argument(help="inception, imagenet256, imagenet512.")],
     reference_dir: DirOption = None,
 ) -> None:
-    """Download official files (if absent) and check their sha256; every failure is listed.
+    """Download ADM's official files (if absent) and check them.
+
+    Each file's sha256 is checked against the manifest; every failure is listed in one run.
 
     Example: fcdmbench reference fetch inception imagenet256
     """
@@ -85,7 +93,9 @@ def verify_command(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Check files against reference_batches/manifest.toml; exit 5 unless every one is verified.
+    """Check present files against the manifest's sha256.
+
+    Exits 5 unless every file named is present and verified.
 
     A missing file, a sha256 mismatch, or a file the manifest has no sha256 for (unless
     --allow-unverified) fails the check. Each present file's sha256 is printed.

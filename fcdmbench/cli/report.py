@@ -60,7 +60,10 @@ def report_command(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
-    """Rebuild the paper's Tables 1-5, 7-11 and Figures 2, 5, 6, 9 plus measured throughput.
+    """Rebuild the paper's tables and figures beside records.
+
+    Tables 1-5 and 7-11 and Figures 2, 5, 6 and 9 of the FCDM paper, each published number
+    beside what the records given measured.
 
     Needs no GPU, network or records: published numbers plus instant meta-device GMACs.
 

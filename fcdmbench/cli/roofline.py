@@ -65,7 +65,9 @@ def roofline_command(
             help="Images per forward (infer; default 64) or the global batch (train; 256).",
         ),
     ] = None,
-    resolution: Annotated[int, typer.Option("--resolution", "-r", min=8)] = 256,
+    resolution: Annotated[
+        int, typer.Option("--resolution", "-r", min=8, help="Image side in pixels.")
+    ] = 256,
     attention_kernel: AttentionKernel = "sdpa",
     linear_attention_kernel: LinearAttentionKernel = None,
     records: Annotated[
@@ -105,7 +107,7 @@ def roofline_command(
     ] = False,
     ema: Annotated[bool, typer.Option("--ema/--no-ema", help="train: price the EMA.")] = True,
 ) -> None:
-    """Predicted upper bound of images/s from a roofline model (never a measurement).
+    """Predict an upper bound of images/s (a model, not measured).
 
     Per operator of one meta-device forward: FLOPs (those of fcdmbench flops), unfused bytes,
     unit, max(compute, memory) time on the device; summed into a bound with its memory-bound

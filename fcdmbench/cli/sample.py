@@ -155,7 +155,10 @@ def sample_command(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the record as JSON.")] = False,
 ) -> None:
-    """Sample images into an ADM-format npz (arr_0 uint8 NHWC, arr_1 labels) + NPZ.json.
+    """Sample a checkpoint into an ADM-format .npz and its record.
+
+    The .npz holds arr_0 (uint8 NHWC images) and arr_1 (labels), as ADM's evaluator reads it;
+    every sampler setting goes to NPZ.json beside it.
 
     Scale out with `torchrun --nproc-per-node K -m fcdmbench sample ...`; rerunning an
     interrupted command resumes from its shards.

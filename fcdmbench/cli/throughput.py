@@ -56,7 +56,9 @@ def throughput_command(
     ),
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     cfg: Annotated[bool, typer.Option("--cfg", help="Time forward_with_cfg (2B rows).")] = False,
-    channels_last: Annotated[bool, typer.Option("--channels-last")] = False,
+    channels_last: Annotated[
+        bool, typer.Option("--channels-last", help="Channels-last memory format (recorded).")
+    ] = False,
     compile_mode: Annotated[
         str | None,
         typer.Option(
@@ -100,13 +102,21 @@ def throughput_command(
         bool,
         typer.Option("--cudnn-benchmark/--no-cudnn-benchmark", help="cudnn.benchmark (recorded)."),
     ] = True,
-    warmup_calls: Annotated[int, typer.Option(min=1)] = 10,
-    warmup_s: Annotated[float, typer.Option(min=0.0)] = 2.0,
+    warmup_calls: Annotated[
+        int, typer.Option(min=1, help="Warm-up: at least this many calls per model.")
+    ] = 10,
+    warmup_s: Annotated[
+        float, typer.Option(min=0.0, help="Warm-up: at least this many seconds per model.")
+    ] = 2.0,
     blocks: Annotated[int, typer.Option(min=1, help="Timed blocks per model.")] = 7,
     min_block_s: Annotated[float, typer.Option(min=0.0, help="Minimum seconds per block.")] = 1.0,
     pause_s: Annotated[float, typer.Option(min=0.0, help="Pause between models.")] = 1.0,
     order: Annotated[
-        Order | None, typer.Option(help=("[default: interleaved for infer, sequential for train]"))
+        Order | None,
+        typer.Option(
+            help="Models interleaved block by block (A B C A B C) or one after another. "
+            "[default: interleaved for infer, sequential for train]"
+        ),
     ] = None,
     out: Annotated[
         Path | None,
@@ -135,7 +145,11 @@ def throughput_command(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the record as JSON.")] = False,
 ) -> None:
-    """Images/s per network evaluation (the papers' it/s) under one fixed protocol.
+    """Measure images/s per network evaluation (the papers' it/s).
+
+    One fixed protocol: warm-up by count and time, interleaved timed blocks, median and IQR,
+    the precision mode always named; one JSON record per run. --check gates the run against the
+    stored baseline of this GPU type.
 
     Example: fcdmbench throughput --models fcdm-xl dit-xl-2 --precision bf16 --check
     """
@@ -339,13 +353,15 @@ def baseline_update_command(
         typer.Option(help="Store even a run the gate calls insufficient data, or partly failed."),
     ] = False,
 ) -> None:
-    """Store a throughput record as its device's baseline (the only way one is created).
+    """Store a throughput record as its GPU type's baseline.
+
+    This command (or `throughput --update-baseline`) is the only way a baseline is created.
 
     Written under benchmarks/baselines of the checkout you run it from (or --baselines-dir);
     refused when the gate would call the run insufficient data (fewer than 5 blocks, canary or
     a model IQR/median above 10 %) or a model failed, unless --force.
 
-    Example: fcdmbench baseline update reports/throughput/2026...-h100-80gb-hbm3-bf16-...json
+    Example: fcdmbench baseline update reports/throughput/RECORD.json
     """
     from fcdmbench.preflight import preflight_baseline_update
     from fcdmbench.profiling.baselines import write_baseline
@@ -377,7 +393,9 @@ def baseline_compare_command(
     strict: Annotated[bool, typer.Option(help="'insufficient data' exits 5.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
 ) -> None:
-    """Gate recorded runs against a baseline without measuring (exit codes as `--check`).
+    """Gate recorded runs against a baseline without measuring.
+
+    Verdicts and exit codes are those of `throughput --check`.
 
     Example: fcdmbench baseline compare run.json --rerun run2.json
     """

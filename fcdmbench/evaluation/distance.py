@@ -36,7 +36,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from fcdmbench.errors import require
+from fcdmbench.evaluation.inception import import_tensorflow
 
 __all__ = ["DistanceBackend", "DistanceFn", "SplitADMKernel", "get_distance_fn", "mirror_note"]
 
@@ -84,7 +84,7 @@ def mirror_note(distance_fn: DistanceFn) -> str:
 
 
 def _tf():
-    return require("tensorflow", "eval-cpu", "ADM's float16 precision/recall distances")
+    return import_tensorflow("ADM's float16 precision/recall distances")
 
 
 def _adm_formula(tf, u, v):

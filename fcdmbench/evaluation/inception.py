@@ -9,14 +9,16 @@ them itself. Outputs, as in openai/guided-diffusion 22e0df8 `evaluations/evaluat
 - the 1008-way classifier: pool features times the weights feeding ``softmax/logits/MatMul``,
   then softmax, in TensorFlow float32 (batches of 512), for the Inception Score.
 
-TensorFlow is imported only inside this module and `distance.py`, lazily.
+TensorFlow is imported lazily, only through `import_tensorflow` (this module and `distance.py`).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +28,7 @@ __all__ = [
     "EXTRACTOR_VERSION",
     "INCEPTION_ENV",
     "InceptionExtractor",
+    "import_tensorflow",
     "resolve_inception_path",
 ]
 
@@ -37,6 +40,32 @@ LOGITS_OP = "softmax/logits/MatMul"
 INPUT_TENSOR = "ExpandDims:0"
 SPATIAL_CHANNELS = 7
 SOFTMAX_BATCH_SIZE = 512
+
+
+def import_tensorflow(purpose: str) -> Any:
+    """Import TensorFlow for `purpose`, without its start-up logging.
+
+    On import TensorFlow's C++ library writes about 8 lines to stderr (oneDNN, cpu_feature_guard,
+    absl), before any Python setting or ``TF_CPP_MIN_LOG_LEVEL`` can stop all of them, so the
+    stderr file descriptor points at /dev/null during the import, and ``TF_CPP_MIN_LOG_LEVEL``
+    is 2 for later messages (warnings and errors still show). Where the user set
+    ``TF_CPP_MIN_LOG_LEVEL`` (``fcdmbench --debug`` sets it to 0), nothing is hidden.
+
+    Raises:
+        MissingExtraError: TensorFlow is not installed (names the extra to install).
+    """
+    if "tensorflow" in sys.modules or "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+        return require("tensorflow", "eval-cpu", purpose)
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        return require("tensorflow", "eval-cpu", purpose)
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def resolve_inception_path(
@@ -90,7 +119,7 @@ class InceptionExtractor:
         self.graph_path = Path(graph_path)
         self.batch_size = batch_size
         self.graph_sha256 = file_sha256(self.graph_path)
-        self._tf = require("tensorflow", "eval-cpu", "the ADM Inception graph")
+        self._tf = import_tensorflow("the ADM Inception graph")
         self._build()
 
     @property

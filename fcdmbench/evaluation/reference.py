@@ -1,6 +1,7 @@
 """ADM's official files: the manifest, where they live, fetching and sha256 verification.
 
-`reference_batches/manifest.toml` lists each file (name, URL, sha256, size, source, status).
+The manifest, ``manifest.toml`` beside this module (shipped inside the package), lists each file
+(name, URL, sha256, size, source, status).
 Files live in ``--reference-dir``, else ``$FCDMBENCH_REFERENCE_DIR``, else
 ``<cache root>/reference``. An entry whose sha256 is unknown has ``status = "unverified"``:
 such files are used, and the record says the hash could not be checked.
@@ -12,6 +13,7 @@ import contextlib
 import os
 import tomllib
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from fcdmbench.errors import ConfigError, InputError, ReferenceBatchError
@@ -30,8 +32,6 @@ __all__ = [
     "resolve_reference",
     "verify_file",
 ]
-
-MANIFEST_PATH = Path(__file__).resolve().parents[2] / "reference_batches" / "manifest.toml"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,14 +73,18 @@ class ReferenceLocation:
 
 
 def load_manifest(path: Path | None = None) -> dict[str, ManifestEntry]:
-    """Parse the manifest (``$FCDMBENCH_MANIFEST`` overrides the repo copy)."""
-    path = Path(path or os.environ.get("FCDMBENCH_MANIFEST") or MANIFEST_PATH)
-    if not path.exists():
+    """Parse the manifest: `path`, else ``$FCDMBENCH_MANIFEST``, else the package's own copy."""
+    path = path or os.environ.get("FCDMBENCH_MANIFEST")
+    if path is None:
+        text = resources.files(__package__).joinpath("manifest.toml").read_text()
+    elif Path(path).is_file():
+        text = Path(path).read_text()
+    else:
         raise InputError(
             f"reference manifest {path} not found",
-            hint="run from a fcdmbench checkout or set FCDMBENCH_MANIFEST",
+            hint="point FCDMBENCH_MANIFEST at a manifest.toml, or unset it to use the package's",
         )
-    data = tomllib.loads(path.read_text())
+    data = tomllib.loads(text)
     return {name: ManifestEntry(name=name, **fields) for name, fields in data.items()}
 
 

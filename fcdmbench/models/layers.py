@@ -1,6 +1,6 @@
 """Primitives shared by FCDM and every baseline: embedders, adaLN modulation and the CFG forward.
 
-Written once here (STYLE.md section 5); DiT, DiC, DiCo and FCDM all condition on a sinusoidal
+Written once here (docs/design.md, "Models"); DiT, DiC, DiCo and FCDM all condition on a sinusoidal
 timestep embedding (GLIDE/ADM form: cos then sin, max period 1e4) plus a class embedding with one
 extra row as the classifier-free-guidance null label.
 """

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from fcdmbench.checkpoints import check_checkpoint_format
 from fcdmbench.errors import ConfigError, InputError
 from fcdmbench.evaluation.npz import inspect_images
 from fcdmbench.preflight.checks import (
@@ -61,13 +62,13 @@ def preflight_sample(
                 hint="--smoke samples from random weights (for tests; stamped in the output)",
             )
         )
-    if ckpt is not None:
-        pf.check(
-            check_input_file,
-            ckpt,
-            "checkpoint",
-            hint="check --ckpt (an upstream .pt or a fcdmbench checkpoint)",
-        )
+    if ckpt is not None and pf.check(
+        check_input_file,
+        ckpt,
+        "checkpoint",
+        hint="check --ckpt (an upstream .pt or a fcdmbench checkpoint)",
+    ):
+        pf.check(check_checkpoint_format, ckpt)
     if not smoke:
         pf.check(check_vae_folder, vae)
     out = Path(out)
@@ -180,7 +181,8 @@ def preflight_spectral(
     for model in models:
         pf.check(get_spec, model)
     for ckpt in ckpts:
-        pf.check(check_input_file, ckpt, "checkpoint", hint="check --ckpt (one per model)")
+        if pf.check(check_input_file, ckpt, "checkpoint", hint="check --ckpt (one per model)"):
+            pf.check(check_checkpoint_format, ckpt)
     if images is not None:
         pf.check(inspect_images, images)
         pf.check(check_vae_folder, vae)

@@ -1,7 +1,7 @@
 """The canary: a fixed workload timed beside the models in the same process.
 
 Gating on ``throughput(model) / throughput(canary)`` cancels clock, thermal, power-cap and
-noisy-neighbour effects that move both (MEASUREMENT.md section 3.2). The canary is not a model under
+noisy-neighbour effects that move both (docs/throughput.md). The canary is not a model under
 test: one fp32 GEMM, one bf16 GEMM, one depthwise 7x7 and one dense 3x3 convolution, the op mix of
 the backbones compared here. Autocast never applies to it; the run's TF32 flags do (baselines are
 keyed by precision mode). Changing any size is a new canary version: bump `CANARY_VERSION`.

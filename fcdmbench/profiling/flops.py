@@ -1,6 +1,6 @@
 """FLOP counting: one counter, one convention, every number labelled.
 
-Convention (MEASUREMENT.md section 1.1): ``gmacs`` are multiply-accumulates per image for one
+Convention (docs/flops.md, "Convention"): ``gmacs`` are multiply-accumulates per image for one
 forward pass at the stated batch, no CFG doubling -- the "GFLOPs" column of DiT and of the FCDM
 paper's Table 2. ``gflops`` is 2 x ``gmacs``. The canonical counter is
 `torch.utils.flop_counter.FlopCounterMode` run on a model built on the meta device (no memory, no

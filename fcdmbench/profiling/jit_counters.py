@@ -1,4 +1,4 @@
-"""fvcore and torchprofile, run on the same model for comparison (MEASUREMENT.md section 1.2).
+"""fvcore and torchprofile, run on the same model for comparison (docs/flops.md).
 
 Both trace the model with ``torch.jit.trace``, so they need real tensors (CPU, small batch). Both
 count MACs. Operators they have no handler for count zero; fcdmbench reports them as ``skipped``

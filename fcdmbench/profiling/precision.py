@@ -1,6 +1,6 @@
 """Precision modes for timing, and the flags actually in force while a mode is active.
 
-Never a bare "fp32" (MEASUREMENT.md section 2.4): in torch 2.13 cuDNN convolutions default to TF32
+Never a bare "fp32" (docs/throughput.md): in torch 2.13 cuDNN convolutions default to TF32
 while CUDA matmuls default to IEEE fp32, so "fp32" hides a choice that changes DiT's speed by
 several times on Ampere and newer GPUs.
 """

@@ -39,7 +39,7 @@ class Order(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class ProtocolConfig:
-    """Warm-up and block schedule (defaults: MEASUREMENT.md section 2.4)."""
+    """Warm-up and block schedule (defaults: docs/throughput.md, "Protocol")."""
 
     warmup_calls: int = 10
     warmup_s: float = 2.0

@@ -1,6 +1,6 @@
 """The throughput regression gate: ``compare(record, baseline) -> Verdict``. Pure: no torch, no IO.
 
-Design (MEASUREMENT.md section 3.2): each model's throughput is divided by the canary's, measured
+Design (docs/throughput.md): each model's throughput is divided by the canary's, measured
 in the same process, and that ratio is compared with the baseline's ratio. Clock, thermal,
 power-cap and neighbour effects move model and canary alike and cancel.
 
@@ -15,9 +15,9 @@ baseline, in quadrature):
 - ``change > +bound``: a gain; the gate passes and says the baseline is stale.
 - Absolute images/s moving more than 10 % only warns (driver, clocks and neighbours move it).
 - Canary IQR / median above 10 % (torch.utils.benchmark's warning level), in the run or the
-  baseline, or a model's above 10 % in the run, or fewer than 5 timed blocks (MEASUREMENT.md:
-  R >= 5): `Status.INSUFFICIENT_DATA`, too noisy or too short to judge (`insufficient_data`, the
-  same rule `write_baseline` applies before storing a run).
+  baseline, or a model's above 10 % in the run, or fewer than 5 timed blocks (the
+  protocol's minimum): `Status.INSUFFICIENT_DATA`, too noisy or too short to judge
+  (`insufficient_data`, the same rule `write_baseline` applies before storing a run).
 
 Exit codes (`Verdict.exit_code`): pass 0; regression 5 (also an unconfirmed one when no re-run is
 possible); insufficient data 0, or 5 with ``strict``; no baseline or an incomparable baseline 3.
@@ -78,7 +78,7 @@ def insufficient_data(
 
     The one rule for "insufficient data", used by `compare` for a run and its baseline and by
     `write_baseline` before a run becomes a baseline: fewer than `min_blocks` timed blocks for
-    the canary or a model that ran (MEASUREMENT.md: R >= 5), a canary without a timed block, a
+    the canary or a model that ran (the protocol's minimum), a canary without a timed block, a
     canary IQR/median above `noise_limit`, or (for a run) a model's above it.
     """
     if isinstance(record, BaselineRecord):

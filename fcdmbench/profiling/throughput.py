@@ -1,6 +1,6 @@
 """`measure_throughput`: images/s per network evaluation under one fixed protocol.
 
-Protocol (MEASUREMENT.md section 2.4): every item (the canary, then each model variant) is built
+Protocol (docs/throughput.md, "Protocol"): every item (the canary, then each model variant) is built
 and warmed up (at least `warmup_calls` calls and `warmup_s` seconds, which also sizes a block to
 at least `min_block_s`); then `blocks` timed blocks per item, interleaved A B C A B C with a pause
 between items, each block preceded by an untimed call. CUDA blocks are timed with CUDA events and

@@ -1,4 +1,4 @@
-"""Build the ``fcdmbench.throughput/2`` record of a run (MEASUREMENT.md section 3.2).
+"""Build the ``fcdmbench.throughput/2`` record of a run (docs/throughput.md, "Records").
 
 `ThroughputReport` holds a finished run's raw timings; `ThroughputReport.to_record` derives
 images/s, ratios, TFLOP/s and MFU and returns the typed `fcdmbench.records.ThroughputRecord`

@@ -1,7 +1,7 @@
 """What one timed call runs: a model's inference NFE or training step, built for a batch size.
 
 `build_model_step` returns a `Step`: a no-argument callable plus what it computes (images and
-network rows per call). Inputs have the real sampling shapes (MEASUREMENT.md section 2.4): x
+network rows per call). Inputs have the real sampling shapes (docs/throughput.md): x
 (B, 4, H/8, W/8), t and y (B,) int64; with CFG the network sees 2B rows for B images.
 """
 

@@ -67,6 +67,7 @@ from fcdmbench.records.flops import (
     ModuleCount,
     OpCount,
 )
+from fcdmbench.records.frame import to_frame
 from fcdmbench.records.memory import (
     MemoryCard,
     MemoryRecord,
@@ -181,6 +182,7 @@ __all__ = [
     "read_json",
     "read_record",
     "record_from_json",
+    "to_frame",
     "write_record",
 ]
 

@@ -1,7 +1,7 @@
 """``fcdmbench.sample/2`` (the ``<out>.npz.json`` sidecar of `fcdmbench sample`) and
 ``fcdmbench.spectral/2`` (`fcdmbench analyze spectral`, the seed paper's Figure 7).
 
-The sample record names everything that moves FID (MEASUREMENT.md section 4): model and
+The sample record names everything that moves FID (docs/sampling.md, "The sample record"): model and
 overrides, checkpoint hash and which weights were used, sampler and steps, guidance, seeds and
 their scheme, labels, VAE, precision, devices. `fcdmbench eval` reads it to label its own record.
 ``rng`` says whose random-number scheme drew the noise (``"fcdmbench"``: per-batch generators,

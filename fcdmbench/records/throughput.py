@@ -1,6 +1,6 @@
 """``fcdmbench.throughput/2`` (one `fcdmbench throughput` run) and ``fcdmbench.baseline/2``.
 
-Layout (MEASUREMENT.md section 3.2): ``run``, ``env``, ``config`` (precision mode and the flags
+Layout (docs/throughput.md, "Records"): ``run``, ``env``, ``config`` (precision mode and the flags
 read back from torch, batch, resolution, ...), ``protocol``, ``canary`` (the fixed workload every
 model is divided by: ``name``, raw block times), ``results`` (one row per model variant, raw
 per-block times kept), ``notes``, and ``check`` (the gate's `Verdict`) once the regression gate

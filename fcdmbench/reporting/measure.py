@@ -2,7 +2,7 @@
 
 This is the one place the report counts anything itself, through the same
 `fcdmbench.profiling.flops.count_flops` that `fcdmbench flops` uses (FlopCounterMode on a
-meta-device model with the paper-convention op table; MEASUREMENT.md section 1.5), so the report's
+meta-device model with the paper-convention op table; docs/flops.md), so the report's
 measured GMACs equal the `flops` command's.
 """
 

@@ -17,6 +17,7 @@ __all__ = [
     "format_delta",
     "format_measured",
     "format_published",
+    "records_to_csv",
     "table_to_csv",
     "table_to_latex",
     "table_to_markdown",
@@ -157,6 +158,14 @@ def table_to_csv(table: ReportTable) -> str:
     return buffer.getvalue()
 
 
+def records_to_csv(paths: Sequence[Path]) -> str:
+    """The records a report read as one tidy CSV, one row per number
+    (`fcdmbench.records.to_frame`: model, quantity, value, unit, device, precision, ...)."""
+    from fcdmbench.records import to_frame
+
+    return to_frame(paths).to_csv(index=False, lineterminator="\n")
+
+
 _TEX_ESCAPES = {
     "\\": r"\textbackslash{}",
     "&": r"\&",
@@ -227,8 +236,9 @@ def _kinds(table: ReportTable) -> list[str]:
 
 
 _CSS = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222}
-table{border-collapse:collapse;font-size:13px;margin:.5em 0}th,td{border:1px solid #ccc;
-padding:2px 6px;text-align:right}td:first-child,th:first-child{text-align:left}
+section{overflow-x:auto}table{border-collapse:collapse;font-size:13px;margin:.5em 0}
+th,td{border:1px solid #ccc;padding:2px 6px;text-align:right}td{white-space:nowrap}
+td:first-child,th:first-child{text-align:left}
 td.measured{background:#eef6ee}td.delta{color:#555}th{background:#f3f3f3}
 .notes{font-size:12px;color:#555}figure{margin:1em 0}figure img{max-width:100%}
 figcaption{font-size:13px;color:#444}code{background:#f3f3f3;padding:0 3px}"""

@@ -249,6 +249,8 @@ def build_report(
             files += [
                 _write(staging / "tables" / f"{t.key}.csv", render.table_to_csv(t)) for t in tables
             ]
+            if records.files:  # every number the records hold, in one tidy table
+                files.append(_write(staging / "records.csv", render.records_to_csv(records.files)))
         if ReportFormat.TEX in config.formats:
             tex = [
                 "% fcdmbench report; needs \\usepackage{booktabs}",

@@ -57,6 +57,7 @@ FILES: dict[str, Callable[[Path], None]] = {
     "fake.npz": _fake_header,
     "text.npz": lambda p: p.write_text("not a zip\n"),
     "ckdir": lambda p: p.mkdir(),
+    "passwd": lambda p: p.write_text("root:x:0:0:root:/root:/bin/bash\n"),  # /etc/passwd-like
     "recorded.json": lambda p: p.write_text(RECORDED.read_text()),
 }
 
@@ -190,6 +191,14 @@ CASES = [
         3,
         "is a directory",
         ("ckdir",),
+    ),
+    Case(
+        "sample-ckpt-not-a-checkpoint",
+        ["sample", "fcdm-s", "--ckpt", "passwd", "-n", "2", "--out", "s.npz", "--vae", "ema"],
+        3,
+        "passwd is not a checkpoint",
+        ("passwd",),
+        hint="pass the .pt file",
     ),
     Case(
         "sample-missing-vae-folder",

@@ -63,16 +63,35 @@ def test_every_form_gives_one_ordered_deduplicated_list(args):
     assert _models(args) == ["fcdm-xl", "fcdm-s"]
 
 
-@pytest.mark.parametrize("pattern", ["fcdm-*", "*-xl*", "*-s*"])
-def test_wildcards_expand_like_list_models(pattern):
-    assert select_models([pattern]) == list_models(pattern)
-    assert select_models(["fcdm-xl", pattern]) == ["fcdm-xl"] + [
-        n for n in list_models(pattern) if n != "fcdm-xl"
-    ]
+#: What a wildcard must select, written from the model line-up (family, then size smallest
+#: first, then patch), not computed by the code under test.
+WILDCARDS = {
+    "fcdm-*": ["fcdm-s", "fcdm-b", "fcdm-l", "fcdm-xl"],
+    "*-xl*": [
+        "fcdm-xl",
+        "dit-xl-2",
+        "dit-xl-4",
+        "dit-xl-8",
+        "dic-xl",
+        "dico-xl",
+        "dig-xl-2",
+        "dig-xl-2-skip",
+    ],
+    "dit-?-2": ["dit-s-2", "dit-b-2", "dit-l-2"],
+    "DiT-*/2": ["dit-s-2", "dit-b-2", "dit-l-2", "dit-xl-2"],  # paper spelling
+}
+
+
+@pytest.mark.parametrize("pattern", WILDCARDS)
+def test_wildcards_expand_in_model_order(pattern):
+    expected = WILDCARDS[pattern]
+    assert select_models([pattern]) == expected
+    assert select_models(["dic-s", pattern]) == ["dic-s", *expected]  # named first stays first
+    assert select_models([expected[-1], pattern]) == [expected[-1], *expected[:-1]]  # no repeat
 
 
 def test_wildcards_through_the_cli():
-    assert _models(["--models", "fcdm-*"]) == list_models("fcdm-*")
+    assert _models(["--models", "fcdm-*"]) == WILDCARDS["fcdm-*"]
 
 
 def test_every_alias_and_paper_spelling_resolves_to_its_model():

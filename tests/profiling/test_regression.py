@@ -296,7 +296,7 @@ def test_recorded_cpu_run():
 
 def test_fewer_than_5_blocks_is_insufficient_data_for_gate_and_baseline(tmp_path, baseline):
     """One rule (`insufficient_data`): the gate does not judge a 3-block run, and
-    `write_baseline` refuses to store one; 5 blocks are enough (MEASUREMENT.md: R >= 5)."""
+    `write_baseline` refuses to store one; 5 blocks are enough (the protocol's minimum)."""
     from fcdmbench.profiling.regression import insufficient_data
 
     short = make_record({k: v[:3] for k, v in BASE_RATES.items()}, canary=QUIET[:3])

@@ -153,7 +153,7 @@ def test_config_validation_and_fcdm_variants():
 
 
 def test_flops_match_the_golden_meta_count():
-    """MEASUREMENT.md section 1.4: FCDM-XL, FlopCounterMode on meta, 129.06 GFLOPs per image."""
+    """docs/flops.md, "Golden values": FCDM-XL, FlopCounterMode on meta, 129.06 GFLOPs per image."""
     gflops, basis = count_gflops_per_image("fcdm-xl", {}, StepOptions())
     assert gflops == pytest.approx(129.06, rel=1e-3) and "meta" in basis
     with_cfg, _ = count_gflops_per_image("fcdm-xl", {}, StepOptions(cfg=True))
