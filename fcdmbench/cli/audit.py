@@ -44,9 +44,9 @@ def audit_command(
         typer.Option(metavar="PNG", help="Write the published/bound figure (.png, .svg, .pdf)."),
     ] = None,
 ) -> None:
-    """Audit the paper's throughput figures: where each can be true, and how close to its bound.
+    """Audit the paper's throughput figures against their bounds.
 
-    Every figure of Tables 2, 3, 4 and 11 is priced by the roofline model (a predicted upper
+    Where each published figure can be true, and how close it sits to its bound. Every figure of Tables 2, 3, 4 and 11 is priced by the roofline model (a predicted upper
     bound, never a measurement) on every GPU of the device table under each setting; the most
     plausible device and setting per table, the paper's ratios under each setting, figures no
     setting reaches, and figures the paper prints twice with different values.
