@@ -16,11 +16,7 @@ PACKAGE = Path(__file__).parents[1] / "fcdmbench"
 #: split up.
 MAX_BODY_LINES = 80
 #: Import cycles still to be broken: the modules of each strongly connected component.
-KNOWN_CYCLES: set[frozenset[str]] = {
-    # paper_tables <-> published: broken in phase 2 of the code-health work (after the roofline
-    # files settle); the set is empty then.
-    frozenset({"fcdmbench.paper_tables", "fcdmbench.published"}),
-}
+KNOWN_CYCLES: set[frozenset[str]] = set()
 #: Functions still over `MAX_BODY_LINES` (path relative to the package, function name).
 KNOWN_LONG: set[tuple[str, str]] = set()
 

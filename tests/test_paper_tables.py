@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from fcdmbench.paper_tables import ROWS
-from fcdmbench.published import PublishedResult, rows_for_model
+from fcdmbench.paper_tables import ROWS, rows_for_model
+from fcdmbench.published import PublishedResult
 from fcdmbench.registry import normalize_name
 
 #: Names fcdmbench registers or plans to register (lowercase, hyphenated).
