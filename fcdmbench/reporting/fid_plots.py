@@ -36,7 +36,7 @@ from fcdmbench.reporting.plot_style import (
     sources_caption,
 )
 
-__all__ = ["SCALES", "draw_fig2", "draw_fig5", "draw_fig9"]
+__all__ = ["draw_fig2", "draw_fig5", "draw_fig9"]
 
 #: (scale, FCDM model, DiT model) compared at each scale.
 SCALES = (

@@ -83,8 +83,7 @@ def measured(real_records) -> Measurements:
     return m
 
 
-#: Neutral values for fields a point type may have beyond the ones a test sets (the typed
-#: points of fcdmbench.records carry more than the lenient reader's did).
+#: Neutral values for the fields of a point type that a test does not set.
 _NEUTRAL = {
     "key": None,
     "variant": (),
