@@ -14,7 +14,6 @@ from typing import Any
 
 from fcdmbench.errors import ConfigError
 from fcdmbench.profiling.precision import Precision
-from fcdmbench.records.flops import CFG_FACTOR, TRAIN_FACTOR
 
 __all__ = [
     "EMA_DECAY",
@@ -350,7 +349,7 @@ def count_gflops_per_image(
     `TRAIN_FACTOR` x forward (the optimizer step is elementwise and not counted). Returns (None,
     reason) if counting fails.
     """
-    from fcdmbench.profiling.flops import count_flops
+    from fcdmbench.profiling.flops import CFG_FACTOR, TRAIN_FACTOR, count_flops
 
     overrides = {k: v for k, v in overrides.items() if k != "checkpointing"}
     try:
