@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from fcdmbench.published import PublishedResult as R
 
-__all__ = ["ROWS"]
+__all__ = ["ROWS", "rows_for_model"]
 
 _K = 1_000
 _M = 1_000_000
@@ -817,3 +817,8 @@ ROWS: tuple[R, ...] = (
     + _DIT_README
     + _DICO_README
 )
+
+
+def rows_for_model(name: str) -> tuple[R, ...]:
+    """Published rows whose `model` is the registry name `name`, in the order of `ROWS`."""
+    return tuple(row for row in ROWS if row.model == name)

@@ -1,9 +1,11 @@
 """Published numbers: what the papers printed, never what fcdmbench measured.
 
-Every row names its source (paper and table). Registry specs expose the rows that name their model
-(`ModelSpec.published`); the report generator rebuilds the seed paper's tables from all rows,
-including rows for models fcdmbench does not implement (ADM, LDM, U-ViT, ...), whose `model` is the
-paper's display name rather than a registry name.
+This module defines the row type, `PublishedResult`; the rows are in `fcdmbench.paper_tables`
+(`ROWS`). Every row names its source (paper and table). Registry specs expose the rows that name
+their model (`ModelSpec.published`, through `paper_tables.rows_for_model`); the report generator
+rebuilds the seed paper's tables from all rows, including rows for models fcdmbench does not
+implement (ADM, LDM, U-ViT, ...), whose `model` is the paper's display name rather than a
+registry name.
 
 Units: `params_m` in millions, `gmacs` in GMACs per image for one forward at batch 1 (the DiT/paper
 convention the papers call "GFLOPs"), `throughput_it_s` in images per second through one network
@@ -24,8 +26,6 @@ __all__ = [
     "PublishedResult",
     "PublishedTrainingSpeed",
     "TRAINING_SPEEDS",
-    "published_rows",
-    "rows_for_model",
 ]
 
 
@@ -112,18 +112,6 @@ class PublishedResult:
             if name == key:
                 return value
         return default
-
-
-def published_rows() -> tuple[PublishedResult, ...]:
-    """All published rows, in the order of the seed paper's tables."""
-    from fcdmbench import paper_tables
-
-    return paper_tables.ROWS
-
-
-def rows_for_model(name: str) -> tuple[PublishedResult, ...]:
-    """Published rows whose `model` is the registry name `name`."""
-    return tuple(row for row in published_rows() if row.model == name)
 
 
 @dataclass(frozen=True, slots=True)

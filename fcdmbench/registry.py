@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from fcdmbench.errors import ConfigError, DuplicateModelError, UnknownModelError
-from fcdmbench.published import PAPERS, Paper, PublishedResult, rows_for_model
+from fcdmbench.paper_tables import rows_for_model
+from fcdmbench.published import PAPERS, Paper, PublishedResult
 
 __all__ = [
     "DEFAULT_REF",

@@ -16,18 +16,9 @@ PACKAGE = Path(__file__).parents[1] / "fcdmbench"
 #: split up.
 MAX_BODY_LINES = 80
 #: Import cycles still to be broken: the modules of each strongly connected component.
-KNOWN_CYCLES: set[frozenset[str]] = {
-    # paper_tables <-> published: broken in phase 2 of the code-health work (after the roofline
-    # files settle); the set is empty then.
-    frozenset({"fcdmbench.paper_tables", "fcdmbench.published"}),
-}
-#: Functions still over `MAX_BODY_LINES` (path relative to the package, function name): the
-#: figure builders are split in phase 2 of the code-health work, with the roofline
-#: printer.
-KNOWN_LONG: set[tuple[str, str]] = {
-    ("reporting/plots.py", "draw_fig6"),
-    ("reporting/plots.py", "draw_throughput"),
-}
+KNOWN_CYCLES: set[frozenset[str]] = set()
+#: Functions still over `MAX_BODY_LINES` (path relative to the package, function name).
+KNOWN_LONG: set[tuple[str, str]] = set()
 
 
 def _trees(root: Path) -> dict[str, tuple[Path, ast.Module]]:

@@ -7,15 +7,13 @@ import re
 
 import pytest
 
-from fcdmbench.paper_tables import ROWS
-from fcdmbench.published import PublishedResult, rows_for_model
-from fcdmbench.registry import normalize_name
+from fcdmbench.paper_tables import ROWS, rows_for_model
+from fcdmbench.published import PublishedResult
+from fcdmbench.registry import list_models, normalize_name
 
-#: Names fcdmbench registers or plans to register (lowercase, hyphenated).
-REGISTRY_STYLE = re.compile(
-    r"^(fcdm-(s|b|l|xl)|dit-(s|b|l|xl)-(2|4|8)|dic-(s|b|xl|h)|dico-(s|b|l|xl))$"
-)
-FAMILIES = ("fcdm", "dit", "dic", "dico")
+#: The registered model names (lowercase, hyphenated): FCDM, DiT, DiC, DiCo and DiG.
+REGISTERED = frozenset(list_models())
+FAMILIES = frozenset(name.split("-")[0] for name in REGISTERED)
 
 
 def _row(table: str, model: str, setting_part: str = "", resolution: int = 256) -> PublishedResult:
@@ -101,17 +99,31 @@ def test_every_row_has_source_and_table_key():
         assert row.resolution in (256, 512)
 
 
-def test_model_names_are_registry_style_or_display_style():
-    """Registry names are lowercase-hyphenated; nothing spells a registry model the paper's way."""
-    for row in ROWS:
-        if REGISTRY_STYLE.match(row.model):
+def _naming_problems(models: list[str]) -> list[str]:
+    """Row `model`s that spell a registered model the paper's way, or look like a registry name
+    (lowercase, hyphenated, a family's prefix) without being one."""
+    problems = []
+    for model in models:
+        if model in REGISTERED:
             continue
-        assert normalize_name(row.model)[0] not in {
-            r.model for r in ROWS if REGISTRY_STYLE.match(r.model)
-        }, row.model
-        assert row.model.split("-")[0].lower() not in FAMILIES or not re.fullmatch(
-            r"[a-z0-9-]+", row.model
-        ), f"{row.model!r} looks like a malformed registry name"
+        if normalize_name(model)[0] in REGISTERED:
+            problems.append(f"{model!r} spells a registered model the paper's way")
+        elif re.fullmatch(r"[a-z0-9-]+", model) and model.split("-")[0] in FAMILIES:
+            problems.append(f"{model!r} looks like a malformed registry name")
+    return problems
+
+
+def test_model_names_are_registry_names_or_display_names():
+    """A row about a registered model uses its registry name; every other row a display name."""
+    assert {"fcdm", "dit", "dic", "dico", "dig"} <= FAMILIES
+    assert _naming_problems(sorted({r.model for r in ROWS})) == []
+    assert {"dig-s-2", "dig-xl-2"} <= {r.model for r in ROWS}  # DiG rows are checked too
+
+
+def test_naming_check_can_fail():
+    bad = ["DiG-XL/2", "dig-xl", "FCDM-XL", "dico-xxl"]
+    assert len(_naming_problems(bad)) == len(bad)
+    assert _naming_problems(["dig-xl-2", "SiT-XL/2", "FCDM-L constant"]) == []
 
 
 def test_no_duplicate_rows():

@@ -345,21 +345,23 @@ def count_gflops_per_image(
     """GFLOPs (2 per MAC) per image for one call, from `count_flops` (the same paper-convention
     count `fcdmbench flops` prints: FlopCounterMode on a meta-device model, batch 1).
 
-    CFG counts the two rows an image needs; train counts forward + backward as 3 x forward (the
-    optimizer step is elementwise and not counted). Returns (None, reason) if counting fails.
+    CFG counts the `CFG_FACTOR` rows an image needs; train counts forward + backward as
+    `TRAIN_FACTOR` x forward (the optimizer step is elementwise and not counted). Returns (None,
+    reason) if counting fails.
     """
-    from fcdmbench.profiling.flops import count_flops
+    from fcdmbench.profiling.flops import CFG_FACTOR, TRAIN_FACTOR, count_flops
 
     overrides = {k: v for k, v in overrides.items() if k != "checkpointing"}
     try:
         report = count_flops(name, resolution=options.resolution, overrides=overrides)
-        rows = 2 if options.cfg else 1
+        rows = CFG_FACTOR if options.cfg else 1
         gflops = report.gflops * rows
         if options.mode is Mode.TRAIN:
             # Not counted through autograd: torch 2.13's FlopCounterMode ignores `groups` in the
             # convolution backward formula and counts a depthwise conv's backward as dense (66x
             # the forward for 64 channels instead of 2x). Backward = 2 x forward for conv/linear.
-            return 3 * gflops, "3 x forward (count_flops on meta); optimizer step not counted"
+            how = f"{TRAIN_FACTOR} x forward (count_flops on meta); optimizer step not counted"
+            return TRAIN_FACTOR * gflops, how
         return gflops, f"count_flops on meta (paper convention), {rows} row(s) per image"
     except Exception as exc:  # noqa: BLE001 - a counting failure must not stop the timing
         return None, f"FLOP count failed: {type(exc).__name__}: {exc}"

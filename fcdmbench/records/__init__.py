@@ -23,8 +23,8 @@ these classes.
 | audit      | `AuditRecord`      | ``fcdmbench audit --json`` (a model)         |
 | report     | `ReportManifest`   | ``fcdmbench report`` (``manifest.json``)     |
 
-A file of an older schema version is refused with "re-run ... with this version" (no version
-before the typed records was released); roofline and memory records still read schema 1.
+A file of an older schema version is refused with "re-run ... with this version": no release
+ever wrote one (no tag; version 0.1.0 since the first commit), so nothing is migrated.
 
 Example:
     >>> from fcdmbench.records import read_record, write_record

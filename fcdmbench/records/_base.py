@@ -28,7 +28,7 @@ from fcdmbench import __version__
 from fcdmbench.env import git_state
 from fcdmbench.errors import InputError
 
-__all__ = ["Record", "RunInfo", "dump", "now_iso", "parse", "schema_parts", "v1_missing"]
+__all__ = ["Record", "RunInfo", "dump", "now_iso", "parse", "schema_parts"]
 
 
 def schema_parts(schema: Any) -> tuple[str, int] | None:
@@ -241,8 +241,7 @@ class Record:
     """Base of every record class: ``SCHEMA``, `to_json`, `from_json`.
 
     Subclasses are ``@dataclass(frozen=True, slots=True)`` and set ``SCHEMA``
-    (``"fcdmbench.<kind>/N"``). A file of an older version is refused with "re-run", unless the
-    class overrides `_from_v1` (roofline and memory records still read their schema-1 files).
+    (``"fcdmbench.<kind>/N"``). A file of an older version is refused with "re-run".
     """
 
     __slots__ = ()
@@ -296,21 +295,8 @@ class Record:
                 hint="upgrade fcdmbench",
             )
         if version < cls.version():
-            obj = cls._from_v1(obj, where)
+            raise InputError(
+                f"{where} has schema {obj['schema']}, which this fcdmbench no longer reads",
+                hint=f"re-run the command that wrote it with this version (schema {cls.SCHEMA})",
+            )
         return parse(cls, obj, source)
-
-    @classmethod
-    def _from_v1(cls, obj: dict, where: str) -> dict:
-        """The current JSON for an older object; the default refuses with a clear message."""
-        raise InputError(
-            f"{where} has schema {obj.get('schema')}, which this fcdmbench no longer reads",
-            hint=f"re-run the command that wrote it with this version (schema {cls.SCHEMA})",
-        )
-
-
-def v1_missing(where: str, obj: dict, what: str, command: str) -> InputError:
-    """The error for a schema-1 record that lacks what schema 2 needs."""
-    return InputError(
-        f"{where} (schema {obj.get('schema')}) has no {what}; it cannot be read as schema 2",
-        hint=f"re-run `{command}` with this version of fcdmbench",
-    )

@@ -6,20 +6,15 @@ measured, the bytes one step held (`StepMemory`), the card checked against), and
 terms that are ``measured`` (on a meta-device step), ``modelled`` (EMA copy, DDP buckets) and
 ``not_included``. Bytes are exact integers; the GiB figures (2**30 bytes) written beside them are
 derived.
-
-Schema 1 (before the record was typed) repeated the settings flat in every result, kept the step
-under ``bytes`` and did not record ``--attention`` (``attention`` is null in migrated files) or
-``--cfg`` and ``--ema`` (recovered from the rows per GPU and the EMA bytes); such files are
-migrated on reading.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from fcdmbench.env import EnvInfo
-from fcdmbench.records._base import Record, RunInfo, v1_missing
+from fcdmbench.records._base import Record, RunInfo
 
 __all__ = [
     "GIB",
@@ -90,7 +85,7 @@ class MemorySettings:
     card: str | None = None
     ema: bool = True
     cfg: bool = False
-    attention: str | None = "fused"  # None: not recorded (schema 1)
+    attention: str = "fused"
 
     def __post_init__(self) -> None:
         if self.mode not in ("train", "infer"):
@@ -207,47 +202,3 @@ class MemoryRecord(Record):
     def result(self, model: str) -> MemoryResult | None:
         """The result for registry name `model`, or None."""
         return next((r for r in self.results if r.model == model), None)
-
-    @classmethod
-    def _from_v1(cls, obj: dict, where: str) -> dict:
-        command = "fcdmbench memory --models ... --json PATH"
-        for key in ("run", "env"):
-            if not isinstance(obj.get(key), dict):
-                raise v1_missing(where, obj, key, command)
-        results = obj.get("results")
-        if not isinstance(results, list) or not results or not isinstance(results[0], dict):
-            raise v1_missing(where, obj, "results", command)
-        out = {k: v for k, v in obj.items() if k not in ("results", "measured", "modelled")}
-        out["results"] = [_result_from_v1(r) for r in results]
-        first = out["results"][0]
-        out["models"] = [r.get("model") if isinstance(r, dict) else r for r in results]
-        out["config"] = first.get("config") if isinstance(first, dict) else None
-        if isinstance(results[0].get("measured"), list):
-            out["measured"] = results[0]["measured"]
-            out["modelled"] = results[0].get("modelled", list(MODELLED))
-        return out
-
-
-def _result_from_v1(result: Any) -> Any:
-    """A schema-1 result (flat settings, step under ``bytes``) as a schema-2 one; anything
-    malformed is passed on for validation to name."""
-    if not isinstance(result, dict):
-        return result
-    settings = {k: result[k] for k in ("mode", "batch", "gpus", "resolution") if k in result}
-    card = result.get("card")
-    gib = result.get("gib") if isinstance(result.get("gib"), dict) else {}
-    try:
-        images_per_gpu = result["batch"] // result["gpus"]
-        settings["cfg"] = result["rows_per_gpu"] == 2 * images_per_gpu
-    except (KeyError, TypeError, ZeroDivisionError):
-        pass  # validation names what is missing
-    settings.update(
-        grad_checkpointing=result.get("checkpointing", "off") != "off",
-        card=card.get("key") if isinstance(card, dict) else None,
-        ema=bool(gib.get("ema")),
-        attention=None,  # schema 1 did not record --attention
-    )
-    out = {k: v for k, v in result.items() if k not in ("bytes", "gib", "label")}
-    out["config"] = settings
-    out["step"] = result.get("bytes")
-    return out

@@ -16,10 +16,7 @@ unit. A group's time is the larger of its summed compute and summed memory times
 times can add up to a little less than the model's ``time_s``. Seconds, FLOPs and bytes are SI
 (GB/s = 1e9 bytes/s).
 
-Schema 1 (before the record was typed) stored per model the predicted figures and, as rows in
-GFLOP / MB / ms, the per-unit sums and the costliest operator groups only (15, or ``--top``);
-such files are migrated on reading (``ops`` holds those groups, and the result's ``notes`` say
-so). The CPU calibration has no file of its own: it is read from the roofline record of a
+The CPU calibration has no file of its own: it is read from the roofline record of a
 ``--gpu cpu`` run (`RooflineRecord.device.calibration`).
 
 ``fcdmbench.roofline-train/2`` (`TrainRooflineRecord`, ``roofline --mode train``) holds the
@@ -35,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from fcdmbench.env import EnvInfo
-from fcdmbench.records._base import Record, RunInfo, v1_missing
+from fcdmbench.records._base import Record, RunInfo
 
 __all__ = [
     "ASSUMPTIONS",
@@ -281,61 +278,6 @@ class RooflineRecord(Record):
     def result(self, model: str) -> RooflineResult | None:
         """The result for registry name `model`, or None."""
         return next((r for r in self.results if r.model == model), None)
-
-    @classmethod
-    def _from_v1(cls, obj: dict, where: str) -> dict:
-        command = "fcdmbench roofline --models ... --json PATH"
-        for key in ("run", "env", "config", "device", "results"):
-            if not isinstance(obj.get(key), (dict, list)):
-                raise v1_missing(where, obj, key, command)
-        device = obj["device"]
-        return {
-            **obj,
-            "results": [_result_from_v1(r, device) for r in obj["results"]],
-        }
-
-
-def _result_from_v1(result: Any, device: dict) -> Any:
-    """A schema-1 result (figures and GFLOP/MB/ms rows) as a schema-2 one; anything malformed is
-    passed on for validation to name."""
-    if not isinstance(result, dict):
-        return result
-    units = device.get("units_tflops") or {}
-    bandwidth = device.get("bandwidth_gbs") or 0.0
-
-    def row(r: Any) -> Any:
-        if not isinstance(r, dict):
-            return r
-        try:
-            flops, nbytes = r["gflops"] * 1e9, r["mbytes"] * 1e6
-            peak = units[r["unit"]] * 1e12
-        except (KeyError, TypeError):
-            return r  # validation names the missing field
-        return {
-            **r,
-            "flops": flops,
-            "bytes": nbytes,
-            "compute_s": flops / peak if peak else 0.0,
-            "memory_s": nbytes / (bandwidth * 1e9) if bandwidth else 0.0,
-        }
-
-    out = dict(result)
-    try:
-        time_s = result["predicted_ms_per_forward"] / 1e3
-        out["time_s"] = time_s
-        out["memory_bound_s"] = result["memory_bound_share"] * time_s
-        out["flops"] = result["tflops_at_bound"] * 1e12 * time_s
-    except (KeyError, TypeError):
-        pass  # validation names the missing field
-    top = result.get("top_ops")
-    out["ops"] = [row(r) for r in top] if isinstance(top, list) else top
-    by_unit = result.get("by_unit")
-    out["by_unit"] = [row(r) for r in by_unit] if isinstance(by_unit, list) else by_unit
-    if isinstance(top, list):
-        out["notes"] = [
-            f"schema 1 file: ops holds only the {len(top)} costliest operator groups it stored"
-        ]
-    return out
 
 
 #: What every training-step prediction assumes besides `ASSUMPTIONS` (stored in each record).

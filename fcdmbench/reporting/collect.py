@@ -1,6 +1,6 @@
 """Read records for the report and answer "what was measured for this cell, and is it comparable?".
 
-Records are read only through `fcdmbench.records` (typed, validated, schema-1 files migrated). A
+Records are read only through `fcdmbench.records` (typed, validated, older schemas refused). A
 path the user names that is missing, unreadable or not a record is an `InputError` (exit 3): a
 report silently built without the numbers asked for would be wrong. Inside a folder, JSON files
 that are not fcdmbench records (e.g. a sampling run's shard fingerprint) and earlier reports'

@@ -116,17 +116,6 @@ def test_cpu_calibration_is_recorded_and_reused(tmp_path, written):
     assert "hint:" in broken.stderr
 
 
-def test_schema1_cpu_record_from_main_still_calibrates():
-    v1 = "tests/fixtures/records_v1/roofline-cpu-fcdm-s-bs2.json"
-    args = ["roofline", "--models", "fcdm-s", "--gpu", "cpu", "--batch", "2", "--calibration", v1]
-    result = runner.invoke(app, [*args, "--json", "-"])
-    assert result.exit_code == 0, result.output
-    old = json.loads(open(v1).read())["device"]
-    new = json.loads(result.stdout)["device"]
-    assert new["units_tflops"] == old["units_tflops"]
-    assert new["calibration"]["created"] == old["calibration"]["created"]
-
-
 def test_roofline_errors():
     result = runner.invoke(app, ["roofline", "--models", "fcdm-s", "--gpu", "a100-90gb"])
     assert result.exit_code == 2

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from fcdmbench.profiling.audit import AuditConfig, run_audit
-from fcdmbench.reporting import plots
+from fcdmbench.reporting import plot_points, plot_style, throughput_plot
 from fcdmbench.reporting.claims import published_bounds
 from fcdmbench.reporting.collect import Measurements
 
@@ -29,9 +29,9 @@ def _markers(figure) -> dict[float, float]:
 
 
 def test_every_published_bar_marked_at_its_bound(bounds):
-    drawn = plots.draw_throughput_published(bounds)
+    drawn = throughput_plot.draw_throughput_published(bounds)
     try:
-        rows = list(plots._published_throughput(256).values())
+        rows = list(plot_points.published_throughput(256).values())
         marks = _markers(drawn.figure)
         assert len(marks) == len(rows) == 20
         for i, row in enumerate(rows):
@@ -40,27 +40,27 @@ def test_every_published_bar_marked_at_its_bound(bounds):
         assert sum("of bound)" in t for t in texts) == 20
         assert "most plausible (a100-80gb-sxm, paper setting)" in drawn.caption
     finally:
-        plots._pyplot().close(drawn.figure)
+        plot_style.pyplot().close(drawn.figure)
 
 
 def test_published_panel_beside_records_is_marked(bounds, measurements):
-    drawn = plots.draw_throughput(measurements, bounds)
+    drawn = throughput_plot.draw_throughput(measurements, bounds)
     try:
         (panel,) = [d for d in drawn if d.key == "throughput_256px"]
         assert len(_markers(panel.figure)) == len(
-            {name for s in plots.throughput_series(measurements) for name in s.points}
-            & set(plots._published_throughput(256))
+            {name for s in plot_points.throughput_series(measurements) for name in s.points}
+            & set(plot_points.published_throughput(256))
         )
         assert "roofline bound" in panel.caption
     finally:
         for d in drawn:
-            plots._pyplot().close(d.figure)
+            plot_style.pyplot().close(d.figure)
 
 
 def test_no_bounds_no_markers():
-    drawn = plots.draw_throughput(Measurements())
+    drawn = throughput_plot.draw_throughput(Measurements())
     try:
         assert _markers(drawn[0].figure) == {}
         assert "roofline bound" not in drawn[0].caption
     finally:
-        plots._pyplot().close(drawn[0].figure)
+        plot_style.pyplot().close(drawn[0].figure)

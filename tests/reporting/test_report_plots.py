@@ -16,7 +16,6 @@ from typer.testing import CliRunner
 from fcdmbench.cli.main import app
 from fcdmbench.paper_tables import ROWS
 from fcdmbench.records import read_record
-from fcdmbench.reporting import plots
 from fcdmbench.reporting.collect import (
     EvalPoint,
     Measurements,
@@ -24,6 +23,12 @@ from fcdmbench.reporting.collect import (
     ThroughputPoint,
     load_records,
 )
+from fcdmbench.reporting.fid_plots import draw_fig2, draw_fig5
+from fcdmbench.reporting.fig6_plot import ARCH_CLASS, draw_fig6, training_zettaflops
+from fcdmbench.reporting.plot_points import series_labels, throughput_series
+from fcdmbench.reporting.plot_style import MAX_WIDTH_IN, Drawn, pyplot, save
+from fcdmbench.reporting.plots import build_figures, draw_all
+from fcdmbench.reporting.throughput_plot import draw_throughput
 
 TINY = [
     "--device",
@@ -78,8 +83,7 @@ def measured(real_records) -> Measurements:
     return m
 
 
-#: Neutral values for fields a point type may have beyond the ones a test sets (the typed
-#: points of fcdmbench.records carry more than the lenient reader's did).
+#: Neutral values for the fields of a point type that a test does not set.
 _NEUTRAL = {
     "key": None,
     "variant": (),
@@ -272,11 +276,11 @@ def _labelled_ticks(axis) -> list[str]:
 
 def _close(drawn):
     for d in drawn if isinstance(drawn, list) else [drawn]:
-        plots._pyplot().close(d.figure)
+        pyplot().close(d.figure)
 
 
-def _all(m: Measurements) -> dict[str, plots.Drawn]:
-    return {d.key: d for d in plots.draw_all(m)}
+def _all(m: Measurements) -> dict[str, Drawn]:
+    return {d.key: d for d in draw_all(m)}
 
 
 # --- tests -------------------------------------------------------------------------------------
@@ -284,7 +288,7 @@ def _all(m: Measurements) -> dict[str, plots.Drawn]:
 
 def test_overlap_check_can_fail():
     """Negative control: the checker sees overlapping, clipped and covering texts."""
-    plt = plots._pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(3, 2))
     ax.plot([0, 1], [0, 1], "o")
     ax.annotate("A long label here", (0.5, 0.5))
@@ -307,7 +311,7 @@ def test_every_figure_is_readable(which, request):
         for key, d in drawn.items():
             assert readability_problems(d.figure) == [], key
             width, _ = d.figure.get_size_inches()
-            assert width <= plots.MAX_WIDTH_IN, key  # shown unscaled in the 1200 px HTML page
+            assert width <= MAX_WIDTH_IN, key  # shown unscaled in the 1200 px HTML page
     finally:
         _close(list(drawn.values()))
 
@@ -329,7 +333,7 @@ def test_log_axes_have_readable_tick_labels():
 
 
 def test_fig2_published_points_exact_one_marker_size_and_labels(measured, real_records):
-    d = plots.draw_fig2(measured)
+    d = draw_fig2(measured)
     try:
         ax = d.figure.axes[0]
         lines = {line.get_label(): line for line in ax.get_lines() if not line.get_gid()}
@@ -370,8 +374,8 @@ def test_fig2_published_points_exact_one_marker_size_and_labels(measured, real_r
 
 
 def test_throughput_batches_never_merge_and_bars_equal_the_records(measured, real_records):
-    """The old chart drew one bar for a batch-4 and a batch-64 run; each is its own bar now."""
-    [d] = plots.draw_throughput(measured)
+    """A batch-1 and a batch-2 run of one model are two bars, each the record's median."""
+    [d] = draw_throughput(measured)
     try:
         assert d.key == "throughput_256px"
         published_ax, cpu_ax = d.figure.axes
@@ -409,15 +413,15 @@ def test_series_split_by_device_precision_batch_and_torch():
             _point("fcdm-s", 6.0, torch="2.12.0"),  # same series again: the later one is shown
         ]
     )
-    series = plots.throughput_series(Measurements(records))
+    series = throughput_series(Measurements(records))
     assert len(series) == 5
     assert sorted(s.points["fcdm-s"].img_per_s for s in series) == [1.0, 2.0, 3.0, 4.0, 6.0]
     assert sum(s.superseded for s in series) == 1
-    labels = plots._series_labels(series)
+    labels = series_labels(series)
     assert len(set(labels)) == len(labels)
     assert "measured (h100-80gb-hbm3, bf16, batch 64, torch 2.12.0)" in labels
     assert "measured (h100-80gb-hbm3, bf16, batch 4)" in labels
-    [d] = plots.draw_throughput(Measurements(records))
+    [d] = draw_throughput(Measurements(records))
     try:
         assert [ax.get_title() for ax in d.figure.axes] == [
             "published (Table 2)",
@@ -431,7 +435,7 @@ def test_series_split_by_device_precision_batch_and_torch():
 
 
 def test_fig6_measured_throughput_and_eval_are_marked_apart(synthetic):
-    d = plots.draw_fig6(synthetic)
+    d = draw_fig6(synthetic)
     try:
         left, right = d.figure.axes
         labels = [t.get_text() for t in d.figure.legends[0].get_texts()]
@@ -447,7 +451,7 @@ def test_fig6_measured_throughput_and_eval_are_marked_apart(synthetic):
         assert d.series_per_axes == (4, 5)  # 3 classes + eval; 2 classes + 2 devices + eval
     finally:
         _close(d)
-    d = plots.draw_fig6(Measurements())
+    d = draw_fig6(Measurements())
     try:
         assert d.figure.axes[1].get_xscale() == "linear"
         assert d.series_per_axes == (3, 2)
@@ -457,7 +461,7 @@ def test_fig6_measured_throughput_and_eval_are_marked_apart(synthetic):
 
 
 def test_fig5_eval_points_and_shared_legend(synthetic):
-    d = plots.draw_fig5(synthetic)
+    d = draw_fig5(synthetic)
     try:
         assert d.series_per_axes == (3, 2, 2, 2)
         s_axes = d.figure.axes[0]
@@ -474,10 +478,10 @@ def test_fig5_eval_points_and_shared_legend(synthetic):
 
 
 def test_files_are_valid_and_deterministic(tmp_path, synthetic):
-    first = plots.build_figures(tmp_path / "a", synthetic)
+    first = build_figures(tmp_path / "a", synthetic)
     # Determinism: the labelled figure (label placement) and the throughput chart, drawn again.
-    second = [plots.save(plots.draw_fig6(synthetic), tmp_path / "b")]
-    second += [plots.save(d, tmp_path / "b") for d in plots.draw_throughput(synthetic)]
+    second = [save(draw_fig6(synthetic), tmp_path / "b")]
+    second += [save(d, tmp_path / "b") for d in draw_throughput(synthetic)]
     assert [f.key for f in first] == [
         "fig2_fid_vs_gmacs",
         "fig5_fid_vs_iterations",
@@ -501,7 +505,7 @@ def test_files_are_valid_and_deterministic(tmp_path, synthetic):
 
 
 def test_throughput_without_records_is_labelled_published():
-    drawn = plots.draw_throughput(Measurements())
+    drawn = draw_throughput(Measurements())
     try:
         assert [d.key for d in drawn] == ["throughput_published"]
         assert "nothing measured" in drawn[0].figure.axes[0].get_title()
@@ -511,26 +515,18 @@ def test_throughput_without_records_is_labelled_published():
 
 def test_training_cost_convention():
     # DiT-XL/2, 1400 epochs, 118.6 GMACs: 1400 * 1,281,167 * 3 * 237.2 GFLOPs = 1.276 ZFLOPs
-    assert abs(plots.training_zettaflops(118.6, 1400) - 1.2763) < 1e-3
+    assert abs(training_zettaflops(118.6, 1400) - 1.2763) < 1e-3
 
 
 def test_figure6_models_all_exist_in_table3():
     """A renamed paper-table row must not silently drop out of Figure 6."""
     table3 = {r.model for r in ROWS if r.table == "table3"}
-    assert set(plots.ARCH_CLASS) <= table3, sorted(set(plots.ARCH_CLASS) - table3)
-
-
-def _has_field(cls, name: str) -> bool:
-    import dataclasses
-
-    return name in {f.name for f in dataclasses.fields(cls)}
+    assert set(ARCH_CLASS) <= table3, sorted(set(ARCH_CLASS) - table3)
 
 
 def test_off_protocol_evals_stay_off_fid50k_axes():
-    if not _has_field(EvalPoint, "is_paper_protocol"):
-        pytest.skip("this reader's EvalPoint has no protocol flag")
     smoke = _eval("fcdm-s", 380.0, 400_000, paper_protocol=False)
-    d = plots.draw_fig2(Measurements(RecordSet(evals=[smoke])))
+    d = draw_fig2(Measurements(RecordSet(evals=[smoke])))
     try:
         assert d.series_per_axes == (2,)
         assert "Not drawn: 1 eval record(s) not at the paper's protocol" in d.caption
@@ -539,13 +535,11 @@ def test_off_protocol_evals_stay_off_fid50k_axes():
 
 
 def test_cfg_throughput_is_its_own_series():
-    if not _has_field(ThroughputPoint, "cfg"):
-        pytest.skip("this reader's ThroughputPoint has no cfg flag")
     import dataclasses
 
     plain = _point("fcdm-s", 100.0)
     guided = dataclasses.replace(plain, cfg=True, img_per_s=60.0)
-    series = plots.throughput_series(Measurements(RecordSet(throughput=[plain, guided])))
+    series = throughput_series(Measurements(RecordSet(throughput=[plain, guided])))
     assert [s.label() for s in series] == [
         "measured (h100-80gb-hbm3, bf16, batch 64)",
         "measured (h100-80gb-hbm3, bf16, batch 64, with cfg)",
