@@ -46,10 +46,11 @@ def audit_command(
 ) -> None:
     """Audit the paper's throughput figures against their bounds.
 
-    Where each published figure can be true, and how close it sits to its bound. Every figure of Tables 2, 3, 4 and 11 is priced by the roofline model (a predicted upper
-    bound, never a measurement) on every GPU of the device table under each setting; the most
-    plausible device and setting per table, the paper's ratios under each setting, figures no
-    setting reaches, and figures the paper prints twice with different values.
+    Where each published figure can be true, and how close it sits to its bound. Every figure of
+    Tables 2, 3, 4 and 11 is priced by the roofline model (a predicted upper bound, never a
+    measurement) on every GPU of the device table under each setting; the most plausible device
+    and setting per table, the paper's ratios under each setting, figures no setting reaches, and
+    figures the paper prints twice with different values.
 
     Example: fcdmbench audit --tables 2 --json audit.json --plot audit.png
     """
