@@ -70,8 +70,28 @@ class HelpFormatter(typer.Context.formatter_class):
         super().write_text("\n\n".join(paragraphs).replace("-", _NO_BREAK_HYPHEN))
 
     def write_dl(self, rows, col_max: int = 30, col_spacing: int = 2) -> None:
-        rows = [(term, text.replace("-", _NO_BREAK_HYPHEN)) for term, text in rows]
+        rows = [(_plain_metavar(term), text.replace("-", _NO_BREAK_HYPHEN)) for term, text in rows]
         super().write_dl(rows, col_max, col_spacing)
+
+
+#: typer's type placeholders in the option column, as click's usual upper-case names.
+_METAVARS = {
+    "<int range>": "INT",
+    "<int>": "INT",
+    "<float range>": "FLOAT",
+    "<float>": "FLOAT",
+    "<str>": "TEXT",
+    "<list[str]>": "VALUE...",
+}
+
+
+def _plain_metavar(term: str) -> str:
+    """``--batch <int range>`` as ``--batch INT``; an argument's own metavar (``SAMPLES.npz``)
+    loses the ``<path>`` typer adds after it."""
+    term = re.sub(r"^([A-Z][^ ]*) <path>$", r"\1", term)
+    for placeholder, name in _METAVARS.items():
+        term = term.replace(placeholder, name)
+    return term
 
 
 def _example_block(paragraph: str, width: int) -> str:

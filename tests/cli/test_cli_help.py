@@ -59,6 +59,7 @@ def test_help_fits_and_names_every_option_in_full(path, command, columns):
     text = _help(path, columns)
     assert max(len(line) for line in text.splitlines()) <= columns
     assert "…" not in text and "<bool>" not in text
+    assert not re.search(r"<(int|float|str|list|path)\b", text), "typer's type placeholder"
     for param in command.params:
         for opt in (*param.opts, *param.secondary_opts):
             if opt.startswith("-"):
