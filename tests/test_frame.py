@@ -19,19 +19,24 @@ from fcdmbench.records.frame import COLUMNS
 
 FIXTURES = Path(__file__).parent / "fixtures"
 THROUGHPUT = FIXTURES / "throughput" / "cpu-fcdm-s-bs2.json"  # a real CPU run
-RECORDS_V1 = FIXTURES / "records_v1"  # real eval, sample, roofline, memory, spectral records
+RECORDED = FIXTURES / "records"  # real eval and sample records (PROVENANCE.md there)
 runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> Path:
-    """A folder as a user would have it: a flops record written now, recorded runs of other
-    commands, and a JSON file that is not a record."""
+    """A folder as a user would have it: flops, roofline and memory records written now, recorded
+    runs of other commands, and a JSON file that is not a record."""
     root = tmp_path_factory.mktemp("runs")
-    result = runner.invoke(app, ["flops", "fcdm-s", "dit-s-2", "--json", str(root / "flops.json")])
-    assert result.exit_code == 0, result.output
+    for args in (
+        ["flops", "fcdm-s", "dit-s-2", "--json", str(root / "flops.json")],
+        ["roofline", "-m", "fcdm-s", "--batch", "4", "--json", str(root / "roofline.json")],
+        ["memory", "-m", "fcdm-s", "--batch", "4", "--json", str(root / "memory.json")],
+    ):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
     shutil.copy(THROUGHPUT, root / "throughput.json")
-    shutil.copytree(RECORDS_V1, root / "older", ignore=shutil.ignore_patterns("*.md"))
+    shutil.copytree(RECORDED, root / "older", ignore=shutil.ignore_patterns("*.md"))
     (root / "older" / "shards.json").write_text(json.dumps({"done": [0, 1]}))
     return root
 
