@@ -364,6 +364,7 @@ def trace_module(
         ConfigError: unknown `autocast` or `attention`.
     """
 
+    from fcdmbench.profiling import trace_memo
     from fcdmbench.profiling.autocast_policy import AutocastEmulation, FunctionModes, TraceState
     from fcdmbench.profiling.op_table import count_with_flop_counter
 
@@ -374,9 +375,16 @@ def trace_module(
     modes = [FunctionModes(state, dtype)]
     if dtype is not None:
         modes.append(AutocastEmulation(dtype, state))
-    tally = count_with_flop_counter(model, inputs, on_call=recorder.on_call, modes=modes)
-    recorder.check(tally.macs)
-    return tuple(recorder.calls), tally.macs
+    replay = trace_memo.ModuleReplay(model, recorder, idle=lambda: state.region is None)
+    replay.install()
+    try:
+        with trace_memo.meta_memo():  # entered first: innermost, below the counter
+            tally = count_with_flop_counter(model, inputs, on_call=recorder.on_call, modes=modes)
+    finally:
+        replay.uninstall()
+    macs = tally.macs + replay.replayed_macs  # replayed calls never reached the counter
+    recorder.check(macs)
+    return tuple(recorder.calls), macs
 
 
 def _meta_inputs(spec: Any, resolution: int, batch: int) -> tuple:
@@ -527,79 +535,6 @@ def _step_modes(state: Any, dtype: Any, attention: str) -> list[Any]:
     return modes
 
 
-def _meta_memo():
-    """A dispatch mode, entered innermost, that answers a functional operator on meta tensors
-    from a cache of its output shapes, strides and dtypes when it has seen the same operator
-    with the same argument metadata before. Meta kernels run in Python and a training step
-    repeats every block's operators (blocks of a stage, checkpointing's recomputation); the
-    modes above it still see every call. Operators that alias or write their arguments, and
-    any whose outputs are not plain tensors or values, always run."""
-    import torch
-    from torch.utils._python_dispatch import TorchDispatchMode
-    from torch.utils._pytree import tree_flatten, tree_map
-
-    def describe(value):
-        if isinstance(value, torch.Tensor):
-            if value.device.type != "meta":
-                raise _Uncacheable
-            return ("T", tuple(value.shape), value.stride(), value.dtype, value.storage_offset())
-        if isinstance(value, (int, float, bool, str, type(None), torch.dtype, torch.device)):
-            return value
-        if isinstance(value, torch.memory_format | torch.layout):
-            return str(value)
-        raise _Uncacheable
-
-    def spec(value):
-        if isinstance(value, torch.Tensor):
-            return _MetaSpec(tuple(value.shape), value.stride(), value.dtype)
-        return value
-
-    def make(value):
-        if isinstance(value, _MetaSpec):
-            return torch.empty_strided(value.shape, value.stride, dtype=value.dtype, device="meta")
-        return value
-
-    cache: dict[Any, Any] = {}
-
-    class _Memo(TorchDispatchMode):
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            kwargs = kwargs or {}
-            schema = func._schema
-            aliasing = any(a.alias_info is not None for a in schema.arguments) or any(
-                r.alias_info is not None for r in schema.returns
-            )
-            if aliasing or not schema.returns:
-                return func(*args, **kwargs)
-            try:
-                leaves, structure = tree_flatten((args, kwargs))
-                key = (func, str(structure), tuple(describe(v) for v in leaves))
-            except _Uncacheable:
-                return func(*args, **kwargs)
-            if key in cache:
-                return tree_map(make, cache[key])
-            out = func(*args, **kwargs)
-            outs, _ = tree_flatten(out)
-            plain = (torch.Tensor, int, float, bool, type(None))
-            if all(isinstance(o, plain) for o in outs):
-                cache[key] = tree_map(spec, out)
-            return out
-
-    return _Memo()
-
-
-class _Uncacheable(Exception):
-    """An argument `_meta_memo` cannot key on: the call runs."""
-
-
-@dataclass(frozen=True, slots=True)
-class _MetaSpec:
-    """A cached meta output (a pytree leaf)."""
-
-    shape: tuple[int, ...]
-    stride: tuple[int, ...]
-    dtype: Any
-
-
 def _flat_like(tensors: list[Any]) -> list[Any]:
     """One flat meta tensor per dtype, as many elements as `tensors` hold together."""
     import torch
@@ -675,7 +610,7 @@ def trace_train_step(
     """
     import contextlib
 
-    from fcdmbench.profiling import workloads
+    from fcdmbench.profiling import trace_memo, workloads
     from fcdmbench.profiling.autocast_policy import AutocastEmulation, TraceState
     from fcdmbench.profiling.op_table import count_with_flop_counter
     from fcdmbench.registry import resolve
@@ -704,7 +639,7 @@ def trace_train_step(
     modes = _step_modes(state, dtype, attention)
     if dtype is not None:
         modes.append(AutocastEmulation(dtype, state))
-    with _meta_memo():  # entered first: innermost, below the counter and the recorder
+    with trace_memo.meta_memo():  # entered first: innermost, below the counter and the recorder
         tally = count_with_flop_counter(model, (), recorder.on_call, modes, step=step)
     recorder.check(tally.macs)
     return TrainTrace(

@@ -26,6 +26,7 @@ _MEMORY: dict[str, Any] = {}
 _SOURCES = (
     ("fcdmbench", "profiling/op_trace.py"),
     ("fcdmbench", "profiling/op_table.py"),
+    ("fcdmbench", "profiling/trace_memo.py"),
     ("fcdmbench", "profiling/autocast_policy.py"),
     ("fcdmbench", "profiling/inputs.py"),
     ("fcdmbench", "profiling/flops.py"),

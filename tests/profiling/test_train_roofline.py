@@ -271,11 +271,11 @@ def test_the_meta_cache_changes_no_call(monkeypatch):
     byte count is what running every meta kernel gives."""
     import contextlib
 
-    from fcdmbench.profiling import op_trace
+    from fcdmbench.profiling import trace_memo
 
     args = ("fcdm-s", 256, 2, "bfloat16")
     cached = trace_train_step(*args, grad_checkpointing=True)
-    monkeypatch.setattr(op_trace, "_meta_memo", contextlib.nullcontext)
+    monkeypatch.setattr(trace_memo, "meta_memo", contextlib.nullcontext)
     assert trace_train_step(*args, grad_checkpointing=True).calls == cached.calls
 
 
