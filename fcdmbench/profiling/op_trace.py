@@ -25,10 +25,12 @@ its backward: the backward recomputes the scores, 5 matmuls against the forward'
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
 from fcdmbench.errors import ConfigError
+from fcdmbench.profiling import trace_memo
 
 __all__ = [
     "ATTENTION_MODES",
@@ -187,9 +189,8 @@ def _footprint(t: Any) -> int:
 
 def _tensors(values: Any) -> list[Any]:
     import torch
-    from torch.utils._pytree import tree_leaves
 
-    return [v for v in tree_leaves(values) if isinstance(v, torch.Tensor)]
+    return [v for v in trace_memo.leaves(values) if isinstance(v, torch.Tensor)]
 
 
 def _distinct_bytes(tensors: list[Any]) -> int:
@@ -364,7 +365,6 @@ def trace_module(
         ConfigError: unknown `autocast` or `attention`.
     """
 
-    from fcdmbench.profiling import trace_memo
     from fcdmbench.profiling.autocast_policy import AutocastEmulation, FunctionModes, TraceState
     from fcdmbench.profiling.op_table import count_with_flop_counter
 
@@ -402,6 +402,17 @@ def _meta_inputs(spec: Any, resolution: int, batch: int) -> tuple:
     return make_inputs(shape, batch=batch, device="meta", num_classes=classes)
 
 
+@functools.lru_cache(maxsize=1)
+def _meta_model(name: str, resolution: int, overrides: tuple) -> Any:
+    """The meta model a forward trace runs, validated as ``fcdmbench flops`` builds it; the last
+    one is kept (a trace leaves it unchanged, and the audit traces each model in fp32 then bf16
+    in a row)."""
+    from fcdmbench.profiling.flops import build_for_counting
+    from fcdmbench.registry import get_spec
+
+    return build_for_counting(get_spec(name), resolution, overrides=dict(overrides) or None)
+
+
 def trace_ops(
     name: str,
     resolution: int = 256,
@@ -423,13 +434,16 @@ def trace_ops(
     Returns:
         An `OpTrace` whose ``macs`` equals ``count_flops(name, resolution, batch).macs``.
     """
-    from fcdmbench.profiling.flops import build_for_counting
     from fcdmbench.registry import resolve
 
     _check_options(autocast, attention, batch)
     spec, tag = resolve(name)
     resolution = tag or resolution
-    model = build_for_counting(spec, resolution, overrides=overrides)  # validated as flops does
+    key = tuple((overrides or {}).items())
+    try:
+        model = _meta_model(spec.name, resolution, key)
+    except TypeError:  # an unhashable override value: built afresh
+        model = _meta_model.__wrapped__(spec.name, resolution, key)
     calls, macs = trace_module(model, _meta_inputs(spec, resolution, batch), autocast, attention)
     return OpTrace(
         model=spec.name,
@@ -610,7 +624,7 @@ def trace_train_step(
     """
     import contextlib
 
-    from fcdmbench.profiling import trace_memo, workloads
+    from fcdmbench.profiling import workloads
     from fcdmbench.profiling.autocast_policy import AutocastEmulation, TraceState
     from fcdmbench.profiling.op_table import count_with_flop_counter
     from fcdmbench.registry import resolve

@@ -25,6 +25,7 @@ for call (tests/profiling/test_trace_memo.py).
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -41,22 +42,58 @@ class _Uncacheable(Exception):
 
 @dataclass(frozen=True, slots=True)
 class _MetaSpec:
-    """A recorded meta output (a pytree leaf)."""
+    """A recorded meta output tensor."""
 
     shape: tuple[int, ...]
     stride: tuple[int, ...]
     dtype: Any
 
 
+_CONTAINERS = (list, tuple, dict)
+
+
+def leaves(values: Any) -> list[Any]:
+    """pytree's leaves of `values` (``tree_leaves``), walking plain lists, tuples and dicts (what
+    operators take and return) without pytree's per-node bookkeeping; pytree flattens the rest
+    (named tuples, ordered dicts). The list is the only reference it keeps: a tensor held past
+    its use would change what autograd does (a gradient still referenced is copied, not
+    stolen)."""
+    out: list[Any] = []
+    _walk(values, out)
+    return out
+
+
+def _walk(value: Any, out: list[Any]) -> None:
+    kind = type(value)
+    if kind is list or kind is tuple:
+        for item in value:
+            _walk(item, out)
+    elif kind is dict:
+        for item in value.values():
+            _walk(item, out)
+    elif isinstance(value, _CONTAINERS):
+        from torch.utils._pytree import tree_leaves
+
+        out.extend(tree_leaves(value))
+    else:
+        out.append(value)
+
+
 def _describe(value: Any) -> Any:
-    """A hashable description of an argument's metadata (`_Uncacheable` if it has none)."""
+    """A hashable description of an argument's metadata, nested lists and tuples included
+    (`_Uncacheable` if it has none)."""
     import torch
 
+    kind = type(value)
+    if kind is list or kind is tuple:
+        return (kind, *(_describe(v) for v in value))
     if isinstance(value, torch.Tensor):
         if value.device.type != "meta":
             raise _Uncacheable
         return ("T", tuple(value.shape), value.stride(), value.dtype, value.storage_offset())
-    if isinstance(value, (*_SCALARS, torch.dtype, torch.device)):
+    if kind in _FAST:
+        return kind, value  # typed: 1, 1.0 and True are equal keys, not equal arguments
+    if isinstance(value, torch.dtype | torch.device):
         return value
     if isinstance(value, torch.memory_format | torch.layout):
         return str(value)
@@ -64,56 +101,85 @@ def _describe(value: Any) -> Any:
 
 
 def _spec(value: Any) -> Any:
+    """The metadata of an operator's or module's output (plain lists and tuples of tensors and
+    values), to build it again with `_make` (`_Uncacheable` for anything else)."""
     import torch
 
+    kind = type(value)
+    if kind is list or kind is tuple:
+        return (kind, tuple(_spec(v) for v in value))
     if isinstance(value, torch.Tensor):
         return _MetaSpec(tuple(value.shape), value.stride(), value.dtype)
-    return value
+    if kind in _FAST:
+        return value
+    raise _Uncacheable
 
 
-def _make(value: Any) -> Any:
+def _make(spec: Any) -> Any:
+    """New meta tensors (in their lists and tuples) as `spec` describes them."""
     import torch
 
-    if isinstance(value, _MetaSpec):
-        return torch.empty_strided(value.shape, value.stride, dtype=value.dtype, device="meta")
-    return value
+    if type(spec) is tuple:
+        kind, items = spec
+        return kind(_make(i) for i in items)
+    if type(spec) is _MetaSpec:
+        return torch.empty_strided(spec.shape, spec.stride, dtype=spec.dtype, device="meta")
+    return spec
+
+
+#: `meta_memo`'s answers, kept for the process: a meta kernel's output metadata is a function of
+#: the operator and its arguments' metadata alone (every model's timestep embedding repeats).
+_META_OUTPUTS: dict[Any, Any] = {}
+#: Whether an operator (by id: an overload lives as long as torch) is functional: neither
+#: aliases nor writes an argument, and returns a value.
+_FUNCTIONAL: dict[int, bool] = {}
+
+
+def _functional(func: Any) -> bool:
+    known = _FUNCTIONAL.get(id(func))
+    if known is None:
+        schema = func._schema
+        known = _FUNCTIONAL[id(func)] = bool(schema.returns) and not any(
+            a.alias_info is not None for a in (*schema.arguments, *schema.returns)
+        )
+    return known
 
 
 def meta_memo():
     """A dispatch mode, entered innermost, that answers a functional operator on meta tensors
     from a cache of its output shapes, strides and dtypes when it has seen the same operator with
-    the same argument metadata before. Operators that alias or write their arguments, and any
-    whose outputs are not plain tensors or values, always run."""
+    the same argument metadata (and default dtype) before. Operators that alias or write their
+    arguments, and any whose arguments or outputs it cannot describe, always run."""
     import torch
     from torch.utils._python_dispatch import TorchDispatchMode
-    from torch.utils._pytree import tree_flatten, tree_map
 
-    cache: dict[Any, Any] = {}
+    cache = _META_OUTPUTS
 
     class _Memo(TorchDispatchMode):
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             kwargs = kwargs or {}
-            schema = func._schema
-            aliasing = any(a.alias_info is not None for a in schema.arguments) or any(
-                r.alias_info is not None for r in schema.returns
-            )
-            if aliasing or not schema.returns:
+            if not _functional(func):
                 return func(*args, **kwargs)
             try:
-                leaves, structure = tree_flatten((args, kwargs))
-                key = (func, str(structure), tuple(_describe(v) for v in leaves))
+                named = tuple((k, _describe(v)) for k, v in kwargs.items())
+                key = (func, _describe(args), named, torch.get_default_dtype())
             except _Uncacheable:
                 return func(*args, **kwargs)
             if key in cache:
-                return tree_map(_make, cache[key])
+                return _make(cache[key])
             out = func(*args, **kwargs)
-            outs, _ = tree_flatten(out)
-            plain = (torch.Tensor, int, float, bool, type(None))
-            if all(isinstance(o, plain) for o in outs):
-                cache[key] = tree_map(_spec, out)
+            try:
+                cache[key] = _spec(out)
+            except _Uncacheable:
+                pass
             return out
 
     return _Memo()
+
+
+#: A module's own state that `_signature` reads apart (tensors, children) or leaves out (the
+#: forward `ModuleReplay` installs).
+_APART = frozenset({"_parameters", "_buffers", "_modules", "forward"})
 
 
 def _attribute_key(value: Any) -> Any:
@@ -139,20 +205,24 @@ def _attribute_key(value: Any) -> Any:
 
 
 def _signature(module: Any, memo: dict[int, Any]) -> Any:
-    """What a module's forward can depend on: class, attributes, parameter and buffer metadata,
-    and its children's signatures, recursively."""
+    """What a module's forward can depend on: class, attributes (in the order they were set),
+    parameter and buffer metadata, and its children's signatures, recursively. Call it with
+    torch functions disabled: tensor attributes are read without a mode seeing them."""
     if id(module) in memo:
         return memo[id(module)]
     state = vars(module)
+    own = _torch_state()
     attributes = tuple(
-        (k, _attribute_key(v))
-        for k, v in sorted(state.items())
-        if k not in ("_parameters", "_buffers", "_modules", "forward")
+        (k, v if type(v) in _FAST else _attribute_key(v))
+        for k, v in state.items()
+        if k not in _APART and (k not in own or type(v) in _FAST or v)
     )
     tensors = tuple(
-        (group, name, None if t is None else (tuple(t.shape), t.stride(), t.dtype, t.requires_grad))
+        tuple(
+            (name, None if t is None else (t.shape, t.stride(), t.dtype, t.requires_grad))
+            for name, t in state[group].items()
+        )
         for group in ("_parameters", "_buffers")
-        for name, t in state[group].items()
     )
     children = tuple(
         (name, None if child is None else _signature(child, memo))
@@ -162,21 +232,32 @@ def _signature(module: Any, memo: dict[int, Any]) -> Any:
     return signature
 
 
+_FAST = frozenset({int, float, bool, str, type(None)})
+
+
+@functools.cache
+def _torch_state() -> frozenset[str]:
+    """The attributes torch gives every module (hook tables, ``training``): `_signature` leaves
+    out those that are empty, as they are in every module without hooks."""
+    import torch
+
+    return frozenset(vars(torch.nn.Module()))
+
+
 @dataclass(frozen=True, slots=True)
 class _Recording:
     """What one module call did: its calls (module paths relative to the module's), their
-    MACs, and its outputs' structure and metadata."""
+    MACs, and its output's metadata (`_spec`)."""
 
     calls: tuple[Any, ...]
     macs: float
-    outputs: tuple[Any, ...]
-    structure: Any
+    output: Any
 
 
 def _renamed(call: Any, path: str) -> Any:
     """`call` with its module path relative to a module (``""``, ``".attn.qkv"``) put under
     that module's `path`."""
-    members = tuple(_renamed(m, path) for m in call.members)
+    members = tuple(_renamed(m, path) for m in call.members) if call.members else ()
     return replace(call, module=path + call.module, members=members)
 
 
@@ -191,8 +272,10 @@ def _relative(call: Any, path: str) -> Any:
 class ModuleReplay:
     """Replays repeated module calls of a forward trace (module docstring).
 
-    ``install()`` wraps the forward of every top-most module whose signature occurs more than
-    once in `model` (the blocks); ``uninstall()`` restores them. `recorder` is the trace's
+    ``install()`` wraps the forward of every module with children whose signature occurs more
+    than once in `model` (blocks, and the layers inside them: a block that is not repeated can
+    still replay its attention); ``uninstall()`` restores them. A recording may hold replayed
+    calls of the modules inside it. `recorder` is the trace's
     recorder (``calls``, ``macs_total``); `idle` says whether a call may be answered (no fused
     region open). ``replayed_macs`` are the MACs appended from recordings (the FLOP counter never
     saw them); ``hits`` counts the calls answered.
@@ -201,19 +284,21 @@ class ModuleReplay:
     def __init__(self, model: Any, recorder: Any, idle: Callable[[], bool]) -> None:
         self.recorder = recorder
         self.idle = idle
-        signatures: dict[int, Any] = {}
+        self.signatures: dict[int, Any] = {}
         self.paths = {id(m): name for name, m in model.named_modules()}
         self.cache: dict[Any, _Recording | None] = {}
         self.replayed_macs = 0.0
         self.hits = 0
-        counts = Counter(_signature(m, signatures) for m in model.modules())
-        self.modules: list[Any] = []
-        chosen: list[str] = []
-        for name, module in model.named_modules():
-            repeated = counts[signatures[id(module)]] > 1 and len(module._modules) > 0
-            if name and repeated and not any(name.startswith(p + ".") for p in chosen):
-                chosen.append(name)
-                self.modules.append(module)
+        counts = Counter(_signature(m, self.signatures) for m in model.modules())
+        self.modules = [
+            m
+            for name, m in model.named_modules()
+            if name and m._modules and counts[self.signatures[id(m)]] > 1
+        ]
+        self.owned = {
+            id(m): {id(t.untyped_storage()) for t in (*m.parameters(), *m.buffers())}
+            for m in self.modules
+        }
 
     def install(self) -> None:
         for module in self.modules:
@@ -229,72 +314,64 @@ class ModuleReplay:
 
             if torch.is_grad_enabled() or not self.idle():
                 return forward(*args, **kwargs)
-            try:
-                key = (_signature(module, {}), self._key(module, (args, kwargs)))
-            except _Uncacheable:
-                return forward(*args, **kwargs)
-            recording = self.cache.get(key, False)
-            if recording:
-                return self._replay(module, recording)
-            if recording is None:  # seen before and not repeatable
+            with torch._C.DisableTorchFunction():  # bookkeeping: no mode needs to see it
+                key = self._key(module, (args, kwargs))
+                recording = self.cache.get(key, False) if key is not None else None
+                if recording:
+                    return self._replay(module, recording)
+            if recording is None:  # not describable, or seen before and not repeatable
                 return forward(*args, **kwargs)
             start, macs = len(self.recorder.calls), self.recorder.macs_total
             out = forward(*args, **kwargs)
-            self.cache[key] = self._record(module, key, (args, kwargs), out, start, macs)
+            with torch._C.DisableTorchFunction():
+                self.cache[key] = self._record(module, key, (args, kwargs), out, start, macs)
             return out
 
         return replaying
 
-    def _key(self, module: Any, arguments: Any) -> tuple:
-        """The arguments' metadata and which of them (and of the module's tensors) share
-        storage (`_Uncacheable` if any cannot be described)."""
+    def _key(self, module: Any, arguments: tuple) -> tuple | None:
+        """The module's signature, its arguments' metadata and which of them share storage;
+        None if an argument cannot be described or is one of the module's own tensors."""
         import torch
-        from torch.utils._pytree import tree_flatten
 
-        leaves, structure = tree_flatten(arguments)
-        owned = {id(t.untyped_storage()) for t in (*module.parameters(), *module.buffers())}
+        owned = self.owned[id(module)]
         storages: dict[int, int] = {}
-        described = []
-        for leaf in leaves:
-            entry = _describe(leaf)
+        sharing = []  # per tensor argument: the first argument with its storage
+        for leaf in leaves(arguments):
             if isinstance(leaf, torch.Tensor):
                 storage = id(leaf.untyped_storage())
                 if storage in owned:
-                    raise _Uncacheable
-                entry = (*entry, leaf.requires_grad, storages.setdefault(storage, len(storages)))
-            described.append(entry)
-        return str(structure), tuple(described)
+                    return None
+                sharing.append((storages.setdefault(storage, len(storages)), leaf.requires_grad))
+        args, kwargs = arguments
+        try:
+            described = (_describe(args), tuple((k, _describe(v)) for k, v in kwargs.items()))
+        except _Uncacheable:
+            return None
+        return self.signatures[id(module)], described, tuple(sharing)
 
     def _record(self, module, key, arguments, out, start, macs) -> _Recording | None:
         """The recording of a call that ran, or None when it cannot be replayed."""
         import torch
-        from torch.utils._pytree import tree_flatten
 
-        leaves, structure = tree_flatten(out)
-        inputs = {id(t.untyped_storage()) for t in tree_flatten(arguments)[0]
-                  if isinstance(t, torch.Tensor)}  # fmt: skip
-        inputs |= {id(t.untyped_storage()) for t in (*module.parameters(), *module.buffers())}
-        outputs = [o.untyped_storage() for o in leaves if isinstance(o, torch.Tensor)]
+        tensors = [o for o in leaves(out) if isinstance(o, torch.Tensor)]
+        inputs = {id(t.untyped_storage()) for t in leaves(arguments) if isinstance(t, torch.Tensor)}
+        outputs = {id(o.untyped_storage()) for o in tensors}
+        fresh = len(outputs) == len(tensors) and not outputs & (inputs | self.owned[id(module)])
+        whole = all(o.storage_offset() == 0 for o in tensors)
+        same = self._key(module, arguments) == key and _signature(module, {}) == key[0]
+        if not (fresh and whole and same and self.idle()):
+            return None
         try:
-            fresh = len({id(s) for s in outputs}) == len(outputs) and not (
-                {id(s) for s in outputs} & inputs
-            )
-            same = self._key(module, arguments) == key[1] and _signature(module, {}) == key[0]
-            plain = all(isinstance(o, (torch.Tensor, *_SCALARS)) for o in leaves)
-            whole = all(o.storage_offset() == 0 for o in leaves if isinstance(o, torch.Tensor))
-            if not (fresh and same and plain and whole and self.idle()):
-                return None
             path = self.paths[id(module)]
             calls = tuple(_relative(c, path) for c in self.recorder.calls[start:])
+            return _Recording(calls, self.recorder.macs_total - macs, _spec(out))
         except _Uncacheable:
             return None
-        specs = tuple(_spec(o) for o in leaves)
-        return _Recording(calls, self.recorder.macs_total - macs, specs, structure)
 
     def _replay(self, module: Any, recording: _Recording) -> Any:
         import torch
         from torch.utils._python_dispatch import _disable_current_modes
-        from torch.utils._pytree import tree_unflatten
 
         path = self.paths[id(module)]
         self.recorder.calls.extend(_renamed(c, path) for c in recording.calls)
@@ -302,5 +379,4 @@ class ModuleReplay:
         self.replayed_macs += recording.macs
         self.hits += 1
         with torch._C.DisableTorchFunction(), _disable_current_modes():
-            leaves = [_make(o) for o in recording.outputs]
-        return tree_unflatten(leaves, recording.structure)
+            return _make(recording.output)

@@ -9,7 +9,7 @@ import contextlib
 import pytest
 
 from fcdmbench.profiling import trace_memo
-from fcdmbench.profiling.op_trace import trace_module, trace_ops
+from fcdmbench.profiling.op_trace import trace_module, trace_ops, trace_train_step
 
 
 @pytest.fixture
@@ -27,9 +27,13 @@ def replay_hits(monkeypatch):
 
 
 def _reference(monkeypatch) -> None:
-    """Turn both memos off: every operator and module runs."""
+    """The trace as it is without its speed-ups: every operator and module runs, and arguments
+    are flattened by pytree."""
+    from torch.utils._pytree import tree_leaves
+
     monkeypatch.setattr(trace_memo.ModuleReplay, "install", lambda self: None)
     monkeypatch.setattr(trace_memo, "meta_memo", contextlib.nullcontext)
+    monkeypatch.setattr(trace_memo, "leaves", tree_leaves)
 
 
 @pytest.mark.parametrize(
@@ -52,6 +56,20 @@ def test_memos_change_no_call(monkeypatch, replay_hits, name, autocast, attentio
     reference = trace_ops(name, 256, 3, autocast, attention)
     assert replay_hits[-1] == 0
     assert fast == reference  # every call: op, module, dtype, MACs, bytes, members, inputs
+
+
+@pytest.mark.parametrize(
+    ("name", "autocast", "checkpointing"), [("fcdm-s", "bfloat16", True), ("dit-s-2", None, False)]
+)
+def test_training_trace_unchanged(monkeypatch, name, autocast, checkpointing):
+    """A training step (no replay: autograd needs the real graph) with the meta memo and the
+    fast flattening equals the reference call for call. Negative control, found by comparing
+    with the previous code: a flattening that kept its leaves alive a moment longer made
+    autograd copy every gradient (``new_empty_strided`` + ``copy_``) instead of stealing it."""
+    fast = trace_train_step(name, 256, 2, autocast, grad_checkpointing=checkpointing)
+    _reference(monkeypatch)
+    reference = trace_train_step(name, 256, 2, autocast, grad_checkpointing=checkpointing)
+    assert fast.calls == reference.calls
 
 
 def _toy(block_type):

@@ -266,19 +266,6 @@ def test_cli_train_refuses_what_it_cannot_model(extra, message):
     assert message in result.output
 
 
-def test_the_meta_cache_changes_no_call(monkeypatch):
-    """The trace answers repeated meta operators from a cache (speed); every call, dtype and
-    byte count is what running every meta kernel gives."""
-    import contextlib
-
-    from fcdmbench.profiling import trace_memo
-
-    args = ("fcdm-s", 256, 2, "bfloat16")
-    cached = trace_train_step(*args, grad_checkpointing=True)
-    monkeypatch.setattr(trace_memo, "meta_memo", contextlib.nullcontext)
-    assert trace_train_step(*args, grad_checkpointing=True).calls == cached.calls
-
-
 def test_every_link_figure_has_a_source_and_a_basis():
     import re
 
