@@ -228,9 +228,10 @@ def _widest(args: Any) -> Any:
 def AutocastEmulation(dtype: Any, state: TraceState):  # noqa: N802 (a mode factory)
     """A TorchDispatchMode applying CUDA autocast's policy with lower-precision `dtype`."""
     import torch
-    from torch.utils._python_dispatch import TorchDispatchMode
 
-    class _Emulation(TorchDispatchMode):
+    from fcdmbench.profiling.trace_memo import dispatch_mode_base
+
+    class _Emulation(dispatch_mode_base()):
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             kwargs = dict(kwargs or {})
             name = str(func._overloadpacket)

@@ -229,7 +229,8 @@ def _counting_mode(counter: Any, calls: Counter, scalar_mul_flops: Counter, on_c
     not entered) counting of each executed operator into its ``flop_counts`` per active
     module, the census of `calls`, and `on_call`."""
     import torch
-    from torch.utils._python_dispatch import TorchDispatchMode
+
+    from fcdmbench.profiling.trace_memo import dispatch_mode_base
 
     registry = counter.flop_registry
     tracker = counter.mod_tracker
@@ -249,7 +250,7 @@ def _counting_mode(counter: Any, calls: Counter, scalar_mul_flops: Counter, on_c
             )  # fmt: skip
         return composite[id(func)]
 
-    class _Counting(TorchDispatchMode):
+    class _Counting(dispatch_mode_base()):
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             kwargs = kwargs or {}
             if decomposes(func):  # FlopCounterMode: counted in its parts

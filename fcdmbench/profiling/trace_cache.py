@@ -64,12 +64,18 @@ def _source_digest() -> str:
     return digest.hexdigest()
 
 
-def _key(args: tuple) -> str:
-    import torch
+@functools.cache
+def _torch_version() -> str:
+    """The installed torch's version, read without importing torch (a warm run needs none)."""
+    from importlib.metadata import version
 
+    return version("torch")
+
+
+def _key(args: tuple) -> str:
     import fcdmbench
 
-    text = json.dumps([list(map(str, args)), torch.__version__, fcdmbench.__version__])
+    text = json.dumps([list(map(str, args)), _torch_version(), fcdmbench.__version__])
     return hashlib.sha256((text + _source_digest()).encode()).hexdigest()[:32]
 
 
@@ -118,7 +124,8 @@ def _store(path: Path, trace: Any) -> None:
         "calls": [_call_to_json(c) for c in trace.calls],
     }
     try:
-        write_text_atomic(path, json.dumps(fields, separators=(",", ":")), make_parents=True)
+        text = json.dumps(fields, separators=(",", ":"))
+        write_text_atomic(path, text, make_parents=True, durable=False)  # a cache: no fsync
     except OSError:
         pass  # a read-only cache only costs time
 

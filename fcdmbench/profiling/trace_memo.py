@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-__all__ = ["ModuleReplay", "meta_memo"]
+__all__ = ["ModuleReplay", "dispatch_mode_base", "leaves", "meta_memo"]
 
 _SCALARS = (int, float, bool, str, type(None))
 
@@ -127,6 +127,21 @@ def _make(spec: Any) -> Any:
     return spec
 
 
+@functools.cache
+def dispatch_mode_base() -> type:
+    """``TorchDispatchMode`` for the trace's modes, without the ``torch._dynamo.disable``
+    wrapper torch puts around every ``__torch_dispatch__`` (a few microseconds per operator
+    and mode; it only matters while ``torch.compile`` traces, which a meta trace never does)."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class _Mode(TorchDispatchMode):
+        @classmethod
+        def _should_skip_dynamo(cls) -> bool:
+            return False
+
+    return _Mode
+
+
 #: `meta_memo`'s answers, kept for the process: a meta kernel's output metadata is a function of
 #: the operator and its arguments' metadata alone (every model's timestep embedding repeats).
 _META_OUTPUTS: dict[Any, Any] = {}
@@ -151,11 +166,10 @@ def meta_memo():
     the same argument metadata (and default dtype) before. Operators that alias or write their
     arguments, and any whose arguments or outputs it cannot describe, always run."""
     import torch
-    from torch.utils._python_dispatch import TorchDispatchMode
 
     cache = _META_OUTPUTS
 
-    class _Memo(TorchDispatchMode):
+    class _Memo(dispatch_mode_base()):
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             kwargs = kwargs or {}
             if not _functional(func):
