@@ -207,21 +207,23 @@ def _floating(t: Any) -> bool:
 def _cast_all(args: Any, dtype: Any) -> Any:
     """Cast every eligible floating tensor in a (nested) argument structure to `dtype`."""
     import torch
-    from torch.utils._pytree import tree_map
+
+    from fcdmbench.profiling.trace_memo import map_leaves
 
     def cast(value):
         if _floating(value) and value.dtype != dtype:
             return torch.ops.aten._to_copy.default(value, dtype=dtype)
         return value
 
-    return tree_map(cast, args)
+    return map_leaves(cast, args)
 
 
 def _widest(args: Any) -> Any:
     import torch
-    from torch.utils._pytree import tree_leaves
 
-    dtypes = {t.dtype for t in tree_leaves(args) if _floating(t)}
+    from fcdmbench.profiling.trace_memo import leaves
+
+    dtypes = {t.dtype for t in leaves(args) if _floating(t)}
     return torch.float32 if torch.float32 in dtypes or not dtypes else dtypes.pop()
 
 

@@ -282,6 +282,7 @@ def _counting_mode(counter: Any, calls: Counter, scalar_mul_flops: Counter, on_c
 def _module_counts(counts: dict, dense: frozenset[str], model: Any) -> tuple[ModuleCount, ...]:
     root = type(model).__name__
     totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    is_dense: dict[Any, bool] = {}
     for name, per_op in counts.items():
         if name == "Global":
             continue
@@ -292,8 +293,10 @@ def _module_counts(counts: dict, dense: frozenset[str], model: Any) -> tuple[Mod
         else:
             key = name
         for op, flops in per_op.items():
+            if op not in is_dense:
+                is_dense[op] = str(op) in dense
             totals[key][0] += flops / 2
-            if str(op) in dense:
+            if is_dense[op]:
                 totals[key][1] += flops / 2
     _add_container_totals(totals)
     return tuple(ModuleCount(module=k, macs=v[0], dense_macs=v[1]) for k, v in totals.items())

@@ -217,11 +217,22 @@ def _mutated(func: Any, args: tuple, kwargs: dict) -> list[Any]:
     )
 
 
-def _is_view(func: Any) -> bool:
-    returns = func._schema.returns
-    return bool(returns) and all(
-        r.alias_info is not None and not r.alias_info.is_write for r in returns
-    )
+#: `_facts` of each operator seen, by id (an overload lives as long as torch).
+_FACTS: dict[int, tuple[str, bool, bool]] = {}
+
+
+def _facts(func: Any) -> tuple[str, bool, bool]:
+    """(name, is a view, writes in place) of an operator, read from its schema once."""
+    facts = _FACTS.get(id(func))
+    if facts is None:
+        returns = func._schema.returns
+        view = bool(returns) and all(
+            r.alias_info is not None and not r.alias_info.is_write for r in returns
+        )
+        inplace = not returns or any(r.alias_info is not None and r.alias_info.is_write
+                                     for r in returns)  # fmt: skip
+        facts = _FACTS[id(func)] = (str(func._overloadpacket), view, inplace)
+    return facts
 
 
 def _kind(name: str, func: Any, args: tuple, kwargs: dict, out: Any) -> str:
@@ -274,16 +285,13 @@ class _Recorder:
         target = self.calls
         if region is not None and self.fuse:
             target = self.region_members.setdefault(region, [])
-        name = str(func._overloadpacket)
+        name, is_view, is_inplace = _facts(func)
         outputs = _tensors(out) or _mutated(func, args, kwargs)  # foreach updates return nothing
-        if not outputs or name in _NO_TRAFFIC or (_is_view(func) and not macs):
+        if not outputs or name in _NO_TRAFFIC or (is_view and not macs):
             if macs:  # never drop counted work
                 self._append(target, name, parents, "elementwise", outputs, macs, 0, 0)
             return
         inputs = _tensors((args, kwargs))
-        is_inplace = not func._schema.returns or any(
-            r.alias_info is not None and r.alias_info.is_write for r in func._schema.returns
-        )
         written = _distinct_bytes(outputs)
         read = _distinct_bytes(inputs)
         if name == "aten.embedding":  # reads the looked-up rows, not the whole table

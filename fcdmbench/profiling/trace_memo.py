@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-__all__ = ["ModuleReplay", "dispatch_mode_base", "leaves", "meta_memo"]
+__all__ = ["ModuleReplay", "dispatch_mode_base", "leaves", "map_leaves", "meta_memo"]
 
 _SCALARS = (int, float, bool, str, type(None))
 
@@ -77,6 +77,20 @@ def _walk(value: Any, out: list[Any]) -> None:
         out.extend(tree_leaves(value))
     else:
         out.append(value)
+
+
+def map_leaves(fn: Callable[[Any], Any], values: Any) -> Any:
+    """pytree's ``tree_map(fn, values)``, walking plain lists, tuples and dicts itself."""
+    kind = type(values)
+    if kind is list or kind is tuple:
+        return kind(map_leaves(fn, v) for v in values)
+    if kind is dict:
+        return {k: map_leaves(fn, v) for k, v in values.items()}
+    if isinstance(values, _CONTAINERS):
+        from torch.utils._pytree import tree_map
+
+        return tree_map(fn, values)
+    return fn(values)
 
 
 def _describe(value: Any) -> Any:

@@ -29,11 +29,12 @@ def replay_hits(monkeypatch):
 def _reference(monkeypatch) -> None:
     """The trace as it is without its speed-ups: every operator and module runs, and arguments
     are flattened by pytree."""
-    from torch.utils._pytree import tree_leaves
+    from torch.utils._pytree import tree_leaves, tree_map
 
     monkeypatch.setattr(trace_memo.ModuleReplay, "install", lambda self: None)
     monkeypatch.setattr(trace_memo, "meta_memo", contextlib.nullcontext)
     monkeypatch.setattr(trace_memo, "leaves", tree_leaves)
+    monkeypatch.setattr(trace_memo, "map_leaves", tree_map)
 
 
 @pytest.mark.parametrize(
