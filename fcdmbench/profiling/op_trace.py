@@ -26,6 +26,7 @@ its backward: the backward recomputes the scores, 5 matmuls against the forward'
 from __future__ import annotations
 
 import functools
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -253,14 +254,6 @@ def _kind(name: str, func: Any, args: tuple, kwargs: dict, out: Any) -> str:
     return "elementwise"
 
 
-def _innermost(parents: Any, root: str) -> str:
-    names = [p for p in parents if p != "Global"]
-    if not names:
-        return ""
-    name = max(names, key=lambda n: n.count("."))
-    return name[len(root) + 1 :] if name.startswith(root + ".") else ("" if name == root else name)
-
-
 class _Recorder:
     """Collects `OpCall`s from `count_with_flop_counter`'s per-call hook."""
 
@@ -276,12 +269,14 @@ class _Recorder:
         self.macs_total = 0.0
         self.region_members: dict[int, list[OpCall]] = {}
         self.region_module: dict[int, str] = {}
+        self.entered: dict[str, int] = {}  # active module -> when the recorder first saw it
+        self.clock = itertools.count()
 
     def on_call(self, func, args, kwargs, out, macs, parents) -> None:
         self.macs_total += macs
         region = self.state.region
         if region is not None:
-            self.region_module.setdefault(region, _innermost(parents, self.root))
+            self.region_module.setdefault(region, self._module(parents))
         target = self.calls
         if region is not None and self.fuse:
             target = self.region_members.setdefault(region, [])
@@ -328,6 +323,25 @@ class _Recorder:
             )
         )
 
+    def _module(self, parents: Any) -> str:
+        """The module a call runs in, relative to the root: the active module (the module
+        tracker's `parents`) entered last. In a forward the active modules are one chain and
+        that is the deepest; in backward the tracker keeps a module active until its inputs'
+        gradients are done, so a block whose backward has begun can sit beside the one before
+        it, and the one entered last is the one running. Modules that appear together are
+        ordered by name (a child's name extends its parent's), never by a set's order, which
+        follows Python's string hashing and changes from one process to the next."""
+        entered = self.entered
+        for name in [n for n in entered if n not in parents]:
+            del entered[name]
+        for name in sorted(n for n in parents if n not in entered):
+            entered[name] = next(self.clock)
+        name = max((n for n in entered if n != "Global"), key=entered.__getitem__, default="")
+        root = self.root
+        if name.startswith(root + "."):
+            return name[len(root) + 1 :]
+        return "" if name == root else name
+
     def _phase(self) -> str:
         if self.phase == "backward" and self.grad_enabled():
             return "recompute"  # checkpointing re-runs the forward with grad on inside backward
@@ -338,7 +352,7 @@ class _Recorder:
         target.append(
             OpCall(
                 op=name,
-                module=_innermost(parents, self.root),
+                module=self._module(parents),
                 kind=kind,
                 dtype=_dtype_name(first) if first is not None else "",
                 macs=float(macs),
