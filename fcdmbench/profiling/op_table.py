@@ -182,7 +182,8 @@ def count_with_flop_counter(
     `_custom_mapping`), its module tracker and its dispatch rule (an operator with a
     CompositeImplicitAutograd kernel is decomposed and its parts counted, any other runs and is
     counted with its formula), done by one dispatch mode that also takes the census and feeds
-    `on_call`, so each formula runs once per call.
+    `on_call`, so each formula runs once per call. Meta kernels are answered from
+    `fcdmbench.profiling.trace_memo.meta_memo` when they repeat (their outputs' metadata only).
 
     Args:
         on_call: called once per executed operator as ``on_call(func, args, kwargs, out, macs,
@@ -197,13 +198,16 @@ def count_with_flop_counter(
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
+    from fcdmbench.profiling import trace_memo
+
     calls: Counter[str] = Counter()
     scalar_mul_flops: Counter[str] = Counter()
     counter = FlopCounterMode(display=False, custom_mapping=_custom_mapping())
     counting = _counting_mode(counter, calls, scalar_mul_flops, on_call)
     with contextlib.ExitStack() as stack:
         grad = torch.no_grad() if step is None else torch.enable_grad()
-        for mode in (grad, counter.mod_tracker, counting, *modes):
+        # the meta memo innermost, below the counting: it only spares meta kernels
+        for mode in (grad, trace_memo.meta_memo(), counter.mod_tracker, counting, *modes):
             stack.enter_context(mode)
         model(*inputs) if step is None else step()
 

@@ -400,8 +400,7 @@ def trace_module(
     replay = trace_memo.ModuleReplay(model, recorder, idle=lambda: state.region is None)
     replay.install()
     try:
-        with trace_memo.meta_memo():  # entered first: innermost, below the counter
-            tally = count_with_flop_counter(model, inputs, on_call=recorder.on_call, modes=modes)
+        tally = count_with_flop_counter(model, inputs, on_call=recorder.on_call, modes=modes)
     finally:
         replay.uninstall()
     macs = tally.macs + replay.replayed_macs  # replayed calls never reached the counter
@@ -675,8 +674,7 @@ def trace_train_step(
     modes = _step_modes(state, dtype, attention)
     if dtype is not None:
         modes.append(AutocastEmulation(dtype, state))
-    with trace_memo.meta_memo():  # entered first: innermost, below the counter and the recorder
-        tally = count_with_flop_counter(model, (), recorder.on_call, modes, step=step)
+    tally = count_with_flop_counter(model, (), recorder.on_call, modes, step=step)
     recorder.check(tally.macs)
     return TrainTrace(
         model=spec.name,
