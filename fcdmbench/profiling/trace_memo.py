@@ -232,19 +232,27 @@ def _attribute_key(value: Any) -> Any:
     return ("object", id(value))
 
 
-def _signature(module: Any, memo: dict[int, Any]) -> Any:
+def _signature(module: Any, memo: dict[int, int], interned: dict[tuple, int]) -> int:
     """What a module's forward can depend on: class, attributes (in the order they were set),
-    parameter and buffer metadata, and its children's signatures, recursively. Call it with
-    torch functions disabled: tensor attributes are read without a mode seeing them."""
+    parameter and buffer metadata, and its children's signatures, recursively; as a number,
+    equal for equal structures (`interned` numbers each distinct one, so a signature hashes in
+    constant time). `memo` holds the modules done. Call it with torch functions disabled:
+    tensor attributes are read without a mode seeing them."""
     if id(module) in memo:
         return memo[id(module)]
     state = vars(module)
     own = _torch_state()
-    attributes = tuple(
-        (k, v if type(v) in _FAST else _attribute_key(v))
-        for k, v in state.items()
-        if k not in _APART and (k not in own or type(v) in _FAST or v)
-    )
+    attributes = []
+    for k, v in state.items():
+        kind = type(v)
+        if kind in _FAST:
+            attributes.append((k, v))
+        elif k in _APART or (k in own and not v):
+            continue
+        elif kind is tuple and all(type(x) in _FAST for x in v):  # kernel_size, padding ...
+            attributes.append((k, v))
+        else:
+            attributes.append((k, _attribute_key(v)))
     tensors = tuple(
         tuple(
             (name, None if t is None else (t.shape, t.stride(), t.dtype, t.requires_grad))
@@ -253,11 +261,12 @@ def _signature(module: Any, memo: dict[int, Any]) -> Any:
         for group in ("_parameters", "_buffers")
     )
     children = tuple(
-        (name, None if child is None else _signature(child, memo))
+        (name, None if child is None else _signature(child, memo, interned))
         for name, child in state["_modules"].items()
     )
-    memo[id(module)] = signature = (type(module), attributes, tensors, children)
-    return signature
+    structure = (type(module), tuple(attributes), tensors, children)
+    memo[id(module)] = number = interned.setdefault(structure, len(interned))
+    return number
 
 
 _FAST = frozenset({int, float, bool, str, type(None)})
@@ -312,12 +321,13 @@ class ModuleReplay:
     def __init__(self, model: Any, recorder: Any, idle: Callable[[], bool]) -> None:
         self.recorder = recorder
         self.idle = idle
-        self.signatures: dict[int, Any] = {}
+        self.signatures: dict[int, int] = {}
         self.paths = {id(m): name for name, m in model.named_modules()}
         self.cache: dict[Any, _Recording | None] = {}
         self.replayed_macs = 0.0
         self.hits = 0
-        counts = Counter(_signature(m, self.signatures) for m in model.modules())
+        self.interned: dict[tuple, int] = {}
+        counts = Counter(_signature(m, self.signatures, self.interned) for m in model.modules())
         self.modules = [
             m
             for name, m in model.named_modules()
@@ -387,8 +397,9 @@ class ModuleReplay:
         outputs = {id(o.untyped_storage()) for o in tensors}
         fresh = len(outputs) == len(tensors) and not outputs & (inputs | self.owned[id(module)])
         whole = all(o.storage_offset() == 0 for o in tensors)
-        same = self._key(module, arguments) == key and _signature(module, {}) == key[0]
-        if not (fresh and whole and same and self.idle()):
+        unchanged = _signature(module, {}, self.interned) == key[0]  # attributes not set
+        same = self._key(module, arguments) == key  # arguments' metadata not changed
+        if not (fresh and whole and unchanged and same and self.idle()):
             return None
         try:
             path = self.paths[id(module)]
