@@ -38,13 +38,17 @@ COMMANDS = {
 TARGET_S = 10.0
 
 
-def _run(args: list[str]) -> tuple[float, float]:
+def _run(args: list[str], cache: str | None = None) -> tuple[float, float]:
+    """(wall, CPU seconds) of ``fcdmbench *args`` in a fresh process; with `cache`, its meta
+    traces are kept in that folder (``FCDMBENCH_TRACE_CACHE``: a new folder runs cold)."""
     exe = Path(sys.executable).with_name("fcdmbench")
+    env = {**os.environ, "FCDMBENCH_TRACE_CACHE": cache} if cache else None
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(
-        [str(exe), *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+        [str(exe), *args], check=True, env=env, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)

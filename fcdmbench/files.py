@@ -114,8 +114,13 @@ def _umask_mode() -> int:
 
 
 @contextlib.contextmanager
-def atomic_output(path: str | Path, *, make_parents: bool = False) -> Iterator[Path]:
+def atomic_output(
+    path: str | Path, *, make_parents: bool = False, durable: bool = True
+) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success it is fsynced and renamed onto `path`.
+
+    ``durable=False`` skips the fsync (a cache: a file a crash leaves short is read as
+    unreadable and made again; the rename still keeps readers from a half-written file).
 
     For writers that want a file name (``np.savez``, ``fig.savefig``, ``zipfile``). The temporary
     name keeps `path`'s suffix, so libraries that pick a format by extension still do.
@@ -132,8 +137,9 @@ def atomic_output(path: str | Path, *, make_parents: bool = False) -> Iterator[P
     tmp = Path(tmp_name)
     try:
         yield tmp
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
+        if durable:
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
         os.chmod(tmp, _umask_mode())
         os.replace(tmp, path)
     except BaseException:
@@ -141,16 +147,21 @@ def atomic_output(path: str | Path, *, make_parents: bool = False) -> Iterator[P
         raise
 
 
-def write_bytes_atomic(path: str | Path, data: bytes, *, make_parents: bool = False) -> Path:
-    """Write `data` to `path` atomically."""
-    with atomic_output(path, make_parents=make_parents) as tmp:
+def write_bytes_atomic(
+    path: str | Path, data: bytes, *, make_parents: bool = False, durable: bool = True
+) -> Path:
+    """Write `data` to `path` atomically (`atomic_output`)."""
+    with atomic_output(path, make_parents=make_parents, durable=durable) as tmp:
         tmp.write_bytes(data)
     return Path(path)
 
 
-def write_text_atomic(path: str | Path, text: str, *, make_parents: bool = False) -> Path:
-    """Write UTF-8 `text` to `path` atomically."""
-    return write_bytes_atomic(path, text.encode("utf-8"), make_parents=make_parents)
+def write_text_atomic(
+    path: str | Path, text: str, *, make_parents: bool = False, durable: bool = True
+) -> Path:
+    """Write UTF-8 `text` to `path` atomically (`atomic_output`)."""
+    return write_bytes_atomic(path, text.encode("utf-8"), make_parents=make_parents,
+                              durable=durable)  # fmt: skip
 
 
 def write_json_atomic(path: str | Path, obj: Any, *, make_parents: bool = False) -> Path:

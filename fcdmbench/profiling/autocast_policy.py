@@ -207,30 +207,33 @@ def _floating(t: Any) -> bool:
 def _cast_all(args: Any, dtype: Any) -> Any:
     """Cast every eligible floating tensor in a (nested) argument structure to `dtype`."""
     import torch
-    from torch.utils._pytree import tree_map
+
+    from fcdmbench.profiling.trace_memo import map_leaves
 
     def cast(value):
         if _floating(value) and value.dtype != dtype:
             return torch.ops.aten._to_copy.default(value, dtype=dtype)
         return value
 
-    return tree_map(cast, args)
+    return map_leaves(cast, args)
 
 
 def _widest(args: Any) -> Any:
     import torch
-    from torch.utils._pytree import tree_leaves
 
-    dtypes = {t.dtype for t in tree_leaves(args) if _floating(t)}
+    from fcdmbench.profiling.trace_memo import leaves
+
+    dtypes = {t.dtype for t in leaves(args) if _floating(t)}
     return torch.float32 if torch.float32 in dtypes or not dtypes else dtypes.pop()
 
 
 def AutocastEmulation(dtype: Any, state: TraceState):  # noqa: N802 (a mode factory)
     """A TorchDispatchMode applying CUDA autocast's policy with lower-precision `dtype`."""
     import torch
-    from torch.utils._python_dispatch import TorchDispatchMode
 
-    class _Emulation(TorchDispatchMode):
+    from fcdmbench.profiling.trace_memo import dispatch_mode_base
+
+    class _Emulation(dispatch_mode_base()):
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             kwargs = dict(kwargs or {})
             name = str(func._overloadpacket)

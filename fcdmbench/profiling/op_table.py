@@ -174,11 +174,16 @@ def count_with_flop_counter(
     modes: Sequence[Any] = (),
     step: Callable[[], Any] | None = None,
 ) -> OpTally:
-    """Run ``model(*inputs)`` under `FlopCounterMode` with fcdmbench's op table.
+    """Run ``model(*inputs)`` under `FlopCounterMode`'s counting with fcdmbench's op table.
 
     Works on meta tensors (no memory, no compute) and on real ones. Every operator that ran is
     reported, counted or not, with its number of calls; per-module MACs come from FlopCounterMode's
-    module tracker.
+    module tracker. The counting is FlopCounterMode's own: its formula registry (torch's plus
+    `_custom_mapping`), its module tracker and its dispatch rule (an operator with a
+    CompositeImplicitAutograd kernel is decomposed and its parts counted, any other runs and is
+    counted with its formula), done by one dispatch mode that also takes the census and feeds
+    `on_call`, so each formula runs once per call. Meta kernels are answered from
+    `fcdmbench.profiling.trace_memo.meta_memo` when they repeat (their outputs' metadata only).
 
     Args:
         on_call: called once per executed operator as ``on_call(func, args, kwargs, out, macs,
@@ -191,38 +196,18 @@ def count_with_flop_counter(
             training step: forward, loss, backward, optimizer; `model` names the modules).
     """
     import torch
-    from torch.utils._python_dispatch import TorchDispatchMode
     from torch.utils.flop_counter import FlopCounterMode
+
+    from fcdmbench.profiling import trace_memo
 
     calls: Counter[str] = Counter()
     scalar_mul_flops: Counter[str] = Counter()
     counter = FlopCounterMode(display=False, custom_mapping=_custom_mapping())
-    mul_scalar = torch.ops.aten.mul.Scalar
-
-    class _Census(TorchDispatchMode):
-        # Entered before FlopCounterMode, so it sees each operator that actually executes, after
-        # FlopCounterMode's own decompositions, with its overload.
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            calls[str(func._overloadpacket)] += 1
-            kwargs = kwargs or {}
-            out = func(*args, **kwargs)
-            if func is mul_scalar:
-                # aten.mul.Scalar only comes from decompositions (SDPA's math path scales q and
-                # k); torchprofile's attention formula leaves it out, so it is taken back out.
-                for parent in set(counter.mod_tracker.parents):
-                    scalar_mul_flops[parent] += 2 * out.numel()
-            if on_call is not None:
-                packet = func._overloadpacket
-                flops = 0
-                if packet in counter.flop_registry and func is not mul_scalar:
-                    # exactly what FlopCounterMode._count_flops adds for this call
-                    flops = counter.flop_registry[packet](*args, **kwargs, out_val=out)
-                on_call(func, args, kwargs, out, flops / 2, counter.mod_tracker.parents)
-            return out
-
+    counting = _counting_mode(counter, calls, scalar_mul_flops, on_call)
     with contextlib.ExitStack() as stack:
         grad = torch.no_grad() if step is None else torch.enable_grad()
-        for mode in (grad, _Census(), counter, *modes):
+        # the meta memo innermost, below the counting: it only spares meta kernels
+        for mode in (grad, trace_memo.meta_memo(), counter.mod_tracker, counting, *modes):
             stack.enter_context(mode)
         model(*inputs) if step is None else step()
 
@@ -243,9 +228,65 @@ def count_with_flop_counter(
     return OpTally(ops=tuple(ops), modules=_module_counts(counts, dense, model))
 
 
+def _counting_mode(counter: Any, calls: Counter, scalar_mul_flops: Counter, on_call: Any):
+    """The dispatch mode of `count_with_flop_counter`: `counter`'s (a `FlopCounterMode`,
+    not entered) counting of each executed operator into its ``flop_counts`` per active
+    module, the census of `calls`, and `on_call`."""
+    import torch
+
+    from fcdmbench.profiling.trace_memo import dispatch_mode_base
+
+    registry = counter.flop_registry
+    tracker = counter.mod_tracker
+    flop_counts = counter.flop_counts
+    mul_scalar = torch.ops.aten.mul.Scalar
+    device = torch.ops.prim.device.default
+    composite: dict[int, bool] = {}
+
+    def decomposes(func: Any) -> bool:
+        """Whether ``func.decompose`` runs a kernel (else it returns NotImplemented)."""
+        if id(func) not in composite:
+            key = torch._C.DispatchKey.CompositeImplicitAutograd
+            composite[id(func)] = func is not device and (
+                key in func.py_kernels or torch._C._dispatch_has_kernel_for_dispatch_key(
+                    func.name(), key
+                )
+            )  # fmt: skip
+        return composite[id(func)]
+
+    class _Counting(dispatch_mode_base()):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            if decomposes(func):  # FlopCounterMode: counted in its parts
+                with self:
+                    out = func.decompose(*args, **kwargs)
+                if out is not NotImplemented:
+                    return out
+            packet = func._overloadpacket
+            calls[str(packet)] += 1
+            out = func(*args, **kwargs)
+            flops = 0
+            if packet in registry:
+                flops = registry[packet](*args, **kwargs, out_val=out)
+                for parent in set(tracker.parents):
+                    flop_counts[parent][packet] += flops
+            if func is mul_scalar:
+                # aten.mul.Scalar only comes from decompositions (SDPA's math path scales q and
+                # k); torchprofile's attention formula leaves it out, so it is taken back out.
+                for parent in set(tracker.parents):
+                    scalar_mul_flops[parent] += 2 * out.numel()
+                flops = 0
+            if on_call is not None:
+                on_call(func, args, kwargs, out, flops / 2, tracker.parents)
+            return out
+
+    return _Counting()
+
+
 def _module_counts(counts: dict, dense: frozenset[str], model: Any) -> tuple[ModuleCount, ...]:
     root = type(model).__name__
     totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    is_dense: dict[Any, bool] = {}
     for name, per_op in counts.items():
         if name == "Global":
             continue
@@ -256,8 +297,10 @@ def _module_counts(counts: dict, dense: frozenset[str], model: Any) -> tuple[Mod
         else:
             key = name
         for op, flops in per_op.items():
+            if op not in is_dense:
+                is_dense[op] = str(op) in dense
             totals[key][0] += flops / 2
-            if str(op) in dense:
+            if is_dense[op]:
                 totals[key][1] += flops / 2
     _add_container_totals(totals)
     return tuple(ModuleCount(module=k, macs=v[0], dense_macs=v[1]) for k, v in totals.items())

@@ -25,10 +25,13 @@ its backward: the backward recomputes the scores, 5 matmuls against the forward'
 
 from __future__ import annotations
 
+import functools
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
 from fcdmbench.errors import ConfigError
+from fcdmbench.profiling import trace_memo
 
 __all__ = [
     "ATTENTION_MODES",
@@ -187,9 +190,8 @@ def _footprint(t: Any) -> int:
 
 def _tensors(values: Any) -> list[Any]:
     import torch
-    from torch.utils._pytree import tree_leaves
 
-    return [v for v in tree_leaves(values) if isinstance(v, torch.Tensor)]
+    return [v for v in trace_memo.leaves(values) if isinstance(v, torch.Tensor)]
 
 
 def _distinct_bytes(tensors: list[Any]) -> int:
@@ -216,11 +218,22 @@ def _mutated(func: Any, args: tuple, kwargs: dict) -> list[Any]:
     )
 
 
-def _is_view(func: Any) -> bool:
-    returns = func._schema.returns
-    return bool(returns) and all(
-        r.alias_info is not None and not r.alias_info.is_write for r in returns
-    )
+#: `_facts` of each operator seen, by id (an overload lives as long as torch).
+_FACTS: dict[int, tuple[str, bool, bool]] = {}
+
+
+def _facts(func: Any) -> tuple[str, bool, bool]:
+    """(name, is a view, writes in place) of an operator, read from its schema once."""
+    facts = _FACTS.get(id(func))
+    if facts is None:
+        returns = func._schema.returns
+        view = bool(returns) and all(
+            r.alias_info is not None and not r.alias_info.is_write for r in returns
+        )
+        inplace = not returns or any(r.alias_info is not None and r.alias_info.is_write
+                                     for r in returns)  # fmt: skip
+        facts = _FACTS[id(func)] = (str(func._overloadpacket), view, inplace)
+    return facts
 
 
 def _kind(name: str, func: Any, args: tuple, kwargs: dict, out: Any) -> str:
@@ -241,14 +254,6 @@ def _kind(name: str, func: Any, args: tuple, kwargs: dict, out: Any) -> str:
     return "elementwise"
 
 
-def _innermost(parents: Any, root: str) -> str:
-    names = [p for p in parents if p != "Global"]
-    if not names:
-        return ""
-    name = max(names, key=lambda n: n.count("."))
-    return name[len(root) + 1 :] if name.startswith(root + ".") else ("" if name == root else name)
-
-
 class _Recorder:
     """Collects `OpCall`s from `count_with_flop_counter`'s per-call hook."""
 
@@ -264,25 +269,24 @@ class _Recorder:
         self.macs_total = 0.0
         self.region_members: dict[int, list[OpCall]] = {}
         self.region_module: dict[int, str] = {}
+        self.entered: dict[str, int] = {}  # active module -> when the recorder first saw it
+        self.clock = itertools.count()
 
     def on_call(self, func, args, kwargs, out, macs, parents) -> None:
         self.macs_total += macs
         region = self.state.region
         if region is not None:
-            self.region_module.setdefault(region, _innermost(parents, self.root))
+            self.region_module.setdefault(region, self._module(parents))
         target = self.calls
         if region is not None and self.fuse:
             target = self.region_members.setdefault(region, [])
-        name = str(func._overloadpacket)
+        name, is_view, is_inplace = _facts(func)
         outputs = _tensors(out) or _mutated(func, args, kwargs)  # foreach updates return nothing
-        if not outputs or name in _NO_TRAFFIC or (_is_view(func) and not macs):
+        if not outputs or name in _NO_TRAFFIC or (is_view and not macs):
             if macs:  # never drop counted work
                 self._append(target, name, parents, "elementwise", outputs, macs, 0, 0)
             return
         inputs = _tensors((args, kwargs))
-        is_inplace = not func._schema.returns or any(
-            r.alias_info is not None and r.alias_info.is_write for r in func._schema.returns
-        )
         written = _distinct_bytes(outputs)
         read = _distinct_bytes(inputs)
         if name == "aten.embedding":  # reads the looked-up rows, not the whole table
@@ -319,6 +323,25 @@ class _Recorder:
             )
         )
 
+    def _module(self, parents: Any) -> str:
+        """The module a call runs in, relative to the root: the active module (the module
+        tracker's `parents`) entered last. In a forward the active modules are one chain and
+        that is the deepest; in backward the tracker keeps a module active until its inputs'
+        gradients are done, so a block whose backward has begun can sit beside the one before
+        it, and the one entered last is the one running. Modules that appear together are
+        ordered by name (a child's name extends its parent's), never by a set's order, which
+        follows Python's string hashing and changes from one process to the next."""
+        entered = self.entered
+        for name in [n for n in entered if n not in parents]:
+            del entered[name]
+        for name in sorted(n for n in parents if n not in entered):
+            entered[name] = next(self.clock)
+        name = max((n for n in entered if n != "Global"), key=entered.__getitem__, default="")
+        root = self.root
+        if name.startswith(root + "."):
+            return name[len(root) + 1 :]
+        return "" if name == root else name
+
     def _phase(self) -> str:
         if self.phase == "backward" and self.grad_enabled():
             return "recompute"  # checkpointing re-runs the forward with grad on inside backward
@@ -329,7 +352,7 @@ class _Recorder:
         target.append(
             OpCall(
                 op=name,
-                module=_innermost(parents, self.root),
+                module=self._module(parents),
                 kind=kind,
                 dtype=_dtype_name(first) if first is not None else "",
                 macs=float(macs),
@@ -374,9 +397,15 @@ def trace_module(
     modes = [FunctionModes(state, dtype)]
     if dtype is not None:
         modes.append(AutocastEmulation(dtype, state))
-    tally = count_with_flop_counter(model, inputs, on_call=recorder.on_call, modes=modes)
-    recorder.check(tally.macs)
-    return tuple(recorder.calls), tally.macs
+    replay = trace_memo.ModuleReplay(model, recorder, idle=lambda: state.region is None)
+    replay.install()
+    try:
+        tally = count_with_flop_counter(model, inputs, on_call=recorder.on_call, modes=modes)
+    finally:
+        replay.uninstall()
+    macs = tally.macs + replay.replayed_macs  # replayed calls never reached the counter
+    recorder.check(macs)
+    return tuple(recorder.calls), macs
 
 
 def _meta_inputs(spec: Any, resolution: int, batch: int) -> tuple:
@@ -392,6 +421,17 @@ def _meta_inputs(spec: Any, resolution: int, batch: int) -> tuple:
     )
     classes = getattr(spec.config, "num_classes", 1000)
     return make_inputs(shape, batch=batch, device="meta", num_classes=classes)
+
+
+@functools.lru_cache(maxsize=1)
+def _meta_model(name: str, resolution: int, overrides: tuple) -> Any:
+    """The meta model a forward trace runs, validated as ``fcdmbench flops`` builds it; the last
+    one is kept (a trace leaves it unchanged, and the audit traces each model in fp32 then bf16
+    in a row)."""
+    from fcdmbench.profiling.flops import build_for_counting
+    from fcdmbench.registry import get_spec
+
+    return build_for_counting(get_spec(name), resolution, overrides=dict(overrides) or None)
 
 
 def trace_ops(
@@ -415,13 +455,16 @@ def trace_ops(
     Returns:
         An `OpTrace` whose ``macs`` equals ``count_flops(name, resolution, batch).macs``.
     """
-    from fcdmbench.profiling.flops import build_for_counting
     from fcdmbench.registry import resolve
 
     _check_options(autocast, attention, batch)
     spec, tag = resolve(name)
     resolution = tag or resolution
-    model = build_for_counting(spec, resolution, overrides=overrides)  # validated as flops does
+    key = tuple((overrides or {}).items())
+    try:
+        model = _meta_model(spec.name, resolution, key)
+    except TypeError:  # an unhashable override value: built afresh
+        model = _meta_model.__wrapped__(spec.name, resolution, key)
     calls, macs = trace_module(model, _meta_inputs(spec, resolution, batch), autocast, attention)
     return OpTrace(
         model=spec.name,
@@ -525,79 +568,6 @@ def _step_modes(state: Any, dtype: Any, attention: str) -> list[Any]:
     if attention == "fused":
         modes.insert(0, _flash_attention_mode())  # below FunctionModes: sees SDPA after its casts
     return modes
-
-
-def _meta_memo():
-    """A dispatch mode, entered innermost, that answers a functional operator on meta tensors
-    from a cache of its output shapes, strides and dtypes when it has seen the same operator
-    with the same argument metadata before. Meta kernels run in Python and a training step
-    repeats every block's operators (blocks of a stage, checkpointing's recomputation); the
-    modes above it still see every call. Operators that alias or write their arguments, and
-    any whose outputs are not plain tensors or values, always run."""
-    import torch
-    from torch.utils._python_dispatch import TorchDispatchMode
-    from torch.utils._pytree import tree_flatten, tree_map
-
-    def describe(value):
-        if isinstance(value, torch.Tensor):
-            if value.device.type != "meta":
-                raise _Uncacheable
-            return ("T", tuple(value.shape), value.stride(), value.dtype, value.storage_offset())
-        if isinstance(value, (int, float, bool, str, type(None), torch.dtype, torch.device)):
-            return value
-        if isinstance(value, torch.memory_format | torch.layout):
-            return str(value)
-        raise _Uncacheable
-
-    def spec(value):
-        if isinstance(value, torch.Tensor):
-            return _MetaSpec(tuple(value.shape), value.stride(), value.dtype)
-        return value
-
-    def make(value):
-        if isinstance(value, _MetaSpec):
-            return torch.empty_strided(value.shape, value.stride, dtype=value.dtype, device="meta")
-        return value
-
-    cache: dict[Any, Any] = {}
-
-    class _Memo(TorchDispatchMode):
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            kwargs = kwargs or {}
-            schema = func._schema
-            aliasing = any(a.alias_info is not None for a in schema.arguments) or any(
-                r.alias_info is not None for r in schema.returns
-            )
-            if aliasing or not schema.returns:
-                return func(*args, **kwargs)
-            try:
-                leaves, structure = tree_flatten((args, kwargs))
-                key = (func, str(structure), tuple(describe(v) for v in leaves))
-            except _Uncacheable:
-                return func(*args, **kwargs)
-            if key in cache:
-                return tree_map(make, cache[key])
-            out = func(*args, **kwargs)
-            outs, _ = tree_flatten(out)
-            plain = (torch.Tensor, int, float, bool, type(None))
-            if all(isinstance(o, plain) for o in outs):
-                cache[key] = tree_map(spec, out)
-            return out
-
-    return _Memo()
-
-
-class _Uncacheable(Exception):
-    """An argument `_meta_memo` cannot key on: the call runs."""
-
-
-@dataclass(frozen=True, slots=True)
-class _MetaSpec:
-    """A cached meta output (a pytree leaf)."""
-
-    shape: tuple[int, ...]
-    stride: tuple[int, ...]
-    dtype: Any
 
 
 def _flat_like(tensors: list[Any]) -> list[Any]:
@@ -704,8 +674,7 @@ def trace_train_step(
     modes = _step_modes(state, dtype, attention)
     if dtype is not None:
         modes.append(AutocastEmulation(dtype, state))
-    with _meta_memo():  # entered first: innermost, below the counter and the recorder
-        tally = count_with_flop_counter(model, (), recorder.on_call, modes, step=step)
+    tally = count_with_flop_counter(model, (), recorder.on_call, modes, step=step)
     recorder.check(tally.macs)
     return TrainTrace(
         model=spec.name,

@@ -1,7 +1,8 @@
 """Training-step roofline: a predicted upper bound of optimizer steps/s for data-parallel training.
 
 One GPU's share of a step (``batch / gpus`` rows) is traced on the meta device
-(`fcdmbench.profiling.op_trace.trace_train_step`: forward, loss, the real autograd backward with
+(`fcdmbench.profiling.op_trace.trace_train_step`, kept by `fcdmbench.profiling.trace_cache`:
+forward, loss, the real autograd backward with
 gradient checkpointing's recomputation, AdamW foreach, EMA) and every call is priced by the
 inference roofline's own `fcdmbench.profiling.roofline.predict` (so its units and kernel choices
 apply unchanged), phase by phase. DDP adds, per GPU:
@@ -270,8 +271,8 @@ def run_train_roofline(
         The complete record (run, environment, settings, roofs, one result per model).
     """
     from fcdmbench.env import collect_env
-    from fcdmbench.profiling.op_trace import trace_train_step
     from fcdmbench.profiling.roofline import read_throughput_points, resolve_kernels
+    from fcdmbench.profiling.trace_cache import cached_train_trace
     from fcdmbench.records import RunInfo
 
     run = RunInfo.current()
@@ -282,7 +283,7 @@ def run_train_roofline(
     results = []
     for name in config.models:
         progress(f"tracing a training step of {name} on the meta device")
-        trace = trace_train_step(
+        trace = cached_train_trace(
             name,
             config.resolution,
             config.rows_per_gpu,

@@ -234,13 +234,13 @@ def _training_modes(row: Any) -> tuple[Precision, ...]:
 
 def training_bounds(speeds: tuple = TRAINING_SPEEDS) -> list[tuple[Any, Any]]:
     """(published speed, `fcdmbench.records.TrainResult`) per published training speed and
-    precision mode, from the training roofline's own functions; one trace per setup and dtype."""
-    from fcdmbench.profiling.op_trace import trace_train_step
+    precision mode, from the training roofline's own functions; one trace per setup and dtype
+    (`fcdmbench.profiling.trace_cache`)."""
     from fcdmbench.profiling.roofline import roofline_device
+    from fcdmbench.profiling.trace_cache import cached_train_trace
     from fcdmbench.profiling.train_roofline import interconnect, price_train_step
     from fcdmbench.registry import resolve
 
-    traces: dict[tuple, Any] = {}
     pairs = []
     for row in speeds:
         spec, tag = resolve(row.model)
@@ -249,12 +249,9 @@ def training_bounds(speeds: tuple = TRAINING_SPEEDS) -> list[tuple[Any, Any]]:
         for precision in _training_modes(row):
             autocast = {Precision.BF16: "bfloat16", Precision.FP16: "float16"}.get(precision)
             rows = row.global_batch // row.gpus
-            key = (spec.name, tag or row.resolution, rows, row.grad_checkpointing, autocast)
-            if key not in traces:
-                traces[key] = trace_train_step(
-                    spec.name, key[1], rows, autocast, grad_checkpointing=row.grad_checkpointing
-                )
-            pairs.append((row, price_train_step(traces[key], device, precision, row.gpus, link)))
+            trace = cached_train_trace(spec.name, tag or row.resolution, rows, autocast,
+                                       grad_checkpointing=row.grad_checkpointing)  # fmt: skip
+            pairs.append((row, price_train_step(trace, device, precision, row.gpus, link)))
     return pairs
 
 

@@ -39,3 +39,21 @@ def test_cache_off(tmp_path, monkeypatch):
     assert trace_cache.trace_dir() is None
     trace_cache.cached_trace("dit-s-2", 256, 1)
     assert not list(tmp_path.rglob("*.json"))
+
+
+def test_training_trace_round_trip(tmp_path, monkeypatch):
+    """A training step read back from disk equals a fresh one: its phases, checkpointing, EMA,
+    trainable parameters and gradient bytes included; its key is not a forward's."""
+    from fcdmbench.profiling.op_trace import TrainTrace, trace_train_step
+
+    monkeypatch.setenv("FCDMBENCH_TRACE_CACHE", str(tmp_path))
+    trace_cache.clear_memory()
+    args = ("dit-s-2", 256, 2, None, "fused", True, True)
+    first = trace_cache.cached_train_trace(*args)
+    trace_cache.clear_memory()
+    again = trace_cache.cached_train_trace(*args)  # read from disk
+    assert isinstance(again, TrainTrace)
+    assert again == first == trace_train_step(*args)
+    assert {c.phase for c in again.calls} >= {"forward", "backward", "recompute", "optimizer"}
+    trace_cache.cached_trace("dit-s-2", 256, 2)
+    assert len(list(tmp_path.glob("*.json"))) == 2

@@ -266,19 +266,6 @@ def test_cli_train_refuses_what_it_cannot_model(extra, message):
     assert message in result.output
 
 
-def test_the_meta_cache_changes_no_call(monkeypatch):
-    """The trace answers repeated meta operators from a cache (speed); every call, dtype and
-    byte count is what running every meta kernel gives."""
-    import contextlib
-
-    from fcdmbench.profiling import op_trace
-
-    args = ("fcdm-s", 256, 2, "bfloat16")
-    cached = trace_train_step(*args, grad_checkpointing=True)
-    monkeypatch.setattr(op_trace, "_meta_memo", contextlib.nullcontext)
-    assert trace_train_step(*args, grad_checkpointing=True).calls == cached.calls
-
-
 def test_every_link_figure_has_a_source_and_a_basis():
     import re
 
@@ -297,3 +284,19 @@ def test_every_link_figure_has_a_source_and_a_basis():
             assert device.nvlink_gpus and device.nvlink_gpus >= 2
     assert get_device("rtx-4090").nvlink_figure.basis == "absent"  # the 4090 has no NVLink
     assert get_device("h100-sxm").link_figures() and get_device("rtx-4090").pcie_figure
+
+
+def test_backward_attribution_is_the_module_entered_last():
+    """In backward the module tracker holds a block until its inputs' gradients are done, so the
+    next block's backward starts beside it: a call belongs to the active module entered last.
+    Modules entered together go by name (a parent before its child), never by a set's order,
+    which follows Python's string hashing and differs between processes."""
+    from fcdmbench.profiling.op_trace import _Recorder
+
+    recorder = _Recorder("DiT", state=None, fuse_attention=False)
+    assert recorder._module({"Global", "DiT", "DiT.blocks.10"}) == "blocks.10"
+    assert recorder._module({"Global", "DiT", "DiT.blocks.10", "DiT.blocks.9"}) == "blocks.9"
+    assert recorder._module({"Global", "DiT", "DiT.blocks.9"}) == "blocks.9"
+    both = {"Global", "DiT", "DiT.blocks.8", "DiT.blocks.8.mlp"}  # a block and its child at once
+    assert recorder._module(both) == "blocks.8.mlp"
+    assert recorder._module({"Global", "DiT"}) == ""
