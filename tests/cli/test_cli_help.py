@@ -85,13 +85,21 @@ def test_help_paragraphs_wrap_cleanly(path, command, columns):
             assert len(line) + 1 + len(following.split()[0]) > width, (line, following)
 
 
-@pytest.mark.parametrize("path,command", COMMANDS, ids=[" ".join(p) or "root" for p, _ in COMMANDS])
+LEAVES = [(p, c) for p, c in COMMANDS if not hasattr(c, "commands")]
+
+
+def test_every_command_that_runs_something_has_an_example():
+    """Groups (the root, ``models``, ``baseline``...) only list their commands; every other
+    command's docstring ends with an ``Example:`` a user can copy."""
+    missing = [" ".join(p) for p, c in LEAVES if "Example:" not in (c.help or "")]
+    assert not missing and len(LEAVES) >= 15, missing
+
+
+@pytest.mark.parametrize("path,command", LEAVES, ids=[" ".join(p) for p, _ in LEAVES])
 def test_example_is_a_command_to_copy(path, command):
     """The docstring's ``Example:`` shows on lines of its own; joined at its `\\` continuations
     it is the docstring's command, word for word."""
-    _, found, example = (command.help or "").partition("Example:")
-    if not found:
-        pytest.skip("no example")
+    _, _, example = (command.help or "").partition("Example:")
     text = _help(path, 80)
     shown = text.split("Example:\n", 1)[1].split("\n\n")[0]
     assert all(len(line) <= 80 for line in shown.splitlines())
