@@ -324,16 +324,11 @@ def _print_train(record, top: int) -> None:
         f"GPU(s) ({rows} rows each), {config.resolution} px"
     )
     table = Table(title=title)
-    phases = ("forward", "backward", "recompute", "optimizer", "ema", "ddp-copies")
-    headers = ("model", "checkpointing", "bound steps/s", "img/s", "ms/step")
-    headers += tuple(f"{p} ms" for p in phases) + ("all-reduce ms", "serial steps/s")
-    headers += ("TFLOP/s/GPU", "measured steps/s", "measured / bound")
-    for header in (*headers, "published steps/s", "published / bound"):
+    headers = ("model", "checkpoint", "bound\nsteps/s", "img/s", "ms/step", "serial\nsteps/s")
+    headers += ("TFLOP/s\nper GPU", "measured\nsteps/s", "measured\n/ bound")
+    for header in (*headers, "published\nsteps/s", "published\n/ bound"):
         table.add_column(header, justify="left" if header == "model" else "right")
     for r in record.results:
-        times = [
-            r.phase(p).time_s * 1e3 if r.phase(p) and r.phase(p).calls else None for p in phases
-        ]
         published = [row.steps_per_s for row in published_speeds(r, config.device)]
         table.add_row(
             r.display_name,
@@ -341,8 +336,6 @@ def _print_train(record, top: int) -> None:
             f"{r.steps_per_s:.3f}",
             f"{r.images_per_s:,.1f}",
             f"{r.ms_per_step:.1f}",
-            *(fmt(t, 1) for t in times),
-            fmt(r.allreduce.time_s * 1e3 if r.allreduce else None, 1),
             f"{r.serial_steps_per_s:.3f}",
             f"{r.tflops_at_bound:.3g}",
             fmt(r.measured_steps_per_s, 3),
@@ -351,6 +344,7 @@ def _print_train(record, top: int) -> None:
             ", ".join(f"{p / r.steps_per_s:.2f}" for p in published) or "—",
         )
     print_table(table)
+    _print_phases(record)
     for r in record.results:
         if r.allreduce is not None:
             a = r.allreduce
@@ -361,11 +355,33 @@ def _print_train(record, top: int) -> None:
             )
         if r.checkpointing != "off":
             stdout.print(f"{r.display_name} checkpointing: {r.checkpointing}")
+        for row in published_speeds(r, config.device):
+            stdout.print(
+                f"published {r.display_name}: {row.steps_per_s:g} steps/s, run in {row.precision}"
+                f"; {row.setting} ({row.source})"
+            )
         if r.measured:
             stdout.print(f"measured {r.display_name}: {r.measured.source}")
         if top:
             _print_ops(f"{r.display_name}: top operators of the step", r, top)
     stdout.print("assumptions: " + "; ".join(record.assumptions) + ".")
+
+
+def _print_phases(record) -> None:
+    """The step's bound split by phase, in ms per GPU (all-reduce overlaps backward)."""
+    from rich.table import Table
+
+    phases = ("forward", "backward", "recompute", "optimizer", "ema", "ddp-copies")
+    table = Table(title="where the bound's time goes, ms per GPU (all-reduce overlaps backward)")
+    for header in ("model", *phases, "all-reduce"):
+        table.add_column(header, justify="left" if header == "model" else "right")
+    for r in record.results:
+        times = [
+            r.phase(p).time_s * 1e3 if r.phase(p) and r.phase(p).calls else None for p in phases
+        ]
+        allreduce = r.allreduce.time_s * 1e3 if r.allreduce else None
+        table.add_row(r.display_name, *(fmt(t, 1) for t in times), fmt(allreduce, 1))
+    print_table(table)
 
 
 def _print_device(record) -> None:

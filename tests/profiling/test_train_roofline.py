@@ -300,3 +300,16 @@ def test_backward_attribution_is_the_module_entered_last():
     both = {"Global", "DiT", "DiT.blocks.8", "DiT.blocks.8.mlp"}  # a block and its child at once
     assert recorder._module(both) == "blocks.8.mlp"
     assert recorder._module({"Global", "DiT"}) == ""
+
+
+def test_cli_train_table_shows_the_phases_and_the_published_setup():
+    """The human output: the bound table, the per-phase table, and each published speed of the
+    same setup with the precision it was run in and its source."""
+    args = ["roofline", "-m", "fcdm-xl", "--mode", "train", "--gpu", "rtx-4090", "--gpus", "4"]
+    result = CliRunner().invoke(app, [*args, "--batch", "256", "--grad-checkpointing"])
+    assert result.exit_code == 0, result.output
+    assert "where the bound's time goes, ms per GPU" in result.stdout
+    for phase in ("forward", "backward", "recompute", "optimizer", "all-reduce"):
+        assert phase in result.stdout
+    (line,) = [s for s in result.stdout.splitlines() if s.startswith("published FCDM-XL")]
+    assert "0.9 steps/s" in line and "arXiv 2603.09408" in line
