@@ -58,7 +58,7 @@ def _mark_bounds(ax, rows: list, height: float, size: float = 8) -> float:
         text = f" {_rate(value)}"
         if bound is not None:
             ax.vlines(bound[0], y - height / 2, y + height / 2, color="tab:red", lw=2.2,
-                      label="roofline bound (a model, not a measurement)")  # fmt: skip
+                      label=f"roofline bound, {bound[1]} (a model, not a measurement)")  # fmt: skip
             text += f"  ({value / bound[0]:.0%} of bound)"
         x = max(value, bound[0] if bound else 0.0)
         ax.text(x, y, text, va="center", fontsize=size)
