@@ -9,6 +9,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 
 __all__ = ["EnvInfo", "collect_env", "device_slug", "git_state"]
@@ -121,7 +122,6 @@ _SMI_FIELDS = (
 
 
 def _package_version(name: str) -> str | None:
-    from importlib import metadata
 
     try:
         return metadata.version(name)

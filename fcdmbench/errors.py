@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 __all__ = [
     "CheckFailedError",
     "ConfigError",
@@ -90,7 +92,6 @@ def require(module: str, extra: str, purpose: str):
     Example:
         tf = require("tensorflow", "eval-cpu", "the ADM Inception graph")
     """
-    import importlib
 
     try:
         return importlib.import_module(module)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 from typing import Annotated
 
@@ -149,7 +150,6 @@ def _row(report) -> dict:
 
 
 def _write_csv(path: Path, record) -> None:
-    import csv
 
     from fcdmbench.files import atomic_output
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated
 
 import typer
@@ -95,7 +96,6 @@ def show_command(
 
     Example: fcdmbench models show FCDM-XL
     """
-    import dataclasses
 
     spec, _ = resolve(name)
     info = {

@@ -16,6 +16,7 @@ copied). Conventions that move the numbers and are kept here:
 from __future__ import annotations
 
 import enum
+import hashlib
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -131,7 +132,6 @@ _ROOT_CACHE: dict[str, np.ndarray] = {}
 
 def _symmetric_sqrt(sigma: np.ndarray) -> np.ndarray:
     """Principal square root of a symmetric PSD matrix, cached by content (few references)."""
-    import hashlib
 
     from scipy import linalg
 

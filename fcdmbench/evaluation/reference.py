@@ -12,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import os
 import tomllib
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -199,8 +201,6 @@ def fetch_reference(
     Raises:
         ReferenceBatchError: no network (the message says what to place where) or bad sha256.
     """
-    import urllib.error
-    import urllib.request
 
     entry = _entry(name, load_manifest())
     path = reference_dir(directory, cache_dir) / entry.filename

@@ -26,6 +26,8 @@ bandwidth, for example).
 
 from __future__ import annotations
 
+import dataclasses
+import statistics
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -224,7 +226,6 @@ def _figure(spec: _Spec, devices: list, settings: tuple[str, ...], batch: int) -
 
 
 def _fields(obj: Any) -> dict:
-    import dataclasses
 
     return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
 
@@ -247,7 +248,6 @@ def _family_ranges(figures: list[AuditFigure], device: str, setting: str) -> str
 def _score(bounds: list[AuditBound]) -> tuple[bool, float, float]:
     """(any compute-bound figure, largest and median fraction of the compute-bound figures, or
     of all figures when none is)."""
-    import statistics
 
     compute = [b.fraction for b in bounds if b.compute_s >= b.memory_s]
     fractions = compute or [b.fraction for b in bounds]

@@ -25,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 from enum import StrEnum
 from typing import Any
 
@@ -130,7 +131,6 @@ def build_for_counting(
     Raises:
         ConfigError: a bad resolution or an unknown override key.
     """
-    import contextlib
 
     import torch
 

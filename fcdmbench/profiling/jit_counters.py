@@ -8,6 +8,7 @@ with the number of calls (fvcore: ``FlopCountAnalysis.unsupported_ops()``; torch
 
 from __future__ import annotations
 
+import importlib
 import re
 import warnings
 from collections import Counter
@@ -45,7 +46,6 @@ _SKIPPED_RE = re.compile(r'No handlers found: "([^"]+)"')
 
 
 def _require(module: str) -> None:
-    import importlib
 
     try:
         importlib.import_module(module)

@@ -26,6 +26,7 @@ generator state checkpointing keeps per block (host memory; it shows on a CPU, s
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import weakref
 from collections.abc import Callable
@@ -298,7 +299,6 @@ def _build(spec: Any, config: MemoryConfig) -> tuple[Any, str]:
     """The model on the meta device (the flops command's construction path) and a description
     of its checkpointing (`fcdmbench.profiling.workloads.build_for_training`; the recomputation
     of blocks fcdmbench wraps re-enters the fused-attention mode)."""
-    import contextlib
 
     from fcdmbench.profiling.workloads import build_for_training
 

@@ -25,6 +25,8 @@ its backward: the backward recomputes the scores, 5 matmuls against the forward'
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import functools
 import itertools
 from dataclasses import dataclass
@@ -499,7 +501,6 @@ class TrainTrace(OpTrace):
 
     def only(self, *phases: str) -> TrainTrace:
         """The same trace with the calls of `phases` only."""
-        import dataclasses
 
         return dataclasses.replace(self, calls=tuple(c for c in self.calls if c.phase in phases))
 
@@ -643,7 +644,6 @@ def trace_train_step(
         ConfigError: unknown `autocast` or `attention`, a bad batch or resolution, or a model
             without a block list to checkpoint.
     """
-    import contextlib
 
     from fcdmbench.profiling import workloads
     from fcdmbench.profiling.autocast_policy import AutocastEmulation, TraceState

@@ -34,6 +34,7 @@ matmul rate and the bandwidth the calibrated copy rate.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from collections import defaultdict
 from collections.abc import Callable, Collection, Hashable, Iterable
@@ -294,7 +295,6 @@ def read_throughput_points(
     under `paths` (files or folders): `mode` (``infer``; ``train`` for the training roofline),
     no CFG, as-published variants only. Other record kinds in a folder are passed over;
     unreadable throughput records are warned about."""
-    import json
 
     from fcdmbench.errors import InputError
     from fcdmbench.records import ThroughputRecord

@@ -14,10 +14,13 @@ and baselines), so an edit to any of them traces afresh.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
+import importlib.util
 import json
 import os
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +56,6 @@ def trace_dir() -> Path | None:
 @functools.cache
 def _source_digest() -> str:
     """sha256 over the `_SOURCES` files, found through their packages (editable or installed)."""
-    import importlib.util
 
     digest = hashlib.sha256()
     for package, inner in _SOURCES:
@@ -70,7 +72,6 @@ def _source_digest() -> str:
 @functools.cache
 def _torch_version() -> str:
     """The installed torch's version, read without importing torch (a warm run needs none)."""
-    from importlib.metadata import version
 
     return version("torch")
 
@@ -117,7 +118,6 @@ def _load(path: Path) -> Any | None:
 
 
 def _store(path: Path, trace: Any) -> None:
-    import dataclasses
 
     from fcdmbench.files import write_text_atomic
 

@@ -25,6 +25,7 @@ for call (tests/profiling/test_trace_memo.py).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections import Counter
 from collections.abc import Callable
@@ -213,7 +214,6 @@ _APART = frozenset({"_parameters", "_buffers", "_modules", "forward"})
 def _attribute_key(value: Any) -> Any:
     """A module attribute as a signature entry: its value when it is plain data, else its
     identity (two modules match on such an attribute only when they share the object)."""
-    import dataclasses
 
     import torch
 

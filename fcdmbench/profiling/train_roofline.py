@@ -25,6 +25,7 @@ schema ``fcdmbench.roofline-train/2``); ``fcdmbench roofline --mode train`` rend
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -236,7 +237,6 @@ def _measured(points: list[Any], result: TrainResult, device: RooflineDevice) ->
     """The latest measured training point of `result`'s single-process setup, or None: same
     model, batch and resolution, no checkpointing; on a CPU the same CPU model in an fp32 mode,
     on a GPU the same card and precision."""
-    import dataclasses
 
     from fcdmbench.profiling.devices import find_device_peak
     from fcdmbench.records import MeasuredThroughput

@@ -7,7 +7,9 @@ network rows per call). Inputs have the real sampling shapes (docs/throughput.md
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -124,7 +126,6 @@ def build_model_step(
         options: precision, mode and compilation settings.
         device: a ``torch.device``.
     """
-    import contextlib
 
     import torch
 
@@ -248,8 +249,6 @@ def checkpoint_blocks(model: Any, recompute: Callable[[], Any]) -> str:
     The recomputation in backward runs outside the step's function modes (TorchFunctionMode is
     not active inside autograd's backward), so `recompute()` gives a context entered around it
     (``context_fn``)."""
-    import contextlib
-    import functools
 
     from torch import nn
     from torch.utils.checkpoint import checkpoint
@@ -289,7 +288,6 @@ def build_for_training(
     upstream runs); for other models, or without `upstream`, each block is wrapped here
     (`checkpoint_blocks`, with `recompute` as the recomputation's context; default none). The
     two are the same per-block non-reentrant checkpointing; only the wrapper takes a context."""
-    import contextlib
 
     from fcdmbench.profiling.flops import build_for_counting
 

@@ -16,6 +16,7 @@ with its device, precision and batch (or sample count), and no delta.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -224,7 +225,6 @@ def _add(record: Any, source: str, found: RecordSet, note: Callable[[str], None]
 
 
 def _with_model(point: ThroughputPoint, model: str) -> ThroughputPoint:
-    import dataclasses
 
     return point if point.model == model else dataclasses.replace(point, model=model)
 

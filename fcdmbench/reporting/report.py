@@ -12,8 +12,11 @@ Example:
 from __future__ import annotations
 
 import enum
+import os
 import re
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -145,7 +148,6 @@ def _stderr_warn(message: str) -> None:
 
 def _staging_dir(out_dir: Path) -> Path:
     """An empty temporary folder beside `out_dir` (same filesystem: the final rename is atomic)."""
-    import tempfile
 
     parent = out_dir.parent
     if not out_dir.is_dir():
@@ -162,9 +164,6 @@ def _staging_dir(out_dir: Path) -> Path:
 
 def _move_into_place(staging: Path, out_dir: Path) -> None:
     """Replace `out_dir` (absent, empty or an earlier report) by `staging`."""
-    import os
-    import shutil
-    import tempfile
 
     old = None
     if out_dir.exists():
@@ -183,7 +182,6 @@ def _move_into_place(staging: Path, out_dir: Path) -> None:
 
 
 def _umask() -> int:
-    import os
 
     mask = os.umask(0)
     os.umask(mask)
@@ -212,7 +210,6 @@ def build_report(
         InputError: a records path is missing, unreadable or not a record (exit 3); the output
             folder exists and is not a report.
     """
-    import shutil
 
     run = RunInfo.current()
     warnings: list[str] = []
