@@ -224,12 +224,14 @@ def _trace_group(group: tuple[tuple, ...]) -> list[Any]:
 
 def prefetch(groups: Sequence[Sequence[tuple]], workers: int | None = None) -> Iterator[None]:
     """Yield once per group of `cached_trace` argument tuples, in order, when the group's traces
-    are in this process's memory. The first group with traces missing is traced here (the
-    imports and memos every trace needs, done once), the others by `workers` (`trace_workers`)
-    processes forked then: a group in one process (a model's fp32 and bf16 traces share its meta
-    model), each trace once. With fewer than three groups to trace or two workers, without
-    ``fork`` or outside the main thread, groups are traced on demand by `cached_trace`. Ctrl-C
-    interrupts the caller alone; leaving the generator stops the workers."""
+    are in this process's memory, each trace made once. The first group with traces missing is
+    traced here (the imports and memos every trace needs); then what exists is frozen for the
+    garbage collector (it stops walking torch's objects, and in a fork copying them), and the
+    other groups are traced by `workers` (`trace_workers`) processes forked now, a group in one
+    process (a model's fp32 and bf16 traces share its meta model); or by `cached_trace` on
+    demand with fewer than two workers or groups left, without ``fork`` or outside the main
+    thread. Ctrl-C interrupts the caller alone; leaving the generator stops the workers."""
+    import gc
     import multiprocessing
     import signal
     import threading
@@ -240,31 +242,38 @@ def prefetch(groups: Sequence[Sequence[tuple]], workers: int | None = None) -> I
         job = tuple(a for a in dict.fromkeys(group) if _key(a) not in assigned and _missing(a))
         assigned.update(_key(a) for a in job)
         jobs.append(job)
-    rest = [job for job in jobs if job][1:]
-    workers = min(trace_workers() if workers is None else workers, len(rest))
-    if (
-        workers < 2
-        or "fork" not in multiprocessing.get_all_start_methods()
-        or threading.current_thread() is not threading.main_thread()
-    ):
-        yield from (None for _ in groups)
-        return
-    first = next(i for i, job in enumerate(jobs) if job)
+    first = next((i for i, job in enumerate(jobs) if job), len(jobs))
     yield from (None for _ in range(first))
+    if first == len(jobs):
+        return
     for args in jobs[first]:
         cached_trace(*args)
-    handler = signal.signal(signal.SIGINT, signal.SIG_IGN)  # the workers inherit SIG_IGN
+    rest = [job for job in jobs[first + 1 :] if job]
+    workers = min(trace_workers() if workers is None else workers, len(rest))
+    gc.freeze()
     try:
-        pool = multiprocessing.get_context("fork").Pool(workers)
-    finally:
-        signal.signal(signal.SIGINT, handler)
-    with pool:
-        results = pool.imap(_trace_group, rest)
-        for index, job in enumerate(jobs[first:]):
-            for args, trace in zip(job, next(results) if job and index else (), strict=False):
-                if trace is not None:
-                    _MEMORY[_key(args)] = trace
+        if (
+            workers < 2
+            or "fork" not in multiprocessing.get_all_start_methods()
+            or threading.current_thread() is not threading.main_thread()
+        ):
+            yield from (None for _ in jobs[first:])
+            return
+        handler = signal.signal(signal.SIGINT, signal.SIG_IGN)  # the workers inherit SIG_IGN
+        try:
+            pool = multiprocessing.get_context("fork").Pool(workers)
+        finally:
+            signal.signal(signal.SIGINT, handler)
+        with pool:
+            results = pool.imap(_trace_group, rest)
             yield
+            for job in jobs[first + 1 :]:
+                for args, trace in zip(job, next(results) if job else (), strict=True):
+                    if trace is not None:
+                        _MEMORY[_key(args)] = trace
+                yield
+    finally:
+        gc.unfreeze()
 
 
 def clear_memory() -> None:
