@@ -230,11 +230,12 @@ def prefetch(groups: Sequence[Sequence[tuple]], workers: int | None = None) -> I
     other groups are traced by `workers` (`trace_workers`) processes forked now, a group in one
     process (a model's fp32 and bf16 traces share its meta model); or by `cached_trace` on
     demand with fewer than two workers or groups left, without ``fork`` or outside the main
-    thread. Ctrl-C interrupts the caller alone; leaving the generator stops the workers."""
+    thread. Ctrl-C interrupts the caller alone; leaving the generator cancels the jobs not begun."""
     import gc
     import multiprocessing
     import signal
     import threading
+    from concurrent.futures import ProcessPoolExecutor
 
     jobs: list[tuple[tuple, ...]] = []
     assigned: set[str] = set()
@@ -259,19 +260,25 @@ def prefetch(groups: Sequence[Sequence[tuple]], workers: int | None = None) -> I
         ):
             yield from (None for _ in jobs[first:])
             return
+        context = multiprocessing.get_context("fork")
         handler = signal.signal(signal.SIGINT, signal.SIG_IGN)  # the workers inherit SIG_IGN
         try:
-            pool = multiprocessing.get_context("fork").Pool(workers)
+            pool = ProcessPoolExecutor(workers, mp_context=context)  # forks on the first submit
+            futures = [pool.submit(_trace_group, job) for job in rest]
         finally:
             signal.signal(signal.SIGINT, handler)
-        with pool:
-            results = pool.imap(_trace_group, rest)
-            yield
-            for job in jobs[first + 1 :]:
-                for args, trace in zip(job, next(results) if job else (), strict=True):
-                    if trace is not None:
-                        _MEMORY[_key(args)] = trace
+        with pool:  # leaving: the jobs running end (a worker that dies raises, never hangs)
+            try:
                 yield
+                for job in jobs[first + 1 :]:
+                    done = futures.pop(0).result() if job else ()
+                    for args, trace in zip(job, done, strict=True):
+                        if trace is not None:
+                            _MEMORY[_key(args)] = trace
+                    yield
+            finally:
+                for future in futures:
+                    future.cancel()
     finally:
         gc.unfreeze()
 

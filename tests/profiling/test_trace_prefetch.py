@@ -1,6 +1,7 @@
 """Traces made in forked workers are the traces: an audit traced by two worker processes gives
 the record and the traces a serial one gives, each trace made once; a failed trace is raised by
-the caller; Ctrl-C ends a parallel audit as any interrupted command ends."""
+the caller, a dead worker is an error; Ctrl-C ends a parallel audit as any interrupted command
+ends."""
 
 from __future__ import annotations
 
@@ -60,6 +61,25 @@ def test_a_failed_trace_is_raised_by_the_caller(monkeypatch, tmp_path):
     assert all(trace_cache._key(g[0]) in trace_cache._MEMORY for g in good)
     with pytest.raises(ConfigError, match="autocast"):
         trace_cache.cached_trace(*bad)
+
+
+def test_a_worker_that_dies_is_an_error_not_a_hang(monkeypatch, tmp_path):
+    from concurrent.futures.process import BrokenProcessPool
+
+    monkeypatch.setenv("FCDMBENCH_TRACE_CACHE", str(tmp_path))
+    trace_cache.clear_memory()
+    parent, trace = os.getpid(), op_trace.trace_ops
+
+    def dies_in_a_worker(*args, **kwargs):
+        if os.getpid() != parent:
+            os._exit(3)  # as if killed (out of memory)
+        return trace(*args, **kwargs)
+
+    monkeypatch.setattr(op_trace, "trace_ops", dies_in_a_worker)
+    groups = [[(name, 256, 1, None, ())] for name in ("dit-s-2", "dic-s", "dico-s")]
+    with pytest.raises(BrokenProcessPool):
+        for _ in trace_cache.prefetch(groups, workers=2):
+            pass
 
 
 def test_bad_worker_count(monkeypatch):
