@@ -6,6 +6,7 @@ ends."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -16,6 +17,11 @@ import pytest
 from fcdmbench.errors import ConfigError
 from fcdmbench.profiling import op_trace, trace_cache
 from fcdmbench.profiling.audit import AuditConfig, run_audit
+
+pytestmark = pytest.mark.skipif(
+    "fork" not in multiprocessing.get_all_start_methods(),
+    reason="no fork on this platform: traces are made in one process",
+)
 
 
 def _logged_audit(monkeypatch, tmp_path, workers: int) -> tuple[dict, dict, list[str]]:
