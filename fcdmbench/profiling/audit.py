@@ -26,6 +26,7 @@ bandwidth, for example).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import statistics
 from collections import defaultdict
@@ -153,6 +154,24 @@ def _devices(keys: tuple[str, ...]) -> list:
     return [roofline_device(d.key) for d in table]
 
 
+def _autocast(read: Any) -> str | None:
+    """The autocast dtype a setting's reading traces with (None: fp32)."""
+    return {"bf16": "bfloat16", "fp16": "float16"}.get(read.precision.value)
+
+
+def _trace_args(spec: _Spec, batch: int, autocast: str | None) -> tuple:
+    """`cached_trace`'s arguments for `spec` under `autocast`."""
+    return spec.model, spec.resolution, batch, autocast, spec.overrides
+
+
+def _traces_of(spec: _Spec, settings: tuple[str, ...], batch: int) -> list[tuple]:
+    """`cached_trace`'s arguments of every trace `_figure` prices `spec` with."""
+    if not spec.modelled:
+        return []
+    autocasts = [None, *(_autocast(reading(s, spec.family)) for s in settings)]
+    return [_trace_args(spec, batch, a) for a in dict.fromkeys(autocasts)]
+
+
 def figure_bounds(spec: _Spec, devices: list, settings: tuple[str, ...], batch: int) -> list:
     """`AuditBound` of `spec` on every device under every setting."""
     from fcdmbench.profiling.roofline import bound_time, kernel_items
@@ -161,8 +180,7 @@ def figure_bounds(spec: _Spec, devices: list, settings: tuple[str, ...], batch: 
     bounds = []
     for setting in settings:
         read = reading(setting, spec.family)
-        autocast = {"bf16": "bfloat16", "fp16": "float16"}.get(read.precision.value)
-        trace = cached_trace(spec.model, spec.resolution, batch, autocast, spec.overrides)
+        trace = cached_trace(*_trace_args(spec, batch, _autocast(read)))
         by_units: dict[frozenset, Any] = {}
         for device in devices:
             units = frozenset(device.units_tflops)
@@ -215,7 +233,7 @@ def _figure(spec: _Spec, devices: list, settings: tuple[str, ...], batch: int) -
     from fcdmbench.profiling.trace_cache import cached_trace
 
     bounds = figure_bounds(spec, devices, settings, batch)
-    gmacs = cached_trace(spec.model, spec.resolution, batch, None, spec.overrides).gmacs_per_image
+    gmacs = cached_trace(*_trace_args(spec, batch, None)).gmacs_per_image
     figure = AuditFigure(
         spec.table, spec.label, spec.model, spec.family, spec.resolution, spec.published,
         spec.row_setting, True, gmacs, spec.published * 2 * gmacs / 1e3, overrides, tuple(bounds),
@@ -326,6 +344,7 @@ def run_audit(
 ) -> AuditRecord:
     """Audit every printed figure of `config.tables` (module docstring); the complete record."""
     from fcdmbench.env import collect_env
+    from fcdmbench.profiling.trace_cache import prefetch
     from fcdmbench.records import RunInfo
     from fcdmbench.records.roofline import ASSUMPTIONS
 
@@ -333,10 +352,15 @@ def run_audit(
     devices = _devices(config.devices)
     specs = published_figures(config.tables)
     figures = []
-    for index, spec in enumerate(specs, 1):
-        if spec.modelled:
-            progress(f"[{index}/{len(specs)}] {spec.label} ({spec.table}, {spec.resolution} px)")
-        figures.append(_figure(spec, devices, config.settings, config.batch))
+    traces = [_traces_of(spec, config.settings, config.batch) for spec in specs]
+    with contextlib.closing(prefetch(traces)) as ready:  # the traces, on every CPU
+        for index, spec in enumerate(specs, 1):
+            if spec.modelled:
+                progress(
+                    f"[{index}/{len(specs)}] {spec.label} ({spec.table}, {spec.resolution} px)"
+                )
+            next(ready)
+            figures.append(_figure(spec, devices, config.settings, config.batch))
     pairs = [(d.key, s) for d in devices for s in config.settings]
     modelled = [f for f in figures if f.modelled]
     plausible = [

@@ -10,6 +10,10 @@ user cache dir); ``FCDMBENCH_TRACE_CACHE=0`` turns the disk cache off. The key h
 arguments with torch's and fcdmbench's versions and the source of every module a trace depends
 on (the trace and FLOP-counter code, the training step's workloads, the model builders, configs
 and baselines), so an edit to any of them traces afresh.
+
+`prefetch` traces what a caller will ask for in forked worker processes, one per CPU up to four
+(``$FCDMBENCH_TRACE_WORKERS`` sets the number; 1 traces in this process, on demand). Tracing
+computes nothing (meta tensors), so a fork shares the parent's imported torch and no thread pool.
 """
 
 from __future__ import annotations
@@ -20,11 +24,19 @@ import hashlib
 import importlib.util
 import json
 import os
+from collections.abc import Iterator, Sequence
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-__all__ = ["cached_trace", "cached_train_trace", "clear_memory", "trace_dir"]
+__all__ = [
+    "cached_trace",
+    "cached_train_trace",
+    "clear_memory",
+    "prefetch",
+    "trace_dir",
+    "trace_workers",
+]
 
 _MEMORY: dict[str, Any] = {}
 #: (package, path inside it) of every module or folder whose source shapes a trace.
@@ -176,6 +188,99 @@ def cached_train_trace(
 
     args = (model, resolution, batch, autocast, attention, grad_checkpointing, ema)
     return _cached(("train", *args), lambda: trace_train_step(*args))
+
+
+def trace_workers() -> int:
+    """How many processes `prefetch` traces in: ``$FCDMBENCH_TRACE_WORKERS``, else this process's
+    CPUs up to four."""
+    from fcdmbench.errors import ConfigError
+
+    text = os.environ.get("FCDMBENCH_TRACE_WORKERS", "")
+    if not text:
+        return min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+    if not text.isdigit() or int(text) < 1:
+        raise ConfigError(f"FCDMBENCH_TRACE_WORKERS must be an integer >= 1, got {text!r}")
+    return int(text)
+
+
+def _missing(args: tuple) -> bool:
+    """Whether `cached_trace(*args)` would trace (in neither memory nor the disk cache)."""
+    folder = trace_dir()
+    key = _key(args)
+    return key not in _MEMORY and (folder is None or not (folder / f"{key}.json").exists())
+
+
+def _trace_group(group: tuple[tuple, ...]) -> list[Any]:
+    """A worker's job: `cached_trace` of each argument tuple (None where it fails: the parent
+    traces that one again and raises the error itself)."""
+    out = []
+    for args in group:
+        try:
+            out.append(cached_trace(*args))
+        except Exception:  # noqa: BLE001 - raised again, unpickled, by the parent's own trace
+            out.append(None)
+    return out
+
+
+def prefetch(groups: Sequence[Sequence[tuple]], workers: int | None = None) -> Iterator[None]:
+    """Yield once per group of `cached_trace` argument tuples, in order, when the group's traces
+    are in this process's memory, each trace made once. The first group with traces missing is
+    traced here (the imports and memos every trace needs); then what exists is frozen for the
+    garbage collector (it stops walking torch's objects, and in a fork copying them), and the
+    other groups are traced by `workers` (`trace_workers`) processes forked now, a group in one
+    process (a model's fp32 and bf16 traces share its meta model); or by `cached_trace` on
+    demand with fewer than two workers or groups left, without ``fork`` or outside the main
+    thread. Ctrl-C interrupts the caller alone; leaving the generator cancels the jobs not begun."""
+    import gc
+    import multiprocessing
+    import signal
+    import threading
+    from concurrent.futures import ProcessPoolExecutor
+
+    jobs: list[tuple[tuple, ...]] = []
+    assigned: set[str] = set()
+    for group in groups:
+        job = tuple(a for a in dict.fromkeys(group) if _key(a) not in assigned and _missing(a))
+        assigned.update(_key(a) for a in job)
+        jobs.append(job)
+    first = next((i for i, job in enumerate(jobs) if job), len(jobs))
+    yield from (None for _ in range(first))
+    if first == len(jobs):
+        return
+    for args in jobs[first]:
+        cached_trace(*args)
+    rest = [job for job in jobs[first + 1 :] if job]
+    workers = min(trace_workers() if workers is None else workers, len(rest))
+    gc.freeze()
+    try:
+        if (
+            workers < 2
+            or "fork" not in multiprocessing.get_all_start_methods()
+            or threading.current_thread() is not threading.main_thread()
+        ):
+            yield from (None for _ in jobs[first:])
+            return
+        context = multiprocessing.get_context("fork")
+        handler = signal.signal(signal.SIGINT, signal.SIG_IGN)  # the workers inherit SIG_IGN
+        try:
+            pool = ProcessPoolExecutor(workers, mp_context=context)  # forks on the first submit
+            futures = [pool.submit(_trace_group, job) for job in rest]
+        finally:
+            signal.signal(signal.SIGINT, handler)
+        with pool:  # leaving: the jobs running end (a worker that dies raises, never hangs)
+            try:
+                yield
+                for job in jobs[first + 1 :]:
+                    done = futures.pop(0).result() if job else ()
+                    for args, trace in zip(job, done, strict=True):
+                        if trace is not None:
+                            _MEMORY[_key(args)] = trace
+                    yield
+            finally:
+                for future in futures:
+                    future.cancel()
+    finally:
+        gc.unfreeze()
 
 
 def clear_memory() -> None:
