@@ -199,7 +199,10 @@ def trace_workers() -> int:
     if not text:
         return min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
     if not text.isdigit() or int(text) < 1:
-        raise ConfigError(f"FCDMBENCH_TRACE_WORKERS must be an integer >= 1, got {text!r}")
+        raise ConfigError(
+            f"FCDMBENCH_TRACE_WORKERS must be an integer >= 1, got {text!r}",
+            hint="unset it (the CPUs, up to 4) or set 1 to trace in this process only",
+        )
     return int(text)
 
 

@@ -90,8 +90,9 @@ def test_a_worker_that_dies_is_an_error_not_a_hang(monkeypatch, tmp_path):
 
 def test_bad_worker_count(monkeypatch):
     monkeypatch.setenv("FCDMBENCH_TRACE_WORKERS", "0")
-    with pytest.raises(ConfigError, match="FCDMBENCH_TRACE_WORKERS"):
+    with pytest.raises(ConfigError, match="FCDMBENCH_TRACE_WORKERS") as raised:
         trace_cache.trace_workers()
+    assert "unset it" in raised.value.hint
 
 
 def test_ctrl_c_ends_a_parallel_audit_cleanly(tmp_path):
