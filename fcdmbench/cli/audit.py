@@ -76,6 +76,7 @@ def _preflight(tables, devices, settings, batch, *outputs):
     from fcdmbench.profiling.audit_settings import SETTINGS
     from fcdmbench.profiling.devices import get_device
     from fcdmbench.profiling.roofline import roofline_device
+    from fcdmbench.profiling.trace_cache import trace_workers
 
     pf = Preflight()
     tables, devices, settings = (_split(v) for v in (tables, devices, settings))
@@ -88,6 +89,7 @@ def _preflight(tables, devices, settings, batch, *outputs):
             pf.add(ConfigError("the audit prices GPUs; 'cpu' has no published figure"))
         elif device is not None:
             pf.check(roofline_device, key)  # a bandwidth figure must exist
+    pf.check(trace_workers)  # FCDMBENCH_TRACE_WORKERS
     check_record_outputs(pf, *outputs)
     pf.raise_all()
     return AuditConfig(keys or TABLES, devices, settings or SETTINGS, batch)

@@ -13,7 +13,9 @@ import subprocess
 import sys
 
 import pytest
+from typer.testing import CliRunner
 
+from fcdmbench.cli.main import app
 from fcdmbench.errors import ConfigError
 from fcdmbench.profiling import op_trace, trace_cache
 from fcdmbench.profiling.audit import AuditConfig, run_audit
@@ -116,3 +118,12 @@ def test_ctrl_c_ends_a_parallel_audit_cleanly(tmp_path):
     assert [line for line in rest.splitlines() if not line.startswith("[")] == ["interrupted"]
     with pytest.raises(ProcessLookupError):
         os.killpg(proc.pid, 0)  # every worker is gone
+
+
+def test_bad_worker_count_is_found_before_the_audit_traces(monkeypatch):
+    """The audit's preflight reports the variable with the command line's other problems."""
+    monkeypatch.setenv("FCDMBENCH_TRACE_WORKERS", "abc")
+    result = CliRunner().invoke(app, ["audit", "--tables", "11", "--settings", "nope"])
+    assert result.exit_code == 2
+    assert "2 problems found before starting" in result.output
+    assert "FCDMBENCH_TRACE_WORKERS" in result.output and "[1/" not in result.output
