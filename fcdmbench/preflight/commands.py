@@ -21,6 +21,7 @@ from fcdmbench.profiling.baselines import default_baselines_dir, load_baseline
 from fcdmbench.profiling.gate import expected_baseline_path
 from fcdmbench.profiling.regression import GateThresholds
 from fcdmbench.profiling.throughput import resolve_device
+from fcdmbench.profiling.trace_cache import trace_workers
 from fcdmbench.records import ThroughputRecord, read_record
 from fcdmbench.registry import get_spec
 
@@ -163,6 +164,7 @@ def preflight_report(*, records: Iterable[Path], out: Path | None) -> None:
             )
     if out is not None:
         pf.check(check_output_dir, out)
+    pf.check(trace_workers)  # the claims section audits Tables 2 and 4
     pf.raise_all()
 
 

@@ -127,3 +127,10 @@ def test_bad_worker_count_is_found_before_the_audit_traces(monkeypatch):
     assert result.exit_code == 2
     assert "2 problems found before starting" in result.output
     assert "FCDMBENCH_TRACE_WORKERS" in result.output and "[1/" not in result.output
+
+
+def test_report_checks_the_worker_count_before_it_writes(monkeypatch, tmp_path):
+    monkeypatch.setenv("FCDMBENCH_TRACE_WORKERS", "0")
+    result = CliRunner().invoke(app, ["report", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "FCDMBENCH_TRACE_WORKERS" in result.output
+    assert not (tmp_path / "r").exists()
