@@ -328,8 +328,9 @@ def _print_train(record, top: int) -> None:
     headers += ("TFLOP/s\nper GPU", "measured\nsteps/s", "measured\n/ bound")
     for header in (*headers, "published\nsteps/s", "published\n/ bound"):
         table.add_column(header, justify="left" if header == "model" else "right")
-    for r in record.results:
-        published = [row.steps_per_s for row in published_speeds(r, config.device)]
+    rows = [(r, published_speeds(r, config.device)) for r in record.results]
+    for r, published in rows:
+        speeds = [row.steps_per_s for row in published]
         table.add_row(
             r.display_name,
             "off" if r.checkpointing == "off" else "on",
@@ -340,12 +341,12 @@ def _print_train(record, top: int) -> None:
             f"{r.tflops_at_bound:.3g}",
             fmt(r.measured_steps_per_s, 3),
             fmt(r.measured_over_predicted, 2),
-            ", ".join(f"{p:g}" for p in published) or "—",
-            ", ".join(f"{p / r.steps_per_s:.2f}" for p in published) or "—",
+            ", ".join(f"{p:g}" for p in speeds) or "—",
+            ", ".join(f"{p / r.steps_per_s:.2f}" for p in speeds) or "—",
         )
     print_table(table)
     _print_phases(record)
-    for r in record.results:
+    for r, published in rows:
         if r.allreduce is not None:
             a = r.allreduce
             stdout.print(
@@ -355,7 +356,7 @@ def _print_train(record, top: int) -> None:
             )
         if r.checkpointing != "off":
             stdout.print(f"{r.display_name} checkpointing: {r.checkpointing}")
-        for row in published_speeds(r, config.device):
+        for row in published:
             stdout.print(
                 f"published {r.display_name}: {row.steps_per_s:g} steps/s, run in {row.precision}"
                 f"; {row.setting} ({row.source})"
