@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from fcdmbench.errors import ConfigError, UnknownModelError
+from fcdmbench.evaluation.backends import EvalDevice, InceptionBackend
 from fcdmbench.evaluation.distance import DistanceBackend
 from fcdmbench.evaluation.metrics import SqrtmMethod
 from fcdmbench.registry import resolve
@@ -25,6 +26,8 @@ class EvalConfig:
         training_steps: training iterations of the checkpoint (puts the result in the report's
             row for that many steps).
         meta: settings given by the user (``--meta steps=250,cfg=1.5``), recorded as given.
+        backend: the engine that runs ADM's Inception graph (`InceptionBackend`).
+        device: where the torch backend runs.
     """
 
     samples: Path
@@ -43,15 +46,22 @@ class EvalConfig:
     model: str | None = None
     training_steps: int | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    backend: InceptionBackend = InceptionBackend.TORCH
+    device: EvalDevice = EvalDevice.CPU
 
     def __post_init__(self) -> None:
         for name in ("num", "batch_size", "split_size", "k"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not isinstance(self.sqrtm, SqrtmMethod) or not isinstance(
-            self.distance, DistanceBackend
+        for name, kind in (
+            ("sqrtm", SqrtmMethod),
+            ("distance", DistanceBackend),
+            ("backend", InceptionBackend),
+            ("device", EvalDevice),
         ):
-            raise ConfigError("sqrtm and distance must be SqrtmMethod / DistanceBackend members")
+            if not isinstance(getattr(self, name), kind):
+                value = getattr(self, name)
+                raise ConfigError(f"{name} must be a {kind.__name__} member, not {value!r}")
 
 
 def canonical_model(name: Any, what: str) -> str:

@@ -52,6 +52,11 @@ class DistanceBackend(enum.Enum):
     TORCH = "torch"
 
     @property
+    def needs_tensorflow(self) -> bool:
+        """Whether this kernel runs (part of) its arithmetic in TensorFlow."""
+        return self is not DistanceBackend.TORCH
+
+    @property
     def adm_exact(self) -> bool:
         """Whether this kernel reproduces ADM's distances bit for bit."""
         return self is not DistanceBackend.TORCH
