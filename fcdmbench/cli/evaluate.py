@@ -46,7 +46,8 @@ def eval_command(
         ),
     ] = "imagenet256",
     num: Annotated[
-        int, typer.Option("--num", min=1, help="Images to evaluate (first N).")
+        int,
+        typer.Option("--num", "-n", min=1, help="Images to evaluate (first N; -n under torchrun)."),
     ] = 50_000,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Inception batch.")] = 64,
     json_path: Annotated[

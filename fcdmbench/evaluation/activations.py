@@ -1,28 +1,33 @@
 """Inception activations of one image file: cached, resumable, and sharded over torchrun ranks.
 
-The images are cut into chunks of `CHUNK_IMAGES`; each chunk's activations are saved as a part
-file of the `ActivationCache`, so an interrupted extraction resumes from the last finished chunk.
-Under ``torchrun`` (`fcdmbench.distributed.Dist` with world > 1), chunk ``i`` is extracted by rank
-``i % world`` and rank 0 gathers the chunks in order (`torch.distributed.gather_object`); only
-rank 0 gets the arrays back (the others get None), and only rank 0 writes the final cache file.
-The result does not depend on the number of ranks: every chunk is extracted in the same batches.
+The images are cut into chunks of `CHUNK_IMAGES` (``$FCDMBENCH_EVAL_CHUNK`` overrides it); each
+chunk's activations are saved as a part file of the `ActivationCache`, so an interrupted
+extraction resumes from the last finished chunk. Under ``torchrun`` (`fcdmbench.distributed.Dist`
+with world > 1), chunk ``i`` is extracted by rank ``i % world`` and rank 0 gathers the chunks in
+order (`torch.distributed.gather_object`); only rank 0 gets the arrays back (the others get
+None), and only rank 0 writes the final cache file. The result does not depend on the number of
+ranks: every chunk is extracted in the same batches.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from fcdmbench.distributed import Dist
+from fcdmbench.errors import ConfigError
 from fcdmbench.evaluation.backends import Extractor
 from fcdmbench.evaluation.cache import ActivationCache
 from fcdmbench.evaluation.npz import iter_image_batches
 
-__all__ = ["CHUNK_IMAGES", "Activations", "extract_activations"]
+__all__ = ["CHUNK_ENV", "CHUNK_IMAGES", "Activations", "chunk_images", "extract_activations"]
 
 CHUNK_IMAGES = 1024  # images per resumable part file (a multiple of every sane batch size)
+#: Overrides `CHUNK_IMAGES` (e.g. for a few thousand images over many GPUs): a positive integer.
+CHUNK_ENV = "FCDMBENCH_EVAL_CHUNK"
 
 #: ``(stage, done, total)``
 ProgressFn = Callable[[str, int, int], None]
@@ -50,7 +55,8 @@ def extract_activations(
             return cached, True
     elif cached is not None:
         return cached, True
-    bounds = [(a, min(a + CHUNK_IMAGES, num)) for a in range(0, num, CHUNK_IMAGES)]
+    chunk = chunk_images()
+    bounds = [(a, min(a + chunk, num)) for a in range(0, num, chunk)]
     mine = {}
     for index, (start, stop) in enumerate(bounds):
         if index % world != rank:
@@ -65,6 +71,23 @@ def extract_activations(
     arrays = {k: np.concatenate([mine[i][k] for i in range(len(bounds))]) for k in mine[0]}
     cache.save_final(arrays)
     return arrays, False
+
+
+def chunk_images() -> int:
+    """Images per chunk: ``$FCDMBENCH_EVAL_CHUNK`` if set, else `CHUNK_IMAGES`.
+
+    Raises:
+        ConfigError: the variable is not a positive integer.
+    """
+    text = os.environ.get(CHUNK_ENV)
+    if text is None:
+        return CHUNK_IMAGES
+    if not text.strip().isdigit() or int(text) < 1:
+        raise ConfigError(
+            f"${CHUNK_ENV}={text!r} is not a positive number of images",
+            hint=f"unset it (default {CHUNK_IMAGES}) or set a whole number such as 256",
+        )
+    return int(text)
 
 
 def _chunk(
