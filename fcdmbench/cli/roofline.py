@@ -18,8 +18,9 @@ AttentionKernel = Annotated[
     typer.Option(
         "--attention-kernel",
         help="sdpa: PyTorch SDPA's backend per dtype (fp32: memory-efficient, 3xTF32); flash2: "
-        "FlashAttention-2 (16-bit, fp32 inputs cast in and out); unfused: math path op by op "
-        "(docs/perfmodel.md).",
+        "FlashAttention-2 (16-bit, fp32 inputs cast in and out); sdpa-math: SDPA's math path op "
+        "by op (upcasts 16-bit inputs to fp32); unfused: q @ k^T -> softmax -> @ v written by "
+        "hand (autocast: 16-bit matmuls) (docs/perfmodel.md).",
     ),
 ]
 LinearAttentionKernel = Annotated[
@@ -261,7 +262,7 @@ def _preflight(
             pf.add(
                 ConfigError(
                     "FlashAttention-2 and flash-linear-attention run on CUDA GPUs only",
-                    hint="on --gpu cpu use --attention-kernel sdpa|unfused and "
+                    hint="on --gpu cpu use --attention-kernel sdpa|sdpa-math|unfused and "
                     "--linear-attention-kernel torch",
                 )
             )

@@ -60,7 +60,9 @@ KINDS = (
     "cast",
 )
 
-ATTENTION_MODES = ("fused", "unfused")
+#: fused: one kernel per region (a forward) or FlashAttention (a training step); unfused: SDPA's
+#: math path op by op; manual: attention written out by hand (`_manual_attention_mode`).
+ATTENTION_MODES = ("fused", "unfused", "manual")
 #: Parts of a training step (`OpCall.phase`); "recompute" is checkpointing's forward in backward.
 PHASES = ("forward", "backward", "recompute", "optimizer", "ema")
 
@@ -397,6 +399,8 @@ def trace_module(
     recorder = _Recorder(type(model).__name__, state, fuse_attention=attention == "fused")
     state.on_region_end = recorder.on_region_end
     modes = [FunctionModes(state, dtype)]
+    if attention == "manual":
+        modes.append(_manual_attention_mode())
     if dtype is not None:
         modes.append(AutocastEmulation(dtype, state))
     replay = trace_memo.ModuleReplay(model, recorder, idle=lambda: state.region is None)
@@ -451,11 +455,13 @@ def trace_ops(
         resolution: image side in pixels.
         batch: rows per forward.
         autocast: ``"bfloat16"`` or ``"float16"`` to replay CUDA autocast; None for fp32.
-        attention: ``fused`` (SDPA as one kernel) or ``unfused``.
+        attention: ``fused`` (SDPA as one kernel), ``unfused`` (its math path op by op) or
+            ``manual`` (attention written out by hand; its scale's products add to ``macs``).
         overrides: config fields to replace (an ablation configuration, e.g. FCDM's width).
 
     Returns:
-        An `OpTrace` whose ``macs`` equals ``count_flops(name, resolution, batch).macs``.
+        An `OpTrace` whose ``macs`` equals ``count_flops(name, resolution, batch).macs``
+        (``manual``: plus the scale's products).
     """
     from fcdmbench.registry import resolve
 
@@ -560,6 +566,29 @@ def _flash_attention_mode():
     return _Mode()
 
 
+def _manual_attention_mode():
+    """A TorchFunctionMode running ``scaled_dot_product_attention`` (no mask, no dropout) as
+    code that writes it out by hand (timm's ``Attention`` before 0.9, DiT's original code):
+    ``(q @ k.transpose(-2, -1)) * scale``, ``softmax``, ``@ v``. Entered above `FunctionModes`,
+    so autocast casts the matmuls to 16 bits and softmax to fp32 as it would this code."""
+    import torch.nn.functional as F
+    from torch.overrides import TorchFunctionMode
+
+    class _Mode(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            if func is F.scaled_dot_product_attention and len(args) == 3:
+                options = {k: v for k, v in kwargs.items() if v not in (None, 0.0, False)}
+                if set(options) <= {"scale"}:
+                    q, k, v = args
+                    scale = options.get("scale", q.shape[-1] ** -0.5)
+                    attn = (q @ k.transpose(-2, -1)) * scale
+                    return attn.softmax(dim=-1) @ v
+            return func(*args, **kwargs)
+
+    return _Mode()
+
+
 def _step_modes(state: Any, dtype: Any, attention: str) -> list[Any]:
     """The function modes of a training trace (fresh ones: checkpointing's recomputation runs
     in backward, outside the modes entered around the step, and enters its own)."""
@@ -568,6 +597,8 @@ def _step_modes(state: Any, dtype: Any, attention: str) -> list[Any]:
     modes = [FunctionModes(state, dtype)]
     if attention == "fused":
         modes.insert(0, _flash_attention_mode())  # below FunctionModes: sees SDPA after its casts
+    elif attention == "manual":
+        modes.append(_manual_attention_mode())  # above: its matmuls and softmax get autocast's
     return modes
 
 

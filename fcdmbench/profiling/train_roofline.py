@@ -94,9 +94,11 @@ class TrainConfig:
 
     @property
     def attention(self) -> str:
-        """How the trace records attention: ``unfused`` for the math path, else one fused
-        kernel (FlashAttention's forward and backward)."""
-        return "unfused" if self.kernels and self.kernels.attention == "unfused" else "fused"
+        """How the trace records attention: ``unfused`` for SDPA's math path (``sdpa-math``),
+        ``manual`` for attention written out by hand (``unfused``), else one fused kernel
+        (FlashAttention's forward and backward)."""
+        kernel = self.kernels.attention if self.kernels else "sdpa"
+        return {"sdpa-math": "unfused", "unfused": "manual"}.get(kernel, "fused")
 
     @property
     def rows_per_gpu(self) -> int:

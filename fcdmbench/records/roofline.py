@@ -114,8 +114,8 @@ class RooflineDevice:
 @dataclass(frozen=True, slots=True)
 class Kernels:
     """Which kernels run the fused regions (`fcdmbench.profiling.kernels`, docs/perfmodel.md):
-    ``attention`` is ``sdpa``, ``flash2`` or ``unfused``; ``linear_attention`` (DiG's GLA) is
-    ``fla``, ``fla-tf32`` or ``torch``."""
+    ``attention`` is ``sdpa``, ``flash2``, ``sdpa-math`` or ``unfused`` (written by hand);
+    ``linear_attention`` (DiG's GLA) is ``fla``, ``fla-tf32`` or ``torch``."""
 
     attention: str = "sdpa"
     linear_attention: str = "fla"

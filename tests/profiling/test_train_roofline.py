@@ -29,6 +29,7 @@ from fcdmbench.profiling.train_roofline import (
 )
 from fcdmbench.published import TRAINING_SPEEDS
 from fcdmbench.records import TrainRooflineRecord, read_record
+from fcdmbench.records.roofline import Kernels
 from fcdmbench.registry import create_model, get_spec
 from fcdmbench.reporting import claims
 
@@ -208,6 +209,28 @@ def test_bf16_trace_recomputes_in_bf16():
     convs = [c for c in trace.calls if c.kind == "conv" and c.phase in ("forward", "recompute")]
     assert convs and all(c.dtype == "bfloat16" for c in convs)
     assert any(c.kind == "cast" for c in trace.calls if c.phase == "recompute")
+
+
+def test_handwritten_attention_trains_its_matmuls_in_16_bits():
+    """``--attention-kernel unfused`` traces attention written out by hand: under autocast its
+    score matmuls (forward and backward) run in bf16 and its softmax in fp32; ``sdpa-math``
+    traces SDPA's math path, which upcasts q, k, v (its score matmuls run in fp32)."""
+    kernels = {"manual": "unfused", "unfused": "sdpa-math"}
+    for attention, kernel in kernels.items():
+        config = TrainConfig(("dit-s-2",), kernels=Kernels(kernel), precision=Precision.BF16)
+        assert config.attention == attention
+    manual = trace_train_step("dit-s-2", 256, 2, autocast="bfloat16", attention="manual")
+    math = trace_train_step("dit-s-2", 256, 2, autocast="bfloat16", attention="unfused")
+    assert manual.macs == pytest.approx(math.macs, rel=1e-3)  # + the scale's products
+
+    def bmm_dtypes(trace, phase):
+        return {c.dtype for c in trace.calls if c.op == "aten.bmm" and c.phase == phase}
+
+    for phase in ("forward", "backward"):
+        assert bmm_dtypes(manual, phase) == {"bfloat16"}
+    assert "float32" in bmm_dtypes(math, "forward")  # negative control: the upcast math path
+    softmax = [c for c in manual.calls if c.op == "aten._softmax"]
+    assert softmax and all(c.dtype == "float32" for c in softmax)
 
 
 def test_cli_train_json_feeds_the_claims_section(tmp_path):
