@@ -238,21 +238,36 @@ def training_bounds(speeds: tuple = TRAINING_SPEEDS) -> list[tuple[Any, Any]]:
     (`fcdmbench.profiling.trace_cache`)."""
     from fcdmbench.profiling.roofline import roofline_device
     from fcdmbench.profiling.trace_cache import cached_train_trace
-    from fcdmbench.profiling.train_roofline import interconnect, price_train_step
+    from fcdmbench.profiling.train_roofline import price_train_step
     from fcdmbench.registry import resolve
 
     pairs = []
     for row in speeds:
         spec, tag = resolve(row.model)
         device = roofline_device(row.device)
-        link = interconnect(row.device, row.gpus) if row.gpus > 1 else None
+        per_node, nodes, link, network = _cluster(row)
         for precision in _training_modes(row):
             autocast = {Precision.BF16: "bfloat16", Precision.FP16: "float16"}.get(precision)
             rows = row.global_batch // row.gpus
             trace = cached_train_trace(spec.name, tag or row.resolution, rows, autocast,
                                        grad_checkpointing=row.grad_checkpointing)  # fmt: skip
-            pairs.append((row, price_train_step(trace, device, precision, row.gpus, link)))
+            cluster = (per_node, link, None, nodes, network)
+            pairs.append((row, price_train_step(trace, device, precision, *cluster)))
     return pairs
+
+
+def _cluster(row: Any) -> tuple[int, int, Any, Any]:
+    """(GPUs per node, nodes, link, fabric) of a published setup: more GPUs of a DGX card than
+    its board holds are full nodes joined by the fabric."""
+    from fcdmbench.profiling.devices import get_device
+    from fcdmbench.profiling.train_roofline import fabric, interconnect
+
+    spec = get_device(row.device)
+    board = spec.nvlink_gpus or row.gpus
+    per_node = board if spec.fabric_figure is not None and row.gpus > board else row.gpus
+    nodes = row.gpus // per_node
+    link = interconnect(row.device, per_node) if per_node > 1 else None
+    return per_node, nodes, link, fabric(row.device) if nodes > 1 else None
 
 
 def training_speed_table(pairs: list[tuple[Any, Any]]) -> ReportTable:
