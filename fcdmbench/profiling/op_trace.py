@@ -128,6 +128,8 @@ class OpCall:
         phase: one of `PHASES` (a forward trace: ``forward``).
         inputs: a fused region's tensor inputs as (shape, dtype, contiguous), in call order.
         members: a fused region's operators as they run unfused (their MACs sum to ``macs``).
+        winograd: a dense 3x3, stride-1, undilated 2-D convolution (or its backward), which
+            cuDNN may run with Winograd (`fcdmbench.profiling.roofline`).
     """
 
     op: str
@@ -141,6 +143,7 @@ class OpCall:
     phase: str = "forward"
     inputs: tuple[tuple[tuple[int, ...], str, bool], ...] = ()
     members: tuple[OpCall, ...] = ()
+    winograd: bool = False
 
     @property
     def flops(self) -> float:
@@ -258,6 +261,29 @@ def _kind(name: str, func: Any, args: tuple, kwargs: dict, out: Any) -> str:
     return "elementwise"
 
 
+def _winograd(name: str, args: tuple, kwargs: dict) -> bool:
+    """Whether a dense convolution (``aten.convolution`` or its backward) is 2-D, 3x3, stride
+    1, undilated and not transposed: the shapes cuDNN's Winograd algorithms take."""
+    backward = int(name == "aten.convolution_backward")
+    names = ("weight", "stride", "dilation", "transposed")
+    where = (1 + backward, 3 + backward, 5 + backward, 6 + backward)
+    try:
+        weight, stride, dilation, transposed = (
+            args[i] if len(args) > i else kwargs[n] for i, n in zip(where, names, strict=True)
+        )
+    except KeyError:
+        return False
+    shape = tuple(weight.shape)
+    ones = (1,) * (len(shape) - 2)
+    return (
+        len(shape) == 4
+        and shape[2:] == (3, 3)
+        and tuple(stride) in ((1,), ones)
+        and tuple(dilation) in ((1,), ones)
+        and not transposed
+    )
+
+
 class _Recorder:
     """Collects `OpCall`s from `count_with_flop_counter`'s per-call hook."""
 
@@ -298,7 +324,8 @@ class _Recorder:
         elif is_inplace:
             read = max(read - written, 0) + written  # the mutated tensor is read and written
         kind = _kind(name, func, args, kwargs, outputs[0])
-        self._append(target, name, parents, kind, outputs, macs, read, written)
+        winograd = kind == "conv" and _winograd(name, args, kwargs)
+        self._append(target, name, parents, kind, outputs, macs, read, written, winograd)
 
     def check(self, tally_macs: float) -> None:
         """The calls must sum to the FLOP counter's tally (a mismatch is a bug)."""
@@ -351,7 +378,7 @@ class _Recorder:
             return "recompute"  # checkpointing re-runs the forward with grad on inside backward
         return self.phase
 
-    def _append(self, target, name, parents, kind, outputs, macs, read, written) -> None:
+    def _append(self, target, name, parents, kind, outputs, macs, read, written, winograd=False):
         first = outputs[0] if outputs else None
         target.append(
             OpCall(
@@ -364,6 +391,7 @@ class _Recorder:
                 bytes_written=int(written),
                 shape=tuple(first.shape) if first is not None else (),
                 phase=self._phase(),
+                winograd=winograd,
             )
         )
 
