@@ -67,6 +67,8 @@ ASSUMPTIONS = (
     "bytes at the dtypes the precision mode runs (bf16/fp16: CUDA autocast replayed on the meta "
     "device, casts included)",
     "depthwise convolutions and elementwise work on FP32 SIMT units in every mode",
+    "fp32 dense 3x3 stride-1 convolutions at the faster of the mode's unit and cuDNN's Winograd "
+    "F(2x2, 3x3) (unit fp32-winograd: 2.25 x the FP32 SIMT peak)",
     "FLOPs = 2 x the MACs of `fcdmbench flops` (same counter, same per-operator counts)",
 )
 

@@ -324,8 +324,41 @@ def test_cli_train_json_feeds_the_claims_section(tmp_path):
     assert published.steps_per_s == 0.9 and published in TRAINING_SPEEDS
     table = claims.training_speed_table([(published, r)])
     (row,) = table.rows
-    assert row[1:5] == ("tf32", round(r.steps_per_s, 3), 0.9, round(0.9 / r.steps_per_s, 2))
-    assert row[-1] == "model"
+    expected = ("tf32", "yes", round(r.steps_per_s, 3), 0.9, round(0.9 / r.steps_per_s, 2))
+    assert row[1:6] == expected  # FCDM's sources name TF32 (upstream train.py) and bf16
+    assert row[-1] == "model" and table.muted == (False,)
+
+
+def test_claims_mark_the_precision_each_figure_ran_in():
+    """Each published speed is priced in every precision mode; only the mode its sources name
+    is marked, the others are greyed out in the HTML report."""
+    from fcdmbench.reporting.render import _table_to_html
+
+    dit = [s for s in TRAINING_SPEEDS if s.model == "dit-xl-2" and s.gpus == 8]
+    fcdm = TRAINING_SPEEDS[0]
+    assert [claims.ran_in(dit[0], p) for p in ("fp32-strict", "paper-default", "tf32")] == [
+        False,
+        True,
+        False,
+    ]
+    assert [bool(claims.ran_in(fcdm, p)) for p in ("fp32-strict", "tf32", "bf16")] == [
+        False,
+        True,
+        True,
+    ]
+    fake = [(dit[0], dataclasses.replace(r, precision=p)) for p, r in _fake_results()]
+    table = claims.training_speed_table(fake)
+    assert [row[2] for row in table.rows] == ["-", "yes", "-"]
+    assert table.muted == (True, False, True)
+    page = _table_to_html(table)
+    assert page.count("<tr class=muted>") == 2 and "tr.muted" not in page
+
+
+def _fake_results():
+    trace = trace_train_step("dit-s-2", 256, 1, ema=False)
+    device = roofline_device("a100-80gb-sxm")
+    result = price_train_step(trace, device, Precision.TF32)
+    return [(p, result) for p in ("fp32-strict", "paper-default", "tf32")]
 
 
 def test_claims_price_with_the_commands_code():
