@@ -239,7 +239,8 @@ def kernel_items(
         ConfigError: a kernel needs a unit the device lacks.
     """
     items = [item for call in trace.calls for item in _items(call, precision, kernels, units)]
-    for op, _, _, unit, _, _ in items:
+    used = {item[3]: item[0] for item in items}  # unit -> an operator that runs on it
+    for unit, op in used.items():
         if any(u not in units for u in unit.split("|")):
             raise ConfigError(
                 f"the device has no {unit} figure, needed for {op} under {precision.value}",
