@@ -191,39 +191,47 @@ class TorchADMKernel:
             for (r, c, d), ok in sorted(checks.items())
         )
 
-    def __call__(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    def prepare(self, x: np.ndarray) -> _Operand:
+        """One block's float16 cast and norms, to pass instead of `x` to several calls."""
+        return self._operand(x)
+
+    def __call__(self, u: np.ndarray | _Operand, v: np.ndarray | _Operand) -> np.ndarray:
         a, b = self._operand(u), self._operand(v)
         prod = self._product(a.half, b.half)
-        return self._finish(a, b, prod, _all_finite(prod))
+        return self._finish(a, b, prod, _max_abs(prod))
 
-    def pair(self, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def pair(
+        self, u: np.ndarray | _Operand, v: np.ndarray | _Operand
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``(D(U, V), D(V, U))``, ADM-exact, with one product where that was verified exact."""
         import torch
 
         a, b = self._operand(u), self._operand(v)
         prod = self._product(a.half, b.half)
-        prod_finite = _all_finite(prod)
-        key = (len(u), len(v), a.features.shape[1])
+        prod_max = _max_abs(prod)
+        key = (*a.features.shape[:1], *b.features.shape)
         self.shapes_used.add(key)
         if self.mirror_checks.get(key):
-            prod_t, prod_t_finite = prod.T, prod_finite  # the same values
+            prod_t, prod_t_max = prod.T, prod_max  # the same values
         else:
             prod_t = self._product(b.half, a.half)
-            prod_t_finite = _all_finite(prod_t)
-            if key not in self.mirror_checks and min(len(u), len(v)) >= 2:
+            prod_t_max = _max_abs(prod_t)
+            if key not in self.mirror_checks and min(key[:2]) >= 2:
                 self.mirror_checks[key] = torch.equal(prod_t, prod.T)
         return (
-            self._finish(a, b, prod, prod_finite),
-            self._finish(b, a, prod_t, prod_t_finite),
+            self._finish(a, b, prod, prod_max),
+            self._finish(b, a, prod_t, prod_t_max),
         )
 
-    def _operand(self, x: np.ndarray) -> _Operand:
+    def _operand(self, x: np.ndarray | _Operand) -> _Operand:
         import torch
 
+        if isinstance(x, _Operand):
+            return x
         features = np.ascontiguousarray(x, np.float32)
         half = torch.from_numpy(features).to(self.device).half()  # round to nearest even
         norm = tf_square_norms(half)
-        return _Operand(features, half, norm, _all_finite(norm))
+        return _Operand(features, half, norm, _max_abs(norm))
 
     def _product(self, u16, v16):
         """``u16 v16^T`` in float16 with the kernel TensorFlow's ``MatMul`` agreed with."""
@@ -236,18 +244,29 @@ class TorchADMKernel:
                 return torch.mv(u16, v16[0]).unsqueeze(1)
         return torch.mm(u16, v16.T)
 
-    def _finish(self, a: _Operand, b: _Operand, prod, prod_finite: bool) -> np.ndarray:
-        """``max(|a|^2 - 2p + |b|^2, 0)`` in float16, one rounding per op, as ADM's graph."""
+    def _finish(self, a: _Operand, b: _Operand, prod, prod_max: float) -> np.ndarray:
+        """``max(|a|^2 - 2p + |b|^2, 0)`` in float16, one rounding per op, as ADM's graph.
+
+        ``2p`` is exact in float16 unless it overflows (``|p| > 32752``), so while it does not,
+        ``|a|^2 + (-2) p`` rounded once (one fused pass) is ADM's ``|a|^2 - 2p``; otherwise the
+        doubled product is formed first, as ADM's graph does (its ``-inf`` clamps to 0). The
+        finiteness of the result is checked only when the bound ``max|a|^2 + 2 max|p| +
+        max|b|^2`` does not rule out an overflow.
+        """
         import torch
 
-        if not (a.norm_finite and b.norm_finite and prod_finite):
+        if max(a.norm_max, b.norm_max, prod_max) == np.inf:
             return self._fallback(a, b)
         dist = torch.empty(prod.shape, dtype=prod.dtype, device=prod.device)  # row-major
-        torch.mul(prod, 2, out=dist)  # the product itself is never written
-        torch.sub(a.norm.unsqueeze(1), dist, out=dist)
+        if 2 * prod_max <= _HALF_MAX:
+            torch.add(a.norm.unsqueeze(1), prod, alpha=-2, out=dist)
+        else:
+            torch.mul(prod, 2, out=dist)  # the product itself is never written
+            torch.sub(a.norm.unsqueeze(1), dist, out=dist)
         dist.add_(b.norm.unsqueeze(0))
         dist.clamp_min_(0)
-        if not _all_finite(dist):
+        bound = a.norm_max + 2 * prod_max + b.norm_max
+        if bound >= _HALF_MAX / 2 and not _all_finite(dist):
             return self._fallback(a, b)
         return dist.cpu().numpy()
 
@@ -281,7 +300,18 @@ class _Operand(NamedTuple):
     features: np.ndarray
     half: Any  # torch.Tensor, float16
     norm: Any  # torch.Tensor, float16
-    norm_finite: bool
+    norm_max: float  # inf if any norm is not finite
+
+
+#: The largest finite float16.
+_HALF_MAX = 65504.0
+
+
+def _max_abs(tensor) -> float:
+    """``max |tensor|`` as a float, ``inf`` if any value is inf or NaN (one ``aminmax`` pass)."""
+    low, high = (float(x) for x in tensor.aminmax())
+    out = max(-low, high)
+    return out if out == out else np.inf  # NaN propagates through aminmax
 
 
 def _all_finite(tensor) -> bool:
