@@ -66,8 +66,9 @@ class DistanceBackend(enum.Enum):
 
     @property
     def needs_tensorflow(self) -> bool:
-        """Whether this kernel runs (part of) its arithmetic in TensorFlow."""
-        return self is not DistanceBackend.TORCH
+        """Whether this kernel cannot run without TensorFlow (``adm`` uses it, where installed,
+        only for ADM's float32 fallback of overflowing blocks)."""
+        return self is DistanceBackend.ADM_GRAPH
 
     @property
     def adm_exact(self) -> bool:
