@@ -361,7 +361,7 @@ def parse_graph(data: bytes, source: str = "the graph") -> Graph:
     try:
         return _graph(memoryview(data))
     except _Truncated:
-        raise InputError(f"{source} is truncated (a GraphDef field runs past the end)", _HINT)
+        raise InputError(f"{source} is truncated (a field runs past the end)", _HINT) from None
     except (_Malformed, UnicodeDecodeError, ValueError) as exc:
         raise InputError(f"{source} is not a TensorFlow GraphDef ({exc})", _HINT) from None
 

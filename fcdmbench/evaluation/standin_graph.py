@@ -61,8 +61,8 @@ class _Builder:
     def conv(self, name, x, cin, cout, kernel, stride=1, padding="SAME") -> str:
         """A 2015 conv block; returns the name of its ReLU (= `name`)."""
         kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
-        std = np.sqrt(2.0 / (kh * kw * cin))
-        w = (self.rng.standard_normal((kh, kw, cin, cout)) * std).astype(np.float32)
+        std = np.float32(np.sqrt(2.0 / (kh * kw * cin)))
+        w = self.rng.standard_normal((kh, kw, cin, cout), dtype=np.float32) * std
         params = self.const(f"{name}/conv2d_params", w)
         conv = self.add(
             f"{name}/Conv2D",
@@ -115,16 +115,26 @@ class _Builder:
 
 def _stem(b: _Builder) -> str:
     contents = Tensor(DType.STRING, (), None, (b"",))
-    b.add("DecodeJpeg/contents", "Const", dtype=Attr(AttrKind.TYPE, DType.STRING),
-          value=Attr(AttrKind.TENSOR, contents))  # fmt: skip
+    b.add(
+        "DecodeJpeg/contents",
+        "Const",
+        dtype=Attr(AttrKind.TYPE, DType.STRING),
+        value=Attr(AttrKind.TENSOR, contents),
+    )
     b.add("DecodeJpeg", "DecodeJpeg", ["DecodeJpeg/contents"], channels=Attr(AttrKind.I, 3))
     b.add("Cast", "Cast", ["DecodeJpeg"], SrcT=Attr(AttrKind.TYPE, DType.UINT8), DstT=_FLOAT)
     dim = b.const("ExpandDims/dim", np.array(0, np.int32))
-    b.add("ExpandDims", "ExpandDims", ["Cast", dim], T=_FLOAT,
-          Tdim=Attr(AttrKind.TYPE, DType.INT32))  # fmt: skip
+    b.add(
+        "ExpandDims", "ExpandDims", ["Cast", dim], T=_FLOAT, Tdim=Attr(AttrKind.TYPE, DType.INT32)
+    )
     size = b.const("ResizeBilinear/size", np.array([299, 299], np.int32))
-    x = b.add("ResizeBilinear", "ResizeBilinear", ["ExpandDims", size], T=_FLOAT,
-              align_corners=Attr(AttrKind.B, False))  # fmt: skip
+    x = b.add(
+        "ResizeBilinear",
+        "ResizeBilinear",
+        ["ExpandDims", size],
+        T=_FLOAT,
+        align_corners=Attr(AttrKind.B, False),
+    )
     x = b.add("Sub", "Sub", [x, b.const("Sub/y", np.array(128.0, np.float32))], T=_FLOAT)
     x = b.add("Mul", "Mul", [x, b.const("Mul/y", np.array(1 / 128, np.float32))], T=_FLOAT)
     x = b.conv("conv", x, 3, 32, 3, 2, "VALID")
@@ -209,13 +219,20 @@ def _reductions(b: _Builder, x: str) -> str:
 def _head(b: _Builder, x: str) -> None:
     x = b.pool("pool_3", x, "AvgPool", 8, 1, "VALID")
     shape = b.const("pool_3/_reshape/shape", np.array([1, 2048], np.int32))
-    x = b.add("pool_3/_reshape", "Reshape", [x, shape], T=_FLOAT,
-              Tshape=Attr(AttrKind.TYPE, DType.INT32))  # fmt: skip
-    weights = (b.rng.standard_normal((2048, 1008)) * np.sqrt(1 / 2048)).astype(np.float32)
+    x = b.add(
+        "pool_3/_reshape", "Reshape", [x, shape], T=_FLOAT, Tshape=Attr(AttrKind.TYPE, DType.INT32)
+    )
+    weights = b.rng.standard_normal((2048, 1008), dtype=np.float32) / np.float32(np.sqrt(2048))
     w = b.const("softmax/weights", weights)
     bias = b.const("softmax/biases", b.rng.normal(0.0, 0.1, 1008).astype(np.float32))
-    x = b.add("softmax/logits/MatMul", "MatMul", [x, w], T=_FLOAT,
-              transpose_a=Attr(AttrKind.B, False), transpose_b=Attr(AttrKind.B, False))  # fmt: skip
+    x = b.add(
+        "softmax/logits/MatMul",
+        "MatMul",
+        [x, w],
+        T=_FLOAT,
+        transpose_a=Attr(AttrKind.B, False),
+        transpose_b=Attr(AttrKind.B, False),
+    )
     x = b.add("softmax/logits", "BiasAdd", [x, bias], T=_FLOAT)
     b.add("softmax", "Softmax", [x], T=_FLOAT)
 

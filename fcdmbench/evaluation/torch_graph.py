@@ -390,7 +390,7 @@ class GraphRunner:
         with torch.inference_mode():
             for index, step in enumerate(self._steps):
                 values[step.name] = step.run(*(values[name] for name in step.inputs))
-                for name in step.inputs:
+                for name in set(step.inputs):
                     if self._last_use[name] == index and name not in keep:
                         del values[name]
         return [values[name] for name in self._outputs]

@@ -65,8 +65,9 @@ class TorchInceptionExtractor:
         self.batch_size = batch_size
         self.device = torch.device(device)
         if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise DeviceError(f"device {device} requested but CUDA is not available",
-                              hint="use --device cpu")  # fmt: skip
+            raise DeviceError(
+                f"device {device} requested but CUDA is not available", hint="use --device cpu"
+            )
         _strict_numerics(self.device)
         self.graph_sha256 = file_sha256(self.graph_path)
         graph = read_graph(self.graph_path)
@@ -84,8 +85,10 @@ class TorchInceptionExtractor:
         self._features = GraphRunner(graph, [POOL_TENSOR, SPATIAL_TENSOR], INPUT_TENSOR, device)
         logits = nodes[LOGITS_OP]
         if logits.op != "MatMul" or len(logits.inputs) < 2:
-            raise InputError(f"{self.graph_path}: {LOGITS_OP} is a {logits.op}, not a MatMul",
-                             hint="use the official classify_image_graph_def.pb")  # fmt: skip
+            raise InputError(
+                f"{self.graph_path}: {LOGITS_OP} is a {logits.op}, not a MatMul",
+                hint="use the official classify_image_graph_def.pb",
+            )
         (self._weights,) = GraphRunner(graph, [logits.inputs[1]], None, device)()
 
     @property
