@@ -47,6 +47,9 @@ from fcdmbench.evaluation.statistics import features_to_stats  # noqa: E402
 from fcdmbench.evaluation.torch_inception import TorchInceptionExtractor  # noqa: E402
 
 
+FOLD = [True]
+
+
 def _diff(got: np.ndarray, want: np.ndarray) -> dict[str, float]:
     d = np.abs(got.astype(np.float64) - want.astype(np.float64))
     return {"abs": float(d.max()), "rel": float(d.max() / max(np.abs(want).max(), 1e-30))}
@@ -63,7 +66,7 @@ def _ops(seeds: int) -> dict:
 
 def _extractors(folder: str, seed: int):
     path = write_inception_2015_graph(Path(folder) / f"standin{seed}.pb", seed)
-    return InceptionExtractor(path), TorchInceptionExtractor(path)
+    return InceptionExtractor(path), TorchInceptionExtractor(path, fold_batchnorm=FOLD[0])
 
 
 def _graph(seeds: int, sizes: list[int], images: int) -> dict:
@@ -120,14 +123,22 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--sizes", type=int, nargs="*", default=[16, 37, 64, 256, 512])
     parser.add_argument("--images", type=int, default=2, help="images per size (--graph)")
+    parser.add_argument(
+        "--bn",
+        choices=["fold", "unfolded"],
+        default="fold",
+        help="the torch extractor's batch-norm mode",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
+    FOLD[0] = args.bn == "fold"
     report = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cpus",
         "load": os.getloadavg(),
         "torch": torch.__version__,
         "aten_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "bn": args.bn,
     }
     print(report)
     if args.ops:

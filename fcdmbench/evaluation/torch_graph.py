@@ -319,6 +319,9 @@ class GraphRunner:
         feed: the tensor the caller provides (``"ExpandDims:0"``); its node's inputs never run.
         device: torch device for weights and activations.
         fuse: run Conv2D + batch norm + ReLU chains as one in-place step (same arithmetic).
+        fold_batchnorm: with `fuse`, fold each batch norm into its convolution's filter and bias
+            and fuse the ReLU into the convolution: faster, but rounds differently from
+            TensorFlow (docs/evaluation.md, "Torch backend: validation").
 
     Raises:
         InputError: a missing node; `UnsupportedGraphError`: an op or attribute not implemented.
@@ -331,6 +334,7 @@ class GraphRunner:
         feed: str | None = "ExpandDims:0",
         device: str | torch.device = "cpu",
         fuse: bool = True,
+        fold_batchnorm: bool = False,
     ) -> None:
         self.device = torch.device(device)
         nodes = graph.by_name()
@@ -342,10 +346,10 @@ class GraphRunner:
         order = _needed(nodes, self._outputs, self._feed)
         compiler = _Compiler(nodes, self.device)
         self._constants: dict[str, torch.Tensor] = {}
-        self._steps = self._compile(compiler, nodes, order, fuse)
+        self._steps = self._compile(compiler, nodes, order, fuse, fold_batchnorm)
         self._last_use = self._lifetimes()
 
-    def _compile(self, c: _Compiler, nodes: dict[str, Node], order: list[str], fuse: bool):
+    def _compile(self, c: _Compiler, nodes, order: list[str], fuse: bool, fold: bool):
         readers = _readers(nodes, order, self._feed)
         fused = _fusable(nodes, order, readers, set(self._outputs)) if fuse else {}
         skipped = {name for chain in fused.values() for name in chain[:-1]}
@@ -357,7 +361,7 @@ class GraphRunner:
             if node.op == "Const":
                 self._constants[name] = self._constant_tensor(c, node)
             elif name in fused:
-                steps.append(_fused_step(c, [nodes[n] for n in fused[name]]))
+                steps.append(_fused_step(c, [nodes[n] for n in fused[name]], fold))
             elif node.op in _COMPILERS:
                 inputs, run = _COMPILERS[node.op](c, node)
                 steps.append(_Step(name, tuple(_split(r)[0] for r in inputs), run))
@@ -429,17 +433,27 @@ def _fusable(nodes, order, readers, outputs: set[str]) -> dict[str, list[str]]:
     return chains
 
 
-def _fused_step(c: _Compiler, chain: list[Node]) -> _Step:
+def _fused_step(c: _Compiler, chain: list[Node], fold: bool) -> _Step:
+    """One step for a chain; `fold` scales the filter by the batch norm instead (not exact)."""
     conv, bn, relu = chain[0], chain[1], chain[-1]
     for node in chain[2:]:
         if node.op == "Relu":
             c.expect_float(node)
     weight, stride, same = _conv_weight(c, conv)
-    weight = c.tensor(weight, channels_last=True)
-    mean, scale, beta = (c.tensor(v) for v in _bn_params(c, bn))
+    mean, scale, beta = _bn_params(c, bn)
+    if fold:
+        folded = c.tensor(weight * scale[:, None, None, None], channels_last=True)
+        bias = c.tensor(beta - mean * scale)
 
-    def run(x: torch.Tensor) -> torch.Tensor:
-        y = torch_ops.conv2d(x, weight, stride, same)
-        return torch_ops.batch_norm_global(y, mean, scale, beta, inplace=True).relu_()
+        def run(x: torch.Tensor) -> torch.Tensor:
+            return torch_ops.conv2d(x, folded, stride, same, bias, relu=True)
+
+    else:
+        weight = c.tensor(weight, channels_last=True)
+        mean, scale, beta = c.tensor(mean), c.tensor(scale), c.tensor(beta)
+
+        def run(x: torch.Tensor) -> torch.Tensor:
+            y = torch_ops.conv2d(x, weight, stride, same)
+            return torch_ops.batch_norm_global(y, mean, scale, beta, inplace=True).relu_()
 
     return _Step(relu.name, (_split(conv.inputs[0])[0],), run)

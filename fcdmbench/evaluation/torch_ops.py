@@ -28,6 +28,9 @@ __all__ = [
 ]
 
 
+_FUSED_RELU = getattr(getattr(torch.ops, "mkldnn", None), "_convolution_pointwise", None)
+
+
 def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
     """TensorFlow's SAME padding of one spatial axis: (before, after)."""
     total = max((math.ceil(size / stride) - 1) * stride + kernel - size, 0)
@@ -58,14 +61,23 @@ def conv2d(
     stride: tuple[int, int],
     same: bool,
     bias: torch.Tensor | None = None,
+    relu: bool = False,
 ) -> torch.Tensor:
-    """NHWC `x`, OIHW `weight` (channels-last) -> NHWC, TensorFlow's SAME/VALID padding."""
+    """NHWC `x`, OIHW `weight` (channels-last) -> NHWC, TensorFlow's SAME/VALID padding.
+
+    `relu` on CPU runs oneDNN's convolution with a fused ReLU post-op (the same values as a
+    separate ``relu_``: ReLU is exact), elsewhere a ``relu_`` after the convolution.
+    """
     top, bottom, left, right = _pads(x, tuple(weight.shape[2:]), stride, same)
     inp = _nchw(x)
     if (top, left) != (bottom, right):
         inp = F.pad(inp, (left, right, top, bottom))
         top = left = 0
-    return _nhwc(F.conv2d(inp, weight, bias, stride, (top, left)))
+    if relu and x.device.type == "cpu" and _FUSED_RELU is not None:
+        out = _FUSED_RELU(inp, weight, bias, [top, left], list(stride), [1, 1], 1, "relu", [], "")
+        return _nhwc(out)
+    out = _nhwc(F.conv2d(inp, weight, bias, stride, (top, left)))
+    return out.relu_() if relu else out
 
 
 def max_pool(

@@ -165,14 +165,17 @@ def test_op_comparison_can_fail():
 # --- Interpreter ------------------------------------------------------------------------------
 
 
-def test_fusing_conv_batchnorm_relu_changes_no_bit(standin):
+def test_fusing_conv_batchnorm_relu_changes_no_bit_and_folding_stays_close(standin):
     graph = read_graph(standin)
     outputs = ["pool_3:0", "mixed_6/conv:0", "mixed_2/join:0"]
     images = torch.from_numpy(_images(1, 40)).float()
     fused = GraphRunner(graph, outputs, "ExpandDims:0", fuse=True)(images)
     plain = GraphRunner(graph, outputs, "ExpandDims:0", fuse=False)(images)
-    for a, b in zip(fused, plain, strict=True):
+    folded = GraphRunner(graph, outputs, "ExpandDims:0", fold_batchnorm=True)(images)
+    for a, b, c in zip(fused, plain, folded, strict=True):
         assert torch.equal(a, b)
+        assert not torch.equal(c, b)  # folding rounds differently ...
+        assert (c - b).abs().max() <= GRAPH_TOLERANCE * b.abs().max()  # ... but not by much
 
 
 def _one_node_graph(op: str, **attr: Attr) -> Graph:
@@ -227,6 +230,8 @@ def test_extractor_interface_shapes_and_batch_independence(torch_extractor, stan
     assert torch_extractor.extractor_id.startswith(f"{TORCH_EXTRACTOR_VERSION}:")
     assert torch_extractor.extractor_id.endswith(":bs4")
     assert torch_extractor.graph_sha256 in torch_extractor.extractor_id
+    unfolded = TorchInceptionExtractor(standin, batch_size=4, fold_batchnorm=False)
+    assert unfolded.extractor_id != torch_extractor.extractor_id
 
 
 def test_a_graph_without_adm_tensors_names_what_is_missing(tmp_path):
@@ -253,12 +258,14 @@ def test_reading_and_running_the_graph_never_imports_tensorflow(standin):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("fold", [True, False], ids=["folded", "unfolded"])
 @pytest.mark.parametrize("size", [32, 299])
-def test_whole_standin_graph_matches_tensorflow_extractor(standin, torch_extractor, size):
+def test_whole_standin_graph_matches_tensorflow_extractor(standin, size, fold):
     pytest.importorskip("tensorflow")
     from fcdmbench.evaluation.inception import InceptionExtractor
 
     reference = InceptionExtractor(standin, batch_size=4)
+    torch_extractor = TorchInceptionExtractor(standin, batch_size=4, fold_batchnorm=fold)
     images = _images(3, size, seed=size)
     want_pool, want_spatial = reference.extract_batch(images)
     got_pool, got_spatial = torch_extractor.extract_batch(images)
