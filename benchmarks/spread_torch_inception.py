@@ -46,7 +46,6 @@ from fcdmbench.evaluation.standin_graph import write_inception_2015_graph  # noq
 from fcdmbench.evaluation.statistics import features_to_stats  # noqa: E402
 from fcdmbench.evaluation.torch_inception import TorchInceptionExtractor  # noqa: E402
 
-
 FOLD = [True]
 
 
