@@ -16,7 +16,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # the CLI imports this module for its enums: keep numpy out of start-up
     import numpy as np
@@ -47,7 +47,7 @@ class Extractor(Protocol):
     graph_sha256: str
     batch_size: int
     backend: str  # an `InceptionBackend` value
-    device: str  # "cpu" or "cuda"
+    device: Any  # where it runs: "cpu", "cuda", a torch.device
 
     @property
     def extractor_id(self) -> str: ...
@@ -95,5 +95,5 @@ def graph_record(extractor: Extractor) -> InceptionGraph:
         extractor.extractor_id,
         extractor.batch_size,
         backend=extractor.backend,
-        device=extractor.device,
+        device=str(extractor.device),
     )

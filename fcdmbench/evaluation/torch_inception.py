@@ -61,6 +61,8 @@ class TorchInceptionExtractor:
         DeviceError: `device` is CUDA and no CUDA device exists.
     """
 
+    backend = "torch"
+
     def __init__(
         self,
         graph_path: str | Path,
