@@ -327,6 +327,12 @@ def _write_and_show(record, path: Path) -> None:
     mode = record.mode
     if mode.sqrtm_fallback:
         stderr.print(f"note: --sqrtm eigh: {mode.sqrtm_fallback} (recorded)")
+    if mode.inexact_distance_blocks:
+        stderr.print(
+            f"note: {mode.inexact_distance_blocks} precision/recall block(s) overflowed float16 "
+            "and were recomputed in torch float32, not by ADM's TensorFlow graph (recorded; "
+            "--backend tensorflow recomputes them as ADM does)"
+        )
     if not record.is_adm_exact:
         stderr.print(
             f"note: not ADM-exact (--sqrtm {mode.sqrtm}, --distance {mode.distance}; recorded)"

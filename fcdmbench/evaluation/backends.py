@@ -80,7 +80,7 @@ def open_extractor(
         from fcdmbench.evaluation.inception import InceptionExtractor
 
         return InceptionExtractor(graph_path, batch_size=batch_size)
-    from fcdmbench.evaluation.torch_graph import TorchInceptionExtractor
+    from fcdmbench.evaluation.torch_inception import TorchInceptionExtractor
 
     return TorchInceptionExtractor(graph_path, batch_size=batch_size, device=device.value)
 

@@ -40,7 +40,7 @@ __all__ = ["CROSS_CHECK_IMAGES", "FEATURE_TOLERANCE", "METRIC_TOLERANCE", "cross
 
 CROSS_CHECK_IMAGES = 1000
 #: Bound on each output's largest difference over its largest TensorFlow value (docs/evaluation.md).
-FEATURE_TOLERANCE = 1e-4
+FEATURE_TOLERANCE = 3e-5  # measured <= 2.4e-6 on the stand-in graph, 10x margin
 #: Bound on the metrics' relative difference: the torch backend's goal (docs/evaluation.md).
 METRIC_TOLERANCE = 1e-5
 

@@ -97,13 +97,16 @@ def torch_half_products_measured() -> bool:
 _MIRROR_VERDICTS: dict[tuple[int, int, int], bool] = {}
 
 
-def get_distance_fn(backend: DistanceBackend, device: str | None = None) -> DistanceFn:
+def get_distance_fn(
+    backend: DistanceBackend, device: str | None = None, tensorflow_fallback: bool | None = None
+) -> DistanceFn:
     """A distance kernel for one evaluation.
 
     `device` applies to ``torch`` (default: CUDA if available) and ``adm`` (default: CPU, the
     measured ADM-exact path; ``"cuda"`` runs the float16 products on tensor cores, not proven
-    exact). Each call returns a new ``adm`` kernel, whose `mirror_note` reports only its own
-    blocks; mirror verdicts (per device) and traced TensorFlow functions are shared.
+    exact); `tensorflow_fallback` is `TorchADMKernel`'s. Each call returns a new ``adm`` kernel,
+    whose `mirror_note` reports only its own blocks; mirror verdicts (per device) and traced
+    TensorFlow functions are shared.
 
     Raises:
         MissingExtraError: ``adm-graph`` without TensorFlow installed.
@@ -111,7 +114,7 @@ def get_distance_fn(backend: DistanceBackend, device: str | None = None) -> Dist
     if backend is DistanceBackend.ADM:
         dev = device or "cpu"
         shared = _MIRROR_VERDICTS if dev == "cpu" else _device_verdicts(dev)
-        return TorchADMKernel(shared, device=dev)
+        return TorchADMKernel(shared, device=dev, tensorflow_fallback=tensorflow_fallback)
     if backend is DistanceBackend.ADM_GRAPH:
         return _adm_graph_kernel()
     return _torch_kernel(device)
@@ -171,17 +174,21 @@ class TorchADMKernel:
     pairs of that shape only if they were equal. `mirror_checks` holds each verdict (pass a
     shared dict to keep them across kernels); `shapes_used` the shapes this kernel computed;
     `fallback_blocks` the blocks recomputed in float32, `inexact_blocks` those of them that
-    could not use ADM's graph (TensorFlow not installed).
+    did not use ADM's graph. `tensorflow_fallback`: recompute such blocks with ADM's graph
+    (True), in torch float32 (False: the torch backend, which never imports TensorFlow), or with
+    ADM's graph where TensorFlow is installed (None).
     """
 
     def __init__(
         self,
         mirror_checks: dict[tuple[int, int, int], bool] | None = None,
         device: str = "cpu",
+        tensorflow_fallback: bool | None = None,
     ) -> None:
         import torch
 
         self.device = torch.device(device)
+        self.tensorflow_fallback = tensorflow_fallback
         self.mirror_checks = {} if mirror_checks is None else mirror_checks
         self.shapes_used: set[tuple[int, int, int]] = set()
         self.fallback_blocks = 0
@@ -281,15 +288,19 @@ class TorchADMKernel:
         import torch
 
         self.fallback_blocks += 1
-        if importlib.util.find_spec("tensorflow") is not None:
+        use_tf = self.tensorflow_fallback
+        if use_tf is None:
+            use_tf = importlib.util.find_spec("tensorflow") is not None
+        if use_tf:
             return _adm_graph_kernel()(a.features, b.features)
         self.inexact_blocks += 1
-        warnings.warn(
-            "precision/recall: a float16 block overflowed and TensorFlow is not installed; "
-            "recomputing it in torch float32, whose product is not TensorFlow's bit for bit",
-            RuntimeWarning,
-            stacklevel=4,
-        )
+        if self.tensorflow_fallback is None:
+            warnings.warn(
+                "precision/recall: a float16 block overflowed and TensorFlow is not installed; "
+                "recomputing it in torch float32, whose product is not TensorFlow's bit for bit",
+                RuntimeWarning,
+                stacklevel=4,
+            )
         u, v = torch.from_numpy(a.features), torch.from_numpy(b.features)
         dist = torch.mm(u, v.T).mul_(-2)
         dist.add_(tf_square_norms(u).unsqueeze(1)).add_(tf_square_norms(v).unsqueeze(0))

@@ -22,7 +22,12 @@ from fcdmbench.distributed import init_distributed
 from fcdmbench.env import collect_env
 from fcdmbench.errors import InputError
 from fcdmbench.evaluation.activations import extract_activations
-from fcdmbench.evaluation.backends import Extractor, graph_record, open_extractor
+from fcdmbench.evaluation.backends import (
+    Extractor,
+    InceptionBackend,
+    graph_record,
+    open_extractor,
+)
 from fcdmbench.evaluation.cache import ActivationCache, cache_root
 from fcdmbench.evaluation.config import EvalConfig, canonical_model
 from fcdmbench.evaluation.distance import get_distance_fn, mirror_note
@@ -215,7 +220,9 @@ def _metrics(
             for f, ref, m in zip(features, ref_stats, methods, strict=True)
         )
     with _timed(timings, "precision_recall_s"):
-        distance_fn = get_distance_fn(config.distance)
+        distance_fn = get_distance_fn(
+            config.distance, tensorflow_fallback=config.backend is InceptionBackend.TENSORFLOW
+        )
         pr = precision_recall(
             ref_features[0],
             features[0],
@@ -225,12 +232,16 @@ def _metrics(
             if on_progress
             else None,
         )
+    inexact = getattr(distance_fn, "inexact_blocks", 0)
     mode = EvalMode(
         sqrtm=config.sqrtm.value,
         distance=config.distance.value,
-        adm_exact=config.distance.adm_exact and all(m is SqrtmMethod.ADM for m in methods),
+        adm_exact=config.distance.adm_exact
+        and all(m is SqrtmMethod.ADM for m in methods)
+        and not inexact,
         mirrored_products=mirror_note(distance_fn),
         sqrtm_fallback=fallback,
+        inexact_distance_blocks=inexact,
     )
     return _Metrics(fid, sfid, pr, mode, source)
 

@@ -118,7 +118,9 @@ class TorchInceptionExtractor:
 
     def extract_batch(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(B, H, W, 3)`` uint8 -> pool ``(B, 2048)`` and spatial ``(B, 2023)`` float32."""
-        fed = torch.from_numpy(np.ascontiguousarray(images)).to(self.device).float()
+        fed = torch.from_numpy(images.astype(np.float32)).to(
+            self.device
+        )  # a copy: npz reads are read-only
         pool, spatial = self._features(fed)
         spatial = spatial[..., :SPATIAL_CHANNELS]
         return (

@@ -115,7 +115,10 @@ class EvalMode:
     `sqrtm` and `distance` are the methods asked for; `sqrtm_fallback` says where ``eigh`` was
     replaced by ADM's exact square root because a covariance was singular (None: it was not);
     `adm_exact`: every stage reproduced ADM's evaluator bit for bit; `mirrored_products`: the
-    block shapes whose ``V U^T`` was checked against ``(U V^T)^T`` and reused only where equal.
+    block shapes whose ``V U^T`` was checked against ``(U V^T)^T`` and reused only where equal;
+    `inexact_distance_blocks`: distance blocks that overflowed float16 and were recomputed in
+    torch float32 rather than by ADM's TensorFlow graph (the torch backend never imports
+    TensorFlow), which makes the run not ADM-exact.
     """
 
     sqrtm: str
@@ -123,6 +126,7 @@ class EvalMode:
     adm_exact: bool
     mirrored_products: str = "not used"
     sqrtm_fallback: str | None = None
+    inexact_distance_blocks: int = 0
 
 
 @dataclass(frozen=True, slots=True)
