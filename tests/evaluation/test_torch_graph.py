@@ -37,13 +37,15 @@ from fcdmbench.evaluation.torch_graph import GraphRunner, UnsupportedGraphError
 from fcdmbench.evaluation.torch_inception import TORCH_EXTRACTOR_VERSION, TorchInceptionExtractor
 
 #: Max |torch - TF| / max |TF| per op kind. Measured spread (3 seeds, ATEN_CPU_CAPABILITY
-#: default/avx2/avx512, docs/evaluation.md): 0 for Conv2D, pools, ResizeBilinear, Sub, Mul,
-#: Concat, Cast; batch norm <= 2.1e-7 (TensorFlow's approximate rsqrt); the classifier head
-#: (MatMul over 2048, softmax) <= 2.2e-6. Tolerances: 10x the largest measured value, and 1e-6
-#: where torch and TensorFlow agreed bit for bit (a one-ulp change on another CPU still passes).
+#: default/avx2/avx512; docs/evaluation.md, "Torch backend: validation"): 0 for Conv2D, pools,
+#: ResizeBilinear, Sub, Mul, Concat, Cast; batch norm <= 9.0e-8 and the conv block <= 2.1e-7
+#: (TensorFlow's approximate rsqrt); the classifier head (MatMul over 2048, softmax) <= 2.1e-6.
+#: Tolerances: about 10x the largest measured value, and 1e-6 where torch and TensorFlow agreed
+#: bit for bit (a one-ulp change on another CPU still passes).
 OP_TOLERANCE = {"BatchNorm": 2e-6, "ConvBlock": 2e-6, "Reshape-MatMul": 2e-5}
 EXACT_TOLERANCE = 1e-6
-#: Whole stand-in graph, relative to max |TF|: measured <= 2.4e-6 (pool, spatial); 10x margin.
+#: Whole stand-in graph, relative to max |TF|: measured <= 5.0e-6 (spatial; pool <= 1.2e-6,
+#: probs <= 3.8e-6), folded or not; 6x margin.
 GRAPH_TOLERANCE = 3e-5
 
 
