@@ -285,3 +285,18 @@ def test_whole_standin_graph_matches_tensorflow_extractor(standin, size, fold):
     got_probs = torch_extractor.pool_to_probs(want_pool)
     assert np.abs(got_probs - want_probs).max() <= GRAPH_TOLERANCE * want_probs.max()
     reference.close()
+
+
+@pytest.mark.parametrize("stride, same", [(1, True), (2, False)])
+def test_prepacked_conv_relu_equals_the_plain_convolution(stride, same):
+    from fcdmbench.evaluation import torch_ops
+
+    x = torch.rand(3, 17, 17, 32)
+    w = torch.rand(48, 32, 3, 3).contiguous(memory_format=torch.channels_last)
+    bias = torch.rand(48)
+    packed = torch_ops.ConvReluCPU(w, bias, (stride, stride), same)
+    plain = torch.nn.functional.conv2d(x.permute(0, 3, 1, 2), w, bias, stride, int(same))
+    plain = plain.relu().permute(0, 2, 3, 1)
+    with torch.inference_mode():
+        assert torch.equal(packed(x), plain)
+        assert torch.equal(packed(x[:1]), plain[:1])  # another batch: packed again
