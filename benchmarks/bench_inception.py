@@ -100,6 +100,11 @@ def main() -> None:
     parser.add_argument("--image-size", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--no-tf", action="store_true", help="time torch only")
+    parser.add_argument(
+        "--unfolded",
+        action="store_true",
+        help="also time torch with fold_batchnorm=False ('torch-unfolded')",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     report = {
@@ -115,6 +120,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         graph = args.graph or write_inception_2015_graph(Path(folder) / "standin.pb")
         extractors = {"torch": TorchInceptionExtractor(graph, args.batch_size)}
+        if args.unfolded:
+            extractors["torch-unfolded"] = TorchInceptionExtractor(
+                graph, args.batch_size, fold_batchnorm=False
+            )
         if not args.no_tf:
             from fcdmbench.evaluation.inception import InceptionExtractor
 

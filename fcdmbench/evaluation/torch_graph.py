@@ -443,10 +443,7 @@ def _fused_step(c: _Compiler, chain: list[Node], fold: bool) -> _Step:
     mean, scale, beta = _bn_params(c, bn)
     if fold:
         folded = c.tensor(weight * scale[:, None, None, None], channels_last=True)
-        bias = c.tensor(beta - mean * scale)
-
-        def run(x: torch.Tensor) -> torch.Tensor:
-            return torch_ops.conv2d(x, folded, stride, same, bias, relu=True)
+        run = torch_ops.ConvReluCPU(folded, c.tensor(beta - mean * scale), stride, same)
 
     else:
         weight = c.tensor(weight, channels_last=True)

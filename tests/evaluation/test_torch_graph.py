@@ -30,6 +30,8 @@ from fcdmbench.evaluation.graphdef import (
     read_graph,
 )
 from fcdmbench.evaluation.standin_graph import (
+    _FLOAT,
+    _Builder,
     build_inception_2015_graph,
     write_inception_2015_graph,
 )
@@ -37,13 +39,15 @@ from fcdmbench.evaluation.torch_graph import GraphRunner, UnsupportedGraphError
 from fcdmbench.evaluation.torch_inception import TORCH_EXTRACTOR_VERSION, TorchInceptionExtractor
 
 #: Max |torch - TF| / max |TF| per op kind. Measured spread (3 seeds, ATEN_CPU_CAPABILITY
-#: default/avx2/avx512, docs/evaluation.md): 0 for Conv2D, pools, ResizeBilinear, Sub, Mul,
-#: Concat, Cast; batch norm <= 2.1e-7 (TensorFlow's approximate rsqrt); the classifier head
-#: (MatMul over 2048, softmax) <= 2.2e-6. Tolerances: 10x the largest measured value, and 1e-6
-#: where torch and TensorFlow agreed bit for bit (a one-ulp change on another CPU still passes).
+#: default/avx2/avx512; docs/evaluation.md, "Torch backend: validation"): 0 for Conv2D, pools,
+#: ResizeBilinear, Sub, Mul, Concat, Cast; batch norm <= 9.0e-8 and the conv block <= 2.1e-7
+#: (TensorFlow's approximate rsqrt); the classifier head (MatMul over 2048, softmax) <= 2.1e-6.
+#: Tolerances: about 10x the largest measured value, and 1e-6 where torch and TensorFlow agreed
+#: bit for bit (a one-ulp change on another CPU still passes).
 OP_TOLERANCE = {"BatchNorm": 2e-6, "ConvBlock": 2e-6, "Reshape-MatMul": 2e-5}
 EXACT_TOLERANCE = 1e-6
-#: Whole stand-in graph, relative to max |TF|: measured <= 2.4e-6 (pool, spatial); 10x margin.
+#: Whole stand-in graph, relative to max |TF|: measured <= 5.0e-6 (spatial; pool <= 1.2e-6,
+#: probs <= 3.8e-6), folded or not; 6x margin.
 GRAPH_TOLERANCE = 3e-5
 
 
@@ -124,7 +128,7 @@ def test_reader_agrees_with_tensorflow_protobuf():
 )
 def test_bad_graph_files_are_input_errors_with_a_hint(tmp_path, data, message):
     if data is None:
-        data = encode_graph(build_inception_2015_graph(seed=0))[:100_000]
+        data = encode_graph(case_graph(OP_CASES[0], seed=0)[0])[:1000]
     path = tmp_path / "bad.pb"
     path.write_bytes(data)
     with pytest.raises(InputError, match=message) as caught:
@@ -165,6 +169,7 @@ def test_op_comparison_can_fail():
 # --- Interpreter ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_fusing_conv_batchnorm_relu_changes_no_bit_and_folding_stays_close(standin):
     graph = read_graph(standin)
     outputs = ["pool_3:0", "mixed_6/conv:0", "mixed_2/join:0"]
@@ -206,16 +211,22 @@ def test_unimplemented_ops_and_attributes_name_the_node(op, attr, message):
     assert "'y'" in caught.value.message and caught.value.exit_code == 3
 
 
-def test_the_batch_one_reshape_refuses_a_batch(standin):
-    runner = GraphRunner(read_graph(standin), ["pool_3/_reshape:0"], "ExpandDims:0")
-    assert runner(torch.from_numpy(_images(1, 20)).float())[0].shape == (1, 2048)
+def test_the_batch_one_reshape_refuses_a_batch():
+    b = _Builder(0)
+    b.add("ExpandDims", "Placeholder", dtype=Attr(AttrKind.TYPE, 1))
+    b.pool("pool_3", "ExpandDims", "AvgPool", 8, 1, "VALID")
+    shape = b.const("pool_3/_reshape/shape", np.array([1, 2048], np.int32))
+    b.add("pool_3/_reshape", "Reshape", ["pool_3", shape], T=_FLOAT)
+    runner = GraphRunner(Graph(tuple(b.nodes), 8), ["pool_3/_reshape:0"], "ExpandDims:0")
+    assert runner(torch.ones(1, 8, 8, 2048))[0].shape == (1, 2048)
     with pytest.raises(UnsupportedGraphError, match="pool_3/_reshape"):
-        runner(torch.from_numpy(_images(2, 20)).float())
+        runner(torch.ones(2, 8, 8, 2048))
 
 
 # --- Extractor --------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_extractor_interface_shapes_and_batch_independence(torch_extractor, standin):
     images = _images(3, 48)
     seen = []
@@ -234,9 +245,8 @@ def test_extractor_interface_shapes_and_batch_independence(torch_extractor, stan
     assert unfolded.extractor_id != torch_extractor.extractor_id
 
 
-def test_a_graph_without_adm_tensors_names_what_is_missing(tmp_path):
-    graph = build_inception_2015_graph(seed=0)
-    nodes = tuple(n for n in graph.nodes if n.name not in ("pool_3", "ExpandDims"))
+def test_a_graph_without_adm_tensors_names_what_is_missing(tmp_path, built):
+    nodes = tuple(n for n in built.nodes if n.name not in ("pool_3", "ExpandDims"))
     path = tmp_path / "partial.pb"
     path.write_bytes(encode_graph(Graph(nodes, 8)))
     with pytest.raises(InputError, match="ExpandDims:0, pool_3:0"):
@@ -275,3 +285,18 @@ def test_whole_standin_graph_matches_tensorflow_extractor(standin, size, fold):
     got_probs = torch_extractor.pool_to_probs(want_pool)
     assert np.abs(got_probs - want_probs).max() <= GRAPH_TOLERANCE * want_probs.max()
     reference.close()
+
+
+@pytest.mark.parametrize("stride, same", [(1, True), (2, False)])
+def test_prepacked_conv_relu_equals_the_plain_convolution(stride, same):
+    from fcdmbench.evaluation import torch_ops
+
+    x = torch.rand(3, 17, 17, 32)
+    w = torch.rand(48, 32, 3, 3).contiguous(memory_format=torch.channels_last)
+    bias = torch.rand(48)
+    packed = torch_ops.ConvReluCPU(w, bias, (stride, stride), same)
+    plain = torch.nn.functional.conv2d(x.permute(0, 3, 1, 2), w, bias, stride, int(same))
+    plain = plain.relu().permute(0, 2, 3, 1)
+    with torch.inference_mode():
+        assert torch.equal(packed(x), plain)
+        assert torch.equal(packed(x[:1]), plain[:1])  # another batch: packed again
