@@ -26,6 +26,7 @@ from fcdmbench.errors import InputError, require
 
 __all__ = [
     "EXTRACTOR_VERSION",
+    "BatchedExtraction",
     "INCEPTION_ENV",
     "InceptionExtractor",
     "import_tensorflow",
@@ -117,7 +118,27 @@ def resolve_inception_path(
     return resolved
 
 
-class InceptionExtractor:
+class BatchedExtraction:
+    """`extract` over batches, for an extractor that defines `extract_batch` (both backends)."""
+
+    def extract_batch(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def extract(
+        self, batches: Iterable[np.ndarray], on_batch: Callable[[int], None] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Features of every image in `batches` (each at most `batch_size` images)."""
+        pools, spatials = [], []
+        for batch in batches:
+            pool, spatial = self.extract_batch(batch)
+            pools.append(pool)
+            spatials.append(spatial)
+            if on_batch:
+                on_batch(len(batch))
+        return np.concatenate(pools), np.concatenate(spatials)
+
+
+class InceptionExtractor(BatchedExtraction):
     """Runs the frozen graph in a TensorFlow session (GPU if TensorFlow sees one).
 
     Example:
@@ -186,19 +207,6 @@ class InceptionExtractor:
             [self._pool, self._spatial], {self._images: images.astype(np.float32)}
         )
         return pool.reshape(len(pool), -1), spatial.reshape(len(spatial), -1)
-
-    def extract(
-        self, batches: Iterable[np.ndarray], on_batch: Callable[[int], None] | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Features of every image in `batches` (each at most `batch_size` images)."""
-        pools, spatials = [], []
-        for batch in batches:
-            pool, spatial = self.extract_batch(batch)
-            pools.append(pool)
-            spatials.append(spatial)
-            if on_batch:
-                on_batch(len(batch))
-        return np.concatenate(pools), np.concatenate(spatials)
 
     def pool_to_probs(self, pool: np.ndarray) -> np.ndarray:
         """1008-way softmax of pool features through the graph's classifier weights."""

@@ -10,7 +10,6 @@ then a float32 softmax in batches of 512, as ADM computes it. TensorFlow is neve
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,7 @@ from fcdmbench.evaluation.inception import (
     SOFTMAX_BATCH_SIZE,
     SPATIAL_CHANNELS,
     SPATIAL_TENSOR,
+    BatchedExtraction,
 )
 from fcdmbench.evaluation.torch_graph import GraphRunner
 
@@ -42,7 +42,7 @@ def _strict_numerics(device: torch.device) -> None:
         torch.backends.cudnn.benchmark = False
 
 
-class TorchInceptionExtractor:
+class TorchInceptionExtractor(BatchedExtraction):
     """Runs ADM's frozen Inception graph in PyTorch (CPU or CUDA).
 
     Example:
@@ -127,19 +127,6 @@ class TorchInceptionExtractor:
             pool.reshape(len(pool), -1).cpu().numpy(),
             spatial.reshape(len(spatial), -1).cpu().numpy(),
         )
-
-    def extract(
-        self, batches: Iterable[np.ndarray], on_batch: Callable[[int], None] | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Features of every image in `batches` (each at most `batch_size` images)."""
-        pools, spatials = [], []
-        for batch in batches:
-            pool, spatial = self.extract_batch(batch)
-            pools.append(pool)
-            spatials.append(spatial)
-            if on_batch:
-                on_batch(len(batch))
-        return np.concatenate(pools), np.concatenate(spatials)
 
     def pool_to_probs(self, pool: np.ndarray) -> np.ndarray:
         """1008-way softmax of pool features through the graph's classifier weights."""
