@@ -29,6 +29,7 @@ import numpy as np
 from fcdmbench.errors import InputError
 
 __all__ = [
+    "DINOV2_TINY",
     "DINOV2_VITL14",
     "DINOV2_VITS14",
     "DinoV2Config",
@@ -73,6 +74,8 @@ class DinoV2Config:
 
 DINOV2_VITL14 = DinoV2Config("dinov2-vitl14", embed_dim=1024, depth=24, num_heads=16)
 DINOV2_VITS14 = DinoV2Config("dinov2-vits14", embed_dim=384, depth=12, num_heads=6)
+#: A two-block ViT/14 for fast tests: the same code path as ViT-L at a fraction of the cost.
+DINOV2_TINY = DinoV2Config("dinov2-tiny", embed_dim=64, depth=2, num_heads=4)
 
 
 def _modules():
