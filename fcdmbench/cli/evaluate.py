@@ -132,27 +132,67 @@ def eval_command(
             "TensorFlow graph (the reference; slower). torch: GPU float16, labelled, not exact.",
         ),
     ] = "adm",
+    metrics: Annotated[
+        str,
+        typer.Option(
+            "--metrics",
+            metavar="LIST",
+            help="Comma list of fid, sfid, is, pr, fd_dinov2; 'adm' (ADM's five, the default) or "
+            "'all' (adds fd_dinov2). ADM's five share one Inception pass, computed together.",
+        ),
+    ] = "adm",
+    dinov2: Annotated[
+        Path | None,
+        typer.Option(
+            "--dinov2",
+            metavar="PTH",
+            envvar="FCDMBENCH_DINOV2",
+            help="DINOv2 ViT-L/14 weights, dinov2_vitl14_pretrain.pth (default: the reference "
+            "folder; `fcdmbench reference fetch dinov2`).",
+        ),
+    ] = None,
+    dinov2_resize: Annotated[
+        str,
+        typer.Option(
+            "--dinov2-resize",
+            help="torch: antialiased bicubic interpolate (edm2's default, fast). pil: PIL bicubic, "
+            "as dgm-eval (slow).",
+        ),
+    ] = "torch",
+    dinov2_ref: Annotated[
+        Path | None,
+        typer.Option(
+            "--dinov2-ref",
+            metavar="PKL|NPZ",
+            help="FD-DINOv2 reference only: an edm2 reference .pkl (read as arrays only) or an npz "
+            "of images (default: the images of --ref).",
+        ),
+    ] = None,
 ) -> None:
-    """Compute FID, sFID, IS, precision and recall as ADM does.
+    """Compute FID, sFID, IS, precision and recall as ADM does (and FD-DINOv2 on request).
 
     Offline, it names every missing reference file and where to place it, in one run; the
     result is written as a record (default: SAMPLES.eval.json).
 
     Example: fcdmbench eval samples.npz --ref imagenet256 --meta steps=250,cfg=1.5
+    Example: fcdmbench eval samples.npz --metrics all --dinov2 dinov2_vitl14_pretrain.pth
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from fcdmbench.cli.output import stderr
     from fcdmbench.evaluation.config import EvalConfig
+    from fcdmbench.evaluation.dinov2 import ResizeMode
     from fcdmbench.evaluation.distance import DistanceBackend
     from fcdmbench.evaluation.evaluate import evaluate
+    from fcdmbench.evaluation.fd_dinov2 import parse_metrics
     from fcdmbench.evaluation.metrics import SqrtmMethod
     from fcdmbench.preflight import preflight_eval
 
     try:
         sqrtm_method, backend = SqrtmMethod(sqrtm), DistanceBackend(distance)
+        resize = ResizeMode(dinov2_resize)
     except ValueError as exc:
-        hint = "--sqrtm adm|eigh, --distance adm|adm-graph|torch"
+        hint = "--sqrtm adm|eigh, --distance adm|adm-graph|torch, --dinov2-resize torch|pil"
         raise ConfigError(str(exc), hint=hint) from None
     config = EvalConfig(
         samples=samples,
@@ -169,6 +209,10 @@ def eval_command(
         model=model,
         training_steps=training_steps,
         meta=parse_meta(meta),
+        metrics=parse_metrics(metrics),
+        dinov2_path=dinov2,
+        dinov2_resize=resize,
+        dinov2_ref=dinov2_ref,
     )
     record_path = json_path or samples.with_name(samples.stem + ".eval.json")
     preflight_eval(config, outputs=[record_path])  # all problems at once, before any hashing
@@ -218,6 +262,7 @@ def _write_and_show(record, path: Path) -> None:
         )
     )
     print_table(table)
+    _show_fd_dinov2(record)
     if record.allow_fewer:
         stderr.print(f"note: --allow-fewer given; {record.num_samples} images used (recorded)")
     mode = record.mode
@@ -233,3 +278,17 @@ def _write_and_show(record, path: Path) -> None:
             "this result in a table row"
         )
     stderr.print(f"record: {path}")
+
+
+def _show_fd_dinov2(record) -> None:
+    """FD-DINOv2's line, when it was computed."""
+    from fcdmbench.cli.output import fmt, stdout
+
+    fd = record.fd_dinov2
+    if fd is None:
+        return
+    ref = f"{fd.num_ref:,} reference images" if fd.num_ref else fd.ref_source
+    stdout.print(
+        f"FD-DINOv2: {fmt(fd.value, 4)} ({fd.num_samples:,} samples vs {ref}; resize {fd.resize}; "
+        f"weights sha256 {fd.weights_sha256[:12]}..., {fd.weights_status})"
+    )

@@ -321,7 +321,9 @@ class DinoV2Extractor:
                 f"images must be (B, H, W, 3) uint8, got shape {images.shape}",
                 hint="pass RGB images as arr_0 of an npz",
             )
-        x = torch.from_numpy(np.ascontiguousarray(images)).to(self.device).permute(0, 3, 1, 2)
+        x = torch.tensor(images, device=self.device).permute(
+            0, 3, 1, 2
+        )  # a copy: npz reads are read-only
         with torch.inference_mode():
             return self.model(preprocess_images(x, self.resize)).float().cpu().numpy()
 

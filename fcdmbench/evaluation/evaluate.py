@@ -23,6 +23,7 @@ from fcdmbench.errors import InputError
 from fcdmbench.evaluation.cache import ActivationCache, cache_root
 from fcdmbench.evaluation.config import EvalConfig, canonical_model
 from fcdmbench.evaluation.distance import get_distance_fn, mirror_note
+from fcdmbench.evaluation.fd_dinov2 import compute_fd_dinov2, resolve_dinov2_path
 from fcdmbench.evaluation.inception import InceptionExtractor, resolve_inception_path
 from fcdmbench.evaluation.metrics import (
     PrecisionRecall,
@@ -40,6 +41,7 @@ from fcdmbench.records import (
     EvalMode,
     EvalRecord,
     EvalTimings,
+    FDDinoV2Result,
     InceptionGraph,
     ReferenceFile,
     RunInfo,
@@ -84,6 +86,7 @@ def evaluate(
         # Every check that needs no image data (a --model typo included), all problems at once.
         plan = preflight_eval(config, need_inception=extractor is None)
         record_path, sample_record = find_sample_record(config.samples, config.sample_record)
+    dinov2_weights = _dinov2_weights(config)  # before any work: missing weights fail here
     with _timed(timings, "hash_s"):
         ref_path, ref_check = resolve_reference(config.ref, config.reference_dir, config.cache_dir)
         sample_sha = file_sha256(config.samples)
@@ -112,6 +115,7 @@ def evaluate(
     )
     with _timed(timings, "inception_score_s"):
         inception_score = probs_to_inception_score(extractor.pool_to_probs(pool), config.split_size)
+    fd_dinov2 = _fd_dinov2(config, plan.num, ref_path, dinov2_weights)
     steps = config.training_steps
     if steps is None and isinstance(config.meta.get("training_steps"), int):
         steps = config.meta["training_steps"]
@@ -154,6 +158,8 @@ def evaluate(
         sample_record=None if record_path is None else str(record_path),
         timings_s=EvalTimings(**timings),
         tensorflow=_tensorflow_info(),
+        fd_dinov2=fd_dinov2,
+        metrics_requested=tuple(m.value for m in config.metrics),
     )
 
 
@@ -337,3 +343,37 @@ def _activations(
     arrays = {"pool": np.concatenate(pools), "spatial": np.concatenate(spatials)}
     cache.save_final(arrays)
     return arrays["pool"], arrays["spatial"], False
+
+
+def _dinov2_weights(config: EvalConfig) -> tuple[Path, str] | None:
+    """FD-DINOv2's weights (path, manifest status) when it is requested, else None.
+
+    Raises:
+        ReferenceBatchError: requested, but the weights are missing (says where to put them).
+        InputError: a ``--dinov2-ref`` that does not exist.
+    """
+    if not config.wants_fd_dinov2:
+        return None
+    if config.dinov2_ref is not None and not config.dinov2_ref.is_file():
+        raise InputError(
+            f"--dinov2-ref {config.dinov2_ref} not found",
+            hint="pass an edm2 reference .pkl or an npz of reference images, or drop the option",
+        )
+    return resolve_dinov2_path(config.dinov2_path, config.reference_dir, config.cache_dir)
+
+
+def _fd_dinov2(
+    config: EvalConfig, num: int, ref_path: Path, weights: tuple[Path, str] | None
+) -> FDDinoV2Result | None:
+    """FD-DINOv2 of the evaluated images when requested (`weights` given), else None."""
+    if weights is None:
+        return None
+    return compute_fd_dinov2(
+        config.samples,
+        num,
+        config.dinov2_ref or ref_path,
+        weights,
+        resize=config.dinov2_resize,
+        batch_size=config.batch_size,
+        cache_dir=config.cache_dir,
+    )

@@ -15,7 +15,6 @@ import enum
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,11 +32,11 @@ from fcdmbench.evaluation.metrics import frechet_distance
 from fcdmbench.evaluation.npz import inspect_images, iter_image_batches
 from fcdmbench.evaluation.statistics import FIDStats
 from fcdmbench.files import file_sha256
+from fcdmbench.records.evaluation import FDDinoV2Result
 
 __all__ = [
     "ADM_METRICS",
     "DINOV2_ENV",
-    "FDDinoV2",
     "Metric",
     "compute_fd_dinov2",
     "load_dinov2_extractor",
@@ -91,25 +90,6 @@ def parse_metrics(text: str) -> tuple[Metric, ...]:
     if not out:
         raise ConfigError("--metrics is empty", hint="e.g. --metrics fid,sfid,is,pr,fd_dinov2")
     return tuple(out)
-
-
-@dataclass(frozen=True, slots=True)
-class FDDinoV2:
-    """One FD-DINOv2 value and what produced it (the eval record's ``fd_dinov2``)."""
-
-    value: float
-    weights_path: str
-    weights_sha256: str
-    weights_status: str  # the manifest check: "ok", "unverified", "not in manifest"
-    extractor_id: str
-    resize: str
-    num_samples: int
-    num_ref: int
-    ref_source: str  # "images of <path>" or "stats in <pkl>"
-    ref_sha256: str
-    samples_cached: bool = False
-    ref_cached: bool = False
-    seconds: float = 0.0
 
 
 def resolve_dinov2_path(
@@ -212,7 +192,7 @@ def compute_fd_dinov2(
     batch_size: int = 64,
     cache_dir: Path | None = None,
     extractor: DinoV2Extractor | None = None,
-) -> FDDinoV2:
+) -> FDDinoV2Result:
     """FD-DINOv2 of the first `num` images of `samples` against `ref`.
 
     Args:
@@ -232,7 +212,7 @@ def compute_fd_dinov2(
     ref_stats, num_ref, source, ref_sha, ref_hit = reference_dinov2_stats(extractor, ref, cache_dir)
     features, hit = _cached_features(extractor, samples, file_sha256(samples), num, cache_dir)
     value = frechet_distance(FeatureMoments.of(features).to_stats(), ref_stats)
-    return FDDinoV2(
+    return FDDinoV2Result(
         value=value,
         weights_path=str(weights[0]),
         weights_sha256=extractor.weights_sha256,
