@@ -138,3 +138,36 @@ def test_eval_cli_all_metrics_records_fd_dinov2(tiny):
     )  # fmt: skip
     assert bad.exit_code == 3 and "fetch dinov2" in bad.output
     assert not (root / "bad.json").exists()
+
+
+def _manifest(tmp_path, monkeypatch, sha256: str):
+    body = (
+        f'[dinov2]\nfilename = "w.pth"\nurl = "{(tmp_path / "absent.pth").as_uri()}"\n'
+        f'sha256 = "{sha256}"\nsize = 0\nstatus = "{"verified" if sha256 else "unverified"}"\n'
+        'source = "test"\nkind = "weights"\n'
+    )
+    (tmp_path / "manifest.toml").write_text(body)
+    monkeypatch.setenv("FCDMBENCH_MANIFEST", str(tmp_path / "manifest.toml"))
+    monkeypatch.setenv("FCDMBENCH_REFERENCE_DIR", str(tmp_path / "ref"))
+    monkeypatch.delenv("FCDMBENCH_DINOV2", raising=False)
+
+
+def test_fetch_dinov2_offline_names_url_and_path(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from fcdmbench.cli.main import app
+
+    _manifest(tmp_path, monkeypatch, "")
+    out = CliRunner().invoke(app, ["reference", "fetch", "dinov2"])
+    assert out.exit_code == 3
+    assert "absent.pth" in out.output and str(tmp_path / "ref" / "w.pth") in out.output
+    assert not (tmp_path / "ref" / "w.pth").exists()
+
+
+def test_weights_with_a_wrong_sha256_are_refused(tmp_path, monkeypatch):
+    _manifest(tmp_path, monkeypatch, "0" * 64)
+    (tmp_path / "ref").mkdir()
+    (tmp_path / "ref" / "w.pth").write_bytes(b"tampered")
+    with pytest.raises(ReferenceBatchError, match="sha256") as info:
+        fd_dinov2.resolve_dinov2_path(None)
+    assert "fetch dinov2" in info.value.hint
