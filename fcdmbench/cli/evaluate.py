@@ -215,6 +215,12 @@ def eval_command(
         dinov2_ref=dinov2_ref,
     )
     record_path = json_path or samples.with_name(samples.stem + ".eval.json")
+    if not any(m.is_adm for m in config.metrics):  # FD-DINOv2 alone: no Inception, no TF
+        from fcdmbench.evaluation.fd_eval import evaluate_fd_dinov2_only, preflight_fd_only
+
+        preflight_fd_only(config, outputs=[record_path])
+        _write_and_show(evaluate_fd_dinov2_only(config), record_path)
+        return
     preflight_eval(config, outputs=[record_path])  # all problems at once, before any hashing
 
     with Progress(
@@ -243,6 +249,10 @@ def _write_and_show(record, path: Path) -> None:
     from fcdmbench.records import write_record
 
     write_record(path, record)
+    if record.fid is None and record.fd_dinov2 is not None:  # FD-DINOv2 alone
+        _show_fd_dinov2(record)
+        stderr.print(f"record: {path}")
+        return
     table = Table(
         title=f"ADM metrics, {record.num_samples:,} samples vs {record.num_ref:,} reference"
         + (f" ({record.model})" if record.model else "")

@@ -171,3 +171,34 @@ def test_weights_with_a_wrong_sha256_are_refused(tmp_path, monkeypatch):
     with pytest.raises(ReferenceBatchError, match="sha256") as info:
         fd_dinov2.resolve_dinov2_path(None)
     assert "fetch dinov2" in info.value.hint
+
+
+def test_eval_cli_fd_dinov2_alone_needs_no_inception(tiny, monkeypatch):
+    from typer.testing import CliRunner
+
+    from fcdmbench.cli.main import app
+
+    root, weights = tiny
+    monkeypatch.setenv("FCDMBENCH_INCEPTION", str(root / "no-such-graph.pb"))
+    args = ["eval", str(root / "samples.npz"), "--ref", str(root / "ref.npz"), "--num", "9"]
+    out = CliRunner().invoke(
+        app,
+        [*args, "--metrics", "fd_dinov2", "--dinov2", str(weights), "--json", str(root / "r.json")],
+        env={"FCDMBENCH_CACHE": str(root / "cache")},
+    )
+    assert out.exit_code == 0, out.output
+    record = json.loads((root / "r.json").read_text())
+    assert record["fid"] is None and record["inception"]["path"] == "not used"
+    assert record["mode"]["adm_exact"] is False and record["metrics_requested"] == ["fd_dinov2"]
+    want = compute_fd_dinov2(
+        root / "samples.npz", 9, root / "ref.npz", (weights, "x"), cache_dir=root / "other"
+    )
+    assert record["fd_dinov2"]["value"] == want.value and "FD-DINOv2" in out.output
+    one = CliRunner().invoke(
+        app,
+        [*args[:-1], "1", "--metrics", "fd_dinov2", "--dinov2", str(weights), "--json",
+         str(root / "one.json")],
+        env={"FCDMBENCH_CACHE": str(root / "cache")},
+    )  # fmt: skip
+    assert one.exit_code == 3 and "at least 2" in one.output
+    assert not (root / "one.json").exists()
