@@ -245,6 +245,7 @@ class EvalRecord(Record):
     # FD-DINOv2 (issue 32): None when not requested (every record written before it).
     fd_dinov2: FDDinoV2Result | None = None
     metrics_requested: tuple[str, ...] = ("fid", "sfid", "is", "pr")
+    notes: tuple[str, ...] = ()  # e.g. what a one-pass `sample --eval` could not compute
 
     @property
     def cfg_scale(self) -> float | None:
