@@ -169,7 +169,9 @@ def eval_command(
         ),
     ] = None,
 ) -> None:
-    """Compute FID, sFID, IS, precision and recall as ADM does (and FD-DINOv2 on request).
+    """Compute FID, sFID, IS, precision and recall as ADM does.
+
+    With --metrics all (or fd_dinov2) it also computes FD-DINOv2 (DINOv2 ViT-L/14, as EDM2).
 
     Offline, it names every missing reference file and where to place it, in one run; the
     result is written as a record (default: SAMPLES.eval.json).
