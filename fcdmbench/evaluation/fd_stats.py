@@ -77,8 +77,10 @@ class FeatureMoments:
         packed = torch.from_numpy(
             np.concatenate(([float(self.count)], self.total, self.outer.ravel()))
         )
+        if dist.get_backend() == "nccl":  # NCCL reduces CUDA tensors only
+            packed = packed.cuda()
         dist.all_reduce(packed)
-        flat = packed.numpy()
+        flat = packed.cpu().numpy()
         dim = len(self.total)
         return FeatureMoments(
             int(round(flat[0])), flat[1 : dim + 1], flat[dim + 1 :].reshape(dim, dim)
