@@ -13,7 +13,7 @@ resize of the uint8 images to 224x224, either with PIL (``pil``: what layer6ai-l
 ``interpolate`` (``torch``: fast, edm2's default); then ``/255`` and ImageNet mean/std.
 
 timm's ViT was the first choice for the network, but timm 1.x imports torchvision at import time
-and needs a torchvision build matching torch; a plain module of ~80 lines avoids that
+and needs a torchvision build matching torch; this plain-torch module avoids that
 dependency, and the parity test (tests/evaluation/test_dinov2.py) checks it against upstream.
 """
 
