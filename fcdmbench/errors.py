@@ -90,7 +90,7 @@ def require(module: str, extra: str, purpose: str):
     """Import an optional dependency or raise `MissingExtraError` naming the extra to install.
 
     Example:
-        tf = require("tensorflow", "eval-cpu", "the ADM Inception graph")
+        tf = require("tensorflow", "eval-tf-cpu", "the ADM Inception graph")
     """
 
     try:

@@ -104,6 +104,7 @@ def test_every_kind_is_registered():
         "throughput",
         "baseline",
         "eval",
+        "cross-check",
         "sample",
         "spectral",
         "roofline",
@@ -113,7 +114,7 @@ def test_every_kind_is_registered():
         "report",
     }
     versions = {kind: cls.version() for kind, cls in RECORD_TYPES.items()}
-    assert versions == {**dict.fromkeys(RECORD_TYPES, 2), "eval": 3}
+    assert versions == {**dict.fromkeys(RECORD_TYPES, 2), "eval": 3, "cross-check": 1}
     assert all(cls.SCHEMA == f"fcdmbench.{k}/{versions[k]}" for k, cls in RECORD_TYPES.items())
 
 

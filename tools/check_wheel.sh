@@ -59,7 +59,7 @@ if [ "$REUSE" = 1 ]; then
 else
   step "install torch (CPU)" 0 "torch" "$VPY" -m pip install torch==2.13.0 \
     --index-url https://download.pytorch.org/whl/cpu
-  step "install wheel" 0 "Successfully installed" "$VPY" -m pip install "$WHEEL[eval-cpu]"
+  step "install wheel" 0 "Successfully installed" "$VPY" -m pip install "$WHEEL[eval-tf-cpu]"
 fi
 
 mkdir "$TMP/work" "$TMP/refs"

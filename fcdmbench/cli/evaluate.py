@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from fcdmbench.errors import ConfigError
+from fcdmbench.errors import CheckFailedError, ConfigError
+from fcdmbench.evaluation.backends import EvalDevice, InceptionBackend
 
 
 def register(app: typer.Typer) -> None:
@@ -45,7 +46,8 @@ def eval_command(
         ),
     ] = "imagenet256",
     num: Annotated[
-        int, typer.Option("--num", min=1, help="Images to evaluate (first N).")
+        int,
+        typer.Option("--num", "-n", min=1, help="Images to evaluate (first N; -n under torchrun)."),
     ] = 50_000,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Inception batch.")] = 64,
     json_path: Annotated[
@@ -132,6 +134,32 @@ def eval_command(
             "TensorFlow graph (the reference; slower). torch: GPU float16, labelled, not exact.",
         ),
     ] = "adm",
+    backend: Annotated[
+        InceptionBackend,
+        typer.Option(
+            "--backend",
+            help="torch: ADM's graph file run by fcdmbench's PyTorch interpreter (default; no "
+            "TensorFlow). tensorflow: the graph in TensorFlow, as ADM runs it (extra eval-tf). "
+            "Recorded.",
+        ),
+    ] = InceptionBackend.TORCH,
+    device: Annotated[
+        EvalDevice,
+        typer.Option(
+            "--device",
+            help="Where the torch backend runs (cuda: TF32 off, deterministic kernels). Under "
+            "torchrun each rank extracts its share.",
+        ),
+    ] = EvalDevice.CPU,
+    cross_check: Annotated[
+        bool,
+        typer.Option(
+            "--cross-check",
+            help="Run both backends on the first 1,000 images and print how far apart their "
+            "features and metrics are (needs TensorFlow; computes no reference metrics). "
+            "Record: SAMPLES.cross-check.json or --json.",
+        ),
+    ] = False,
     metrics: Annotated[
         str,
         typer.Option(
@@ -179,6 +207,9 @@ def eval_command(
     Example: fcdmbench eval samples.npz --ref imagenet256 --meta steps=250,cfg=1.5
     Example: fcdmbench eval samples.npz --metrics all --dinov2 dinov2_vitl14_pretrain.pth
     """
+    if cross_check:
+        _cross_check(samples, inception, reference_dir, cache_dir, batch_size, device, json_path)
+        return
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from fcdmbench.cli.output import stderr
@@ -191,7 +222,7 @@ def eval_command(
     from fcdmbench.preflight import preflight_eval
 
     try:
-        sqrtm_method, backend = SqrtmMethod(sqrtm), DistanceBackend(distance)
+        sqrtm_method, distance_kernel = SqrtmMethod(sqrtm), DistanceBackend(distance)
         resize = ResizeMode(dinov2_resize)
     except ValueError as exc:
         hint = "--sqrtm adm|eigh, --distance adm|adm-graph|torch, --dinov2-resize torch|pil"
@@ -203,7 +234,7 @@ def eval_command(
         allow_fewer=allow_fewer,
         batch_size=batch_size,
         sqrtm=sqrtm_method,
-        distance=backend,
+        distance=distance_kernel,
         inception_path=inception,
         reference_dir=reference_dir,
         cache_dir=cache_dir,
@@ -211,6 +242,8 @@ def eval_command(
         model=model,
         training_steps=training_steps,
         meta=parse_meta(meta),
+        backend=backend,
+        device=device,
         metrics=parse_metrics(metrics),
         dinov2_path=dinov2,
         dinov2_resize=resize,
@@ -233,15 +266,86 @@ def eval_command(
         console=stderr,
         transient=True,
     ) as progress:
-        tasks: dict[str, int] = {}
+        record = evaluate(config, on_progress=_progress_fn(progress))
+    if record is not None:  # None: a torchrun rank other than 0, whose share rank 0 gathered
+        _write_and_show(record, record_path)
 
-        def on_progress(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = progress.add_task(stage, total=total)
-            progress.update(tasks[stage], completed=done, total=total)
 
-        record = evaluate(config, on_progress=on_progress)
-    _write_and_show(record, record_path)
+def _progress_fn(progress):
+    """``(stage, done, total)`` -> one bar per stage; nothing on torchrun ranks other than 0."""
+    import os
+
+    if os.environ.get("RANK", "0") != "0":
+        return None
+    tasks: dict[str, int] = {}
+
+    def on_progress(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = progress.add_task(stage, total=total)
+        progress.update(tasks[stage], completed=done, total=total)
+
+    return on_progress
+
+
+def _cross_check(samples, inception, reference_dir, cache_dir, batch_size, device, json_path):
+    """``eval --cross-check``: both backends on the first images, differences printed."""
+    from rich.progress import Progress
+
+    from fcdmbench.cli.output import stderr
+    from fcdmbench.evaluation.cross_check import cross_check
+    from fcdmbench.preflight import preflight_cross_check
+
+    record_path = json_path or samples.with_name(samples.stem + ".cross-check.json")
+    graph = preflight_cross_check(
+        samples, inception, reference_dir, cache_dir, device, outputs=[record_path]
+    )
+    with Progress(console=stderr, transient=True) as progress:
+        record = cross_check(
+            samples,
+            graph,
+            batch_size=batch_size,
+            device=device,
+            on_progress=_progress_fn(progress),
+        )
+    _show_cross_check(record, record_path)
+
+
+def _show_cross_check(record, path: Path) -> None:
+    from rich.table import Table
+
+    from fcdmbench.cli.output import print_table, stderr
+    from fcdmbench.records import write_record
+
+    write_record(path, record)
+    table = Table(title=f"torch vs tensorflow backend, {record.num_images:,} images")
+    for column in ("output / metric", "torch", "tensorflow", "max abs diff", "rel diff", "ok"):
+        table.add_column(column, justify="right")
+    for out in record.outputs:
+        table.add_row(out.name, "", "", f"{out.max_abs:.3g}", f"{out.max_rel:.3g}", _ok(out))
+    for m in record.metrics:
+        diff = abs(m.torch - m.tensorflow)
+        table.add_row(
+            m.name,
+            f"{m.torch:.6f}",
+            f"{m.tensorflow:.6f}",
+            f"{diff:.3g}",
+            f"{m.rel_diff:.3g}",
+            _ok(m),
+        )
+    print_table(table)
+    stderr.print(f"record: {path}")
+    if not record.agrees:
+        raise CheckFailedError(
+            "the torch and tensorflow backends differ beyond the validated tolerances (rows "
+            "marked NO above)",
+            hint="please report it with the record file; evaluate with --backend tensorflow "
+            "meanwhile",
+        )
+    stderr.print("the backends agree within the validated tolerances (docs/evaluation.md)")
+
+
+def _ok(row) -> str:
+    return "yes" if row.within else f"NO (tol {row.tolerance:g})"
 
 
 def _write_and_show(record, path: Path) -> None:

@@ -18,8 +18,9 @@ AttentionKernel = Annotated[
     typer.Option(
         "--attention-kernel",
         help="sdpa: PyTorch SDPA's backend per dtype (fp32: memory-efficient, 3xTF32); flash2: "
-        "FlashAttention-2 (16-bit, fp32 inputs cast in and out); unfused: math path op by op "
-        "(docs/perfmodel.md).",
+        "FlashAttention-2 (16-bit, fp32 inputs cast in and out); sdpa-math: SDPA's math path op "
+        "by op (upcasts 16-bit inputs to fp32); unfused: q @ k^T -> softmax -> @ v written by "
+        "hand (autocast: 16-bit matmuls) (docs/perfmodel.md).",
     ),
 ]
 LinearAttentionKernel = Annotated[
@@ -101,7 +102,17 @@ def roofline_command(
         bool, typer.Option("--list-devices", help="Print the device table with sources and exit.")
     ] = False,
     mode: Annotated[Mode, typer.Option(help="infer: images/s; train: steps/s (DDP).")] = Mode.INFER,
-    gpus: Annotated[int, typer.Option(min=1, help="train: GPUs sharing --batch.")] = 1,
+    gpus: Annotated[
+        int, typer.Option(min=1, help="train: GPUs per node sharing --batch (DGX/HGX: up to 8).")
+    ] = 1,
+    nodes: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="train: nodes of --gpus GPUs each; the all-reduce crosses the DGX system's "
+            "inter-node fabric (A100: 8x HDR 200 Gb/s; H100/H200: 8x NDR 400 Gb/s).",
+        ),
+    ] = 1,
     grad_checkpointing: Annotated[
         bool, typer.Option("--grad-checkpointing", help="train: checkpoint every block.")
     ] = False,
@@ -117,16 +128,20 @@ def roofline_command(
 
     --mode train: the bound of optimizer steps/s of one data-parallel training step (forward,
     backward with checkpointing's recomputation, AdamW, EMA, DDP copies, the gradient
-    all-reduce over NVLink or PCIe); --batch is then the global batch.
+    all-reduce over NVLink or PCIe, and between --nodes over InfiniBand); --batch is then the
+    global batch.
 
     Training: fcdmbench roofline -m fcdm-xl --mode train --gpu rtx-4090 --gpus 4 --batch 256
     --grad-checkpointing
+
+    Four DGX A100 nodes: fcdmbench roofline -m dico-xl --mode train --gpu a100-80gb-sxm
+    --nodes 4 --gpus 8 --batch 256
     """
     if list_devices:
         _print_devices()
         return
     batch = batch or (256 if mode is Mode.TRAIN else 64)
-    train = _TrainOptions(mode, gpus, batch, grad_checkpointing, ema)
+    train = _TrainOptions(mode, gpus, batch, grad_checkpointing, ema, nodes)
     if records is None:
         default = Path("reports/throughput")
         records = [default] if default.is_dir() else []
@@ -179,26 +194,29 @@ class _TrainOptions:
     batch: int
     grad_checkpointing: bool
     ema: bool
+    nodes: int = 1
 
     def check(self, pf, device, plot) -> None:
         from fcdmbench.errors import ConfigError
-        from fcdmbench.profiling.train_roofline import interconnect
+        from fcdmbench.profiling.train_roofline import fabric, interconnect
         from fcdmbench.profiling.workloads import split_batch
 
         if self.mode is Mode.INFER:
-            if self.gpus != 1 or self.grad_checkpointing or not self.ema:
+            if self.gpus != 1 or self.nodes != 1 or self.grad_checkpointing or not self.ema:
                 pf.add(
                     ConfigError(
-                        "--gpus, --grad-checkpointing and --no-ema apply to --mode train",
+                        "--gpus, --nodes, --grad-checkpointing and --no-ema apply to --mode train",
                         hint="add --mode train, or drop them",
                     )
                 )
             return
-        pf.check(split_batch, self.batch, self.gpus)
-        if device is not None and self.gpus > 1:
+        pf.check(split_batch, self.batch, self.gpus * self.nodes)
+        if device is not None and self.nodes > 1 and not device.is_calibrated:
+            pf.check(fabric, device.key)
+        if device is not None and self.gpus * self.nodes > 1:
             if device.is_calibrated:
-                pf.add(ConfigError("--gpu cpu models one process", hint="use --gpus 1"))
-            else:
+                pf.add(ConfigError("--gpu cpu models one process", hint="use --gpus 1 --nodes 1"))
+            elif self.gpus > 1:
                 pf.check(interconnect, device.key, self.gpus)
         if plot is not None:
             pf.add(ConfigError("--plot is for --mode infer", hint="drop --plot in train mode"))
@@ -261,7 +279,7 @@ def _preflight(
             pf.add(
                 ConfigError(
                     "FlashAttention-2 and flash-linear-attention run on CUDA GPUs only",
-                    hint="on --gpu cpu use --attention-kernel sdpa|unfused and "
+                    hint="on --gpu cpu use --attention-kernel sdpa|sdpa-math|unfused and "
                     "--linear-attention-kernel torch",
                 )
             )
@@ -294,6 +312,7 @@ def _train(
         precision=precision,
         batch=batch,
         gpus=options.gpus,
+        nodes=options.nodes,
         resolution=resolution,
         grad_checkpointing=options.grad_checkpointing,
         kernels=kernels,
@@ -318,10 +337,14 @@ def _print_train(record, top: int) -> None:
 
     config = record.config
     _print_device(record)
-    rows = config.batch // config.gpus
+    world = config.gpus * config.nodes
+    rows = config.batch // world
+    where = f"{config.gpus} GPU(s)"
+    if config.nodes > 1:
+        where = f"{config.nodes} nodes x {config.gpus} GPU(s)"
     title = (
-        f"training step, {config.precision}: global batch {config.batch} over {config.gpus} "
-        f"GPU(s) ({rows} rows each), {config.resolution} px"
+        f"training step, {config.precision}: global batch {config.batch} over {where} "
+        f"({rows} rows each), {config.resolution} px"
     )
     table = Table(title=title)
     headers = ("model", "checkpoint", "bound\nsteps/s", "img/s", "ms/step", "serial\nsteps/s")
@@ -348,12 +371,7 @@ def _print_train(record, top: int) -> None:
     _print_phases(record)
     for r, published in rows:
         if r.allreduce is not None:
-            a = r.allreduce
-            stdout.print(
-                f"{r.display_name} all-reduce: ring over {a.gpus} GPUs, "
-                f"{a.wire_bytes / 1e9:.2f} GB sent per GPU over {a.link} at {a.link_gbs:g} GB/s "
-                f"per direction: {a.time_s * 1e3:.1f} ms, overlapped with backward ({a.source})"
-            )
+            _print_allreduce(r)
         if r.checkpointing != "off":
             stdout.print(f"{r.display_name} checkpointing: {r.checkpointing}")
         for row in published:
@@ -366,6 +384,30 @@ def _print_train(record, top: int) -> None:
         if top:
             _print_ops(f"{r.display_name}: top operators of the step", r, top)
     stdout.print("assumptions: " + "; ".join(record.assumptions) + ".")
+
+
+def _print_allreduce(r) -> None:
+    """The all-reduce's arithmetic, and the serial bound beside the overlapped one."""
+    a = r.allreduce
+    if a.nodes <= 1:
+        stdout.print(
+            f"{r.display_name} all-reduce: ring over {a.gpus} GPUs, "
+            f"{a.wire_bytes / 1e9:.2f} GB sent per GPU over {a.link} at {a.link_gbs:g} GB/s "
+            f"per direction: {a.time_s * 1e3:.1f} ms ({a.source})"
+        )
+    else:
+        stdout.print(
+            f"{r.display_name} all-reduce over {a.nodes} nodes x {a.gpus_per_node} GPUs: "
+            f"{a.algorithm} {a.time_s * 1e3:.1f} ms (NCCL ring over all {a.gpus} GPUs "
+            f"{a.ring_s * 1e3:.1f} ms; hierarchical: in the node {a.intra_s * 1e3:.1f} ms over "
+            f"{a.link} at {a.link_gbs:g} GB/s, between nodes {a.inter_s * 1e3:.1f} ms over "
+            f"{a.fabric} at {a.fabric_gbs:g} GB/s per GPU, pipelined "
+            f"{a.hierarchical_s * 1e3:.1f} ms) ({a.source}; {a.fabric_source})"
+        )
+    stdout.print(
+        f"{r.display_name} bound: {r.steps_per_s:.3f} steps/s with the all-reduce hidden under "
+        f"backward, {r.serial_steps_per_s:.3f} steps/s serial (all-reduce after backward)"
+    )
 
 
 def _print_phases(record) -> None:
@@ -513,6 +555,7 @@ def _print_devices() -> None:
         "GB/s",
         "NVLink GB/s/dir",
         "PCIe GB/s/dir",
+        "fabric GB/s/dir/GPU",
         "source",
         "checked",
     ):
@@ -527,6 +570,7 @@ def _print_devices() -> None:
             fmt(d.bandwidth_gbs, 0),
             "none" if nvlink and not nvlink.value else fmt(nvlink and nvlink.value, 1),
             fmt(d.pcie_figure and d.pcie_figure.value, 1),
+            fmt(d.fabric_figure and d.fabric_figure.value, 1),
             d.source,
             d.checked,
         )

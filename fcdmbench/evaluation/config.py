@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from fcdmbench.errors import ConfigError, UnknownModelError
+from fcdmbench.evaluation.backends import EvalDevice, InceptionBackend
 from fcdmbench.evaluation.dinov2 import ResizeMode
 from fcdmbench.evaluation.distance import DistanceBackend
 from fcdmbench.evaluation.fd_dinov2 import ADM_METRICS, Metric
@@ -27,6 +28,8 @@ class EvalConfig:
         training_steps: training iterations of the checkpoint (puts the result in the report's
             row for that many steps).
         meta: settings given by the user (``--meta steps=250,cfg=1.5``), recorded as given.
+        backend: the engine that runs ADM's Inception graph (`InceptionBackend`).
+        device: where the torch backend runs.
     """
 
     samples: Path
@@ -45,6 +48,8 @@ class EvalConfig:
     model: str | None = None
     training_steps: int | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    backend: InceptionBackend = InceptionBackend.TORCH
+    device: EvalDevice = EvalDevice.CPU
     # FD-DINOv2 (issue 32; docs/evaluation.md "FD-DINOv2"): which metrics, the weights (None:
     # $FCDMBENCH_DINOV2 or the manifest), the resize, and an optional reference for it alone
     # (an edm2 .pkl or an npz; None: the images of `ref`).
@@ -61,10 +66,15 @@ class EvalConfig:
         for name in ("num", "batch_size", "split_size", "k"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not isinstance(self.sqrtm, SqrtmMethod) or not isinstance(
-            self.distance, DistanceBackend
+        for name, kind in (
+            ("sqrtm", SqrtmMethod),
+            ("distance", DistanceBackend),
+            ("backend", InceptionBackend),
+            ("device", EvalDevice),
         ):
-            raise ConfigError("sqrtm and distance must be SqrtmMethod / DistanceBackend members")
+            if not isinstance(getattr(self, name), kind):
+                value = getattr(self, name)
+                raise ConfigError(f"{name} must be a {kind.__name__} member, not {value!r}")
 
 
 def canonical_model(name: Any, what: str) -> str:

@@ -5,23 +5,26 @@ blocks cast to float16 and every operation in float16; if any value of the block
 (float16 overflows above 65504) the whole block is recomputed from the float32 inputs. Three
 kernels, chosen by `DistanceBackend`:
 
-- ``adm`` (default, ADM-exact): the float16 cast, the squared norms and the ``MatMul`` run in
-  TensorFlow as the very ops of ADM's graph on the same block shapes; the element-wise rest
-  (``2 p``, ``|u|^2 - 2p``, ``+ |v|^2``, ``max(., 0)``) runs in torch, in place, in float16.
-  Each of those is one IEEE float16 operation, correctly rounded in both libraries (each
-  computes in float32 and rounds once, which is exact for a single add, subtract or multiply of
-  float16 values), so the values are the same bits; the block stays float16 (half the memory;
-  converting to float32 is exact and is left to the comparisons). Any block with a non-finite
-  norm, product or distance is handed whole to ``adm-graph``, so ADM's overflow fallback is
-  reproduced by ADM's own ops. Tested equal to ``adm-graph``, overflow blocks included
-  (tests/evaluation/test_distance.py). `SplitADMKernel.pair` also shares one product between
-  the blocks ``(i, j)`` and ``(j, i)`` of the radii where a bit-for-bit check allows it; speed
-  figures in docs/evaluation.md.
+- ``adm`` (default, ADM-exact, torch only: TensorFlow is never imported for a finite block): the
+  float16 cast (round to nearest even, as TensorFlow's ``Cast``), the squared norms in
+  TensorFlow's CPU summation order (`fcdmbench.evaluation.tf_reduce`, bit for bit), the float16
+  product with torch's CPU kernel (the oneDNN float16 GEMM, which gave TensorFlow's ``MatMul``
+  bits at every shape measured; one-row blocks use a contiguous ``V^T`` and one-column blocks
+  ``torch.mv``, which match TensorFlow's matrix-vector kernels), and the element-wise rest in
+  place in float16 (each op one correctly rounded IEEE float16 operation in both libraries).
+  Blocks with a non-finite norm, product or distance are recomputed in float32 as ADM does:
+  by ADM's own graph where TensorFlow is installed, else in torch float32 with a warning (torch's
+  float32 product is not TensorFlow's bit for bit; `TorchADMKernel.inexact_blocks` counts them).
+  `TorchADMKernel.pair` shares one product between the blocks ``(i, j)`` and ``(j, i)`` of the
+  radii where a bit-for-bit check allows it. Agreement table and speed: docs/evaluation.md.
 - ``adm-graph``: ADM's whole block graph run by TensorFlow, float32 out: the reference the
-  ``adm`` kernel is tested against, and its fallback.
+  ``adm`` kernel is tested against (tests/evaluation/test_distance.py).
 - ``torch``: the same formula in torch, float16 on CUDA with the same per-block float32
-  fallback, float32 on CPU. Faster on a GPU; its deviation from ``adm`` is measured by
-  ``benchmarks/bench_eval_metrics.py`` and is a few samples at most, never zero by guarantee.
+  fallback, float32 on CPU. Not ADM-exact.
+
+`DistanceBackend.adm_exact` is true for ``adm`` only where torch runs float16 products with
+oneDNN's float16 kernel (CPUs with AVX512-FP16 or AMX-FP16), the configuration in which its
+products were measured equal to TensorFlow's; elsewhere use ``adm-graph``.
 
 Every kernel returns a numpy ``(m, n)`` array of float16 or float32 values. TensorFlow is
 imported lazily here and in `inception.py` only.
@@ -30,15 +33,25 @@ imported lazily here and in `inception.py` only.
 from __future__ import annotations
 
 import enum
+import importlib.util
+import warnings
 from collections.abc import Callable
 from functools import cache
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from fcdmbench.evaluation.inception import import_tensorflow
+from fcdmbench.evaluation.tf_reduce import tf_square_norms
 
-__all__ = ["DistanceBackend", "DistanceFn", "SplitADMKernel", "get_distance_fn", "mirror_note"]
+__all__ = [
+    "DistanceBackend",
+    "DistanceFn",
+    "SplitADMKernel",
+    "TorchADMKernel",
+    "get_distance_fn",
+    "mirror_note",
+    "torch_half_products_measured",
+]
 
 #: ``(U (m, D) float32, V (n, D) float32) -> (m, n)`` squared distances, float16 or float32.
 DistanceFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -52,38 +65,71 @@ class DistanceBackend(enum.Enum):
     TORCH = "torch"
 
     @property
+    def needs_tensorflow(self) -> bool:
+        """Whether this kernel cannot run without TensorFlow (``adm`` uses it, where installed,
+        only for ADM's float32 fallback of overflowing blocks)."""
+        return self is DistanceBackend.ADM_GRAPH
+
+    @property
     def adm_exact(self) -> bool:
-        """Whether this kernel reproduces ADM's distances bit for bit."""
-        return self is not DistanceBackend.TORCH
+        """Whether this kernel reproduces ADM's distances bit for bit on this machine."""
+        if self is DistanceBackend.ADM:
+            return torch_half_products_measured()
+        return self is DistanceBackend.ADM_GRAPH
+
+
+@cache
+def torch_half_products_measured() -> bool:
+    """Whether torch's CPU float16 products run on oneDNN's float16 GEMM here.
+
+    That is the configuration in which they were measured equal to TensorFlow's ``MatMul``
+    (docs/evaluation.md); on other CPUs torch falls back to its own kernel, never compared.
+    """
+    import torch
+
+    return bool(
+        torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_fp16_supported()
+    )
 
 
 #: ``(rows, cols, dim) -> True`` when ``V U^T`` equalled ``(U V^T)^T`` bit for bit: a property of
-#: the ``MatMul`` kernel, so one verdict per shape serves every evaluation in the process.
+#: the product kernel, so one verdict per shape serves every evaluation in the process.
 _MIRROR_VERDICTS: dict[tuple[int, int, int], bool] = {}
 
 
 def get_distance_fn(backend: DistanceBackend, device: str | None = None) -> DistanceFn:
-    """A distance kernel for one evaluation (`device` applies to ``torch`` only).
+    """A distance kernel for one evaluation.
 
-    Each call returns a new ``adm`` kernel, whose `mirror_note` reports only its own blocks; the
-    mirror verdicts and the traced TensorFlow functions are shared by the whole process.
+    `device` applies to ``torch`` (default: CUDA if available) and ``adm`` (default: CPU, the
+    measured ADM-exact path; ``"cuda"`` runs the float16 products on tensor cores, not proven
+    exact). Each call returns a new ``adm`` kernel, whose `mirror_note` reports only its own
+    blocks; mirror verdicts (per device) and traced TensorFlow functions are shared.
 
     Raises:
-        MissingExtraError: ``adm`` or ``adm-graph`` without TensorFlow installed.
+        MissingExtraError: ``adm-graph`` without TensorFlow installed.
     """
     if backend is DistanceBackend.ADM:
-        return SplitADMKernel(_MIRROR_VERDICTS)
+        dev = device or "cpu"
+        shared = _MIRROR_VERDICTS if dev == "cpu" else _device_verdicts(dev)
+        return TorchADMKernel(shared, device=dev)
     if backend is DistanceBackend.ADM_GRAPH:
         return _adm_graph_kernel()
     return _torch_kernel(device)
 
 
+@cache
+def _device_verdicts(device: str) -> dict[tuple[int, int, int], bool]:
+    return {}
+
+
 def mirror_note(distance_fn: DistanceFn) -> str:
     """Which block shapes `distance_fn` computed once for both orders ("not used": none)."""
-    return distance_fn.mirror_note() if isinstance(distance_fn, SplitADMKernel) else "not used"
+    return distance_fn.mirror_note() if isinstance(distance_fn, TorchADMKernel) else "not used"
 
 
 def _tf():
+    from fcdmbench.evaluation.inception import import_tensorflow
+
     return import_tensorflow("ADM's float16 precision/recall distances")
 
 
@@ -113,43 +159,33 @@ def _adm_graph_kernel() -> DistanceFn:
     return run
 
 
-@cache
-def _adm_ops() -> tuple[Any, Any]:
-    """ADM's float16 cast with squared norms, and its ``MatMul``, as traced TensorFlow functions."""
-    tf = _tf()
-    spec = tf.TensorSpec([None, None], tf.float32)
-    half_spec = tf.TensorSpec([None, None], tf.float16)
-
-    @tf.function(input_signature=[spec])
-    def half_and_norm(x):
-        half = tf.cast(x, tf.float16)
-        return half, tf.reduce_sum(tf.square(half), 1)
-
-    @tf.function(input_signature=[half_spec, half_spec])
-    def product(u, v):
-        return tf.matmul(u, v, False, True)
-
-    return half_and_norm, product
-
-
-class SplitADMKernel:
-    """ADM's block as TensorFlow's cast, norms and ``MatMul`` plus torch float16 element-wise ops.
+class TorchADMKernel:
+    """ADM's float16 block in torch alone: TensorFlow's cast, norms, product and rounding.
 
     `pair` returns the blocks ``D(U, V)`` and ``D(V, U)``, which the radii of one set both need.
-    Computing ``V U^T`` as the transpose of ``U V^T`` is exact only if the ``MatMul`` kernel adds
+    Computing ``V U^T`` as the transpose of ``U V^T`` is exact only if the product kernel adds
     each dot product in the same order whichever operand comes first; that is true of the
     kernels seen here for blocks of two or more rows and columns and false for one-row blocks
     (docs/evaluation.md), and nothing guarantees it elsewhere. So the first pair of each shape
     computes both products and compares them bit for bit; the transpose is reused for later
     pairs of that shape only if they were equal. `mirror_checks` holds each verdict (pass a
-    shared dict to keep them across kernels); `shapes_used` the shapes this kernel computed.
+    shared dict to keep them across kernels); `shapes_used` the shapes this kernel computed;
+    `fallback_blocks` the blocks recomputed in float32, `inexact_blocks` those of them that
+    could not use ADM's graph (TensorFlow not installed).
     """
 
-    def __init__(self, mirror_checks: dict[tuple[int, int, int], bool] | None = None) -> None:
-        self._graph = _adm_graph_kernel()
-        self._half_and_norm, self._product = _adm_ops()
+    def __init__(
+        self,
+        mirror_checks: dict[tuple[int, int, int], bool] | None = None,
+        device: str = "cpu",
+    ) -> None:
+        import torch
+
+        self.device = torch.device(device)
         self.mirror_checks = {} if mirror_checks is None else mirror_checks
         self.shapes_used: set[tuple[int, int, int]] = set()
+        self.fallback_blocks = 0
+        self.inexact_blocks = 0
 
     def mirror_note(self) -> str:
         """``"600x500x2048: bit-equal, reused, ..."`` for the shapes this kernel paired."""
@@ -161,68 +197,127 @@ class SplitADMKernel:
             for (r, c, d), ok in sorted(checks.items())
         )
 
-    def __call__(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-        a, b = self._operand(u), self._operand(v)
-        prod = self._torch_product(a.half, b.half)
-        return self._finish(a, b, prod, _all_finite(prod))
+    def prepare(self, x: np.ndarray) -> _Operand:
+        """One block's float16 cast and norms, to pass instead of `x` to several calls."""
+        return self._operand(x)
 
-    def pair(self, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(self, u: np.ndarray | _Operand, v: np.ndarray | _Operand) -> np.ndarray:
+        a, b = self._operand(u), self._operand(v)
+        prod = self._product(a.half, b.half)
+        return self._finish(a, b, prod, _max_abs(prod))
+
+    def pair(
+        self, u: np.ndarray | _Operand, v: np.ndarray | _Operand
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``(D(U, V), D(V, U))``, ADM-exact, with one product where that was verified exact."""
         import torch
 
         a, b = self._operand(u), self._operand(v)
-        prod = self._torch_product(a.half, b.half)
-        prod_finite = _all_finite(prod)
-        key = (len(u), len(v), a.features.shape[1])
+        prod = self._product(a.half, b.half)
+        prod_max = _max_abs(prod)
+        key = (*a.features.shape[:1], *b.features.shape)
         self.shapes_used.add(key)
         if self.mirror_checks.get(key):
-            prod_t, prod_t_finite = prod.T, prod_finite  # the same values
+            prod_t, prod_t_max = prod.T, prod_max  # the same values
         else:
-            prod_t = self._torch_product(b.half, a.half)
-            prod_t_finite = _all_finite(prod_t)
-            if key not in self.mirror_checks and min(len(u), len(v)) >= 2:
+            prod_t = self._product(b.half, a.half)
+            prod_t_max = _max_abs(prod_t)
+            if key not in self.mirror_checks and min(key[:2]) >= 2:
                 self.mirror_checks[key] = torch.equal(prod_t, prod.T)
         return (
-            self._finish(a, b, prod, prod_finite),
-            self._finish(b, a, prod_t, prod_t_finite),
+            self._finish(a, b, prod, prod_max),
+            self._finish(b, a, prod_t, prod_t_max),
         )
 
-    def _operand(self, x: np.ndarray) -> _Operand:
+    def _operand(self, x: np.ndarray | _Operand) -> _Operand:
         import torch
 
-        features = np.asarray(x, np.float32)
-        half, norm = self._half_and_norm(features)
-        norm = torch.from_numpy(norm.numpy())
-        return _Operand(features, half, norm, _all_finite(norm))
+        if isinstance(x, _Operand):
+            return x
+        features = np.ascontiguousarray(x, np.float32)
+        half = torch.from_numpy(features).to(self.device).half()  # round to nearest even
+        norm = tf_square_norms(half)
+        return _Operand(features, half, norm, _max_abs(norm))
 
-    def _torch_product(self, u16, v16):
+    def _product(self, u16, v16):
+        """``u16 v16^T`` in float16 with the kernel TensorFlow's ``MatMul`` agreed with."""
         import torch
 
-        return torch.from_numpy(self._product(u16, v16).numpy())
+        if self.device.type == "cpu":
+            if len(u16) == 1:
+                return torch.mm(u16, v16.T.contiguous())
+            if len(v16) == 1:
+                return torch.mv(u16, v16[0]).unsqueeze(1)
+        return torch.mm(u16, v16.T)
 
-    def _finish(self, a: _Operand, b: _Operand, prod, prod_finite: bool) -> np.ndarray:
-        """``max(|a|^2 - 2p + |b|^2, 0)`` in float16, one rounding per op, as ADM's graph."""
+    def _finish(self, a: _Operand, b: _Operand, prod, prod_max: float) -> np.ndarray:
+        """``max(|a|^2 - 2p + |b|^2, 0)`` in float16, one rounding per op, as ADM's graph.
+
+        ``2p`` is exact in float16 unless it overflows (``|p| > 32752``), so while it does not,
+        ``|a|^2 + (-2) p`` rounded once (one fused pass) is ADM's ``|a|^2 - 2p``; otherwise the
+        doubled product is formed first, as ADM's graph does (its ``-inf`` clamps to 0). The
+        finiteness of the result is checked only when the bound ``max|a|^2 + 2 max|p| +
+        max|b|^2`` does not rule out an overflow.
+        """
         import torch
 
-        if not (a.norm_finite and b.norm_finite and prod_finite):
-            return self._graph(a.features, b.features)
-        dist = torch.empty(prod.shape, dtype=prod.dtype)  # row-major even for a transpose
-        torch.mul(prod, 2, out=dist)  # the product itself is never written
-        torch.sub(a.norm.unsqueeze(1), dist, out=dist)
+        if max(a.norm_max, b.norm_max, prod_max) == np.inf:
+            return self._fallback(a, b)
+        dist = torch.empty(prod.shape, dtype=prod.dtype, device=prod.device)  # row-major
+        if 2 * prod_max <= _HALF_MAX:
+            torch.add(a.norm.unsqueeze(1), prod, alpha=-2, out=dist)
+        else:
+            torch.mul(prod, 2, out=dist)  # the product itself is never written
+            torch.sub(a.norm.unsqueeze(1), dist, out=dist)
         dist.add_(b.norm.unsqueeze(0))
         dist.clamp_min_(0)
-        if not _all_finite(dist):
-            return self._graph(a.features, b.features)
-        return dist.numpy()
+        bound = a.norm_max + 2 * prod_max + b.norm_max
+        if bound >= _HALF_MAX / 2 and not _all_finite(dist):
+            return self._fallback(a, b)
+        return dist.cpu().numpy()
+
+    def _fallback(self, a: _Operand, b: _Operand) -> np.ndarray:
+        """ADM's float32 recomputation of a block with a non-finite float16 value."""
+        import torch
+
+        self.fallback_blocks += 1
+        if importlib.util.find_spec("tensorflow") is not None:
+            return _adm_graph_kernel()(a.features, b.features)
+        self.inexact_blocks += 1
+        warnings.warn(
+            "precision/recall: a float16 block overflowed and TensorFlow is not installed; "
+            "recomputing it in torch float32, whose product is not TensorFlow's bit for bit",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+        u, v = torch.from_numpy(a.features), torch.from_numpy(b.features)
+        dist = torch.mm(u, v.T).mul_(-2)
+        dist.add_(tf_square_norms(u).unsqueeze(1)).add_(tf_square_norms(v).unsqueeze(0))
+        return dist.clamp_min_(0).numpy()
+
+
+#: The kernel's previous name (its norms and product ran in TensorFlow then).
+SplitADMKernel = TorchADMKernel
 
 
 class _Operand(NamedTuple):
-    """One side of a block: float32 features, their float16 cast and squared norms (ADM's ops)."""
+    """One side of a block: float32 features, their float16 cast and squared norms."""
 
     features: np.ndarray
-    half: Any  # tf.Tensor, float16
+    half: Any  # torch.Tensor, float16
     norm: Any  # torch.Tensor, float16
-    norm_finite: bool
+    norm_max: float  # inf if any norm is not finite
+
+
+#: The largest finite float16.
+_HALF_MAX = 65504.0
+
+
+def _max_abs(tensor) -> float:
+    """``max |tensor|`` as a float, ``inf`` if any value is inf or NaN (one ``aminmax`` pass)."""
+    low, high = (float(x) for x in tensor.aminmax())
+    out = max(-low, high)
+    return out if out == out else np.inf  # NaN propagates through aminmax
 
 
 def _all_finite(tensor) -> bool:

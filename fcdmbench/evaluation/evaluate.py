@@ -9,6 +9,7 @@ CLI (`fcdmbench eval`) only adapts this.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -18,13 +19,16 @@ from pathlib import Path
 
 import numpy as np
 
+from fcdmbench.distributed import init_distributed
 from fcdmbench.env import collect_env
 from fcdmbench.errors import InputError
+from fcdmbench.evaluation.activations import extract_activations
+from fcdmbench.evaluation.backends import Extractor, graph_record, open_extractor
 from fcdmbench.evaluation.cache import ActivationCache, cache_root
 from fcdmbench.evaluation.config import EvalConfig, canonical_model
 from fcdmbench.evaluation.distance import get_distance_fn, mirror_note
 from fcdmbench.evaluation.fd_dinov2 import compute_fd_dinov2, resolve_dinov2_path
-from fcdmbench.evaluation.inception import InceptionExtractor, resolve_inception_path
+from fcdmbench.evaluation.inception import resolve_inception_path, tensorflow_info
 from fcdmbench.evaluation.metrics import (
     PrecisionRecall,
     SqrtmMethod,
@@ -32,7 +36,7 @@ from fcdmbench.evaluation.metrics import (
     precision_recall,
     probs_to_inception_score,
 )
-from fcdmbench.evaluation.npz import iter_image_batches, read_npz_arrays
+from fcdmbench.evaluation.npz import read_npz_arrays
 from fcdmbench.evaluation.reference import resolve_reference
 from fcdmbench.evaluation.statistics import FIDStats, features_to_stats
 from fcdmbench.files import file_sha256
@@ -42,13 +46,11 @@ from fcdmbench.records import (
     EvalRecord,
     EvalTimings,
     FDDinoV2Result,
-    InceptionGraph,
     ReferenceFile,
     RunInfo,
     SampleRecord,
     SamplerSettings,
     SamplesFile,
-    TensorFlowInfo,
     read_json,
     read_record,
     record_from_json,
@@ -58,7 +60,6 @@ __all__ = ["evaluate", "find_sample_record"]
 
 #: ``(stage, done, total)``; stages: "extract:ref", "extract:sample", "precision_recall".
 ProgressFn = Callable[[str, int, int], None]
-CHUNK_IMAGES = 1024  # images per resumable part file (a multiple of every sane batch size)
 STATS_KEYS = ("mu", "sigma", "mu_s", "sigma_s")
 
 
@@ -66,19 +67,44 @@ def evaluate(
     config: EvalConfig,
     *,
     on_progress: ProgressFn | None = None,
-    extractor: InceptionExtractor | None = None,
-) -> EvalRecord:
+    extractor: Extractor | None = None,
+) -> EvalRecord | None:
+    """ADM's metrics (`_evaluate_adm`) and, when `config.metrics` asks for it, FD-DINOv2
+    (`fcdmbench.evaluation.fd_dinov2`); its weights are found before any other work.
+
+    Returns, raises: as `_evaluate_adm`; also `InputError` for bad DINOv2 weights or reference.
+    """
+    weights = _dinov2_weights(config)  # missing weights fail before any extraction
+    record = _evaluate_adm(config, on_progress=on_progress, extractor=extractor)
+    if record is None:  # a torchrun rank other than 0
+        return None
+    fd = _fd_dinov2(config, record.num_samples, Path(record.reference.path), weights)
+    metrics = tuple(m.value for m in config.metrics)
+    return dataclasses.replace(record, fd_dinov2=fd, metrics_requested=metrics)
+
+
+def _evaluate_adm(
+    config: EvalConfig,
+    *,
+    on_progress: ProgressFn | None = None,
+    extractor: Extractor | None = None,
+) -> EvalRecord | None:
     """Run the evaluation: IS, FID, sFID, precision and recall as ADM computes them.
 
+    Under ``torchrun`` every rank extracts its share of the activations
+    (`fcdmbench.evaluation.activations`) and rank 0 computes the metrics.
+
     Returns:
-        The complete record (metrics, model, sampler settings, environment, run metadata).
+        The complete record (metrics, model, sampler settings, environment, run metadata) on
+        rank 0; None on the other ranks.
 
     Raises:
         ConfigError: `config.model` (or ``meta["model"]``) is not a registered model.
         InputError: bad samples file, 0 images, too few images without `allow_fewer` or fewer
             than k + 1, resolution mismatch.
         ReferenceBatchError: reference batch or graph missing or failing its sha256.
-        MissingExtraError: TensorFlow not installed.
+        MissingExtraError: TensorFlow not installed where the backend or distance needs it.
+        DeviceError: ``--device cuda`` without CUDA.
         PreflightError: several of these at once (`fcdmbench.preflight.preflight_eval`).
     """
     run, timings = RunInfo.current(), {}
@@ -86,7 +112,6 @@ def evaluate(
         # Every check that needs no image data (a --model typo included), all problems at once.
         plan = preflight_eval(config, need_inception=extractor is None)
         record_path, sample_record = find_sample_record(config.samples, config.sample_record)
-    dinov2_weights = _dinov2_weights(config)  # before any work: missing weights fail here
     with _timed(timings, "hash_s"):
         ref_path, ref_check = resolve_reference(config.ref, config.reference_dir, config.cache_dir)
         sample_sha = file_sha256(config.samples)
@@ -99,26 +124,33 @@ def evaluate(
             graph = resolve_inception_path(
                 config.inception_path, config.reference_dir, config.cache_dir
             )
-            extractor = InceptionExtractor(graph, batch_size=config.batch_size)
+            extractor = open_extractor(
+                config.backend, graph, batch_size=config.batch_size, device=config.device
+            )
     with _timed(timings, "extract_s"):
-        root = cache_root(config.cache_dir)
-        ref_cache = ActivationCache(root, ref_sha, extractor.extractor_id)
-        ref_pool, ref_spatial, ref_hit = _activations(
-            extractor, ref_path, plan.reference_images.num, ref_cache, "extract:ref", on_progress
+        dist = init_distributed(config.device.value)
+        sets = [(ref_path, plan.reference_images.num, ref_sha, "extract:ref")]
+        sets.append((config.samples, plan.num, sample_sha, "extract:sample"))
+        (ref, ref_hit), (smp, smp_hit) = (
+            extract_activations(
+                extractor,
+                path,
+                num,
+                ActivationCache(cache_root(config.cache_dir), sha, extractor.extractor_id),
+                dist=dist,
+                stage=stage,
+                on_progress=on_progress,
+            )
+            for path, num, sha, stage in sets
         )
-        smp_cache = ActivationCache(root, sample_sha, extractor.extractor_id)
-        pool, spatial, smp_hit = _activations(
-            extractor, config.samples, plan.num, smp_cache, "extract:sample", on_progress
-        )
+    if dist.rank != 0:
+        return None
+    pool, spatial, ref_pool, ref_spatial = smp["pool"], smp["spatial"], ref["pool"], ref["spatial"]
     metrics = _metrics(
         config, plan, (pool, spatial), (ref_pool, ref_spatial), ref_path, timings, on_progress
     )
     with _timed(timings, "inception_score_s"):
         inception_score = probs_to_inception_score(extractor.pool_to_probs(pool), config.split_size)
-    fd_dinov2 = _fd_dinov2(config, plan.num, ref_path, dinov2_weights)
-    steps = config.training_steps
-    if steps is None and isinstance(config.meta.get("training_steps"), int):
-        steps = config.meta["training_steps"]
     return EvalRecord(
         run=run,
         env=collect_env(_torch_device()),
@@ -144,23 +176,23 @@ def evaluate(
             stats=metrics.ref_stats_source,
             activations_cached=ref_hit,
         ),
-        inception=InceptionGraph(
-            str(extractor.graph_path),
-            extractor.graph_sha256,
-            extractor.extractor_id,
-            extractor.batch_size,
-        ),
+        inception=graph_record(extractor),
         model=model,
         model_source=model_source,
-        training_steps=steps,
+        training_steps=_training_steps(config),
         sampler=sampler,
         meta=dict(config.meta),
         sample_record=None if record_path is None else str(record_path),
         timings_s=EvalTimings(**timings),
-        tensorflow=_tensorflow_info(),
-        fd_dinov2=fd_dinov2,
-        metrics_requested=tuple(m.value for m in config.metrics),
+        tensorflow=tensorflow_info(),
     )
+
+
+def _training_steps(config: EvalConfig) -> int | None:
+    steps = config.training_steps
+    if steps is None and isinstance(config.meta.get("training_steps"), int):
+        steps = config.meta["training_steps"]
+    return steps
 
 
 @contextmanager
@@ -298,51 +330,10 @@ def _model_and_sampler(
     return None, None, sampler
 
 
-def _tensorflow_info() -> TensorFlowInfo | None:
-    """TensorFlow's version and GPUs (Inception runs there), if it was used."""
-    tf = sys.modules.get("tensorflow")
-    if tf is None:
-        return None
-    gpus = tuple(d.name for d in tf.config.list_physical_devices("GPU"))
-    return TensorFlowInfo(tf.__version__, gpus)
-
-
 def _torch_device() -> str:
     """Where torch would run (the environment record's device); torch is not imported for it."""
     torch = sys.modules.get("torch")
     return "cuda" if torch is not None and torch.cuda.is_available() else "cpu"
-
-
-def _activations(
-    extractor: InceptionExtractor,
-    path: Path,
-    num: int,
-    cache: ActivationCache,
-    stage: str,
-    on_progress: ProgressFn | None,
-) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Pool and spatial activations of the first `num` images, and whether they were cached;
-    extracted in resumable chunks of `CHUNK_IMAGES`."""
-    cached = cache.load(num)
-    if cached is not None:
-        return cached["pool"], cached["spatial"], True
-    pools, spatials = [], []
-    for start in range(0, num, CHUNK_IMAGES):
-        stop = min(start + CHUNK_IMAGES, num)
-        part = cache.load_part(start, stop)
-        if part is None:
-            pool, spatial = extractor.extract(
-                iter_image_batches(path, extractor.batch_size, start=start, stop=stop)
-            )
-            part = {"pool": pool, "spatial": spatial}
-            cache.save_part(start, stop, part)
-        pools.append(part["pool"])
-        spatials.append(part["spatial"])
-        if on_progress:
-            on_progress(stage, stop, num)
-    arrays = {"pool": np.concatenate(pools), "spatial": np.concatenate(spatials)}
-    cache.save_final(arrays)
-    return arrays["pool"], arrays["spatial"], False
 
 
 def _dinov2_weights(config: EvalConfig) -> tuple[Path, str] | None:
@@ -365,7 +356,8 @@ def _dinov2_weights(config: EvalConfig) -> tuple[Path, str] | None:
 def _fd_dinov2(
     config: EvalConfig, num: int, ref_path: Path, weights: tuple[Path, str] | None
 ) -> FDDinoV2Result | None:
-    """FD-DINOv2 of the evaluated images when requested (`weights` given), else None."""
+    """FD-DINOv2 of the evaluated images when requested (`weights` given), else None; on
+    rank 0 only under torchrun (the other ranks return before it)."""
     if weights is None:
         return None
     return compute_fd_dinov2(

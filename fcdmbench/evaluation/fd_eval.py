@@ -33,7 +33,7 @@ from fcdmbench.records import (
 
 __all__ = ["NO_INCEPTION", "evaluate_fd_dinov2_only", "fd_only_record", "preflight_fd_only"]
 
-NO_INCEPTION = InceptionGraph("not used", "", "not used", 0)
+NO_INCEPTION = InceptionGraph("not used", "", "not used", 0, backend="not used")
 
 
 def preflight_fd_only(config: EvalConfig, outputs: Iterable[Path] = ()):

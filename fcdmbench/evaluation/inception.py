@@ -30,6 +30,7 @@ __all__ = [
     "InceptionExtractor",
     "import_tensorflow",
     "resolve_inception_path",
+    "tensorflow_info",
 ]
 
 EXTRACTOR_VERSION = "adm-inception/1"
@@ -55,17 +56,28 @@ def import_tensorflow(purpose: str) -> Any:
         MissingExtraError: TensorFlow is not installed (names the extra to install).
     """
     if "tensorflow" in sys.modules or "TF_CPP_MIN_LOG_LEVEL" in os.environ:
-        return require("tensorflow", "eval-cpu", purpose)
+        return require("tensorflow", "eval-tf-cpu", purpose)
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
     sys.stderr.flush()
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     try:
-        return require("tensorflow", "eval-cpu", purpose)
+        return require("tensorflow", "eval-tf-cpu", purpose)
     finally:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+
+
+def tensorflow_info():
+    """TensorFlow's version and the GPUs it sees, if this process imported it (else None)."""
+    from fcdmbench.records import TensorFlowInfo
+
+    tf = sys.modules.get("tensorflow")
+    if tf is None:
+        return None
+    gpus = tuple(d.name for d in tf.config.list_physical_devices("GPU"))
+    return TensorFlowInfo(tf.__version__, gpus)
 
 
 def resolve_inception_path(
@@ -113,6 +125,8 @@ class InceptionExtractor:
         pool, spatial = extractor.extract(batches)
     """
 
+    backend = "tensorflow"
+
     def __init__(self, graph_path: str | Path, batch_size: int = 64) -> None:
         from fcdmbench.files import file_sha256
 
@@ -121,6 +135,11 @@ class InceptionExtractor:
         self.graph_sha256 = file_sha256(self.graph_path)
         self._tf = import_tensorflow("the ADM Inception graph")
         self._build()
+
+    @property
+    def device(self) -> str:
+        """Where TensorFlow placed the graph: "cuda" if it sees a GPU (it uses one), else "cpu"."""
+        return "cuda" if self._tf.config.list_physical_devices("GPU") else "cpu"
 
     @property
     def extractor_id(self) -> str:

@@ -10,7 +10,8 @@ copied). Conventions that move the numbers and are kept here:
   (diagonal not within 1e-3 of real) is an error.
 - Inception Score over splits of 5,000 in file order, mean of the per-split exponentials.
 - Precision/recall with k = 3 (the 4th smallest distance, self included), row and column blocks
-  of 10,000, distances from `fcdmbench.evaluation.distance` (ADM's float16 path by default).
+  of 10,000, distances from `fcdmbench.evaluation.distance` (ADM's float16 block, reproduced in
+  torch, by default).
 """
 
 from __future__ import annotations
@@ -211,10 +212,16 @@ def compute_manifold_radii(
         if on_progress:
             on_progress(done[0], num * num)
 
+    row_blocks = _prepared_blocks(features, row_batch_size, distance_fn)
+    col_blocks = (
+        row_blocks
+        if col_batch_size == row_batch_size
+        else _prepared_blocks(features, col_batch_size, distance_fn)
+    )
     for begin1 in range(0, num, row_batch_size):
-        rows = features[begin1 : begin1 + row_batch_size]
+        rows = row_blocks[begin1]
         for begin2 in range(begin1 if pair else 0, num, col_batch_size):
-            cols = features[begin2 : begin2 + col_batch_size]
+            cols = col_blocks[begin2]
             if pair is not None and begin2 != begin1:
                 block, mirror = pair(rows, cols)
                 absorb(block, begin1)
@@ -225,6 +232,17 @@ def compute_manifold_radii(
                 absorb(block, begin1)
             del block
     return smallest.max(dim=1).values.numpy()
+
+
+def _prepared_blocks(features: np.ndarray, size: int, distance_fn: DistanceFn) -> dict:
+    """``{begin: block}`` of `features`, each block prepared once by the kernel if it can.
+
+    The ``adm`` kernel's `prepare` casts a block to float16 and computes its norms; passing the
+    prepared block to every call that uses it saves redoing that per distance block.
+    """
+    prepare = getattr(distance_fn, "prepare", None)
+    blocks = {b: features[b : b + size] for b in range(0, len(features), size)}
+    return {b: prepare(x) for b, x in blocks.items()} if prepare else blocks
 
 
 def _smallest(block, m: int):
@@ -285,7 +303,7 @@ def precision_recall(
         ref_features: ``(N_ref, D)`` reference pool_3 features.
         sample_features: ``(N_sample, D)`` sample pool_3 features.
         k: neighbourhood size (ADM: 3).
-        distance_fn: distance kernel; default ADM's float16 TensorFlow kernel (exact).
+        distance_fn: distance kernel; default ``adm``, ADM's float16 block in torch (exact).
         row_batch_size: block rows (ADM: 10,000); the float16 fallback is decided per block.
         col_batch_size: block columns (ADM: 10,000).
         on_progress: called with (done, total) distance entries.
@@ -320,11 +338,13 @@ def precision_recall(
     r_ref, r_smp = torch.from_numpy(radii_ref), torch.from_numpy(radii_smp)
     ref_in = torch.zeros(n_ref, dtype=torch.bool)
     smp_in = torch.zeros(n_smp, dtype=torch.bool)
+    smp_blocks = _prepared_blocks(smp, col_batch_size, distance_fn)
     for begin1 in range(0, n_ref, row_batch_size):
         end1 = begin1 + row_batch_size
+        ref_block = _prepared_blocks(ref[begin1:end1], row_batch_size, distance_fn)[0]
         for begin2 in range(0, n_smp, col_batch_size):
             end2 = begin2 + col_batch_size
-            dist = torch.from_numpy(distance_fn(ref[begin1:end1], smp[begin2:end2]))
+            dist = torch.from_numpy(distance_fn(ref_block, smp_blocks[begin2]))
             rs, rr = _same_dtype(dist, r_smp[begin2:end2]), _same_dtype(dist, r_ref[begin1:end1])
             if rs is None or rr is None:
                 dist, rs, rr = dist.float(), r_smp[begin2:end2], r_ref[begin1:end1]

@@ -42,7 +42,7 @@ from fcdmbench.preflight.commands import (
     preflight_spectral,
     preflight_throughput,
 )
-from fcdmbench.preflight.evaluation import EvalPlan, preflight_eval
+from fcdmbench.preflight.evaluation import EvalPlan, preflight_cross_check, preflight_eval
 
 __all__ = [
     "RECORD_HINT",
@@ -57,6 +57,7 @@ __all__ = [
     "check_record_outputs",
     "check_vae_folder",
     "preflight_baseline_update",
+    "preflight_cross_check",
     "preflight_eval",
     "preflight_report",
     "preflight_sample",

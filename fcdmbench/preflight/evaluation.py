@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fcdmbench.errors import InputError
+from fcdmbench.evaluation.backends import EvalDevice, InceptionBackend
 from fcdmbench.evaluation.config import EvalConfig, canonical_model
 from fcdmbench.evaluation.inception import INCEPTION_ENV, resolve_inception_path
 from fcdmbench.evaluation.npz import NpzImages, inspect_images
@@ -18,10 +19,16 @@ from fcdmbench.evaluation.reference import (
     locate_reference,
     reference_dir,
 )
-from fcdmbench.preflight.checks import Preflight, check_extra, check_input_file, check_output
+from fcdmbench.preflight.checks import (
+    Preflight,
+    check_cuda,
+    check_extra,
+    check_input_file,
+    check_output,
+)
 from fcdmbench.records import SampleRecord, read_record
 
-__all__ = ["EvalPlan", "preflight_eval"]
+__all__ = ["EvalPlan", "preflight_cross_check", "preflight_eval"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +102,9 @@ def preflight_eval(
     folder = reference_dir(config.reference_dir, config.cache_dir)
     manifest = load_manifest() if official else {}
     missing = [n for n in official if not (folder / manifest[n].filename).exists()]
-    if need_inception or config.distance.value != "torch":
-        pf.check(check_extra, "tensorflow", "eval-cpu", "ADM's Inception graph and float16 ops")
+    for purpose in _tensorflow_needs(config, need_inception):
+        pf.check(check_extra, "tensorflow", "eval-tf-cpu", purpose)
+    pf.check(check_cuda, config.device.value)
     if config.sample_record is not None:
         hint = "pass the <samples>.npz.json that `fcdmbench sample` wrote, or drop the option"
         if pf.check(check_input_file, config.sample_record, "sampling record", hint) is not None:
@@ -112,6 +120,48 @@ def preflight_eval(
         )
     pf.raise_all(hint)
     return EvalPlan(info, num, location, ref_info, inception)
+
+
+def preflight_cross_check(
+    samples: Path,
+    inception: Path | None,
+    reference_dir: Path | None,
+    cache_dir: Path | None,
+    device: EvalDevice,
+    *,
+    outputs: Iterable[Path] = (),
+) -> Path:
+    """Check what ``eval --cross-check`` needs (samples, graph, TensorFlow, device, outputs).
+
+    Returns:
+        The graph file's path.
+    """
+    pf = Preflight()
+    info = pf.check(inspect_images, samples)
+    if info is not None and info.num < 4:
+        pf.add(
+            InputError(
+                f"{samples} holds {info.num} images; the cross-check needs at least 4",
+                hint="pass a samples file of 1,000 images or more",
+            )
+        )
+    graph = pf.check(resolve_inception_path, inception, reference_dir, cache_dir, verify=False)
+    pf.check(check_extra, "tensorflow", "eval-tf-cpu", "--cross-check (the TensorFlow backend)")
+    pf.check(check_cuda, device.value)
+    for path in outputs:
+        pf.check(check_output, path)
+    pf.raise_all()
+    return graph
+
+
+def _tensorflow_needs(config: EvalConfig, need_inception: bool) -> list[str]:
+    """What of this evaluation runs on TensorFlow (empty: nothing, TensorFlow is not needed)."""
+    needs = []
+    if need_inception and config.backend is InceptionBackend.TENSORFLOW:
+        needs.append("--backend tensorflow (ADM's Inception graph in TensorFlow)")
+    if config.distance.needs_tensorflow:
+        needs.append(f"--distance {config.distance.value} (ADM's float16 ops in TensorFlow)")
+    return needs
 
 
 def _check_counts(path: Path, available: int, config: EvalConfig) -> None:

@@ -18,7 +18,8 @@ Peak basis per precision mode (see `fcdmbench.profiling.precision.Precision`):
 
 Interconnect (`DeviceSpec.link_figures`, for the training roofline's all-reduce): NVLink and
 PCIe bandwidth in GB/s per direction, with how many GPUs one NVLink fabric joins; a card without
-NVLink says so with a zero figure of basis ``absent``.
+NVLink says so with a zero figure of basis ``absent``; ``fabric_gbs``, the inter-node network
+adapter per GPU of the NVIDIA DGX system that carries the card (multi-node training).
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ class DeviceSpec:
     nvlink_figure: Figure | None = None  # GB/s per direction; value 0, basis "absent": none
     pcie_figure: Figure | None = None  # GB/s per direction
     nvlink_gpus: int | None = None  # GPUs one NVLink fabric joins all-to-all
+    fabric_figure: Figure | None = None  # inter-node network per GPU, GB/s per direction
 
     def peak(self, basis: str) -> float | None:
         """Dense peak TFLOP/s for ``fp32``, ``tf32``, ``bf16`` or ``fp16`` (None: not offered)."""
@@ -109,8 +111,12 @@ class DeviceSpec:
         return {k: v for k, v in named.items() if v is not None}
 
     def link_figures(self) -> dict[str, Figure]:
-        """The interconnect figures present (``nvlink_gbs``, ``pcie_gbs``)."""
-        named = {"nvlink_gbs": self.nvlink_figure, "pcie_gbs": self.pcie_figure}
+        """The interconnect figures present (``nvlink_gbs``, ``pcie_gbs``, ``fabric_gbs``)."""
+        named = {
+            "nvlink_gbs": self.nvlink_figure,
+            "pcie_gbs": self.pcie_figure,
+            "fabric_gbs": self.fabric_figure,
+        }
         return {k: v for k, v in named.items() if v is not None}
 
 
@@ -157,6 +163,7 @@ def load_devices(path: Path = TABLE_PATH) -> tuple[DeviceSpec, ...]:
                 nvlink_figure=_figure(raw.get("nvlink_gbs"), source, f"{key}.nvlink_gbs"),
                 pcie_figure=_figure(raw.get("pcie_gbs"), source, f"{key}.pcie_gbs"),
                 nvlink_gpus=raw.get("nvlink_gpus"),
+                fabric_figure=_figure(raw.get("fabric_gbs"), source, f"{key}.fabric_gbs"),
                 **figures,
             )
         )

@@ -21,8 +21,18 @@ Attention kernels (``--attention-kernel``):
   ``csrc/flash_attn/flash_api.cpp``): an fp32 model casts q, k, v to 16 bits and the output
   back, two memory-bound casts around a kernel on the bf16 tensor cores (fp16 and bf16 peaks
   are equal on every device in the table) with fp32 accumulation.
-- ``unfused``: the math path operator by operator (scores written to and read from memory),
-  every matmul under the precision mode's matmul flag.
+- ``sdpa-math``: SDPA's math backend operator by operator (the region's traced members: scores
+  written to and read from memory). It upcasts 16-bit q, k, v to fp32 (pytorch/pytorch
+  ``aten/src/ATen/native/transformers/attention.cpp`` ``_scaled_dot_product_attention_math``:
+  "Keep query, key, value in high precision for accuracy"), so under autocast its two matmuls
+  run in fp32, under the precision mode's matmul flag.
+- ``unfused``: attention written out by hand, ``(q @ k.transpose(-2, -1)) * scale`` ->
+  ``softmax`` -> ``@ v`` (timm's ``Attention`` before 0.9, DiT's original code, fast-DiT).
+  Under CUDA autocast the two matmuls run in 16 bits on the tensor cores and softmax in fp32
+  (autocast's fp32 list), with autocast's casts around it; in fp32 the matmuls follow the
+  matmul flag. ``torch.matmul`` folds the (batch, heads) dimensions of the permuted q, k, v
+  with ``reshape``, which copies them. Priced in closed form (`handwritten_attention`);
+  tests/profiling/test_kernels.py checks it against a trace of the hand-written code.
 
 Linear-attention kernels (``--linear-attention-kernel``, DiG):
 
@@ -67,6 +77,7 @@ __all__ = [
     "LINEAR_ATTENTION_KERNELS",
     "Item",
     "default_linear_attention_kernel",
+    "handwritten_attention",
     "region_items",
 ]
 
@@ -74,7 +85,8 @@ __all__ = [
 ATTENTION_KERNELS = {
     "sdpa": "PyTorch SDPA: flash (fp16/bf16) or memory-efficient (fp32: 3xTF32 tensor cores)",
     "flash2": "flash-attn FlashAttention-2: fp16/bf16 tensor cores; fp32 inputs cast in and out",
-    "unfused": "the math path operator by operator, scores through memory",
+    "sdpa-math": "SDPA's math backend op by op: 16-bit q, k, v upcast, fp32 matmuls",
+    "unfused": "hand-written q @ k^T -> softmax -> @ v: autocast's 16-bit matmuls on tensor cores",
 }
 #: Linear-attention (DiG GLA) kernels.
 LINEAR_ATTENTION_KERNELS = {
@@ -132,7 +144,11 @@ def region_items(
             raise ConfigError(
                 f"unknown attention kernel {kernel!r}; one of {list(ATTENTION_KERNELS)}"
             )
-        return None if kernel == "unfused" else _attention(call, kernel, has_unit, is_cpu)
+        if kernel == "sdpa-math":
+            return None
+        if kernel == "unfused":
+            return handwritten_attention(call, gemm_unit, is_cpu)
+        return _attention(call, kernel, has_unit, is_cpu)
     if kernel not in LINEAR_ATTENTION_KERNELS:
         raise ConfigError(
             f"unknown linear-attention kernel {kernel!r}; one of {list(LINEAR_ATTENTION_KERNELS)}"
@@ -145,6 +161,54 @@ def region_items(
             hint="use --linear-attention-kernel torch on a CPU",
         )
     return _fla(call, kernel, gemm_unit)
+
+
+def handwritten_attention(
+    call: Any, gemm_unit: Callable[[str], str], is_cpu: bool = False
+) -> list[Item]:
+    """The kernels of attention written out by hand on region `call`'s q, k, v (B, H, L, D):
+    ``attn = (q @ k.transpose(-2, -1)) * scale; attn = attn.softmax(-1); out = attn @ v``.
+
+    Each non-contiguous q, k, v is copied by ``torch.matmul``'s reshape; the scores (B, H, L, L)
+    are written by the first matmul, scaled in place of a new tensor, and, in 16 bits, cast to
+    fp32 for softmax and back to 16 bits for the second matmul (CUDA autocast: softmax on its
+    fp32 list, matmul on its 16-bit list). The matmuls keep the region's FLOPs.
+    """
+    (q_shape, dtype, q_contiguous), (k_shape, _, k_contiguous), (v_shape, _, v_contiguous) = (
+        call.inputs[:3]
+    )
+    *lead, length, dk = q_shape
+    keys, dv = k_shape[-2], v_shape[-1]
+    bh = math.prod(lead)
+    s = _BYTES.get(dtype, 4)
+    low = dtype in _LOW and not is_cpu
+    scores = bh * length * keys  # elements of the (B, H, L, L) scores
+    q, k, v = bh * length * dk, bh * keys * dk, bh * keys * dv
+    cpu = "cpu-fp32" if is_cpu else None
+    matmul = cpu or gemm_unit(dtype)
+    simt = cpu or "fp32-simt"
+    items = [
+        Item("aten.clone", "copy", simt, 0.0, 2.0 * n * s)
+        for n, contiguous in ((q, q_contiguous), (k, k_contiguous))
+        if not contiguous
+    ]
+    items += [
+        Item("aten.bmm", "gemm", matmul, 2.0 * bh * length * keys * dk, (q + k + scores) * s),
+        Item("aten.mul", "elementwise", simt, 0.0, 2.0 * scores * s),
+    ]
+    soft = 4 if low else s
+    if low:
+        items.append(Item("aten._to_copy", "cast", simt, 0.0, scores * (s + 4.0)))
+    items.append(Item("aten._softmax", "elementwise", simt, 0.0, 2.0 * scores * soft))
+    if low:
+        items.append(Item("aten._to_copy", "cast", simt, 0.0, scores * (s + 4.0)))
+    if not v_contiguous:
+        items.append(Item("aten.clone", "copy", simt, 0.0, 2.0 * v * s))
+    out = bh * length * dv
+    items.append(
+        Item("aten.bmm", "gemm", matmul, 2.0 * bh * length * keys * dv, (scores + v + out) * s)
+    )
+    return items
 
 
 def _attention(call: Any, kernel: str, has_unit: Callable[[str], bool], is_cpu: bool) -> list:

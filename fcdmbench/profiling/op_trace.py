@@ -60,7 +60,9 @@ KINDS = (
     "cast",
 )
 
-ATTENTION_MODES = ("fused", "unfused")
+#: fused: one kernel per region (a forward) or FlashAttention (a training step); unfused: SDPA's
+#: math path op by op; manual: attention written out by hand (`_manual_attention_mode`).
+ATTENTION_MODES = ("fused", "unfused", "manual")
 #: Parts of a training step (`OpCall.phase`); "recompute" is checkpointing's forward in backward.
 PHASES = ("forward", "backward", "recompute", "optimizer", "ema")
 
@@ -126,6 +128,8 @@ class OpCall:
         phase: one of `PHASES` (a forward trace: ``forward``).
         inputs: a fused region's tensor inputs as (shape, dtype, contiguous), in call order.
         members: a fused region's operators as they run unfused (their MACs sum to ``macs``).
+        winograd: a dense 3x3, stride-1, undilated 2-D convolution (or its backward), which
+            cuDNN may run with Winograd (`fcdmbench.profiling.roofline`).
     """
 
     op: str
@@ -139,6 +143,7 @@ class OpCall:
     phase: str = "forward"
     inputs: tuple[tuple[tuple[int, ...], str, bool], ...] = ()
     members: tuple[OpCall, ...] = ()
+    winograd: bool = False
 
     @property
     def flops(self) -> float:
@@ -256,6 +261,29 @@ def _kind(name: str, func: Any, args: tuple, kwargs: dict, out: Any) -> str:
     return "elementwise"
 
 
+def _winograd(name: str, args: tuple, kwargs: dict) -> bool:
+    """Whether a dense convolution (``aten.convolution`` or its backward) is 2-D, 3x3, stride
+    1, undilated and not transposed: the shapes cuDNN's Winograd algorithms take."""
+    backward = int(name == "aten.convolution_backward")
+    names = ("weight", "stride", "dilation", "transposed")
+    where = (1 + backward, 3 + backward, 5 + backward, 6 + backward)
+    try:
+        weight, stride, dilation, transposed = (
+            args[i] if len(args) > i else kwargs[n] for i, n in zip(where, names, strict=True)
+        )
+    except KeyError:
+        return False
+    shape = tuple(weight.shape)
+    ones = (1,) * (len(shape) - 2)
+    return (
+        len(shape) == 4
+        and shape[2:] == (3, 3)
+        and tuple(stride) in ((1,), ones)
+        and tuple(dilation) in ((1,), ones)
+        and not transposed
+    )
+
+
 class _Recorder:
     """Collects `OpCall`s from `count_with_flop_counter`'s per-call hook."""
 
@@ -296,7 +324,8 @@ class _Recorder:
         elif is_inplace:
             read = max(read - written, 0) + written  # the mutated tensor is read and written
         kind = _kind(name, func, args, kwargs, outputs[0])
-        self._append(target, name, parents, kind, outputs, macs, read, written)
+        winograd = kind == "conv" and _winograd(name, args, kwargs)
+        self._append(target, name, parents, kind, outputs, macs, read, written, winograd)
 
     def check(self, tally_macs: float) -> None:
         """The calls must sum to the FLOP counter's tally (a mismatch is a bug)."""
@@ -349,7 +378,7 @@ class _Recorder:
             return "recompute"  # checkpointing re-runs the forward with grad on inside backward
         return self.phase
 
-    def _append(self, target, name, parents, kind, outputs, macs, read, written) -> None:
+    def _append(self, target, name, parents, kind, outputs, macs, read, written, winograd=False):
         first = outputs[0] if outputs else None
         target.append(
             OpCall(
@@ -362,6 +391,7 @@ class _Recorder:
                 bytes_written=int(written),
                 shape=tuple(first.shape) if first is not None else (),
                 phase=self._phase(),
+                winograd=winograd,
             )
         )
 
@@ -397,6 +427,8 @@ def trace_module(
     recorder = _Recorder(type(model).__name__, state, fuse_attention=attention == "fused")
     state.on_region_end = recorder.on_region_end
     modes = [FunctionModes(state, dtype)]
+    if attention == "manual":
+        modes.append(_manual_attention_mode())
     if dtype is not None:
         modes.append(AutocastEmulation(dtype, state))
     replay = trace_memo.ModuleReplay(model, recorder, idle=lambda: state.region is None)
@@ -451,11 +483,13 @@ def trace_ops(
         resolution: image side in pixels.
         batch: rows per forward.
         autocast: ``"bfloat16"`` or ``"float16"`` to replay CUDA autocast; None for fp32.
-        attention: ``fused`` (SDPA as one kernel) or ``unfused``.
+        attention: ``fused`` (SDPA as one kernel), ``unfused`` (its math path op by op) or
+            ``manual`` (attention written out by hand; its scale's products add to ``macs``).
         overrides: config fields to replace (an ablation configuration, e.g. FCDM's width).
 
     Returns:
-        An `OpTrace` whose ``macs`` equals ``count_flops(name, resolution, batch).macs``.
+        An `OpTrace` whose ``macs`` equals ``count_flops(name, resolution, batch).macs``
+        (``manual``: plus the scale's products).
     """
     from fcdmbench.registry import resolve
 
@@ -560,6 +594,29 @@ def _flash_attention_mode():
     return _Mode()
 
 
+def _manual_attention_mode():
+    """A TorchFunctionMode running ``scaled_dot_product_attention`` (no mask, no dropout) as
+    code that writes it out by hand (timm's ``Attention`` before 0.9, DiT's original code):
+    ``(q @ k.transpose(-2, -1)) * scale``, ``softmax``, ``@ v``. Entered above `FunctionModes`,
+    so autocast casts the matmuls to 16 bits and softmax to fp32 as it would this code."""
+    import torch.nn.functional as F
+    from torch.overrides import TorchFunctionMode
+
+    class _Mode(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            if func is F.scaled_dot_product_attention and len(args) == 3:
+                options = {k: v for k, v in kwargs.items() if v not in (None, 0.0, False)}
+                if set(options) <= {"scale"}:
+                    q, k, v = args
+                    scale = options.get("scale", q.shape[-1] ** -0.5)
+                    attn = (q @ k.transpose(-2, -1)) * scale
+                    return attn.softmax(dim=-1) @ v
+            return func(*args, **kwargs)
+
+    return _Mode()
+
+
 def _step_modes(state: Any, dtype: Any, attention: str) -> list[Any]:
     """The function modes of a training trace (fresh ones: checkpointing's recomputation runs
     in backward, outside the modes entered around the step, and enters its own)."""
@@ -568,6 +625,8 @@ def _step_modes(state: Any, dtype: Any, attention: str) -> list[Any]:
     modes = [FunctionModes(state, dtype)]
     if attention == "fused":
         modes.insert(0, _flash_attention_mode())  # below FunctionModes: sees SDPA after its casts
+    elif attention == "manual":
+        modes.append(_manual_attention_mode())  # above: its matmuls and softmax get autocast's
     return modes
 
 

@@ -66,6 +66,7 @@ __all__ = [
     "RooflineRecord",
     "RooflineResult",
     "bound_time",
+    "fastest_unit",
     "kernel_items",
     "predict",
     "read_throughput_points",
@@ -76,6 +77,10 @@ __all__ = [
 ]
 
 LABEL = ROOFLINE_LABEL
+#: The unit of an fp32 3x3 stride-1 convolution run with Winograd F(2x2, 3x3): 16 multiplies
+#: per 2x2 outputs against 36, so the dense FLOPs at 2.25 x the FP32 SIMT peak.
+WINOGRAD_UNIT = "fp32-winograd"
+WINOGRAD_FACTOR = 36 / 16
 
 
 def roofline_device(key: str, calibration: CpuCalibration | None = None) -> RooflineDevice:
@@ -122,6 +127,11 @@ def roofline_device(key: str, calibration: CpuCalibration | None = None) -> Roof
             "derived: tf32-tc / 3 (3xTF32, CUTLASS OpMultiplyAddFastF32: the fp32 GEMMs of "
             "PyTorch's memory-efficient attention on sm80+)"
         )
+    units[WINOGRAD_UNIT] = units["fp32-simt"] * WINOGRAD_FACTOR
+    sources[WINOGRAD_UNIT] = (
+        "derived: fp32-simt x 2.25 (cuDNN's Winograd F(2x2, 3x3) for fp32 3x3 stride-1 "
+        "convolutions: 16 multiplies for 4 outputs instead of 36; Lavin & Gray, arXiv 1509.09308)"
+    )
     return RooflineDevice(
         key=spec.key,
         name=spec.name,
@@ -205,7 +215,17 @@ def _items(call: Any, precision: Precision, kernels: Kernels, units: Collection[
         if call.members:
             return [m for c in call.members for m in _items(c, precision, kernels, units)]
     unit = unit_for(call.kind, call.dtype, precision, is_cpu)
+    if call.winograd and call.dtype == "float32" and not is_cpu and unit != WINOGRAD_UNIT:
+        unit = f"{unit}|{WINOGRAD_UNIT}"  # cuDNN may pick either: the faster (`fastest_unit`)
     return [(call.op, call.module, call.kind, unit, call.flops, float(call.bytes))]
+
+
+def fastest_unit(unit: str, units_tflops: dict[str, float]) -> str:
+    """`unit`, or of the units ``a|b`` a kernel may run on (the algorithms cuDNN may pick for
+    a convolution) the one with the highest peak on the device."""
+    if "|" not in unit:
+        return unit
+    return max(unit.split("|"), key=units_tflops.__getitem__)
 
 
 def kernel_items(
@@ -219,8 +239,9 @@ def kernel_items(
         ConfigError: a kernel needs a unit the device lacks.
     """
     items = [item for call in trace.calls for item in _items(call, precision, kernels, units)]
-    for op, _, _, unit, _, _ in items:
-        if unit not in units:
+    used = {item[3]: item[0] for item in items}  # unit -> an operator that runs on it
+    for unit, op in used.items():
+        if any(u not in units for u in unit.split("|")):
             raise ConfigError(
                 f"the device has no {unit} figure, needed for {op} under {precision.value}",
                 hint="choose a precision the device supports (V100: no TF32/BF16)",
@@ -235,7 +256,10 @@ def bound_time(items: list, device: RooflineDevice) -> tuple[float, float]:
     bandwidth = device.bandwidth_gbs * 1e9
     total = memory = 0.0
     for _, _, _, unit, flops, nbytes in items:
-        compute, traffic = flops / peaks[unit], nbytes / bandwidth
+        peak = peaks.get(unit)
+        if peak is None:  # "a|b": the faster unit on this device
+            peak = peaks[unit] = peaks[fastest_unit(unit, peaks)]
+        compute, traffic = flops / peak, nbytes / bandwidth
         if traffic > compute:
             memory += traffic
             total += traffic
@@ -255,6 +279,7 @@ def predict(
     """
     kernels = resolve_kernels(kernels, device)
     bandwidth = device.bandwidth_gbs * 1e9
+    units = device.units_tflops
     ops = [
         OpTime(
             op=op,
@@ -264,12 +289,13 @@ def predict(
             calls=1,
             flops=flops,
             bytes=nbytes,
-            compute_s=flops / (device.units_tflops[unit] * 1e12),
+            compute_s=flops / (units[unit] * 1e12),
             memory_s=nbytes / bandwidth,
         )
-        for op, module, kind, unit, flops, nbytes in kernel_items(
-            trace, precision, kernels, device.units_tflops
+        for op, module, kind, any_unit, flops, nbytes in kernel_items(
+            trace, precision, kernels, units
         )
+        for unit in (fastest_unit(any_unit, units),)
     ]
     return RooflineResult(
         model=trace.model,

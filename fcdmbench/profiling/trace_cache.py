@@ -100,17 +100,18 @@ def _call_to_json(call: Any) -> list:
         call.op, call.module, call.kind, call.dtype, call.macs, call.bytes_read,
         call.bytes_written, list(call.shape), call.phase,
         [[list(s), d, c] for s, d, c in call.inputs], [_call_to_json(m) for m in call.members],
+        call.winograd,
     ]  # fmt: skip
 
 
 def _call_from_json(raw: list) -> Any:
     from fcdmbench.profiling.op_trace import OpCall
 
-    op, module, kind, dtype, macs, read, written, shape, phase, inputs, members = raw
+    op, module, kind, dtype, macs, read, written, shape, phase, inputs, members, winograd = raw
     return OpCall(
         op, module, kind, dtype, float(macs), int(read), int(written), tuple(shape), phase,
         inputs=tuple((tuple(s), d, bool(c)) for s, d, c in inputs),
-        members=tuple(_call_from_json(m) for m in members),
+        members=tuple(_call_from_json(m) for m in members), winograd=bool(winograd),
     )  # fmt: skip
 
 

@@ -311,7 +311,7 @@ def _moved(call: Any, module: str, members: tuple) -> Any:
     over the fields (half the time; replays copy tens of thousands of calls per audit)."""
     return type(call)(
         call.op, module, call.kind, call.dtype, call.macs, call.bytes_read, call.bytes_written,
-        call.shape, call.phase, call.inputs, members,
+        call.shape, call.phase, call.inputs, members, call.winograd,
     )  # fmt: skip
 
 

@@ -21,11 +21,14 @@ from fcdmbench.records._base import Record, RunInfo
 from fcdmbench.records.sampling import SampleRecord
 
 __all__ = [
+    "CrossCheckRecord",
     "EvalMode",
     "EvalRecord",
     "EvalTimings",
     "FDDinoV2Result",
     "InceptionGraph",
+    "MetricPair",
+    "OutputDifference",
     "PAPER_NUM_SAMPLES",
     "ReferenceFile",
     "SamplerSettings",
@@ -151,12 +154,19 @@ class ReferenceFile:
 
 @dataclass(frozen=True, slots=True)
 class InceptionGraph:
-    """The Inception graph that made the activations (`extractor_id` keys the cache)."""
+    """The Inception graph that made the activations (`extractor_id` keys the cache).
+
+    `backend`: the engine that ran it (``torch`` or ``tensorflow``; records written before the
+    torch backend existed were all ``tensorflow``); `device`: where (``cpu``, ``cuda``; the
+    TensorFlow backend places the graph itself, see the record's ``tensorflow.gpus``).
+    """
 
     path: str
     sha256: str
     extractor_id: str
     batch_size: int
+    backend: str = "tensorflow"
+    device: str = "cpu"
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,3 +276,56 @@ class EvalRecord(Record):
             and ref.startswith("imagenet")
             and not smoke
         )
+
+
+@dataclass(frozen=True, slots=True)
+class OutputDifference:
+    """How far the torch backend's values of one output are from TensorFlow's.
+
+    `max_abs`: the largest absolute difference; `max_rel`: that over the largest absolute
+    TensorFlow value of the output (a scale-free figure); `tolerance`: the bound on `max_rel` the
+    validation measured (docs/evaluation.md), `within` whether it held.
+    """
+
+    name: str
+    max_abs: float
+    max_rel: float
+    tolerance: float
+    within: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MetricPair:
+    """One metric computed from each backend's features, and their relative difference."""
+
+    name: str
+    torch: float
+    tensorflow: float
+    rel_diff: float
+    tolerance: float
+    within: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CrossCheckRecord(Record):
+    """``fcdmbench eval --cross-check``: both Inception backends on the same images.
+
+    The metrics compare the first half of the images with the second half (FID, sFID) and score
+    all of them (Inception Score), once from each backend's features: no reference batch is
+    needed. `agrees`: every difference within its tolerance.
+    """
+
+    SCHEMA: ClassVar[str] = "fcdmbench.cross-check/1"
+
+    run: RunInfo
+    env: EnvInfo
+    samples: SamplesFile
+    inception: InceptionGraph
+    num_images: int
+    outputs: tuple[OutputDifference, ...]
+    metrics: tuple[MetricPair, ...]
+    tensorflow: TensorFlowInfo | None = None
+
+    @property
+    def agrees(self) -> bool:
+        return all(o.within for o in self.outputs) and all(m.within for m in self.metrics)

@@ -63,10 +63,12 @@ ASSUMPTIONS = (
     "unfused: each operator reads its inputs from and writes its outputs to device memory; "
     "attention and DiG's linear attention priced as the kernels that run them (the record's "
     "kernels: SDPA backend per dtype, FlashAttention-2 with its casts, flash-linear-attention's "
-    "Triton kernels, or the math path op by op)",
+    "Triton kernels, or SDPA's math path or hand-written attention op by op)",
     "bytes at the dtypes the precision mode runs (bf16/fp16: CUDA autocast replayed on the meta "
     "device, casts included)",
     "depthwise convolutions and elementwise work on FP32 SIMT units in every mode",
+    "fp32 dense 3x3 stride-1 convolutions at the faster of the mode's unit and cuDNN's Winograd "
+    "F(2x2, 3x3) (unit fp32-winograd: 2.25 x the FP32 SIMT peak)",
     "FLOPs = 2 x the MACs of `fcdmbench flops` (same counter, same per-operator counts)",
 )
 
@@ -114,8 +116,8 @@ class RooflineDevice:
 @dataclass(frozen=True, slots=True)
 class Kernels:
     """Which kernels run the fused regions (`fcdmbench.profiling.kernels`, docs/perfmodel.md):
-    ``attention`` is ``sdpa``, ``flash2`` or ``unfused``; ``linear_attention`` (DiG's GLA) is
-    ``fla``, ``fla-tf32`` or ``torch``."""
+    ``attention`` is ``sdpa``, ``flash2``, ``sdpa-math`` or ``unfused`` (written by hand);
+    ``linear_attention`` (DiG's GLA) is ``fla``, ``fla-tf32`` or ``torch``."""
 
     attention: str = "sdpa"
     linear_attention: str = "fla"
@@ -291,7 +293,10 @@ TRAIN_ASSUMPTIONS = (
     "DDP: gradients copied into buckets, divided by the GPU count and copied back (PyTorch's "
     "default gradient_as_bucket_view=False), 6 x the gradient bytes at memory bandwidth; the "
     "gradient all-reduce as a ring, 2(N-1)/N x the gradient bytes over the link's "
-    "per-direction bandwidth (NVLink where the card has it for N GPUs, else PCIe)",
+    "per-direction bandwidth (NVLink where the card has it for the GPUs of a node, else PCIe); "
+    "over several nodes the faster of NCCL's ring over every GPU and the hierarchical "
+    "all-reduce (reduce-scatter in the node, all-reduce of each GPU's shard between nodes over "
+    "its own network adapter, all-gather in the node, pipelined), every link at its peak",
     "the all-reduce overlaps backward (DDP starts each bucket's all-reduce as soon as its "
     "gradients are ready): step = forward + max(backward + recompute, all-reduce) + DDP copies "
     "+ optimizer + EMA; the serial step (no overlap) is reported beside it",
@@ -316,10 +321,16 @@ class TrainPhase:
 
 @dataclass(frozen=True, slots=True)
 class AllReduce:
-    """The DDP gradient all-reduce of one step as a ring over `gpus` GPUs: each GPU sends (and
-    receives) ``wire_bytes = 2 (gpus - 1) / gpus x grad_bytes`` at ``link_gbs`` per direction."""
+    """The DDP gradient all-reduce of one step over `gpus` GPUs (``nodes`` x ``gpus_per_node``).
 
-    link: str  # "nvlink" or "pcie"
+    One node: a ring, each GPU sends (and receives) ``wire_bytes = 2 (gpus - 1) / gpus x
+    grad_bytes`` at ``link_gbs`` per direction. Several nodes
+    (`fcdmbench.profiling.train_roofline.allreduce_cost`): NCCL's ring over every GPU
+    (``ring_s``) and the hierarchical all-reduce (``intra_s`` in the node over ``link``,
+    ``inter_s`` between nodes over ``fabric``; ``hierarchical_s`` pipelined); ``time_s`` is the
+    faster, named by ``algorithm``."""
+
+    link: str  # "nvlink" or "pcie": inside a node
     link_gbs: float
     source: str
     gpus: int
@@ -327,6 +338,16 @@ class AllReduce:
     wire_bytes: float
     time_s: float
     overlaps_backward: bool
+    nodes: int = 1
+    gpus_per_node: int = 0  # 0: written before nodes were modelled (= gpus)
+    fabric: str = ""  # the inter-node network ("" on one node)
+    fabric_gbs: float = 0.0  # per GPU, per direction
+    fabric_source: str = ""
+    algorithm: str = "ring"  # "ring" or "hierarchical"
+    ring_s: float = 0.0
+    hierarchical_s: float = 0.0
+    intra_s: float = 0.0
+    inter_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -411,13 +432,14 @@ class TrainSettings:
     device: str
     precision: str
     batch: int
-    gpus: int
+    gpus: int  # per node
     resolution: int
     grad_checkpointing: bool
     kernels: Kernels
     ema: bool
     calibration: str | None = None
     records: tuple[str, ...] = ()
+    nodes: int = 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ on the meta device (it needs torch); the traces are cached (`fcdmbench.profiling
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fcdmbench.profiling.audit_settings import SETTINGS
@@ -238,37 +239,63 @@ def training_bounds(speeds: tuple = TRAINING_SPEEDS) -> list[tuple[Any, Any]]:
     (`fcdmbench.profiling.trace_cache`)."""
     from fcdmbench.profiling.roofline import roofline_device
     from fcdmbench.profiling.trace_cache import cached_train_trace
-    from fcdmbench.profiling.train_roofline import interconnect, price_train_step
+    from fcdmbench.profiling.train_roofline import price_train_step
     from fcdmbench.registry import resolve
 
     pairs = []
     for row in speeds:
         spec, tag = resolve(row.model)
         device = roofline_device(row.device)
-        link = interconnect(row.device, row.gpus) if row.gpus > 1 else None
+        per_node, nodes, link, network = _cluster(row)
         for precision in _training_modes(row):
             autocast = {Precision.BF16: "bfloat16", Precision.FP16: "float16"}.get(precision)
             rows = row.global_batch // row.gpus
             trace = cached_train_trace(spec.name, tag or row.resolution, rows, autocast,
                                        grad_checkpointing=row.grad_checkpointing)  # fmt: skip
-            pairs.append((row, price_train_step(trace, device, precision, row.gpus, link)))
+            cluster = (per_node, link, None, nodes, network)
+            pairs.append((row, price_train_step(trace, device, precision, *cluster)))
     return pairs
+
+
+def _cluster(row: Any) -> tuple[int, int, Any, Any]:
+    """(GPUs per node, nodes, link, fabric) of a published setup: more GPUs of a DGX card than
+    its board holds are full nodes joined by the fabric."""
+    from fcdmbench.profiling.devices import get_device
+    from fcdmbench.profiling.train_roofline import fabric, interconnect
+
+    spec = get_device(row.device)
+    board = spec.nvlink_gpus or row.gpus
+    per_node = board if spec.fabric_figure is not None and row.gpus > board else row.gpus
+    nodes = row.gpus // per_node
+    link = interconnect(row.device, per_node) if per_node > 1 else None
+    return per_node, nodes, link, fabric(row.device) if nodes > 1 else None
+
+
+def ran_in(row: Any, precision: str) -> bool:
+    """Whether published speed `row` ran in precision mode `precision`: its stated mode, or,
+    where the sources name several (free text), each mode they name."""
+    stated = row.precision.lower()
+    named = stated not in {p.value for p in Precision} and re.search(rf"\b{precision}\b", stated)
+    return stated == precision or bool(named)
 
 
 def training_speed_table(pairs: list[tuple[Any, Any]]) -> ReportTable:
     """Published training speeds beside their bounds (`training_bounds`, or the results of
     ``fcdmbench roofline --mode train --json`` with their matching published speeds)."""
-    rows = []
+    rows, muted = [], []
     for row, result in pairs:
         setup = (
             f"{result.display_name}, {row.gpus} x {row.device}, batch {row.global_batch}, "
             f"{row.resolution} px, checkpointing {'on' if row.grad_checkpointing else 'off'}"
         )
         link = result.allreduce.link if result.allreduce else "-"
+        as_run = ran_in(row, result.precision)
+        muted.append(not as_run)
         rows.append(
             (
                 setup,
                 result.precision,
+                "yes" if as_run else "-",
                 round(result.steps_per_s, 3),
                 row.steps_per_s,
                 round(row.steps_per_s / result.steps_per_s, 2),
@@ -285,6 +312,7 @@ def training_speed_table(pairs: list[tuple[Any, Any]]) -> ReportTable:
         (
             Column("setup", "Published setup"),
             Column("precision", "Precision"),
+            Column("as_run", "Ran in"),
             Column("bound_steps_s", "Bound (steps/s)"),
             Column("published_steps_s", "Published (steps/s)"),
             Column("published_over_bound", "Published / bound"),
@@ -299,7 +327,10 @@ def training_speed_table(pairs: list[tuple[Any, Any]]) -> ReportTable:
             + "; ".join(sorted({f"{row.model}: {row.precision}" for row, _ in pairs})),
             "What a published figure includes that the bound leaves out: " + "; ".join(settings),
             "Sources: " + "; ".join(sources),
+            "Ran in: yes where the sources say the figure ran in that precision (the HTML "
+            "report greys out the other rows, printed for comparison only).",
         ),
+        tuple(muted),
     )
 
 

@@ -214,12 +214,13 @@ def table_to_latex(table: ReportTable) -> str:
 def _table_to_html(table: ReportTable) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in _headers(table))
     body = []
-    for row in table.rows:
+    muted = table.muted or (False,) * len(table.rows)
+    for row, grey in zip(table.rows, muted, strict=True):
         cells = []
         for text, kind in zip(_display_row(table, row), _kinds(table), strict=True):
             css = f' class="{kind}"' if kind else ""
             cells.append(f"<td{css}>{html.escape(text)}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
+        body.append(("<tr class=muted>" if grey else "<tr>") + "".join(cells) + "</tr>")
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in table.notes)
     return (
         f'<section id="{table.key}"><h2>{html.escape(table.title)}</h2>'
@@ -240,6 +241,7 @@ section{overflow-x:auto}table{border-collapse:collapse;font-size:13px;margin:.5e
 th,td{border:1px solid #ccc;padding:2px 6px;text-align:right}td{white-space:nowrap}
 td:first-child,th:first-child{text-align:left}
 td.measured{background:#eef6ee}td.delta{color:#555}th{background:#f3f3f3}
+tr.muted td{color:#aaa}
 .notes{font-size:12px;color:#555}figure{margin:1em 0}figure img{max-width:100%}
 figcaption{font-size:13px;color:#444}code{background:#f3f3f3;padding:0 3px}"""
 

@@ -100,6 +100,7 @@ class ReportTable:
     columns: tuple[Column, ...]
     rows: tuple[tuple[Any, ...], ...]
     notes: tuple[str, ...] = ()
+    muted: tuple[bool, ...] = ()  # per row: shown greyed out (HTML) where True
 
     @property
     def measured_count(self) -> int:

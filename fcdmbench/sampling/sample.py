@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from fcdmbench.distributed import Dist, init_distributed
 from fcdmbench.env import collect_env
 from fcdmbench.errors import ConfigError, InputError
 from fcdmbench.files import file_sha256, prepare_output
@@ -32,7 +33,6 @@ from fcdmbench.registry import resolve
 from fcdmbench.sampling import shards
 from fcdmbench.sampling.config import SampleConfig, sidecar_path
 from fcdmbench.sampling.diffusion import create_diffusion
-from fcdmbench.sampling.distributed import Dist, init_distributed
 from fcdmbench.sampling.loading import load_network, load_sampling_vae, network_overrides
 from fcdmbench.sampling.record import RunSummary, build_sample_record
 from fcdmbench.sampling.rng import make_plan

@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 tf = pytest.importorskip("tensorflow")
 
 from fcdmbench.cli.main import app  # noqa: E402
+from fcdmbench.evaluation.backends import InceptionBackend  # noqa: E402
 from fcdmbench.evaluation.config import EvalConfig  # noqa: E402
 from fcdmbench.evaluation.distance import DistanceBackend, get_distance_fn  # noqa: E402
 from fcdmbench.evaluation.evaluate import evaluate  # noqa: E402
@@ -84,7 +85,11 @@ def world(tmp_path_factory):
 
 
 def run_cli(args, root, graph):
+    """`fcdmbench eval ...` on the stand-in graph, which only TensorFlow runs (its ops are not
+    those of ADM's graph; the torch backend's end-to-end tests are in test_torch_backend.py)."""
     env = {"FCDMBENCH_CACHE": str(root / "cache"), "FCDMBENCH_INCEPTION": str(graph)}
+    if args[:1] == ["eval"]:
+        args = ["eval", "--backend", "tensorflow", *args[1:]]
     return CliRunner().invoke(app, args, env=env)
 
 
@@ -109,6 +114,7 @@ def test_evaluate_end_to_end_matches_metrics_on_its_activations(world):
         batch_size=8,
         cache_dir=root / "cache-api",
         inception_path=graph,
+        backend=InceptionBackend.TENSORFLOW,
         meta={"cfg": 1.5},
     )
     result = evaluate(config)
@@ -152,6 +158,7 @@ def test_stored_reference_stats_are_used(world):
             num=30,
             cache_dir=root / "cache-api",
             inception_path=graph,
+            backend=InceptionBackend.TENSORFLOW,
         )
     )
     (_, fid_r, _), (_, sfid_r, _) = CALLS
@@ -165,12 +172,12 @@ class Interrupted(Exception):
 
 
 def test_interrupted_extraction_resumes(world, monkeypatch):
-    import fcdmbench.evaluation.evaluate as ev
+    import fcdmbench.evaluation.activations as act
     from fcdmbench.evaluation.cache import ActivationCache
 
     root, graph = world
     np.savez(root / "many.npz", arr_0=images(4, 50))
-    monkeypatch.setattr(ev, "CHUNK_IMAGES", 16)
+    monkeypatch.setenv(act.CHUNK_ENV, "16")
     extractor = InceptionExtractor(graph, batch_size=8)
     real = extractor.extract
     state = {"calls": 0, "fail_at": 3}
@@ -184,12 +191,12 @@ def test_interrupted_extraction_resumes(world, monkeypatch):
     extractor.extract = flaky
     cache = ActivationCache(root / "cache-resume", "sha-of-many", extractor.extractor_id)
     with pytest.raises(Interrupted):
-        ev._activations(extractor, root / "many.npz", 50, cache, "s", None)
+        act.extract_activations(extractor, root / "many.npz", 50, cache)
     state.update(calls=0, fail_at=-1)
-    pool, spatial, hit = ev._activations(extractor, root / "many.npz", 50, cache, "s", None)
+    arrays, hit = act.extract_activations(extractor, root / "many.npz", 50, cache)
     assert state["calls"] == 2 and not hit  # chunks 0-16 and 16-32 were kept; 32-48, 48-50 run
-    np.testing.assert_allclose(pool, real([images(4, 50)])[0], rtol=1e-5, atol=1e-6)
-    assert ev._activations(extractor, root / "many.npz", 50, cache, "s", None)[2]
+    np.testing.assert_allclose(arrays["pool"], real([images(4, 50)])[0], rtol=1e-5, atol=1e-6)
+    assert act.extract_activations(extractor, root / "many.npz", 50, cache)[1]
 
 
 @pytest.fixture(scope="module")
@@ -405,6 +412,7 @@ def test_eigh_falls_back_to_adm_where_a_covariance_is_singular(world):
         num=30,
         cache_dir=root / "cache-api",
         inception_path=graph,
+        backend=InceptionBackend.TENSORFLOW,
         sqrtm=SqrtmMethod.EIGH,
     )
     result = evaluate(config)
@@ -422,3 +430,43 @@ def test_sqrtm_choice_per_metric():
     methods, note = _sqrtm_methods(eigh, (50_000, 2030), (pool, spatial))
     assert methods == (adm, eigh) and note.startswith("adm instead of eigh for FID (2048-d):")
     assert _sqrtm_methods(adm, (10,), (pool, spatial)) == ((adm, adm), None)
+
+
+@pytest.mark.slow
+def test_torchrun_two_ranks_give_the_one_process_record(world, tmp_path):
+    """Two gloo ranks, started as torchrun starts them, extract alternate chunks; rank 0 gathers
+    them and its record's metrics equal one process's (every chunk is extracted in the same
+    batches either way). One thread in every process, as the ranks have: BLAS sums in another
+    order with another thread count."""
+    import os
+    import subprocess
+    import sys
+
+    from gloo_ranks import kill_all, launch_ranks
+
+    root, graph = world
+    np.savez(tmp_path / "many.npz", arr_0=images(5, 40))
+    args = ["eval", "--backend", "tensorflow", str(tmp_path / "many.npz"), "--ref"]
+    args += [str(root / "ref.npz"), "-n", "40", "--batch-size", "8", "--sqrtm", "eigh"]
+    env = {"FCDMBENCH_INCEPTION": str(graph), "FCDMBENCH_EVAL_CHUNK": "16"}
+    one = subprocess.run(
+        [sys.executable, "-m", "fcdmbench", *args, "--json", str(tmp_path / "one.json")],
+        env={**os.environ, **env, "FCDMBENCH_CACHE": str(tmp_path / "c1"), "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+    )
+    assert one.returncode == 0, one.stderr
+    os.environ.update(env, FCDMBENCH_CACHE=str(tmp_path / "c2"))
+    try:
+        procs = launch_ranks([*args, "--json", str(tmp_path / "two.json")], world=2)
+        outs = [p.communicate(timeout=600) for p in procs]
+    finally:
+        kill_all(procs)
+        for key in (*env, "FCDMBENCH_CACHE"):
+            os.environ.pop(key)
+    assert [p.returncode for p in procs] == [0, 0], outs
+    a, b = (read_record(tmp_path / f"{n}.json", kind=EvalRecord) for n in ("one", "two"))
+    for name in ("inception_score", "fid", "sfid", "precision", "recall"):
+        assert getattr(a, name) == getattr(b, name), name
+    assert not list((tmp_path / "c2").rglob("parts/*.npz"))  # rank 0 wrote the final file
+    assert not outs[1][0].strip()  # rank 1 prints no table

@@ -65,7 +65,7 @@ def test_invariant_paper_setting_on_the_most_plausible_device(record):
 
 def test_negative_control_old_pricing_makes_dig_infeasible(record, monkeypatch):
     plausible = {p.table: p.device for p in record.plausible}
-    old = Reading(Precision.PAPER_DEFAULT, Kernels("unfused", "torch"), "negative control")
+    old = Reading(Precision.PAPER_DEFAULT, Kernels("sdpa-math", "torch"), "negative control")
     monkeypatch.setattr(audit_settings, "_PAPER", old)
     control = run_audit(AuditConfig(tables=("table2",), settings=("paper",)))
     violations = {label for _, label, _ in _violations(control, plausible)}

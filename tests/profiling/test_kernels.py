@@ -38,7 +38,9 @@ def _units(result, kind):
 
 
 KERNELS = [
-    Kernels(a, g) for a in ("sdpa", "flash2", "unfused") for g in ("fla", "fla-tf32", "torch")
+    Kernels(a, g)
+    for a in ("sdpa", "flash2", "sdpa-math", "unfused")
+    for g in ("fla", "fla-tf32", "torch")
 ]
 
 
@@ -62,11 +64,42 @@ def test_regions_keep_their_operators(traces):
     assert closed_form <= sum(r.macs for r in regions) < 1.2 * closed_form
 
 
-def test_unfused_pricing_equals_an_unfused_trace(traces):
+def test_sdpa_math_pricing_equals_an_unfused_trace(traces):
     device = roofline_device(A100)
-    fused = predict(traces[("dit-s-2", None)], device, Precision.TF32, Kernels("unfused"))
+    fused = predict(traces[("dit-s-2", None)], device, Precision.TF32, Kernels("sdpa-math"))
     traced = predict(trace_ops("dit-s-2", 256, BATCH, attention="unfused"), device, Precision.TF32)
     assert fused.time_s == pytest.approx(traced.time_s, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("autocast", "precision"),
+    [(None, Precision.TF32), (None, Precision.FP32_STRICT), ("bfloat16", Precision.BF16)],
+)
+def test_handwritten_attention_equals_a_trace_of_the_handwritten_code(traces, autocast, precision):
+    """The closed form of ``unfused`` is what the trace of ``q @ k^T * scale -> softmax -> @ v``
+    (under the autocast replay) runs: the same bytes per kernel kind, the same matmul units."""
+    device = roofline_device(A100)
+    priced = predict(traces[("dit-s-2", autocast)], device, precision, Kernels("unfused"))
+    manual = trace_ops("dit-s-2", 256, BATCH, autocast, attention="manual")
+    traced = predict(manual, device, precision, Kernels("sdpa"))
+    assert not any(c.kind == "attention" for c in manual.calls)
+    for kind in ("gemm", "copy", "cast", "elementwise"):
+        mine = sum(o.bytes for o in priced.ops if o.kind == kind)
+        assert mine == pytest.approx(sum(o.bytes for o in traced.ops if o.kind == kind))
+    assert _units(priced, "gemm") == _units(traced, "gemm")
+    assert priced.time_s == pytest.approx(traced.time_s, rel=1e-9)
+
+
+def test_handwritten_16_bit_attention_is_not_slower_than_tf32(traces):
+    """Autocast runs hand-written attention's matmuls on the 16-bit tensor cores, so its bf16
+    bound is above its TF32 one. Negative control: priced as SDPA's math path (q, k, v upcast,
+    what ``unfused`` priced before), the bf16 bound falls below the TF32 bound."""
+    device = roofline_device(A100)
+    fp32, low = traces[("dit-s-2", None)], traces[("dit-s-2", "bfloat16")]
+    for kernel, holds in (("unfused", True), ("sdpa-math", False)):
+        tf32 = predict(fp32, device, Precision.TF32, Kernels(kernel)).img_per_s
+        bf16 = predict(low, device, Precision.BF16, Kernels(kernel)).img_per_s
+        assert (bf16 >= tf32) is holds, (kernel, tf32, bf16)
 
 
 def test_sdpa_backend_follows_the_dtype(traces):

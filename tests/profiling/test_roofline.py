@@ -3,6 +3,7 @@ times are max(compute, memory), measured throughput sits beside the bound."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -12,7 +13,13 @@ from fcdmbench.errors import ConfigError, InputError
 from fcdmbench.profiling.autocast_policy import AUTOCAST_NAMES
 from fcdmbench.profiling.cpu_calibration import CpuCalibration, calibrate_cpu, load_calibration
 from fcdmbench.profiling.flops import count_flops
-from fcdmbench.profiling.op_trace import OpCall, OpTrace, trace_module, trace_ops
+from fcdmbench.profiling.op_trace import (
+    OpCall,
+    OpTrace,
+    trace_module,
+    trace_ops,
+    trace_train_step,
+)
 from fcdmbench.profiling.precision import Precision
 from fcdmbench.profiling.roofline import (
     RooflineConfig,
@@ -264,3 +271,64 @@ def test_calibration_measures_and_reads_back(tmp_path):
         load_calibration(gpu)
     with pytest.raises(InputError, match="not found"):
         load_calibration(tmp_path / "missing.json")
+
+
+def _conv_calls(model, inputs):
+    calls, _ = trace_module(model, inputs)
+    return [c for c in calls if c.op == "aten.convolution"]
+
+
+def test_winograd_marks_the_shapes_cudnn_runs_with_winograd():
+    """Dense 3x3, stride-1, undilated convolutions (forward and backward) are marked; strided,
+    dilated, 1x1, grouped and transposed ones are not."""
+    nn = torch.nn
+    layers = [
+        nn.Conv2d(8, 8, 3, padding=1),  # Winograd
+        nn.Conv2d(8, 8, 3, stride=2, padding=1),
+        nn.Conv2d(8, 8, 3, padding=2, dilation=2),
+        nn.Conv2d(8, 8, 1),
+        nn.Conv2d(8, 8, 3, padding=1, groups=8),  # depthwise
+        nn.ConvTranspose2d(8, 8, 3, padding=1),
+    ]
+    x = torch.empty(2, 8, 16, 16, device="meta")
+    flags = []
+    for layer in layers:
+        (call,) = _conv_calls(layer.to("meta"), (x,))
+        flags.append(call.winograd)
+    assert flags == [True, False, False, False, False, False]
+    step = trace_train_step("dic-s", 256, 1, ema=False)
+    backward = [c for c in step.calls if c.op == "aten.convolution_backward" and c.kind == "conv"]
+    forward = [c for c in step.calls if c.op == "aten.convolution" and c.kind == "conv"]
+    assert backward and sum(c.winograd for c in backward) == sum(c.winograd for c in forward) > 0
+
+
+def test_fp32_3x3_convolutions_are_priced_at_the_fastest_algorithm():
+    """A bound must stay a bound: an fp32 3x3 stride-1 convolution costs no more than cuDNN's
+    Winograd F(2x2, 3x3) (2.25x fewer multiplies) would take, and no more than TF32 implicit
+    GEMM where TF32 is on and faster. The unit says which. Negative control: the old pricing
+    (dense FLOPs on the mode's unit, the calls unmarked) takes longer than Winograd would."""
+    trace = trace_ops("dic-s", 256, 4)
+    eligible = tuple(c for c in trace.calls if c.winograd)
+    assert eligible and all(c.kind == "conv" for c in eligible)
+    only = dataclasses.replace(trace, calls=eligible)
+    old = dataclasses.replace(
+        trace, calls=tuple(dataclasses.replace(c, winograd=False) for c in eligible)
+    )
+    cases = [
+        ("a100-80gb-sxm", Precision.FP32_STRICT, "fp32-winograd"),
+        ("a100-80gb-sxm", Precision.TF32, "tf32-tc"),  # 156 TFLOP/s > 2.25 x 19.5
+        ("rtx-4090", Precision.TF32, "fp32-winograd"),  # a GeForce's TF32 = its FP32 rate
+    ]
+    for key, precision, unit in cases:
+        device = roofline_device(key)
+        peak = device.units_tflops
+        assert peak["fp32-winograd"] == pytest.approx(2.25 * peak["fp32-simt"])
+        winograd_s = sum(c.flops for c in eligible) / (peak["fp32-winograd"] * 1e12)
+        new, dense = predict(only, device, precision), predict(old, device, precision)
+        assert {o.unit for o in new.ops} == {unit}, key
+        assert new.flops == dense.flops == pytest.approx(sum(c.flops for c in eligible))
+        compute = sum(o.compute_s for o in new.ops)
+        assert compute <= winograd_s * (1 + 1e-12)
+        if unit == "fp32-winograd":
+            assert compute == pytest.approx(winograd_s)
+            assert sum(o.compute_s for o in dense.ops) > winograd_s  # the old pricing fails

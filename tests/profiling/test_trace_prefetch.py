@@ -99,12 +99,19 @@ def test_bad_worker_count(monkeypatch):
 
 def test_ctrl_c_ends_a_parallel_audit_cleanly(tmp_path):
     """SIGINT to the whole process group, as a terminal sends it, while workers trace: the
-    usual ``interrupted`` line and exit code 130, nothing else, no process left behind."""
+    usual ``interrupted`` line and exit code 130, nothing else, no process left behind.
+
+    The child gets SIGINT's default disposition back first: a test run started in the background
+    by a non-interactive shell (``cmd &``, nohup, some CI runners) inherits SIGINT as ignored, and
+    then so would the audit. fcdmbench itself leaves an ignored SIGINT ignored, as every program
+    should: whoever ignored it asked for the job to outlive Ctrl-C.
+    """
     env = {**os.environ, "FCDMBENCH_TRACE_CACHE": str(tmp_path), "FCDMBENCH_TRACE_WORKERS": "2"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "fcdmbench", "audit", "--tables", "2"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
         start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     lines = []
     for line in proc.stderr:  # [2/20] comes once the first model is priced: workers are up

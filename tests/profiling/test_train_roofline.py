@@ -21,6 +21,8 @@ from fcdmbench.profiling.roofline import roofline_device
 from fcdmbench.profiling.train_roofline import (
     DDP_COPY_FACTOR,
     TrainConfig,
+    allreduce_cost,
+    fabric,
     interconnect,
     price_train_step,
     published_speeds,
@@ -29,6 +31,7 @@ from fcdmbench.profiling.train_roofline import (
 )
 from fcdmbench.published import TRAINING_SPEEDS
 from fcdmbench.records import TrainRooflineRecord, read_record
+from fcdmbench.records.roofline import Kernels
 from fcdmbench.registry import create_model, get_spec
 from fcdmbench.reporting import claims
 
@@ -174,6 +177,77 @@ def test_ring_allreduce_sends_what_a_ring_sends(gpus):
     assert ring_allreduce(1e9, 1, 10.0) == (0.0, 0.0)
 
 
+def _simulated_hierarchical(values, nodes, per_node):
+    """Hierarchical all-reduce of one vector per GPU (GPU ``k * per_node + j`` is GPU j of node
+    k): ring reduce-scatter in each node, ring all-reduce of shard j between the GPUs j of every
+    node, ring all-gather in each node. Returns the results and the elements each GPU sent
+    inside its node and between nodes."""
+    inside, between = [0] * len(values), [0] * len(values)
+    shards = {}
+    for k in range(nodes):  # reduce-scatter in node k: GPU j ends with shard j summed
+        gpus = range(k * per_node, (k + 1) * per_node)
+        parts = [np.array_split(values[g].astype(float), per_node) for g in gpus]
+        for j, g in enumerate(gpus):
+            shards[g] = sum(p[j] for p in parts)
+            inside[g] += sum(p.size for i, p in enumerate(parts[j]) if i != j)
+    for j in range(per_node):  # the shard's all-reduce between nodes, a ring of GPUs j
+        ring = [k * per_node + j for k in range(nodes)]
+        reduced, sent = _simulated_ring([shards[g] for g in ring])
+        for g, r, n in zip(ring, reduced, sent, strict=True):
+            shards[g], between[g] = r, between[g] + n
+    results = []
+    for k in range(nodes):  # all-gather in node k
+        gpus = list(range(k * per_node, (k + 1) * per_node))
+        for g in gpus:
+            inside[g] += sum(shards[o].size for o in gpus if o != g)
+        results += [np.concatenate([shards[o] for o in gpus])] * per_node
+    return results, inside, between
+
+
+@pytest.mark.parametrize(("nodes", "per_node"), [(2, 4), (4, 8), (8, 2)])
+def test_hierarchical_allreduce_sends_what_the_algorithm_sends(nodes, per_node):
+    """The cost's in-node and between-node parts are the bytes a simulated hierarchical
+    all-reduce moves over each link; the bound takes the faster of it and NCCL's ring."""
+    n, size = nodes * per_node, 96 * nodes * per_node
+    rng = np.random.default_rng(n)
+    values = [rng.integers(0, 100, size) for _ in range(n)]
+    results, inside, between = _simulated_hierarchical(values, nodes, per_node)
+    assert all(np.array_equal(r, sum(values)) for r in results)
+    cost = allreduce_cost(4.0 * size, nodes, per_node, link_gbs=2.0, fabric_gbs=0.5)
+    assert cost.intra_s == pytest.approx(4.0 * max(inside) / 2e9)
+    assert cost.inter_s == pytest.approx(4.0 * max(between) / 0.5e9)
+    assert cost.hierarchical_s == max(cost.intra_s, cost.inter_s)
+    assert cost.time_s == min(cost.ring_s, cost.hierarchical_s)
+    one_node = allreduce_cost(4.0 * size, 1, n, link_gbs=2.0)
+    assert one_node.time_s == ring_allreduce(4.0 * size, n, 2.0)[1]
+
+
+def test_a_cluster_is_nodes_joined_by_their_fabric(traces):
+    """32 A100s are four DGX nodes joined by InfiniBand (8 x HDR 200 Gb/s each), not one
+    32-GPU ring over PCIe. The bound must not price the all-reduce slower than NCCL's ring over
+    every GPU at the nodes' fabric (nccl-tests' bus bandwidth: min of NVLink and 8 adapters);
+    negative control: the old pricing (a ring of 32 over PCIe at 32 GB/s) does, and its serial
+    bound falls below the serial bound of that ring."""
+    assert fabric("a100-80gb-sxm")[:2] == ("infiniband", 25.0)  # 200 Gb/s / 8
+    assert fabric("h100-sxm")[:2] == ("infiniband", 50.0)  # 400 Gb/s / 8
+    with pytest.raises(ConfigError, match="board joins 8"):
+        interconnect("a100-80gb-sxm", 32)
+    with pytest.raises(ConfigError, match="no inter-node fabric"):
+        fabric("rtx-4090")
+    trace = traces[("dit-s-2", False)]
+    device = roofline_device("a100-80gb-sxm")
+    link, network = interconnect("a100-80gb-sxm", 8), fabric("a100-80gb-sxm")
+    new = price_train_step(trace, device, Precision.TF32, 8, link, None, 4, network)
+    old = price_train_step(trace, device, Precision.TF32, 32, ("pcie", 32.0, "old"))
+    ring_busbw = min(link[1], 8 * network[1]) * 1e9  # GB/s -> B/s
+    ring_s = 2 * 31 / 32 * trace.grad_bytes / ring_busbw
+    serial_with_ring = new.serial_time_s - new.allreduce.time_s + ring_s
+    assert new.gpus == old.gpus == 32 and new.global_batch == old.global_batch
+    assert new.allreduce.time_s <= ring_s and new.serial_time_s <= serial_with_ring
+    assert old.allreduce.time_s > ring_s and old.serial_time_s > serial_with_ring
+    assert new.allreduce.nodes == 4 and new.allreduce.gpus_per_node == 8
+
+
 def test_interconnect_is_the_cards_link():
     assert interconnect("rtx-4090", 4)[:2] == ("pcie", 31.5)  # no NVLink on the 4090
     assert interconnect("h100-sxm", 4)[:2] == ("nvlink", 450.0)  # 900 GB/s both ways
@@ -210,6 +284,28 @@ def test_bf16_trace_recomputes_in_bf16():
     assert any(c.kind == "cast" for c in trace.calls if c.phase == "recompute")
 
 
+def test_handwritten_attention_trains_its_matmuls_in_16_bits():
+    """``--attention-kernel unfused`` traces attention written out by hand: under autocast its
+    score matmuls (forward and backward) run in bf16 and its softmax in fp32; ``sdpa-math``
+    traces SDPA's math path, which upcasts q, k, v (its score matmuls run in fp32)."""
+    kernels = {"manual": "unfused", "unfused": "sdpa-math"}
+    for attention, kernel in kernels.items():
+        config = TrainConfig(("dit-s-2",), kernels=Kernels(kernel), precision=Precision.BF16)
+        assert config.attention == attention
+    manual = trace_train_step("dit-s-2", 256, 2, autocast="bfloat16", attention="manual")
+    math = trace_train_step("dit-s-2", 256, 2, autocast="bfloat16", attention="unfused")
+    assert manual.macs == pytest.approx(math.macs, rel=1e-3)  # + the scale's products
+
+    def bmm_dtypes(trace, phase):
+        return {c.dtype for c in trace.calls if c.op == "aten.bmm" and c.phase == phase}
+
+    for phase in ("forward", "backward"):
+        assert bmm_dtypes(manual, phase) == {"bfloat16"}
+    assert "float32" in bmm_dtypes(math, "forward")  # negative control: the upcast math path
+    softmax = [c for c in manual.calls if c.op == "aten._softmax"]
+    assert softmax and all(c.dtype == "float32" for c in softmax)
+
+
 def test_cli_train_json_feeds_the_claims_section(tmp_path):
     """FCDM-XL as the paper trained it: the command's record, matched to the published speed,
     is the row the report's claims section prints."""
@@ -228,8 +324,41 @@ def test_cli_train_json_feeds_the_claims_section(tmp_path):
     assert published.steps_per_s == 0.9 and published in TRAINING_SPEEDS
     table = claims.training_speed_table([(published, r)])
     (row,) = table.rows
-    assert row[1:5] == ("tf32", round(r.steps_per_s, 3), 0.9, round(0.9 / r.steps_per_s, 2))
-    assert row[-1] == "model"
+    expected = ("tf32", "yes", round(r.steps_per_s, 3), 0.9, round(0.9 / r.steps_per_s, 2))
+    assert row[1:6] == expected  # FCDM's sources name TF32 (upstream train.py) and bf16
+    assert row[-1] == "model" and table.muted == (False,)
+
+
+def test_claims_mark_the_precision_each_figure_ran_in():
+    """Each published speed is priced in every precision mode; only the mode its sources name
+    is marked, the others are greyed out in the HTML report."""
+    from fcdmbench.reporting.render import _table_to_html
+
+    dit = [s for s in TRAINING_SPEEDS if s.model == "dit-xl-2" and s.gpus == 8]
+    fcdm = TRAINING_SPEEDS[0]
+    assert [claims.ran_in(dit[0], p) for p in ("fp32-strict", "paper-default", "tf32")] == [
+        False,
+        True,
+        False,
+    ]
+    assert [bool(claims.ran_in(fcdm, p)) for p in ("fp32-strict", "tf32", "bf16")] == [
+        False,
+        True,
+        True,
+    ]
+    fake = [(dit[0], dataclasses.replace(r, precision=p)) for p, r in _fake_results()]
+    table = claims.training_speed_table(fake)
+    assert [row[2] for row in table.rows] == ["-", "yes", "-"]
+    assert table.muted == (True, False, True)
+    page = _table_to_html(table)
+    assert page.count("<tr class=muted>") == 2 and "tr.muted" not in page
+
+
+def _fake_results():
+    trace = trace_train_step("dit-s-2", 256, 1, ema=False)
+    device = roofline_device("a100-80gb-sxm")
+    result = price_train_step(trace, device, Precision.TF32)
+    return [(p, result) for p in ("fp32-strict", "paper-default", "tf32")]
 
 
 def test_claims_price_with_the_commands_code():
@@ -258,6 +387,9 @@ def test_claims_price_with_the_commands_code():
         (["--mode", "train", "--gpu", "l4", "--gpus", "2", "--batch", "8"], "no interconnect"),
         (["--mode", "train", "--plot", "x.png"], "--plot is for --mode infer"),
         (["--mode", "train", "--gpu", "cpu", "--gpus", "2", "--batch", "8"], "one process"),
+        (["--mode", "train", "--gpu", "rtx-4090", "--nodes", "2", "--batch", "8"], "inter-node"),
+        (["--mode", "train", "--gpu", "a100", "--gpus", "16", "--batch", "16"], "--nodes N"),
+        (["--nodes", "2"], "apply to --mode train"),
     ],
 )
 def test_cli_train_refuses_what_it_cannot_model(extra, message):
@@ -274,7 +406,10 @@ def test_every_link_figure_has_a_source_and_a_basis():
     for device in load_devices():
         for column, figure in device.link_figures().items():
             assert figure.source and figure.printed, (device.key, column)
-            assert figure.basis in {"bidirectional/2", "per direction", "absent"}
+            assert figure.basis in {"bidirectional/2", "per direction", "absent", "Gb/s / 8"}
+            if figure.basis == "Gb/s / 8":  # an InfiniBand rate, printed in Gbit/s
+                printed = float(re.findall(r"(\d+)\s*Gb/s", figure.printed)[-1])
+                assert figure.value == printed / 8 and column == "fabric_gbs", device.key
             if figure.basis == "absent":
                 assert figure.value == 0 and column == "nvlink_gbs"
             if figure.basis == "bidirectional/2":  # half of the both-ways figure printed

@@ -1,4 +1,6 @@
-"""Process group and device of a sampling run: one process, or torchrun (NCCL or gloo)."""
+"""Process group and device of a run: one process, or torchrun (NCCL or gloo).
+
+Sampling and evaluation share it."""
 
 from __future__ import annotations
 
