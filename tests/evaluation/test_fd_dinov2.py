@@ -122,6 +122,7 @@ def test_eval_cli_all_metrics_records_fd_dinov2(tiny):
     graph = build_standin_graph(root / "standin.pb")
     env = {"FCDMBENCH_CACHE": str(root / "cache"), "FCDMBENCH_INCEPTION": str(graph)}
     args = ["eval", str(root / "samples.npz"), "--ref", str(root / "ref.npz"), "--num", "9"]
+    args += ["--backend", "tensorflow"]  # the stand-in graph is TensorFlow's
     out = CliRunner().invoke(
         app, [*args, "--metrics", "all", "--dinov2", str(weights), "--json", str(root / "r.json")],
         env=env,
