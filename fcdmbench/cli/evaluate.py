@@ -160,13 +160,52 @@ def eval_command(
             "Record: SAMPLES.cross-check.json or --json.",
         ),
     ] = False,
+    metrics: Annotated[
+        str,
+        typer.Option(
+            "--metrics",
+            metavar="LIST",
+            help="Comma list of fid, sfid, is, pr, fd_dinov2; 'adm' (ADM's five, the default) or "
+            "'all' (adds fd_dinov2). ADM's five share one Inception pass, computed together.",
+        ),
+    ] = "adm",
+    dinov2: Annotated[
+        Path | None,
+        typer.Option(
+            "--dinov2",
+            metavar="PTH",
+            envvar="FCDMBENCH_DINOV2",
+            help="DINOv2 ViT-L/14 weights, dinov2_vitl14_pretrain.pth (default: the reference "
+            "folder; `fcdmbench reference fetch dinov2`).",
+        ),
+    ] = None,
+    dinov2_resize: Annotated[
+        str,
+        typer.Option(
+            "--dinov2-resize",
+            help="torch: antialiased bicubic interpolate (edm2's default, fast). pil: PIL bicubic, "
+            "as dgm-eval (slow).",
+        ),
+    ] = "torch",
+    dinov2_ref: Annotated[
+        Path | None,
+        typer.Option(
+            "--dinov2-ref",
+            metavar="PKL|NPZ",
+            help="FD-DINOv2 reference only: an edm2 reference .pkl (read as arrays only) or an npz "
+            "of images (default: the images of --ref).",
+        ),
+    ] = None,
 ) -> None:
     """Compute FID, sFID, IS, precision and recall as ADM does.
+
+    With --metrics all (or fd_dinov2) it also computes FD-DINOv2 (DINOv2 ViT-L/14, as EDM2).
 
     Offline, it names every missing reference file and where to place it, in one run; the
     result is written as a record (default: SAMPLES.eval.json).
 
     Example: fcdmbench eval samples.npz --ref imagenet256 --meta steps=250,cfg=1.5
+    Example: fcdmbench eval samples.npz --metrics all --dinov2 dinov2_vitl14_pretrain.pth
     """
     if cross_check:
         _cross_check(samples, inception, reference_dir, cache_dir, batch_size, device, json_path)
@@ -175,15 +214,18 @@ def eval_command(
 
     from fcdmbench.cli.output import stderr
     from fcdmbench.evaluation.config import EvalConfig
+    from fcdmbench.evaluation.dinov2 import ResizeMode
     from fcdmbench.evaluation.distance import DistanceBackend
     from fcdmbench.evaluation.evaluate import evaluate
+    from fcdmbench.evaluation.fd_dinov2 import parse_metrics
     from fcdmbench.evaluation.metrics import SqrtmMethod
     from fcdmbench.preflight import preflight_eval
 
     try:
         sqrtm_method, distance_kernel = SqrtmMethod(sqrtm), DistanceBackend(distance)
+        resize = ResizeMode(dinov2_resize)
     except ValueError as exc:
-        hint = "--sqrtm adm|eigh, --distance adm|adm-graph|torch"
+        hint = "--sqrtm adm|eigh, --distance adm|adm-graph|torch, --dinov2-resize torch|pil"
         raise ConfigError(str(exc), hint=hint) from None
     config = EvalConfig(
         samples=samples,
@@ -202,8 +244,18 @@ def eval_command(
         meta=parse_meta(meta),
         backend=backend,
         device=device,
+        metrics=parse_metrics(metrics),
+        dinov2_path=dinov2,
+        dinov2_resize=resize,
+        dinov2_ref=dinov2_ref,
     )
     record_path = json_path or samples.with_name(samples.stem + ".eval.json")
+    if not any(m.is_adm for m in config.metrics):  # FD-DINOv2 alone: no Inception, no TF
+        from fcdmbench.evaluation.fd_eval import evaluate_fd_dinov2_only, preflight_fd_only
+
+        preflight_fd_only(config, outputs=[record_path])
+        _write_and_show(evaluate_fd_dinov2_only(config), record_path)
+        return
     preflight_eval(config, outputs=[record_path])  # all problems at once, before any hashing
 
     with Progress(
@@ -303,6 +355,10 @@ def _write_and_show(record, path: Path) -> None:
     from fcdmbench.records import write_record
 
     write_record(path, record)
+    if record.fid is None and record.fd_dinov2 is not None:  # FD-DINOv2 alone
+        _show_fd_dinov2(record)
+        stderr.print(f"record: {path}")
+        return
     table = Table(
         title=f"ADM metrics, {record.num_samples:,} samples vs {record.num_ref:,} reference"
         + (f" ({record.model})" if record.model else "")
@@ -322,6 +378,7 @@ def _write_and_show(record, path: Path) -> None:
         )
     )
     print_table(table)
+    _show_fd_dinov2(record)
     if record.allow_fewer:
         stderr.print(f"note: --allow-fewer given; {record.num_samples} images used (recorded)")
     mode = record.mode
@@ -343,3 +400,17 @@ def _write_and_show(record, path: Path) -> None:
             "this result in a table row"
         )
     stderr.print(f"record: {path}")
+
+
+def _show_fd_dinov2(record) -> None:
+    """FD-DINOv2's line, when it was computed."""
+    from fcdmbench.cli.output import fmt, stdout
+
+    fd = record.fd_dinov2
+    if fd is None:
+        return
+    ref = f"{fd.num_ref:,} reference images" if fd.num_ref else fd.ref_source
+    stdout.print(
+        f"FD-DINOv2: {fmt(fd.value, 4)} ({fd.num_samples:,} samples vs {ref}; resize {fd.resize}; "
+        f"weights sha256 {fd.weights_sha256[:12]}..., {fd.weights_status})"
+    )

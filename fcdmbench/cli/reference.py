@@ -1,4 +1,4 @@
-"""`fcdmbench reference fetch|verify`: ADM's official reference batches and Inception graph."""
+"""`fcdmbench reference fetch|verify`: ADM's reference files and the DINOv2 weights."""
 
 from __future__ import annotations
 

@@ -154,6 +154,26 @@ def sample_command(
         bool, typer.Option(help="Keep per-batch shards after the merge.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the record as JSON.")] = False,
+    evaluate: Annotated[
+        bool,
+        typer.Option(
+            "--eval",
+            help="Evaluate in the same pass (FD-DINOv2; no PyTorch Inception backend yet, so "
+            "ADM's metrics need `fcdmbench eval`): writes NPZ.eval.json.",
+        ),
+    ] = False,
+    ref: Annotated[
+        str, typer.Option("--ref", metavar="NAME|PATH.npz", help="Reference for --eval.")
+    ] = "imagenet256",
+    dinov2: Annotated[
+        Path | None,
+        typer.Option(
+            "--dinov2", metavar="PTH", envvar="FCDMBENCH_DINOV2", help="DINOv2 weights (--eval)."
+        ),
+    ] = None,
+    dinov2_resize: Annotated[
+        str, typer.Option("--dinov2-resize", help="torch or pil (--eval).")
+    ] = "torch",
 ) -> None:
     """Sample a checkpoint into an ADM-format .npz and its record.
 
@@ -206,6 +226,7 @@ def sample_command(
         ddim_eta=ddim_eta,
         sde_last_step=sde_last_step,
         keep_shards=keep_shards,
+        stream_eval=_stream_eval(evaluate, ref, dinov2, dinov2_resize),
     )
     is_rank0 = int(os.environ.get("RANK", "0")) == 0
     if not is_rank0:
@@ -223,6 +244,35 @@ def sample_command(
     stdout.print(f"weights: {weights}; rng: {record.rng}; precision: {record.precision.mode}")
     if record.smoke:
         stdout.print("[bold yellow]smoke mode: random weights, not a trained model[/]")
+    if evaluate:
+        _show_stream_eval(record.npz)
+
+
+def _stream_eval(evaluate: bool, ref: str, dinov2: Path | None, resize: str):
+    """The `StreamEvalConfig` of ``--eval`` (None without it)."""
+    if not evaluate:
+        return None
+    from fcdmbench.errors import ConfigError
+    from fcdmbench.evaluation.dinov2 import ResizeMode
+    from fcdmbench.evaluation.streaming import StreamEvalConfig
+
+    try:
+        mode = ResizeMode(resize)
+    except ValueError:
+        raise ConfigError(f"--dinov2-resize {resize!r}", hint="torch or pil") from None
+    return StreamEvalConfig(ref=ref, dinov2_path=dinov2, dinov2_resize=mode)
+
+
+def _show_stream_eval(npz: str) -> None:
+    from fcdmbench.records import EvalRecord, read_record
+
+    path = Path(npz).with_name(Path(npz).stem + ".eval.json")
+    record = read_record(path, kind=EvalRecord)
+    fd = record.fd_dinov2
+    stdout.print(f"FD-DINOv2: {fd.value:.4f} ({fd.num_samples} samples vs {fd.ref_source})")
+    for note in record.notes:
+        stdout.print(f"[bold yellow]note:[/] {note}")
+    stdout.print(f"eval record: {path}")
 
 
 def _run_with_progress(config, run):

@@ -9,7 +9,9 @@ from typing import Any
 
 from fcdmbench.errors import ConfigError, UnknownModelError
 from fcdmbench.evaluation.backends import EvalDevice, InceptionBackend
+from fcdmbench.evaluation.dinov2 import ResizeMode
 from fcdmbench.evaluation.distance import DistanceBackend
+from fcdmbench.evaluation.fd_dinov2 import ADM_METRICS, Metric
 from fcdmbench.evaluation.metrics import SqrtmMethod
 from fcdmbench.registry import resolve
 
@@ -48,6 +50,17 @@ class EvalConfig:
     meta: dict[str, Any] = field(default_factory=dict)
     backend: InceptionBackend = InceptionBackend.TORCH
     device: EvalDevice = EvalDevice.CPU
+    # FD-DINOv2 (issue 32; docs/evaluation.md "FD-DINOv2"): which metrics, the weights (None:
+    # $FCDMBENCH_DINOV2 or the manifest), the resize, and an optional reference for it alone
+    # (an edm2 .pkl or an npz; None: the images of `ref`).
+    metrics: tuple[Metric, ...] = ADM_METRICS
+    dinov2_path: Path | None = None
+    dinov2_resize: ResizeMode = ResizeMode.TORCH
+    dinov2_ref: Path | None = None
+
+    @property
+    def wants_fd_dinov2(self) -> bool:
+        return Metric.FD_DINOV2 in self.metrics
 
     def __post_init__(self) -> None:
         for name in ("num", "batch_size", "split_size", "k"):

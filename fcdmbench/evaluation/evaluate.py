@@ -9,6 +9,7 @@ CLI (`fcdmbench eval`) only adapts this.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -31,6 +32,7 @@ from fcdmbench.evaluation.backends import (
 from fcdmbench.evaluation.cache import ActivationCache, cache_root
 from fcdmbench.evaluation.config import EvalConfig, canonical_model
 from fcdmbench.evaluation.distance import get_distance_fn, mirror_note
+from fcdmbench.evaluation.fd_dinov2 import compute_fd_dinov2, resolve_dinov2_path
 from fcdmbench.evaluation.inception import resolve_inception_path, tensorflow_info
 from fcdmbench.evaluation.metrics import (
     PrecisionRecall,
@@ -48,6 +50,7 @@ from fcdmbench.records import (
     EvalMode,
     EvalRecord,
     EvalTimings,
+    FDDinoV2Result,
     ReferenceFile,
     RunInfo,
     SampleRecord,
@@ -66,6 +69,26 @@ STATS_KEYS = ("mu", "sigma", "mu_s", "sigma_s")
 
 
 def evaluate(
+    config: EvalConfig,
+    *,
+    on_progress: ProgressFn | None = None,
+    extractor: Extractor | None = None,
+) -> EvalRecord | None:
+    """ADM's metrics (`_evaluate_adm`) and, when `config.metrics` asks for it, FD-DINOv2
+    (`fcdmbench.evaluation.fd_dinov2`); its weights are found before any other work.
+
+    Returns, raises: as `_evaluate_adm`; also `InputError` for bad DINOv2 weights or reference.
+    """
+    weights = _dinov2_weights(config)  # missing weights fail before any extraction
+    record = _evaluate_adm(config, on_progress=on_progress, extractor=extractor)
+    if record is None:  # a torchrun rank other than 0
+        return None
+    fd = _fd_dinov2(config, record.num_samples, Path(record.reference.path), weights)
+    metrics = tuple(m.value for m in config.metrics)
+    return dataclasses.replace(record, fd_dinov2=fd, metrics_requested=metrics)
+
+
+def _evaluate_adm(
     config: EvalConfig,
     *,
     on_progress: ProgressFn | None = None,
@@ -322,3 +345,38 @@ def _torch_device() -> str:
     """Where torch would run (the environment record's device); torch is not imported for it."""
     torch = sys.modules.get("torch")
     return "cuda" if torch is not None and torch.cuda.is_available() else "cpu"
+
+
+def _dinov2_weights(config: EvalConfig) -> tuple[Path, str] | None:
+    """FD-DINOv2's weights (path, manifest status) when it is requested, else None.
+
+    Raises:
+        ReferenceBatchError: requested, but the weights are missing (says where to put them).
+        InputError: a ``--dinov2-ref`` that does not exist.
+    """
+    if not config.wants_fd_dinov2:
+        return None
+    if config.dinov2_ref is not None and not config.dinov2_ref.is_file():
+        raise InputError(
+            f"--dinov2-ref {config.dinov2_ref} not found",
+            hint="pass an edm2 reference .pkl or an npz of reference images, or drop the option",
+        )
+    return resolve_dinov2_path(config.dinov2_path, config.reference_dir, config.cache_dir)
+
+
+def _fd_dinov2(
+    config: EvalConfig, num: int, ref_path: Path, weights: tuple[Path, str] | None
+) -> FDDinoV2Result | None:
+    """FD-DINOv2 of the evaluated images when requested (`weights` given), else None; on
+    rank 0 only under torchrun (the other ranks return before it)."""
+    if weights is None:
+        return None
+    return compute_fd_dinov2(
+        config.samples,
+        num,
+        config.dinov2_ref or ref_path,
+        weights,
+        resize=config.dinov2_resize,
+        batch_size=config.batch_size,
+        cache_dir=config.cache_dir,
+    )

@@ -25,6 +25,7 @@ __all__ = [
     "EvalMode",
     "EvalRecord",
     "EvalTimings",
+    "FDDinoV2Result",
     "InceptionGraph",
     "MetricPair",
     "OutputDifference",
@@ -201,6 +202,31 @@ class TensorFlowInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class FDDinoV2Result:
+    """FD-DINOv2 (Stein et al. 2023, as NVlabs/edm2 computes it) and what produced it.
+
+    `weights_status`: the manifest's sha256 check of the weights (``ok``, ``unverified``, ``not
+    in manifest`` for a ``--dinov2`` path); `ref_source`: ``images of <npz>`` (statistics computed
+    here from `num_ref` images) or ``stats in <pkl>`` (edm2's published statistics, `num_ref` 0:
+    unknown); `resize`: ``torch`` or ``pil`` (docs/evaluation.md, "FD-DINOv2").
+    """
+
+    value: float
+    weights_path: str
+    weights_sha256: str
+    weights_status: str
+    extractor_id: str
+    resize: str
+    num_samples: int
+    num_ref: int
+    ref_source: str
+    ref_sha256: str
+    samples_cached: bool = False
+    ref_cached: bool = False
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class EvalRecord(Record):
     """One `fcdmbench eval` run (metrics are None only if they could not be computed)."""
 
@@ -230,6 +256,10 @@ class EvalRecord(Record):
     sample_record: str | None = None
     timings_s: EvalTimings = EvalTimings()
     tensorflow: TensorFlowInfo | None = None
+    # FD-DINOv2 (issue 32): None when not requested (every record written before it).
+    fd_dinov2: FDDinoV2Result | None = None
+    metrics_requested: tuple[str, ...] = ("fid", "sfid", "is", "pr")
+    notes: tuple[str, ...] = ()  # e.g. what a one-pass `sample --eval` could not compute
 
     @property
     def cfg_scale(self) -> float | None:

@@ -109,6 +109,7 @@ class EvalPoint:
     is_paper_protocol: bool
     on: str
     source: str
+    fd_dinov2: float | None = None  # measured only: the FCDM paper prints no FD-DINOv2
 
 
 @dataclass
@@ -254,6 +255,7 @@ def _add_eval(record: EvalRecord, source: str, found: RecordSet, note) -> None:
             is_paper_protocol=record.is_paper_protocol,
             on=on,
             source=source,
+            fd_dinov2=None if record.fd_dinov2 is None else record.fd_dinov2.value,
         )
     )
 
@@ -341,6 +343,11 @@ class Measurements:
             return None
         _, best, ok, why = min(candidates, key=lambda c: c[0])
         return Measured(best.img_per_s, best.on, ok, why)
+
+    @property
+    def has_fd_dinov2(self) -> bool:
+        """Whether any eval record carries FD-DINOv2 (the tables then show its column)."""
+        return any(p.fd_dinov2 is not None for p in self.records.evals)
 
     def evaluation(
         self, name: str, resolution: int, training_steps: int | None, guided: bool

@@ -150,8 +150,22 @@ def _metric_cells(
         if value is not None:
             why = "" if point.is_paper_protocol else f"{point.num_samples} samples or not ADM-exact"
             measured = Measured(value, point.on, point.is_paper_protocol, why)
-        cells.append(Cell(getattr(row, name), measured))
+        cells.append(Cell(getattr(row, name, None), measured))  # no published FD-DINOv2
     return cells
+
+
+FD_DINOV2_COLUMN = Column("fd_dinov2", "FD-DINOv2", True, 2, "abs")
+FD_DINOV2_NOTE = (
+    "FD-DINOv2 (Stein et al. 2023, as NVlabs/edm2 computes it) is measured only: the FCDM paper "
+    "prints none, so its published cells stay empty."
+)
+
+
+def _fd_dinov2_parts(m: Measurements) -> tuple[tuple[str, ...], tuple[Column, ...], tuple]:
+    """(extra metric fields, extra columns, extra notes): FD-DINOv2 where records have it."""
+    if not m.has_fd_dinov2:
+        return (), (), ()
+    return ("fd_dinov2",), (FD_DINOV2_COLUMN,), (FD_DINOV2_NOTE,)
 
 
 _METRIC_COLUMNS = (
@@ -203,6 +217,7 @@ def build_table1(m: Measurements) -> ReportTable:
 
 
 def _benchmark_table(key: str, title: str, m: Measurements, guided: bool) -> ReportTable:
+    fd_fields, fd_columns, fd_notes = _fd_dinov2_parts(m)
     rows = []
     for row in _rows(key):
         when = (
@@ -216,11 +231,13 @@ def _benchmark_table(key: str, title: str, m: Measurements, guided: bool) -> Rep
                 when,
                 _gmacs(m, row),
                 Cell(row.throughput_it_s, m.throughput(row.model, row.resolution)),
-                *_metric_cells(m, row, guided),
+                *_metric_cells(
+                    m, row, guided, ("fid", "inception_score", "precision", "recall", *fd_fields)
+                ),
             )
         )
     when_col = Column("epochs", "Epochs") if key == "table3" else Column("iters", "Iters")
-    notes = [GMACS_NOTE, TP_NOTE, METRIC_NOTE]
+    notes = [GMACS_NOTE, TP_NOTE, METRIC_NOTE, *fd_notes]
     notes.append(
         "With guidance (scale not printed in the paper)."
         if guided
@@ -235,6 +252,7 @@ def _benchmark_table(key: str, title: str, m: Measurements, guided: bool) -> Rep
             Column("gmacs", "GMACs", True, 2),
             Column("throughput_it_s", "Throughput (it/s)", True, 1),
             *_METRIC_COLUMNS,
+            *fd_columns,
         ),
         tuple(rows),
         tuple(notes),
@@ -292,15 +310,14 @@ def build_table5(m: Measurements) -> ReportTable:
 
 
 def _steps_table(key: str, title: str, m: Measurements, objective: str) -> ReportTable:
+    fd_fields, fd_columns, fd_notes = _fd_dinov2_parts(m)
+    fields = ("fid", "sfid", "inception_score", "precision", "recall", *fd_fields)
     rows = []
     for row in _rows(key):
         guided_cells = (
-            _metric_cells(m, row, False, ("fid", "sfid", "inception_score", "precision", "recall"))
+            _metric_cells(m, row, False, fields)
             if objective == "diffusion"
-            else [
-                Cell(getattr(row, f))
-                for f in ("fid", "sfid", "inception_score", "precision", "recall")
-            ]
+            else [Cell(getattr(row, f, None)) for f in fields]
         )
         rows.append((row.label, _steps(row.training_steps), _gmacs(m, row), *guided_cells))
     return ReportTable(
@@ -315,12 +332,14 @@ def _steps_table(key: str, title: str, m: Measurements, objective: str) -> Repor
             Column("inception_score", "IS", True, 2, "abs"),
             Column("precision", "Prec.", True, 4, "abs"),
             Column("recall", "Rec.", True, 4, "abs"),
+            *fd_columns,
         ),
         tuple(rows),
         (
             GMACS_NOTE,
             METRIC_NOTE,
             f"{objective.capitalize()} objective; 50K samples without guidance.",
+            *fd_notes,
         ),
     )
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from fcdmbench.errors import ConfigError
+from fcdmbench.evaluation.streaming import StreamEvalConfig
 from fcdmbench.profiling.precision import Precision
 from fcdmbench.sampling.diffusion import TRAIN_STEPS, space_timesteps
 from fcdmbench.sampling.samplers import SamplerKind
@@ -64,6 +65,8 @@ class SampleConfig:
     ddim_eta: float = 0.0
     sde_last_step: float = 0.04
     keep_shards: bool = False
+    # `sample --eval` (issue 32): evaluate the images as the merge streams them (None: do not).
+    stream_eval: StreamEvalConfig | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "out", Path(self.out))

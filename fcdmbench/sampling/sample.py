@@ -12,6 +12,7 @@ Pieces: `prepare` (model, VAE, guidance, process, plan), `make_batches` (this ra
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import time
@@ -77,6 +78,7 @@ def run_sampling(
         apply_precision(config.precision, dist.device.type, False, capability) as precision,
         torch.no_grad(),
     ):
+        stream = _stream_evaluator(config, dist)  # missing weights fail before any sampling
         setup = prepare(config, dist)
         shard_dir, missing, resumed = _open_shards(setup, dist)
         make_batches(setup, dist, shard_dir, missing, on_progress)
@@ -84,7 +86,9 @@ def run_sampling(
         record = None
         if dist.rank == 0:
             made = sum(len(setup.plan.mine(missing, r, dist.world)) for r in range(dist.world))
-            record = merge(setup, dist, shard_dir, precision, resumed, made, started, t0)
+            record = merge(
+                setup, dist, shard_dir, precision, resumed, made, started, t0, stream=stream
+            )
         dist.barrier()
     return record
 
@@ -232,8 +236,11 @@ def merge(
     generated: int,
     started: str,
     t0: float,
+    stream=None,
 ) -> SampleRecord:
-    """Write the npz (streamed from the shards) and the record; remove the shards."""
+    """Write the npz (streamed from the shards) and the record; remove the shards. With a
+    `fcdmbench.evaluation.streaming.StreamingEvaluator`, the blocks also pass through its
+    extractors and its eval record is written as ``<out>.eval.json``."""
     config = setup.config
     labels = np.zeros(config.num, dtype=np.int64)
     tally: dict[str, Any] = {"devices": {}, "seconds": 0.0}
@@ -244,9 +251,10 @@ def merge(
         "checkpoint_sha256": setup.checkpoint.sha256,
     }
     side = config.resolution
+    blocks = _blocks(setup, shard_dir, labels, tally)
     shards.write_npz_streaming(  # writes arr_1 after consuming every block, so labels are filled
         config.out,
-        _blocks(setup, shard_dir, labels, tally),
+        blocks if stream is None else stream.tap(blocks),
         (side, side, 3),
         config.num,
         labels,
@@ -266,6 +274,47 @@ def merge(
     )
     record = build_sample_record(setup, precision, collect_env(str(dist.device)), summary)
     write_record(sidecar_path(config.out), record)
+    if stream is not None:
+        _write_stream_record(stream, setup, record)
     if not config.keep_shards:
         shutil.rmtree(shard_dir, ignore_errors=True)
     return record
+
+
+def _stream_evaluator(config: SampleConfig, dist: Dist):
+    """The one-pass evaluator of ``sample --eval`` on rank 0 (None elsewhere or without it)."""
+    if config.stream_eval is None or dist.rank != 0:
+        return None
+    from fcdmbench.evaluation.streaming import StreamingEvaluator
+
+    return StreamingEvaluator(config.stream_eval, config.num)
+
+
+def _write_stream_record(stream, setup: SamplingSetup, sample: SampleRecord) -> None:
+    """``<out>.eval.json``: what ``fcdmbench eval`` would have recorded for the same images."""
+    from fcdmbench.evaluation.config import EvalConfig
+    from fcdmbench.records import SamplerSettings, SamplesFile
+
+    config, side, se = setup.config, setup.config.resolution, setup.config.stream_eval
+    eval_config = EvalConfig(
+        samples=config.out,
+        ref=se.ref,
+        num=config.num,
+        batch_size=se.batch_size,
+        reference_dir=se.reference_dir,
+        cache_dir=se.cache_dir,
+        metrics=se.metrics,
+        dinov2_path=se.dinov2_path,
+        dinov2_resize=se.dinov2_resize,
+        dinov2_ref=se.dinov2_ref,
+    )
+    samples = SamplesFile(str(config.out), sample.npz_sha256, (side, side), False)
+    sidecar = str(sidecar_path(config.out))
+    record = dataclasses.replace(
+        stream.finish(samples, eval_config),
+        model=sample.model.name,
+        model_source="sample record",
+        sampler=SamplerSettings.from_sample_record(sample, sidecar),
+        sample_record=sidecar,
+    )
+    write_record(config.out.with_name(config.out.stem + ".eval.json"), record)

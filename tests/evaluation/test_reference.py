@@ -27,10 +27,13 @@ def _setup(tmp_path, sha256):
 def test_repo_manifest_lists_official_files_without_invented_hashes():
     manifest = load_manifest()
     assert {"inception", "imagenet256", "imagenet512"} <= manifest.keys()
+    official = {  # ADM's files; FD-DINOv2's network (issue 32) from Meta's download server
+        "graph": "https://openaipublic.blob.core.windows.net/diffusion/jul-2021/",
+        "reference_batch": "https://openaipublic.blob.core.windows.net/diffusion/jul-2021/",
+        "weights": "https://dl.fbaipublicfiles.com/dinov2/",
+    }
     for entry in manifest.values():
-        assert entry.url.startswith(
-            "https://openaipublic.blob.core.windows.net/diffusion/jul-2021/"
-        )
+        assert entry.url.startswith(official[entry.kind])
         assert entry.status in {"verified", "unverified"}
         assert bool(entry.sha256) == (entry.status == "verified")
 
