@@ -158,8 +158,8 @@ def sample_command(
         bool,
         typer.Option(
             "--eval",
-            help="Evaluate in the same pass (FD-DINOv2; no PyTorch Inception backend yet, so "
-            "ADM's metrics need `fcdmbench eval`): writes NPZ.eval.json.",
+            help="Evaluate in the same pass (FD-DINOv2; ADM's metrics are not streamed yet: "
+            "run `fcdmbench eval` for them): writes NPZ.eval.json.",
         ),
     ] = False,
     ref: Annotated[

@@ -2,9 +2,9 @@
 reads it in index order, goes through the feature extractors, whose float64 moments become the
 metrics; the record is written beside the samples as ``<out>.eval.json``.
 
-Only FD-DINOv2 streams today: ADM's metrics need the TensorFlow Inception graph, which this
-pipeline does not drive, and no PyTorch Inception backend is present. The output and the record
-say so. An extractor with the same interface (`StreamExtractor`: ``extract(batches)`` -> features)
+Only FD-DINOv2 streams today: ADM's metrics, although their PyTorch backend exists, are not
+streamed yet (precision and recall need every sample's features, not running moments). The
+output and the record say so. An extractor with the same interface (`StreamExtractor`: ``extract(batches)`` -> features)
 is added to `STREAM_EXTRACTORS` in one place, with the metric it serves.
 """
 
@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 NO_TORCH_INCEPTION = (
-    "no PyTorch Inception backend is available: the one-pass evaluation computed FD-DINOv2 only; "
+    "ADM's metrics are not streamed yet: the one-pass evaluation computed FD-DINOv2 only; "
     "run `fcdmbench eval` on the npz for FID, sFID, IS, precision and recall"
 )
 
@@ -101,7 +101,7 @@ def _dinov2_stream(config: StreamEvalConfig) -> tuple[StreamExtractor, Callable]
     return extractor, finish
 
 
-#: metric -> builder of (extractor, finish); a PyTorch Inception backend adds its entry here.
+#: metric -> builder of (extractor, finish); a streamed ADM metric adds its entry here.
 STREAM_EXTRACTORS: dict[Metric, Callable] = {Metric.FD_DINOV2: _dinov2_stream}
 
 
