@@ -4,8 +4,9 @@ metrics; the record is written beside the samples as ``<out>.eval.json``.
 
 Only FD-DINOv2 streams today: ADM's metrics, although their PyTorch backend exists, are not
 streamed yet (precision and recall need every sample's features, not running moments). The
-output and the record say so. An extractor with the same interface (`StreamExtractor`: ``extract(batches)`` -> features)
-is added to `STREAM_EXTRACTORS` in one place, with the metric it serves.
+output and the record say so. An extractor with the same interface (`StreamExtractor`:
+``extract(batches)`` -> features) is added to `STREAM_EXTRACTORS` in one place, with the metric
+it serves.
 """
 
 from __future__ import annotations
