@@ -24,7 +24,9 @@ kernels, chosen by `DistanceBackend`:
 
 `DistanceBackend.adm_exact` is true for ``adm`` only where torch runs float16 products with
 oneDNN's float16 kernel (CPUs with AVX512-FP16 or AMX-FP16), the configuration in which its
-products were measured equal to TensorFlow's; elsewhere use ``adm-graph``.
+products were measured equal to TensorFlow's (whose default x86 ``MatMul`` is oneDNN's), and
+not with ``TF_ENABLE_ONEDNN_OPTS=0`` (ADM's evaluator would then run Eigen's kernel); elsewhere
+use ``adm-graph``.
 
 Every kernel returns a numpy ``(m, n)`` array of float16 or float32 values. TensorFlow is
 imported lazily here and in `inception.py` only.
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 import enum
 import importlib.util
+import os
 import warnings
 from collections.abc import Callable
 from functools import cache
@@ -78,13 +81,22 @@ class DistanceBackend(enum.Enum):
         return self is DistanceBackend.ADM_GRAPH
 
 
-@cache
 def torch_half_products_measured() -> bool:
-    """Whether torch's CPU float16 products run on oneDNN's float16 GEMM here.
+    """Whether torch's CPU float16 products are those measured equal to TensorFlow's here.
 
-    That is the configuration in which they were measured equal to TensorFlow's ``MatMul``
-    (docs/evaluation.md); on other CPUs torch falls back to its own kernel, never compared.
+    They were measured equal to TensorFlow's default x86 ``MatMul`` (oneDNN) when torch runs
+    them on oneDNN's float16 GEMM (CPUs with AVX512-FP16 or AMX-FP16; docs/evaluation.md). On
+    other CPUs torch falls back to its own kernel, never compared; and with
+    ``TF_ENABLE_ONEDNN_OPTS=0`` ADM's evaluator would itself run Eigen's float16 ``MatMul``,
+    whose bits differ.
     """
+    if os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1").strip().lower() in ("0", "false"):
+        return False
+    return _onednn_half_gemm()
+
+
+@cache
+def _onednn_half_gemm() -> bool:
     import torch
 
     return bool(

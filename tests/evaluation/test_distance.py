@@ -316,3 +316,13 @@ def test_cuda_products_against_tensorflow_cpu():
     graph = precision_recall(ref, smp, distance_fn=get_distance_fn(DistanceBackend.ADM_GRAPH))
     cuda = precision_recall(ref, smp, distance_fn=kernel)
     assert _samples_off(cuda, graph) <= 2
+
+
+def test_adm_exact_only_where_the_measured_products_run(monkeypatch):
+    from fcdmbench.evaluation import distance
+
+    assert DistanceBackend.ADM_GRAPH.adm_exact and not DistanceBackend.TORCH.adm_exact
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")  # ADM would run Eigen's float16 MatMul
+    assert not DistanceBackend.ADM.adm_exact
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")
+    assert DistanceBackend.ADM.adm_exact == distance._onednn_half_gemm()

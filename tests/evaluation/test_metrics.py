@@ -4,7 +4,8 @@ The activations are regenerated here from `fcdmbench.evaluation.synthetic` (seed
 fixture stores their sha256 so a drifting recipe fails loudly instead of comparing wrong data.
 Tolerances:
 
-- precision/recall: ADM's float16 distances come from TensorFlow's float16 ``MatMul``, whose CPU
+- precision/recall (the default ``adm`` kernel runs in torch; TensorFlow's ops reproduced): ADM's
+  float16 distances come from TensorFlow's float16 ``MatMul``, whose CPU
   kernel (oneDNN or Eigen, native AVX512-FP16 or not) differs between machines, so the radii are
   CPU dependent (the fixture's radii sha256 held on the Intel machine that made it, not on an
   AMD EPYC). Hence two checks: radii and precision/recall *bit-exact* against ADM's estimator
@@ -25,6 +26,7 @@ import numpy as np
 import pytest
 
 from fcdmbench.errors import InputError
+from fcdmbench.evaluation.distance import DistanceBackend
 from fcdmbench.evaluation.metrics import (
     SqrtmMethod,
     compute_manifold_radii,
@@ -113,11 +115,16 @@ def test_precision_recall_matches_adm(name, adm_distance, adm_graph):
     ref, smp = _pr_inputs(case)
     blocks = dict(row_batch_size=case["row_batch_size"], col_batch_size=case["col_batch_size"])
     pr = precision_recall(ref, smp, distance_fn=adm_distance, **blocks)
-    # 1. Bit-exact against ADM's estimator on ADM's graph, on this CPU.
+    # 1. Bit-exact against ADM's estimator on ADM's graph, on this CPU, where the torch kernel's
+    #    products are the measured ones (DistanceBackend.ADM.adm_exact); else within 2 samples.
     ref_radii, smp_radii, precision, recall = _adm_manifold_estimator(ref, smp, adm_graph, **blocks)
-    assert np.array_equal(pr.ref_radii, ref_radii)
-    assert np.array_equal(pr.sample_radii, smp_radii)
-    assert (pr.precision, pr.recall) == (precision, recall)
+    if DistanceBackend.ADM.adm_exact:
+        assert np.array_equal(pr.ref_radii, ref_radii)
+        assert np.array_equal(pr.sample_radii, smp_radii)
+        assert (pr.precision, pr.recall) == (precision, recall)
+    else:
+        assert abs(pr.precision - precision) * len(smp) <= 2 + 1e-9
+        assert abs(pr.recall - recall) * len(ref) <= 2 + 1e-9
     # 2. ADM's own printed numbers (fixture machine), to one sample.
     assert abs(pr.precision - case["precision"]) <= 1 / len(smp) + 1e-12, (pr, case["precision"])
     assert abs(pr.recall - case["recall"]) <= 1 / len(ref) + 1e-12, (pr, case["recall"])
