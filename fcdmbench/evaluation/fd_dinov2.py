@@ -209,11 +209,26 @@ def compute_fd_dinov2(
         )
     if extractor is None:
         extractor = load_dinov2_extractor(weights[0], resize=resize, batch_size=batch_size)
-    ref_stats, num_ref, source, ref_sha, ref_hit = reference_dinov2_stats(extractor, ref, cache_dir)
     features, hit = _cached_features(extractor, samples, file_sha256(samples), num, cache_dir)
-    value = frechet_distance(FeatureMoments.of(features).to_stats(), ref_stats)
+    moments = FeatureMoments.of(features)
+    return fd_dinov2_result(extractor, weights, moments, num, ref, cache_dir, start, hit)
+
+
+def fd_dinov2_result(
+    extractor: DinoV2Extractor,
+    weights: tuple[Path, str],
+    moments: FeatureMoments,
+    num: int,
+    ref: Path,
+    cache_dir: Path | None,
+    start: float,
+    samples_cached: bool = False,
+) -> FDDinoV2Result:
+    """FD-DINOv2 of the samples' `moments` against `ref`'s statistics, as the record holds it
+    (`start`: `time.perf_counter()` when the work began)."""
+    ref_stats, num_ref, source, ref_sha, ref_hit = reference_dinov2_stats(extractor, ref, cache_dir)
     return FDDinoV2Result(
-        value=value,
+        value=frechet_distance(moments.to_stats(), ref_stats),
         weights_path=str(weights[0]),
         weights_sha256=extractor.weights_sha256,
         weights_status=weights[1],
@@ -223,7 +238,7 @@ def compute_fd_dinov2(
         num_ref=num_ref,
         ref_source=source,
         ref_sha256=ref_sha,
-        samples_cached=hit,
+        samples_cached=samples_cached,
         ref_cached=ref_hit,
         seconds=round(time.perf_counter() - start, 3),
     )

@@ -22,13 +22,12 @@ import numpy as np
 from fcdmbench.evaluation.dinov2 import ResizeMode
 from fcdmbench.evaluation.fd_dinov2 import (
     Metric,
+    fd_dinov2_result,
     iter_batches,
     load_dinov2_extractor,
-    reference_dinov2_stats,
     resolve_dinov2_path,
 )
 from fcdmbench.evaluation.fd_stats import FeatureMoments
-from fcdmbench.evaluation.metrics import frechet_distance
 from fcdmbench.records import EvalRecord, FDDinoV2Result, SamplesFile
 
 __all__ = [
@@ -81,22 +80,9 @@ def _dinov2_stream(config: StreamEvalConfig) -> tuple[StreamExtractor, Callable]
     )
 
     def finish(moments: FeatureMoments, num: int, seconds: float) -> FDDinoV2Result:
-        stats, num_ref, source, ref_sha, hit = reference_dinov2_stats(
-            extractor, Path(ref), config.cache_dir
-        )
-        return FDDinoV2Result(
-            value=frechet_distance(moments.to_stats(), stats),
-            weights_path=str(weights[0]),
-            weights_sha256=extractor.weights_sha256,
-            weights_status=weights[1],
-            extractor_id=extractor.extractor_id,
-            resize=extractor.resize.value,
-            num_samples=num,
-            num_ref=num_ref,
-            ref_source=source,
-            ref_sha256=ref_sha,
-            ref_cached=hit,
-            seconds=round(seconds, 3),
+        start = time.perf_counter() - seconds  # the extraction's seconds count too
+        return fd_dinov2_result(
+            extractor, weights, moments, num, Path(ref), config.cache_dir, start
         )
 
     return extractor, finish
