@@ -22,20 +22,27 @@ pytestmark = pytest.mark.parity
 FIXTURE_DIR = Path(__file__).parent / "fixtures" / "parity"
 #: Models above this size take tens of seconds and gigabytes on a 2-core CPU: marked slow.
 SLOW_ABOVE_PARAMS = 100_000_000
+#: The models whose small-size parity runs in the test command (the paper's two; 10-25 s each
+#: for the others on 2 cores); every fixture runs in the full suite.
+FAST_PARITY = {"fcdm-s", "dit-s-2"}
+#: The one negative control in the test command; every other one runs in the full suite.
+FAST_CONTROL = {"fcdm-s"}
 
 
-def _fixture_params() -> list:
+def _fixture_params(fast: set[str]) -> list:
     params = []
     for path in sorted(FIXTURE_DIR.glob("*.pt")):
         marks = []
-        if get_spec(path.stem).num_params() > SLOW_ABOVE_PARAMS:
+        big = get_spec(path.stem).num_params() > SLOW_ABOVE_PARAMS
+        if big or path.stem not in fast:
             marks.append(pytest.mark.slow)
         params.append(pytest.param(path, id=path.stem, marks=marks))
     return params
 
 
-#: Model runs (XL-size ones slow-marked) and the plain files (reading one is fast).
-FIXTURES = _fixture_params()
+#: Model runs (all but `FAST_PARITY` slow-marked) and the plain files (reading one is fast).
+FIXTURES = _fixture_params(FAST_PARITY)
+CONTROLS = _fixture_params(FAST_CONTROL)
 FIXTURE_FILES = [pytest.param(path, id=path.stem) for path in sorted(FIXTURE_DIR.glob("*.pt"))]
 
 
@@ -126,7 +133,7 @@ def test_matches_upstream(path: Path):
     assert_parity(run_parity(path))
 
 
-@pytest.mark.parametrize("path", FIXTURES)
+@pytest.mark.parametrize("path", CONTROLS)
 def test_perturbed_block_weight_breaks_parity(path: Path):
     """Negative control: the comparison can fail, and by orders of magnitude."""
     from fcdmbench.parity import run_parity

@@ -43,7 +43,7 @@ def test_num_params_matches_built_model_and_upstream(name: str) -> None:
     [
         # 512 px lives outside parity/: the generic test wants one fixture per model, named by it.
         # parity/dic-s.pt and parity/dic-xl.pt are run by tests/test_parity.py.
-        "dic/parity-dic-s-512.pt",
+        pytest.param("dic/parity-dic-s-512.pt", marks=pytest.mark.slow),
     ],
 )
 def test_parity_with_upstream(fixture: str) -> None:
@@ -54,6 +54,7 @@ def test_parity_with_upstream(fixture: str) -> None:
 
 
 @pytest.mark.parity
+@pytest.mark.slow
 def test_perturbed_upstream_weight_breaks_parity() -> None:
     # A decoder block that merges a skip: exercises the key map of the 1x1 skip conv.
     result = run_parity(PARITY / "dic-s.pt", perturb="dec_blocks.1.3.conv.skip.weight")

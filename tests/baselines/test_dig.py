@@ -42,6 +42,7 @@ def test_num_params_matches_built_model_and_upstream(name: str, resolution: int)
 
 
 @pytest.mark.parity
+@pytest.mark.slow
 def test_perturbed_upstream_weight_breaks_parity() -> None:
     """The decay gate feeds only the GLA recurrence: a wrong decay path must break parity."""
     result = run_parity(PARITY / "dig-s-2.pt", perturb="blocks.3.attn.gk_proj.0.weight")

@@ -174,7 +174,7 @@ def _max_diffs(name: str, weights: dict | None = None, use_cfg: bool = True, **o
 
 
 @pytest.mark.parity
-@pytest.mark.parametrize("attention", ["sdpa", "manual"])
+@pytest.mark.parametrize("attention", ["sdpa", pytest.param("manual", marks=pytest.mark.slow)])
 def test_dit_s2_matches_upstream_with_either_attention(attention: str):
     plain, cfg = _max_diffs("dit-s-2", attention=attention)
     assert plain <= _tolerance("dit-s-2", "out"), plain
@@ -186,7 +186,9 @@ def test_dit_s2_matches_upstream_with_either_attention(attention: str):
     ("name", "key"),
     [
         ("dit-s-2", "blocks.5.mlp.fc1.bias"),
-        ("dico-s", "encoder_level_1.0.ca.1.weight"),  # compact channel attention is used
+        pytest.param(  # compact channel attention is used
+            "dico-s", "encoder_level_1.0.ca.1.weight", marks=pytest.mark.slow
+        ),
     ],
 )
 def test_perturbed_upstream_weight_breaks_parity(name: str, key: str):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from fcdmbench.cli.main import app
@@ -12,6 +13,7 @@ from fcdmbench.cli.main import app
 RECORDED = Path(__file__).parents[1] / "fixtures" / "throughput" / "cpu-fcdm-s-bs2.json"
 
 
+@pytest.mark.slow  # 15-30 s on 2 cores; `.ci/run`'s install step builds the same report
 def test_default_report_measures_flops_of_table1_and_table2(tmp_path):
     out = tmp_path / "demo"
     result = CliRunner().invoke(app, ["report", "--out", str(out)])
@@ -81,6 +83,7 @@ def test_records_path_missing_or_not_a_record_exits_3(tmp_path):
         assert expected in result.output and not out.exists()
 
 
+@pytest.mark.slow
 def test_failing_report_leaves_nothing_and_keeps_an_earlier_one(tmp_path, monkeypatch):
     out = tmp_path / "rep"
     args = ["report", "--out", str(out), "--no-meta", "--format", "md"]

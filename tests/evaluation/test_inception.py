@@ -34,6 +34,7 @@ def _stderr_of_import(**env: str) -> str:
     return done.stderr
 
 
+@pytest.mark.slow  # two TensorFlow start-ups, 5-12 s
 def test_tensorflow_import_writes_nothing_to_stderr():
     noisy = _stderr_of_import(TF_CPP_MIN_LOG_LEVEL="0")  # what the user asks for with --debug
     if not noisy.strip():

@@ -93,7 +93,14 @@ def _expected_out_channels(name: str) -> int:
     return 2 * get_spec(name).latent_channels
 
 
-@pytest.mark.parametrize("name", SMALLEST)
+@pytest.mark.parametrize(
+    "name",
+    # the FCDM and DiT cases in the test command, every family in the full suite (6-10 s each)
+    [
+        n if n in ("fcdm-s", "dit-s-2") else pytest.param(n, marks=pytest.mark.slow)
+        for n in SMALLEST
+    ],
+)
 def test_forward_shape_finite_deterministic(name: str):
     import torch
 

@@ -120,6 +120,7 @@ def _check_one_process(case, checkpoints, vae_dir, tmp_path, upstream_recording)
     return out
 
 
+@pytest.mark.slow
 def test_dit_iddpm_matches_upstream_sample_ddp(checkpoints, vae_dir, tmp_path, upstream_recording):
     """One process: dit-s-2 --rng upstream --seed 0 --num 4 --batch-size 4 --steps 10
     --cfg-scale 4.0 --device cpu."""
