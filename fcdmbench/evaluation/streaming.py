@@ -39,17 +39,12 @@ from fcdmbench.records import EvalRecord, FDDinoV2Result, SamplesFile
 
 __all__ = [
     "NO_NPZ",
-    "NO_TORCH_INCEPTION",
     "STREAM_EXTRACTORS",
     "StreamEvalConfig",
     "StreamExtractor",
     "StreamingEvaluator",
 ]
 
-NO_TORCH_INCEPTION = (
-    "ADM's metrics were not requested: the one-pass evaluation computed FD-DINOv2 only; "
-    "`--metrics all` streams FID, sFID, IS, precision and recall too"
-)
 NO_NPZ = (
     "no samples npz was written (sample --eval --no-save): the images existed only while they "
     "were evaluated; samples.path names the file that was not written and samples.sha256 is "
@@ -68,7 +63,8 @@ class StreamExtractor(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class StreamEvalConfig:
-    """``fcdmbench sample --eval``: the reference and FD-DINOv2's settings (as `EvalConfig`)."""
+    """``fcdmbench sample --eval``: the metrics, the reference, the Inception graph (PyTorch
+    backend on `device`) and FD-DINOv2's settings, with `EvalConfig`'s meanings and defaults."""
 
     ref: str = "imagenet256"
     dinov2_path: Path | None = None
@@ -146,8 +142,8 @@ class StreamingEvaluator:
             self.adm = _AdmStream.open(self.config, self.num, self.resolution)
 
     def notes(self, saved: bool = True) -> tuple[str, ...]:
-        """What the record must say: ADM's metrics not computed, no npz written."""
-        return ((NO_TORCH_INCEPTION,) if self.adm is None else ()) + (() if saved else (NO_NPZ,))
+        """What the record must say beyond ``eval``'s: that no npz was written."""
+        return () if saved else (NO_NPZ,)
 
     def tap(self, blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         """Yield `blocks` unchanged after adding the first `num` images' features."""

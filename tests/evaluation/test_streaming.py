@@ -58,7 +58,7 @@ def test_sample_eval_equals_sample_then_eval(tiny_dinov2):
     streamed, result = _sample(
         root, "a.npz", "--eval", "--metrics", "fd_dinov2", "--ref", ref, "--dinov2", str(weights)
     )
-    assert "FD-DINOv2" in result.output and "not requested" in result.output
+    assert "FD-DINOv2" in result.output and "note:" not in result.output
     one_pass = json.loads((root / "a.eval.json").read_text())
     plain, _ = _sample(root, "b.npz")
     with np.load(streamed) as a, np.load(plain) as b:
@@ -76,7 +76,8 @@ def test_sample_eval_equals_sample_then_eval(tiny_dinov2):
         assert a[key] == b[key], key
     assert one_pass["model"] == two_step["model"] == "fcdm-s"
     assert one_pass["sampler"]["steps"] == two_step["sampler"]["steps"] == 2
-    assert one_pass["notes"] and not two_step["notes"]
+    assert one_pass["notes"] == two_step["notes"] == []
+    assert one_pass["fid"] is None and one_pass["metrics_requested"] == ["fd_dinov2"]
 
 
 def test_sample_eval_without_weights_fails_before_sampling(tiny_dinov2, monkeypatch):
