@@ -212,8 +212,15 @@ def sample_command(
     Scale out with `torchrun --nproc-per-node K -m fcdmbench sample ...`; rerunning an
     interrupted command resumes from its shards.
 
+    With --eval the images are also evaluated as they are merged (ADM's five metrics by default,
+    PyTorch Inception backend; rank 0 extracts under torchrun), giving NPZ.eval.json, the record
+    of `eval --backend torch`; with --no-save that record is the only file written.
+
     Example: fcdmbench sample fcdm-xl --ckpt FCDM-XL.pt --num 50000 --vae ./sd-vae-ft-ema
     --out samples/fcdm-xl.npz
+
+    Example: fcdmbench sample fcdm-xl --ckpt FCDM-XL.pt --num 50000 --out s.npz --eval
+    --ref imagenet256 --no-save
     """
     from fcdmbench.preflight import preflight_sample
 
