@@ -1,6 +1,7 @@
 """Sample and evaluate in one pass (edm2's ``gen``): each block of images, as the sampler's merge
-reads it in index order, goes through the feature extractors, whose float64 moments become the
-metrics; the record is written beside the samples as ``<out>.eval.json``.
+reads it in index order, goes through the feature extractors, whose features become the metrics;
+the record is written beside the samples as ``<out>.eval.json`` (with ``--no-save``, instead of
+them).
 
 FD-DINOv2 keeps running moments. ADM's five metrics (IS, FID, sFID, precision, recall) run ADM's
 Inception graph through the PyTorch backend (`TorchInceptionExtractor`; TensorFlow is never
