@@ -177,3 +177,17 @@ def test_no_save_without_eval_is_a_config_error(tmp_path):
     result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "d.npz"), "--no-save"])
     assert result.exit_code == 2 and "--no-save" in result.output and "hint:" in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_sample_eval_without_the_inception_graph_fails_before_sampling(tmp_path, monkeypatch):
+    """ADM's metrics (the default) need the graph: exit 3 naming it, nothing written."""
+    monkeypatch.delenv("FCDMBENCH_INCEPTION", raising=False)
+    monkeypatch.setenv("FCDMBENCH_REFERENCE_DIR", str(tmp_path / "empty"))
+    monkeypatch.setenv("FCDMBENCH_CACHE", str(tmp_path / "cache"))
+    ref = tmp_path / "ref.npz"
+    np.savez(ref, arr_0=np.zeros((4, 256, 256, 3), dtype=np.uint8))
+    args = ["sample", "fcdm-s", "--smoke", "--num", "4", "--steps", "2", *TINY, "--eval"]
+    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "e.npz"), "--ref", str(ref)])
+    assert result.exit_code == 3 and "inception" in result.output.lower(), result.output
+    assert "hint:" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ref.npz"]
