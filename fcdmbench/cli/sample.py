@@ -158,10 +158,39 @@ def sample_command(
         bool,
         typer.Option(
             "--eval",
-            help="Evaluate in the same pass (FD-DINOv2; ADM's metrics are not streamed yet: "
-            "run `fcdmbench eval` for them): writes NPZ.eval.json.",
+            help="Evaluate in the same pass: each merged block of images goes through the "
+            "feature extractors (ADM's Inception graph on the PyTorch backend; DINOv2 for "
+            "fd_dinov2); writes NPZ.eval.json, the record `eval --backend torch` would write.",
         ),
     ] = False,
+    metrics: Annotated[
+        str,
+        typer.Option(
+            "--metrics",
+            metavar="LIST",
+            help="With --eval, as `eval --metrics`: comma list of fid, sfid, is, pr, fd_dinov2; "
+            "'adm' (ADM's five, the default) or 'all' (adds fd_dinov2).",
+        ),
+    ] = "adm",
+    save: Annotated[
+        bool,
+        typer.Option(
+            "--save/--no-save",
+            help="Write NPZ and NPZ.json (default). --no-save (with --eval): the images are "
+            "only evaluated, as edm2's `calculate_metrics.py gen` does; NPZ.eval.json is the one "
+            "file written.",
+        ),
+    ] = True,
+    inception: Annotated[
+        Path | None,
+        typer.Option(
+            "--inception",
+            metavar="PB",
+            envvar="FCDMBENCH_INCEPTION",
+            help="classify_image_graph_def.pb for --eval's ADM metrics (default: the reference "
+            "folder).",
+        ),
+    ] = None,
     ref: Annotated[
         str, typer.Option("--ref", metavar="NAME|PATH.npz", help="Reference for --eval.")
     ] = "imagenet256",
@@ -183,8 +212,15 @@ def sample_command(
     Scale out with `torchrun --nproc-per-node K -m fcdmbench sample ...`; rerunning an
     interrupted command resumes from its shards.
 
+    With --eval the images are also evaluated as they are merged (ADM's five metrics by default,
+    PyTorch Inception backend; rank 0 extracts under torchrun), giving NPZ.eval.json, the record
+    of `eval --backend torch`; with --no-save that record is the only file written.
+
     Example: fcdmbench sample fcdm-xl --ckpt FCDM-XL.pt --num 50000 --vae ./sd-vae-ft-ema
     --out samples/fcdm-xl.npz
+
+    Example: fcdmbench sample fcdm-xl --ckpt FCDM-XL.pt --num 50000 --out s.npz --eval
+    --ref imagenet256 --no-save
     """
     from fcdmbench.preflight import preflight_sample
 
@@ -226,7 +262,8 @@ def sample_command(
         ddim_eta=ddim_eta,
         sde_last_step=sde_last_step,
         keep_shards=keep_shards,
-        stream_eval=_stream_eval(evaluate, ref, dinov2, dinov2_resize),
+        stream_eval=_stream_eval(evaluate, ref, dinov2, dinov2_resize, metrics, inception),
+        save_npz=save,
     )
     is_rank0 = int(os.environ.get("RANK", "0")) == 0
     if not is_rank0:
@@ -239,8 +276,11 @@ def sample_command(
     weights = record.checkpoint.weights_used
     if record.checkpoint.weights_available:
         weights += f" (file holds: {', '.join(record.checkpoint.weights_available)})"
-    stdout.print(f"wrote {record.num_samples} images to {record.npz}")
-    stdout.print(f"settings: {record.npz}.json (schema {record.SCHEMA})")
+    if save:
+        stdout.print(f"wrote {record.num_samples} images to {record.npz}")
+        stdout.print(f"settings: {record.npz}.json (schema {record.SCHEMA})")
+    else:
+        stdout.print(f"evaluated {record.num_samples} images; no npz written (--no-save)")
     stdout.print(f"weights: {weights}; rng: {record.rng}; precision: {record.precision.mode}")
     if record.smoke:
         stdout.print("[bold yellow]smoke mode: random weights, not a trained model[/]")
@@ -248,28 +288,44 @@ def sample_command(
         _show_stream_eval(record.npz)
 
 
-def _stream_eval(evaluate: bool, ref: str, dinov2: Path | None, resize: str):
+def _stream_eval(
+    evaluate: bool, ref: str, dinov2: Path | None, resize: str, metrics: str, inception
+):
     """The `StreamEvalConfig` of ``--eval`` (None without it)."""
     if not evaluate:
         return None
     from fcdmbench.errors import ConfigError
     from fcdmbench.evaluation.dinov2 import ResizeMode
+    from fcdmbench.evaluation.fd_dinov2 import parse_metrics
     from fcdmbench.evaluation.streaming import StreamEvalConfig
 
     try:
         mode = ResizeMode(resize)
     except ValueError:
         raise ConfigError(f"--dinov2-resize {resize!r}", hint="torch or pil") from None
-    return StreamEvalConfig(ref=ref, dinov2_path=dinov2, dinov2_resize=mode)
+    return StreamEvalConfig(
+        ref=ref,
+        dinov2_path=dinov2,
+        dinov2_resize=mode,
+        metrics=parse_metrics(metrics),
+        inception_path=inception,
+    )
 
 
 def _show_stream_eval(npz: str) -> None:
+    from fcdmbench.cli.output import fmt
     from fcdmbench.records import EvalRecord, read_record
 
     path = Path(npz).with_name(Path(npz).stem + ".eval.json")
     record = read_record(path, kind=EvalRecord)
+    if record.fid is not None:
+        names = ("IS", "FID", "sFID", "precision", "recall")
+        values = (record.inception_score, record.fid, record.sfid, record.precision, record.recall)
+        shown = ", ".join(f"{n} {fmt(v, 4)}" for n, v in zip(names, values, strict=True))
+        stdout.print(f"{shown} ({record.num_samples} samples vs {record.num_ref} reference)")
     fd = record.fd_dinov2
-    stdout.print(f"FD-DINOv2: {fd.value:.4f} ({fd.num_samples} samples vs {fd.ref_source})")
+    if fd is not None:
+        stdout.print(f"FD-DINOv2: {fd.value:.4f} ({fd.num_samples} samples vs {fd.ref_source})")
     for note in record.notes:
         stdout.print(f"[bold yellow]note:[/] {note}")
     stdout.print(f"eval record: {path}")

@@ -45,7 +45,7 @@ from fcdmbench.evaluation.npz import read_npz_arrays
 from fcdmbench.evaluation.reference import resolve_reference
 from fcdmbench.evaluation.statistics import FIDStats, features_to_stats
 from fcdmbench.files import file_sha256
-from fcdmbench.preflight import EvalPlan, preflight_eval
+from fcdmbench.preflight import preflight_eval
 from fcdmbench.records import (
     EvalMode,
     EvalRecord,
@@ -61,7 +61,7 @@ from fcdmbench.records import (
     record_from_json,
 )
 
-__all__ = ["evaluate", "find_sample_record"]
+__all__ = ["AdmMetrics", "adm_metrics", "cached_activations", "evaluate", "find_sample_record"]
 
 #: ``(stage, done, total)``; stages: "extract:ref", "extract:sample", "precision_recall".
 ProgressFn = Callable[[str, int, int], None]
@@ -137,29 +137,21 @@ def _evaluate_adm(
         sets = [(ref_path, plan.reference_images.num, ref_sha, "extract:ref")]
         sets.append((config.samples, plan.num, sample_sha, "extract:sample"))
         (ref, ref_hit), (smp, smp_hit) = (
-            extract_activations(
-                extractor,
-                path,
-                num,
-                ActivationCache(cache_root(config.cache_dir), sha, extractor.extractor_id),
-                dist=dist,
-                stage=stage,
-                on_progress=on_progress,
+            cached_activations(
+                extractor, path, num, sha, config.cache_dir, dist, stage, on_progress
             )
             for path, num, sha, stage in sets
         )
     if dist.rank != 0:
         return None
-    pool, spatial, ref_pool, ref_spatial = smp["pool"], smp["spatial"], ref["pool"], ref["spatial"]
-    metrics = _metrics(
-        config, plan, (pool, spatial), (ref_pool, ref_spatial), ref_path, timings, on_progress
+    features = (smp["pool"], smp["spatial"])
+    metrics = adm_metrics(
+        config, extractor, features, (ref["pool"], ref["spatial"]), ref_path, timings, on_progress
     )
-    with _timed(timings, "inception_score_s"):
-        inception_score = probs_to_inception_score(extractor.pool_to_probs(pool), config.split_size)
     return EvalRecord(
         run=run,
         env=collect_env(_torch_device()),
-        inception_score=inception_score,
+        inception_score=metrics.inception_score,
         fid=metrics.fid,
         sfid=metrics.sfid,
         precision=metrics.pr.precision,
@@ -207,8 +199,30 @@ def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
     timings[name] = round(time.perf_counter() - start, 3)
 
 
+def cached_activations(
+    extractor: Extractor,
+    path: Path,
+    num: int,
+    sha256: str,
+    cache_dir: Path | None,
+    dist=None,
+    stage: str = "extract",
+    on_progress: ProgressFn | None = None,
+):
+    """`extract_activations` of the first `num` images of `path` through the `ActivationCache`
+    of its content `sha256` and the extractor (the one cache path `eval` and a streamed
+    ``sample --eval`` use): ``(activations, came from the cache)``."""
+    cache = ActivationCache(cache_root(cache_dir), sha256, extractor.extractor_id)
+    return extract_activations(
+        extractor, path, num, cache, dist=dist, stage=stage, on_progress=on_progress
+    )
+
+
 @dataclass(frozen=True, slots=True)
-class _Metrics:
+class AdmMetrics:
+    """ADM's five metrics of one set of activations, and how they were computed."""
+
+    inception_score: float
     fid: float
     sfid: float
     pr: PrecisionRecall
@@ -216,16 +230,18 @@ class _Metrics:
     ref_stats_source: str
 
 
-def _metrics(
+def adm_metrics(
     config: EvalConfig,
-    plan: EvalPlan,
+    extractor: Extractor,
     features: tuple[np.ndarray, np.ndarray],
     ref_features: tuple[np.ndarray, np.ndarray],
     ref_path: Path,
     timings: dict[str, float],
-    on_progress: ProgressFn | None,
-) -> _Metrics:
-    """FID and sFID (with the square root each allows), precision and recall."""
+    on_progress: ProgressFn | None = None,
+) -> AdmMetrics:
+    """IS, FID and sFID (with the square root each allows), precision and recall of the sample
+    (pool, spatial) `features` against the reference's: the one implementation behind ``eval``
+    and the streamed ``sample --eval``. Fills `timings` (``EvalTimings`` names)."""
     with _timed(timings, "fid_sfid_s"):
         stored = read_npz_arrays(ref_path, STATS_KEYS)
         if set(STATS_KEYS) <= stored.keys():
@@ -237,18 +253,38 @@ def _metrics(
         else:
             ref_stats = tuple(features_to_stats(f) for f in ref_features)
             source, ref_counts = "computed from the reference images", (len(ref_features[0]),)
-        methods, fallback = _sqrtm_methods(config.sqrtm, (plan.num, *ref_counts), features)
+        methods, fallback = _sqrtm_methods(config.sqrtm, (len(features[0]), *ref_counts), features)
         fid, sfid = (
             frechet_distance(features_to_stats(f), ref, method=m)
             for f, ref, m in zip(features, ref_stats, methods, strict=True)
         )
+    pr, mode = _precision_recall(config, features[0], ref_features[0], timings, on_progress)
+    mode = dataclasses.replace(
+        mode,
+        sqrtm_fallback=fallback,
+        adm_exact=mode.adm_exact and all(m is SqrtmMethod.ADM for m in methods),
+    )
+    with _timed(timings, "inception_score_s"):
+        probs = extractor.pool_to_probs(features[0])
+        inception_score = probs_to_inception_score(probs, config.split_size)
+    return AdmMetrics(inception_score, fid, sfid, pr, mode, source)
+
+
+def _precision_recall(
+    config: EvalConfig,
+    pool: np.ndarray,
+    ref_pool: np.ndarray,
+    timings: dict[str, float],
+    on_progress: ProgressFn | None,
+) -> tuple[PrecisionRecall, EvalMode]:
+    """Precision and recall with `config.distance`, and the record's mode (sqrtm not yet set)."""
     with _timed(timings, "precision_recall_s"):
         distance_fn = get_distance_fn(
             config.distance, tensorflow_fallback=config.backend is InceptionBackend.TENSORFLOW
         )
         pr = precision_recall(
-            ref_features[0],
-            features[0],
+            ref_pool,
+            pool,
             config.k,
             distance_fn=distance_fn,
             on_progress=(lambda d, t: on_progress("precision_recall", d, t))
@@ -259,14 +295,12 @@ def _metrics(
     mode = EvalMode(
         sqrtm=config.sqrtm.value,
         distance=config.distance.value,
-        adm_exact=config.distance.adm_exact
-        and all(m is SqrtmMethod.ADM for m in methods)
-        and not inexact,
+        adm_exact=config.distance.adm_exact and not inexact,
         mirrored_products=mirror_note(distance_fn),
-        sqrtm_fallback=fallback,
+        sqrtm_fallback=None,
         inexact_distance_blocks=inexact,
     )
-    return _Metrics(fid, sfid, pr, mode, source)
+    return pr, mode
 
 
 def _sqrtm_methods(

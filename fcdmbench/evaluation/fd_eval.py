@@ -31,7 +31,13 @@ from fcdmbench.records import (
     SamplesFile,
 )
 
-__all__ = ["NO_INCEPTION", "evaluate_fd_dinov2_only", "fd_only_record", "preflight_fd_only"]
+__all__ = [
+    "NO_INCEPTION",
+    "evaluate_fd_dinov2_only",
+    "fd_only_record",
+    "preflight_fd_only",
+    "streamed_record",
+]
 
 NO_INCEPTION = InceptionGraph("not used", "", "not used", 0, backend="not used")
 
@@ -132,6 +138,42 @@ def fd_only_record(config: EvalConfig, fd: FDDinoV2Result, samples: SamplesFile)
         inception=NO_INCEPTION,
         training_steps=steps,
         meta=dict(config.meta),
+        fd_dinov2=fd,
+        metrics_requested=tuple(m.value for m in config.metrics),
+    )
+
+
+def streamed_record(
+    config: EvalConfig, samples: SamplesFile, fd: FDDinoV2Result | None, adm: tuple | None
+) -> EvalRecord:
+    """The record of a streamed ``sample --eval``: FD-DINOv2 (`fd`, None: not requested) and
+    ADM's metrics (`adm`: ``(AdmMetrics, ReferenceFile, InceptionGraph, num_ref, timings)`` from
+    `fcdmbench.evaluation.streaming`, None: not requested), in the fields ``eval`` writes."""
+    from fcdmbench.evaluation.evaluate import _torch_device, _training_steps
+
+    if adm is None:
+        return fd_only_record(config, fd, samples)
+    metrics, reference, inception, num_ref, timings = adm
+    return EvalRecord(
+        run=RunInfo.current(),
+        env=collect_env(_torch_device()),
+        inception_score=metrics.inception_score,
+        fid=metrics.fid,
+        sfid=metrics.sfid,
+        precision=metrics.pr.precision,
+        recall=metrics.pr.recall,
+        num_samples=config.num,
+        num_available=config.num,
+        num_ref=num_ref,
+        allow_fewer=config.allow_fewer,
+        resolution=samples.resolution[0],
+        mode=metrics.mode,
+        samples=samples,
+        reference=reference,
+        inception=inception,
+        training_steps=_training_steps(config),
+        meta=dict(config.meta),
+        timings_s=EvalTimings(**timings),
         fd_dinov2=fd,
         metrics_requested=tuple(m.value for m in config.metrics),
     )

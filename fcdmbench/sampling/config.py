@@ -67,6 +67,8 @@ class SampleConfig:
     keep_shards: bool = False
     # `sample --eval` (issue 32): evaluate the images as the merge streams them (None: do not).
     stream_eval: StreamEvalConfig | None = None
+    # False (`sample --eval --no-save`): only the eval record is written, no npz, no sample record.
+    save_npz: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "out", Path(self.out))
@@ -87,6 +89,11 @@ class SampleConfig:
             raise ConfigError(
                 f"sampling precision must be one of {[p.value for p in SAMPLE_PRECISIONS]}, "
                 f"got {self.precision.value!r}"
+            )
+        if not self.save_npz and self.stream_eval is None:
+            raise ConfigError(
+                "--no-save writes no npz: without --eval nothing would be kept",
+                hint="add --eval (the images are evaluated as they are made), or drop --no-save",
             )
         if not self.sampler.is_flow:  # a bad schedule fails here, before any model is built
             space_timesteps(TRAIN_STEPS, self.respacing or self.steps)

@@ -4,7 +4,9 @@ One process or ``torchrun --nproc-per-node K -m fcdmbench sample ...`` (NCCL on 
 CPU). The run is a plan over batches (`fcdmbench.sampling.rng`: fcdmbench's per-batch seeding,
 or upstream's ``sample_ddp.py`` stream with ``--rng upstream``); each batch is a shard on disk
 (`fcdmbench.sampling.shards`), so a rerun of an interrupted command resumes. Rank 0 merges the
-shards into one ADM-format npz and writes its `SampleRecord` next to it as ``<out>.json``.
+shards into one ADM-format npz and writes its `SampleRecord` next to it as ``<out>.json``; with
+``--eval`` the merged blocks also pass through the evaluation (``<out>.eval.json``), and with
+``--no-save`` that record is all that is written.
 
 Pieces: `prepare` (model, VAE, guidance, process, plan), `make_batches` (this rank's shards),
 `merge` (the npz and the record).
@@ -240,28 +242,21 @@ def merge(
 ) -> SampleRecord:
     """Write the npz (streamed from the shards) and the record; remove the shards. With a
     `fcdmbench.evaluation.streaming.StreamingEvaluator`, the blocks also pass through its
-    extractors and its eval record is written as ``<out>.eval.json``."""
+    extractors and its eval record is written as ``<out>.eval.json``; with ``save_npz`` off
+    (``--no-save``) that record is the only file written (the sample record is returned)."""
     config = setup.config
     labels = np.zeros(config.num, dtype=np.int64)
     tally: dict[str, Any] = {"devices": {}, "seconds": 0.0}
-    stamp = {
-        "schema": SampleRecord.SCHEMA,
-        "model": setup.spec.name,
-        "smoke": config.smoke,
-        "checkpoint_sha256": setup.checkpoint.sha256,
-    }
-    side = config.resolution
     blocks = _blocks(setup, shard_dir, labels, tally)
-    shards.write_npz_streaming(  # writes arr_1 after consuming every block, so labels are filled
-        config.out,
-        blocks if stream is None else stream.tap(blocks),
-        (side, side, 3),
-        config.num,
-        labels,
-        extra={"fcdmbench_meta": np.array(json.dumps(stamp))},
-    )
+    if stream is not None:
+        blocks = stream.tap(blocks)
+    if config.save_npz:
+        _write_npz(setup, blocks, labels)
+    else:
+        for _ in blocks:  # the images reach the extractors only
+            pass
     summary = RunSummary(
-        npz_sha256=file_sha256(config.out),
+        npz_sha256=file_sha256(config.out) if config.save_npz else "",
         devices=tally["devices"],
         world_size=dist.world,
         backend=dist.backend,
@@ -273,21 +268,47 @@ def merge(
         started=started,
     )
     record = build_sample_record(setup, precision, collect_env(str(dist.device)), summary)
-    write_record(sidecar_path(config.out), record)
+    if config.save_npz:
+        write_record(sidecar_path(config.out), record)
     if stream is not None:
         _write_stream_record(stream, setup, record)
-    if not config.keep_shards:
+    if not config.keep_shards:  # only now: an interrupted merge or evaluation resumes
         shutil.rmtree(shard_dir, ignore_errors=True)
     return record
 
 
+def _write_npz(setup: SamplingSetup, blocks: Iterator[np.ndarray], labels: np.ndarray) -> None:
+    """The ADM-format npz of `blocks`, stamped with the model and checkpoint."""
+    config = setup.config
+    stamp = {
+        "schema": SampleRecord.SCHEMA,
+        "model": setup.spec.name,
+        "smoke": config.smoke,
+        "checkpoint_sha256": setup.checkpoint.sha256,
+    }
+    side = config.resolution
+    shards.write_npz_streaming(  # writes arr_1 after consuming every block, so labels are filled
+        config.out,
+        blocks,
+        (side, side, 3),
+        config.num,
+        labels,
+        extra={"fcdmbench_meta": np.array(json.dumps(stamp))},
+    )
+
+
 def _stream_evaluator(config: SampleConfig, dist: Dist):
-    """The one-pass evaluator of ``sample --eval`` on rank 0 (None elsewhere or without it)."""
+    """The one-pass evaluator of ``sample --eval`` on rank 0 (None elsewhere or without it):
+    under torchrun, rank 0 extracts the features of the merged blocks alone. ADM's Inception
+    graph runs on the sampler's device."""
     if config.stream_eval is None or dist.rank != 0:
         return None
+    from fcdmbench.evaluation.backends import EvalDevice
     from fcdmbench.evaluation.streaming import StreamingEvaluator
 
-    return StreamingEvaluator(config.stream_eval, config.num)
+    device = EvalDevice.CUDA if dist.device.type == "cuda" else EvalDevice.CPU
+    stream_config = dataclasses.replace(config.stream_eval, device=device)
+    return StreamingEvaluator(stream_config, config.num, config.resolution)
 
 
 def _write_stream_record(stream, setup: SamplingSetup, sample: SampleRecord) -> None:
@@ -301,20 +322,22 @@ def _write_stream_record(stream, setup: SamplingSetup, sample: SampleRecord) -> 
         ref=se.ref,
         num=config.num,
         batch_size=se.batch_size,
+        inception_path=se.inception_path,
         reference_dir=se.reference_dir,
         cache_dir=se.cache_dir,
+        device=stream.config.device,
         metrics=se.metrics,
         dinov2_path=se.dinov2_path,
         dinov2_resize=se.dinov2_resize,
         dinov2_ref=se.dinov2_ref,
     )
     samples = SamplesFile(str(config.out), sample.npz_sha256, (side, side), False)
-    sidecar = str(sidecar_path(config.out))
+    sidecar = str(sidecar_path(config.out)) if config.save_npz else None
     record = dataclasses.replace(
-        stream.finish(samples, eval_config),
+        stream.finish(samples, eval_config, saved=config.save_npz),
         model=sample.model.name,
-        model_source="sample record",
-        sampler=SamplerSettings.from_sample_record(sample, sidecar),
+        model_source="sample record" if config.save_npz else "sample --eval",
+        sampler=SamplerSettings.from_sample_record(sample, sidecar or "sample --eval"),
         sample_record=sidecar,
     )
     write_record(config.out.with_name(config.out.stem + ".eval.json"), record)
