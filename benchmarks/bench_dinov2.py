@@ -34,13 +34,13 @@ def _load() -> str:
 
 
 def _extractor(path, resize):
-    from fcdmbench.evaluation.dinov2 import (
+    from fcdmbench.evaluation.dinov2.fd_dinov2 import load_dinov2_extractor
+    from fcdmbench.evaluation.dinov2.network import (
         DINOV2_VITL14,
         DinoV2Extractor,
         build_dinov2,
         seeded_state_dict,
     )
-    from fcdmbench.evaluation.fd_dinov2 import load_dinov2_extractor
 
     if path:
         return load_dinov2_extractor(path, resize=resize)
@@ -50,7 +50,7 @@ def _extractor(path, resize):
 
 
 def bench_extraction(args) -> dict:
-    from fcdmbench.evaluation.dinov2 import ResizeMode
+    from fcdmbench.evaluation.dinov2.network import ResizeMode
 
     images = np.random.default_rng(0).integers(
         0, 256, (args.batch, args.res, args.res, 3), dtype=np.uint8
@@ -74,7 +74,7 @@ def bench_extraction(args) -> dict:
 
 
 def bench_frechet(dim_pairs=((1024, "fd_dinov2"), (2048, "fid"))) -> dict:
-    from fcdmbench.evaluation.fd_stats import FeatureMoments
+    from fcdmbench.evaluation.dinov2.fd_stats import FeatureMoments
     from fcdmbench.evaluation.metrics import frechet_distance
 
     out = {}
@@ -98,7 +98,7 @@ def bench_frechet(dim_pairs=((1024, "fd_dinov2"), (2048, "fid"))) -> dict:
 
 
 def bench_inception(path, batch: int, res: int) -> float:
-    from fcdmbench.evaluation.inception import InceptionExtractor
+    from fcdmbench.evaluation.inception.tf_inception import InceptionExtractor
 
     images = np.random.default_rng(0).integers(0, 256, (batch, res, res, 3), dtype=np.uint8)
     extractor = InceptionExtractor(path, batch_size=batch)

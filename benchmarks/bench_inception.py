@@ -6,8 +6,8 @@ alternates between rounds), and the medians of the rounds are reported, with the
 beside every round (other processes on the machine slow both).
 
 Without ``--graph`` the stand-in graph (real 2015 topology, random weights;
-`fcdmbench.evaluation.standin_graph`) is written to a temporary folder: the speed of a graph does
-not depend on its weights. ``--no-tf`` times torch alone (no TensorFlow installed).
+`fcdmbench.evaluation.inception.standin_graph`) is written to a temporary folder: the speed of a
+graph does not depend on its weights. ``--no-tf`` times torch alone (no TensorFlow installed).
 
 Example:
     python benchmarks/bench_inception.py --batch-size 64 --image-size 256 --rounds 5 --json out.json
@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fcdmbench.evaluation.standin_graph import write_inception_2015_graph
-from fcdmbench.evaluation.torch_inception import TorchInceptionExtractor
+from fcdmbench.evaluation.inception.standin_graph import write_inception_2015_graph
+from fcdmbench.evaluation.inception.torch_inception import TorchInceptionExtractor
 
 
 def _environment() -> dict:
@@ -125,7 +125,7 @@ def main() -> None:
                 graph, args.batch_size, fold_batchnorm=False
             )
         if not args.no_tf:
-            from fcdmbench.evaluation.inception import InceptionExtractor
+            from fcdmbench.evaluation.inception.tf_inception import InceptionExtractor
 
             extractors["tf"] = InceptionExtractor(graph, args.batch_size)
         report["graph"] = "stand-in (random weights)" if args.graph is None else str(graph)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from fcdmbench.errors import CheckFailedError, ConfigError
-from fcdmbench.evaluation.backends import EvalDevice, InceptionBackend
+from fcdmbench.evaluation.inception.backends import EvalDevice, InceptionBackend
 
 
 def register(app: typer.Typer) -> None:
@@ -214,10 +214,10 @@ def eval_command(
 
     from fcdmbench.cli.output import stderr
     from fcdmbench.evaluation.config import EvalConfig
-    from fcdmbench.evaluation.dinov2 import ResizeMode
+    from fcdmbench.evaluation.dinov2.fd_dinov2 import parse_metrics
+    from fcdmbench.evaluation.dinov2.network import ResizeMode
     from fcdmbench.evaluation.distance import DistanceBackend
     from fcdmbench.evaluation.evaluate import evaluate
-    from fcdmbench.evaluation.fd_dinov2 import parse_metrics
     from fcdmbench.evaluation.metrics import SqrtmMethod
     from fcdmbench.preflight import preflight_eval
 
@@ -251,7 +251,7 @@ def eval_command(
     )
     record_path = json_path or samples.with_name(samples.stem + ".eval.json")
     if not any(m.is_adm for m in config.metrics):  # FD-DINOv2 alone: no Inception, no TF
-        from fcdmbench.evaluation.fd_eval import evaluate_fd_dinov2_only, preflight_fd_only
+        from fcdmbench.evaluation.dinov2.fd_eval import evaluate_fd_dinov2_only, preflight_fd_only
 
         preflight_fd_only(config, outputs=[record_path])
         _write_and_show(evaluate_fd_dinov2_only(config), record_path)
@@ -292,7 +292,7 @@ def _cross_check(samples, inception, reference_dir, cache_dir, batch_size, devic
     from rich.progress import Progress
 
     from fcdmbench.cli.output import stderr
-    from fcdmbench.evaluation.cross_check import cross_check
+    from fcdmbench.evaluation.inception.cross_check import cross_check
     from fcdmbench.preflight import preflight_cross_check
 
     record_path = json_path or samples.with_name(samples.stem + ".cross-check.json")

@@ -295,8 +295,8 @@ def _stream_eval(
     if not evaluate:
         return None
     from fcdmbench.errors import ConfigError
-    from fcdmbench.evaluation.dinov2 import ResizeMode
-    from fcdmbench.evaluation.fd_dinov2 import parse_metrics
+    from fcdmbench.evaluation.dinov2.fd_dinov2 import parse_metrics
+    from fcdmbench.evaluation.dinov2.network import ResizeMode
     from fcdmbench.evaluation.streaming import StreamEvalConfig
 
     try:

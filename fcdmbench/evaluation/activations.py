@@ -19,8 +19,8 @@ import numpy as np
 
 from fcdmbench.distributed import Dist
 from fcdmbench.errors import ConfigError
-from fcdmbench.evaluation.backends import Extractor
 from fcdmbench.evaluation.cache import ActivationCache
+from fcdmbench.evaluation.inception.backends import Extractor
 from fcdmbench.evaluation.npz import iter_image_batches
 
 __all__ = ["CHUNK_ENV", "CHUNK_IMAGES", "Activations", "chunk_images", "extract_activations"]

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from fcdmbench.errors import ConfigError, UnknownModelError
-from fcdmbench.evaluation.backends import EvalDevice, InceptionBackend
-from fcdmbench.evaluation.dinov2 import ResizeMode
+from fcdmbench.evaluation.dinov2.fd_dinov2 import ADM_METRICS, Metric
+from fcdmbench.evaluation.dinov2.network import ResizeMode
 from fcdmbench.evaluation.distance import DistanceBackend
-from fcdmbench.evaluation.fd_dinov2 import ADM_METRICS, Metric
+from fcdmbench.evaluation.inception.backends import EvalDevice, InceptionBackend
 from fcdmbench.evaluation.metrics import SqrtmMethod
 from fcdmbench.registry import resolve
 

@@ -29,7 +29,7 @@ not with ``TF_ENABLE_ONEDNN_OPTS=0`` (ADM's evaluator would then run Eigen's ker
 use ``adm-graph``.
 
 Every kernel returns a numpy ``(m, n)`` array of float16 or float32 values. TensorFlow is
-imported lazily here and in `inception.py` only.
+imported lazily here and in `inception/tf_inception.py` only.
 """
 
 from __future__ import annotations
@@ -143,7 +143,7 @@ def mirror_note(distance_fn: DistanceFn) -> str:
 
 
 def _tf():
-    from fcdmbench.evaluation.inception import import_tensorflow
+    from fcdmbench.evaluation.inception.tf_inception import import_tensorflow
 
     return import_tensorflow("ADM's float16 precision/recall distances")
 

@@ -23,17 +23,17 @@ from fcdmbench.distributed import init_distributed
 from fcdmbench.env import collect_env
 from fcdmbench.errors import InputError
 from fcdmbench.evaluation.activations import extract_activations
-from fcdmbench.evaluation.backends import (
+from fcdmbench.evaluation.cache import ActivationCache, cache_root
+from fcdmbench.evaluation.config import EvalConfig, canonical_model
+from fcdmbench.evaluation.dinov2.fd_dinov2 import compute_fd_dinov2, resolve_dinov2_path
+from fcdmbench.evaluation.distance import get_distance_fn, mirror_note
+from fcdmbench.evaluation.inception.backends import (
     Extractor,
     InceptionBackend,
     graph_record,
     open_extractor,
 )
-from fcdmbench.evaluation.cache import ActivationCache, cache_root
-from fcdmbench.evaluation.config import EvalConfig, canonical_model
-from fcdmbench.evaluation.distance import get_distance_fn, mirror_note
-from fcdmbench.evaluation.fd_dinov2 import compute_fd_dinov2, resolve_dinov2_path
-from fcdmbench.evaluation.inception import resolve_inception_path, tensorflow_info
+from fcdmbench.evaluation.inception.tf_inception import resolve_inception_path, tensorflow_info
 from fcdmbench.evaluation.metrics import (
     PrecisionRecall,
     SqrtmMethod,
@@ -75,7 +75,7 @@ def evaluate(
     extractor: Extractor | None = None,
 ) -> EvalRecord | None:
     """ADM's metrics (`_evaluate_adm`) and, when `config.metrics` asks for it, FD-DINOv2
-    (`fcdmbench.evaluation.fd_dinov2`); its weights are found before any other work.
+    (`fcdmbench.evaluation.dinov2.fd_dinov2`); its weights are found before any other work.
 
     Returns, raises: as `_evaluate_adm`; also `InputError` for bad DINOv2 weights or reference.
     """

@@ -24,9 +24,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from fcdmbench.errors import InputError
-from fcdmbench.evaluation.backends import EvalDevice
-from fcdmbench.evaluation.dinov2 import ResizeMode
-from fcdmbench.evaluation.fd_dinov2 import (
+from fcdmbench.evaluation.dinov2.fd_dinov2 import (
     ADM_METRICS,
     Metric,
     fd_dinov2_result,
@@ -34,7 +32,9 @@ from fcdmbench.evaluation.fd_dinov2 import (
     load_dinov2_extractor,
     resolve_dinov2_path,
 )
-from fcdmbench.evaluation.fd_stats import FeatureMoments
+from fcdmbench.evaluation.dinov2.fd_stats import FeatureMoments
+from fcdmbench.evaluation.dinov2.network import ResizeMode
+from fcdmbench.evaluation.inception.backends import EvalDevice
 from fcdmbench.records import EvalRecord, FDDinoV2Result, SamplesFile
 
 __all__ = [
@@ -147,12 +147,12 @@ class StreamingEvaluator:
             yield block
 
     def finish(self, samples: SamplesFile, eval_config, saved: bool = True) -> EvalRecord:
-        """The record (`fcdmbench.evaluation.fd_eval.streamed_record`) with the streamed metrics
-        and the notes; `eval_config` is the `EvalConfig` an ``eval`` would have used, `saved`
-        whether the npz was written."""
+        """The record (`fcdmbench.evaluation.dinov2.fd_eval.streamed_record`) with the streamed
+        metrics and the notes; `eval_config` is the `EvalConfig` an ``eval`` would have used,
+        `saved` whether the npz was written."""
         import dataclasses
 
-        from fcdmbench.evaluation.fd_eval import streamed_record
+        from fcdmbench.evaluation.dinov2.fd_eval import streamed_record
 
         fd = None
         if Metric.FD_DINOV2 in self.streams:
@@ -193,8 +193,8 @@ class _AdmStream:
             InputError: fewer than k + 1 = 4 samples or reference images, a resolution mismatch.
         """
         from fcdmbench.evaluation.activations import chunk_images
-        from fcdmbench.evaluation.backends import InceptionBackend, open_extractor
-        from fcdmbench.evaluation.inception import resolve_inception_path
+        from fcdmbench.evaluation.inception.backends import InceptionBackend, open_extractor
+        from fcdmbench.evaluation.inception.tf_inception import resolve_inception_path
         from fcdmbench.evaluation.npz import inspect_images
         from fcdmbench.evaluation.reference import resolve_reference
 
@@ -239,8 +239,8 @@ class _AdmStream:
     def finish(self, config, seconds: float):
         """``(AdmMetrics, ReferenceFile, InceptionGraph, num_ref, timings)`` of the streamed
         images; the reference's activations come from (or go to) ``eval``'s cache."""
-        from fcdmbench.evaluation.backends import graph_record
         from fcdmbench.evaluation.evaluate import adm_metrics, cached_activations
+        from fcdmbench.evaluation.inception.backends import graph_record
         from fcdmbench.files import file_sha256
         from fcdmbench.records import ReferenceFile
 

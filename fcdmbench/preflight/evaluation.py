@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fcdmbench.errors import InputError
-from fcdmbench.evaluation.backends import EvalDevice, InceptionBackend
 from fcdmbench.evaluation.config import EvalConfig, canonical_model
-from fcdmbench.evaluation.inception import INCEPTION_ENV, resolve_inception_path
+from fcdmbench.evaluation.inception.backends import EvalDevice, InceptionBackend
+from fcdmbench.evaluation.inception.tf_inception import INCEPTION_ENV, resolve_inception_path
 from fcdmbench.evaluation.npz import NpzImages, inspect_images
 from fcdmbench.evaluation.reference import (
     ReferenceLocation,

@@ -303,7 +303,7 @@ def _stream_evaluator(config: SampleConfig, dist: Dist):
     graph runs on the sampler's device."""
     if config.stream_eval is None or dist.rank != 0:
         return None
-    from fcdmbench.evaluation.backends import EvalDevice
+    from fcdmbench.evaluation.inception.backends import EvalDevice
     from fcdmbench.evaluation.streaming import StreamingEvaluator
 
     device = EvalDevice.CUDA if dist.device.type == "cuda" else EvalDevice.CPU

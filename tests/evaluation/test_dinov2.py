@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from fcdmbench.errors import InputError
-from fcdmbench.evaluation.dinov2 import (
+from fcdmbench.evaluation.dinov2.network import (
     DINOV2_TINY,
     DINOV2_VITL14,
     DINOV2_VITS14,

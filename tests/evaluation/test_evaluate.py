@@ -20,11 +20,11 @@ from typer.testing import CliRunner
 tf = pytest.importorskip("tensorflow")
 
 from fcdmbench.cli.main import app  # noqa: E402
-from fcdmbench.evaluation.backends import InceptionBackend  # noqa: E402
 from fcdmbench.evaluation.config import EvalConfig  # noqa: E402
 from fcdmbench.evaluation.distance import DistanceBackend, get_distance_fn  # noqa: E402
 from fcdmbench.evaluation.evaluate import evaluate  # noqa: E402
-from fcdmbench.evaluation.inception import InceptionExtractor  # noqa: E402
+from fcdmbench.evaluation.inception.backends import InceptionBackend  # noqa: E402
+from fcdmbench.evaluation.inception.tf_inception import InceptionExtractor  # noqa: E402
 from fcdmbench.evaluation.metrics import (  # noqa: E402
     SqrtmMethod,
     precision_recall,

@@ -14,15 +14,15 @@ import numpy as np
 import pytest
 
 from fcdmbench.errors import ConfigError, InputError, ReferenceBatchError
-from fcdmbench.evaluation import fd_dinov2
-from fcdmbench.evaluation.dinov2 import DINOV2_TINY, ResizeMode, seeded_state_dict
-from fcdmbench.evaluation.fd_dinov2 import (
+from fcdmbench.evaluation.dinov2 import fd_dinov2
+from fcdmbench.evaluation.dinov2.fd_dinov2 import (
     ADM_METRICS,
     Metric,
     compute_fd_dinov2,
     parse_metrics,
 )
-from fcdmbench.evaluation.fd_stats import FeatureMoments
+from fcdmbench.evaluation.dinov2.fd_stats import FeatureMoments
+from fcdmbench.evaluation.dinov2.network import DINOV2_TINY, ResizeMode, seeded_state_dict
 from fcdmbench.evaluation.metrics import frechet_distance
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from fcdmbench.errors import InputError
-from fcdmbench.evaluation.fd_stats import FeatureMoments, read_stats_pickle
+from fcdmbench.evaluation.dinov2.fd_stats import FeatureMoments, read_stats_pickle
 from fcdmbench.evaluation.metrics import frechet_distance
 from fcdmbench.evaluation.statistics import features_to_stats
 
@@ -83,10 +83,10 @@ def test_pickle_with_anything_but_arrays_is_refused(tmp_path, obj):
 RANK_CODE = textwrap.dedent(
     """
     import sys, numpy as np, torch, torch.distributed as dist
-    from fcdmbench.evaluation.dinov2 import (
+    from fcdmbench.evaluation.dinov2.network import (
         DINOV2_TINY, DinoV2Extractor, build_dinov2, seeded_state_dict
     )
-    from fcdmbench.evaluation.fd_dinov2 import iter_batches, shard_moments
+    from fcdmbench.evaluation.dinov2.fd_dinov2 import iter_batches, shard_moments
     model = build_dinov2(DINOV2_TINY); model.load_state_dict(seeded_state_dict(DINOV2_TINY, 0))
     ext = DinoV2Extractor(model, "0" * 64, batch_size=3)
     images = np.random.default_rng(7).integers(0, 256, (11, 32, 32, 3), dtype=np.uint8)
@@ -111,13 +111,13 @@ def _free_port() -> int:
 
 def test_shards_add_up_to_one_pass():
     """Fast twin of the gloo test: each rank's shard computed in one process, then summed."""
-    from fcdmbench.evaluation.dinov2 import (
+    from fcdmbench.evaluation.dinov2.fd_dinov2 import iter_batches, shard_moments
+    from fcdmbench.evaluation.dinov2.network import (
         DINOV2_TINY,
         DinoV2Extractor,
         build_dinov2,
         seeded_state_dict,
     )
-    from fcdmbench.evaluation.fd_dinov2 import iter_batches, shard_moments
 
     model = build_dinov2(DINOV2_TINY)
     model.load_state_dict(seeded_state_dict(DINOV2_TINY, 0))

@@ -15,7 +15,7 @@ from fcdmbench.cli.main import app
 pytest.importorskip("tensorflow")
 
 IMPORT_AND_RUN = (
-    "from fcdmbench.evaluation.inception import import_tensorflow\n"
+    "from fcdmbench.evaluation.inception.tf_inception import import_tensorflow\n"
     "tf = import_tensorflow('a test')\n"
     "with tf.compat.v1.Session() as session:\n"
     "    print(session.run(tf.constant(1.0) + 1))\n"

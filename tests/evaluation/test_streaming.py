@@ -21,8 +21,8 @@ import pytest
 from typer.testing import CliRunner
 
 from fcdmbench.cli.main import app
-from fcdmbench.evaluation import fd_dinov2
-from fcdmbench.evaluation.dinov2 import DINOV2_TINY, seeded_state_dict
+from fcdmbench.evaluation.dinov2 import fd_dinov2
+from fcdmbench.evaluation.dinov2.network import DINOV2_TINY, seeded_state_dict
 from fcdmbench.evaluation.streaming import NO_NPZ, _AdmStream, _batch_end
 
 TINY = ["--set", "width=16", "--set", "depths=1,1,1,1,1"]
@@ -101,7 +101,7 @@ ADM_KEYS = ("inception_score", "fid", "sfid", "precision", "recall", "num_sample
 def test_sample_eval_no_save_gives_adm_metrics_of_sample_then_eval(tmp_path, monkeypatch):
     """About 3 min on 2 loaded cores: two sampling runs, an eval, and twice ADM's FID and sFID
     (scipy's sqrtm of singular 2048-d and 2023-d covariances: about a minute each time)."""
-    from fcdmbench.evaluation.standin_graph import write_inception_2015_graph
+    from fcdmbench.evaluation.inception.standin_graph import write_inception_2015_graph
 
     monkeypatch.setenv("FCDMBENCH_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("FCDMBENCH_EVAL_CHUNK", "3")

@@ -1,9 +1,9 @@
 """`fcdmbench eval --backend torch` end to end, against `--backend tensorflow` on the same files.
 
 The graph is the stand-in with the real 2015 topology and random weights
-(`fcdmbench.evaluation.standin_graph`); both backends run it as `fcdmbench eval` runs them. The
-issue's bounds: IS, FID and sFID within 1e-5 relative, precision and recall within 2 samples.
-Measured (2026-12-07, 30 samples vs 40 reference images of 32 px): IS and precision/recall
+(`fcdmbench.evaluation.inception.standin_graph`); both backends run it as `fcdmbench eval` runs
+them. The issue's bounds: IS, FID and sFID within 1e-5 relative, precision and recall within 2
+samples. Measured (2026-12-07, 30 samples vs 40 reference images of 32 px): IS and precision/recall
 identical, FID and sFID 1.3e-6 and 1.2e-6 relative (docs/evaluation.md). The runs are slow (two
 2048-d matrix square roots per backend, and TensorFlow's start-up), hence ``--full``.
 """
@@ -20,7 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 from fcdmbench.cli.main import app
-from fcdmbench.evaluation.standin_graph import write_inception_2015_graph
+from fcdmbench.evaluation.inception.standin_graph import write_inception_2015_graph
 
 METRIC_RTOL = 1e-5
 PR_SAMPLES = 2
@@ -104,7 +104,7 @@ def test_cross_check_reports_agreement_and_writes_its_record(files):
 def test_cross_check_fails_with_exit_5_where_the_backends_differ(files, monkeypatch):
     """The check can fail: a tolerance of 0 is beyond every measured difference but an exact
     one, and the pool features of the two backends are not bit-identical."""
-    import fcdmbench.evaluation.cross_check as cc
+    import fcdmbench.evaluation.inception.cross_check as cc
 
     root, graph = files
     monkeypatch.setattr(cc, "FEATURE_TOLERANCE", 0.0)

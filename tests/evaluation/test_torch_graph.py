@@ -20,7 +20,7 @@ import torch
 from tf_compare import OP_CASES, case_graph, op_difference
 
 from fcdmbench.errors import InputError
-from fcdmbench.evaluation.graphdef import (
+from fcdmbench.evaluation.inception.graphdef import (
     Attr,
     AttrKind,
     Graph,
@@ -29,14 +29,17 @@ from fcdmbench.evaluation.graphdef import (
     parse_graph,
     read_graph,
 )
-from fcdmbench.evaluation.standin_graph import (
+from fcdmbench.evaluation.inception.standin_graph import (
     _FLOAT,
     _Builder,
     build_inception_2015_graph,
     write_inception_2015_graph,
 )
-from fcdmbench.evaluation.torch_graph import GraphRunner, UnsupportedGraphError
-from fcdmbench.evaluation.torch_inception import TORCH_EXTRACTOR_VERSION, TorchInceptionExtractor
+from fcdmbench.evaluation.inception.torch_graph import GraphRunner, UnsupportedGraphError
+from fcdmbench.evaluation.inception.torch_inception import (
+    TORCH_EXTRACTOR_VERSION,
+    TorchInceptionExtractor,
+)
 
 #: Max |torch - TF| / max |TF| per op kind. Measured spread (3 seeds, ATEN_CPU_CAPABILITY
 #: default/avx2/avx512; docs/evaluation.md, "Torch backend: validation"): 0 for Conv2D, pools,
@@ -256,7 +259,7 @@ def test_a_graph_without_adm_tensors_names_what_is_missing(tmp_path, built):
 def test_reading_and_running_the_graph_never_imports_tensorflow(standin):
     code = (
         "import sys, numpy as np\n"
-        "from fcdmbench.evaluation.torch_inception import TorchInceptionExtractor\n"
+        "from fcdmbench.evaluation.inception.torch_inception import TorchInceptionExtractor\n"
         f"x = TorchInceptionExtractor({str(standin)!r})\n"
         "pool, _ = x.extract_batch(np.zeros((1, 16, 16, 3), np.uint8))\n"
         "x.pool_to_probs(pool)\n"
@@ -272,7 +275,7 @@ def test_reading_and_running_the_graph_never_imports_tensorflow(standin):
 @pytest.mark.parametrize("size", [32, 299])
 def test_whole_standin_graph_matches_tensorflow_extractor(standin, size, fold):
     pytest.importorskip("tensorflow")
-    from fcdmbench.evaluation.inception import InceptionExtractor
+    from fcdmbench.evaluation.inception.tf_inception import InceptionExtractor
 
     reference = InceptionExtractor(standin, batch_size=4)
     torch_extractor = TorchInceptionExtractor(standin, batch_size=4, fold_batchnorm=fold)
@@ -289,7 +292,7 @@ def test_whole_standin_graph_matches_tensorflow_extractor(standin, size, fold):
 
 @pytest.mark.parametrize("stride, same", [(1, True), (2, False)])
 def test_prepacked_conv_relu_equals_the_plain_convolution(stride, same):
-    from fcdmbench.evaluation import torch_ops
+    from fcdmbench.evaluation.inception import torch_ops
 
     x = torch.rand(3, 17, 17, 32)
     w = torch.rand(48, 32, 3, 3).contiguous(memory_format=torch.channels_last)

@@ -2,8 +2,8 @@
 
 Shared by `test_torch_graph.py` and `benchmarks/spread_torch_inception.py` (which measures the
 spread the tests' tolerances come from). Each op case is a tiny GraphDef written with
-`fcdmbench.evaluation.graphdef` (``versions.producer`` 8, so TensorFlow accepts the 2015 ops), fed
-at a placeholder ``x`` with random data at the real graph's shapes.
+`fcdmbench.evaluation.inception.graphdef` (``versions.producer`` 8, so TensorFlow accepts the 2015
+ops), fed at a placeholder ``x`` with random data at the real graph's shapes.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from fcdmbench.evaluation.graphdef import Attr, AttrKind, DType, Graph, encode_graph
-from fcdmbench.evaluation.standin_graph import _FLOAT, _Builder
-from fcdmbench.evaluation.torch_graph import GraphRunner
+from fcdmbench.evaluation.inception.graphdef import Attr, AttrKind, DType, Graph, encode_graph
+from fcdmbench.evaluation.inception.standin_graph import _FLOAT, _Builder
+from fcdmbench.evaluation.inception.torch_graph import GraphRunner
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +180,7 @@ def case_graph(case: OpCase, seed: int) -> tuple[Graph, str, np.ndarray]:
 
 def run_tensorflow(graph: Graph, outputs: list[str], feeds: dict[str, np.ndarray]) -> list:
     """`outputs` of `graph` computed by TensorFlow (import_graph_def, a v1 Session)."""
-    from fcdmbench.evaluation.inception import import_tensorflow
+    from fcdmbench.evaluation.inception.tf_inception import import_tensorflow
 
     tf = import_tensorflow("the comparison")
     graph_def = tf.compat.v1.GraphDef()

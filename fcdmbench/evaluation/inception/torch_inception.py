@@ -1,11 +1,12 @@
 """ADM's Inception features without TensorFlow: the same graph file, run by a torch interpreter.
 
 `TorchInceptionExtractor` has the public interface of `InceptionExtractor`
-(`fcdmbench.evaluation.inception`) and reads the same ``classify_image_graph_def.pb``: the file is
-parsed by `fcdmbench.evaluation.graphdef` and executed by `fcdmbench.evaluation.torch_graph`,
-from ``ExpandDims:0`` (uint8 images cast to float32, any size, batches of 64) to ``pool_3:0`` and
-``mixed_6/conv:0``. The classifier is the second input of ``softmax/logits/MatMul`` (no bias),
-then a float32 softmax in batches of 512, as ADM computes it. TensorFlow is never imported.
+(`fcdmbench.evaluation.inception.tf_inception`) and reads the same ``classify_image_graph_def.pb``:
+the file is parsed by `fcdmbench.evaluation.inception.graphdef` and executed by
+`fcdmbench.evaluation.inception.torch_graph`, from ``ExpandDims:0`` (uint8 images cast to float32,
+any size, batches of 64) to ``pool_3:0`` and ``mixed_6/conv:0``. The classifier is the second input
+of ``softmax/logits/MatMul`` (no bias), then a float32 softmax in batches of 512, as ADM computes
+it. TensorFlow is never imported.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import numpy as np
 import torch
 
 from fcdmbench.errors import DeviceError, InputError
-from fcdmbench.evaluation.graphdef import read_graph
-from fcdmbench.evaluation.inception import (
+from fcdmbench.evaluation.inception.graphdef import read_graph
+from fcdmbench.evaluation.inception.tf_inception import (
     INPUT_TENSOR,
     LOGITS_OP,
     POOL_TENSOR,
@@ -26,7 +27,7 @@ from fcdmbench.evaluation.inception import (
     SPATIAL_TENSOR,
     BatchedExtraction,
 )
-from fcdmbench.evaluation.torch_graph import GraphRunner
+from fcdmbench.evaluation.inception.torch_graph import GraphRunner
 
 __all__ = ["TORCH_EXTRACTOR_VERSION", "TorchInceptionExtractor"]
 

@@ -3,8 +3,8 @@
 `GraphRunner` compiles the nodes that the requested outputs need, from a fed tensor
 (``ExpandDims:0`` for ADM) down, into a list of steps: constants become torch tensors once
 (filters in OIHW channels-last layout, batch-norm scales), each node a closure with TensorFlow's
-semantics (`fcdmbench.evaluation.torch_ops`). An op, dtype, data format or attribute value it
-does not implement is an `InputError` naming the node, never a guess.
+semantics (`fcdmbench.evaluation.inception.torch_ops`). An op, dtype, data format or attribute
+value it does not implement is an `InputError` naming the node, never a guess.
 
 A Conv2D whose only reader is a BatchNormWithGlobalNormalization, followed by the 2015 graph's
 ``CheckNumerics`` + ``Identity`` (control dependency) and a ``Relu``, runs as one step that
@@ -22,8 +22,8 @@ import numpy as np
 import torch
 
 from fcdmbench.errors import InputError
-from fcdmbench.evaluation import torch_ops
-from fcdmbench.evaluation.graphdef import Attr, AttrKind, DType, Graph, Node
+from fcdmbench.evaluation.inception import torch_ops
+from fcdmbench.evaluation.inception.graphdef import Attr, AttrKind, DType, Graph, Node
 
 __all__ = ["GraphRunner", "UnsupportedGraphError"]
 
@@ -314,7 +314,7 @@ class GraphRunner:
     """Runs the part of `graph` that `outputs` need, fed at `feed` (a tensor name).
 
     Args:
-        graph: a parsed GraphDef (`fcdmbench.evaluation.graphdef.read_graph`).
+        graph: a parsed GraphDef (`fcdmbench.evaluation.inception.graphdef.read_graph`).
         outputs: tensor names (``"pool_3:0"``); every op must have a single output.
         feed: the tensor the caller provides (``"ExpandDims:0"``); its node's inputs never run.
         device: torch device for weights and activations.

@@ -4,7 +4,7 @@ Both backends execute the same file, ``classify_image_graph_def.pb``, and give t
 (pool features, the first 7 channels of ``mixed_6/conv``, and the classifier's probabilities):
 
 - ``torch`` (default): fcdmbench's own interpreter of the frozen graph
-  (`fcdmbench.evaluation.torch_graph`), on CPU or CUDA, with no TensorFlow installed;
+  (`fcdmbench.evaluation.inception.torch_graph`), on CPU or CUDA, with no TensorFlow installed;
 - ``tensorflow``: the graph imported into a TensorFlow session, as ADM's evaluator runs it (the
   reference the torch backend is validated against; needs the ``eval-tf`` extra).
 
@@ -77,10 +77,10 @@ def open_extractor(
         DeviceError: ``cuda`` without CUDA.
     """
     if backend is InceptionBackend.TENSORFLOW:
-        from fcdmbench.evaluation.inception import InceptionExtractor
+        from fcdmbench.evaluation.inception.tf_inception import InceptionExtractor
 
         return InceptionExtractor(graph_path, batch_size=batch_size)
-    from fcdmbench.evaluation.torch_inception import TorchInceptionExtractor
+    from fcdmbench.evaluation.inception.torch_inception import TorchInceptionExtractor
 
     return TorchInceptionExtractor(graph_path, batch_size=batch_size, device=device.value)
 

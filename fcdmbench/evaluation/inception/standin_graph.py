@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fcdmbench.evaluation.graphdef import (
+from fcdmbench.evaluation.inception.graphdef import (
     Attr,
     AttrKind,
     AttrList,

@@ -16,14 +16,14 @@ from pathlib import Path
 import numpy as np
 
 from fcdmbench.env import collect_env
-from fcdmbench.evaluation.backends import (
+from fcdmbench.evaluation.inception.backends import (
     EvalDevice,
     Extractor,
     InceptionBackend,
     graph_record,
     open_extractor,
 )
-from fcdmbench.evaluation.inception import tensorflow_info
+from fcdmbench.evaluation.inception.tf_inception import tensorflow_info
 from fcdmbench.evaluation.metrics import frechet_distance, probs_to_inception_score
 from fcdmbench.evaluation.npz import inspect_images, iter_image_batches
 from fcdmbench.evaluation.statistics import features_to_stats

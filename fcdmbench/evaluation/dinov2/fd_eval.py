@@ -16,8 +16,8 @@ from pathlib import Path
 from fcdmbench.env import collect_env
 from fcdmbench.errors import InputError
 from fcdmbench.evaluation.config import EvalConfig
+from fcdmbench.evaluation.dinov2.fd_dinov2 import compute_fd_dinov2, resolve_dinov2_path
 from fcdmbench.evaluation.distance import DistanceBackend
-from fcdmbench.evaluation.fd_dinov2 import compute_fd_dinov2, resolve_dinov2_path
 from fcdmbench.evaluation.reference import resolve_reference
 from fcdmbench.files import file_sha256
 from fcdmbench.records import (

@@ -1,5 +1,5 @@
 """FD-DINOv2 of one sample set against one reference (orchestration; the network is in
-`fcdmbench.evaluation.dinov2`, the statistics in `fcdmbench.evaluation.fd_stats`).
+`fcdmbench.evaluation.dinov2.network`, the statistics in `fcdmbench.evaluation.dinov2.fd_stats`).
 
 Which metrics `fcdmbench eval` computes is a `Metric` set: ADM's five by default, ``all`` adds
 ``fd_dinov2``. The weights come from ``--dinov2 PATH``, else ``$FCDMBENCH_DINOV2``, else the
@@ -21,13 +21,13 @@ import numpy as np
 
 from fcdmbench.errors import ConfigError, InputError, ReferenceBatchError
 from fcdmbench.evaluation.cache import ActivationCache, cache_root
-from fcdmbench.evaluation.dinov2 import (
+from fcdmbench.evaluation.dinov2.fd_stats import FeatureMoments, read_stats_pickle
+from fcdmbench.evaluation.dinov2.network import (
     DINOV2_VITL14,
     DinoV2Extractor,
     ResizeMode,
     load_dinov2_state_dict,
 )
-from fcdmbench.evaluation.fd_stats import FeatureMoments, read_stats_pickle
 from fcdmbench.evaluation.metrics import frechet_distance
 from fcdmbench.evaluation.npz import inspect_images, iter_image_batches
 from fcdmbench.evaluation.statistics import FIDStats
