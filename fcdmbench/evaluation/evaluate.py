@@ -151,17 +151,12 @@ def _evaluate_adm(
     return EvalRecord(
         run=run,
         env=collect_env(_torch_device()),
-        inception_score=metrics.inception_score,
-        fid=metrics.fid,
-        sfid=metrics.sfid,
-        precision=metrics.pr.precision,
-        recall=metrics.pr.recall,
+        **metrics.record_fields(),
         num_samples=plan.num,
         num_available=plan.samples.num,
         num_ref=plan.reference_images.num,
         allow_fewer=config.allow_fewer,
         resolution=plan.samples.height,
-        mode=metrics.mode,
         samples=SamplesFile(
             str(config.samples), sample_sha, (plan.samples.height, plan.samples.width), smp_hit
         ),
@@ -228,6 +223,18 @@ class AdmMetrics:
     pr: PrecisionRecall
     mode: EvalMode
     ref_stats_source: str
+
+    def record_fields(self) -> dict:
+        """The `EvalRecord` fields these metrics fill (eval's record and the streamed one)."""
+        pr = self.pr
+        return dict(
+            inception_score=self.inception_score,
+            fid=self.fid,
+            sfid=self.sfid,
+            precision=pr.precision,
+            recall=pr.recall,
+            mode=self.mode,
+        )
 
 
 def adm_metrics(
