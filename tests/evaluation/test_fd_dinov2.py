@@ -110,14 +110,24 @@ def test_missing_weights_name_the_fetch_and_the_path(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_eval_cli_all_metrics_records_fd_dinov2(tiny):
-    """~2 min on 2 loaded cores (TensorFlow's import and ADM's 2048-d sqrtm dominate)."""
+def test_eval_cli_all_metrics_records_fd_dinov2(tiny, monkeypatch):
+    """FD-DINOv2 beside ADM's metrics in one run. ADM's FID and sFID are replaced by their mean
+    term, as in test_evaluate.py (a 2048-d sqrtm takes a minute or more on 2 cores; the FID
+    arithmetic is checked against ADM in test_metrics.py); FD-DINOv2 is computed in full."""
     pytest.importorskip("tensorflow")
     from test_evaluate import build_standin_graph
     from typer.testing import CliRunner
 
+    import fcdmbench.evaluation.evaluate as ev
     from fcdmbench.cli.main import app
 
+    dims = []
+
+    def mean_term(sample, ref, *, method):
+        dims.append(len(sample.mu))
+        return float(((sample.mu - ref.mu) ** 2).sum())
+
+    monkeypatch.setattr(ev, "frechet_distance", mean_term)
     root, weights = tiny
     graph = build_standin_graph(root / "standin.pb")
     env = {"FCDMBENCH_CACHE": str(root / "cache"), "FCDMBENCH_INCEPTION": str(graph)}
@@ -132,7 +142,7 @@ def test_eval_cli_all_metrics_records_fd_dinov2(tiny):
     assert record["fd_dinov2"]["value"] > 0 and record["fid"] is not None
     assert record["fd_dinov2"]["weights_sha256"] and record["fd_dinov2"]["num_ref"] == 12
     assert record["metrics_requested"] == ["fid", "sfid", "is", "pr", "fd_dinov2"]
-    assert "FD-DINOv2" in out.output
+    assert "FD-DINOv2" in out.output and dims == [2048, 2023]  # FID, then sFID
     bad = CliRunner().invoke(
         app, [*args, "--metrics", "all", "--json", str(root / "bad.json")],
         env={**env, "FCDMBENCH_REFERENCE_DIR": str(root / "empty")},

@@ -98,9 +98,14 @@ ADM_KEYS = ("inception_score", "fid", "sfid", "precision", "recall", "num_sample
 
 
 @pytest.mark.slow
-def test_sample_eval_no_save_gives_adm_metrics_of_sample_then_eval(tmp_path, monkeypatch):
-    """About 3 min on 2 loaded cores: two sampling runs, an eval, and twice ADM's FID and sFID
-    (scipy's sqrtm of singular 2048-d and 2023-d covariances: about a minute each time)."""
+def test_sample_eval_no_save_gives_adm_metrics_of_sample_then_eval(
+    tmp_path, monkeypatch, adm_sqrtm_once
+):
+    """Two sampling runs and an eval. ADM's FID and sFID (scipy's sqrtm of 2048-d and 2023-d
+    covariances, about a minute each on 2 cores) are computed once: the second run's covariances
+    are bit-identical to the first's (asserted), so `adm_sqrtm_once` returns the same traces
+    instead of computing them again; a covariance differing in one bit would be computed afresh
+    and its metric compared as computed."""
     from fcdmbench.evaluation.inception.standin_graph import write_inception_2015_graph
 
     monkeypatch.setenv("FCDMBENCH_CACHE", str(tmp_path / "cache"))
@@ -128,6 +133,7 @@ def test_sample_eval_no_save_gives_adm_metrics_of_sample_then_eval(tmp_path, mon
     assert one_pass["notes"] == [NO_NPZ] and not two_step["notes"]
     assert one_pass["samples"]["sha256"] == "" and one_pass["sample_record"] is None
     assert one_pass["sampler"]["steps"] == two_step["sampler"]["steps"] == 2
+    assert (adm_sqrtm_once.computed, adm_sqrtm_once.reused) == (2, 2)  # FID and sFID, once each
 
 
 class _CountingExtractor:
