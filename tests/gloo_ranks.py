@@ -32,13 +32,19 @@ def rank_env(rank: int, world: int, port: int) -> dict:
     )
 
 
-def launch_ranks(args: list[str], world: int) -> list[subprocess.Popen]:
-    """``python -m fcdmbench ARGS`` once per rank (stdout/stderr piped, text)."""
+def launch_ranks(
+    args: list[str],
+    world: int,
+    main: tuple[str, ...] = ("-m", "fcdmbench"),
+    env: dict | None = None,
+) -> list[subprocess.Popen]:
+    """``python -m fcdmbench ARGS`` once per rank (stdout/stderr piped, text); `main` replaces
+    ``-m fcdmbench`` (e.g. ``("-c", SCRIPT)``), `env` adds variables."""
     port = free_port()
     return [
         subprocess.Popen(
-            [sys.executable, "-m", "fcdmbench", *args],
-            env=rank_env(rank, world, port),
+            [sys.executable, *main, *args],
+            env={**rank_env(rank, world, port), **(env or {})},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

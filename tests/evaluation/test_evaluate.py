@@ -438,34 +438,41 @@ def test_torchrun_two_ranks_give_the_one_process_record(world, tmp_path):
     """Two gloo ranks, started as torchrun starts them, extract alternate chunks; rank 0 gathers
     them and its record's metrics equal one process's (every chunk is extracted in the same
     batches either way). One thread in every process, as the ranks have: BLAS sums in another
-    order with another thread count."""
+    order with another thread count. Rank 0 reaches ADM's FID and sFID with covariances
+    bit-identical to the one process's (asserted): their square roots (a minute or more each on
+    one thread) are computed once, through a memo shared by the processes (sqrtm_memo.py)."""
     import os
     import subprocess
     import sys
 
     from gloo_ranks import kill_all, launch_ranks
+    from sqrtm_memo import ENV, MEMO_MAIN, folder_counts
 
     root, graph = world
     np.savez(tmp_path / "many.npz", arr_0=images(5, 40))
     args = ["eval", "--backend", "tensorflow", str(tmp_path / "many.npz"), "--ref"]
     args += [str(root / "ref.npz"), "-n", "40", "--batch-size", "8", "--sqrtm", "eigh"]
+    (tmp_path / "memo").mkdir()
     env = {"FCDMBENCH_INCEPTION": str(graph), "FCDMBENCH_EVAL_CHUNK": "16"}
+    env[ENV] = str(tmp_path / "memo")
     one = subprocess.run(
-        [sys.executable, "-m", "fcdmbench", *args, "--json", str(tmp_path / "one.json")],
+        [sys.executable, "-c", MEMO_MAIN, *args, "--json", str(tmp_path / "one.json")],
         env={**os.environ, **env, "FCDMBENCH_CACHE": str(tmp_path / "c1"), "OMP_NUM_THREADS": "1"},
         capture_output=True,
         text=True,
     )
     assert one.returncode == 0, one.stderr
-    os.environ.update(env, FCDMBENCH_CACHE=str(tmp_path / "c2"))
+    assert folder_counts(tmp_path / "memo") == (2, 0)
+    env["FCDMBENCH_CACHE"] = str(tmp_path / "c2")
     try:
-        procs = launch_ranks([*args, "--json", str(tmp_path / "two.json")], world=2)
+        procs = launch_ranks(
+            [*args, "--json", str(tmp_path / "two.json")], world=2, main=("-c", MEMO_MAIN), env=env
+        )
         outs = [p.communicate(timeout=600) for p in procs]
     finally:
         kill_all(procs)
-        for key in (*env, "FCDMBENCH_CACHE"):
-            os.environ.pop(key)
     assert [p.returncode for p in procs] == [0, 0], outs
+    assert folder_counts(tmp_path / "memo") == (2, 2)  # rank 0: FID and sFID, the same inputs
     a, b = (read_record(tmp_path / f"{n}.json", kind=EvalRecord) for n in ("one", "two"))
     for name in ("inception_score", "fid", "sfid", "precision", "recall"):
         assert getattr(a, name) == getattr(b, name), name
