@@ -158,7 +158,8 @@ def roofline_command(
 
 
 def _infer(models, gpu, precision, batch, resolution, kernels, calibration, records, **out):
-    from fcdmbench.perfmodel.roofline import RooflineConfig, run_roofline
+    from fcdmbench.perfmodel.roofline import run_roofline
+    from fcdmbench.records.roofline import RooflineConfig
 
     config = RooflineConfig(
         models=tuple(models),
@@ -199,7 +200,7 @@ class _TrainOptions:
     def check(self, pf, device, plot) -> None:
         from fcdmbench.errors import ConfigError
         from fcdmbench.perfmodel.train_roofline import fabric, interconnect
-        from fcdmbench.throughput.workloads import split_batch
+        from fcdmbench.records.memory import split_batch
 
         if self.mode is Mode.INFER:
             if self.gpus != 1 or self.nodes != 1 or self.grad_checkpointing or not self.ema:
@@ -304,7 +305,8 @@ def _preflight(
 def _train(
     options, models, gpu, precision, batch, resolution, kernels, calibration, records, **out
 ):
-    from fcdmbench.perfmodel.train_roofline import TrainConfig, run_train_roofline
+    from fcdmbench.perfmodel.train_roofline import run_train_roofline
+    from fcdmbench.records.roofline import TrainConfig
 
     config = TrainConfig(
         models=tuple(models),
@@ -343,7 +345,7 @@ def _print_train(record, top: int) -> None:
     if config.nodes > 1:
         where = f"{config.nodes} nodes x {config.gpus} GPU(s)"
     title = (
-        f"training step, {config.precision}: global batch {config.batch} over {where} "
+        f"training step, {config.precision.value}: global batch {config.batch} over {where} "
         f"({rows} rows each), {config.resolution} px"
     )
     table = Table(title=title)
@@ -447,8 +449,8 @@ def _print_device(record) -> None:
             f"({cal.copy_mib} MiB), {cal.threads} threads, load average "
             f"{cal.loadavg_before[0]:.2f} -> {cal.loadavg_after[0]:.2f}"
         )
-        if config.precision != Precision.FP32_STRICT.value:
-            stdout.print(f"on a CPU {config.precision} runs in plain fp32")
+        if config.precision is not Precision.FP32_STRICT:
+            stdout.print(f"on a CPU {config.precision.value} runs in plain fp32")
 
 
 def _print(record, top: int) -> None:
@@ -457,7 +459,7 @@ def _print(record, top: int) -> None:
     reports, config = record.results, record.config
     _print_device(record)
     kernels = config.kernels.describe() if config.kernels else "not recorded"
-    title = f"{config.precision}, batch {config.batch}, {config.resolution} px"
+    title = f"{config.precision.value}, batch {config.batch}, {config.resolution} px"
     table = Table(title=f"{title}; kernels: {kernels}")
     for header in (
         "model",

@@ -16,6 +16,7 @@ same run. Memory is in GiB (2**30 bytes).
 from __future__ import annotations
 
 import dataclasses
+import enum
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from fcdmbench.records.gate import Verdict
 __all__ = [
     "BaselineRecord",
     "CanaryResult",
+    "Mode",
     "ProtocolSettings",
     "Summary",
     "ThroughputPoint",
@@ -36,6 +38,13 @@ __all__ = [
     "ThroughputResult",
     "ThroughputSettings",
 ]
+
+
+class Mode(enum.Enum):
+    """``infer``: one network evaluation per call; ``train``: forward + backward + AdamW step."""
+
+    INFER = "infer"
+    TRAIN = "train"
 
 
 @dataclass(frozen=True, slots=True)
