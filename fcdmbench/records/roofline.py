@@ -61,6 +61,7 @@ __all__ = [
 #: The autocast dtype a precision mode traces with (None: fp32).
 AUTOCAST = {Precision.BF16: "bfloat16", Precision.FP16: "float16"}
 
+
 def store_paths_as_text(config: Any) -> None:
     """Store a config's ``records`` and ``calibration`` paths as the text the record holds."""
     object.__setattr__(config, "records", tuple(str(p) for p in config.records))

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
 from fcdmbench.env import EnvInfo
-from fcdmbench.errors import InputError
+from fcdmbench.errors import ConfigError, InputError
 from fcdmbench.records._base import Record, RunInfo, dump, parse, schema_parts
 from fcdmbench.records.gate import Verdict
 
@@ -31,7 +31,8 @@ __all__ = [
     "BaselineRecord",
     "CanaryResult",
     "Mode",
-    "ProtocolSettings",
+    "Order",
+    "ProtocolConfig",
     "Summary",
     "ThroughputPoint",
     "ThroughputRecord",
@@ -40,11 +41,18 @@ __all__ = [
 ]
 
 
-class Mode(enum.Enum):
+class Mode(enum.StrEnum):
     """``infer``: one network evaluation per call; ``train``: forward + backward + AdamW step."""
 
     INFER = "infer"
     TRAIN = "train"
+
+
+class Order(enum.StrEnum):
+    """``interleaved``: A B C A B C (all models resident); ``sequential``: A A A B B B."""
+
+    INTERLEAVED = "interleaved"
+    SEQUENTIAL = "sequential"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,17 +119,35 @@ class ThroughputSettings:
 
 
 @dataclass(frozen=True, slots=True)
-class ProtocolSettings:
-    """The ``protocol`` section: warm-up, blocks, order and timer actually used."""
+class ProtocolConfig:
+    """Warm-up and block schedule (defaults: docs/throughput.md, "Protocol"): what a run is
+    given and, with ``order`` resolved and ``timer`` set by the run, its record's ``protocol``.
 
-    warmup_calls: int
-    warmup_s: float
-    blocks: int
-    min_block_s: float
-    pause_s: float
-    order: str
-    timer: str  # "cuda_event" or "perf_counter"
+    Args:
+        order: None: interleaved for infer, sequential for train (`for_mode`).
+        timer: what timed the blocks, ``cuda_event`` or ``perf_counter`` (set by the run).
+    """
+
+    warmup_calls: int = 10
+    warmup_s: float = 2.0
+    blocks: int = 7
+    min_block_s: float = 1.0
+    pause_s: float = 1.0
+    order: Order | None = None
+    timer: str | None = None
     block_warmup_calls: int = 1
+
+    def __post_init__(self) -> None:
+        if self.warmup_calls < 1 or self.blocks < 1 or self.block_warmup_calls < 0:
+            raise ConfigError("warmup_calls and blocks must be >= 1, block_warmup_calls >= 0")
+        if min(self.warmup_s, self.min_block_s, self.pause_s) < 0:
+            raise ConfigError("warmup_s, min_block_s and pause_s must be >= 0")
+
+    def for_mode(self, mode: Mode) -> Order:
+        """The order a run in `mode` uses: `order`, else interleaved (infer) or sequential."""
+        if self.order is not None:
+            return self.order
+        return Order.INTERLEAVED if mode is Mode.INFER else Order.SEQUENTIAL
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,7 +261,7 @@ class ThroughputRecord(Record):
     run: RunInfo
     env: EnvInfo
     config: ThroughputSettings
-    protocol: ProtocolSettings
+    protocol: ProtocolConfig
     canary: CanaryResult
     results: tuple[ThroughputResult, ...]
     peak_tflops: float | None = None

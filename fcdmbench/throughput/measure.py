@@ -123,9 +123,7 @@ class ThroughputConfig:
 
     @property
     def order(self) -> Order:
-        if self.protocol.order is not None:
-            return self.protocol.order
-        return Order.INTERLEAVED if self.mode is Mode.INFER else Order.SEQUENTIAL
+        return self.protocol.for_mode(self.mode)
 
     @property
     def fcdm_variants(self) -> tuple[str, ...]:
@@ -300,7 +298,7 @@ def measure_throughput(
     # Imported when a run starts: with them the CLI would load the records package at start-up.
     from fcdmbench.env import collect_env
     from fcdmbench.records._base import RunInfo
-    from fcdmbench.throughput.record_builder import ThroughputReport, resolve_ref
+    from fcdmbench.throughput.record_builder import build_record, resolve_ref
 
     device = resolve_device(config.device)
     if config.cuda_graphs and device.type != "cuda":
@@ -323,19 +321,18 @@ def measure_throughput(
         results = run_protocol(
             [canary, *workloads], config.batch, config.protocol, config.order, timer, log
         )
-    return ThroughputReport(
-        config=config,
-        env=env,
-        precision_state=state,
-        timer=timer.kind,
-        canary_spec=canary_spec,
-        canary=results[0],
-        results=results[1:],
+    return build_record(
+        config,
+        env,
+        state,
+        timer.kind,
+        canary_spec,
+        results,
         ref=ref,
         notes=notes + plan_notes,
         run=run,
         sdpa=_sdpa_flags(device),
-    ).to_record()
+    )
 
 
 def _sdpa_flags(device: Any) -> dict[str, Any]:
