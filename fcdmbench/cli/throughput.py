@@ -155,7 +155,8 @@ def throughput_command(
     """
     from fcdmbench.preflight.checks import Preflight
     from fcdmbench.preflight.commands import preflight_throughput
-    from fcdmbench.throughput.measure import ProtocolConfig, ThroughputConfig
+    from fcdmbench.records.throughput import ProtocolConfig, ThroughputConfig
+    from fcdmbench.throughput.measure import step_options
 
     pf = Preflight()  # every problem at once, before any model is built or timed
     selected = pf.check(select_models, models or [])
@@ -180,15 +181,15 @@ def throughput_command(
             device=device,
             cfg=cfg,
             channels_last=channels_last,
-            compile_mode=compile_mode,
+            compile=compile_mode,
             cuda_graphs=cuda_graphs,
             cudnn_benchmark=cudnn_benchmark,
             fcdm_checkpointing=fcdm_checkpointing,
             grad_checkpointing=grad_checkpointing,
             ref=ref,
-            protocol=protocol,
         )
     if config is not None:
+        pf.check(step_options, config)
         pf.check(
             preflight_throughput,
             config,
@@ -197,9 +198,10 @@ def throughput_command(
             update_baseline=update_baseline,
             baselines_dir=baselines_dir,
             force=force,
+            protocol=protocol,
         )
     pf.raise_all()
-    print_plan(config)
+    print_plan(config, protocol)
 
     from rich.markup import escape
 
@@ -207,6 +209,7 @@ def throughput_command(
 
     record, verdict = run_throughput(
         config,
+        protocol,
         out=out,
         check=check,
         update_baseline=update_baseline,
@@ -225,7 +228,7 @@ def throughput_command(
         raise typer.Exit(verdict.exit_code)
 
 
-def print_plan(config: Any) -> None:
+def print_plan(config: Any, protocol: Any) -> None:
     """On stderr, before anything is built: what will be timed, why, and how long it takes."""
     from rich.markup import escape
 
@@ -233,7 +236,7 @@ def print_plan(config: Any) -> None:
 
     device = resolve_device(config.device)
     items = plan_items(config, device.type)
-    proto = config.protocol
+    proto = protocol
 
     def say(text: str) -> None:
         stderr.print(text, soft_wrap=True)
@@ -241,7 +244,7 @@ def print_plan(config: Any) -> None:
     say(
         f"plan: {len(items)} items on {device}, {config.precision.value}, {config.mode.value}, "
         f"batch {config.batch}, {config.resolution} px{', CFG' if config.cfg else ''}, "
-        f"{config.order.value} order"
+        f"{protocol.for_mode(config.mode).value} order"
     )
     width = max(len(item.key) for item in items)
     for item in items:
@@ -251,7 +254,7 @@ def print_plan(config: Any) -> None:
         f"{proto.warmup_s:g} s, then {proto.blocks} timed blocks of >= {proto.min_block_s:g} s "
         f"(one untimed call before each), {proto.pause_s:g} s pause before each block"
     )
-    floor = estimate_seconds(config, len(items))
+    floor = estimate_seconds(protocol, len(items))
     say(
         f"time: at least {_duration(floor)} from these settings, plus building the models; "
         f"longer when one call takes more than {proto.min_block_s:g} s (each warm-up is then "
@@ -279,7 +282,7 @@ def render_record(record: Any) -> None:
     label = "CPU" if env.device_type == "cpu" else "GPU"
     title = (
         f"throughput on {label} {env.device_name} ({env.device_slug}), "
-        f"{cfg.precision}, {cfg.mode}, batch {cfg.batch}, {cfg.resolution} px"
+        f"{cfg.precision.value}, {cfg.mode.value}, batch {cfg.batch}, {cfg.resolution} px"
         f"{', CFG' if cfg.cfg else ''}, torch {env.torch}"
     )
     table = Table(title=title, title_justify="left")

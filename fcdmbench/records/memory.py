@@ -218,7 +218,7 @@ class MemoryRecord(Record):
     """One `fcdmbench memory` run: settings and one `MemoryResult` per model.
 
     Example:
-        >>> record = measure_memory(MemoryConfig(models=("fcdm-xl",), gpus=4))  # doctest: +SKIP
+        >>> record = measure_memory(("fcdm-xl",), MemoryConfig(gpus=4))  # doctest: +SKIP
         >>> record.result("fcdm-xl").total_bytes / GIB  # per GPU  # doctest: +SKIP
     """
 

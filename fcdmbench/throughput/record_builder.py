@@ -18,17 +18,17 @@ from fcdmbench.records._base import RunInfo
 from fcdmbench.records.throughput import (
     CanaryResult,
     Summary,
+    ThroughputConfig,
     ThroughputRecord,
     ThroughputResult,
-    ThroughputSettings,
 )
 from fcdmbench.registry import DEFAULT_REF, get_spec
 
 if TYPE_CHECKING:
     from fcdmbench.env import EnvInfo
     from fcdmbench.precision import PrecisionState
+    from fcdmbench.records.throughput import ProtocolConfig
     from fcdmbench.throughput.canary import CanarySpec
-    from fcdmbench.throughput.measure import ThroughputConfig
     from fcdmbench.throughput.protocol import ItemResult
 
 __all__ = ["SCHEMA", "build_record", "default_record_path", "resolve_ref"]
@@ -82,6 +82,7 @@ def _median(values: list[float]) -> float | None:
 
 def build_record(
     config: ThroughputConfig,
+    protocol: ProtocolConfig,
     env: EnvInfo,
     state: PrecisionState,
     timer: str,
@@ -109,26 +110,15 @@ def build_record(
     return ThroughputRecord(
         run=run,
         env=env,
-        config=ThroughputSettings(
-            models=tuple(config.models),
-            mode=config.mode.value,
-            device=config.device,
+        config=dataclasses.replace(
+            config,
             device_type=env.device_type,
-            precision=config.precision.value,
-            batch=config.batch,
-            resolution=config.resolution,
-            cfg=config.cfg,
             **readings,
             sdpa=dict(sdpa),
-            channels_last=config.channels_last,
-            compile=config.compile_mode,
-            cuda_graphs=config.cuda_graphs,
-            fcdm_checkpointing=tuple(config.fcdm_variants),
-            grad_checkpointing=config.grad_checkpointing,
             ref=ref,
             unit=UNITS[config.mode.value],
         ),
-        protocol=dataclasses.replace(config.protocol, order=config.order, timer=timer),
+        protocol=dataclasses.replace(protocol, order=protocol.for_mode(config.mode), timer=timer),
         canary=_canary(canary_spec, canary, canary_rate),
         results=tuple(_add_ref_ratios(rows, ref, config.resolution)),
         peak_tflops=peak,
@@ -185,7 +175,7 @@ def _result_row(
         ms_per_forward=ms_per_forward,
         forward_calls_per_s=1000.0 / ms_per_forward if ms_per_forward else None,
         first_call_s=r.first_call_s,
-        compile_s=r.first_call_s if config.compile_mode else None,
+        compile_s=r.first_call_s if config.compile else None,
         warmup_calls=r.warmup_calls,
         warmup_s=r.warmup_s,
         peak_mem_gib=r.peak_mem_gib,
