@@ -105,8 +105,8 @@ def flops_command(
     """
     from fcdmbench.cli.selection import select_models
     from fcdmbench.errors import ConfigError
-    from fcdmbench.preflight import Preflight, check_output
-    from fcdmbench.profiling.flops_run import DEFAULT_REF, CounterChoice, FlopsConfig, run_flops
+    from fcdmbench.flops.run import DEFAULT_REF, CounterChoice, FlopsConfig, run_flops
+    from fcdmbench.preflight.checks import Preflight, check_output
 
     def parse_counter() -> CounterChoice:
         try:
@@ -167,7 +167,7 @@ def _write_csv(path: Path, record) -> None:
 def _print_tables(run, breakdown: bool, depth: int, wide: bool) -> None:
     from rich.table import Table
 
-    from fcdmbench.records import CONVENTION, TRAIN_FACTOR
+    from fcdmbench.records.flops import CONVENTION, TRAIN_FACTOR
 
     ref = next((r.ref_model for r in run.results if r.ref_model), None)
     caption = (
