@@ -26,8 +26,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
-import msgspec
-
 from fcdmbench import __version__
 from fcdmbench.env import git_state
 from fcdmbench.errors import InputError
@@ -55,6 +53,8 @@ def parse(cls: type, obj: Any, source: Any = None, path: str = "") -> Any:
     Raises:
         InputError: naming `source` (a file) and the first offending field, in field order.
     """
+    import msgspec  # here, not at the top: commands that only write records never load it
+
     try:
         return msgspec.convert(obj, cls)
     except msgspec.ValidationError:
@@ -65,8 +65,10 @@ def parse(cls: type, obj: Any, source: Any = None, path: str = "") -> Any:
         ) from None
 
 
-def _error(value: Any, tp: Any) -> msgspec.ValidationError | None:
+def _error(value: Any, tp: Any) -> Exception | None:
     """Why `value` is no `tp` (msgspec's error), or None if it is one."""
+    import msgspec
+
     try:
         msgspec.convert(value, tp)
     except msgspec.ValidationError as exc:
