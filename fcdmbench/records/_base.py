@@ -1,16 +1,17 @@
 """The machinery every record kind shares: run metadata, validation by msgspec, JSON.
 
 A record class is a frozen, slotted dataclass that also derives from `Record`. `Record.from_json`
-converts the parsed JSON with ``msgspec.convert`` (strict: no ``"4"`` for 4, no ``true`` for 1;
-integers are accepted as floats) and raises `InputError` naming the file and the first bad field
-in field order (``run.json: results[0].batch: expected an integer, got '4'``); unknown keys are
-ignored, so a reader of schema version N accepts records a later release wrote under the same
-version. ``to_json`` writes the fields (plus the class's ``DERIVED`` properties, for people
-reading the file) under ``schema``. Field types: str, int, float, bool, ``X | None``, Any, enums
-(stored as their values), ``tuple[T, ...]``, ``tuple[A, B]``, ``dict[str, T]`` and nested
-dataclasses.
+converts the parsed JSON with ``msgspec.convert`` (strict: neither ``"4"`` nor ``true`` is an
+integer; an integer is accepted as a float) and raises `InputError` naming the file and the
+first bad field in field order (``run.json: results[0].batch: expected an integer, got '4'``);
+unknown keys are ignored, so a reader of schema version N accepts records a later release wrote
+under the same version. ``to_json`` writes the fields (plus the class's ``DERIVED`` properties,
+for people reading the file) under ``schema``. Field types: str, int, float, bool, ``X | None``,
+Any, enums (stored as their values), ``tuple[T, ...]``, ``tuple[A, B]``, ``dict[str, T]`` and
+nested dataclasses.
 
-This module imports neither torch nor the CLI nor the reporting layer.
+This module imports neither torch nor the CLI nor the reporting layer, and msgspec only when a
+record is read.
 """
 
 from __future__ import annotations
