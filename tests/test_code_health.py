@@ -12,7 +12,8 @@ What is scanned (the rules are listed in docs/development.md, "Code health"):
   ``a.b`` also runs ``a/__init__.py``; that implicit edge is not counted.
 - **Folders**: a subpackage of `fcdmbench/` is one node (``fcdmbench.flops``), each top-level
   module of `fcdmbench/` is its own node (``fcdmbench.registry``), and `baselines/` and
-  `benchmarks/` are one node each. No two folders may reach each other.
+  `benchmarks/` are one node each. No two folders may reach each other, and the folders of
+  `LAYERS` import none listed above them.
 - **Functions** are measured whole: from the first decorator (or the ``def``) to the last line,
   docstring included; CLI commands and nested functions alike.
 """
@@ -34,6 +35,22 @@ MAX_FUNCTION_LINES = 80
 #: At most this many ``fcdmbench*`` modules are loaded by the `flops` command below.
 MAX_FLOPS_MODULES = 40
 FLOPS_COMMAND = ("flops", "--models", "fcdm-xl", "dit-xl")
+#: Folders from top to bottom: a folder imports none above it (the diagram in docs/design.md).
+#: Folders not listed (the low modules, `preflight`) are held only by the loop rule.
+LAYERS = (
+    "fcdmbench.cli",
+    "fcdmbench.reporting",
+    "fcdmbench.sampling",
+    "fcdmbench.perfmodel",
+    "fcdmbench.evaluation",
+    "fcdmbench.throughput",
+    "fcdmbench.flops",
+    "fcdmbench_baselines",
+    "fcdmbench.models",
+    "fcdmbench.records",
+    "fcdmbench.registry",
+    "fcdmbench.catalog",
+)
 #: Import cycles still to be broken: the modules of each strongly connected component.
 KNOWN_CYCLES: set[frozenset[str]] = set()
 #: Folder loops still to be broken: the folders of each strongly connected component.
@@ -148,6 +165,17 @@ def folder_graph(graph: dict[str, set[str]], root: Path = ROOT) -> dict[str, set
     return out
 
 
+def upward_imports(folders: dict[str, set[str]], layers=LAYERS) -> set[tuple[str, str]]:
+    """(folder, folder above it in `layers` that it imports)."""
+    rank = {name: i for i, name in enumerate(layers)}
+    return {
+        (source, target)
+        for source, targets in folders.items()
+        for target in targets
+        if source in rank and target in rank and rank[target] < rank[source]
+    }
+
+
 def strong_components(graph: dict[str, set[str]]) -> set[frozenset[str]]:
     """The strongly connected components of more than one node (Tarjan's algorithm)."""
     index: dict[str, int] = {}
@@ -215,6 +243,16 @@ def test_no_import_cycles():
 def test_no_loops_between_folders():
     loops = strong_components(folder_graph(_repository_graph()))
     _check_known(loops, KNOWN_FOLDER_LOOPS, "folders importing each other", "KNOWN_FOLDER_LOOPS")
+
+
+def test_layers_import_only_downwards():
+    up = upward_imports(folder_graph(_repository_graph()))
+    assert not up, f"imports against LAYERS (folder -> folder above it): {sorted(up)}"
+
+
+def test_layer_checker_sees_an_upward_import():
+    folders = {"fcdmbench.flops": {"fcdmbench.records", "fcdmbench.throughput", "fcdmbench.env"}}
+    assert upward_imports(folders) == {("fcdmbench.flops", "fcdmbench.throughput")}
 
 
 def test_no_long_functions():
