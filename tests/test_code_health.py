@@ -27,8 +27,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).parents[1]
-#: Source folders scanned, with the name they are imported under ("" for loose scripts).
+#: Package folders scanned, each with the name it is imported under.
 SOURCES: dict[str, str] = {"fcdmbench": "fcdmbench", "baselines": "fcdmbench_baselines"}
+#: Folders of loose scripts (each file a module named by its stem).
 SCRIPTS = ("benchmarks",)
 #: Whole functions longer than this are split up.
 MAX_FUNCTION_LINES = 80
