@@ -15,7 +15,6 @@ from typing import Any
 
 from fcdmbench.errors import ConfigError
 from fcdmbench.precision import Precision
-from fcdmbench.records.memory import split_batch
 from fcdmbench.records.throughput import Mode
 
 __all__ = [
@@ -29,7 +28,6 @@ __all__ = [
     "epsilon_loss",
     "make_adamw",
     "prime_optimizer",
-    "split_batch",
     "update_ema",
 ]
 
