@@ -35,7 +35,6 @@ from typing import Any
 from fcdmbench.errors import ConfigError
 from fcdmbench.records.memory import (
     GIB,
-    MEMORY_LABEL,
     MemoryCard,
     MemoryConfig,
     MemoryRecord,
@@ -48,7 +47,6 @@ from fcdmbench.throughput.workloads import make_adamw, prime_optimizer
 
 __all__ = [
     "GIB",
-    "LABEL",
     "MemoryRecord",
     "MemoryResult",
     "StepMemory",
@@ -56,8 +54,6 @@ __all__ = [
     "fused_attention_mode",
     "measure_step",
 ]
-
-LABEL = MEMORY_LABEL
 
 
 class _StorageTracker:

@@ -45,7 +45,6 @@ from fcdmbench.errors import ConfigError
 from fcdmbench.precision import Precision
 from fcdmbench.records.roofline import (
     ASSUMPTIONS,
-    ROOFLINE_LABEL,
     CpuCalibration,
     Kernels,
     MeasuredThroughput,
@@ -58,7 +57,6 @@ from fcdmbench.records.roofline import (
 
 __all__ = [
     "ASSUMPTIONS",
-    "LABEL",
     "Kernels",
     "OpTime",
     "RooflineDevice",
@@ -75,7 +73,6 @@ __all__ = [
     "unit_for",
 ]
 
-LABEL = ROOFLINE_LABEL
 #: The unit of an fp32 3x3 stride-1 convolution run with Winograd F(2x2, 3x3): 16 multiplies
 #: per 2x2 outputs against 36, so the dense FLOPs at 2.25 x the FP32 SIMT peak.
 WINOGRAD_UNIT = "fp32-winograd"

@@ -31,9 +31,7 @@ if TYPE_CHECKING:
     from fcdmbench.throughput.canary import CanarySpec
     from fcdmbench.throughput.protocol import ItemResult
 
-__all__ = ["SCHEMA", "build_record", "default_record_path", "resolve_ref"]
-
-SCHEMA = ThroughputRecord.SCHEMA
+__all__ = ["build_record", "default_record_path", "resolve_ref"]
 
 UNITS = {
     "infer": "images/s through one network evaluation (it/s; CFG: per guided image)",
