@@ -199,12 +199,14 @@ def count_with_flop_counter(
     from torch.utils.flop_counter import FlopCounterMode
 
     from fcdmbench.flops import meta_memo
+    from fcdmbench.flops.skip_dynamo import refs_without_dynamo
 
     calls: Counter[str] = Counter()
     scalar_mul_flops: Counter[str] = Counter()
     counter = FlopCounterMode(display=False, custom_mapping=_custom_mapping())
     counting = _counting_mode(counter, calls, scalar_mul_flops, on_call)
     with contextlib.ExitStack() as stack:
+        stack.enter_context(refs_without_dynamo())
         grad = torch.no_grad() if step is None else torch.enable_grad()
         # the meta memo innermost, below the counting: it only spares meta kernels
         for mode in (grad, meta_memo.meta_memo(), counter.mod_tracker, counting, *modes):
