@@ -9,6 +9,7 @@ import pytest
 
 from fcdmbench.flops import skip_dynamo
 
+
 def _cached(functions):
     return {id(f): vars(f).get("__dynamo_disable") for f in functions}
 
