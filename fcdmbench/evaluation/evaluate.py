@@ -23,7 +23,7 @@ from fcdmbench.distributed import init_distributed
 from fcdmbench.env import collect_env
 from fcdmbench.errors import InputError
 from fcdmbench.evaluation.activations import extract_activations
-from fcdmbench.evaluation.cache import ActivationCache, cache_root
+from fcdmbench.evaluation.cache import ActivationCache
 from fcdmbench.evaluation.config import EvalConfig, canonical_model
 from fcdmbench.evaluation.dinov2.fd_dinov2 import compute_fd_dinov2, resolve_dinov2_path
 from fcdmbench.evaluation.distance import get_distance_fn, mirror_note
@@ -44,7 +44,7 @@ from fcdmbench.evaluation.metrics import (
 from fcdmbench.evaluation.npz import read_npz_arrays
 from fcdmbench.evaluation.reference import resolve_reference
 from fcdmbench.evaluation.statistics import FIDStats, features_to_stats
-from fcdmbench.files import file_sha256
+from fcdmbench.files import cache_root, file_sha256
 from fcdmbench.preflight.evaluation import preflight_eval
 from fcdmbench.records._base import RunInfo
 from fcdmbench.records.evaluation import (
