@@ -106,7 +106,7 @@ def flops_command(
     from fcdmbench.cli.selection import select_models
     from fcdmbench.errors import ConfigError
     from fcdmbench.flops.run import DEFAULT_REF, CounterChoice, FlopsConfig, run_flops
-    from fcdmbench.preflight.checks import Preflight, check_output
+    from fcdmbench.preflight import Preflight, check_output
 
     def parse_counter() -> CounterChoice:
         try:
