@@ -270,12 +270,12 @@ def _counting_mode(counter: Any, calls: Counter, scalar_mul_flops: Counter, on_c
             flops = 0
             if packet in registry:
                 flops = registry[packet](*args, **kwargs, out_val=out)
-                for parent in set(tracker.parents):
+                for parent in _outer_first(tracker.parents):
                     flop_counts[parent][packet] += flops
             if func is mul_scalar:
                 # aten.mul.Scalar only comes from decompositions (SDPA's math path scales q and
                 # k); torchprofile's attention formula leaves it out, so it is taken back out.
-                for parent in set(tracker.parents):
+                for parent in _outer_first(tracker.parents):
                     scalar_mul_flops[parent] += 2 * out.numel()
                 flops = 0
             if on_call is not None:
@@ -283,6 +283,12 @@ def _counting_mode(counter: Any, calls: Counter, scalar_mul_flops: Counter, on_c
             return out
 
     return _Counting()
+
+
+def _outer_first(parents: Any) -> list[str]:
+    """The module tracker's active modules (a set) outermost first: the order a module's MACs
+    first appear in the per-module counts, hence in records, whatever the string hash seed."""
+    return sorted(parents, key=lambda name: (name.count("."), name))
 
 
 def _module_counts(counts: dict, dense: frozenset[str], model: Any) -> tuple[ModuleCount, ...]:
