@@ -7,7 +7,9 @@ the machine's load falls on both) and prints each pair's wall times, the median 
 ratios (the target is at most 1.5), the load average beside each round, the fcdmbench modules
 the command loaded (the target is at most 40) and, from one ``python -X importtime`` run of the
 command, the modules imported while it ran (not while torch was imported) with the largest
-cumulative times: what the command costs beyond ``import torch``. Whether ``torch._dynamo`` was
+cumulative times: what the command costs beyond ``import torch``, and the floor of any meta count
+((torch + ``torch.fx.experimental.symbolic_shapes``) / torch: torch's Python meta kernels call
+``torch._check``, whose first call imports that module and sympy). Whether ``torch._dynamo`` was
 imported is printed; the count keeps it out (`fcdmbench.flops.skip_dynamo`).
 """
 
@@ -21,6 +23,8 @@ import sys
 import time
 
 FLOPS_ARGS = ["flops", "--models", "fcdm-xl", "dit-xl"]
+#: Imported by ``torch._check``'s first call (torch's Python meta kernels), with sympy.
+_CHECKS_MODULE = "torch.fx.experimental.symbolic_shapes"
 #: Runs the CLI and prints, at exit, the fcdmbench modules it loaded and whether dynamo was.
 _COUNT_MODULES = (
     "import atexit, runpy, sys\n"
@@ -90,6 +94,14 @@ def _import_profile(top: int = 12) -> None:
     print(f"-X importtime: torch {torch_s:.2f} s; beyond it, top-level imports:")
     for seconds, name in sorted((r for r in rows if r[1] != "torch"), reverse=True)[:top]:
         print(f"  {seconds:6.3f} s  {name}")
+    # torch's meta kernels written in Python check their arguments with torch._check, whose
+    # first call imports symbolic_shapes (and sympy): the floor of any meta count.
+    checks_s = next((s for s, n in rows if n == _CHECKS_MODULE), 0.0)
+    if torch_s:
+        print(
+            f"floor of a meta count, before counting: (torch + {_CHECKS_MODULE}) / torch = "
+            f"{(torch_s + checks_s) / torch_s:.2f}"
+        )
 
 
 def main() -> None:
