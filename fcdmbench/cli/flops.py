@@ -105,8 +105,10 @@ def flops_command(
     """
     from fcdmbench.cli.selection import select_models
     from fcdmbench.errors import ConfigError
-    from fcdmbench.flops.run import DEFAULT_REF, Counter, FlopsConfig, run_flops
+    from fcdmbench.flops.counter import Counter
+    from fcdmbench.flops.run import FlopsConfig, run_flops
     from fcdmbench.preflight import Preflight, check_output
+    from fcdmbench.registry import DEFAULT_REF
 
     def parse_counter() -> Counter:
         try:

@@ -33,21 +33,10 @@ from typing import Any
 from fcdmbench.errors import ConfigError
 from fcdmbench.flops.inputs import make_inputs
 from fcdmbench.flops.op_table import OpTally, count_with_flop_counter
-from fcdmbench.records.flops import CFG_FACTOR, CONVENTION, TRAIN_FACTOR, FlopsResult
+from fcdmbench.records.flops import CFG_FACTOR, FlopsResult
 from fcdmbench.registry import VAE_FACTOR, ModelSpec, create_model, resolve
 
-__all__ = [
-    "CFG_FACTOR",
-    "CONVENTION",
-    "Counter",
-    "FlopReport",
-    "TRAIN_FACTOR",
-    "build_for_counting",
-    "count_flops",
-]
-
-#: `count_flops` returns a `fcdmbench.records.FlopsResult` (one class from counter to record).
-FlopReport = FlopsResult
+__all__ = ["Counter", "build_for_counting", "count_flops"]
 
 
 class Counter(StrEnum):

@@ -2,9 +2,9 @@
 
 `run_flops(FlopsConfig(...))` counts every model with the canonical counter, divides by the
 reference model (DiT-XL/2 by default), and with ``counter="all"`` also runs fvcore and torchprofile
-on CPU and flags any disagreement above `DISAGREEMENT_PCT`, naming the operators each skipped. It
-returns the complete `fcdmbench.records.FlopsRecord` (environment and run metadata included), the
-object ``fcdmbench flops --json`` writes.
+on CPU and flags any disagreement above `fcdmbench.records.flops.DISAGREEMENT_PCT`, naming the
+operators each skipped. It returns the complete `fcdmbench.records.flops.FlopsRecord`
+(environment and run metadata included), the object ``fcdmbench flops --json`` writes.
 
 Example:
     >>> record = run_flops(FlopsConfig(models=("fcdm-xl",), ref=None))
@@ -22,17 +22,10 @@ from fcdmbench.env import collect_env
 from fcdmbench.errors import ConfigError, UnknownModelError
 from fcdmbench.flops.counter import Counter, count_flops
 from fcdmbench.records._base import RunInfo
-from fcdmbench.records.flops import DISAGREEMENT_PCT, CounterComparison, FlopsRecord, FlopsResult
+from fcdmbench.records.flops import CounterComparison, FlopsRecord, FlopsResult
 from fcdmbench.registry import DEFAULT_REF, resolve
 
-__all__ = [
-    "Counter",
-    "CounterComparison",
-    "DEFAULT_REF",
-    "DISAGREEMENT_PCT",
-    "FlopsConfig",
-    "run_flops",
-]
+__all__ = ["FlopsConfig", "run_flops"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,8 +11,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from fcdmbench.errors import ConfigError, UnknownModelError
-from fcdmbench.flops.counter import CFG_FACTOR, TRAIN_FACTOR, FlopReport, count_flops
+from fcdmbench.flops.counter import count_flops
 from fcdmbench.flops.run import FlopsConfig, run_flops
+from fcdmbench.records.flops import CFG_FACTOR, TRAIN_FACTOR, FlopsResult
 from fcdmbench.registry import get_spec, list_models
 
 GOLDEN = json.loads((Path(__file__).parents[1] / "fixtures" / "flops_golden.json").read_text())
@@ -63,7 +64,7 @@ def _toy(use_sdpa: bool, device: str = "cpu") -> ToyNet:
         return ToyNet(use_sdpa).eval()
 
 
-def _count(use_sdpa: bool, counter: str, device: str = "cpu") -> FlopReport:
+def _count(use_sdpa: bool, counter: str, device: str = "cpu") -> FlopsResult:
     return count_flops(_toy(use_sdpa, device), input_shape=(C_IN, SIDE, SIDE), counter=counter)
 
 
