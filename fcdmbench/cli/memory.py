@@ -75,7 +75,7 @@ def memory_command(
     from fcdmbench.errors import ConfigError
     from fcdmbench.files import check_output
     from fcdmbench.perfmodel.memory import measure_memory
-    from fcdmbench.preflight.checks import Preflight
+    from fcdmbench.preflight import Preflight
     from fcdmbench.records.memory import MemoryConfig
     from fcdmbench.registry import require_models
 

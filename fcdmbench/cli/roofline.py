@@ -242,7 +242,7 @@ def _preflight(
     from fcdmbench.perfmodel.cpu_calibration import load_calibration
     from fcdmbench.perfmodel.kernels import ATTENTION_KERNELS, LINEAR_ATTENTION_KERNELS
     from fcdmbench.perfmodel.roofline import roofline_device
-    from fcdmbench.preflight.checks import Preflight, check_input_file, check_record_outputs
+    from fcdmbench.preflight import Preflight, check_input_file, check_record_outputs
     from fcdmbench.registry import require_models
 
     pf = Preflight()

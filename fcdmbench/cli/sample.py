@@ -222,7 +222,7 @@ def sample_command(
     Example: fcdmbench sample fcdm-xl --ckpt FCDM-XL.pt --num 50000 --out s.npz --eval
     --ref imagenet256 --no-save
     """
-    from fcdmbench.preflight.commands import preflight_sample
+    from fcdmbench.sampling.preflight import preflight_sample
 
     preflight_sample(  # files, names and devices, all at once, before torch is imported
         model=model,

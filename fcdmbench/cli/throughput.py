@@ -153,10 +153,10 @@ def throughput_command(
 
     Example: fcdmbench throughput --models fcdm-xl dit-xl-2 --precision bf16 --check
     """
-    from fcdmbench.preflight.checks import Preflight
-    from fcdmbench.preflight.commands import preflight_throughput
+    from fcdmbench.preflight import Preflight
     from fcdmbench.records.throughput import ProtocolConfig, ThroughputConfig
     from fcdmbench.throughput.measure import step_options
+    from fcdmbench.throughput.preflight import preflight_throughput
 
     pf = Preflight()  # every problem at once, before any model is built or timed
     selected = pf.check(select_models, models or [])
@@ -367,8 +367,8 @@ def baseline_update_command(
 
     Example: fcdmbench baseline update reports/throughput/RECORD.json
     """
-    from fcdmbench.preflight.commands import preflight_baseline_update
     from fcdmbench.throughput.baseline_files import write_baseline
+    from fcdmbench.throughput.preflight import preflight_baseline_update
 
     record, root = preflight_baseline_update(record_path, baselines_dir)
     path = write_baseline(record, root, str(record_path), force=force)
@@ -403,8 +403,7 @@ def baseline_compare_command(
 
     Example: fcdmbench baseline compare run.json --rerun run2.json
     """
-    from fcdmbench.preflight.checks import Preflight, check_input_file
-    from fcdmbench.preflight.commands import RECORD_HINT
+    from fcdmbench.preflight import Preflight, check_input_file
     from fcdmbench.records.io import read_record
     from fcdmbench.records.throughput import ThroughputRecord
     from fcdmbench.throughput.baseline_files import (
@@ -413,6 +412,7 @@ def baseline_compare_command(
         load_baseline,
     )
     from fcdmbench.throughput.gate import compare, no_baseline
+    from fcdmbench.throughput.preflight import RECORD_HINT
 
     pf = Preflight()
     for given in (record_path, rerun):
