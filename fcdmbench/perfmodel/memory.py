@@ -273,9 +273,10 @@ def measure_memory(
     """
     import torch
 
+    from fcdmbench.catalog.spec import VAE_FACTOR
     from fcdmbench.env import collect_env
     from fcdmbench.records._base import RunInfo
-    from fcdmbench.registry import VAE_FACTOR, resolve
+    from fcdmbench.registry import resolve
 
     run = RunInfo.current()
     card = None
