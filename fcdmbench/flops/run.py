@@ -71,8 +71,9 @@ def _reference(
             raise
         notes.append(f"reference {config.ref!r} is not registered; ratio to reference omitted")
         return None
-    if spec.name in counted:
-        return counted[spec.name]
+    for result in counted.values():  # a requested model may be the reference under an alias
+        if result.model == spec.name:
+            return result
     try:
         return count_flops(spec, config.resolution, config.batch, config.cfg, counter=counter)
     except ConfigError as exc:

@@ -249,3 +249,15 @@ def test_module_order_does_not_depend_on_the_string_hash_seed():
         for seed in ("1", "2")
     }
     assert len(outputs) == 1
+
+
+def test_a_requested_model_that_is_the_reference_under_an_alias_is_counted_once(monkeypatch):
+    from fcdmbench.flops import run
+
+    calls = []
+    real = run.count_flops
+    monkeypatch.setattr(
+        run, "count_flops", lambda name, *a, **k: calls.append(name) or real(name, *a, **k)
+    )
+    record = run.run_flops(run.FlopsConfig(models=("dit-s",), ref="dit-s-2", is_ref_explicit=True))
+    assert calls == ["dit-s"] and record.results[0].ratio_to_ref == 1.0
