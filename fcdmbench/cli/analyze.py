@@ -64,8 +64,9 @@ def spectral_command(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from fcdmbench.preflight import Preflight, preflight_spectral
+    from fcdmbench.preflight import Preflight
     from fcdmbench.sampling.options import parse_set_options
+    from fcdmbench.sampling.preflight import preflight_spectral
     from fcdmbench.sampling.spectral import SpectralConfig, run_spectral
 
     pf = Preflight()  # the settings and every file and output, all at once, before any model

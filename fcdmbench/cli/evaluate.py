@@ -219,7 +219,6 @@ def eval_command(
     from fcdmbench.evaluation.distance import DistanceBackend
     from fcdmbench.evaluation.evaluate import evaluate
     from fcdmbench.evaluation.metrics import SqrtmMethod
-    from fcdmbench.preflight import preflight_eval
 
     try:
         sqrtm_method, distance_kernel = SqrtmMethod(sqrtm), DistanceBackend(distance)
@@ -251,13 +250,10 @@ def eval_command(
     )
     record_path = json_path or samples.with_name(samples.stem + ".eval.json")
     if not any(m.is_adm for m in config.metrics):  # FD-DINOv2 alone: no Inception, no TF
-        from fcdmbench.evaluation.dinov2.fd_eval import evaluate_fd_dinov2_only, preflight_fd_only
+        from fcdmbench.evaluation.dinov2.fd_eval import evaluate_fd_dinov2_only
 
-        preflight_fd_only(config, outputs=[record_path])
-        _write_and_show(evaluate_fd_dinov2_only(config), record_path)
+        _write_and_show(evaluate_fd_dinov2_only(config, outputs=[record_path]), record_path)
         return
-    preflight_eval(config, outputs=[record_path])  # all problems at once, before any hashing
-
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -266,7 +262,7 @@ def eval_command(
         console=stderr,
         transient=True,
     ) as progress:
-        record = evaluate(config, on_progress=_progress_fn(progress))
+        record = evaluate(config, outputs=[record_path], on_progress=_progress_fn(progress))
     if record is not None:  # None: a torchrun rank other than 0, whose share rank 0 gathered
         _write_and_show(record, record_path)
 
@@ -293,7 +289,7 @@ def _cross_check(samples, inception, reference_dir, cache_dir, batch_size, devic
 
     from fcdmbench.cli.output import stderr
     from fcdmbench.evaluation.inception.cross_check import cross_check
-    from fcdmbench.preflight import preflight_cross_check
+    from fcdmbench.evaluation.preflight import preflight_cross_check
 
     record_path = json_path or samples.with_name(samples.stem + ".cross-check.json")
     graph = preflight_cross_check(
@@ -314,7 +310,7 @@ def _show_cross_check(record, path: Path) -> None:
     from rich.table import Table
 
     from fcdmbench.cli.output import print_table, stderr
-    from fcdmbench.records import write_record
+    from fcdmbench.records.io import write_record
 
     write_record(path, record)
     table = Table(title=f"torch vs tensorflow backend, {record.num_images:,} images")
@@ -352,7 +348,7 @@ def _write_and_show(record, path: Path) -> None:
     from rich.table import Table
 
     from fcdmbench.cli.output import fmt, print_table, stderr
-    from fcdmbench.records import write_record
+    from fcdmbench.records.io import write_record
 
     write_record(path, record)
     if record.fid is None and record.fd_dinov2 is not None:  # FD-DINOv2 alone

@@ -105,16 +105,18 @@ def flops_command(
     """
     from fcdmbench.cli.selection import select_models
     from fcdmbench.errors import ConfigError
+    from fcdmbench.flops.counter import Counter
+    from fcdmbench.flops.run import FlopsConfig, run_flops
     from fcdmbench.preflight import Preflight, check_output
-    from fcdmbench.profiling.flops_run import DEFAULT_REF, CounterChoice, FlopsConfig, run_flops
+    from fcdmbench.registry import DEFAULT_REF
 
-    def parse_counter() -> CounterChoice:
+    def parse_counter() -> Counter:
         try:
-            return CounterChoice(counter.lower())
+            return Counter(counter.lower())
         except ValueError:
             raise ConfigError(
                 f"unknown counter {counter!r}",
-                hint="choose one of: " + ", ".join(c.value for c in CounterChoice),
+                hint="choose one of: " + ", ".join(c.value for c in Counter),
             ) from None
 
     pf = Preflight()  # every problem at once, before any model is built
@@ -167,7 +169,7 @@ def _write_csv(path: Path, record) -> None:
 def _print_tables(run, breakdown: bool, depth: int, wide: bool) -> None:
     from rich.table import Table
 
-    from fcdmbench.records import CONVENTION, TRAIN_FACTOR
+    from fcdmbench.records.flops import CONVENTION, TRAIN_FACTOR
 
     ref = next((r.ref_model for r in run.results if r.ref_model), None)
     caption = (

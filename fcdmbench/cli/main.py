@@ -15,6 +15,7 @@ import importlib
 import os
 import re
 import sys
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 import typer
@@ -23,20 +24,23 @@ from typer.core import TyperGroup
 from fcdmbench import __version__
 from fcdmbench.errors import FcdmbenchError
 
-#: Modules with a ``register(app)`` function adding their commands (order = help order).
-COMMAND_MODULES: tuple[str, ...] = (
-    "fcdmbench.cli.models",
-    "fcdmbench.cli.flops",
-    "fcdmbench.cli.throughput",
-    "fcdmbench.cli.roofline",
-    "fcdmbench.cli.memory",
-    "fcdmbench.cli.audit",
-    "fcdmbench.cli.sample",
-    "fcdmbench.cli.evaluate",
-    "fcdmbench.cli.reference",
-    "fcdmbench.cli.analyze",
-    "fcdmbench.cli.report",
-)
+#: The commands (and command groups) each module adds with its ``register(app)`` function, in
+#: help order. `run` imports only the module of the command it runs.
+COMMAND_MODULES: dict[str, str] = {
+    "models": "fcdmbench.cli.models",
+    "flops": "fcdmbench.cli.flops",
+    "throughput": "fcdmbench.cli.throughput",
+    "baseline": "fcdmbench.cli.throughput",
+    "roofline": "fcdmbench.cli.roofline",
+    "memory": "fcdmbench.cli.memory",
+    "audit": "fcdmbench.cli.audit",
+    "sample": "fcdmbench.cli.sample",
+    "eval": "fcdmbench.cli.evaluate",
+    "reference": "fcdmbench.cli.reference",
+    "analyze": "fcdmbench.cli.analyze",
+    "report": "fcdmbench.cli.report",
+}
+
 
 #: Options that take several values after one flag (``--models fcdm-xl dit-xl``).
 MULTI_VALUE_OPTIONS: tuple[str, ...] = (
@@ -162,19 +166,6 @@ class FcdmbenchGroup(TyperGroup):
             raise typer.Exit(130) from None
 
 
-app = typer.Typer(
-    name="fcdmbench",
-    cls=FcdmbenchGroup,
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    # Plain help (click's layout): rich's option panels truncate long option names at 80 columns
-    # and re-wrap hard-wrapped docstrings mid-sentence.
-    rich_markup_mode=None,
-    context_settings={"max_content_width": HELP_WIDTH},
-    help="Compare FCDM against DiT, DiC and DiCo on equal terms: registry, FLOPs, throughput, "
-    "ADM-compatible evaluation and reports.",
-)
 _state = {"debug": False}
 
 
@@ -184,7 +175,6 @@ def _version_callback(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def _root(
     version: Annotated[
         bool,
@@ -200,8 +190,42 @@ def _root(
     _state["debug"] = _state["debug"] or debug
 
 
-for _module in COMMAND_MODULES:
-    importlib.import_module(_module).register(app)
+def build_app(commands: Iterable[str] | None = None) -> typer.Typer:
+    """The `fcdmbench` app with `commands` (names of `COMMAND_MODULES`; None: every command)."""
+    app = typer.Typer(
+        name="fcdmbench",
+        cls=FcdmbenchGroup,
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        # Plain help (click's layout): rich's option panels truncate long option names at 80
+        # columns and re-wrap hard-wrapped docstrings mid-sentence.
+        rich_markup_mode=None,
+        context_settings={"max_content_width": HELP_WIDTH},
+        help="Compare FCDM against DiT, DiC and DiCo on equal terms: registry, FLOPs, "
+        "throughput, ADM-compatible evaluation and reports.",
+    )
+    app.callback()(_root)
+    names = COMMAND_MODULES if commands is None else commands
+    for module in dict.fromkeys(COMMAND_MODULES[name] for name in names):
+        importlib.import_module(module).register(app)
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    """``app``, the app with every command, is built on first use (tests, ``--help``)."""
+    if name == "app":
+        globals()["app"] = built = build_app()
+        return built
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _command_named(argv: list[str]) -> str | None:
+    """The command `argv` runs, when it names one and asks for no root option but --debug."""
+    for token in argv:
+        if token != "--debug":
+            return token if token in COMMAND_MODULES else None
+    return None
 
 
 def normalize_argv(argv: list[str]) -> list[str]:
@@ -281,5 +305,7 @@ def _example(command: Any) -> str | None:
 
 
 def run() -> None:
-    """Console-script entry point."""
-    app(prog_name="fcdmbench")
+    """Console-script entry point: builds the app with the one command asked for (a command
+    loads only its own module), or with every command (help, an unknown command)."""
+    command = _command_named(sys.argv[1:])
+    build_app(None if command is None else [command])(prog_name="fcdmbench")

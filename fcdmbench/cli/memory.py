@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from fcdmbench.cli.output import emit_record, print_table, stderr, stdout
-from fcdmbench.profiling.workloads import Mode
+from fcdmbench.throughput.workloads import Mode
 
 
 def register(app: typer.Typer) -> None:
@@ -71,11 +71,12 @@ def memory_command(
     Example: fcdmbench memory --models fcdm-xl --batch 256 --gpus 4 --grad-checkpointing
     """
     from fcdmbench.cli.selection import select_models
+    from fcdmbench.devices import get_device
     from fcdmbench.errors import ConfigError
     from fcdmbench.files import check_output
+    from fcdmbench.perfmodel.memory import measure_memory
     from fcdmbench.preflight import Preflight
-    from fcdmbench.profiling.devices import get_device
-    from fcdmbench.profiling.memory import MemoryConfig, measure_memory
+    from fcdmbench.records.memory import MemoryConfig
     from fcdmbench.registry import require_models
 
     pf = Preflight()  # every problem at once, before anything is measured; creates nothing
@@ -84,8 +85,6 @@ def memory_command(
         pf.check(require_models, selected)
     config = pf.check(
         MemoryConfig,
-        # the other settings are checked even when the model names failed (reported above)
-        models=tuple(selected) if selected else ("fcdm-s",),
         mode=mode,
         batch=batch,
         gpus=gpus,
@@ -108,7 +107,7 @@ def memory_command(
     if json_path is not None and str(json_path) != "-":
         pf.check(check_output, json_path)
     pf.raise_all()
-    record = measure_memory(config, progress=lambda m: stderr.print(m, style="dim"))
+    record = measure_memory(selected, config, progress=lambda m: stderr.print(m, style="dim"))
     if emit_record(record, json_path):
         return
     _print(record)
@@ -124,7 +123,7 @@ def _print(record) -> None:
     stdout.print(f"[bold]{record.label}[/]")
     rows = f"{config.rows_per_gpu} rows per GPU" + (" (CFG: 2 per image)" if config.cfg else "")
     stdout.print(
-        f"{config.mode}, batch {config.batch} over {config.gpus} GPU(s) = {rows}, "
+        f"{config.mode.value}, batch {config.batch} over {config.gpus} GPU(s) = {rows}, "
         f"{config.resolution} px, fp32 weights (the paper trains in fp32), GiB = 2^30 bytes"
     )
     table = Table(title="memory per GPU (GiB)")

@@ -10,8 +10,8 @@ from typing import Annotated
 import typer
 
 from fcdmbench.cli.output import emit_record, fmt, print_table, stderr, stdout
-from fcdmbench.profiling.precision import Precision
-from fcdmbench.profiling.workloads import Mode
+from fcdmbench.precision import Precision
+from fcdmbench.throughput.workloads import Mode
 
 AttentionKernel = Annotated[
     str,
@@ -158,7 +158,8 @@ def roofline_command(
 
 
 def _infer(models, gpu, precision, batch, resolution, kernels, calibration, records, **out):
-    from fcdmbench.profiling.roofline import RooflineConfig, run_roofline
+    from fcdmbench.perfmodel.roofline import run_roofline
+    from fcdmbench.records.roofline import RooflineConfig
 
     config = RooflineConfig(
         models=tuple(models),
@@ -198,8 +199,8 @@ class _TrainOptions:
 
     def check(self, pf, device, plot) -> None:
         from fcdmbench.errors import ConfigError
-        from fcdmbench.profiling.train_roofline import fabric, interconnect
-        from fcdmbench.profiling.workloads import split_batch
+        from fcdmbench.perfmodel.train_roofline import fabric, interconnect
+        from fcdmbench.records.memory import split_batch
 
         if self.mode is Mode.INFER:
             if self.gpus != 1 or self.nodes != 1 or self.grad_checkpointing or not self.ema:
@@ -223,7 +224,7 @@ class _TrainOptions:
 
 
 def _kernels(gpu: str, attention: str, linear: str | None):
-    from fcdmbench.profiling.kernels import default_linear_attention_kernel
+    from fcdmbench.perfmodel.kernels import default_linear_attention_kernel
     from fcdmbench.records.roofline import Kernels
 
     linear = linear or default_linear_attention_kernel(gpu.lower() == "cpu")
@@ -236,12 +237,12 @@ def _preflight(
     """Every problem with the command line at once, before anything is traced or measured
     (creates nothing). Returns the selected model names."""
     from fcdmbench.cli.selection import select_models
+    from fcdmbench.devices import get_device
     from fcdmbench.errors import ConfigError, InputError
+    from fcdmbench.perfmodel.cpu_calibration import load_calibration
+    from fcdmbench.perfmodel.kernels import ATTENTION_KERNELS, LINEAR_ATTENTION_KERNELS
+    from fcdmbench.perfmodel.roofline import roofline_device
     from fcdmbench.preflight import Preflight, check_input_file, check_record_outputs
-    from fcdmbench.profiling.cpu_calibration import load_calibration
-    from fcdmbench.profiling.devices import get_device
-    from fcdmbench.profiling.kernels import ATTENTION_KERNELS, LINEAR_ATTENTION_KERNELS
-    from fcdmbench.profiling.roofline import roofline_device
     from fcdmbench.registry import require_models
 
     pf = Preflight()
@@ -304,7 +305,8 @@ def _preflight(
 def _train(
     options, models, gpu, precision, batch, resolution, kernels, calibration, records, **out
 ):
-    from fcdmbench.profiling.train_roofline import TrainConfig, run_train_roofline
+    from fcdmbench.perfmodel.train_roofline import run_train_roofline
+    from fcdmbench.records.roofline import TrainConfig
 
     config = TrainConfig(
         models=tuple(models),
@@ -333,7 +335,7 @@ def _train(
 def _print_train(record, top: int) -> None:
     from rich.table import Table
 
-    from fcdmbench.profiling.train_roofline import published_speeds
+    from fcdmbench.perfmodel.train_roofline import published_speeds
 
     config = record.config
     _print_device(record)
@@ -343,7 +345,7 @@ def _print_train(record, top: int) -> None:
     if config.nodes > 1:
         where = f"{config.nodes} nodes x {config.gpus} GPU(s)"
     title = (
-        f"training step, {config.precision}: global batch {config.batch} over {where} "
+        f"training step, {config.precision.value}: global batch {config.batch} over {where} "
         f"({rows} rows each), {config.resolution} px"
     )
     table = Table(title=title)
@@ -447,8 +449,8 @@ def _print_device(record) -> None:
             f"({cal.copy_mib} MiB), {cal.threads} threads, load average "
             f"{cal.loadavg_before[0]:.2f} -> {cal.loadavg_after[0]:.2f}"
         )
-        if config.precision != Precision.FP32_STRICT.value:
-            stdout.print(f"on a CPU {config.precision} runs in plain fp32")
+        if config.precision is not Precision.FP32_STRICT:
+            stdout.print(f"on a CPU {config.precision.value} runs in plain fp32")
 
 
 def _print(record, top: int) -> None:
@@ -457,7 +459,7 @@ def _print(record, top: int) -> None:
     reports, config = record.results, record.config
     _print_device(record)
     kernels = config.kernels.describe() if config.kernels else "not recorded"
-    title = f"{config.precision}, batch {config.batch}, {config.resolution} px"
+    title = f"{config.precision.value}, batch {config.batch}, {config.resolution} px"
     table = Table(title=f"{title}; kernels: {kernels}")
     for header in (
         "model",
@@ -541,9 +543,9 @@ def _print_ops(title: str, r, top: int) -> None:
 def _print_devices() -> None:
     from rich.table import Table
 
-    from fcdmbench.profiling.devices import load_devices
+    from fcdmbench.devices import load_devices
 
-    table = Table(title="device table (fcdmbench/profiling/devices.toml); TFLOP/s dense")
+    table = Table(title="device table (fcdmbench/devices.toml); TFLOP/s dense")
     for header in (
         "key",
         "name",

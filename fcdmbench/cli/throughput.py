@@ -10,9 +10,9 @@ import typer
 
 from fcdmbench.cli.output import fmt, print_json, print_table, stderr, stdout
 from fcdmbench.cli.selection import select_models
-from fcdmbench.profiling.precision import Precision
-from fcdmbench.profiling.throughput import FcdmCheckpointing, Order
-from fcdmbench.profiling.workloads import Mode
+from fcdmbench.precision import Precision
+from fcdmbench.throughput.measure import FcdmCheckpointing, Order
+from fcdmbench.throughput.workloads import Mode
 
 if TYPE_CHECKING:
     from fcdmbench.records.gate import Verdict
@@ -153,8 +153,10 @@ def throughput_command(
 
     Example: fcdmbench throughput --models fcdm-xl dit-xl-2 --precision bf16 --check
     """
-    from fcdmbench.preflight import Preflight, preflight_throughput
-    from fcdmbench.profiling.throughput import ProtocolConfig, ThroughputConfig
+    from fcdmbench.preflight import Preflight
+    from fcdmbench.records.throughput import ProtocolConfig, ThroughputConfig
+    from fcdmbench.throughput.measure import step_options
+    from fcdmbench.throughput.preflight import preflight_throughput
 
     pf = Preflight()  # every problem at once, before any model is built or timed
     selected = pf.check(select_models, models or [])
@@ -179,15 +181,15 @@ def throughput_command(
             device=device,
             cfg=cfg,
             channels_last=channels_last,
-            compile_mode=compile_mode,
+            compile=compile_mode,
             cuda_graphs=cuda_graphs,
             cudnn_benchmark=cudnn_benchmark,
             fcdm_checkpointing=fcdm_checkpointing,
             grad_checkpointing=grad_checkpointing,
             ref=ref,
-            protocol=protocol,
         )
     if config is not None:
+        pf.check(step_options, config)
         pf.check(
             preflight_throughput,
             config,
@@ -196,16 +198,18 @@ def throughput_command(
             update_baseline=update_baseline,
             baselines_dir=baselines_dir,
             force=force,
+            protocol=protocol,
         )
     pf.raise_all()
-    print_plan(config)
+    print_plan(config, protocol)
 
     from rich.markup import escape
 
-    from fcdmbench.profiling.gate import run_throughput
+    from fcdmbench.throughput.run import run_throughput
 
     record, verdict = run_throughput(
         config,
+        protocol,
         out=out,
         check=check,
         update_baseline=update_baseline,
@@ -224,15 +228,15 @@ def throughput_command(
         raise typer.Exit(verdict.exit_code)
 
 
-def print_plan(config: Any) -> None:
+def print_plan(config: Any, protocol: Any) -> None:
     """On stderr, before anything is built: what will be timed, why, and how long it takes."""
     from rich.markup import escape
 
-    from fcdmbench.profiling.throughput import estimate_seconds, plan_items, resolve_device
+    from fcdmbench.throughput.measure import estimate_seconds, plan_items, resolve_device
 
     device = resolve_device(config.device)
     items = plan_items(config, device.type)
-    proto = config.protocol
+    proto = protocol
 
     def say(text: str) -> None:
         stderr.print(text, soft_wrap=True)
@@ -240,7 +244,7 @@ def print_plan(config: Any) -> None:
     say(
         f"plan: {len(items)} items on {device}, {config.precision.value}, {config.mode.value}, "
         f"batch {config.batch}, {config.resolution} px{', CFG' if config.cfg else ''}, "
-        f"{config.order.value} order"
+        f"{protocol.for_mode(config.mode).value} order"
     )
     width = max(len(item.key) for item in items)
     for item in items:
@@ -250,7 +254,7 @@ def print_plan(config: Any) -> None:
         f"{proto.warmup_s:g} s, then {proto.blocks} timed blocks of >= {proto.min_block_s:g} s "
         f"(one untimed call before each), {proto.pause_s:g} s pause before each block"
     )
-    floor = estimate_seconds(config, len(items))
+    floor = estimate_seconds(protocol, len(items))
     say(
         f"time: at least {_duration(floor)} from these settings, plus building the models; "
         f"longer when one call takes more than {proto.min_block_s:g} s (each warm-up is then "
@@ -278,7 +282,7 @@ def render_record(record: Any) -> None:
     label = "CPU" if env.device_type == "cpu" else "GPU"
     title = (
         f"throughput on {label} {env.device_name} ({env.device_slug}), "
-        f"{cfg.precision}, {cfg.mode}, batch {cfg.batch}, {cfg.resolution} px"
+        f"{cfg.precision.value}, {cfg.mode.value}, batch {cfg.batch}, {cfg.resolution} px"
         f"{', CFG' if cfg.cfg else ''}, torch {env.torch}"
     )
     table = Table(title=title, title_justify="left")
@@ -363,8 +367,8 @@ def baseline_update_command(
 
     Example: fcdmbench baseline update reports/throughput/RECORD.json
     """
-    from fcdmbench.preflight import preflight_baseline_update
-    from fcdmbench.profiling.baselines import write_baseline
+    from fcdmbench.throughput.baseline_files import write_baseline
+    from fcdmbench.throughput.preflight import preflight_baseline_update
 
     record, root = preflight_baseline_update(record_path, baselines_dir)
     path = write_baseline(record, root, str(record_path), force=force)
@@ -399,10 +403,16 @@ def baseline_compare_command(
 
     Example: fcdmbench baseline compare run.json --rerun run2.json
     """
-    from fcdmbench.preflight import RECORD_HINT, Preflight, check_input_file
-    from fcdmbench.profiling.baselines import baseline_relpath, default_baselines_dir, load_baseline
-    from fcdmbench.profiling.regression import compare, no_baseline
-    from fcdmbench.records import ThroughputRecord, read_record
+    from fcdmbench.preflight import Preflight, check_input_file
+    from fcdmbench.records.io import read_record
+    from fcdmbench.records.throughput import ThroughputRecord
+    from fcdmbench.throughput.baseline_files import (
+        baseline_relpath,
+        default_baselines_dir,
+        load_baseline,
+    )
+    from fcdmbench.throughput.gate import compare, no_baseline
+    from fcdmbench.throughput.preflight import RECORD_HINT
 
     pf = Preflight()
     for given in (record_path, rerun):
@@ -435,7 +445,7 @@ def baseline_list_command(baselines_dir: BaselinesDir = None) -> None:
 
     Example: fcdmbench baseline list
     """
-    from fcdmbench.profiling.baselines import default_baselines_dir
+    from fcdmbench.throughput.baseline_files import default_baselines_dir
 
     root = default_baselines_dir(baselines_dir)
     files = sorted(root.glob("*/*.json")) if root.exists() else []

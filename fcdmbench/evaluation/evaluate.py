@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +23,7 @@ from fcdmbench.distributed import init_distributed
 from fcdmbench.env import collect_env
 from fcdmbench.errors import InputError
 from fcdmbench.evaluation.activations import extract_activations
-from fcdmbench.evaluation.cache import ActivationCache, cache_root
+from fcdmbench.evaluation.cache import ActivationCache
 from fcdmbench.evaluation.config import EvalConfig, canonical_model
 from fcdmbench.evaluation.dinov2.fd_dinov2 import compute_fd_dinov2, resolve_dinov2_path
 from fcdmbench.evaluation.distance import get_distance_fn, mirror_note
@@ -42,24 +42,22 @@ from fcdmbench.evaluation.metrics import (
     probs_to_inception_score,
 )
 from fcdmbench.evaluation.npz import read_npz_arrays
-from fcdmbench.evaluation.reference import resolve_reference
+from fcdmbench.evaluation.preflight import EvalPlan, preflight_eval
+from fcdmbench.evaluation.reference import VerifyResult, resolve_reference
 from fcdmbench.evaluation.statistics import FIDStats, features_to_stats
-from fcdmbench.files import file_sha256
-from fcdmbench.preflight import preflight_eval
-from fcdmbench.records import (
+from fcdmbench.files import cache_root, file_sha256
+from fcdmbench.records._base import RunInfo
+from fcdmbench.records.evaluation import (
     EvalMode,
     EvalRecord,
     EvalTimings,
     FDDinoV2Result,
     ReferenceFile,
-    RunInfo,
-    SampleRecord,
     SamplerSettings,
     SamplesFile,
-    read_json,
-    read_record,
-    record_from_json,
 )
+from fcdmbench.records.io import read_json, read_record, record_from_json
+from fcdmbench.records.sampling import SampleRecord
 
 __all__ = ["AdmMetrics", "adm_metrics", "cached_activations", "evaluate", "find_sample_record"]
 
@@ -71,30 +69,15 @@ STATS_KEYS = ("mu", "sigma", "mu_s", "sigma_s")
 def evaluate(
     config: EvalConfig,
     *,
+    outputs: Iterable[Path] = (),
     on_progress: ProgressFn | None = None,
     extractor: Extractor | None = None,
 ) -> EvalRecord | None:
     """ADM's metrics (`_evaluate_adm`) and, when `config.metrics` asks for it, FD-DINOv2
-    (`fcdmbench.evaluation.dinov2.fd_dinov2`); its weights are found before any other work.
+    (`fcdmbench.evaluation.dinov2.fd_dinov2`).
 
-    Returns, raises: as `_evaluate_adm`; also `InputError` for bad DINOv2 weights or reference.
-    """
-    weights = _dinov2_weights(config)  # missing weights fail before any extraction
-    record = _evaluate_adm(config, on_progress=on_progress, extractor=extractor)
-    if record is None:  # a torchrun rank other than 0
-        return None
-    fd = _fd_dinov2(config, record.num_samples, Path(record.reference.path), weights)
-    metrics = tuple(m.value for m in config.metrics)
-    return dataclasses.replace(record, fd_dinov2=fd, metrics_requested=metrics)
-
-
-def _evaluate_adm(
-    config: EvalConfig,
-    *,
-    on_progress: ProgressFn | None = None,
-    extractor: Extractor | None = None,
-) -> EvalRecord | None:
-    """Run the evaluation: IS, FID, sFID, precision and recall as ADM computes them.
+    First every check that needs no image data (`preflight_eval`, `outputs` included: the files
+    the caller will write), all problems at once, then the DINOv2 weights, before any hashing.
 
     Under ``torchrun`` every rank extracts its share of the activations
     (`fcdmbench.evaluation.activations`) and rank 0 computes the metrics.
@@ -106,44 +89,49 @@ def _evaluate_adm(
     Raises:
         ConfigError: `config.model` (or ``meta["model"]``) is not a registered model.
         InputError: bad samples file, 0 images, too few images without `allow_fewer` or fewer
-            than k + 1, resolution mismatch.
+            than k + 1, resolution mismatch, bad DINOv2 weights or reference.
         ReferenceBatchError: reference batch or graph missing or failing its sha256.
         MissingExtraError: TensorFlow not installed where the backend or distance needs it.
         DeviceError: ``--device cuda`` without CUDA.
-        PreflightError: several of these at once (`fcdmbench.preflight.preflight_eval`).
+        PreflightError: several of these at once.
     """
     run, timings = RunInfo.current(), {}
     with _timed(timings, "checks_s"):
-        # Every check that needs no image data (a --model typo included), all problems at once.
-        plan = preflight_eval(config, need_inception=extractor is None)
-        record_path, sample_record = find_sample_record(config.samples, config.sample_record)
+        plan = preflight_eval(config, outputs=outputs, need_inception=extractor is None)
+    weights = _dinov2_weights(config)  # missing weights fail before any extraction
+    record = _evaluate_adm(config, plan, run, timings, on_progress, extractor)
+    if record is None:  # a torchrun rank other than 0
+        return None
+    fd = _fd_dinov2(config, record.num_samples, Path(record.reference.path), weights)
+    metrics = tuple(m.value for m in config.metrics)
+    return dataclasses.replace(record, fd_dinov2=fd, metrics_requested=metrics)
+
+
+def _evaluate_adm(
+    config: EvalConfig,
+    plan: EvalPlan,
+    run: RunInfo,
+    timings: dict[str, float],
+    on_progress: ProgressFn | None,
+    extractor: Extractor | None,
+) -> EvalRecord | None:
+    """IS, FID, sFID, precision and recall as ADM computes them, of a checked `plan`."""
+    record_path, sample_record = find_sample_record(config.samples, config.sample_record)
     with _timed(timings, "hash_s"):
-        ref_path, ref_check = resolve_reference(config.ref, config.reference_dir, config.cache_dir)
-        sample_sha = file_sha256(config.samples)
-        ref_sha = ref_check.sha256 if ref_check and ref_check.sha256 else file_sha256(ref_path)
+        ref_path, ref_check, ref_sha, sample_sha = _hash_inputs(config)
     model, model_source, sampler = _model_and_sampler(
         config, sample_sha, record_path, sample_record
     )
     with _timed(timings, "inception_load_s"):
         if extractor is None:
-            graph = resolve_inception_path(
-                config.inception_path, config.reference_dir, config.cache_dir
-            )
-            extractor = open_extractor(
-                config.backend, graph, batch_size=config.batch_size, device=config.device
-            )
+            extractor = _open_config_extractor(config)
     with _timed(timings, "extract_s"):
-        dist = init_distributed(config.device.value)
         sets = [(ref_path, plan.reference_images.num, ref_sha, "extract:ref")]
         sets.append((config.samples, plan.num, sample_sha, "extract:sample"))
-        (ref, ref_hit), (smp, smp_hit) = (
-            cached_activations(
-                extractor, path, num, sha, config.cache_dir, dist, stage, on_progress
-            )
-            for path, num, sha, stage in sets
-        )
-    if dist.rank != 0:
+        extracted = _extract_sets(config, extractor, sets, on_progress)
+    if extracted is None:
         return None
+    (ref, ref_hit), (smp, smp_hit) = extracted
     features = (smp["pool"], smp["spatial"])
     metrics = adm_metrics(
         config, extractor, features, (ref["pool"], ref["spatial"]), ref_path, timings, on_progress
@@ -178,6 +166,37 @@ def _evaluate_adm(
         timings_s=EvalTimings(**timings),
         tensorflow=tensorflow_info(),
     )
+
+
+def _hash_inputs(config: EvalConfig) -> tuple[Path, VerifyResult | None, str, str]:
+    """The reference batch's path, its manifest check and sha256 (the manifest's when it has
+    one), and the samples file's sha256."""
+    ref_path, ref_check = resolve_reference(config.ref, config.reference_dir, config.cache_dir)
+    sample_sha = file_sha256(config.samples)
+    ref_sha = ref_check.sha256 if ref_check and ref_check.sha256 else file_sha256(ref_path)
+    return ref_path, ref_check, ref_sha, sample_sha
+
+
+def _open_config_extractor(config: EvalConfig) -> Extractor:
+    """The Inception extractor `config` names (backend, graph file, batch size, device)."""
+    graph = resolve_inception_path(config.inception_path, config.reference_dir, config.cache_dir)
+    return open_extractor(config.backend, graph, batch_size=config.batch_size, device=config.device)
+
+
+def _extract_sets(
+    config: EvalConfig,
+    extractor: Extractor,
+    sets: list[tuple[Path, int, str, str]],
+    on_progress: ProgressFn | None,
+) -> list[tuple[dict[str, np.ndarray], bool]] | None:
+    """Activations and cache hit of each ``(path, images, sha256, stage)``, every torchrun rank
+    extracting its share; None on ranks other than 0, which compute no metrics."""
+    dist = init_distributed(config.device.value)
+    found = [
+        cached_activations(extractor, path, num, sha, config.cache_dir, dist, stage, on_progress)
+        for path, num, sha, stage in sets
+    ]
+    return found if dist.rank == 0 else None
 
 
 def _training_steps(config: EvalConfig) -> int | None:

@@ -22,10 +22,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from fcdmbench.env import device_slug
+from fcdmbench.env import _cpu_name, device_slug
+from fcdmbench.env import torch_tag as torch_version_tag
 from fcdmbench.errors import ConfigError, InputError
-from fcdmbench.files import prepare_output, write_text_atomic
-from fcdmbench.records import ReportManifest, RunInfo, write_record
+from fcdmbench.files import current_umask, prepare_output, write_text_atomic
+from fcdmbench.records._base import RunInfo
+from fcdmbench.records.io import write_record
+from fcdmbench.records.report import ReportManifest
 from fcdmbench.reporting import render
 from fcdmbench.reporting.claims import claim_tables, published_bounds, report_audit
 from fcdmbench.reporting.collect import Measurements, load_records
@@ -117,29 +120,18 @@ def report_dir_name(records, local_slug: str, torch_tag: str, use_meta: bool, da
     slugs = "+".join(sorted({p.device_slug for p in points}))
     precisions = "+".join(sorted({p.precision for p in points}))
     versions = sorted({p.torch for p in points if p.torch})
-    tag = torch_tag
-    if versions:
-        tag = "pt" + ".".join(versions[0].split("+")[0].split(".")[:2])
+    tag = torch_version_tag(versions[0]) if versions else torch_tag
     return re.sub(r"[^A-Za-z0-9.+_-]", "-", f"{day}-{slugs}-{precisions}-{tag}")
 
 
 def _local_env(use_meta: bool) -> tuple[str, str]:
     """(device slug, torch tag) of this machine; torch is imported only when counting."""
-
-    cpu = "cpu"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     torch_tag = "pt-none"
     if use_meta:
         import torch
 
-        torch_tag = "pt" + ".".join(torch.__version__.split("+")[0].split(".")[:2])
-    return "cpu-" + device_slug(cpu), torch_tag
+        torch_tag = torch_version_tag(torch.__version__)
+    return "cpu-" + device_slug(_cpu_name("cpu")), torch_tag
 
 
 def _stderr_warn(message: str) -> None:
@@ -178,14 +170,7 @@ def _move_into_place(staging: Path, out_dir: Path) -> None:
     finally:
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
-    os.chmod(out_dir, 0o777 & ~_umask())
-
-
-def _umask() -> int:
-
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    os.chmod(out_dir, 0o777 & ~current_umask())
 
 
 def build_report(
@@ -236,29 +221,7 @@ def build_report(
         files: list[Path] = [p for f in figures for p in (f.png, f.svg)]
         title = f"fcdmbench report: {out_dir.name}"
         preamble = _preamble(records, config, local_slug, torch_tag)
-
-        if ReportFormat.MD in config.formats:
-            md = [f"# {title}", "", *[f"{p}\n" for p in preamble]]
-            md += [render.table_to_markdown(t) for t in tables]
-            md += [f"![{f.caption}](figures/{f.png.name})\n\n*{f.caption}*\n" for f in figures]
-            files.append(_write(staging / "report.md", "\n".join(md)))
-        if ReportFormat.CSV in config.formats:
-            files += [
-                _write(staging / "tables" / f"{t.key}.csv", render.table_to_csv(t)) for t in tables
-            ]
-            if records.files:  # every number the records hold, in one tidy table
-                files.append(_write(staging / "records.csv", render.records_to_csv(records.files)))
-        if ReportFormat.TEX in config.formats:
-            tex = [
-                "% fcdmbench report; needs \\usepackage{booktabs}",
-                *map(render.table_to_latex, tables),
-            ]
-            files.append(_write(staging / "report.tex", "\n".join(tex)))
-        if ReportFormat.HTML in config.formats:
-            page = render.tables_to_html(
-                title, preamble, tables, [(f.caption, f.png) for f in figures]
-            )
-            files.append(_write(staging / "report.html", page))
+        files += _write_formats(staging, config.formats, title, preamble, tables, figures, records)
         relative = tuple(str(f.relative_to(staging)) for f in files)
         manifest = ReportManifest(
             run=run,
@@ -285,6 +248,33 @@ def build_report(
         records_read=len(records.files),
         warnings=tuple(warnings),
     )
+
+
+def _write_formats(staging, formats, title, preamble, tables, figures, records) -> list[Path]:
+    """Write the requested formats of the report into `staging`: markdown, one CSV per table
+    (plus every record's numbers in ``records.csv``), LaTeX, HTML; the files written."""
+    files = []
+    if ReportFormat.MD in formats:
+        md = [f"# {title}", "", *[f"{p}\n" for p in preamble]]
+        md += [render.table_to_markdown(t) for t in tables]
+        md += [f"![{f.caption}](figures/{f.png.name})\n\n*{f.caption}*\n" for f in figures]
+        files.append(_write(staging / "report.md", "\n".join(md)))
+    if ReportFormat.CSV in formats:
+        files += [
+            _write(staging / "tables" / f"{t.key}.csv", render.table_to_csv(t)) for t in tables
+        ]
+        if records.files:  # every number the records hold, in one tidy table
+            files.append(_write(staging / "records.csv", render.records_to_csv(records.files)))
+    if ReportFormat.TEX in formats:
+        tex = [
+            "% fcdmbench report; needs \\usepackage{booktabs}",
+            *map(render.table_to_latex, tables),
+        ]
+        files.append(_write(staging / "report.tex", "\n".join(tex)))
+    if ReportFormat.HTML in formats:
+        page = render.tables_to_html(title, preamble, tables, [(f.caption, f.png) for f in figures])
+        files.append(_write(staging / "report.html", page))
+    return files
 
 
 def _preamble(records, config: ReportConfig, local_slug: str, torch_tag: str) -> list[str]:

@@ -29,8 +29,10 @@ from fcdmbench.distributed import Dist, init_distributed
 from fcdmbench.env import collect_env
 from fcdmbench.errors import ConfigError, InputError
 from fcdmbench.files import file_sha256, prepare_output
-from fcdmbench.profiling.precision import PrecisionState, apply_precision
-from fcdmbench.records import SampleRecord, now_iso, write_record
+from fcdmbench.precision import PrecisionState, apply_precision
+from fcdmbench.records._base import now_iso
+from fcdmbench.records.io import write_record
+from fcdmbench.records.sampling import SampleRecord
 from fcdmbench.registry import resolve
 from fcdmbench.sampling import shards
 from fcdmbench.sampling.config import SampleConfig, sidecar_path
@@ -314,23 +316,12 @@ def _stream_evaluator(config: SampleConfig, dist: Dist):
 def _write_stream_record(stream, setup: SamplingSetup, sample: SampleRecord) -> None:
     """``<out>.eval.json``: what ``fcdmbench eval`` would have recorded for the same images."""
     from fcdmbench.evaluation.config import EvalConfig
-    from fcdmbench.records import SamplerSettings, SamplesFile
+    from fcdmbench.records.evaluation import SamplerSettings, SamplesFile
 
-    config, side, se = setup.config, setup.config.resolution, setup.config.stream_eval
-    eval_config = EvalConfig(
-        samples=config.out,
-        ref=se.ref,
-        num=config.num,
-        batch_size=se.batch_size,
-        inception_path=se.inception_path,
-        reference_dir=se.reference_dir,
-        cache_dir=se.cache_dir,
-        device=stream.config.device,
-        metrics=se.metrics,
-        dinov2_path=se.dinov2_path,
-        dinov2_resize=se.dinov2_resize,
-        dinov2_ref=se.dinov2_ref,
-    )
+    config, side = setup.config, setup.config.resolution
+    # Every field of StreamEvalConfig is EvalConfig's, with its meaning (device: the sampler's).
+    settings = {f.name: getattr(stream.config, f.name) for f in dataclasses.fields(stream.config)}
+    eval_config = EvalConfig(samples=config.out, num=config.num, **settings)
     samples = SamplesFile(str(config.out), sample.npz_sha256, (side, side), False)
     sidecar = str(sidecar_path(config.out)) if config.save_npz else None
     record = dataclasses.replace(

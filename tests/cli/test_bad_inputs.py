@@ -363,11 +363,12 @@ if not sys.modules.get("torch") or not __import__("torch").cuda.is_available():
     ]
 
 
-#: The heavy work of each command: none of it may start for a bad input.
+#: The heavy work of each command: none of it may start for a bad input. `evaluate` checks its
+#: inputs itself (the library owns the eval preflight), so its heavy part is what follows.
 HEAVY = (
-    "fcdmbench.profiling.flops_run.run_flops",
-    "fcdmbench.profiling.gate.measure_throughput",
-    "fcdmbench.evaluation.evaluate.evaluate",
+    "fcdmbench.flops.run.run_flops",
+    "fcdmbench.throughput.run.measure_throughput",
+    "fcdmbench.evaluation.evaluate._evaluate_adm",
     "fcdmbench.sampling.sample.run_sampling",
     "fcdmbench.sampling.spectral.run_spectral",
     "fcdmbench.reporting.report.build_report",
