@@ -21,7 +21,7 @@ import typer
 from typer.core import TyperGroup
 
 from fcdmbench import __version__
-from fcdmbench.errors import FcdmbenchError
+from fcdmbench.errors import ConfigError, FcdmbenchError
 
 #: Modules with a ``register(app)`` function adding their commands (order = help order).
 COMMAND_MODULES: tuple[str, ...] = (
@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "fcdmbench.cli.flops",
     "fcdmbench.cli.throughput",
     "fcdmbench.cli.roofline",
+    "fcdmbench.cli.train_roofline",
     "fcdmbench.cli.memory",
     "fcdmbench.cli.audit",
     "fcdmbench.cli.sample",
@@ -134,6 +135,8 @@ class FcdmbenchGroup(TyperGroup):
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         args = normalize_argv(list(sys.argv[1:] if args is None else args))
+        if args[:1] == ["roofline"] and _is_train_mode(args):  # the command that moved
+            sys.exit(report_error(MOVED_TRAIN_ROOFLINE))
         _state["debug"] = "--debug" in args
         if _state["debug"]:  # TensorFlow's start-up logging too (evaluation.inception)
             os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")
@@ -233,6 +236,18 @@ def normalize_argv(argv: list[str]) -> list[str]:
         out.append(token)
         i += 1
     return out
+
+
+#: ``roofline --mode train`` became ``train-roofline``.
+MOVED_TRAIN_ROOFLINE = ConfigError(
+    "the training roofline is its own command now: roofline --mode train is gone",
+    hint="use fcdmbench train-roofline with the same options (`fcdmbench train-roofline --help`)",
+)
+
+
+def _is_train_mode(args: list[str]) -> bool:
+    pairs = zip(args, [*args[1:], ""], strict=True)
+    return "--mode=train" in args or any(a == "--mode" and b == "train" for a, b in pairs)
 
 
 def report_error(exc: FcdmbenchError) -> int:
