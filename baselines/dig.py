@@ -62,7 +62,7 @@ def gla_chunked(q, k, v, log_decay, chunk: int = UPSTREAM_GLA_CHUNK):
 
     Upstream this is one family of Triton kernels (``fused_chunk_gla``); the function is visible to
     torch function modes (``wrap_torch_function``) and declares that kind, so the roofline trace
-    can price it as those kernels (`fcdmbench.profiling.autocast_policy.fused_kind`).
+    can price it as those kernels (`fcdmbench.perfmodel.autocast.fused_kind`).
     """
     dtype = v.dtype
     q, k, v, log_decay = (x.float() for x in (q, k, v, log_decay))

@@ -6,7 +6,7 @@ Target (issue #22): the audit over all of Table 2 (20 models, 8 GPUs, 5 settings
 the 2-core CPU machine, as a user first runs it: cold. Each run is a fresh process (torch import
 included); a *cold* run gets an empty trace cache folder and traces every model on the meta
 device (one fp32 and one bf16 trace each); the *warm* runs read the last cold run's traces back
-(`fcdmbench.profiling.trace_cache`: keyed by the source of every module a trace depends on, so an
+(`fcdmbench.perfmodel.trace_cache`: keyed by the source of every module a trace depends on, so an
 edit to a model traces afresh). A cold run traces on every CPU (`trace_cache.prefetch`);
 ``--workers 1`` times it in one process (``FCDMBENCH_TRACE_WORKERS``). Wall time depends on the
 load of a shared machine, so the load average is printed before each run and CPU seconds (user +

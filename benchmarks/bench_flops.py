@@ -54,7 +54,7 @@ def main() -> None:
     import torch  # noqa: F401
 
     print(f"import torch: {time.perf_counter() - start:.2f} s")
-    from fcdmbench.profiling.flops import count_flops
+    from fcdmbench.flops.counter import count_flops
 
     start = time.perf_counter()
     count_flops(models[0])

@@ -53,7 +53,7 @@ def main() -> int:
     from fcdmbench.errors import DeviceError
     from fcdmbench.files import write_json_atomic
     from fcdmbench.parity import deterministic_state_dict
-    from fcdmbench.profiling.precision import Precision, apply_precision
+    from fcdmbench.precision import Precision, apply_precision
     from fcdmbench.registry import create_model, get_spec, list_models
     from fcdmbench.sampling.diffusion import create_diffusion
     from fcdmbench.sampling.samplers import (

@@ -6,7 +6,7 @@
   them). `.ci/run` runs both commands.
 - Tests marked `gpu` skip, with the reason, where no CUDA device exists.
 - `one_thread` pins torch to one thread for CPU timing tests (`one_thread_module`: per module).
-- Meta traces (`fcdmbench.profiling.trace_cache`) go to a folder of the session, never the
+- Meta traces (`fcdmbench.perfmodel.trace_cache`) go to a folder of the session, never the
   user's cache.
 """
 

@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from fcdmbench.cli.main import app
 from fcdmbench.errors import InputError
-from fcdmbench.records import read_record, to_frame
-from fcdmbench.records.frame import COLUMNS
+from fcdmbench.records.frame import COLUMNS, to_frame
+from fcdmbench.records.io import read_record
 
 FIXTURES = Path(__file__).parent / "fixtures"
 THROUGHPUT = FIXTURES / "throughput" / "cpu-fcdm-s-bs2.json"  # a real CPU run

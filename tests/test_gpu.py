@@ -11,7 +11,7 @@ pytestmark = pytest.mark.gpu
 def test_fcdm_s_forward_on_cuda_matches_cpu():
     """In strict fp32 (TF32 off for this test only: the flags are restored afterwards)."""
     from fcdmbench.parity import deterministic_state_dict, fixture_inputs
-    from fcdmbench.profiling.precision import Precision, apply_precision
+    from fcdmbench.precision import Precision, apply_precision
     from fcdmbench.registry import create_model
 
     flags = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
@@ -26,14 +26,15 @@ def test_fcdm_s_forward_on_cuda_matches_cpu():
 
 
 def test_cuda_throughput_record_uses_cuda_events(tmp_path):
-    from fcdmbench.profiling.regression import validate_record
-    from fcdmbench.profiling.throughput import (
+    from fcdmbench.records.io import read_record, write_record
+    from fcdmbench.records.throughput import ThroughputRecord
+    from fcdmbench.throughput.gate import validate_record
+    from fcdmbench.throughput.measure import (
         FcdmCheckpointing,
         ProtocolConfig,
         ThroughputConfig,
         measure_throughput,
     )
-    from fcdmbench.records import ThroughputRecord, read_record, write_record
 
     protocol = ProtocolConfig(warmup_calls=2, warmup_s=0.2, blocks=3, min_block_s=0.1, pause_s=0.0)
     config = ThroughputConfig(

@@ -11,14 +11,8 @@ from pathlib import Path
 import pytest
 
 from fcdmbench.errors import InputError
-from fcdmbench.records import (
-    RECORD_TYPES,
-    BaselineRecord,
-    ThroughputRecord,
-    read_record,
-    record_from_json,
-    write_record,
-)
+from fcdmbench.records.io import RECORD_TYPES, read_record, record_from_json, write_record
+from fcdmbench.records.throughput import BaselineRecord, ThroughputRecord
 
 FIXTURES = Path(__file__).parent / "fixtures"
 V1 = FIXTURES / "records_v1"
@@ -123,7 +117,8 @@ def test_records_and_env_import_no_torch_cli_or_reporting():
         "import sys, fcdmbench.records, fcdmbench.records.roofline, fcdmbench.records.memory, "
         "fcdmbench.env; "
         "bad = [m for m in sys.modules if m == 'torch' or m.startswith(('fcdmbench.cli', "
-        "'fcdmbench.reporting', 'fcdmbench.profiling', 'fcdmbench.evaluation'))]; print(bad)"
+        "'fcdmbench.reporting', 'fcdmbench.flops', 'fcdmbench.throughput', "
+        "'fcdmbench.perfmodel', 'fcdmbench.evaluation'))]; print(bad)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
@@ -138,7 +133,7 @@ def test_library_layers_never_import_the_cli_or_report_records_sideways():
         text = path.read_text()
         if "fcdmbench.cli" in text or "fcdmbench.reporting.records" in text:
             offenders.append(str(path.relative_to(root)))
-    layers = ("evaluation", "profiling", "sampling")
+    layers = ("evaluation", "flops", "throughput", "perfmodel", "sampling")
     for layer in layers:
         for path in (root / layer).rglob("*.py"):
             if "fcdmbench.reporting" in path.read_text():
@@ -148,7 +143,7 @@ def test_library_layers_never_import_the_cli_or_report_records_sideways():
 
 def test_summary_of_block_samples():
     """Inclusive quartiles, worked by hand: for 1..5 the quartiles are the 2nd and 4th values."""
-    from fcdmbench.records import Summary
+    from fcdmbench.records.throughput import Summary
 
     five = Summary.of([5, 1, 4, 2, 3])
     assert (five.q1, five.median, five.q3, five.iqr) == (2.0, 3.0, 4.0, 2.0)

@@ -64,7 +64,8 @@ def spectral_command(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from fcdmbench.preflight import Preflight, preflight_spectral
+    from fcdmbench.preflight.checks import Preflight
+    from fcdmbench.preflight.commands import preflight_spectral
     from fcdmbench.sampling.options import parse_set_options
     from fcdmbench.sampling.spectral import SpectralConfig, run_spectral
 

@@ -54,7 +54,7 @@ def audit_command(
 
     Example: fcdmbench audit --tables 2 --json audit.json --plot audit.png
     """
-    from fcdmbench.profiling.audit import run_audit
+    from fcdmbench.perfmodel.audit import run_audit
 
     config = _preflight(tables, devices, settings, batch, json_path, plot)
     record = run_audit(config, progress=lambda m: stderr.print(m, style="dim"))
@@ -70,13 +70,13 @@ def audit_command(
 
 def _preflight(tables, devices, settings, batch, *outputs):
     """Every problem with the command line at once, before anything is traced."""
+    from fcdmbench.devices import get_device
     from fcdmbench.errors import ConfigError
-    from fcdmbench.preflight import Preflight, check_record_outputs
-    from fcdmbench.profiling.audit import TABLES, AuditConfig, check_names
-    from fcdmbench.profiling.audit_settings import SETTINGS
-    from fcdmbench.profiling.devices import get_device
-    from fcdmbench.profiling.roofline import roofline_device
-    from fcdmbench.profiling.trace_cache import trace_workers
+    from fcdmbench.perfmodel.audit import TABLES, AuditConfig, check_names
+    from fcdmbench.perfmodel.audit_readings import SETTINGS
+    from fcdmbench.perfmodel.roofline import roofline_device
+    from fcdmbench.perfmodel.trace_cache import trace_workers
+    from fcdmbench.preflight.checks import Preflight, check_record_outputs
 
     pf = Preflight()
     tables, devices, settings = (_split(v) for v in (tables, devices, settings))

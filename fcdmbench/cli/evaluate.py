@@ -219,7 +219,7 @@ def eval_command(
     from fcdmbench.evaluation.distance import DistanceBackend
     from fcdmbench.evaluation.evaluate import evaluate
     from fcdmbench.evaluation.metrics import SqrtmMethod
-    from fcdmbench.preflight import preflight_eval
+    from fcdmbench.preflight.evaluation import preflight_eval
 
     try:
         sqrtm_method, distance_kernel = SqrtmMethod(sqrtm), DistanceBackend(distance)
@@ -293,7 +293,7 @@ def _cross_check(samples, inception, reference_dir, cache_dir, batch_size, devic
 
     from fcdmbench.cli.output import stderr
     from fcdmbench.evaluation.inception.cross_check import cross_check
-    from fcdmbench.preflight import preflight_cross_check
+    from fcdmbench.preflight.evaluation import preflight_cross_check
 
     record_path = json_path or samples.with_name(samples.stem + ".cross-check.json")
     graph = preflight_cross_check(
@@ -314,7 +314,7 @@ def _show_cross_check(record, path: Path) -> None:
     from rich.table import Table
 
     from fcdmbench.cli.output import print_table, stderr
-    from fcdmbench.records import write_record
+    from fcdmbench.records.io import write_record
 
     write_record(path, record)
     table = Table(title=f"torch vs tensorflow backend, {record.num_images:,} images")
@@ -352,7 +352,7 @@ def _write_and_show(record, path: Path) -> None:
     from rich.table import Table
 
     from fcdmbench.cli.output import fmt, print_table, stderr
-    from fcdmbench.records import write_record
+    from fcdmbench.records.io import write_record
 
     write_record(path, record)
     if record.fid is None and record.fd_dinov2 is not None:  # FD-DINOv2 alone

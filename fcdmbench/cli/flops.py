@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from fcdmbench.cli.output import Column, emit_record, fmt, left, show_table, stderr, stdout
-from fcdmbench.profiling.flops_run import CounterChoice
+from fcdmbench.flops.run import CounterChoice
 
 #: Columns of the table and of ``--csv`` (key, header, shown only with ``--wide``). The default
 #: table fits 100 columns; ``--json`` always carries every field.
@@ -117,8 +117,8 @@ def flops_command(
     Example: fcdmbench flops --models fcdm-xl dit-xl
     """
     from fcdmbench.cli.selection import select_models
-    from fcdmbench.preflight import Preflight, check_output
-    from fcdmbench.profiling.flops_run import DEFAULT_REF, FlopsConfig, run_flops
+    from fcdmbench.flops.run import DEFAULT_REF, FlopsConfig, run_flops
+    from fcdmbench.preflight.checks import Preflight, check_output
 
     pf = Preflight()  # every problem at once, before any model is built
     selected = pf.check(select_models, [*(models or []), *(names or [])])

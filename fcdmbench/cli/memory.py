@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from fcdmbench.cli.output import emit_record, print_table, stderr, stdout
-from fcdmbench.profiling.workloads import Mode
+from fcdmbench.throughput.workloads import Mode
 
 
 def register(app: typer.Typer) -> None:
@@ -71,11 +71,11 @@ def memory_command(
     Example: fcdmbench memory --models fcdm-xl --batch 256 --gpus 4 --grad-checkpointing
     """
     from fcdmbench.cli.selection import select_models
+    from fcdmbench.devices import get_device
     from fcdmbench.errors import ConfigError
     from fcdmbench.files import check_output
-    from fcdmbench.preflight import Preflight
-    from fcdmbench.profiling.devices import get_device
-    from fcdmbench.profiling.memory import MemoryConfig, measure_memory
+    from fcdmbench.perfmodel.memory import MemoryConfig, measure_memory
+    from fcdmbench.preflight.checks import Preflight
     from fcdmbench.registry import require_models
 
     pf = Preflight()  # every problem at once, before anything is measured; creates nothing

@@ -117,7 +117,7 @@ def emit_record(record: Any, json_path: Any) -> bool:
     if str(json_path) == "-":
         print_json(record.to_json())
         return True
-    from fcdmbench.records import write_record
+    from fcdmbench.records.io import write_record
 
     write_record(json_path, record)
     stderr.print(f"wrote {json_path}")

@@ -38,7 +38,7 @@ def fetch_command(
     """
     from fcdmbench.cli.output import stderr, stdout
     from fcdmbench.evaluation.reference import fetch_reference, load_manifest
-    from fcdmbench.preflight import Preflight
+    from fcdmbench.preflight.checks import Preflight
 
     manifest = load_manifest()
     _check_names(names, manifest)

@@ -13,7 +13,7 @@ import typer
 
 from fcdmbench.cli.options import GpuKey, Models, RecordJson, Resolution
 from fcdmbench.cli.output import Column, emit_record, fmt, left, show_table, stderr, stdout
-from fcdmbench.profiling.precision import Precision
+from fcdmbench.precision import Precision
 
 AttentionKernel = Annotated[
     str,
@@ -94,7 +94,7 @@ def roofline_command(
     if list_devices:
         _print_devices()
         return
-    from fcdmbench.profiling.roofline import RooflineConfig, run_roofline
+    from fcdmbench.perfmodel.roofline import RooflineConfig, run_roofline
 
     records = default_records(records)
     kernels = (attention_kernel, linear_attention_kernel)
@@ -138,7 +138,7 @@ def default_records(records: list[Path] | None) -> list[Path]:
 
 
 def resolve_kernels(gpu: str, attention: str, linear: str | None):
-    from fcdmbench.profiling.kernels import default_linear_attention_kernel
+    from fcdmbench.perfmodel.kernels import default_linear_attention_kernel
     from fcdmbench.records.roofline import Kernels
 
     linear = linear or default_linear_attention_kernel(gpu.lower() == "cpu")
@@ -147,7 +147,7 @@ def resolve_kernels(gpu: str, attention: str, linear: str | None):
 
 def check_outputs(pf, json_path, plot) -> None:
     """The outputs' problems join the others in `pf`; then every problem is reported at once."""
-    from fcdmbench.preflight import check_record_outputs
+    from fcdmbench.preflight.checks import check_record_outputs
 
     check_record_outputs(pf, json_path, plot)
     pf.raise_all()
@@ -157,11 +157,11 @@ def preflight(models, gpu, precision, resolution, kernels, records, calibration)
     """The problems of the options both rooflines share, collected (nothing raised yet: the
     command adds its own and calls ``raise_all``). Returns (preflight, models, device)."""
     from fcdmbench.cli.selection import select_models
+    from fcdmbench.devices import get_device
     from fcdmbench.errors import ConfigError, InputError
-    from fcdmbench.preflight import Preflight, check_input_file
-    from fcdmbench.profiling.cpu_calibration import load_calibration
-    from fcdmbench.profiling.devices import get_device
-    from fcdmbench.profiling.roofline import roofline_device
+    from fcdmbench.perfmodel.cpu_calibration import load_calibration
+    from fcdmbench.perfmodel.roofline import roofline_device
+    from fcdmbench.preflight.checks import Preflight, check_input_file
     from fcdmbench.registry import require_models
 
     pf = Preflight()
@@ -194,7 +194,7 @@ def preflight(models, gpu, precision, resolution, kernels, records, calibration)
 
 def _check_kernels(pf, device, attention: str, linear: str | None) -> None:
     from fcdmbench.errors import ConfigError
-    from fcdmbench.profiling.kernels import ATTENTION_KERNELS, LINEAR_ATTENTION_KERNELS
+    from fcdmbench.perfmodel.kernels import ATTENTION_KERNELS, LINEAR_ATTENTION_KERNELS
 
     if attention not in ATTENTION_KERNELS:
         pf.add(
@@ -298,7 +298,7 @@ def _link(figure) -> str:
 
 
 def _print_devices() -> None:
-    from fcdmbench.profiling.devices import load_devices
+    from fcdmbench.devices import load_devices
 
     columns = [
         left("key", lambda d: d.key),
@@ -312,5 +312,5 @@ def _print_devices() -> None:
         left("source", lambda d: d.source),
         left("checked", lambda d: d.checked),
     ]
-    title = "device table (fcdmbench/profiling/devices.toml); TFLOP/s dense"
+    title = "device table (fcdmbench/devices.toml); TFLOP/s dense"
     show_table(columns, load_devices(), title)

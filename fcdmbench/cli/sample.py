@@ -222,7 +222,7 @@ def sample_command(
     Example: fcdmbench sample fcdm-xl --ckpt FCDM-XL.pt --num 50000 --out s.npz --eval
     --ref imagenet256 --no-save
     """
-    from fcdmbench.preflight import preflight_sample
+    from fcdmbench.preflight.commands import preflight_sample
 
     preflight_sample(  # files, names and devices, all at once, before torch is imported
         model=model,
@@ -233,7 +233,7 @@ def sample_command(
         device=device.value,
         resolution=resolution,
     )
-    from fcdmbench.profiling.precision import Precision
+    from fcdmbench.precision import Precision
     from fcdmbench.sampling.config import LabelScheme, RngScheme, SampleConfig
     from fcdmbench.sampling.options import parse_set_options
     from fcdmbench.sampling.sample import run_sampling
@@ -314,7 +314,8 @@ def _stream_eval(
 
 def _show_stream_eval(npz: str) -> None:
     from fcdmbench.cli.output import fmt
-    from fcdmbench.records import EvalRecord, read_record
+    from fcdmbench.records.evaluation import EvalRecord
+    from fcdmbench.records.io import read_record
 
     path = Path(npz).with_name(Path(npz).stem + ".eval.json")
     record = read_record(path, kind=EvalRecord)

@@ -10,9 +10,9 @@ import typer
 
 from fcdmbench.cli.output import fmt, print_json, print_table, stderr, stdout
 from fcdmbench.cli.selection import select_models
-from fcdmbench.profiling.precision import Precision
-from fcdmbench.profiling.throughput import FcdmCheckpointing, Order
-from fcdmbench.profiling.workloads import Mode
+from fcdmbench.precision import Precision
+from fcdmbench.throughput.measure import FcdmCheckpointing, Order
+from fcdmbench.throughput.workloads import Mode
 
 if TYPE_CHECKING:
     from fcdmbench.records.gate import Verdict
@@ -153,8 +153,9 @@ def throughput_command(
 
     Example: fcdmbench throughput --models fcdm-xl dit-xl-2 --precision bf16 --check
     """
-    from fcdmbench.preflight import Preflight, preflight_throughput
-    from fcdmbench.profiling.throughput import ProtocolConfig, ThroughputConfig
+    from fcdmbench.preflight.checks import Preflight
+    from fcdmbench.preflight.commands import preflight_throughput
+    from fcdmbench.throughput.measure import ProtocolConfig, ThroughputConfig
 
     pf = Preflight()  # every problem at once, before any model is built or timed
     selected = pf.check(select_models, models or [])
@@ -202,7 +203,7 @@ def throughput_command(
 
     from rich.markup import escape
 
-    from fcdmbench.profiling.gate import run_throughput
+    from fcdmbench.throughput.run import run_throughput
 
     record, verdict = run_throughput(
         config,
@@ -228,7 +229,7 @@ def print_plan(config: Any) -> None:
     """On stderr, before anything is built: what will be timed, why, and how long it takes."""
     from rich.markup import escape
 
-    from fcdmbench.profiling.throughput import estimate_seconds, plan_items, resolve_device
+    from fcdmbench.throughput.measure import estimate_seconds, plan_items, resolve_device
 
     device = resolve_device(config.device)
     items = plan_items(config, device.type)
@@ -363,8 +364,8 @@ def baseline_update_command(
 
     Example: fcdmbench baseline update reports/throughput/RECORD.json
     """
-    from fcdmbench.preflight import preflight_baseline_update
-    from fcdmbench.profiling.baselines import write_baseline
+    from fcdmbench.preflight.commands import preflight_baseline_update
+    from fcdmbench.throughput.baseline_files import write_baseline
 
     record, root = preflight_baseline_update(record_path, baselines_dir)
     path = write_baseline(record, root, str(record_path), force=force)
@@ -399,10 +400,16 @@ def baseline_compare_command(
 
     Example: fcdmbench baseline compare run.json --rerun run2.json
     """
-    from fcdmbench.preflight import RECORD_HINT, Preflight, check_input_file
-    from fcdmbench.profiling.baselines import baseline_relpath, default_baselines_dir, load_baseline
-    from fcdmbench.profiling.regression import compare, no_baseline
-    from fcdmbench.records import ThroughputRecord, read_record
+    from fcdmbench.preflight.checks import Preflight, check_input_file
+    from fcdmbench.preflight.commands import RECORD_HINT
+    from fcdmbench.records.io import read_record
+    from fcdmbench.records.throughput import ThroughputRecord
+    from fcdmbench.throughput.baseline_files import (
+        baseline_relpath,
+        default_baselines_dir,
+        load_baseline,
+    )
+    from fcdmbench.throughput.gate import compare, no_baseline
 
     pf = Preflight()
     for given in (record_path, rerun):
@@ -435,7 +442,7 @@ def baseline_list_command(baselines_dir: BaselinesDir = None) -> None:
 
     Example: fcdmbench baseline list
     """
-    from fcdmbench.profiling.baselines import default_baselines_dir
+    from fcdmbench.throughput.baseline_files import default_baselines_dir
 
     root = default_baselines_dir(baselines_dir)
     files = sorted(root.glob("*/*.json")) if root.exists() else []

@@ -25,7 +25,7 @@ from fcdmbench.cli.roofline import (
     resolve_kernels,
     warn,
 )
-from fcdmbench.profiling.precision import Precision
+from fcdmbench.precision import Precision
 
 TrainJson = RecordJson("roofline-train/2")
 Nodes = Annotated[
@@ -78,7 +78,7 @@ def train_roofline_command(
     Four DGX A100 nodes: fcdmbench train-roofline -m dico-xl --gpu a100-80gb-sxm --nodes 4
     --gpus 8 --batch 256
     """
-    from fcdmbench.profiling.train_roofline import TrainConfig, run_train_roofline
+    from fcdmbench.perfmodel.train_roofline import TrainConfig, run_train_roofline
 
     records = default_records(records)
     kernels = (attention_kernel, linear_attention_kernel)
@@ -110,8 +110,8 @@ def train_roofline_command(
 def _check_parallel(pf, device, batch: int, gpus: int, nodes: int) -> None:
     """The batch splits over every GPU; the links the all-reduce crosses are in the table."""
     from fcdmbench.errors import ConfigError
-    from fcdmbench.profiling.train_roofline import fabric, interconnect
-    from fcdmbench.profiling.workloads import split_batch
+    from fcdmbench.perfmodel.train_roofline import fabric, interconnect
+    from fcdmbench.throughput.workloads import split_batch
 
     pf.check(split_batch, batch, gpus * nodes)
     if device is not None and nodes > 1 and not device.is_calibrated:
@@ -135,7 +135,7 @@ def _title(config) -> str:
 
 
 def _print(record, top: int) -> None:
-    from fcdmbench.profiling.train_roofline import published_speeds
+    from fcdmbench.perfmodel.train_roofline import published_speeds
 
     config = record.config
     print_device(record)
@@ -166,7 +166,7 @@ def _print(record, top: int) -> None:
 
 
 def _print_notes(r, config, top: int) -> None:
-    from fcdmbench.profiling.train_roofline import published_speeds
+    from fcdmbench.perfmodel.train_roofline import published_speeds
 
     if r.allreduce is not None:
         _print_allreduce(r)

@@ -45,21 +45,19 @@ from fcdmbench.evaluation.npz import read_npz_arrays
 from fcdmbench.evaluation.reference import resolve_reference
 from fcdmbench.evaluation.statistics import FIDStats, features_to_stats
 from fcdmbench.files import file_sha256
-from fcdmbench.preflight import preflight_eval
-from fcdmbench.records import (
+from fcdmbench.preflight.evaluation import preflight_eval
+from fcdmbench.records._base import RunInfo
+from fcdmbench.records.evaluation import (
     EvalMode,
     EvalRecord,
     EvalTimings,
     FDDinoV2Result,
     ReferenceFile,
-    RunInfo,
-    SampleRecord,
     SamplerSettings,
     SamplesFile,
-    read_json,
-    read_record,
-    record_from_json,
 )
+from fcdmbench.records.io import read_json, read_record, record_from_json
+from fcdmbench.records.sampling import SampleRecord
 
 __all__ = ["AdmMetrics", "adm_metrics", "cached_activations", "evaluate", "find_sample_record"]
 

@@ -35,7 +35,7 @@ from fcdmbench.evaluation.dinov2.fd_dinov2 import (
 from fcdmbench.evaluation.dinov2.fd_stats import FeatureMoments
 from fcdmbench.evaluation.dinov2.network import ResizeMode
 from fcdmbench.evaluation.inception.backends import EvalDevice
-from fcdmbench.records import EvalRecord, FDDinoV2Result, SamplesFile
+from fcdmbench.records.evaluation import EvalRecord, FDDinoV2Result, SamplesFile
 
 __all__ = [
     "NO_NPZ",
@@ -242,7 +242,7 @@ class _AdmStream:
         from fcdmbench.evaluation.evaluate import adm_metrics, cached_activations
         from fcdmbench.evaluation.inception.backends import graph_record
         from fcdmbench.files import file_sha256
-        from fcdmbench.records import ReferenceFile
+        from fcdmbench.records.evaluation import ReferenceFile
 
         if self.done != self.num:
             raise InputError(

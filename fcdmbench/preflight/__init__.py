@@ -14,7 +14,7 @@ missing.pt` fails in a fraction of a second. Output paths are checked with
 
 `preflight.checks` holds the collector and the checks shared by commands, `preflight.evaluation`
 `preflight_eval`, `preflight.commands` the preflights of sample, throughput, baseline update,
-report and analyze spectral; all are re-exported here.
+report and analyze spectral; import each from its module; this `__init__` re-exports nothing.
 
 Example:
     pf = Preflight()
@@ -22,45 +22,3 @@ Example:
     pf.check(check_output, "samples.eval.json")
     pf.raise_all()
 """
-
-from fcdmbench.preflight.checks import (
-    Preflight,
-    PreflightError,
-    check_cuda,
-    check_extra,
-    check_input_file,
-    check_output,
-    check_output_dir,
-    check_record_outputs,
-    check_vae_folder,
-)
-from fcdmbench.preflight.commands import (
-    RECORD_HINT,
-    preflight_baseline_update,
-    preflight_report,
-    preflight_sample,
-    preflight_spectral,
-    preflight_throughput,
-)
-from fcdmbench.preflight.evaluation import EvalPlan, preflight_cross_check, preflight_eval
-
-__all__ = [
-    "RECORD_HINT",
-    "EvalPlan",
-    "Preflight",
-    "PreflightError",
-    "check_cuda",
-    "check_extra",
-    "check_input_file",
-    "check_output",
-    "check_output_dir",
-    "check_record_outputs",
-    "check_vae_folder",
-    "preflight_baseline_update",
-    "preflight_cross_check",
-    "preflight_eval",
-    "preflight_report",
-    "preflight_sample",
-    "preflight_spectral",
-    "preflight_throughput",
-]

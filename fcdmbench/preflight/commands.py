@@ -9,6 +9,7 @@ from typing import Any
 from fcdmbench.checkpoints import check_checkpoint_format
 from fcdmbench.errors import ConfigError, InputError
 from fcdmbench.evaluation.npz import inspect_images
+from fcdmbench.perfmodel.trace_cache import trace_workers
 from fcdmbench.preflight.checks import (
     Preflight,
     check_cuda,
@@ -17,13 +18,13 @@ from fcdmbench.preflight.checks import (
     check_output_dir,
     check_vae_folder,
 )
-from fcdmbench.profiling.baselines import default_baselines_dir, load_baseline
-from fcdmbench.profiling.gate import expected_baseline_path
-from fcdmbench.profiling.regression import GateThresholds
-from fcdmbench.profiling.throughput import resolve_device
-from fcdmbench.profiling.trace_cache import trace_workers
-from fcdmbench.records import ThroughputRecord, read_record
+from fcdmbench.records.io import read_record
+from fcdmbench.records.throughput import ThroughputRecord
 from fcdmbench.registry import get_spec
+from fcdmbench.throughput.baseline_files import default_baselines_dir, load_baseline
+from fcdmbench.throughput.gate import GateThresholds
+from fcdmbench.throughput.measure import resolve_device
+from fcdmbench.throughput.run import expected_baseline_path
 
 __all__ = [
     "RECORD_HINT",

@@ -26,7 +26,8 @@ from fcdmbench.preflight.checks import (
     check_input_file,
     check_output,
 )
-from fcdmbench.records import SampleRecord, read_record
+from fcdmbench.records.io import read_record
+from fcdmbench.records.sampling import SampleRecord
 
 __all__ = ["EvalPlan", "preflight_cross_check", "preflight_eval"]
 

@@ -1,7 +1,7 @@
 """`to_frame`: any mix of records as one tidy pandas DataFrame, one row per number.
 
 Example (a notebook):
-    >>> from fcdmbench.records import to_frame
+    >>> from fcdmbench.records.frame import to_frame
     >>> df = to_frame(["runs/"])  # files or folders; or records returned by the library
     >>> df[df.quantity == "img_per_s"].pivot_table(  # doctest: +SKIP
     ...     index="model", columns=["device", "precision"], values="value")

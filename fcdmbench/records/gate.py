@@ -1,4 +1,4 @@
-"""The throughput regression gate's verdict, as `fcdmbench.profiling.regression.compare` returns
+"""The throughput regression gate's verdict, as `fcdmbench.throughput.gate.compare` returns
 it and as a throughput record stores it under ``check`` (the rules are in that module)."""
 
 from __future__ import annotations

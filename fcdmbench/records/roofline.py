@@ -75,7 +75,7 @@ ASSUMPTIONS = (
 
 @dataclass(frozen=True, slots=True)
 class CpuCalibration:
-    """This CPU's roofs as `fcdmbench.profiling.cpu_calibration.calibrate_cpu` measured them.
+    """This CPU's roofs as `fcdmbench.perfmodel.cpu_calibration.calibrate_cpu` measured them.
 
     ``matmul_gflops`` (GFLOP/s) and ``copy_gbs`` (GB/s = 1e9 bytes/s) are the best of the timed
     blocks whose rates are kept in the ``*_samples``; the load average (1, 5, 15 min) before and
@@ -115,7 +115,7 @@ class RooflineDevice:
 
 @dataclass(frozen=True, slots=True)
 class Kernels:
-    """Which kernels run the fused regions (`fcdmbench.profiling.kernels`, docs/perfmodel.md):
+    """Which kernels run the fused regions (`fcdmbench.perfmodel.kernels`, docs/perfmodel.md):
     ``attention`` is ``sdpa``, ``flash2``, ``sdpa-math`` or ``unfused`` (written by hand);
     ``linear_attention`` (DiG's GLA) is ``fla``, ``fla-tf32`` or ``torch``."""
 
@@ -325,7 +325,7 @@ class AllReduce:
 
     One node: a ring, each GPU sends (and receives) ``wire_bytes = 2 (gpus - 1) / gpus x
     grad_bytes`` at ``link_gbs`` per direction. Several nodes
-    (`fcdmbench.profiling.train_roofline.allreduce_cost`): NCCL's ring over every GPU
+    (`fcdmbench.perfmodel.train_roofline.allreduce_cost`): NCCL's ring over every GPU
     (``ring_s``) and the hierarchical all-reduce (``intra_s`` in the node over ``link``,
     ``inter_s`` between nodes over ``fabric``; ``hierarchical_s`` pipelined); ``time_s`` is the
     faster, named by ``algorithm``."""

@@ -12,13 +12,13 @@ assumptions in the table notes (nothing here is a measurement):
    512 px on 4 H100 80 GB: the memory model's per-GPU total against the card.
 4. It trains there at about 0.9 and 0.7 steps/s, and DiT's repository and issues publish DiT-XL/2
    training speeds (`fcdmbench.published.TRAINING_SPEEDS`): each against the training-step
-   roofline (`fcdmbench.profiling.train_roofline`) in its own setup, per precision mode.
+   roofline (`fcdmbench.perfmodel.train_roofline`) in its own setup, per precision mode.
 
-The bounds are the audit's (`fcdmbench.profiling.audit.bounds_of`, the same pricing as
+The bounds are the audit's (`fcdmbench.perfmodel.audit.bounds_of`, the same pricing as
 ``fcdmbench audit``). `report_audit` audits Tables 2 and 4 for the report, whose published
 throughput bars carry their bounds (`published_bounds`). The training speeds are priced by
-`fcdmbench.profiling.train_roofline` (seven XL training traces). Built only when the report counts
-on the meta device (it needs torch); the traces are cached (`fcdmbench.profiling.trace_cache`).
+`fcdmbench.perfmodel.train_roofline` (seven XL training traces). Built only when the report counts
+on the meta device (it needs torch); the traces are cached (`fcdmbench.perfmodel.trace_cache`).
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from fcdmbench.profiling.audit_settings import SETTINGS
-from fcdmbench.profiling.precision import Precision
+from fcdmbench.perfmodel.audit_readings import SETTINGS
+from fcdmbench.precision import Precision
 from fcdmbench.published import TRAINING_SPEEDS
 from fcdmbench.reporting.tables import Column, ReportTable
 
@@ -50,7 +50,7 @@ ROOFLINE_NOTE = (
     "model = roofline upper bound (fcdmbench roofline / audit): each kernel at max(FLOPs / unit "
     "peak, unfused bytes / bandwidth), no launch overhead, no overlap, no reuse between kernels; "
     "attention and DiG's linear attention priced as the kernels that run them; dense peaks and "
-    "bandwidth from fcdmbench/profiling/devices.toml; batch 64."
+    "bandwidth from fcdmbench/devices.toml; batch 64."
 )
 UNITS_NOTE = (
     "settings (docs/perfmodel.md): paper = PyTorch's defaults (convolutions on TF32 tensor cores, "
@@ -69,7 +69,7 @@ def _published(model: str, resolution: int) -> float | None:
 def _bounds(resolutions: tuple[int, ...]) -> dict[tuple, float]:
     """Roofline bound (img/s) per (model, resolution, device, setting), priced as the audit
     prices a figure."""
-    from fcdmbench.profiling.audit import bounds_of
+    from fcdmbench.perfmodel.audit import bounds_of
 
     bounds = {}
     for model in (FCDM, DIT):
@@ -154,7 +154,7 @@ def _scaling_table(bounds: dict) -> ReportTable:
 
 
 def _memory_table() -> ReportTable:
-    from fcdmbench.profiling.memory import GIB, MemoryConfig, measure_memory
+    from fcdmbench.perfmodel.memory import GIB, MemoryConfig, measure_memory
 
     cases = (
         ("rtx-4090", 256, True),
@@ -236,10 +236,10 @@ def _training_modes(row: Any) -> tuple[Precision, ...]:
 def training_bounds(speeds: tuple = TRAINING_SPEEDS) -> list[tuple[Any, Any]]:
     """(published speed, `fcdmbench.records.TrainResult`) per published training speed and
     precision mode, from the training roofline's own functions; one trace per setup and dtype
-    (`fcdmbench.profiling.trace_cache`)."""
-    from fcdmbench.profiling.roofline import roofline_device
-    from fcdmbench.profiling.trace_cache import cached_train_trace
-    from fcdmbench.profiling.train_roofline import price_train_step
+    (`fcdmbench.perfmodel.trace_cache`)."""
+    from fcdmbench.perfmodel.roofline import roofline_device
+    from fcdmbench.perfmodel.trace_cache import cached_train_trace
+    from fcdmbench.perfmodel.train_roofline import price_train_step
     from fcdmbench.registry import resolve
 
     pairs = []
@@ -260,8 +260,8 @@ def training_bounds(speeds: tuple = TRAINING_SPEEDS) -> list[tuple[Any, Any]]:
 def _cluster(row: Any) -> tuple[int, int, Any, Any]:
     """(GPUs per node, nodes, link, fabric) of a published setup: more GPUs of a DGX card than
     its board holds are full nodes joined by the fabric."""
-    from fcdmbench.profiling.devices import get_device
-    from fcdmbench.profiling.train_roofline import fabric, interconnect
+    from fcdmbench.devices import get_device
+    from fcdmbench.perfmodel.train_roofline import fabric, interconnect
 
     spec = get_device(row.device)
     board = spec.nvlink_gpus or row.gpus
@@ -355,7 +355,7 @@ def report_audit(use_meta: bool) -> Any:
     on the meta device, else None."""
     if not use_meta:
         return None
-    from fcdmbench.profiling.audit import AuditConfig, run_audit
+    from fcdmbench.perfmodel.audit import AuditConfig, run_audit
 
     return run_audit(AuditConfig(tables=REPORT_TABLES, batch=BATCH))
 

@@ -24,21 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from fcdmbench.errors import InputError, UnknownModelError
-from fcdmbench.records import (
-    BaselineRecord,
-    EvalRecord,
-    FlopsRecord,
-    MemoryRecord,
-    ReportManifest,
-    RooflineRecord,
-    SampleRecord,
-    SpectralRecord,
-    ThroughputPoint,
-    ThroughputRecord,
-    TrainRooflineRecord,
-    read_json,
-    record_from_json,
-)
+from fcdmbench.records.evaluation import EvalRecord
+from fcdmbench.records.flops import FlopsRecord
+from fcdmbench.records.io import read_json, record_from_json
+from fcdmbench.records.memory import MemoryRecord
+from fcdmbench.records.report import ReportManifest
+from fcdmbench.records.roofline import RooflineRecord, TrainRooflineRecord
+from fcdmbench.records.sampling import SampleRecord, SpectralRecord
+from fcdmbench.records.throughput import BaselineRecord, ThroughputPoint, ThroughputRecord
 from fcdmbench.registry import normalize_name, resolve
 from fcdmbench.reporting.measure import is_registered
 

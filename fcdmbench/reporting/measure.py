@@ -1,7 +1,7 @@
 """Instant counts for the report: GMACs and parameters of a model built on the meta device.
 
 This is the one place the report counts anything itself, through the same
-`fcdmbench.profiling.flops.count_flops` that `fcdmbench flops` uses (FlopCounterMode on a
+`fcdmbench.flops.counter.count_flops` that `fcdmbench flops` uses (FlopCounterMode on a
 meta-device model with the paper-convention op table; docs/flops.md), so the report's
 measured GMACs equal the `flops` command's.
 """
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fcdmbench.errors import UnknownModelError
-from fcdmbench.profiling.flops import count_flops
+from fcdmbench.flops.counter import count_flops
 from fcdmbench.registry import resolve
 
 __all__ = ["MetaCount", "is_registered", "meta_gmacs"]

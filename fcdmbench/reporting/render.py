@@ -161,7 +161,7 @@ def table_to_csv(table: ReportTable) -> str:
 def records_to_csv(paths: Sequence[Path]) -> str:
     """The records a report read as one tidy CSV, one row per number
     (`fcdmbench.records.to_frame`: model, quantity, value, unit, device, precision, ...)."""
-    from fcdmbench.records import to_frame
+    from fcdmbench.records.frame import to_frame
 
     return to_frame(paths).to_csv(index=False, lineterminator="\n")
 

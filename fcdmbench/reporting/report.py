@@ -25,7 +25,9 @@ from pathlib import Path
 from fcdmbench.env import device_slug
 from fcdmbench.errors import ConfigError, InputError
 from fcdmbench.files import prepare_output, write_text_atomic
-from fcdmbench.records import ReportManifest, RunInfo, write_record
+from fcdmbench.records._base import RunInfo
+from fcdmbench.records.io import write_record
+from fcdmbench.records.report import ReportManifest
 from fcdmbench.reporting import render
 from fcdmbench.reporting.claims import claim_tables, published_bounds, report_audit
 from fcdmbench.reporting.collect import Measurements, load_records

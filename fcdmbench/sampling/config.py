@@ -9,7 +9,7 @@ from typing import Any
 
 from fcdmbench.errors import ConfigError
 from fcdmbench.evaluation.streaming import StreamEvalConfig
-from fcdmbench.profiling.precision import Precision
+from fcdmbench.precision import Precision
 from fcdmbench.sampling.diffusion import TRAIN_STEPS, space_timesteps
 from fcdmbench.sampling.samplers import SamplerKind
 

@@ -9,7 +9,7 @@ from typing import Any
 from fcdmbench.checkpoints import WEIGHT_KEYS, load_checkpoint, read_checkpoint
 from fcdmbench.files import file_sha256
 from fcdmbench.parity import deterministic_state_dict
-from fcdmbench.records import CheckpointInfo
+from fcdmbench.records.sampling import CheckpointInfo
 from fcdmbench.registry import create_model
 from fcdmbench.sampling.config import SampleConfig
 from fcdmbench.sampling.vae import load_vae, random_vae

@@ -6,11 +6,11 @@ import dataclasses
 from dataclasses import dataclass
 
 from fcdmbench.env import EnvInfo
-from fcdmbench.profiling.precision import PrecisionState
-from fcdmbench.records import (
+from fcdmbench.precision import PrecisionState
+from fcdmbench.records._base import RunInfo
+from fcdmbench.records.sampling import (
     GuidanceInfo,
     LabelInfo,
-    RunInfo,
     SampleModel,
     SamplePrecision,
     SampleRecord,

@@ -29,8 +29,10 @@ from fcdmbench.distributed import Dist, init_distributed
 from fcdmbench.env import collect_env
 from fcdmbench.errors import ConfigError, InputError
 from fcdmbench.files import file_sha256, prepare_output
-from fcdmbench.profiling.precision import PrecisionState, apply_precision
-from fcdmbench.records import SampleRecord, now_iso, write_record
+from fcdmbench.precision import PrecisionState, apply_precision
+from fcdmbench.records._base import now_iso
+from fcdmbench.records.io import write_record
+from fcdmbench.records.sampling import SampleRecord
 from fcdmbench.registry import resolve
 from fcdmbench.sampling import shards
 from fcdmbench.sampling.config import SampleConfig, sidecar_path
@@ -314,7 +316,7 @@ def _stream_evaluator(config: SampleConfig, dist: Dist):
 def _write_stream_record(stream, setup: SamplingSetup, sample: SampleRecord) -> None:
     """``<out>.eval.json``: what ``fcdmbench eval`` would have recorded for the same images."""
     from fcdmbench.evaluation.config import EvalConfig
-    from fcdmbench.records import SamplerSettings, SamplesFile
+    from fcdmbench.records.evaluation import SamplerSettings, SamplesFile
 
     config, side, se = setup.config, setup.config.resolution, setup.config.stream_eval
     eval_config = EvalConfig(

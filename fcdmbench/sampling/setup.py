@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from fcdmbench.records import CheckpointInfo
+from fcdmbench.records.sampling import CheckpointInfo
 from fcdmbench.registry import ModelSpec
 from fcdmbench.sampling.config import RngScheme, SampleConfig
 from fcdmbench.sampling.diffusion import GaussianDiffusion

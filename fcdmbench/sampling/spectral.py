@@ -24,14 +24,9 @@ from fcdmbench.env import collect_env
 from fcdmbench.errors import ConfigError, InputError
 from fcdmbench.files import atomic_output
 from fcdmbench.parity import deterministic_state_dict
-from fcdmbench.records import (
-    RunInfo,
-    SpectralCurve,
-    SpectralRecord,
-    SpectralSource,
-    now_iso,
-    write_record,
-)
+from fcdmbench.records._base import RunInfo, now_iso
+from fcdmbench.records.io import write_record
+from fcdmbench.records.sampling import SpectralCurve, SpectralRecord, SpectralSource
 from fcdmbench.registry import create_model, get_spec
 
 __all__ = ["SpectralConfig", "run_spectral", "spectral_energy"]

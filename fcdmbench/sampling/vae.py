@@ -16,7 +16,7 @@ import torch
 from fcdmbench.errors import InputError, require
 from fcdmbench.files import file_sha256
 from fcdmbench.parity import deterministic_state_dict
-from fcdmbench.records import VAEInfo
+from fcdmbench.records.sampling import VAEInfo
 
 __all__ = [
     "LATENT_SCALE",

@@ -365,8 +365,8 @@ if not sys.modules.get("torch") or not __import__("torch").cuda.is_available():
 
 #: The heavy work of each command: none of it may start for a bad input.
 HEAVY = (
-    "fcdmbench.profiling.flops_run.run_flops",
-    "fcdmbench.profiling.gate.measure_throughput",
+    "fcdmbench.flops.run.run_flops",
+    "fcdmbench.throughput.run.measure_throughput",
     "fcdmbench.evaluation.evaluate.evaluate",
     "fcdmbench.sampling.sample.run_sampling",
     "fcdmbench.sampling.spectral.run_spectral",
@@ -457,7 +457,7 @@ def test_several_problems_are_one_error_with_the_lowest_exit_code(scratch, no_he
 
 def test_debug_keeps_the_traceback(scratch):
     from fcdmbench.errors import InputError
-    from fcdmbench.preflight import PreflightError
+    from fcdmbench.preflight.checks import PreflightError
 
     _root, cwd, _outside, env = scratch
     FILES["adir.npz"](cwd / "adir.npz")

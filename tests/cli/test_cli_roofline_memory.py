@@ -8,10 +8,12 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from fcdmbench import records
 from fcdmbench.cli.main import app
 from fcdmbench.errors import InputError
-from fcdmbench.records import MemoryRecord, RooflineRecord, read_record
+from fcdmbench.records import io as record_io
+from fcdmbench.records.io import read_record
+from fcdmbench.records.memory import MemoryRecord
+from fcdmbench.records.roofline import RooflineRecord
 
 runner = CliRunner()
 SMALL = ["--models", "fcdm-s", "dit-s-2", "--batch", "4"]
@@ -21,13 +23,13 @@ SMALL = ["--models", "fcdm-s", "dit-s-2", "--batch", "4"]
 def written(monkeypatch):
     """The record objects the CLI hands to `write_record` (what it computed, in memory)."""
     seen = []
-    real = records.write_record
+    real = record_io.write_record
 
     def keep(path, record, **kwargs):
         seen.append(record)
         return real(path, record, **kwargs)
 
-    monkeypatch.setattr(records, "write_record", keep)
+    monkeypatch.setattr(record_io, "write_record", keep)
     return seen
 
 

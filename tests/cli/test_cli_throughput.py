@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 
 from fcdmbench.cli.main import app
 from fcdmbench.env import collect_env
-from fcdmbench.records import BaselineRecord, ThroughputRecord, read_record
+from fcdmbench.records.io import read_record
+from fcdmbench.records.throughput import BaselineRecord, ThroughputRecord
 
 runner = CliRunner()
 RECORDED = Path(__file__).parents[1] / "fixtures" / "throughput" / "cpu-fcdm-s-bs2.json"
@@ -118,7 +119,7 @@ def fake_runs(monkeypatch):
         calls.append(1)
         return queue.pop(0)
 
-    monkeypatch.setattr("fcdmbench.profiling.gate.measure_throughput", fake_measure)
+    monkeypatch.setattr("fcdmbench.throughput.run.measure_throughput", fake_measure)
     return queue, calls
 
 

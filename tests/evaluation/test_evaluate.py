@@ -31,7 +31,9 @@ from fcdmbench.evaluation.metrics import (  # noqa: E402
     probs_to_inception_score,
 )
 from fcdmbench.evaluation.statistics import features_to_stats  # noqa: E402
-from fcdmbench.records import EvalRecord, SampleRecord, SamplerSettings, read_record  # noqa: E402
+from fcdmbench.records.evaluation import EvalRecord, SamplerSettings  # noqa: E402
+from fcdmbench.records.io import read_record  # noqa: E402
+from fcdmbench.records.sampling import SampleRecord  # noqa: E402
 
 RES = 16
 

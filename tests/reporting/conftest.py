@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from report_records import synthetic_eval, synthetic_throughput
 
-from fcdmbench.records import write_record
+from fcdmbench.records.io import write_record
 from fcdmbench.reporting.collect import Measurements, load_records
 from fcdmbench.reporting.measure import MetaCount
 

@@ -11,17 +11,16 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from fcdmbench.records import (
+from fcdmbench.records.evaluation import (
     EvalMode,
     EvalRecord,
     InceptionGraph,
     ReferenceFile,
     SamplerSettings,
     SamplesFile,
-    Summary,
-    ThroughputRecord,
-    read_record,
 )
+from fcdmbench.records.io import read_record
+from fcdmbench.records.throughput import Summary, ThroughputRecord
 
 RECORDED = Path(__file__).parents[1] / "fixtures" / "throughput" / "cpu-fcdm-s-bs2.json"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from fcdmbench.profiling.audit import AuditConfig, run_audit
+from fcdmbench.perfmodel.audit import AuditConfig, run_audit
 from fcdmbench.reporting import plot_points, plot_style, throughput_plot
 from fcdmbench.reporting.claims import published_bounds
 from fcdmbench.reporting.collect import Measurements

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from fcdmbench.profiling.precision import Precision
-from fcdmbench.profiling.roofline import RooflineConfig, run_roofline
+from fcdmbench.perfmodel.roofline import RooflineConfig, run_roofline
+from fcdmbench.precision import Precision
 from fcdmbench.reporting import claims
 from fcdmbench.reporting.render import table_to_markdown
 
@@ -20,7 +20,7 @@ def small(monkeypatch):
 
 
 def test_claim_tables(small, monkeypatch):
-    from fcdmbench.profiling import memory
+    from fcdmbench.perfmodel import memory
 
     real = memory.measure_memory
 
@@ -30,7 +30,7 @@ def test_claim_tables(small, monkeypatch):
         return real(dataclasses.replace(config, batch=8), **kwargs)
 
     monkeypatch.setattr(memory, "measure_memory", smaller)
-    monkeypatch.setattr(claims, "TRAINING_SPEEDS", ())  # tests/profiling/test_train_roofline.py
+    monkeypatch.setattr(claims, "TRAINING_SPEEDS", ())  # tests/perfmodel/test_train_roofline.py
     ratio, scaling, training, _ = claims.build_claim_tables()
     for table in (ratio, scaling, training):
         assert {row[-1] for row in table.rows} == {"model"}

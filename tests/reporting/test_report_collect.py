@@ -8,7 +8,7 @@ import pytest
 from report_records import RECORDED, synthetic_eval, synthetic_throughput
 
 from fcdmbench.errors import InputError
-from fcdmbench.records import write_record
+from fcdmbench.records.io import write_record
 from fcdmbench.reporting.collect import Measurements, load_records
 
 
@@ -80,7 +80,7 @@ def test_eval_without_model_is_a_warning_not_a_row(tmp_path):
 
 def test_flops_record_beats_meta_count_and_is_per_image(tmp_path):
     """`fcdmbench flops --batch 4` stores GMACs per image; the report must not divide again."""
-    from fcdmbench.profiling.flops_run import FlopsConfig, run_flops
+    from fcdmbench.flops.run import FlopsConfig, run_flops
 
     record = run_flops(FlopsConfig(models=("fcdm-s",), batch=4, ref=None))
     write_record(tmp_path / "f.json", record)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from report_records import synthetic_eval
 
-from fcdmbench.records import FDDinoV2Result, read_record, write_record
-from fcdmbench.records.evaluation import EvalRecord
+from fcdmbench.records.evaluation import EvalRecord, FDDinoV2Result
+from fcdmbench.records.io import read_record, write_record
 from fcdmbench.reporting.collect import Measurements, load_records
 from fcdmbench.reporting.tables import build_table2, build_table7
 

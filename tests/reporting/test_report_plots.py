@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from fcdmbench.cli.main import app
 from fcdmbench.paper_tables import ROWS
-from fcdmbench.records import read_record
+from fcdmbench.records.io import read_record
 from fcdmbench.reporting.collect import (
     EvalPoint,
     Measurements,

@@ -16,7 +16,10 @@ import torch
 from typer.testing import CliRunner
 
 from fcdmbench.cli.main import app
-from fcdmbench.records import FlopsRecord, SpectralRecord, ThroughputRecord, read_record
+from fcdmbench.records.flops import FlopsRecord
+from fcdmbench.records.io import read_record
+from fcdmbench.records.sampling import SpectralRecord
+from fcdmbench.records.throughput import ThroughputRecord
 
 runner = CliRunner()
 

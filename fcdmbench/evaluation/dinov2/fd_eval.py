@@ -20,14 +20,14 @@ from fcdmbench.evaluation.dinov2.fd_dinov2 import compute_fd_dinov2, resolve_din
 from fcdmbench.evaluation.distance import DistanceBackend
 from fcdmbench.evaluation.reference import resolve_reference
 from fcdmbench.files import file_sha256
-from fcdmbench.records import (
+from fcdmbench.records._base import RunInfo
+from fcdmbench.records.evaluation import (
     EvalMode,
     EvalRecord,
     EvalTimings,
     FDDinoV2Result,
     InceptionGraph,
     ReferenceFile,
-    RunInfo,
     SamplesFile,
 )
 
@@ -45,7 +45,7 @@ NO_INCEPTION = InceptionGraph("not used", "", "not used", 0, backend="not used")
 def preflight_fd_only(config: EvalConfig, outputs: Iterable[Path] = ()):
     """`preflight_eval` without the Inception graph and TensorFlow checks (FD-DINOv2 alone)."""
     from fcdmbench.evaluation.npz import inspect_images
-    from fcdmbench.preflight import preflight_eval
+    from fcdmbench.preflight.evaluation import preflight_eval
 
     if config.samples.is_file() and config.samples.suffix == ".npz":
         available = inspect_images(config.samples).num

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:  # the CLI imports this module for its enums: keep numpy out of start-up
     import numpy as np
 
-    from fcdmbench.records import InceptionGraph
+    from fcdmbench.records.evaluation import InceptionGraph
 
 __all__ = ["EvalDevice", "Extractor", "InceptionBackend", "graph_record", "open_extractor"]
 
@@ -87,7 +87,7 @@ def open_extractor(
 
 def graph_record(extractor: Extractor) -> InceptionGraph:
     """What the record says of the graph and the engine that ran it."""
-    from fcdmbench.records import InceptionGraph
+    from fcdmbench.records.evaluation import InceptionGraph
 
     return InceptionGraph(
         str(extractor.graph_path),

@@ -28,13 +28,8 @@ from fcdmbench.evaluation.metrics import frechet_distance, probs_to_inception_sc
 from fcdmbench.evaluation.npz import inspect_images, iter_image_batches
 from fcdmbench.evaluation.statistics import features_to_stats
 from fcdmbench.files import file_sha256
-from fcdmbench.records import (
-    CrossCheckRecord,
-    MetricPair,
-    OutputDifference,
-    RunInfo,
-    SamplesFile,
-)
+from fcdmbench.records._base import RunInfo
+from fcdmbench.records.evaluation import CrossCheckRecord, MetricPair, OutputDifference, SamplesFile
 
 __all__ = ["CROSS_CHECK_IMAGES", "FEATURE_TOLERANCE", "METRIC_TOLERANCE", "cross_check"]
 

@@ -72,7 +72,7 @@ def import_tensorflow(purpose: str) -> Any:
 
 def tensorflow_info():
     """TensorFlow's version and the GPUs it sees, if this process imported it (else None)."""
-    from fcdmbench.records import TensorFlowInfo
+    from fcdmbench.records.evaluation import TensorFlowInfo
 
     tf = sys.modules.get("tensorflow")
     if tf is None:
