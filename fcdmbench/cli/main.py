@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "fcdmbench.cli.models",
     "fcdmbench.cli.flops",
     "fcdmbench.cli.throughput",
+    "fcdmbench.cli.baseline",
     "fcdmbench.cli.roofline",
     "fcdmbench.cli.train_roofline",
     "fcdmbench.cli.memory",
