@@ -23,22 +23,24 @@ from typer.core import TyperGroup
 from fcdmbench import __version__
 from fcdmbench.errors import ConfigError, FcdmbenchError
 
-#: Modules with a ``register(app)`` function adding their commands (order = help order).
-COMMAND_MODULES: tuple[str, ...] = (
-    "fcdmbench.cli.models",
-    "fcdmbench.cli.flops",
-    "fcdmbench.cli.throughput",
-    "fcdmbench.cli.baseline",
-    "fcdmbench.cli.roofline",
-    "fcdmbench.cli.train_roofline",
-    "fcdmbench.cli.memory",
-    "fcdmbench.cli.audit",
-    "fcdmbench.cli.sample",
-    "fcdmbench.cli.evaluate",
-    "fcdmbench.cli.reference",
-    "fcdmbench.cli.analyze",
-    "fcdmbench.cli.report",
-)
+#: Each command: the module whose ``register(app)`` adds it, and its line in the root help, in
+#: help order. A module is imported only when its command runs: `fcdmbench flops` loads no code
+#: of the other commands, and `fcdmbench --help` none at all.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "flops": ("flops", "Count MACs per image (the DiT/paper convention)."),
+    "throughput": ("throughput", "Measure images/s per network evaluation (it/s)."),
+    "roofline": ("roofline", "Predict an upper bound of images/s (a model)."),
+    "train-roofline": ("train_roofline", "Predict an upper bound of training steps/s (a model)."),
+    "memory": ("memory", "Predict memory per GPU and whether it fits a card."),
+    "audit": ("audit", "Audit the paper's throughput figures against their bounds."),
+    "sample": ("sample", "Sample a checkpoint into an ADM-format .npz and its record."),
+    "eval": ("evaluate", "Compute FID, sFID, IS, precision and recall as ADM does."),
+    "report": ("report", "Rebuild the paper's tables and figures beside records."),
+    "models": ("models", "List and inspect registered models."),
+    "baseline": ("baseline", "Per-GPU throughput baselines: update, compare, list."),
+    "reference": ("reference", "Fetch and verify ADM's official files."),
+    "analyze": ("analyze", "Analyses of trained models."),
+}
 
 #: Options that take several values after one flag (``--models fcdm-xl dit-xl``).
 MULTI_VALUE_OPTIONS: tuple[str, ...] = (
@@ -123,8 +125,9 @@ def _use_help_context(command: Any) -> None:
 
 
 class FcdmbenchGroup(TyperGroup):
-    """Root group: expands multi-value options, turns `FcdmbenchError` into exit codes, and
-    formats every command's help (`HelpFormatter`).
+    """Root group: loads each command's module when the command is used (`COMMANDS`), expands
+    multi-value options, turns `FcdmbenchError` into exit codes, and formats every command's
+    help (`HelpFormatter`).
 
     Doing this here (not in a wrapper script) means typer's `CliRunner` sees exactly what a user
     sees.
@@ -133,6 +136,27 @@ class FcdmbenchGroup(TyperGroup):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         _use_help_context(self)
+
+    def list_commands(self, ctx) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx, name: str):
+        if name not in COMMANDS:
+            return None
+        if name not in self.commands:
+            module, summary = COMMANDS[name]
+            sub = typer.Typer(rich_markup_mode=None)  # plain help, as the root
+            importlib.import_module(f"fcdmbench.cli.{module}").register(sub)
+            command = typer.main.get_group(sub).commands[name]
+            command.short_help = summary
+            _use_help_context(command)
+            self.commands[name] = command
+        return self.commands[name]
+
+    def format_commands(self, ctx, formatter) -> None:
+        """The root help's command list, from `COMMANDS` (no command module is imported)."""
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, summary) for name, (_, summary) in COMMANDS.items()])
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         args = normalize_argv(list(sys.argv[1:] if args is None else args))
@@ -202,10 +226,6 @@ def _root(
     ] = False,
 ) -> None:
     _state["debug"] = _state["debug"] or debug
-
-
-for _module in COMMAND_MODULES:
-    importlib.import_module(_module).register(app)
 
 
 def normalize_argv(argv: list[str]) -> list[str]:
