@@ -313,7 +313,7 @@ def _example(command: Any) -> str | None:
     _, found, rest = text.partition("Example:")
     if not found:
         return None
-    return " ".join(rest.split("\n\n")[0].split()) or None
+    return " ".join(rest.split("\n\n")[0].split("Example:")[0].split()) or None
 
 
 def run() -> None:
