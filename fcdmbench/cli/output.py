@@ -15,17 +15,7 @@ from rich.console import Console
 
 from fcdmbench.files import to_jsonable
 
-__all__ = [
-    "Column",
-    "emit_record",
-    "fmt",
-    "print_json",
-    "print_table",
-    "show_table",
-    "stderr",
-    "stdout",
-    "to_jsonable",
-]
+__all__ = ["Column", "emit_record", "fmt", "left", "print_json", "show_table", "stderr", "stdout"]
 
 stdout = Console(highlight=False, soft_wrap=True)
 stderr = Console(stderr=True, highlight=False)
@@ -61,11 +51,6 @@ def left(header: str, cell: Callable[[Any], str], **kw: Any) -> Column:
     return Column(header, cell, justify="left", **kw)
 
 
-def number(header: str, attr: str, digits: int = 1) -> Column:
-    """A right-justified column of ``fmt(row.attr, digits)`` (an em dash when missing)."""
-    return Column(header, lambda row: fmt(getattr(row, attr), digits))
-
-
 def show_table(
     columns: Iterable[Column],
     rows: Iterable[Any],
@@ -86,10 +71,13 @@ def show_table(
         table.add_column(c.header, justify=c.justify, no_wrap=c.no_wrap, style=c.style)
     for row in rows:
         table.add_row(*(c.cell(row) for c in columns))
-    stdout.print(table) if is_plain else print_table(table)
+    if is_plain:
+        stdout.print(table)
+    else:
+        _print_table(table)
 
 
-def print_table(table) -> None:
+def _print_table(table) -> None:
     """Print a rich table on stdout without cutting any cell: columns fold instead of ending in
     an ellipsis. Off a terminal (a pipe, CliRunner), where rich would assume 80 columns, the
     table takes the width it needs, up to 200. The caption follows as a paragraph wrapped to the
