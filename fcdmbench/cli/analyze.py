@@ -98,8 +98,7 @@ def spectral_command(
 def _preflight(options: dict):
     """The `SpectralConfig`, once the settings and every file and output are checked, all at
     once, before any model is built."""
-    import dataclasses
-
+    from fcdmbench.cli.options import config_fields
     from fcdmbench.preflight.checks import Preflight
     from fcdmbench.preflight.commands import preflight_spectral
     from fcdmbench.sampling.options import parse_set_options
@@ -109,8 +108,7 @@ def _preflight(options: dict):
     overrides = pf.check(parse_set_options, o["models"][0], o["set_items"])
     config = None
     if overrides is not None:
-        names = (f.name for f in dataclasses.fields(SpectralConfig))
-        given = {n: o[n] for n in names if n in o}
+        given = config_fields(SpectralConfig, o)
         given |= {"models": tuple(o["models"]), "checkpoints": tuple(o["ckpt"] or ())}
         config = pf.check(SpectralConfig, **given, overrides=overrides)
     pf.check(preflight_spectral, models=o["models"], ckpts=o["ckpt"] or (), images=o["images"],

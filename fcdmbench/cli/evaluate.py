@@ -257,15 +257,12 @@ _RENAMED = {"inception_path": "inception", "dinov2_path": "dinov2"}
 
 def _config(options: dict):
     """The `EvalConfig` of the command's options (``--meta`` and ``--metrics`` parsed)."""
-    import dataclasses
-
+    from fcdmbench.cli.options import config_fields
     from fcdmbench.evaluation.config import EvalConfig
     from fcdmbench.evaluation.dinov2.fd_dinov2 import parse_metrics
 
     parsed = {"meta": parse_meta(options["meta"]), "metrics": parse_metrics(options["metrics"])}
-    names = (f.name for f in dataclasses.fields(EvalConfig))
-    given = {n: options[_RENAMED.get(n, n)] for n in names if _RENAMED.get(n, n) in options}
-    return EvalConfig(**{**given, **parsed})
+    return EvalConfig(**{**config_fields(EvalConfig, options, _RENAMED), **parsed})
 
 
 def _progress():

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-__all__ = ["GpuKey", "Models", "RecordJson", "Resolution", "split_values"]
+__all__ = ["GpuKey", "Models", "RecordJson", "Resolution", "config_fields", "split_values"]
 
 Models = Annotated[
     list[str] | None,
@@ -40,3 +41,11 @@ def RecordJson(schema: str) -> type:  # noqa: N802 (a type factory)
 def split_values(values: list[str] | None) -> tuple[str, ...]:
     """``["2,3", "4"]`` -> ``("2", "3", "4")``."""
     return tuple(v.strip() for value in values or () for v in value.split(",") if v.strip())
+
+
+def config_fields(cls: type, options: dict, renamed: dict[str, str] | None = None) -> dict:
+    """The command's `options` (name -> value) that are fields of the config dataclass `cls`,
+    by name; `renamed` maps a field to its option's name where the two differ."""
+    renamed = renamed or {}
+    names = ((f.name, renamed.get(f.name, f.name)) for f in dataclasses.fields(cls))
+    return {field: options[option] for field, option in names if option in options}

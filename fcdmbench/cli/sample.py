@@ -259,13 +259,11 @@ _RENAMED = {"checkpoint": "ckpt", "save_npz": "save"}
 
 def _config(options: dict):
     """The `SampleConfig` of the command's options."""
-    import dataclasses
-
+    from fcdmbench.cli.options import config_fields
     from fcdmbench.sampling.config import SampleConfig
     from fcdmbench.sampling.options import parse_set_options
 
-    names = (f.name for f in dataclasses.fields(SampleConfig))
-    given = {n: options[_RENAMED.get(n, n)] for n in names if _RENAMED.get(n, n) in options}
+    given = config_fields(SampleConfig, options, _RENAMED)
     o = options
     computed = {
         "cfg_all_channels": o["cfg_channels"] is CFGChannels.all,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -175,24 +174,20 @@ def throughput_command(
         raise typer.Exit(verdict.exit_code)
 
 
-def _fields(cls: type, options: dict) -> dict:
-    """The command's options that are fields of the config class `cls`, by name."""
-    return {f.name: options[f.name] for f in dataclasses.fields(cls) if f.name in options}
-
-
 def _preflight(options: dict, gate: dict) -> Any:
     """The run's `ThroughputConfig`, once every problem of the command line is reported at
     once, before any model is built or timed."""
+    from fcdmbench.cli.options import config_fields
     from fcdmbench.preflight.checks import Preflight
     from fcdmbench.preflight.commands import preflight_throughput
     from fcdmbench.throughput.measure import ProtocolConfig, ThroughputConfig
 
     pf = Preflight()
     selected = pf.check(select_models, options["models"] or [])
-    protocol = pf.check(ProtocolConfig, **_fields(ProtocolConfig, options))
+    protocol = pf.check(ProtocolConfig, **config_fields(ProtocolConfig, options))
     config = None
     if selected is not None and protocol is not None:
-        settings = {**_fields(ThroughputConfig, options), "models": tuple(selected)}
+        settings = {**config_fields(ThroughputConfig, options), "models": tuple(selected)}
         config = pf.check(ThroughputConfig, **settings, protocol=protocol)
     if config is not None:
         pf.check(preflight_throughput, config, **gate)
