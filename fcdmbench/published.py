@@ -13,12 +13,15 @@ evaluation at the paper's batch size, `training_steps` in optimiser steps, `epoc
 ImageNet as the paper printed them (Table 3 lists epochs, not steps).
 
 `TRAINING_SPEEDS` holds the published training speeds (optimizer steps/s with their GPUs, batch
-and precision), from the FCDM paper and from DiT's repository and issues.
+and precision), from the FCDM paper and from DiT's repository and issues. `PAPERS` and
+`TRAINING_SPEEDS` are read from ``published.toml`` beside this module.
 """
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass
+from pathlib import Path
 
 __all__ = [
     "PAPERS",
@@ -37,37 +40,6 @@ class Paper:
     title: str
     arxiv: str = ""
     venue: str = ""
-
-
-PAPERS: dict[str, Paper] = {
-    "fcdm": Paper(
-        "fcdm",
-        "All Convolution, No Attention: Designing Diffusion with Convolutions (FCDM)",
-        arxiv="2603.09408",
-    ),
-    "dit": Paper(
-        "dit",
-        "Scalable Diffusion Models with Transformers (DiT)",
-        arxiv="2212.09748",
-        venue="ICCV 2023",
-    ),
-    "dic": Paper(
-        "dic",
-        "DiC: Rethinking Conv3x3 Designs in Diffusion Models",
-        arxiv="2501.00603",
-        venue="CVPR 2025",
-    ),
-    "dico": Paper(
-        "dico",
-        "DiCo: Revitalizing ConvNets for Scalable and Efficient Diffusion Modeling",
-        arxiv="2505.11196",
-    ),
-    "dig": Paper(
-        "dig",
-        "DiG: Scalable and Efficient Diffusion Models with Gated Linear Attention",
-        arxiv="2405.18428",
-    ),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,97 +117,17 @@ class PublishedTrainingSpeed:
     source: str
 
 
-_FCDM_PRECISION = (
-    "fp32 per the paper (Table 6); upstream train_gen/train.py turns TF32 on for matmuls and "
-    "cuDNN, and its README launches it with accelerate --mixed_precision bf16 "
-    "(star-kwon/FCDM@0ec590f)"
-)
-_DIT_ISSUE = "facebookresearch/DiT issue #22 (wpeebles: 'an 80gb A100 node (8x GPUs)')"
-_FAST_DIT = (
-    "chuanyangjin/fast-DiT README.md 'Improved Training Performance' table (@0ddbd64; global "
-    "batch 128 on one A100, 27-44 GB used, so an 80 GB card), linked from facebookresearch/DiT "
-    "README.md @ed81ce2"
-)
+#: The data file: the papers cited and the published training speeds.
+DATA_PATH = Path(__file__).with_name("published.toml")
 
-#: Published training speeds of the compared models (steps/s), with their setups.
-TRAINING_SPEEDS: tuple[PublishedTrainingSpeed, ...] = (
-    PublishedTrainingSpeed(
-        model="fcdm-xl",
-        steps_per_s=0.9,
-        gpus=4,
-        device="rtx-4090",
-        global_batch=256,
-        resolution=256,
-        grad_checkpointing=True,
-        precision=_FCDM_PRECISION,
-        setting="pre-extracted latents (upstream's training data)",
-        source="fcdm: Sec. 4 'Compute' ('roughly 0.9 iterations per second') and App. B 'Computing "
-        "resources' (arXiv 2603.09408)",
-    ),
-    PublishedTrainingSpeed(
-        model="fcdm-xl.512",
-        steps_per_s=0.7,
-        gpus=4,
-        device="h100-sxm",
-        global_batch=256,
-        resolution=512,
-        grad_checkpointing=True,
-        precision=_FCDM_PRECISION,
-        setting="H100 form factor not stated (SXM assumed); pre-extracted latents",
-        source="fcdm: App. B 'Computing resources' (arXiv 2603.09408)",
-    ),
-    PublishedTrainingSpeed(
-        model="dit-xl-2",
-        steps_per_s=0.51,
-        gpus=8,
-        device="a100-80gb-sxm",
-        global_batch=256,
-        resolution=256,
-        grad_checkpointing=False,
-        precision="paper-default",
-        setting="train.py out of the box before TF32 was enabled (PyTorch defaults); it "
-        "VAE-encodes every batch in the step (not in the bound); A100 form factor not stated "
-        "(SXM assumed)",
-        source=_DIT_ISSUE + ", comment of 2023-02-17; global batch: train.py --global-batch-size "
-        "default 256 (DiT@ed81ce2)",
-    ),
-    PublishedTrainingSpeed(
-        model="dit-xl-2",
-        steps_per_s=0.81,
-        gpus=8,
-        device="a100-80gb-sxm",
-        global_batch=256,
-        resolution=256,
-        grad_checkpointing=False,
-        precision="tf32",
-        setting="train.py with allow_tf32 on for matmuls and cuDNN (DiT commit 58fe9c2); VAE "
-        "encoding in the step (not in the bound); A100 form factor not stated (SXM assumed)",
-        source=_DIT_ISSUE + ", comment of 2023-02-22",
-    ),
-    PublishedTrainingSpeed(
-        model="dit-xl-2",
-        steps_per_s=0.43,
-        gpus=1,
-        device="a100-80gb-sxm",
-        global_batch=128,
-        resolution=256,
-        grad_checkpointing=True,
-        precision="tf32",
-        setting="fast-DiT train.py (TF32 on), no mixed precision, VAE encoding in the step (not in "
-        "the bound); reentrant per-block checkpointing",
-        source=_FAST_DIT,
-    ),
-    PublishedTrainingSpeed(
-        model="dit-xl-2",
-        steps_per_s=0.84,
-        gpus=1,
-        device="a100-80gb-sxm",
-        global_batch=128,
-        resolution=256,
-        grad_checkpointing=True,
-        precision="fp16",
-        setting="fast-DiT with accelerate --mixed_precision fp16 and pre-extracted VAE features; "
-        "reentrant per-block checkpointing",
-        source=_FAST_DIT,
-    ),
-)
+
+def _load(path: Path) -> tuple[dict[str, Paper], tuple[PublishedTrainingSpeed, ...]]:
+    with path.open("rb") as f:
+        data = tomllib.load(f)
+    papers = {key: Paper(key, **fields) for key, fields in data["papers"].items()}
+    return papers, tuple(PublishedTrainingSpeed(**row) for row in data["training_speed"])
+
+
+#: The papers cited (key -> `Paper`), and the published training speeds of the compared models
+#: (steps/s) with their setups.
+PAPERS, TRAINING_SPEEDS = _load(DATA_PATH)

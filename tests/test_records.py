@@ -7,11 +7,15 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from fcdmbench.errors import InputError
+from fcdmbench.records._base import parse
 from fcdmbench.records.io import RECORD_TYPES, read_record, record_from_json, write_record
+from fcdmbench.records.memory import MemorySettings
+from fcdmbench.records.sampling import SpectralCurve
 from fcdmbench.records.throughput import BaselineRecord, ThroughputRecord
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -48,6 +52,152 @@ def test_validation_names_the_file_and_the_field(tmp_path):
     with pytest.raises(InputError, match="x.json: env: missing") as info:
         record_from_json(obj, "x.json")
     assert info.value.exit_code == 3 and "re-create" in info.value.hint
+
+
+_T, _E, _S = (
+    "throughput/cpu-fcdm-s-bs2.json",
+    "records/eval-smoke.json",
+    "records/sample-smoke.npz.json",
+)
+_STATUSES = (
+    "'pass', 'grey zone: re-run', 'regression', 'insufficient data', 'no baseline', 'incomparable'"
+)
+_MODEL_STATUSES = "'ok', 'warn', 'regression', 'gain', 'failed', 'new', 'missing', 'incomparable'"
+#: (fixture, dotted path to change, new value or _DEL, the message users get). Written down from
+#: the hand-written validator these messages come from (before records were validated by msgspec).
+_DEL = object()
+BAD_FIELDS = [
+    (_T, "results.0.batch", "4", "results[0].batch: expected an integer, got '4'"),
+    (_T, "results.0.batch", True, "results[0].batch: expected an integer, got True"),
+    (_T, "results.0.batch", 4.0, "results[0].batch: expected an integer, got 4.0"),
+    (_T, "results.0.batch", None, "results[0].batch: expected an integer, got None"),
+    (_T, "results.0.batch", _DEL, "results[0].batch: missing"),
+    (_T, "env", _DEL, "env: missing"),
+    (_T, "results.0.block_s.2", "fast", "results[0].block_s[2]: expected a number, got 'fast'"),
+    (_T, "results.0.block_s.2", True, "results[0].block_s[2]: expected a number, got True"),
+    (_T, "results.0.block_s", "fast", "results[0].block_s: expected a list, got 'fast'"),
+    (_T, "results", {"a": 1}, "results: expected a list, got {'a': 1}"),
+    (_T, "results.0.key", 5, "results[0].key: expected a string, got 5"),
+    (_T, "config.cfg", "true", "config.cfg: expected true/false, got 'true'"),
+    (_T, "config.cfg", 1, "config.cfg: expected true/false, got 1"),
+    (_T, "config.ref", 5, "config.ref: expected a string, got 5"),  # str | None
+    (_T, "config", [1], "config: expected an object, got [1]"),
+    (_T, "config", None, "config: expected an object, got None"),
+    (_T, "canary.spec", [1], "canary.spec: expected an object, got [1]"),
+    (
+        _T,
+        "results.0.img_per_s.median",
+        "x",
+        "results[0].img_per_s.median: expected a number, got 'x'",
+    ),
+    (
+        _T,
+        "results.0.ratio_to_canary_paired",
+        5,
+        "results[0].ratio_to_canary_paired: expected an object, got 5",
+    ),
+    (
+        _T,
+        "results.0.ratio_to_canary_paired",
+        {"median": 1, "q1": 1, "q3": 1},
+        "results[0].ratio_to_canary_paired.iqr: missing",
+    ),
+    (_T, "check", {"status": "bogus"}, f"check.status: expected one of {_STATUSES}, got 'bogus'"),
+    (_T, "check", {"status": 3}, f"check.status: expected one of {_STATUSES}, got 3"),
+    (
+        _T,
+        "check",
+        {"status": "pass", "models": [{"key": "a", "status": "nope"}]},
+        f"check.models[0].status: expected one of {_MODEL_STATUSES}, got 'nope'",
+    ),
+    (_E, "samples.resolution", [256], "samples.resolution: expected 2 items, got 1"),
+    (_E, "samples.resolution", [256, "x"], "samples.resolution[1]: expected an integer, got 'x'"),
+    (_E, "samples.resolution", 256, "samples.resolution: expected a list, got 256"),
+    (_E, "timings_s", 5, "timings_s: expected an object, got 5"),
+    (_S, "arrays.arr_1", 1, "arrays.arr_1: expected a string, got 1"),
+    (_S, "arrays", [], "arrays: expected an object, got []"),
+    (_S, "model.overrides", "x", "model.overrides: expected an object, got 'x'"),
+    (_S, "seed", "x" * 100, "seed: expected an integer, got '" + "x" * 56 + "..."),
+]
+
+
+def _set(obj: Any, dotted: str, value: Any) -> None:
+    *parents, last = dotted.split(".")
+    for key in parents:
+        obj = obj[int(key)] if isinstance(obj, list) else obj[key]
+    key = int(last) if isinstance(obj, list) else last
+    if value is _DEL:
+        del obj[key]
+    else:
+        obj[key] = value
+
+
+@pytest.mark.parametrize(("fixture", "dotted", "value", "message"), BAD_FIELDS)
+def test_each_bad_field_gets_the_message_users_know(fixture, dotted, value, message):
+    obj = json.loads((FIXTURES / fixture).read_text())
+    _set(obj, dotted, value)
+    with pytest.raises(InputError) as info:
+        record_from_json(obj, "r.json")
+    assert str(info.value) == f"r.json: {message}"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Holder:  # field types no fixture record holds at the top: dicts of objects and of dicts
+    curves: dict[str, SpectralCurve]
+    skipped: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
+
+
+@pytest.mark.parametrize(
+    ("cls", "obj", "message"),
+    [
+        (
+            _Holder,
+            {"curves": {"a": {"mean": [1], "std": [1]}, "b": {"mean": [1], "std": ["x"]}}},
+            "curves.b.std[0]: expected a number, got 'x'",
+        ),
+        (_Holder, {"curves": {"a": 5}}, "curves.a: expected an object, got 5"),
+        (_Holder, {"curves": {"a": {"mean": []}}}, "curves.a.std: missing"),
+        (
+            _Holder,
+            {"curves": {}, "skipped": {"op": {"n": 1, "m": "1"}}},
+            "skipped.op.m: expected an integer, got '1'",
+        ),
+        (_Holder, {"curves": {}, "skipped": {"op": 1}}, "skipped.op: expected an object, got 1"),
+        (
+            MemorySettings,
+            {"mode": "fly", "batch": 1, "gpus": 1, "resolution": 256},
+            "config: mode: expected 'train' or 'infer', got 'fly'",
+        ),  # its __post_init__
+        (
+            MemorySettings,
+            {"mode": "train", "batch": "1", "gpus": 1, "resolution": 256},
+            "config.batch: expected an integer, got '1'",
+        ),
+    ],
+)
+def test_nested_fields_are_named_by_their_path(cls, obj, message):
+    with pytest.raises(InputError) as info:
+        parse(cls, obj, "h.json", "config" if cls is MemorySettings else "")
+    assert str(info.value) == f"h.json: {message}"
+
+
+def test_unknown_keys_are_ignored_and_integers_read_as_floats():
+    obj = json.loads(THROUGHPUT.read_text())
+    obj["results"][0]["block_s"][2] = 1
+    obj["results"][0]["written_by_a_later_release"] = {"x": 1}
+    record = record_from_json(obj, "r.json")
+    assert record.results[0].block_s[2] == 1.0 and type(record.results[0].block_s[2]) is float
+    assert parse(_Holder, {"curves": {}, "later": 1}) == _Holder(curves={})
+
+
+def test_every_fixture_record_reads_and_writes_back_byte_for_byte(tmp_path):
+    """Written back, a record is the file it was read from; the eval fixture predates fields
+    added since with defaults, so it is checked on its second trip."""
+    for path in (THROUGHPUT, FIXTURES / _S, FIXTURES / _E):
+        first = write_record(tmp_path / "first.json", read_record(path)).read_bytes()
+        second = write_record(tmp_path / "second.json", read_record(tmp_path / "first.json"))
+        assert second.read_bytes() == first, path.name
+        assert path.name == "eval-smoke.json" or first == path.read_bytes(), path.name
 
 
 def test_wrong_kind_newer_version_and_old_unreadable_records_are_refused(tmp_path):
@@ -113,11 +263,12 @@ def test_every_kind_is_registered():
 
 
 def test_records_and_env_import_no_torch_cli_or_reporting():
+    """Nor msgspec: it loads when a record is read, so commands that only write one skip it."""
     code = (
         "import sys, fcdmbench.records, fcdmbench.records.roofline, fcdmbench.records.memory, "
         "fcdmbench.env; "
-        "bad = [m for m in sys.modules if m == 'torch' or m.startswith(('fcdmbench.cli', "
-        "'fcdmbench.reporting', 'fcdmbench.flops', 'fcdmbench.throughput', "
+        "bad = [m for m in sys.modules if m in ('torch', 'msgspec') or m.startswith(("
+        "'fcdmbench.cli', 'fcdmbench.reporting', 'fcdmbench.flops', 'fcdmbench.throughput', "
         "'fcdmbench.perfmodel', 'fcdmbench.evaluation'))]; print(bad)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

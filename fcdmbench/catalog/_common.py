@@ -1,13 +1,13 @@
 """Pieces every family catalogue shares: conditioning checks, embedder parameter count, and
-registration of a family's variants (torch-free)."""
+the specs of a family's variants (torch-free)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
+from fcdmbench.catalog.spec import ModelSpec, Upstream
 from fcdmbench.errors import ConfigError
-from fcdmbench.registry import ModelSpec, Upstream, register_model
 
 __all__ = [
     "check_conditioning",
@@ -15,7 +15,7 @@ __all__ = [
     "conv_final_params",
     "embedder_params",
     "levels_frame_params",
-    "register_variants",
+    "variant_specs",
 ]
 
 
@@ -61,7 +61,7 @@ def conv_final_params(dim: int, out_channels: int) -> int:
     return dim * 2 * dim + 2 * dim + dim * out_channels * 9 + out_channels
 
 
-def register_variants(
+def variant_specs(
     family: str,
     variants: Mapping[str, Any],
     display_names: Mapping[str, str] | str,
@@ -70,18 +70,19 @@ def register_variants(
     key_map: str | None = None,
     aliases: Mapping[str, tuple[str, ...]] | None = None,
     paper: str | None = None,
-) -> None:
-    """Register every ``name -> config`` of a family with one shared builder and upstream.
+) -> tuple[ModelSpec, ...]:
+    """The spec of every ``name -> config`` of a family, with one shared builder and upstream.
 
     `display_names` maps each name to the paper's spelling, or is the paper's family prefix
     (``"DiC"``: ``dic-xl`` is shown as ``DiC-XL``).
     """
+    specs = []
     for name, config in variants.items():
         if isinstance(display_names, str):
             display = f"{display_names}-{name.partition('-')[2].upper()}"
         else:
             display = display_names[name]
-        register_model(
+        specs.append(
             ModelSpec(
                 name=name,
                 family=family,
@@ -94,3 +95,4 @@ def register_variants(
                 key_map=key_map,
             )
         )
+    return tuple(specs)

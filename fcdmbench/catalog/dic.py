@@ -20,10 +20,10 @@ from fcdmbench.catalog._common import (
     check_latent_side,
     conv_final_params,
     levels_frame_params,
-    register_variants,
+    variant_specs,
 )
+from fcdmbench.catalog.spec import Upstream
 from fcdmbench.errors import ConfigError
-from fcdmbench.registry import Upstream
 
 __all__ = ["DIC_B", "DIC_H", "DIC_S", "DIC_XL", "DiCConfig", "group_count"]
 
@@ -124,7 +124,8 @@ DIC_B = DiCConfig(width=192, depths=(6, 6, 5, 6, 6))
 DIC_XL = DiCConfig(width=384, depths=(7, 7, 8, 7, 7))
 DIC_H = DiCConfig(width=384, depths=(14, 14, 10, 14, 14))
 
-register_variants(
+#: What the registry registers when it loads this module.
+SPECS = variant_specs(
     "dic",
     {"dic-s": DIC_S, "dic-b": DIC_B, "dic-xl": DIC_XL, "dic-h": DIC_H},
     "DiC",

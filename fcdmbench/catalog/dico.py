@@ -18,10 +18,10 @@ from fcdmbench.catalog._common import (
     check_latent_side,
     conv_final_params,
     levels_frame_params,
-    register_variants,
+    variant_specs,
 )
+from fcdmbench.catalog.spec import Upstream
 from fcdmbench.errors import ConfigError
-from fcdmbench.registry import Upstream
 
 __all__ = ["DICO_B", "DICO_L", "DICO_S", "DICO_XL", "DiCoConfig"]
 
@@ -95,7 +95,8 @@ DICO_B = DiCoConfig(width=256, depths=(5, 4, 4, 4, 4))
 DICO_L = DiCoConfig(width=352, depths=(9, 8, 9, 8, 9))
 DICO_XL = DiCoConfig(width=416, depths=(9, 9, 10, 9, 9))
 
-register_variants(
+#: What the registry registers when it loads this module.
+SPECS = variant_specs(
     "dico",
     {"dico-s": DICO_S, "dico-b": DICO_B, "dico-l": DICO_L, "dico-xl": DICO_XL},
     "DiCo",

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from fcdmbench.catalog.spec import ModelSpec, Upstream
 from fcdmbench.errors import ConfigError
-from fcdmbench.registry import ModelSpec, Upstream, register_model
 
 __all__ = [
     "DIG_B_2",
@@ -180,26 +180,29 @@ _UPSTREAM = Upstream(
 DIG_S_2_SKIP = replace(DIG_S_2, use_skip=True)
 DIG_XL_2_SKIP = replace(DIG_XL_2, use_skip=True)
 
-for _name, _cfg, _upstream_name in (
-    ("s-2", DIG_S_2, "DiG-S/2-bid-layer-dwconv-qdir"),
-    ("b-2", DIG_B_2, "DiG-B/2-bid-layer-dwconv-qdir"),
-    ("l-2", DIG_L_2, "DiG-L/2-bid-layer-dwconv-qdir"),
-    ("xl-2", DIG_XL_2, "DiG-XL/2-bid-layer-dwconv-qdir-head18"),
-    ("s-2-skip", DIG_S_2_SKIP, "DiG-S/2-bid-layer-dwconv-qdir-skip"),
-    ("xl-2-skip", DIG_XL_2_SKIP, "DiG-XL/2-bid-layer-dwconv-qdir-head18-skip"),
-):
-    _size, _, _skip = _name.partition("-2")
-    register_model(
-        ModelSpec(
-            name=f"dig-{_name}",
-            family="dig",
-            display_name=f"DiG-{_size.upper()}/2{_skip}",
-            config=_cfg,
-            builder="fcdmbench_baselines.dig:DiG",
-            paper="dig",
-            upstream=_UPSTREAM,
-            aliases=() if _skip else (f"dig-{_size}",),
-            key_map="fcdmbench_baselines.dig:map_upstream_keys",
-            notes=f"upstream name {_upstream_name}",
-        )
+
+def _spec(name: str, config: DiGConfig, upstream_name: str) -> ModelSpec:
+    size, _, skip = name.partition("-2")
+    return ModelSpec(
+        name=f"dig-{name}",
+        family="dig",
+        display_name=f"DiG-{size.upper()}/2{skip}",
+        config=config,
+        builder="fcdmbench_baselines.dig:DiG",
+        paper="dig",
+        upstream=_UPSTREAM,
+        aliases=() if skip else (f"dig-{size}",),
+        key_map="fcdmbench_baselines.dig:map_upstream_keys",
+        notes=f"upstream name {upstream_name}",
     )
+
+
+#: What the registry registers when it loads this module.
+SPECS = (
+    _spec("s-2", DIG_S_2, "DiG-S/2-bid-layer-dwconv-qdir"),
+    _spec("b-2", DIG_B_2, "DiG-B/2-bid-layer-dwconv-qdir"),
+    _spec("l-2", DIG_L_2, "DiG-L/2-bid-layer-dwconv-qdir"),
+    _spec("xl-2", DIG_XL_2, "DiG-XL/2-bid-layer-dwconv-qdir-head18"),
+    _spec("s-2-skip", DIG_S_2_SKIP, "DiG-S/2-bid-layer-dwconv-qdir-skip"),
+    _spec("xl-2-skip", DIG_XL_2_SKIP, "DiG-XL/2-bid-layer-dwconv-qdir-head18-skip"),
+)

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from fcdmbench.catalog._common import check_conditioning, embedder_params, register_variants
+from fcdmbench.catalog._common import check_conditioning, embedder_params, variant_specs
+from fcdmbench.catalog.spec import Upstream
 from fcdmbench.errors import ConfigError
-from fcdmbench.registry import Upstream
 
 __all__ = [
     "AttentionImpl",
@@ -145,7 +145,8 @@ _UPSTREAM = Upstream(
     path="models.py",
 )
 
-register_variants(
+#: What the registry registers when it loads this module.
+SPECS = variant_specs(
     "dit",
     DIT_VARIANTS,
     {

@@ -14,10 +14,10 @@ from fcdmbench.catalog._common import (
     check_latent_side,
     conv_final_params,
     levels_frame_params,
-    register_variants,
+    variant_specs,
 )
+from fcdmbench.catalog.spec import Upstream
 from fcdmbench.errors import ConfigError
-from fcdmbench.registry import Upstream
 
 __all__ = ["CHECKPOINTING_MODES", "FCDMConfig", "FCDM_B", "FCDM_L", "FCDM_S", "FCDM_XL"]
 
@@ -93,7 +93,8 @@ FCDM_B = FCDMConfig(width=256, depths=(2, 4, 8, 4, 2))
 FCDM_L = FCDMConfig(width=512, depths=(2, 4, 8, 4, 2))
 FCDM_XL = FCDMConfig(width=512, depths=(3, 6, 12, 6, 3))
 
-register_variants(
+#: What the registry registers when it loads this module.
+SPECS = variant_specs(
     "fcdm",
     {"fcdm-s": FCDM_S, "fcdm-b": FCDM_B, "fcdm-l": FCDM_L, "fcdm-xl": FCDM_XL},
     "FCDM",

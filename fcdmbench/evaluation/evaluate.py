@@ -42,7 +42,7 @@ from fcdmbench.evaluation.metrics import (
     probs_to_inception_score,
 )
 from fcdmbench.evaluation.npz import read_npz_arrays
-from fcdmbench.evaluation.reference import resolve_reference
+from fcdmbench.evaluation.reference import VerifyResult, resolve_reference
 from fcdmbench.evaluation.statistics import FIDStats, features_to_stats
 from fcdmbench.files import file_sha256
 from fcdmbench.preflight.evaluation import preflight_eval
@@ -116,32 +116,20 @@ def _evaluate_adm(
         plan = preflight_eval(config, need_inception=extractor is None)
         record_path, sample_record = find_sample_record(config.samples, config.sample_record)
     with _timed(timings, "hash_s"):
-        ref_path, ref_check = resolve_reference(config.ref, config.reference_dir, config.cache_dir)
-        sample_sha = file_sha256(config.samples)
-        ref_sha = ref_check.sha256 if ref_check and ref_check.sha256 else file_sha256(ref_path)
+        ref_path, ref_check, ref_sha, sample_sha = _hash_inputs(config)
     model, model_source, sampler = _model_and_sampler(
         config, sample_sha, record_path, sample_record
     )
     with _timed(timings, "inception_load_s"):
         if extractor is None:
-            graph = resolve_inception_path(
-                config.inception_path, config.reference_dir, config.cache_dir
-            )
-            extractor = open_extractor(
-                config.backend, graph, batch_size=config.batch_size, device=config.device
-            )
+            extractor = _open_config_extractor(config)
     with _timed(timings, "extract_s"):
-        dist = init_distributed(config.device.value)
         sets = [(ref_path, plan.reference_images.num, ref_sha, "extract:ref")]
         sets.append((config.samples, plan.num, sample_sha, "extract:sample"))
-        (ref, ref_hit), (smp, smp_hit) = (
-            cached_activations(
-                extractor, path, num, sha, config.cache_dir, dist, stage, on_progress
-            )
-            for path, num, sha, stage in sets
-        )
-    if dist.rank != 0:
+        extracted = _extract_sets(config, extractor, sets, on_progress)
+    if extracted is None:
         return None
+    (ref, ref_hit), (smp, smp_hit) = extracted
     features = (smp["pool"], smp["spatial"])
     metrics = adm_metrics(
         config, extractor, features, (ref["pool"], ref["spatial"]), ref_path, timings, on_progress
@@ -176,6 +164,37 @@ def _evaluate_adm(
         timings_s=EvalTimings(**timings),
         tensorflow=tensorflow_info(),
     )
+
+
+def _hash_inputs(config: EvalConfig) -> tuple[Path, VerifyResult | None, str, str]:
+    """The reference batch's path, its manifest check and sha256 (the manifest's when it has
+    one), and the samples file's sha256."""
+    ref_path, ref_check = resolve_reference(config.ref, config.reference_dir, config.cache_dir)
+    sample_sha = file_sha256(config.samples)
+    ref_sha = ref_check.sha256 if ref_check and ref_check.sha256 else file_sha256(ref_path)
+    return ref_path, ref_check, ref_sha, sample_sha
+
+
+def _open_config_extractor(config: EvalConfig) -> Extractor:
+    """The Inception extractor `config` names (backend, graph file, batch size, device)."""
+    graph = resolve_inception_path(config.inception_path, config.reference_dir, config.cache_dir)
+    return open_extractor(config.backend, graph, batch_size=config.batch_size, device=config.device)
+
+
+def _extract_sets(
+    config: EvalConfig,
+    extractor: Extractor,
+    sets: list[tuple[Path, int, str, str]],
+    on_progress: ProgressFn | None,
+) -> list[tuple[dict[str, np.ndarray], bool]] | None:
+    """Activations and cache hit of each ``(path, images, sha256, stage)``, every torchrun rank
+    extracting its share; None on ranks other than 0, which compute no metrics."""
+    dist = init_distributed(config.device.value)
+    found = [
+        cached_activations(extractor, path, num, sha, config.cache_dir, dist, stage, on_progress)
+        for path, num, sha, stage in sets
+    ]
+    return found if dist.rank == 0 else None
 
 
 def _training_steps(config: EvalConfig) -> int | None:

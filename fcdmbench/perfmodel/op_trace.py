@@ -538,9 +538,6 @@ class TrainTrace(OpTrace):
 
         return dataclasses.replace(self, calls=tuple(c for c in self.calls if c.phase in phases))
 
-    def macs_of(self, *phases: str) -> float:
-        return sum(c.macs for c in self.calls if c.phase in phases)
-
     def bytes_of(self, *phases: str) -> int:
         return sum(c.bytes for c in self.calls if c.phase in phases)
 

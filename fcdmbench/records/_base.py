@@ -1,14 +1,17 @@
-"""The machinery every record kind shares: run metadata, validation against type hints, JSON.
+"""The machinery every record kind shares: run metadata, validation by msgspec, JSON.
 
 A record class is a frozen, slotted dataclass that also derives from `Record`. `Record.from_json`
-checks every field against the class's type hints and raises `InputError` naming the file and the
-dotted field (``run.json: results[0].batch: expected int, got '4'``); unknown keys are ignored, so
-a reader of schema version N accepts records a later release wrote under the same version.
-``to_json`` writes the fields (plus the class's ``DERIVED`` properties, for people reading the
-file) under ``schema``. Supported field types: str, int, float, bool, None, unions, Any, enums
-(stored as their values), ``tuple[T, ...]``, ``dict[str, T]`` and nested dataclasses.
+converts the parsed JSON with ``msgspec.convert`` (strict: neither ``"4"`` nor ``true`` is an
+integer; an integer is accepted as a float) and raises `InputError` naming the file and the
+first bad field in field order (``run.json: results[0].batch: expected an integer, got '4'``);
+unknown keys are ignored, so a reader of schema version N accepts records a later release wrote
+under the same version. ``to_json`` writes the fields (plus the class's ``DERIVED`` properties,
+for people reading the file) under ``schema``. Field types: str, int, float, bool, ``X | None``,
+Any, enums (stored as their values), ``tuple[T, ...]``, ``tuple[A, B]``, ``dict[str, T]`` and
+nested dataclasses.
 
-This module imports neither torch nor the CLI nor the reporting layer.
+This module imports neither torch nor the CLI nor the reporting layer, and msgspec only when a
+record is read.
 """
 
 from __future__ import annotations
@@ -45,138 +48,107 @@ def _where(source: Any) -> str:
     return str(source) if source is not None else "record"
 
 
-class _Invalid(Exception):
-    """A field failed validation; `from_json` turns it into an `InputError`."""
+def parse(cls: type, obj: Any, source: Any = None, path: str = "") -> Any:
+    """Build dataclass `cls` from JSON `obj`, validating every field (`msgspec.convert`).
 
-    def __init__(self, path: str, message: str) -> None:
-        super().__init__(f"{path}: {message}" if path else message)
-        self.path = path
+    Raises:
+        InputError: naming `source` (a file) and the first offending field, in field order.
+    """
+    import msgspec  # here, not at the top: commands that only write records never load it
+
+    try:
+        return msgspec.convert(obj, cls)
+    except msgspec.ValidationError:
+        raise InputError(
+            f"{_where(source)}: {_explain(cls, obj, path)}",
+            hint="the file is not a valid record of this fcdmbench version; re-create it with "
+            "the command that wrote it",
+        ) from None
 
 
-_HINTS: dict[type, dict[str, Any]] = {}
+def _error(value: Any, tp: Any) -> Exception | None:
+    """Why `value` is no `tp` (msgspec's error), or None if it is one."""
+    import msgspec
+
+    try:
+        msgspec.convert(value, tp)
+    except msgspec.ValidationError as exc:
+        return exc
+    return None
 
 
-def _hints(cls: type) -> dict[str, Any]:
-    if cls not in _HINTS:
-        _HINTS[cls] = typing.get_type_hints(cls)
-    return _HINTS[cls]
+def _explain(tp: Any, value: Any, path: str) -> str:
+    """The first bad field in field order: ``results[0].batch: expected an integer, got '4'``.
+
+    msgspec names the path too (``$.results[0].batch``), but in input order, with type errors
+    before missing fields and dict keys as ``[...]``: walking down from `tp` keeps today's words.
+    """
+    tp = _unwrap_optional(tp)
+    for sub, sub_type, sub_value in _parts(tp, value, path):
+        if sub_value is dataclasses.MISSING:
+            return f"{sub}: missing"
+        if _error(sub_value, sub_type):
+            return _explain(sub_type, sub_value, sub)
+    if dataclasses.is_dataclass(tp) and isinstance(value, dict):
+        refusal = _error(value, tp)  # every field is fine: its __post_init__ refused it
+        message = str(refusal.__cause__ or refusal)
+    else:
+        message = _complaint(tp, value)
+    return f"{path}: {message}" if path else message
 
 
-def _type_name(tp: Any) -> str:
-    if isinstance(tp, type):
-        return tp.__name__
-    return str(tp).replace("typing.", "")
+def _parts(tp: Any, value: Any, path: str) -> list[tuple[str, Any, Any]]:
+    """(path, type, value) of each field of a dataclass (MISSING if required and absent), item
+    of a tuple of the right length or value of a dict, in order; none if `value` is no object."""
+    args = typing.get_args(tp)
+    if dataclasses.is_dataclass(tp) and isinstance(value, dict):
+        hints, no = typing.get_type_hints(tp), dataclasses.MISSING
+        return [
+            (f"{path}.{f.name}".removeprefix("."), hints[f.name], value.get(f.name, no))
+            for f in dataclasses.fields(tp)
+            if f.name in value or (f.default is no and f.default_factory is no)
+        ]
+    if typing.get_origin(tp) is dict and isinstance(value, dict):
+        return [(f"{path}.{k}", args[1], v) for k, v in value.items()]
+    if typing.get_origin(tp) is tuple and isinstance(value, (list, tuple)):
+        item_types = args[:1] * len(value) if args[-1] is Ellipsis else args
+        if len(item_types) == len(value):
+            return [
+                (f"{path}[{i}]", *pair)
+                for i, pair in enumerate(zip(item_types, value, strict=True))
+            ]
+    return []
+
+
+def _unwrap_optional(tp: Any) -> Any:
+    options = [t for t in typing.get_args(tp) if t is not type(None)]
+    is_union = typing.get_origin(tp) in (typing.Union, types.UnionType)
+    return options[0] if is_union and len(options) == 1 else tp
+
+
+def _complaint(tp: Any, value: Any) -> str:
+    """Why `value` is no `tp`, where its top level is wrong."""
+    got = _short(value)
+    if tp in _EXPECTED:
+        return f"expected {_EXPECTED[tp]}, got {got}"
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return f"expected one of {', '.join(repr(m.value) for m in tp)}, got {got}"
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        got = "null" if value is None else got
+        return f"expected {str(tp).replace('typing.', '')}, got {got}"
+    if typing.get_origin(tp) is tuple:
+        if isinstance(value, (list, tuple)):
+            return f"expected {len(typing.get_args(tp))} items, got {len(value)}"
+        return f"expected a list, got {got}"
+    return f"expected an object, got {got}"
+
+
+_EXPECTED = {bool: "true/false", int: "an integer", float: "a number", str: "a string"}
 
 
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _convert(tp: Any, value: Any, path: str) -> Any:
-    if tp is Any:
-        return value
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        options = typing.get_args(tp)
-        if value is None:
-            if type(None) in options:
-                return None
-            raise _Invalid(path, f"expected {_type_name(tp)}, got null")
-        errors = []
-        for option in options:
-            if option is type(None):
-                continue
-            try:
-                return _convert(option, value, path)
-            except _Invalid as exc:
-                errors.append(exc)
-        if len(errors) == 1:
-            raise errors[0]
-        raise _Invalid(path, f"expected {_type_name(tp)}, got {_short(value)}")
-    if tp is type(None):
-        if value is not None:
-            raise _Invalid(path, f"expected null, got {_short(value)}")
-        return None
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise _Invalid(path, f"expected true/false, got {_short(value)}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise _Invalid(path, f"expected an integer, got {_short(value)}")
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise _Invalid(path, f"expected a number, got {_short(value)}")
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise _Invalid(path, f"expected a string, got {_short(value)}")
-        return value
-    if origin is tuple:
-        if not isinstance(value, (list, tuple)):
-            raise _Invalid(path, f"expected a list, got {_short(value)}")
-        args = typing.get_args(tp)
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_convert(args[0], v, f"{path}[{i}]") for i, v in enumerate(value))
-        if len(args) != len(value):
-            raise _Invalid(path, f"expected {len(args)} items, got {len(value)}")
-        pairs = enumerate(zip(args, value, strict=True))
-        return tuple(_convert(a, v, f"{path}[{i}]") for i, (a, v) in pairs)
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise _Invalid(path, f"expected an object, got {_short(value)}")
-        _, value_type = typing.get_args(tp) or (str, Any)
-        return {str(k): _convert(value_type, v, f"{path}.{k}") for k, v in value.items()}
-    if isinstance(tp, type) and issubclass(tp, enum.Enum):
-        try:
-            return tp(value)
-        except ValueError:
-            allowed = ", ".join(repr(m.value) for m in tp)
-            raise _Invalid(path, f"expected one of {allowed}, got {_short(value)}") from None
-    if dataclasses.is_dataclass(tp):
-        if not isinstance(value, dict):
-            raise _Invalid(path, f"expected an object, got {_short(value)}")
-        return _build(tp, value, path)
-    raise TypeError(f"records cannot hold fields of type {tp!r}")  # a bug in a record class
-
-
-def _build(cls: type, obj: dict, path: str) -> Any:
-    hints = _hints(cls)
-    kwargs = {}
-    for f in dataclasses.fields(cls):
-        sub = f"{path}.{f.name}" if path else f.name
-        if f.name not in obj:
-            has_default = (
-                f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
-            )
-            if has_default:
-                continue
-            raise _Invalid(sub, "missing")
-        kwargs[f.name] = _convert(hints[f.name], obj[f.name], sub)
-    try:
-        return cls(**kwargs)
-    except (ValueError, TypeError) as exc:  # __post_init__ checks
-        raise _Invalid(path, str(exc)) from exc
-
-
-def parse(cls: type, obj: Any, source: Any = None, path: str = "") -> Any:
-    """Build dataclass `cls` from JSON `obj`, validating every field.
-
-    Raises:
-        InputError: naming `source` (a file) and the offending field.
-    """
-    try:
-        if not isinstance(obj, dict):
-            raise _Invalid(path, f"expected an object, got {_short(obj)}")
-        return _build(cls, obj, path)
-    except _Invalid as exc:
-        raise InputError(
-            f"{_where(source)}: {exc}",
-            hint="the file is not a valid record of this fcdmbench version; re-create it with "
-            "the command that wrote it",
-        ) from None
 
 
 def dump(obj: Any) -> Any:

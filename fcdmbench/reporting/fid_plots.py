@@ -93,25 +93,7 @@ def draw_fig2(m: Measurements) -> Drawn:
             label="measured GMACs (flops record); FID as published",
         )
         series += 1
-    evals = [
-        e for e in eval_records(m, guided=False, training_steps=400_000) if e.model in published_xy
-    ]
-    by_label: dict[str, list[EvalPoint]] = defaultdict(list)
-    for e in evals:
-        by_label[eval_label(e)].append(e)
-    for i, (label, points) in enumerate(sorted(by_label.items()), start=1):
-        xs = [
-            flops[e.model].gmacs if e.model in flops else published_xy[e.model][0] for e in points
-        ]
-        for x, e in zip(xs, points, strict=True):
-            connector(ax, published_xy[e.model], (x, e.fid), "0.3")
-        ax.plot(
-            xs,
-            [e.fid for e in points],
-            **measured_style("tab:green", MEASURED_MARKERS[i % len(MEASURED_MARKERS)]),
-            label=label,
-        )
-        series += 1
+    series += _plot_fig2_evals(ax, m, flops, published_xy)
     ax.set_xscale("log")
     readable_log_axis(ax.xaxis)
     ax.margins(x=0.12, y=0.1)
@@ -131,6 +113,31 @@ def draw_fig2(m: Measurements) -> Drawn:
         "(dotted line to the published point)." + off_protocol_note(m)
     )
     return Drawn("fig2_fid_vs_gmacs", caption, fig, (series,))
+
+
+def _plot_fig2_evals(ax, m: Measurements, flops, published_xy) -> int:
+    """Measured FIDs at 400K iterations without guidance of Figure 2's models, one hollow series
+    per eval label, at the measured GMACs where a flops record has them (else the published),
+    each joined to its published point; the number of series drawn."""
+    evals = [
+        e for e in eval_records(m, guided=False, training_steps=400_000) if e.model in published_xy
+    ]
+    by_label: dict[str, list[EvalPoint]] = defaultdict(list)
+    for e in evals:
+        by_label[eval_label(e)].append(e)
+    for i, (label, points) in enumerate(sorted(by_label.items()), start=1):
+        xs = [
+            flops[e.model].gmacs if e.model in flops else published_xy[e.model][0] for e in points
+        ]
+        for x, e in zip(xs, points, strict=True):
+            connector(ax, published_xy[e.model], (x, e.fid), "0.3")
+        ax.plot(
+            xs,
+            [e.fid for e in points],
+            **measured_style("tab:green", MEASURED_MARKERS[i % len(MEASURED_MARKERS)]),
+            label=label,
+        )
+    return len(by_label)
 
 
 # --- Figure 5 -------------------------------------------------------------------------------------

@@ -238,29 +238,7 @@ def build_report(
         files: list[Path] = [p for f in figures for p in (f.png, f.svg)]
         title = f"fcdmbench report: {out_dir.name}"
         preamble = _preamble(records, config, local_slug, torch_tag)
-
-        if ReportFormat.MD in config.formats:
-            md = [f"# {title}", "", *[f"{p}\n" for p in preamble]]
-            md += [render.table_to_markdown(t) for t in tables]
-            md += [f"![{f.caption}](figures/{f.png.name})\n\n*{f.caption}*\n" for f in figures]
-            files.append(_write(staging / "report.md", "\n".join(md)))
-        if ReportFormat.CSV in config.formats:
-            files += [
-                _write(staging / "tables" / f"{t.key}.csv", render.table_to_csv(t)) for t in tables
-            ]
-            if records.files:  # every number the records hold, in one tidy table
-                files.append(_write(staging / "records.csv", render.records_to_csv(records.files)))
-        if ReportFormat.TEX in config.formats:
-            tex = [
-                "% fcdmbench report; needs \\usepackage{booktabs}",
-                *map(render.table_to_latex, tables),
-            ]
-            files.append(_write(staging / "report.tex", "\n".join(tex)))
-        if ReportFormat.HTML in config.formats:
-            page = render.tables_to_html(
-                title, preamble, tables, [(f.caption, f.png) for f in figures]
-            )
-            files.append(_write(staging / "report.html", page))
+        files += _write_formats(staging, config.formats, title, preamble, tables, figures, records)
         relative = tuple(str(f.relative_to(staging)) for f in files)
         manifest = ReportManifest(
             run=run,
@@ -287,6 +265,33 @@ def build_report(
         records_read=len(records.files),
         warnings=tuple(warnings),
     )
+
+
+def _write_formats(staging, formats, title, preamble, tables, figures, records) -> list[Path]:
+    """Write the requested formats of the report into `staging`: markdown, one CSV per table
+    (plus every record's numbers in ``records.csv``), LaTeX, HTML; the files written."""
+    files = []
+    if ReportFormat.MD in formats:
+        md = [f"# {title}", "", *[f"{p}\n" for p in preamble]]
+        md += [render.table_to_markdown(t) for t in tables]
+        md += [f"![{f.caption}](figures/{f.png.name})\n\n*{f.caption}*\n" for f in figures]
+        files.append(_write(staging / "report.md", "\n".join(md)))
+    if ReportFormat.CSV in formats:
+        files += [
+            _write(staging / "tables" / f"{t.key}.csv", render.table_to_csv(t)) for t in tables
+        ]
+        if records.files:  # every number the records hold, in one tidy table
+            files.append(_write(staging / "records.csv", render.records_to_csv(records.files)))
+    if ReportFormat.TEX in formats:
+        tex = [
+            "% fcdmbench report; needs \\usepackage{booktabs}",
+            *map(render.table_to_latex, tables),
+        ]
+        files.append(_write(staging / "report.tex", "\n".join(tex)))
+    if ReportFormat.HTML in formats:
+        page = render.tables_to_html(title, preamble, tables, [(f.caption, f.png) for f in figures])
+        files.append(_write(staging / "report.html", page))
+    return files
 
 
 def _preamble(records, config: ReportConfig, local_slug: str, torch_tag: str) -> list[str]:

@@ -45,19 +45,7 @@ def plot_roofline(record, path: Path, make_parents: bool = False) -> Path:
     fig, (side, ax) = plt.subplots(
         1, 2, figsize=(10, 5.8), sharey=True, gridspec_kw={"width_ratios": [1, 9], "wspace": 0.03}
     )
-    bandwidth = device.bandwidth_gbs * 1e9
-    for unit in sorted({o.unit for r in reports for o in r.ops}):
-        peak = device.units_tflops[unit] * 1e12
-        ridge = peak / bandwidth
-        xs = [x_lo, ridge, x_hi]
-        ax.plot(
-            xs,
-            [min(peak, bandwidth * x) / 1e12 for x in xs],
-            linestyle=_UNIT_STYLE.get(unit, "-"),
-            color="0.35",
-            lw=1.2,
-            label=f"roof {unit}: {device.units_tflops[unit]:g} TFLOP/s, ridge {ridge:.0f} FLOP/B",
-        )
+    _draw_roofs(ax, device, sorted({o.unit for r in reports for o in r.ops}), x_lo, x_hi)
     for index, report, group in drawn:
         ax.scatter(
             [group.intensity],
@@ -105,3 +93,20 @@ def plot_roofline(record, path: Path, make_parents: bool = False) -> Path:
         fig.savefig(tmp, dpi=110, bbox_inches="tight", format=path.suffix.lstrip(".") or "png")
     plt.close(fig)
     return path
+
+
+def _draw_roofs(ax, device, units: list[str], x_lo: float, x_hi: float) -> None:
+    """One roof per compute unit: the memory slope up to its ridge point, then its peak."""
+    bandwidth = device.bandwidth_gbs * 1e9
+    for unit in units:
+        peak = device.units_tflops[unit] * 1e12
+        ridge = peak / bandwidth
+        xs = [x_lo, ridge, x_hi]
+        ax.plot(
+            xs,
+            [min(peak, bandwidth * x) / 1e12 for x in xs],
+            linestyle=_UNIT_STYLE.get(unit, "-"),
+            color="0.35",
+            lw=1.2,
+            label=f"roof {unit}: {device.units_tflops[unit]:g} TFLOP/s, ridge {ridge:.0f} FLOP/B",
+        )

@@ -233,6 +233,35 @@ def compare(
                 messages=(problem,),
                 **common,
             )
+    models, messages = _model_verdicts(record, baseline, canary_now, t)
+    regressed = {m.key for m in models if m.is_regressed}
+    if not regressed:
+        if previous is not None and previous.regressed_keys:
+            messages.append(
+                f"first-run regression of {', '.join(previous.regressed_keys)} "
+                "not reproduced on the re-run; passing"
+            )
+        return Verdict(Status.PASS, tuple(models), tuple(messages), noise_now, **common)
+    if previous is None:
+        return Verdict(Status.RERUN, tuple(models), tuple(messages), noise_now, **common)
+    confirmed = regressed & set(previous.regressed_keys)
+    if confirmed:
+        return Verdict(Status.REGRESSION, tuple(models), tuple(messages), noise_now, **common)
+    messages.append(f"not reproduced in both runs: {', '.join(sorted(regressed))}; passing")
+    models = [
+        dataclasses.replace(m, status=ModelStatus.WARN) if m.key in regressed else m for m in models
+    ]
+    return Verdict(Status.PASS, tuple(models), tuple(messages), noise_now, **common)
+
+
+def _model_verdicts(
+    record: ThroughputRecord,
+    baseline: ThroughputRecord,
+    canary_now: Summary,
+    t: GateThresholds,
+) -> tuple[list[ModelVerdict], list[str]]:
+    """Each model's verdict against its baseline row (new models included), and the messages:
+    the models' own, then a warning per absolute change beyond `t.absolute_warn`."""
     canary_base = _canary_summary(baseline)
     now_rows = {row.key: row for row in record.results}
     base_rows = {row.key: row for row in baseline.results if row.status == "ok"}
@@ -252,24 +281,7 @@ def compare(
                 f"{m.key}: absolute images/s {m.absolute_change:+.1%} vs baseline "
                 f"(warning only{_env_note(record, baseline)})"
             )
-    regressed = {m.key for m in models if m.is_regressed}
-    if not regressed:
-        if previous is not None and previous.regressed_keys:
-            messages.append(
-                f"first-run regression of {', '.join(previous.regressed_keys)} "
-                "not reproduced on the re-run; passing"
-            )
-        return Verdict(Status.PASS, tuple(models), tuple(messages), noise_now, **common)
-    if previous is None:
-        return Verdict(Status.RERUN, tuple(models), tuple(messages), noise_now, **common)
-    confirmed = regressed & set(previous.regressed_keys)
-    if confirmed:
-        return Verdict(Status.REGRESSION, tuple(models), tuple(messages), noise_now, **common)
-    messages.append(f"not reproduced in both runs: {', '.join(sorted(regressed))}; passing")
-    models = [
-        dataclasses.replace(m, status=ModelStatus.WARN) if m.key in regressed else m for m in models
-    ]
-    return Verdict(Status.PASS, tuple(models), tuple(messages), noise_now, **common)
+    return models, messages
 
 
 def _env_note(record: ThroughputRecord, baseline: ThroughputRecord) -> str:
