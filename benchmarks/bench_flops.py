@@ -4,8 +4,9 @@ Usage: python benchmarks/bench_flops.py [MODEL ...]   (default: fcdm-xl dit-xl, 
 
 Reports wall and CPU (user + sys) seconds of the CLI in a fresh process (what a user waits for,
 torch import included), then, in this process, the cost of each stage: importing torch, the first
-count (which also imports torch._dynamo, pulled in by any TorchDispatchMode) and a warm count per
-model. On a shared machine wall time depends on the load; the load average is printed beside it.
+count (which also imports sympy, through torch's meta kernels' checks) and a warm count per
+model. `bench_flops_startup.py` compares the command with `import torch`, interleaved. On a
+shared machine wall time depends on the load; the load average is printed beside it.
 """
 
 from __future__ import annotations
@@ -58,10 +59,7 @@ def main() -> None:
 
     start = time.perf_counter()
     count_flops(models[0])
-    print(
-        f"first count ({models[0]}, incl. torch._dynamo import): "
-        f"{time.perf_counter() - start:.2f} s"
-    )
+    print(f"first count ({models[0]}, incl. the sympy import): {time.perf_counter() - start:.2f} s")
     for name in models:
         start = time.perf_counter()
         report = count_flops(name)

@@ -9,6 +9,7 @@ activation cache, a sampling run's shard folder) pass ``make_parents=True``.
 Every file appears atomically: it is written to a temporary name in the same folder, flushed and
 fsynced, given the permissions a plain ``open(path, "w")`` would give (``0o666 & ~umask``, not
 mkstemp's 0600), and renamed into place; an exception or Ctrl-C removes the temporary file.
+`cache_root` is the one folder every cache lives under (reference batches, activations, traces).
 This module imports neither torch nor the CLI.
 """
 
@@ -30,6 +31,7 @@ from fcdmbench.errors import InputError
 
 __all__ = [
     "atomic_output",
+    "cache_root",
     "check_output",
     "file_sha256",
     "prepare_output",
@@ -198,3 +200,14 @@ def to_jsonable(obj: Any) -> Any:
     if type(obj).__module__ == "numpy":  # numpy scalars and arrays
         return to_jsonable(obj.tolist())
     return obj
+
+
+def cache_root(cache_dir: str | Path | None = None) -> Path:
+    """The cache root: explicit argument, ``$FCDMBENCH_CACHE``, or the user cache dir."""
+    if cache_dir:
+        return Path(cache_dir).expanduser()
+    if os.environ.get("FCDMBENCH_CACHE"):
+        return Path(os.environ["FCDMBENCH_CACHE"]).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("fcdmbench"))

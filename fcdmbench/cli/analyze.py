@@ -99,9 +99,9 @@ def _preflight(options: dict):
     """The `SpectralConfig`, once the settings and every file and output are checked, all at
     once, before any model is built."""
     from fcdmbench.cli.options import config_fields
-    from fcdmbench.preflight.checks import Preflight
-    from fcdmbench.preflight.commands import preflight_spectral
+    from fcdmbench.preflight import Preflight
     from fcdmbench.sampling.options import parse_set_options
+    from fcdmbench.sampling.preflight import preflight_spectral
     from fcdmbench.sampling.spectral import SpectralConfig
 
     o, pf = options, Preflight()

@@ -77,7 +77,7 @@ def _preflight(tables, devices, settings, batch, *outputs):
     from fcdmbench.perfmodel.audit_readings import SETTINGS
     from fcdmbench.perfmodel.roofline import roofline_device
     from fcdmbench.perfmodel.trace_cache import trace_workers
-    from fcdmbench.preflight.checks import Preflight, check_record_outputs
+    from fcdmbench.preflight import Preflight, check_record_outputs
 
     pf = Preflight()
     tables, devices, settings = (split_values(v) for v in (tables, devices, settings))

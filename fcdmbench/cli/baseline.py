@@ -60,8 +60,8 @@ def baseline_update_command(
 
     Example: fcdmbench baseline update reports/throughput/RECORD.json
     """
-    from fcdmbench.preflight.commands import preflight_baseline_update
     from fcdmbench.throughput.baseline_files import write_baseline
+    from fcdmbench.throughput.preflight import preflight_baseline_update
 
     record, root = preflight_baseline_update(record_path, baselines_dir)
     path = write_baseline(record, root, str(record_path), force=force)
@@ -96,8 +96,7 @@ def baseline_compare_command(
 
     Example: fcdmbench baseline compare run.json --rerun run2.json
     """
-    from fcdmbench.preflight.checks import Preflight, check_input_file
-    from fcdmbench.preflight.commands import RECORD_HINT
+    from fcdmbench.preflight import Preflight, check_input_file
     from fcdmbench.records.io import read_record
     from fcdmbench.records.throughput import ThroughputRecord
     from fcdmbench.throughput.baseline_files import (
@@ -106,6 +105,7 @@ def baseline_compare_command(
         load_baseline,
     )
     from fcdmbench.throughput.gate import compare, no_baseline
+    from fcdmbench.throughput.preflight import RECORD_HINT
 
     pf = Preflight()
     for given in (record_path, rerun):

@@ -234,19 +234,16 @@ def eval_command(
         _cross_check(samples, inception, reference_dir, cache_dir, batch_size, device, json_path)
         return
     from fcdmbench.evaluation.evaluate import evaluate
-    from fcdmbench.preflight.evaluation import preflight_eval
 
     config = _config(options)
     record_path = json_path or samples.with_name(samples.stem + ".eval.json")
     if not any(m.is_adm for m in config.metrics):  # FD-DINOv2 alone: no Inception, no TF
-        from fcdmbench.evaluation.dinov2.fd_eval import evaluate_fd_dinov2_only, preflight_fd_only
+        from fcdmbench.evaluation.dinov2.fd_eval import evaluate_fd_dinov2_only
 
-        preflight_fd_only(config, outputs=[record_path])
-        _write_and_show(evaluate_fd_dinov2_only(config), record_path)
+        _write_and_show(evaluate_fd_dinov2_only(config, outputs=[record_path]), record_path)
         return
-    preflight_eval(config, outputs=[record_path])  # all problems at once, before any hashing
     with _progress() as progress:
-        record = evaluate(config, on_progress=_progress_fn(progress))
+        record = evaluate(config, outputs=[record_path], on_progress=_progress_fn(progress))
     if record is not None:  # None: a torchrun rank other than 0, whose share rank 0 gathered
         _write_and_show(record, record_path)
 
@@ -297,7 +294,7 @@ def _cross_check(samples, inception, reference_dir, cache_dir, batch_size, devic
 
     from fcdmbench.cli.output import stderr
     from fcdmbench.evaluation.inception.cross_check import cross_check
-    from fcdmbench.preflight.evaluation import preflight_cross_check
+    from fcdmbench.evaluation.preflight import preflight_cross_check
 
     record_path = json_path or samples.with_name(samples.stem + ".cross-check.json")
     graph = preflight_cross_check(

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from fcdmbench.cli.output import Column, emit_record, fmt, left, show_table, stderr, stdout
-from fcdmbench.flops.run import CounterChoice
+from fcdmbench.flops.counter import Counter
 
 #: Columns of the table and of ``--csv`` (key, header, shown only with ``--wide``). The default
 #: table fits 100 columns; ``--json`` always carries every field.
@@ -46,8 +46,8 @@ Models = Annotated[
         show_default=False,
     ),
 ]
-Counter = Annotated[
-    CounterChoice,
+CounterOption = Annotated[
+    Counter,
     typer.Option(
         "--counter",
         case_sensitive=False,
@@ -95,7 +95,7 @@ def flops_command(
     cfg: Annotated[
         bool, typer.Option("--cfg", help="Count 2×batch rows, as CFG sampling runs.")
     ] = False,
-    counter: Counter = CounterChoice.FLOP_COUNTER,
+    counter: CounterOption = Counter.FLOP_COUNTER,
     ref: Ref = None,
     breakdown: Annotated[
         bool, typer.Option("--breakdown", help="Per-operator and per-module tables.")
@@ -117,8 +117,10 @@ def flops_command(
     Example: fcdmbench flops --models fcdm-xl dit-xl
     """
     from fcdmbench.cli.selection import select_models
-    from fcdmbench.flops.run import DEFAULT_REF, FlopsConfig, run_flops
-    from fcdmbench.preflight.checks import Preflight, check_output
+    from fcdmbench.files import check_output
+    from fcdmbench.flops.run import FlopsConfig, run_flops
+    from fcdmbench.preflight import Preflight
+    from fcdmbench.registry import DEFAULT_REF
 
     pf = Preflight()  # every problem at once, before any model is built
     selected = pf.check(select_models, [*(models or []), *(names or [])])

@@ -67,7 +67,7 @@ def memory_command(
     from fcdmbench.devices import get_device
     from fcdmbench.errors import ConfigError
     from fcdmbench.perfmodel.memory import MemoryConfig, measure_memory
-    from fcdmbench.preflight.checks import Preflight, check_record_outputs
+    from fcdmbench.preflight import Preflight, check_record_outputs
     from fcdmbench.registry import require_models
 
     pf = Preflight()  # every problem at once, before anything is measured; creates nothing

@@ -38,7 +38,7 @@ def fetch_command(
     """
     from fcdmbench.cli.output import stderr, stdout
     from fcdmbench.evaluation.reference import check_names, fetch_reference, load_manifest
-    from fcdmbench.preflight.checks import Preflight
+    from fcdmbench.preflight import Preflight
 
     manifest = load_manifest()
     check_names(names, manifest)

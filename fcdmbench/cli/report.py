@@ -69,7 +69,7 @@ def report_command(
 
     Example: fcdmbench report --records runs/ --out reports/demo
     """
-    from fcdmbench.preflight.commands import preflight_report
+    from fcdmbench.reporting.preflight import preflight_report
     from fcdmbench.reporting.report import ReportConfig, build_report
 
     preflight_report(records=records or (), out=out)

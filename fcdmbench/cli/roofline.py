@@ -147,7 +147,7 @@ def resolve_kernels(gpu: str, attention: str, linear: str | None):
 
 def check_outputs(pf, json_path, plot) -> None:
     """The outputs' problems join the others in `pf`; then every problem is reported at once."""
-    from fcdmbench.preflight.checks import check_record_outputs
+    from fcdmbench.preflight import check_record_outputs
 
     check_record_outputs(pf, json_path, plot)
     pf.raise_all()
@@ -161,7 +161,7 @@ def preflight(models, gpu, precision, resolution, kernels, records, calibration)
     from fcdmbench.errors import ConfigError, InputError
     from fcdmbench.perfmodel.cpu_calibration import load_calibration
     from fcdmbench.perfmodel.roofline import roofline_device
-    from fcdmbench.preflight.checks import Preflight, check_input_file
+    from fcdmbench.preflight import Preflight, check_input_file
     from fcdmbench.registry import require_models
 
     pf = Preflight()

@@ -227,7 +227,7 @@ def sample_command(
     --ref imagenet256 --no-save
     """
     options = dict(locals())  # the options by name, as edm2's commands keep them
-    from fcdmbench.preflight.commands import preflight_sample
+    from fcdmbench.sampling.preflight import preflight_sample
 
     preflight_sample(  # files, names and devices, all at once, before torch is imported
         model=model,

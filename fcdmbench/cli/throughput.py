@@ -178,9 +178,9 @@ def _preflight(options: dict, gate: dict) -> Any:
     """The run's `ThroughputConfig`, once every problem of the command line is reported at
     once, before any model is built or timed."""
     from fcdmbench.cli.options import config_fields
-    from fcdmbench.preflight.checks import Preflight
-    from fcdmbench.preflight.commands import preflight_throughput
+    from fcdmbench.preflight import Preflight
     from fcdmbench.throughput.measure import ProtocolConfig, ThroughputConfig
+    from fcdmbench.throughput.preflight import preflight_throughput
 
     pf = Preflight()
     selected = pf.check(select_models, options["models"] or [])

@@ -1,34 +1,22 @@
-"""Where fcdmbench keeps downloads and cached activations, and content hashing.
+"""Cached activations, keyed by content.
 
-Root: ``--cache-dir``, else ``$FCDMBENCH_CACHE``, else platformdirs' user cache dir; never the
-package folder. Activations are keyed by the input's content sha256 plus the extractor id (graph
-sha256, extractor version, batch size), never by file name. An extraction writes one part file
-per chunk of images, so an interrupted run resumes from the last finished chunk; the final file
-appears atomically.
+Under the cache root (`fcdmbench.files.cache_root`: ``--cache-dir``, else ``$FCDMBENCH_CACHE``,
+else platformdirs' user cache dir; never the package folder). Activations are keyed by the
+input's content sha256 plus the extractor id (graph sha256, extractor version, batch size), never
+by file name. An extraction writes one part file per chunk of images, so an interrupted run
+resumes from the last finished chunk; the final file appears atomically.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
 
 from fcdmbench.files import atomic_output, write_json_atomic
 
-__all__ = ["ActivationCache", "cache_root"]
-
-
-def cache_root(cache_dir: str | Path | None = None) -> Path:
-    """The cache root: explicit argument, ``$FCDMBENCH_CACHE``, or the user cache dir."""
-    if cache_dir:
-        return Path(cache_dir).expanduser()
-    if os.environ.get("FCDMBENCH_CACHE"):
-        return Path(os.environ["FCDMBENCH_CACHE"]).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("fcdmbench"))
+__all__ = ["ActivationCache"]
 
 
 def _save_npz_atomic(path: Path, **arrays: np.ndarray) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +23,7 @@ from fcdmbench.distributed import init_distributed
 from fcdmbench.env import collect_env
 from fcdmbench.errors import InputError
 from fcdmbench.evaluation.activations import extract_activations
-from fcdmbench.evaluation.cache import ActivationCache, cache_root
+from fcdmbench.evaluation.cache import ActivationCache
 from fcdmbench.evaluation.config import EvalConfig, canonical_model
 from fcdmbench.evaluation.dinov2.fd_dinov2 import compute_fd_dinov2, resolve_dinov2_path
 from fcdmbench.evaluation.distance import get_distance_fn, mirror_note
@@ -42,10 +42,10 @@ from fcdmbench.evaluation.metrics import (
     probs_to_inception_score,
 )
 from fcdmbench.evaluation.npz import read_npz_arrays
+from fcdmbench.evaluation.preflight import EvalPlan, preflight_eval
 from fcdmbench.evaluation.reference import VerifyResult, resolve_reference
 from fcdmbench.evaluation.statistics import FIDStats, features_to_stats
-from fcdmbench.files import file_sha256
-from fcdmbench.preflight.evaluation import preflight_eval
+from fcdmbench.files import cache_root, file_sha256
 from fcdmbench.records._base import RunInfo
 from fcdmbench.records.evaluation import (
     EvalMode,
@@ -69,30 +69,15 @@ STATS_KEYS = ("mu", "sigma", "mu_s", "sigma_s")
 def evaluate(
     config: EvalConfig,
     *,
+    outputs: Iterable[Path] = (),
     on_progress: ProgressFn | None = None,
     extractor: Extractor | None = None,
 ) -> EvalRecord | None:
     """ADM's metrics (`_evaluate_adm`) and, when `config.metrics` asks for it, FD-DINOv2
-    (`fcdmbench.evaluation.dinov2.fd_dinov2`); its weights are found before any other work.
+    (`fcdmbench.evaluation.dinov2.fd_dinov2`).
 
-    Returns, raises: as `_evaluate_adm`; also `InputError` for bad DINOv2 weights or reference.
-    """
-    weights = _dinov2_weights(config)  # missing weights fail before any extraction
-    record = _evaluate_adm(config, on_progress=on_progress, extractor=extractor)
-    if record is None:  # a torchrun rank other than 0
-        return None
-    fd = _fd_dinov2(config, record.num_samples, Path(record.reference.path), weights)
-    metrics = tuple(m.value for m in config.metrics)
-    return dataclasses.replace(record, fd_dinov2=fd, metrics_requested=metrics)
-
-
-def _evaluate_adm(
-    config: EvalConfig,
-    *,
-    on_progress: ProgressFn | None = None,
-    extractor: Extractor | None = None,
-) -> EvalRecord | None:
-    """Run the evaluation: IS, FID, sFID, precision and recall as ADM computes them.
+    First every check that needs no image data (`preflight_eval`, `outputs` included: the files
+    the caller will write), all problems at once, then the DINOv2 weights, before any hashing.
 
     Under ``torchrun`` every rank extracts its share of the activations
     (`fcdmbench.evaluation.activations`) and rank 0 computes the metrics.
@@ -104,17 +89,34 @@ def _evaluate_adm(
     Raises:
         ConfigError: `config.model` (or ``meta["model"]``) is not a registered model.
         InputError: bad samples file, 0 images, too few images without `allow_fewer` or fewer
-            than k + 1, resolution mismatch.
+            than k + 1, resolution mismatch, bad DINOv2 weights or reference.
         ReferenceBatchError: reference batch or graph missing or failing its sha256.
         MissingExtraError: TensorFlow not installed where the backend or distance needs it.
         DeviceError: ``--device cuda`` without CUDA.
-        PreflightError: several of these at once (`fcdmbench.preflight.preflight_eval`).
+        PreflightError: several of these at once.
     """
     run, timings = RunInfo.current(), {}
     with _timed(timings, "checks_s"):
-        # Every check that needs no image data (a --model typo included), all problems at once.
-        plan = preflight_eval(config, need_inception=extractor is None)
-        record_path, sample_record = find_sample_record(config.samples, config.sample_record)
+        plan = preflight_eval(config, outputs=outputs, need_inception=extractor is None)
+    weights = _dinov2_weights(config)  # missing weights fail before any extraction
+    record = _evaluate_adm(config, plan, run, timings, on_progress, extractor)
+    if record is None:  # a torchrun rank other than 0
+        return None
+    fd = _fd_dinov2(config, record.num_samples, Path(record.reference.path), weights)
+    metrics = tuple(m.value for m in config.metrics)
+    return dataclasses.replace(record, fd_dinov2=fd, metrics_requested=metrics)
+
+
+def _evaluate_adm(
+    config: EvalConfig,
+    plan: EvalPlan,
+    run: RunInfo,
+    timings: dict[str, float],
+    on_progress: ProgressFn | None,
+    extractor: Extractor | None,
+) -> EvalRecord | None:
+    """IS, FID, sFID, precision and recall as ADM computes them, of a checked `plan`."""
+    record_path, sample_record = find_sample_record(config.samples, config.sample_record)
     with _timed(timings, "hash_s"):
         ref_path, ref_check, ref_sha, sample_sha = _hash_inputs(config)
     model, model_source, sampler = _model_and_sampler(

@@ -19,8 +19,7 @@ from importlib import resources
 from pathlib import Path
 
 from fcdmbench.errors import CheckFailedError, ConfigError, InputError, ReferenceBatchError
-from fcdmbench.evaluation.cache import cache_root
-from fcdmbench.files import file_sha256
+from fcdmbench.files import cache_root, file_sha256
 
 __all__ = [
     "ManifestEntry",

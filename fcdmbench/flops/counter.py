@@ -26,36 +26,27 @@ Example:
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from fcdmbench.errors import ConfigError
-from fcdmbench.flops import jit_counters
 from fcdmbench.flops.inputs import make_inputs
 from fcdmbench.flops.op_table import OpTally, count_with_flop_counter
-from fcdmbench.records.flops import CFG_FACTOR, CONVENTION, TRAIN_FACTOR, FlopsResult
+from fcdmbench.records.flops import CFG_FACTOR, FlopsResult
 from fcdmbench.registry import VAE_FACTOR, ModelSpec, create_model, resolve
 
-__all__ = [
-    "CFG_FACTOR",
-    "CONVENTION",
-    "Counter",
-    "FlopReport",
-    "TRAIN_FACTOR",
-    "build_for_counting",
-    "count_flops",
-]
-
-#: `count_flops` returns a `fcdmbench.records.FlopsResult` (one class from counter to record).
-FlopReport = FlopsResult
+__all__ = ["Counter", "build_for_counting", "count_flops"]
 
 
 class Counter(StrEnum):
-    """Which tool counts. Only ``flop_counter`` runs on the meta device."""
+    """Which tool counts (``--counter``). Only ``flop_counter`` runs on the meta device; ``all``
+    is `fcdmbench.flops.run.run_flops`'s: the canonical count, cross-checked by the other two."""
 
     FLOP_COUNTER = "flop_counter"
     FVCORE = "fvcore"
     TORCHPROFILE = "torchprofile"
+    ALL = "all"
 
 
 def _resolution_overrides(spec: ModelSpec, resolution: int) -> tuple[int, dict[str, Any]]:
@@ -168,10 +159,57 @@ def _latent_shape(target: Any, input_shape: tuple[int, int, int] | None, resolut
 def _tally(counter: Counter, model: Any, inputs: tuple) -> OpTally:
     if counter is Counter.FLOP_COUNTER:
         return count_with_flop_counter(model, inputs)
+    from fcdmbench.flops import jit_counters  # fvcore, torchprofile: loaded when asked for
 
     if counter is Counter.FVCORE:
         return jit_counters.count_with_fvcore(model, inputs)
     return jit_counters.count_with_torchprofile(model, inputs)
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """What is counted: the model built (or given), its latent shape, device and classes."""
+
+    spec: ModelSpec | None
+    model: Any
+    resolution: int
+    shape: tuple[int, ...]
+    device: str
+    num_classes: int
+
+    @property
+    def name(self) -> str:
+        return self.spec.name if self.spec else type(self.model).__name__
+
+
+def _registry_target(
+    spec: ModelSpec, resolution: int, counter: Counter, device: str | None, overrides: Any
+) -> _Target:
+    """`spec` built for `counter` (meta for the canonical counter, CPU for the tracing ones)."""
+    if device is None:
+        device = "meta" if counter is Counter.FLOP_COUNTER else "cpu"
+    if device == "meta" and counter is not Counter.FLOP_COUNTER:
+        raise ConfigError(f"counter {counter.value} traces real tensors; use device 'cpu'")
+    model = build_for_counting(spec, resolution, device, overrides)
+    side = resolution // VAE_FACTOR
+    shape = (
+        spec.input_shape(resolution)
+        if resolution in spec.resolutions
+        else (spec.latent_channels, side, side)
+    )
+    classes = getattr(spec.config, "num_classes", 1000)
+    return _Target(spec, model, resolution, shape, device, classes)
+
+
+def _module_target(model: Any, resolution: int, input_shape: Any, overrides: Any) -> _Target:
+    """A built module, counted where its parameters are."""
+    if overrides:
+        raise ConfigError("overrides apply to registry models, not to a built module")
+    shape = _latent_shape(model, input_shape, resolution)
+    first = next(iter(model.parameters()), None)
+    device = str(first.device) if first is not None else "cpu"
+    classes = getattr(getattr(model, "config", None), "num_classes", 1000)
+    return _Target(None, model, resolution, shape, device, classes)
 
 
 def count_flops(
@@ -190,7 +228,7 @@ def count_flops(
         target: a registry name (any spelling, e.g. ``"DiT-XL/2"``), a `ModelSpec`, or an
             ``nn.Module`` called as ``model(x, t, y)``.
         resolution: image side in pixels (latent side = resolution / 8).
-        batch: images per forward (at least 1).
+        batch: images per forward (at least 1; checked here, once, for every caller).
         cfg: run ``2 * batch`` rows, as classifier-free guidance sampling does.
         counter: ``flop_counter`` (canonical), ``fvcore`` or ``torchprofile``.
         device: where a registry model is built; defaults to ``meta`` for ``flop_counter`` and
@@ -203,44 +241,27 @@ def count_flops(
         A `FlopsResult`; ``result.gmacs`` is the paper column.
 
     Raises:
-        ConfigError: bad batch or a resolution the model cannot take.
+        ConfigError: bad batch or counter, or a resolution the model cannot take.
         UnknownModelError: an unregistered name (with suggestions).
         MissingExtraError: fvcore or torchprofile not installed.
     """
-
     counter = Counter(counter)
+    if counter is Counter.ALL:
+        raise ConfigError("count_flops runs one counter; 'all' is run_flops's side-by-side run")
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise ConfigError(f"batch must be an integer >= 1, got {batch!r}")
-    rows = batch * (CFG_FACTOR if cfg else 1)
-    spec: ModelSpec | None = None
+    spec = target if isinstance(target, ModelSpec) else None
     if isinstance(target, str):
         spec, tag = resolve(target)
         resolution = tag or resolution
-    elif isinstance(target, ModelSpec):
-        spec = target
     if spec is not None:
-        if device is None:
-            device = "meta" if counter is Counter.FLOP_COUNTER else "cpu"
-        if device == "meta" and counter is not Counter.FLOP_COUNTER:
-            raise ConfigError(f"counter {counter.value} traces real tensors; use device 'cpu'")
-        model = build_for_counting(spec, resolution, device, overrides)
-        shape = (
-            spec.input_shape(resolution)
-            if resolution in spec.resolutions
-            else (spec.latent_channels, resolution // VAE_FACTOR, resolution // VAE_FACTOR)
-        )
-        num_classes = getattr(spec.config, "num_classes", 1000)
+        it = _registry_target(spec, resolution, counter, device, overrides)
     else:
-        if overrides:
-            raise ConfigError("overrides apply to registry models, not to a built module")
-        model = target
-        shape = _latent_shape(target, input_shape, resolution)
-        first = next(iter(model.parameters()), None)
-        device = str(first.device) if first is not None else "cpu"
-        num_classes = getattr(getattr(model, "config", None), "num_classes", 1000)
-    inputs = make_inputs(shape, batch=rows, device=device, num_classes=num_classes)
+        it = _module_target(target, resolution, input_shape, overrides)
+    rows = batch * (CFG_FACTOR if cfg else 1)
+    inputs = make_inputs(it.shape, batch=rows, device=it.device, num_classes=it.num_classes)
     try:
-        tally = _tally(counter, model, inputs)
+        tally = _tally(counter, it.model, inputs)
     except RuntimeError as exc:
         if spec is None or resolution in spec.resolutions:
             raise
@@ -248,23 +269,29 @@ def count_flops(
             f"{spec.name} cannot take resolution {resolution}: {exc}",
             hint=f"registered resolutions: {list(spec.resolutions)}",
         ) from exc
-    params = sum(p.numel() for p in model.parameters())
+    return _result(it, tally, batch, cfg, counter, overrides or {})
+
+
+def _result(
+    it: _Target, tally: OpTally, batch: int, cfg: bool, counter: Counter, overrides: dict
+) -> FlopsResult:
+    spec = it.spec
     return FlopsResult(
-        model=spec.name if spec else type(model).__name__,
-        display_name=spec.display_name if spec else type(model).__name__,
+        model=it.name,
+        display_name=spec.display_name if spec else it.name,
         family=spec.family if spec else "",
-        resolution=resolution,
+        resolution=it.resolution,
         batch=batch,
         cfg=cfg,
         counter=counter.value,
-        device=device,
-        params=params,
+        device=it.device,
+        params=sum(p.numel() for p in it.model.parameters()),
         macs=tally.macs,
         dense_macs=tally.dense_macs,
         ops=tally.ops,
         modules=tally.modules,
         published_gmacs=(
-            spec.published_value("gmacs", resolution) if spec and not overrides else None
+            spec.published_value("gmacs", it.resolution) if spec and not overrides else None
         ),
-        overrides={k: v for k, v in sorted((overrides or {}).items())},
+        overrides=dict(sorted(overrides.items())),
     )

@@ -36,7 +36,7 @@ def make_inputs(
 
     Args:
         latent_shape: (C, H, W) of one latent, e.g. ``spec.input_shape(256)``.
-        batch: rows B (at least 1).
+        batch: rows B (at least 1; the callers check it).
         device: ``"meta"`` allocates nothing; ``"cpu"``/``"cuda"`` draw from a seeded generator.
         num_classes: labels are drawn from ``[0, num_classes)``.
         seed: generator seed for real devices.
@@ -45,12 +45,10 @@ def make_inputs(
         x (B, C, H, W) float32, t (B,) int64 in [0, 1000), y (B,) int64.
 
     Raises:
-        ConfigError: batch < 1 or a non-positive latent dimension.
+        ConfigError: a non-positive latent dimension.
     """
     import torch
 
-    if batch < 1:
-        raise ConfigError(f"batch must be at least 1, got {batch}")
     if len(latent_shape) != 3 or any(int(d) <= 0 for d in latent_shape):
         raise ConfigError(f"latent_shape must be three positive ints (C, H, W), got {latent_shape}")
     shape = (batch, *map(int, latent_shape))

@@ -199,12 +199,14 @@ def count_with_flop_counter(
     from torch.utils.flop_counter import FlopCounterMode
 
     from fcdmbench.flops import meta_memo
+    from fcdmbench.flops.skip_dynamo import refs_without_dynamo
 
     calls: Counter[str] = Counter()
     scalar_mul_flops: Counter[str] = Counter()
     counter = FlopCounterMode(display=False, custom_mapping=_custom_mapping())
     counting = _counting_mode(counter, calls, scalar_mul_flops, on_call)
     with contextlib.ExitStack() as stack:
+        stack.enter_context(refs_without_dynamo())
         grad = torch.no_grad() if step is None else torch.enable_grad()
         # the meta memo innermost, below the counting: it only spares meta kernels
         for mode in (grad, meta_memo.meta_memo(), counter.mod_tracker, counting, *modes):
@@ -268,12 +270,12 @@ def _counting_mode(counter: Any, calls: Counter, scalar_mul_flops: Counter, on_c
             flops = 0
             if packet in registry:
                 flops = registry[packet](*args, **kwargs, out_val=out)
-                for parent in set(tracker.parents):
+                for parent in _outer_first(tracker.parents):
                     flop_counts[parent][packet] += flops
             if func is mul_scalar:
                 # aten.mul.Scalar only comes from decompositions (SDPA's math path scales q and
                 # k); torchprofile's attention formula leaves it out, so it is taken back out.
-                for parent in set(tracker.parents):
+                for parent in _outer_first(tracker.parents):
                     scalar_mul_flops[parent] += 2 * out.numel()
                 flops = 0
             if on_call is not None:
@@ -281,6 +283,12 @@ def _counting_mode(counter: Any, calls: Counter, scalar_mul_flops: Counter, on_c
             return out
 
     return _Counting()
+
+
+def _outer_first(parents: Any) -> list[str]:
+    """The module tracker's active modules (a set) outermost first: the order a module's MACs
+    first appear in the per-module counts, hence in records, whatever the string hash seed."""
+    return sorted(parents, key=lambda name: (name.count("."), name))
 
 
 def _module_counts(counts: dict, dense: frozenset[str], model: Any) -> tuple[ModuleCount, ...]:

@@ -2,9 +2,9 @@
 
 `run_flops(FlopsConfig(...))` counts every model with the canonical counter, divides by the
 reference model (DiT-XL/2 by default), and with ``counter="all"`` also runs fvcore and torchprofile
-on CPU and flags any disagreement above `DISAGREEMENT_PCT`, naming the operators each skipped. It
-returns the complete `fcdmbench.records.FlopsRecord` (environment and run metadata included), the
-object ``fcdmbench flops --json`` writes.
+on CPU and flags any disagreement above `fcdmbench.records.flops.DISAGREEMENT_PCT`, naming the
+operators each skipped. It returns the complete `fcdmbench.records.flops.FlopsRecord`
+(environment and run metadata included), the object ``fcdmbench flops --json`` writes.
 
 Example:
     >>> record = run_flops(FlopsConfig(models=("fcdm-xl",), ref=None))
@@ -16,33 +16,16 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from fcdmbench.env import collect_env
 from fcdmbench.errors import ConfigError, UnknownModelError
 from fcdmbench.flops.counter import Counter, count_flops
 from fcdmbench.records._base import RunInfo
-from fcdmbench.records.flops import DISAGREEMENT_PCT, CounterComparison, FlopsRecord, FlopsResult
+from fcdmbench.records.flops import CounterComparison, FlopsRecord, FlopsResult
 from fcdmbench.registry import DEFAULT_REF, resolve
 
-__all__ = [
-    "CounterChoice",
-    "CounterComparison",
-    "DEFAULT_REF",
-    "DISAGREEMENT_PCT",
-    "FlopsConfig",
-    "run_flops",
-]
-
-
-class CounterChoice(StrEnum):
-    """``--counter``: one tool, or ``all`` side by side."""
-
-    FLOP_COUNTER = "flop_counter"
-    FVCORE = "fvcore"
-    TORCHPROFILE = "torchprofile"
-    ALL = "all"
+__all__ = ["FlopsConfig", "run_flops"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,24 +37,24 @@ class FlopsConfig:
         ref: reference model for ``ratio_to_ref``; None for no ratio.
         is_ref_explicit: the user named `ref`; an unknown one is then an error, while the default
             reference is dropped with a note when it is not registered.
+
+    The batch is checked by `count_flops`, once, before the first model is built.
     """
 
     models: tuple[str, ...] = ()
     resolution: int = 256
     batch: int = 1
     cfg: bool = False
-    counter: CounterChoice = CounterChoice.FLOP_COUNTER
+    counter: Counter = Counter.FLOP_COUNTER
     ref: str | None = DEFAULT_REF
     is_ref_explicit: bool = False
 
     def __post_init__(self) -> None:
         if not self.models:
             raise ConfigError("no model selected", hint="name one, e.g. --models fcdm-xl dit-xl")
-        if isinstance(self.batch, bool) or not isinstance(self.batch, int) or self.batch < 1:
-            raise ConfigError(f"batch must be an integer >= 1, got {self.batch!r}")
         if not isinstance(self.resolution, int) or self.resolution <= 0:
             raise ConfigError(f"resolution must be a positive integer, got {self.resolution!r}")
-        object.__setattr__(self, "counter", CounterChoice(self.counter))
+        object.__setattr__(self, "counter", Counter(self.counter))
         object.__setattr__(self, "models", tuple(self.models))
 
 
@@ -125,11 +108,7 @@ def run_flops(config: FlopsConfig, progress: Any = None) -> FlopsRecord:
     Raises:
         ConfigError, UnknownModelError: bad resolution, batch or reference.
     """
-    counter = (
-        Counter.FLOP_COUNTER
-        if config.counter is CounterChoice.ALL
-        else Counter(config.counter.value)
-    )
+    counter = Counter.FLOP_COUNTER if config.counter is Counter.ALL else config.counter
 
     run = RunInfo.current()
     notes: list[str] = []
@@ -150,7 +129,7 @@ def run_flops(config: FlopsConfig, progress: Any = None) -> FlopsRecord:
             )
         reports.append(report)
     comparisons = []
-    if config.counter is CounterChoice.ALL:
+    if config.counter is Counter.ALL:
         for name in config.models:
             if progress:
                 progress(f"cross-checking {name} with fvcore and torchprofile (CPU)")

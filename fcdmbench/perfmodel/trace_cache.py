@@ -5,7 +5,7 @@ the audit, the report and a test session price the same traces many times.
 `cached_trace` returns `fcdmbench.perfmodel.op_trace.trace_ops`'s trace and `cached_train_trace`
 ``trace_train_step``'s, from this process's memory, else from ``<folder>/<key>.json``, else
 traced now and written there. The folder is ``$FCDMBENCH_TRACE_CACHE``, else
-``<cache root>/traces`` (`fcdmbench.evaluation.cache.cache_root`: ``$FCDMBENCH_CACHE`` or the
+``<cache root>/traces`` (`fcdmbench.files.cache_root`: ``$FCDMBENCH_CACHE`` or the
 user cache dir); ``FCDMBENCH_TRACE_CACHE=0`` turns the disk cache off. The key hashes the
 arguments with torch's and fcdmbench's versions and the source of every module a trace depends
 on (the trace and FLOP-counter code, the training step's workloads, the model builders, configs
@@ -57,7 +57,7 @@ _SOURCES = (
 
 def trace_dir() -> Path | None:
     """Where traces are kept (None: the disk cache is off)."""
-    from fcdmbench.evaluation.cache import cache_root
+    from fcdmbench.files import cache_root
 
     folder = os.environ.get("FCDMBENCH_TRACE_CACHE")
     if folder == "0":

@@ -347,7 +347,8 @@ def count_gflops_per_image(
     `TRAIN_FACTOR` x forward (the optimizer step is elementwise and not counted). Returns (None,
     reason) if counting fails.
     """
-    from fcdmbench.flops.counter import CFG_FACTOR, TRAIN_FACTOR, count_flops
+    from fcdmbench.flops.counter import count_flops
+    from fcdmbench.records.flops import CFG_FACTOR, TRAIN_FACTOR
 
     overrides = {k: v for k, v in overrides.items() if k != "checkpointing"}
     try:

@@ -382,11 +382,12 @@ if not sys.modules.get("torch") or not __import__("torch").cuda.is_available():
     ]
 
 
-#: The heavy work of each command: none of it may start for a bad input.
+#: The heavy work of each command: none of it may start for a bad input. `evaluate` checks its
+#: inputs itself (the library owns the eval preflight), so its heavy part is what follows.
 HEAVY = (
     "fcdmbench.flops.run.run_flops",
     "fcdmbench.throughput.run.measure_throughput",
-    "fcdmbench.evaluation.evaluate.evaluate",
+    "fcdmbench.evaluation.evaluate._evaluate_adm",
     "fcdmbench.sampling.sample.run_sampling",
     "fcdmbench.sampling.spectral.run_spectral",
     "fcdmbench.reporting.report.build_report",
@@ -476,7 +477,7 @@ def test_several_problems_are_one_error_with_the_lowest_exit_code(scratch, no_he
 
 def test_debug_keeps_the_traceback(scratch):
     from fcdmbench.errors import InputError
-    from fcdmbench.preflight.checks import PreflightError
+    from fcdmbench.preflight import PreflightError
 
     _root, cwd, _outside, env = scratch
     FILES["adir.npz"](cwd / "adir.npz")

@@ -30,6 +30,7 @@ from fcdmbench.evaluation.metrics import (  # noqa: E402
     precision_recall,
     probs_to_inception_score,
 )
+from fcdmbench.evaluation.preflight import preflight_eval  # noqa: E402
 from fcdmbench.evaluation.statistics import features_to_stats  # noqa: E402
 from fcdmbench.records.evaluation import EvalRecord, SamplerSettings  # noqa: E402
 from fcdmbench.records.io import read_record  # noqa: E402
@@ -293,6 +294,34 @@ def test_model_from_meta_or_model_option_without_a_sample_record(world):
         assert record.model == ("fcdm-s" if source == "--meta" else "dit-xl-2")
     unknown = run_cli([*base, "--model", "fcdm-xxl"], root, graph)
     assert unknown.exit_code == 2 and "fcdm-xl" in unknown.output
+
+
+def test_cli_eval_checks_once_and_its_record_path_with_the_rest(world, monkeypatch):
+    """The library owns the eval preflight: `fcdmbench eval` runs it once, with the record path
+    the CLI will write, so a bad output path is listed with the other problems."""
+    import fcdmbench.evaluation.evaluate as ev
+
+    root, graph = world
+    calls = []
+
+    def counted(config, **kwargs):
+        calls.append([str(p) for p in kwargs.get("outputs", ())])
+        return preflight_eval(config, **kwargs)
+
+    monkeypatch.setattr(ev, "preflight_eval", counted)
+    out = root / "once.json"
+    base = ["eval", str(root / "samples.npz"), "--ref", str(root / "ref.npz"), "--num", "30"]
+    assert run_cli([*base, "--json", str(out)], root, graph).exit_code == 0
+    assert calls == [[str(out)]]
+    bad = run_cli(
+        ["eval", str(root / "missing.npz"), "--ref", str(root / "ref.npz"), "--json",
+         "/nonexistent-fcdmbench/dir/out.json"],
+        root,
+        graph,
+    )  # fmt: skip
+    assert bad.exit_code == 3
+    assert "2 problems" in bad.output and "missing.npz" in bad.output
+    assert "/nonexistent-fcdmbench/dir" in bad.output
 
 
 def test_sample_and_eval_records_land_in_the_report(world, sampled, tmp_path):

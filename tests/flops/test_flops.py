@@ -11,8 +11,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from fcdmbench.errors import ConfigError, UnknownModelError
-from fcdmbench.flops.counter import CFG_FACTOR, TRAIN_FACTOR, FlopReport, count_flops
+from fcdmbench.flops.counter import count_flops
 from fcdmbench.flops.run import FlopsConfig, run_flops
+from fcdmbench.records.flops import CFG_FACTOR, TRAIN_FACTOR, FlopsResult
 from fcdmbench.registry import get_spec, list_models
 
 GOLDEN = json.loads((Path(__file__).parents[1] / "fixtures" / "flops_golden.json").read_text())
@@ -63,7 +64,7 @@ def _toy(use_sdpa: bool, device: str = "cpu") -> ToyNet:
         return ToyNet(use_sdpa).eval()
 
 
-def _count(use_sdpa: bool, counter: str, device: str = "cpu") -> FlopReport:
+def _count(use_sdpa: bool, counter: str, device: str = "cpu") -> FlopsResult:
     return count_flops(_toy(use_sdpa, device), input_shape=(C_IN, SIDE, SIDE), counter=counter)
 
 
@@ -141,6 +142,10 @@ def test_bad_inputs_raise_config_errors():
         count_flops("fcdm-xxl")
     with pytest.raises(ConfigError):
         count_flops(_toy(True))  # no config: the input shape must be given
+    with pytest.raises(ConfigError, match="one counter"):
+        count_flops("fcdm-s", counter="all")  # run_flops's side-by-side choice
+    with pytest.raises(ConfigError, match="batch must be"):  # count_flops's one check
+        run_flops(FlopsConfig(models=("fcdm-s",), batch=0, ref=None))
 
 
 def test_reference_ratio_and_missing_default_reference():
@@ -217,3 +222,28 @@ def test_golden_macs_match_upstream(name, resolution):
     assert report.dense_macs == pytest.approx(golden["flop_counter_meta_macs"], rel=5e-3)
     if "torchprofile_macs" in golden:
         assert report.macs == pytest.approx(golden["torchprofile_macs"], rel=5e-3)
+
+
+@pytest.mark.slow
+def test_module_order_does_not_depend_on_the_string_hash_seed():
+    """Per-module counts are listed outermost first; two hash seeds give the same record
+    (~15 s: two fresh processes). The tracker's active modules are a set."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from fcdmbench.flops.counter import count_flops\n"
+        "print([m.module for m in count_flops('dig-s').modules])\n"
+    )
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout
+        for seed in ("1", "2")
+    }
+    assert len(outputs) == 1

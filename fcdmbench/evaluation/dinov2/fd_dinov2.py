@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from fcdmbench.errors import ConfigError, InputError, ReferenceBatchError
-from fcdmbench.evaluation.cache import ActivationCache, cache_root
+from fcdmbench.evaluation.cache import ActivationCache
 from fcdmbench.evaluation.dinov2.fd_stats import FeatureMoments, read_stats_pickle
 from fcdmbench.evaluation.dinov2.network import (
     DINOV2_VITL14,
@@ -31,7 +31,7 @@ from fcdmbench.evaluation.dinov2.network import (
 from fcdmbench.evaluation.metrics import frechet_distance
 from fcdmbench.evaluation.npz import inspect_images, iter_image_batches
 from fcdmbench.evaluation.statistics import FIDStats
-from fcdmbench.files import file_sha256
+from fcdmbench.files import cache_root, file_sha256
 from fcdmbench.records.evaluation import FDDinoV2Result
 
 __all__ = [

@@ -45,7 +45,7 @@ NO_INCEPTION = InceptionGraph("not used", "", "not used", 0, backend="not used")
 def preflight_fd_only(config: EvalConfig, outputs: Iterable[Path] = ()):
     """`preflight_eval` without the Inception graph and TensorFlow checks (FD-DINOv2 alone)."""
     from fcdmbench.evaluation.npz import inspect_images
-    from fcdmbench.preflight.evaluation import preflight_eval
+    from fcdmbench.evaluation.preflight import preflight_eval
 
     if config.samples.is_file() and config.samples.suffix == ".npz":
         available = inspect_images(config.samples).num
@@ -61,8 +61,9 @@ def preflight_fd_only(config: EvalConfig, outputs: Iterable[Path] = ()):
     return preflight_eval(plain, outputs=outputs, need_inception=False)
 
 
-def evaluate_fd_dinov2_only(config: EvalConfig) -> EvalRecord:
-    """FD-DINOv2 of `config.samples` against the images of `config.ref` (or `dinov2_ref`).
+def evaluate_fd_dinov2_only(config: EvalConfig, outputs: Iterable[Path] = ()) -> EvalRecord:
+    """FD-DINOv2 of `config.samples` against the images of `config.ref` (or `dinov2_ref`),
+    after `preflight_fd_only` (`outputs`: the files the caller will write).
 
     Raises:
         ReferenceBatchError: the weights or the reference are missing.
@@ -71,7 +72,7 @@ def evaluate_fd_dinov2_only(config: EvalConfig) -> EvalRecord:
     from fcdmbench.evaluation.evaluate import _model_and_sampler, find_sample_record
 
     run, start = RunInfo.current(), time.perf_counter()
-    plan = preflight_fd_only(config)
+    plan = preflight_fd_only(config, outputs)
     weights = resolve_dinov2_path(config.dinov2_path, config.reference_dir, config.cache_dir)
     record_path, sample_record = find_sample_record(config.samples, config.sample_record)
     ref_path, ref_check = resolve_reference(config.ref, config.reference_dir, config.cache_dir)

@@ -1,4 +1,27 @@
-"""The `Preflight` collector and the checks several commands share (files, CUDA, extras)."""
+"""Preflight: what a command checks before any heavy work, with every problem reported at once.
+
+A command collects problems in a `Preflight`: each check either returns what it found or raises
+an `FcdmbenchError`, which is recorded, and the next check runs. `Preflight.raise_all` then does
+nothing (no problem), raises the one problem as itself, or raises one `PreflightError` listing
+every problem with its own hint. Its exit code is the lowest of theirs (2 usage/config before 3
+input files before 4 devices), so a script sees the most basic fault. A user who lacks three
+reference files learns of all three in one run.
+
+This module holds the collector and the checks several commands share (input files, output
+paths and folders, CUDA, optional extras, a VAE folder); each command's own preflight sits
+beside its library function (`fcdmbench.evaluation.preflight`, `fcdmbench.sampling.preflight`,
+`fcdmbench.throughput.preflight`, `fcdmbench.reporting.preflight`, and in the commands of the
+CLI for the modelling commands). Preflights create nothing, hash nothing and import neither
+TensorFlow nor torch (torch only to ask whether CUDA exists, and only when a command asks for
+CUDA): `fcdmbench sample --ckpt missing.pt` fails in a fraction of a second. Output paths are
+checked with `fcdmbench.files.check_output`, the rule every writer applies (README "Outputs").
+
+Example:
+    pf = Preflight()
+    info = pf.check(inspect_images, "samples.npz")
+    pf.check(check_output, "samples.eval.json")
+    pf.raise_all()
+"""
 
 from __future__ import annotations
 

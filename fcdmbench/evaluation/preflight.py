@@ -19,7 +19,7 @@ from fcdmbench.evaluation.reference import (
     locate_reference,
     reference_dir,
 )
-from fcdmbench.preflight.checks import (
+from fcdmbench.preflight import (
     Preflight,
     check_cuda,
     check_extra,

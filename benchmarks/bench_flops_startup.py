@@ -1,0 +1,120 @@
+"""`fcdmbench flops --models fcdm-xl dit-xl` against `python -c 'import torch'` (prints figures).
+
+Usage: python benchmarks/bench_flops_startup.py [--rounds N]   (default 7)
+
+Runs the two commands in interleaved rounds (the order alternates each round, so a change in
+the machine's load falls on both) and prints each pair's wall times, the median of the per-round
+ratios (the target is at most 1.5), the load average beside each round, the fcdmbench modules
+the command loaded (the target is at most 40) and, from one ``python -X importtime`` run of the
+command, the modules imported while it ran (not while torch was imported) with the largest
+cumulative times: what the command costs beyond ``import torch``, and the floor of any meta count
+((torch + ``torch.fx.experimental.symbolic_shapes``) / torch: torch's Python meta kernels call
+``torch._check``, whose first call imports that module and sympy). Whether ``torch._dynamo`` was
+imported is printed; the count keeps it out (`fcdmbench.flops.skip_dynamo`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+FLOPS_ARGS = ["flops", "--models", "fcdm-xl", "dit-xl"]
+#: Imported by ``torch._check``'s first call (torch's Python meta kernels), with sympy.
+_CHECKS_MODULE = "torch.fx.experimental.symbolic_shapes"
+#: Runs the CLI and prints, at exit, the fcdmbench modules it loaded and whether dynamo was.
+_COUNT_MODULES = (
+    "import atexit, runpy, sys\n"
+    "def _report():\n"
+    "    names = sorted(m for m in sys.modules if m.split('.')[0] == 'fcdmbench')\n"
+    "    sys.stderr.write('MODULES ' + ' '.join(names) + '\\n')\n"
+    "    sys.stderr.write('DYNAMO ' + str('torch._dynamo' in sys.modules) + '\\n')\n"
+    "atexit.register(_report)\n"
+    f"sys.argv = ['fcdmbench', *{FLOPS_ARGS!r}]\n"
+    "runpy.run_module('fcdmbench', run_name='__main__')\n"
+)
+
+
+def _wall(args: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def _rounds(count: int) -> list[float]:
+    torch_cmd = [sys.executable, "-c", "import torch"]
+    flops_cmd = [sys.executable, "-m", "fcdmbench", *FLOPS_ARGS]
+    ratios = []
+    for index in range(count):
+        load = os.getloadavg()[0]
+        if index % 2:
+            flops = _wall(flops_cmd)
+            torch = _wall(torch_cmd)
+        else:
+            torch = _wall(torch_cmd)
+            flops = _wall(flops_cmd)
+        ratios.append(flops / torch)
+        print(
+            f"round {index + 1}: import torch {torch:.2f} s, flops {flops:.2f} s, "
+            f"ratio {flops / torch:.2f} (load {load:.2f})"
+        )
+    return ratios
+
+
+def _modules() -> None:
+    run = subprocess.run(
+        [sys.executable, "-c", _COUNT_MODULES], capture_output=True, text=True, check=True
+    )
+    lines = dict(line.split(" ", 1) for line in run.stderr.splitlines() if " " in line)
+    names = lines.get("MODULES", "").split()
+    print(f"fcdmbench modules loaded: {len(names)} (target: at most 40)")
+    print("  " + " ".join(n.removeprefix("fcdmbench.") for n in names))
+    print(f"torch._dynamo imported: {lines.get('DYNAMO', '?')}")
+
+
+def _import_profile(top: int = 12) -> None:
+    """The modules imported after torch, largest cumulative time first (top-level ones only)."""
+    run = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "fcdmbench", *FLOPS_ARGS],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rows = []
+    for line in run.stderr.splitlines():
+        if not line.startswith("import time:") or "|" not in line:
+            continue
+        _, cumulative, name = line.split("|")
+        if cumulative.strip().isdigit() and not name.startswith("   "):  # top level only
+            rows.append((int(cumulative) / 1e6, name.strip()))
+    torch_s = next((s for s, n in rows if n == "torch"), 0.0)
+    print(f"-X importtime: torch {torch_s:.2f} s; beyond it, top-level imports:")
+    for seconds, name in sorted((r for r in rows if r[1] != "torch"), reverse=True)[:top]:
+        print(f"  {seconds:6.3f} s  {name}")
+    # torch's meta kernels written in Python check their arguments with torch._check, whose
+    # first call imports symbolic_shapes (and sympy): the floor of any meta count.
+    checks_s = next((s for s, n in rows if n == _CHECKS_MODULE), 0.0)
+    if torch_s:
+        print(
+            f"floor of a meta count, before counting: (torch + {_CHECKS_MODULE}) / torch = "
+            f"{(torch_s + checks_s) / torch_s:.2f}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    args = parser.parse_args()
+    print(f"load average: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; {sys.executable}")
+    _wall([sys.executable, "-c", "import torch"])  # warm the file cache, not counted
+    ratios = _rounds(args.rounds)
+    print(f"median ratio flops / import torch: {statistics.median(ratios):.2f} (target <= 1.5)")
+    _modules()
+    _import_profile()
+
+
+if __name__ == "__main__":
+    main()
