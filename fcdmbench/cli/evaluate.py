@@ -242,8 +242,12 @@ def eval_command(
 
         _write_and_show(evaluate_fd_dinov2_only(config, outputs=[record_path]), record_path)
         return
-    with _progress() as progress:
+    progress = _progress()  # shown from the first figure: the checks' errors come alone
+    try:
         record = evaluate(config, outputs=[record_path], on_progress=_progress_fn(progress))
+    finally:
+        if progress.live.is_started:
+            progress.stop()
     if record is not None:  # None: a torchrun rank other than 0, whose share rank 0 gathered
         _write_and_show(record, record_path)
 
@@ -281,6 +285,8 @@ def _progress_fn(progress):
     tasks: dict[str, int] = {}
 
     def on_progress(stage: str, done: int, total: int) -> None:
+        if not progress.live.is_started:
+            progress.start()
         if stage not in tasks:
             tasks[stage] = progress.add_task(stage, total=total)
         progress.update(tasks[stage], completed=done, total=total)
