@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["EnvInfo", "collect_env", "device_slug", "git_state"]
+__all__ = ["EnvInfo", "collect_env", "device_slug", "git_state", "torch_tag"]
 
 
 def device_slug(name: str) -> str:
@@ -30,39 +30,36 @@ def git_state(repo: Path | None = None) -> tuple[str | None, bool | None]:
     venv in a project folder), whose sha would not say which fcdmbench ran."""
     repo = (repo or Path(__file__).resolve().parent.parent).resolve()
     try:
-        top, sha = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel", "HEAD"],
-            cwd=repo,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.splitlines()
+        top, sha = _stdout(["git", "rev-parse", "--show-toplevel", "HEAD"], repo, 5).splitlines()
         if Path(top).resolve() != repo:
             return None, None
-        dirty = bool(
-            subprocess.run(
-                ["git", "status", "--porcelain", "--untracked-files=no"],
-                cwd=repo,
-                capture_output=True,
-                text=True,
-                timeout=5,
-                check=True,
-            ).stdout.strip()
-        )
-        return sha, dirty
+        status = _stdout(["git", "status", "--porcelain", "--untracked-files=no"], repo, 5)
+        return sha, bool(status.strip())
     except (OSError, ValueError, subprocess.SubprocessError):
         return None, None
 
 
-def _cpu_name() -> str:
+def _stdout(command: list[str], cwd: Path | None = None, timeout: float = 10) -> str:
+    """The standard output of `command` (raises `subprocess.SubprocessError` when it fails)."""
+    return subprocess.run(
+        command, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=True
+    ).stdout
+
+
+def _cpu_name(fallback: str | None = None) -> str:
+    """The CPU's model name from /proc/cpuinfo, else `fallback` (default: what `platform` says)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return fallback or platform.processor() or platform.machine()
+
+
+def torch_tag(version: str) -> str:
+    """'2.13.0+cpu' -> 'pt2.13': torch's major.minor, for file and folder names."""
+    return "pt" + ".".join(version.split("+")[0].split(".")[:2])
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,14 +101,14 @@ class EnvInfo:
     @property
     def torch_tag(self) -> str:
         """'pt2.13' (+ '-cu12.8' on CUDA) for file and folder names."""
-        major_minor = ".".join(self.torch.split("+")[0].split(".")[:2])
-        tag = f"pt{major_minor}"
+        tag = torch_tag(self.torch)
         if self.cuda_runtime:
             tag += f"-cu{self.cuda_runtime}"
         return tag
 
 
 _SMI_FIELDS = (
+    "driver_version",
     "clocks.sm",
     "clocks.max.sm",
     "clocks.mem",
@@ -130,15 +127,10 @@ def _package_version(name: str) -> str | None:
 
 
 def _nvidia_smi_facts(index: int) -> dict:
-    """Clocks, power limit, MIG and ECC modes of GPU `index` (empty when unavailable)."""
+    """Driver, clocks, power limit, MIG and ECC modes of GPU `index` (empty when unavailable)."""
+    query = [f"--query-gpu={','.join(_SMI_FIELDS)}", "--format=csv,noheader,nounits"]
     try:
-        line = subprocess.run(
-            ["nvidia-smi", f"--query-gpu={','.join(_SMI_FIELDS)}", "--format=csv,noheader,nounits"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.splitlines()[index]
+        line = _stdout(["nvidia-smi", *query]).splitlines()[index]
     except (OSError, subprocess.SubprocessError, IndexError):
         return {}
     values = [v.strip() for v in line.split(",")]
@@ -151,6 +143,7 @@ def _nvidia_smi_facts(index: int) -> dict:
 
     facts = dict(zip(_SMI_FIELDS, values, strict=False))
     return {
+        "driver": facts.get("driver_version"),
         "clocks_sm_mhz": number(facts.get("clocks.sm", "")),
         "clocks_max_sm_mhz": number(facts.get("clocks.max.sm", "")),
         "clocks_mem_mhz": number(facts.get("clocks.mem", "")),
@@ -184,21 +177,6 @@ def collect_env(device: str = "cpu") -> EnvInfo:
     if device.startswith("cuda") and torch.cuda.is_available():
         index = torch.device(device).index or 0
         props = torch.cuda.get_device_properties(index)
-        driver = None
-        try:
-            driver = (
-                subprocess.run(
-                    ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-                    capture_output=True,
-                    text=True,
-                    timeout=10,
-                    check=True,
-                )
-                .stdout.splitlines()[index]
-                .strip()
-            )
-        except (OSError, subprocess.SubprocessError, IndexError):
-            pass
         return EnvInfo(
             device_type="cuda",
             device_name=props.name,
@@ -206,7 +184,6 @@ def collect_env(device: str = "cpu") -> EnvInfo:
             capability=f"{props.major}.{props.minor}",
             device_count=torch.cuda.device_count(),
             mem_gib=round(props.total_memory / 2**30, 1),
-            driver=driver,
             cuda_runtime=torch.version.cuda,
             cudnn=(
                 str(torch.backends.cudnn.version()) if torch.backends.cudnn.is_available() else None

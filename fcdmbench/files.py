@@ -33,6 +33,7 @@ __all__ = [
     "atomic_output",
     "cache_root",
     "check_output",
+    "current_umask",
     "file_sha256",
     "prepare_output",
     "to_jsonable",
@@ -109,10 +110,11 @@ def prepare_output(path: str | Path, *, make_parents: bool = False) -> Path:
     return path
 
 
-def _umask_mode() -> int:
+def current_umask() -> int:
+    """The process's umask (read by setting it and putting it back)."""
     umask = os.umask(0)
     os.umask(umask)
-    return 0o666 & ~umask
+    return umask
 
 
 @contextlib.contextmanager
@@ -142,7 +144,7 @@ def atomic_output(
         if durable:
             with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
-        os.chmod(tmp, _umask_mode())
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

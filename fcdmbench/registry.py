@@ -22,15 +22,11 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from fcdmbench.catalog.spec import VAE_FACTOR, ModelConfig, ModelSpec, Upstream, with_overrides
+from fcdmbench.catalog.spec import ModelSpec
 from fcdmbench.errors import ConfigError, DuplicateModelError, UnknownModelError
 
 __all__ = [
     "DEFAULT_REF",
-    "VAE_FACTOR",
-    "ModelConfig",
-    "ModelSpec",
-    "Upstream",
     "create_model",
     "get_spec",
     "list_models",
@@ -38,7 +34,6 @@ __all__ = [
     "register_model",
     "require_models",
     "resolve",
-    "with_overrides",
 ]
 
 #: Catalogue modules imported on the first registry query (torch-free: configs + specs only).

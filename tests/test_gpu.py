@@ -43,11 +43,9 @@ def test_cuda_throughput_record_uses_cuda_events(tmp_path):
         resolution=256,
         device="cuda",
         fcdm_checkpointing=FcdmCheckpointing.OFF,
-        protocol=protocol,
     )
-    record = read_record(
-        write_record(tmp_path / "gpu.json", measure_throughput(config)), kind=ThroughputRecord
-    )
+    path = write_record(tmp_path / "gpu.json", measure_throughput(config, protocol))
+    record = read_record(path, kind=ThroughputRecord)
     assert validate_record(record) == []
     assert record.env.device_type == "cuda" and record.env.capability
     assert record.protocol.timer == "cuda_event"

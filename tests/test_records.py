@@ -14,7 +14,7 @@ import pytest
 from fcdmbench.errors import InputError
 from fcdmbench.records._base import parse
 from fcdmbench.records.io import RECORD_TYPES, read_record, record_from_json, write_record
-from fcdmbench.records.memory import MemorySettings
+from fcdmbench.records.memory import MemoryConfig
 from fcdmbench.records.sampling import SpectralCurve
 from fcdmbench.records.throughput import BaselineRecord, ThroughputRecord
 
@@ -164,12 +164,17 @@ class _Holder:  # field types no fixture record holds at the top: dicts of objec
         ),
         (_Holder, {"curves": {}, "skipped": {"op": 1}}, "skipped.op: expected an object, got 1"),
         (
-            MemorySettings,
+            MemoryConfig,
             {"mode": "fly", "batch": 1, "gpus": 1, "resolution": 256},
-            "config: mode: expected 'train' or 'infer', got 'fly'",
+            "config.mode: expected one of 'infer', 'train', got 'fly'",
+        ),
+        (
+            MemoryConfig,
+            {"mode": "train", "batch": 1, "gpus": 1, "resolution": 256, "attention": "flash"},
+            "config: attention must be fused or unfused, got 'flash'",
         ),  # its __post_init__
         (
-            MemorySettings,
+            MemoryConfig,
             {"mode": "train", "batch": "1", "gpus": 1, "resolution": 256},
             "config.batch: expected an integer, got '1'",
         ),
@@ -177,7 +182,7 @@ class _Holder:  # field types no fixture record holds at the top: dicts of objec
 )
 def test_nested_fields_are_named_by_their_path(cls, obj, message):
     with pytest.raises(InputError) as info:
-        parse(cls, obj, "h.json", "config" if cls is MemorySettings else "")
+        parse(cls, obj, "h.json", "config" if cls is MemoryConfig else "")
     assert str(info.value) == f"h.json: {message}"
 
 

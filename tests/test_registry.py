@@ -7,10 +7,9 @@ from dataclasses import dataclass
 import pytest
 
 from fcdmbench import registry
+from fcdmbench.catalog.spec import ModelSpec, Upstream
 from fcdmbench.errors import ConfigError, DuplicateModelError, UnknownModelError
 from fcdmbench.registry import (
-    ModelSpec,
-    Upstream,
     create_model,
     get_spec,
     list_models,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from fcdmbench.catalog._common import embedder_params
 from fcdmbench.catalog.spec import ModelSpec, Upstream
 from fcdmbench.errors import ConfigError
 
@@ -156,8 +157,7 @@ class DiGConfig:
         total += sum(2 * d * d + d for i in range(self.depth) if self.has_skip(i))
         total += self.in_channels * p2 * d + d  # patch embedding
         total += self.grid_size**2 * d  # pos_embed
-        total += self.frequency_dim * d + d + d * d + d  # timestep MLP
-        total += (self.num_classes + int(self.class_dropout_prob > 0)) * d
+        total += embedder_params(self, d)  # timestep MLP + label table
         total += d * 2 * d + 2 * d + d * p2 * self.out_channels + p2 * self.out_channels
         return total
 

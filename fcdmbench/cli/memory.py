@@ -66,8 +66,9 @@ def memory_command(
     from fcdmbench.cli.selection import select_models
     from fcdmbench.devices import get_device
     from fcdmbench.errors import ConfigError
-    from fcdmbench.perfmodel.memory import MemoryConfig, measure_memory
+    from fcdmbench.perfmodel.memory import measure_memory
     from fcdmbench.preflight import Preflight, check_record_outputs
+    from fcdmbench.records.memory import MemoryConfig
     from fcdmbench.registry import require_models
 
     pf = Preflight()  # every problem at once, before anything is measured; creates nothing
@@ -76,8 +77,6 @@ def memory_command(
         pf.check(require_models, selected)
     config = pf.check(
         MemoryConfig,
-        # the other settings are checked even when the model names failed (reported above)
-        models=tuple(selected) if selected else ("fcdm-s",),
         mode=mode,
         batch=batch,
         gpus=gpus,
@@ -99,7 +98,7 @@ def memory_command(
             )
     check_record_outputs(pf, json_path, None)
     pf.raise_all()
-    record = measure_memory(config, progress=lambda m: stderr.print(m, style="dim"))
+    record = measure_memory(selected, config, progress=lambda m: stderr.print(m, style="dim"))
     if emit_record(record, json_path):
         return
     _print(record)
@@ -143,7 +142,7 @@ def _print(record) -> None:
     stdout.print(f"[bold]{record.label}[/]")
     rows = f"{config.rows_per_gpu} rows per GPU" + (" (CFG: 2 per image)" if config.cfg else "")
     stdout.print(
-        f"{config.mode}, batch {config.batch} over {config.gpus} GPU(s) = {rows}, "
+        f"{config.mode.value}, batch {config.batch} over {config.gpus} GPU(s) = {rows}, "
         f"{config.resolution} px, fp32 weights (the paper trains in fp32), GiB = 2^30 bytes"
     )
     card = reports[0].card if reports else None

@@ -94,7 +94,8 @@ def roofline_command(
     if list_devices:
         _print_devices()
         return
-    from fcdmbench.perfmodel.roofline import RooflineConfig, run_roofline
+    from fcdmbench.perfmodel.roofline import run_roofline
+    from fcdmbench.records.roofline import RooflineConfig
 
     records = default_records(records)
     kernels = (attention_kernel, linear_attention_kernel)
@@ -241,15 +242,16 @@ def print_device(record) -> None:
             f"({cal.copy_mib} MiB), {cal.threads} threads, load average "
             f"{cal.loadavg_before[0]:.2f} -> {cal.loadavg_after[0]:.2f}"
         )
-        if config.precision != Precision.FP32_STRICT.value:
-            stdout.print(f"on a CPU {config.precision} runs in plain fp32")
+        if config.precision is not Precision.FP32_STRICT:
+            stdout.print(f"on a CPU {config.precision.value} runs in plain fp32")
 
 
 def _print(record, top: int) -> None:
     reports, config = record.results, record.config
     print_device(record)
     kernels = config.kernels.describe() if config.kernels else "not recorded"
-    title = f"{config.precision}, batch {config.batch}, {config.resolution} px; kernels: {kernels}"
+    title = f"{config.precision.value}, batch {config.batch}, {config.resolution} px"
+    title += f"; kernels: {kernels}"
     columns = [
         left("model", lambda r: r.display_name),
         Column("GMACs/img", lambda r: f"{r.gmacs_per_image:.2f}"),

@@ -156,10 +156,11 @@ def throughput_command(
     from fcdmbench.throughput.run import run_throughput
 
     gate = {name: options[name] for name in GATE_OPTIONS}
-    config = _preflight(options, gate)
-    print_plan(config)
+    config, protocol = _preflight(options, gate)
+    print_plan(config, protocol)
     record, verdict = run_throughput(
         config,
+        protocol,
         **gate,
         strict=strict,
         log=lambda message: stderr.print(f"[dim]{escape(message)}[/]"),
@@ -175,11 +176,12 @@ def throughput_command(
 
 
 def _preflight(options: dict, gate: dict) -> Any:
-    """The run's `ThroughputConfig`, once every problem of the command line is reported at
-    once, before any model is built or timed."""
+    """The run's `ThroughputConfig` and `ProtocolConfig`, once every problem of the command line
+    is reported at once, before any model is built or timed."""
     from fcdmbench.cli.options import config_fields
     from fcdmbench.preflight import Preflight
-    from fcdmbench.throughput.measure import ProtocolConfig, ThroughputConfig
+    from fcdmbench.records.throughput import ProtocolConfig, ThroughputConfig
+    from fcdmbench.throughput.measure import step_options
     from fcdmbench.throughput.preflight import preflight_throughput
 
     pf = Preflight()
@@ -187,21 +189,22 @@ def _preflight(options: dict, gate: dict) -> Any:
     protocol = pf.check(ProtocolConfig, **config_fields(ProtocolConfig, options))
     config = None
     if selected is not None and protocol is not None:
-        settings = {**config_fields(ThroughputConfig, options), "models": tuple(selected)}
-        config = pf.check(ThroughputConfig, **settings, protocol=protocol)
+        fields = config_fields(ThroughputConfig, options, {"compile": "compile_mode"})
+        config = pf.check(ThroughputConfig, **{**fields, "models": tuple(selected)})
     if config is not None:
-        pf.check(preflight_throughput, config, **gate)
+        pf.check(step_options, config)
+        pf.check(preflight_throughput, config, **gate, protocol=protocol)
     pf.raise_all()
-    return config
+    return config, protocol
 
 
-def print_plan(config: Any) -> None:
+def print_plan(config: Any, protocol: Any) -> None:
     """On stderr, before anything is built: what will be timed, why, and how long it takes."""
     from fcdmbench.throughput.measure import estimate_seconds, plan_items, resolve_device
 
     device = resolve_device(config.device)
     items = plan_items(config, device.type)
-    proto = config.protocol
+    proto = protocol
 
     def say(text: str) -> None:
         stderr.print(text, soft_wrap=True)
@@ -209,7 +212,7 @@ def print_plan(config: Any) -> None:
     say(
         f"plan: {len(items)} items on {device}, {config.precision.value}, {config.mode.value}, "
         f"batch {config.batch}, {config.resolution} px{', CFG' if config.cfg else ''}, "
-        f"{config.order.value} order"
+        f"{protocol.for_mode(config.mode).value} order"
     )
     width = max(len(item.key) for item in items)
     for item in items:
@@ -219,7 +222,7 @@ def print_plan(config: Any) -> None:
         f"{proto.warmup_s:g} s, then {proto.blocks} timed blocks of >= {proto.min_block_s:g} s "
         f"(one untimed call before each), {proto.pause_s:g} s pause before each block"
     )
-    floor = estimate_seconds(config, len(items))
+    floor = estimate_seconds(protocol, len(items))
     say(
         f"time: at least {_duration(floor)} from these settings, plus building the models; "
         f"longer when one call takes more than {proto.min_block_s:g} s (each warm-up is then "
@@ -271,7 +274,7 @@ def render_record(record: Any) -> None:
     label = "CPU" if env.device_type == "cpu" else "GPU"
     title = (
         f"throughput on {label} {env.device_name} ({env.device_slug}), "
-        f"{cfg.precision}, {cfg.mode}, batch {cfg.batch}, {cfg.resolution} px"
+        f"{cfg.precision.value}, {cfg.mode.value}, batch {cfg.batch}, {cfg.resolution} px"
         f"{', CFG' if cfg.cfg else ''}, torch {env.torch}"
     )
     show_table(RECORD_COLUMNS, record.results, title, justify="left")

@@ -78,7 +78,8 @@ def train_roofline_command(
     Four DGX A100 nodes: fcdmbench train-roofline -m dico-xl --gpu a100-80gb-sxm --nodes 4
     --gpus 8 --batch 256
     """
-    from fcdmbench.perfmodel.train_roofline import TrainConfig, run_train_roofline
+    from fcdmbench.perfmodel.train_roofline import run_train_roofline
+    from fcdmbench.records.roofline import TrainConfig
 
     records = default_records(records)
     kernels = (attention_kernel, linear_attention_kernel)
@@ -111,7 +112,7 @@ def _check_parallel(pf, device, batch: int, gpus: int, nodes: int) -> None:
     """The batch splits over every GPU; the links the all-reduce crosses are in the table."""
     from fcdmbench.errors import ConfigError
     from fcdmbench.perfmodel.train_roofline import fabric, interconnect
-    from fcdmbench.throughput.workloads import split_batch
+    from fcdmbench.records.memory import split_batch
 
     pf.check(split_batch, batch, gpus * nodes)
     if device is not None and nodes > 1 and not device.is_calibrated:
@@ -129,7 +130,7 @@ def _title(config) -> str:
     if config.nodes > 1:
         where = f"{config.nodes} nodes x {config.gpus} GPU(s)"
     return (
-        f"training step, {config.precision}: global batch {config.batch} over {where} "
+        f"training step, {config.precision.value}: global batch {config.batch} over {where} "
         f"({rows} rows each), {config.resolution} px"
     )
 

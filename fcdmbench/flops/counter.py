@@ -30,11 +30,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from fcdmbench.catalog.spec import VAE_FACTOR, ModelSpec
 from fcdmbench.errors import ConfigError
 from fcdmbench.flops.inputs import make_inputs
 from fcdmbench.flops.op_table import OpTally, count_with_flop_counter
 from fcdmbench.records.flops import CFG_FACTOR, FlopsResult
-from fcdmbench.registry import VAE_FACTOR, ModelSpec, create_model, resolve
+from fcdmbench.registry import create_model, resolve
 
 __all__ = ["Counter", "build_for_counting", "count_flops"]
 

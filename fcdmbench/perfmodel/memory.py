@@ -29,28 +29,24 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import weakref
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fcdmbench.errors import ConfigError
 from fcdmbench.records.memory import (
     GIB,
-    MEMORY_LABEL,
     MemoryCard,
+    MemoryConfig,
     MemoryRecord,
     MemoryResult,
-    MemorySettings,
     StepMemory,
-    rows_per_gpu,
 )
+from fcdmbench.records.throughput import Mode
 from fcdmbench.registry import require_models
-from fcdmbench.throughput.workloads import Mode, make_adamw, prime_optimizer, split_batch
+from fcdmbench.throughput.workloads import make_adamw, prime_optimizer
 
 __all__ = [
     "GIB",
-    "LABEL",
-    "MemoryConfig",
     "MemoryRecord",
     "MemoryResult",
     "StepMemory",
@@ -58,8 +54,6 @@ __all__ = [
     "fused_attention_mode",
     "measure_step",
 ]
-
-LABEL = MEMORY_LABEL
 
 
 class _StorageTracker:
@@ -249,60 +243,6 @@ def fused_attention_mode():
     return _Mode()
 
 
-@dataclass(frozen=True, slots=True)
-class MemoryConfig:
-    """One memory estimate.
-
-    Args:
-        batch: global batch (train) or images per sampling call (infer).
-        gpus: data-parallel GPUs; each gets ``batch / gpus`` rows.
-        grad_checkpointing: checkpoint every block (FCDM: its own per-block checkpointing, as
-            upstream; other models: each block of their top-level block lists, applied here).
-        card: device table key to check the fit against (default: none).
-        ema: count an EMA copy of the weights per GPU (DiT/FCDM training does).
-        cfg: infer: classifier-free guidance doubles the rows.
-    """
-
-    models: tuple[str, ...]
-    mode: Mode = Mode.TRAIN
-    batch: int = 256
-    gpus: int = 1
-    resolution: int = 256
-    grad_checkpointing: bool = False
-    card: str | None = None
-    ema: bool = True
-    cfg: bool = False
-    attention: str = "fused"
-
-    def __post_init__(self) -> None:
-        if self.attention not in ("fused", "unfused"):
-            raise ConfigError(f"attention must be fused or unfused, got {self.attention!r}")
-        require_models(self.models)
-        split_batch(self.batch, self.gpus)
-        if self.grad_checkpointing and self.mode is Mode.INFER:
-            raise ConfigError("--grad-checkpointing applies to --mode train only")
-        if self.cfg and self.mode is Mode.TRAIN:
-            raise ConfigError("--cfg applies to --mode infer only")
-
-    @property
-    def rows_per_gpu(self) -> int:
-        return rows_per_gpu(self.batch, self.gpus, self.cfg)
-
-    def settings(self, resolution: int | None = None) -> MemorySettings:
-        """The record's copy of these settings (at `resolution` when a model's name tags one)."""
-        return MemorySettings(
-            mode=self.mode.value,
-            batch=self.batch,
-            gpus=self.gpus,
-            resolution=self.resolution if resolution is None else resolution,
-            grad_checkpointing=self.grad_checkpointing,
-            card=self.card,
-            ema=self.ema,
-            cfg=self.cfg,
-            attention=self.attention,
-        )
-
-
 def _build(spec: Any, config: MemoryConfig) -> tuple[Any, str]:
     """The model on the meta device (the flops command's construction path) and a description
     of its checkpointing (`fcdmbench.throughput.workloads.build_for_training`; the recomputation
@@ -322,18 +262,21 @@ def _build(spec: Any, config: MemoryConfig) -> tuple[Any, str]:
 
 
 def measure_memory(
-    config: MemoryConfig, progress: Callable[[str], None] = lambda message: None
+    models: Sequence[str],
+    config: MemoryConfig,
+    progress: Callable[[str], None] = lambda message: None,
 ) -> MemoryRecord:
-    """Measure every model of `config` on the meta device.
+    """Measure every model of `models` under `config` on the meta device.
 
     Returns:
         The complete record (run, environment, settings, one result per model).
     """
     import torch
 
+    from fcdmbench.catalog.spec import VAE_FACTOR
     from fcdmbench.env import collect_env
     from fcdmbench.records._base import RunInfo
-    from fcdmbench.registry import VAE_FACTOR, resolve
+    from fcdmbench.registry import resolve
 
     run = RunInfo.current()
     card = None
@@ -353,7 +296,8 @@ def measure_memory(
             source=device.memory_figure.source if device.memory_figure else None,
         )
     results = []
-    for name in config.models:
+    require_models(models)
+    for name in models:
         spec, tag = resolve(name)
         model_config = config  # a resolution tag applies to its own model only
         if tag and tag != config.resolution:
@@ -383,7 +327,7 @@ def measure_memory(
             MemoryResult(
                 model=spec.name,
                 display_name=spec.display_name,
-                config=model_config.settings(),
+                config=model_config,
                 checkpointing=description,
                 step=step,
                 card=card,
@@ -392,7 +336,7 @@ def measure_memory(
     return MemoryRecord(
         run=run,
         env=collect_env("cpu"),  # the meta device holds nothing; the host ran the step
-        models=tuple(config.models),
-        config=config.settings(),
+        models=tuple(models),
+        config=config,
         results=tuple(results),
     )

@@ -444,8 +444,8 @@ def trace_module(
 
 def _meta_inputs(spec: Any, resolution: int, batch: int) -> tuple:
     """``(x, t, y)`` on the meta device for `batch` rows of `spec` at `resolution`."""
+    from fcdmbench.catalog.spec import VAE_FACTOR
     from fcdmbench.flops.inputs import make_inputs
-    from fcdmbench.registry import VAE_FACTOR
 
     side = resolution // VAE_FACTOR
     shape = (

@@ -38,7 +38,6 @@ import json
 import re
 from collections import defaultdict
 from collections.abc import Callable, Collection, Hashable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,24 +45,20 @@ from fcdmbench.errors import ConfigError
 from fcdmbench.precision import Precision
 from fcdmbench.records.roofline import (
     ASSUMPTIONS,
-    ROOFLINE_LABEL,
     CpuCalibration,
     Kernels,
     MeasuredThroughput,
     OpTime,
+    RooflineConfig,
     RooflineDevice,
     RooflineRecord,
     RooflineResult,
-    RooflineSettings,
 )
-from fcdmbench.registry import require_models
 
 __all__ = [
     "ASSUMPTIONS",
-    "LABEL",
     "Kernels",
     "OpTime",
-    "RooflineConfig",
     "RooflineDevice",
     "RooflineRecord",
     "RooflineResult",
@@ -78,7 +73,6 @@ __all__ = [
     "unit_for",
 ]
 
-LABEL = ROOFLINE_LABEL
 #: The unit of an fp32 3x3 stride-1 convolution run with Winograd F(2x2, 3x3): 16 multiplies
 #: per 2x2 outputs against 36, so the dense FLOPs at 2.25 x the FP32 SIMT peak.
 WINOGRAD_UNIT = "fp32-winograd"
@@ -372,38 +366,6 @@ def _matches(point: Any, report: RooflineResult, device: RooflineDevice) -> bool
     return entry is not None and entry.key == device.key and point.precision == report.precision
 
 
-@dataclass(frozen=True, slots=True)
-class RooflineConfig:
-    """One roofline run.
-
-    Args:
-        models: registry names.
-        device: device table key (``a100-80gb-sxm``, ``cpu``).
-        kernels: the kernels that run attention and linear attention (None: `resolve_kernels`).
-        records: throughput records (files or folders) to set measured beside predicted.
-        calibration: a saved CPU calibration (``cpu`` only; default: measure now).
-    """
-
-    models: tuple[str, ...]
-    device: str = "a100-80gb-sxm"
-    precision: Precision = Precision.TF32
-    batch: int = 64
-    resolution: int = 256
-    kernels: Kernels | None = None
-    records: tuple[Path, ...] = ()
-    calibration: Path | None = None
-    notes: tuple[str, ...] = field(default=())
-
-    def __post_init__(self) -> None:
-        require_models(self.models)
-        if self.batch < 1:
-            raise ConfigError(f"batch must be >= 1, got {self.batch}")
-
-    @property
-    def autocast(self) -> str | None:
-        return {Precision.BF16: "bfloat16", Precision.FP16: "float16"}.get(self.precision)
-
-
 def run_roofline(
     config: RooflineConfig,
     warn: Callable[[str], None] = lambda message: None,
@@ -447,17 +409,7 @@ def run_roofline(
     return RooflineRecord(
         run=run,
         env=collect_env("cpu"),  # the meta device computes nothing; the host ran the trace
-        config=RooflineSettings(
-            models=tuple(config.models),
-            device=config.device,
-            precision=config.precision.value,
-            batch=config.batch,
-            resolution=config.resolution,
-            attention="fused",
-            records=tuple(str(p) for p in config.records),
-            calibration=None if config.calibration is None else str(config.calibration),
-            kernels=kernels,
-        ),
+        config=dataclasses.replace(config, kernels=kernels),
         device=device,
         results=tuple(results),
     )

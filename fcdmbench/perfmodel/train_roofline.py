@@ -31,7 +31,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from fcdmbench.errors import ConfigError
@@ -40,18 +39,15 @@ from fcdmbench.records.roofline import (
     AllReduce,
     Kernels,
     RooflineDevice,
+    TrainConfig,
     TrainPhase,
     TrainResult,
     TrainRooflineRecord,
-    TrainSettings,
 )
-from fcdmbench.registry import require_models
-from fcdmbench.throughput.workloads import split_batch
 
 __all__ = [
     "DDP_COPY_FACTOR",
     "AllReduceCost",
-    "TrainConfig",
     "allreduce_cost",
     "fabric",
     "interconnect",
@@ -64,64 +60,6 @@ __all__ = [
 #: DDP's bucket traffic per step in gradient bytes: copy in (read + write), divide (read +
 #: write), copy out (read + write).
 DDP_COPY_FACTOR = 6
-
-
-@dataclass(frozen=True, slots=True)
-class TrainConfig:
-    """One training-step roofline.
-
-    Args:
-        models: registry names (a ``.512`` tag sets that model's resolution).
-        device: device table key; ``cpu`` (calibrated on this machine) takes ``gpus=1``.
-        batch: the global batch; each GPU runs ``batch / (gpus x nodes)`` rows.
-        gpus: data-parallel GPUs per node.
-        nodes: nodes (the all-reduce crosses the inter-node fabric when more than one).
-        grad_checkpointing: checkpoint every block.
-        ema: price DiT's and FCDM's per-parameter EMA update.
-        calibration: ``cpu`` only: a saved calibration (default: measure now).
-        records: ``throughput --mode train`` records (files or folders) to set measured steps/s
-            beside the bound (one process: ``gpus=1``, no checkpointing, same batch).
-    """
-
-    models: tuple[str, ...]
-    device: str = "a100-80gb-sxm"
-    precision: Precision = Precision.TF32
-    batch: int = 256
-    gpus: int = 1
-    resolution: int = 256
-    grad_checkpointing: bool = False
-    kernels: Kernels | None = None
-    ema: bool = True
-    calibration: Path | None = None
-    records: tuple[Path, ...] = ()
-    nodes: int = 1
-
-    def __post_init__(self) -> None:
-        require_models(self.models)
-        if isinstance(self.nodes, bool) or not isinstance(self.nodes, int) or self.nodes < 1:
-            raise ConfigError(f"nodes must be an integer >= 1, got {self.nodes!r}")
-        split_batch(self.batch, self.world)
-
-    @property
-    def world(self) -> int:
-        """Every data-parallel GPU: ``gpus`` per node x ``nodes``."""
-        return self.gpus * self.nodes
-
-    @property
-    def attention(self) -> str:
-        """How the trace records attention: ``unfused`` for SDPA's math path (``sdpa-math``),
-        ``manual`` for attention written out by hand (``unfused``), else one fused kernel
-        (FlashAttention's forward and backward)."""
-        kernel = self.kernels.attention if self.kernels else "sdpa"
-        return {"sdpa-math": "unfused", "unfused": "manual"}.get(kernel, "fused")
-
-    @property
-    def rows_per_gpu(self) -> int:
-        return split_batch(self.batch, self.world)
-
-    @property
-    def autocast(self) -> str | None:
-        return {Precision.BF16: "bfloat16", Precision.FP16: "float16"}.get(self.precision)
 
 
 def interconnect(device_key: str, gpus: int) -> tuple[str, float, str]:
@@ -433,20 +371,7 @@ def run_train_roofline(
     return TrainRooflineRecord(
         run=run,
         env=collect_env("cpu"),  # the meta device computes nothing; the host ran the trace
-        config=TrainSettings(
-            models=tuple(config.models),
-            device=config.device,
-            precision=config.precision.value,
-            batch=config.batch,
-            gpus=config.gpus,
-            resolution=config.resolution,
-            grad_checkpointing=config.grad_checkpointing,
-            kernels=kernels,
-            ema=config.ema,
-            calibration=None if config.calibration is None else str(config.calibration),
-            records=tuple(str(p) for p in config.records),
-            nodes=config.nodes,
-        ),
+        config=dataclasses.replace(config, kernels=kernels),
         device=device,
         results=tuple(results),
     )

@@ -52,11 +52,14 @@ class OpCount:
 
 @dataclass(frozen=True, slots=True)
 class ModuleCount:
-    """MACs inside one submodule (``enc1.0.dwconv``); the root module is ``""``."""
+    """MACs inside one submodule (``enc1.0.dwconv``); the root module is ``""``.
+
+    ``dense_macs`` is None where the counter does not split them out per module (fvcore).
+    """
 
     module: str
     macs: float
-    dense_macs: float
+    dense_macs: float | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
 """``fcdmbench.memory/2``: what `fcdmbench memory` (and `measure_memory`) estimated per GPU.
 
 Layout: ``run``, ``env``, ``label`` (a prediction, not a GPU measurement), ``models``, ``config``
-(`MemorySettings`: what was asked), ``results`` (one `MemoryResult` per model: its settings as
+(`MemoryConfig`: what was asked), ``results`` (one `MemoryResult` per model: its settings as
 measured, the bytes one step held (`StepMemory`), the card checked against), and the names of the
 terms that are ``measured`` (on a meta-device step), ``modelled`` (EMA copy, DDP buckets) and
 ``not_included``. Bytes are exact integers; the GiB figures (2**30 bytes) written beside them are
@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from fcdmbench.env import EnvInfo
+from fcdmbench.errors import ConfigError
 from fcdmbench.records._base import Record, RunInfo
+from fcdmbench.records.throughput import Mode
 
 __all__ = [
     "GIB",
@@ -22,9 +24,10 @@ __all__ = [
     "MemoryCard",
     "MemoryRecord",
     "MemoryResult",
-    "MemorySettings",
+    "MemoryConfig",
     "StepMemory",
     "rows_per_gpu",
+    "split_batch",
 ]
 
 GIB = 2**30
@@ -49,6 +52,22 @@ NOT_INCLUDED = (
 )
 
 
+def split_batch(batch: int, gpus: int) -> int:
+    """The rows each of `gpus` data-parallel GPUs runs of a global `batch`.
+
+    Raises:
+        ConfigError: a batch or GPU count below 1, or a batch that does not split evenly.
+    """
+    if batch < 1 or gpus < 1:
+        raise ConfigError(f"batch and gpus must be >= 1, got {batch} and {gpus}")
+    if batch % gpus:
+        raise ConfigError(
+            f"the global batch {batch} does not split evenly over {gpus} GPUs",
+            hint="use a --batch that is a multiple of --gpus",
+        )
+    return batch // gpus
+
+
 def rows_per_gpu(batch: int, gpus: int, cfg: bool) -> int:
     """Rows each data-parallel GPU runs: ``batch / gpus`` images, twice with CFG."""
     return batch // gpus * (2 if cfg else 1)
@@ -71,16 +90,28 @@ class StepMemory:
 
 
 @dataclass(frozen=True, slots=True)
-class MemorySettings:
-    """One estimate's settings (``mode``: ``train`` or ``infer``; ``batch``: global batch or
-    images per sampling call; ``card``: device table key checked against, or None)."""
+class MemoryConfig:
+    """One memory estimate: what `measure_memory` takes (with the models) and the record's
+    ``config`` section (each result's: at the resolution its model's name tags, if any).
+
+    Args:
+        mode: ``train`` (forward + backward + AdamW) or ``infer`` (one sampling call).
+        batch: global batch (train) or images per sampling call (infer).
+        gpus: data-parallel GPUs; each gets ``batch / gpus`` rows.
+        grad_checkpointing: checkpoint every block (FCDM: its own per-block checkpointing, as
+            upstream; other models: each block of their top-level block lists, applied here).
+        card: device table key to check the fit against (default: none).
+        ema: count an EMA copy of the weights per GPU (DiT/FCDM training does).
+        cfg: infer: classifier-free guidance doubles the rows.
+        attention: ``fused`` (SDPA saves what a fused kernel saves) or ``unfused``.
+    """
 
     DERIVED: ClassVar[tuple[str, ...]] = ("rows_per_gpu",)
 
-    mode: str
-    batch: int
-    gpus: int
-    resolution: int
+    mode: Mode = Mode.TRAIN
+    batch: int = 256
+    gpus: int = 1
+    resolution: int = 256
     grad_checkpointing: bool = False
     card: str | None = None
     ema: bool = True
@@ -88,12 +119,17 @@ class MemorySettings:
     attention: str = "fused"
 
     def __post_init__(self) -> None:
-        if self.mode not in ("train", "infer"):
-            raise ValueError(f"mode: expected 'train' or 'infer', got {self.mode!r}")
+        if self.attention not in ("fused", "unfused"):
+            raise ConfigError(f"attention must be fused or unfused, got {self.attention!r}")
+        split_batch(self.batch, self.gpus)
+        if self.grad_checkpointing and self.mode is Mode.INFER:
+            raise ConfigError("--grad-checkpointing applies to --mode train only")
+        if self.cfg and self.mode is Mode.TRAIN:
+            raise ConfigError("--cfg applies to --mode infer only")
 
     @property
     def is_train(self) -> bool:
-        return self.mode == "train"
+        return self.mode is Mode.TRAIN
 
     @property
     def rows_per_gpu(self) -> int:
@@ -119,7 +155,7 @@ class MemoryResult:
 
     model: str
     display_name: str
-    config: MemorySettings  # as measured (the resolution a model's name tags, if any)
+    config: MemoryConfig  # as measured (the resolution a model's name tags, if any)
     checkpointing: str  # "off", "upstream per-block ...", "applied by fcdmbench per block of ..."
     step: StepMemory
     card: MemoryCard | None = None
@@ -182,7 +218,7 @@ class MemoryRecord(Record):
     """One `fcdmbench memory` run: settings and one `MemoryResult` per model.
 
     Example:
-        >>> record = measure_memory(MemoryConfig(models=("fcdm-xl",), gpus=4))  # doctest: +SKIP
+        >>> record = measure_memory(("fcdm-xl",), MemoryConfig(gpus=4))  # doctest: +SKIP
         >>> record.result("fcdm-xl").total_bytes / GIB  # per GPU  # doctest: +SKIP
     """
 
@@ -191,7 +227,7 @@ class MemoryRecord(Record):
     run: RunInfo
     env: EnvInfo
     models: tuple[str, ...]
-    config: MemorySettings  # as asked
+    config: MemoryConfig  # as asked
     results: tuple[MemoryResult, ...]
     label: str = MEMORY_LABEL
     measured: tuple[str, ...] = MEASURED

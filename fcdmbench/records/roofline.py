@@ -1,9 +1,10 @@
 """``fcdmbench.roofline/2``: what `fcdmbench roofline` (and `run_roofline`) predicted.
 
 Layout: ``run``, ``env``, ``label`` (every figure is a model, never a measurement), ``config``
-(`RooflineSettings`: what was asked), ``device`` (`RooflineDevice`: the roofs used, dense TFLOP/s
-per unit and memory bandwidth with the source of each, and for ``cpu`` the `CpuCalibration`
-measured on the machine), ``assumptions``, ``results`` (one `RooflineResult` per model), ``notes``.
+(`RooflineConfig`: what `run_roofline` was given, kernels resolved), ``device``
+(`RooflineDevice`: the roofs used, dense TFLOP/s per unit and memory bandwidth with the source of
+each, and for ``cpu`` the `CpuCalibration` measured on the machine), ``assumptions``,
+``results`` (one `RooflineResult` per model), ``notes``.
 ``config.kernels`` and each result's ``kernels`` (`Kernels`) name the kernels that priced the
 fused regions; records written before they were recorded have null there (SDPA priced as one
 kernel under the matmul rules, DiG's GLA op by op).
@@ -32,7 +33,11 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from fcdmbench.env import EnvInfo
+from fcdmbench.errors import ConfigError
+from fcdmbench.precision import Precision
 from fcdmbench.records._base import Record, RunInfo
+from fcdmbench.records.memory import split_batch
+from fcdmbench.registry import require_models
 
 __all__ = [
     "ASSUMPTIONS",
@@ -45,13 +50,24 @@ __all__ = [
     "RooflineDevice",
     "RooflineRecord",
     "RooflineResult",
-    "RooflineSettings",
+    "RooflineConfig",
     "TRAIN_ASSUMPTIONS",
     "TrainPhase",
     "TrainResult",
     "TrainRooflineRecord",
-    "TrainSettings",
+    "TrainConfig",
 ]
+
+#: The autocast dtype a precision mode traces with (None: fp32).
+AUTOCAST = {Precision.BF16: "bfloat16", Precision.FP16: "float16"}
+
+
+def store_paths_as_text(config: Any) -> None:
+    """Store a config's ``records`` and ``calibration`` paths as the text the record holds."""
+    object.__setattr__(config, "records", tuple(str(p) for p in config.records))
+    if config.calibration is not None:
+        object.__setattr__(config, "calibration", str(config.calibration))
+
 
 #: Printed beside every roofline figure.
 ROOFLINE_LABEL = "predicted upper bound (roofline model), not a measurement"
@@ -242,19 +258,37 @@ class RooflineResult:
 
 
 @dataclass(frozen=True, slots=True)
-class RooflineSettings:
-    """The ``config`` section: what was asked (``records``: the throughput records searched for
-    measured figures; ``calibration``: the record a CPU calibration was reused from)."""
+class RooflineConfig:
+    """One roofline run: what `run_roofline` takes and the record's ``config`` section.
+
+    Args:
+        models: registry names.
+        device: device table key (``a100-80gb-sxm``, ``cpu``).
+        kernels: the kernels that run attention and linear attention (None: `resolve_kernels`;
+            the record stores the resolved ones; None in records written before they were).
+        records: throughput records (files or folders) to set measured beside predicted.
+        calibration: a saved CPU calibration (``cpu`` only; default: measure now).
+    """
 
     models: tuple[str, ...]
-    device: str
-    precision: str
-    batch: int
-    resolution: int
-    attention: str
-    records: tuple[str, ...] = ()
+    device: str = "a100-80gb-sxm"
+    precision: Precision = Precision.TF32
+    batch: int = 64
+    resolution: int = 256
+    attention: str = "fused"
+    records: tuple[str, ...] = ()  # paths given as Path are stored as text
     calibration: str | None = None
-    kernels: Kernels | None = None  # None: written before kernels were recorded
+    kernels: Kernels | None = None
+
+    def __post_init__(self) -> None:
+        require_models(self.models)
+        if self.batch < 1:
+            raise ConfigError(f"batch must be >= 1, got {self.batch}")
+        store_paths_as_text(self)
+
+    @property
+    def autocast(self) -> str | None:
+        return AUTOCAST.get(self.precision)
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,7 +304,7 @@ class RooflineRecord(Record):
 
     run: RunInfo
     env: EnvInfo
-    config: RooflineSettings
+    config: RooflineConfig
     device: RooflineDevice
     results: tuple[RooflineResult, ...]
     assumptions: tuple[str, ...] = ASSUMPTIONS
@@ -425,21 +459,63 @@ class TrainResult:
 
 
 @dataclass(frozen=True, slots=True)
-class TrainSettings:
-    """The ``config`` section of a training-step roofline (``batch`` is the global batch)."""
+class TrainConfig:
+    """One training-step roofline: what `run_train_roofline` takes and the record's ``config``.
+
+    Args:
+        models: registry names (a ``.512`` tag sets that model's resolution).
+        device: device table key; ``cpu`` (calibrated on this machine) takes ``gpus=1``.
+        batch: the global batch; each GPU runs ``batch / (gpus x nodes)`` rows.
+        gpus: data-parallel GPUs per node.
+        grad_checkpointing: checkpoint every block.
+        kernels: as in `RooflineConfig` (the record stores the resolved ones).
+        ema: price DiT's and FCDM's per-parameter EMA update.
+        calibration: ``cpu`` only: a saved calibration (default: measure now).
+        records: ``throughput --mode train`` records (files or folders) to set measured steps/s
+            beside the bound (one process: ``gpus=1``, no checkpointing, same batch).
+        nodes: nodes (the all-reduce crosses the inter-node fabric when more than one).
+    """
 
     models: tuple[str, ...]
-    device: str
-    precision: str
-    batch: int
-    gpus: int  # per node
-    resolution: int
-    grad_checkpointing: bool
-    kernels: Kernels
-    ema: bool
+    device: str = "a100-80gb-sxm"
+    precision: Precision = Precision.TF32
+    batch: int = 256
+    gpus: int = 1  # per node
+    resolution: int = 256
+    grad_checkpointing: bool = False
+    kernels: Kernels | None = None
+    ema: bool = True
     calibration: str | None = None
     records: tuple[str, ...] = ()
     nodes: int = 1
+
+    def __post_init__(self) -> None:
+        require_models(self.models)
+        if isinstance(self.nodes, bool) or not isinstance(self.nodes, int) or self.nodes < 1:
+            raise ConfigError(f"nodes must be an integer >= 1, got {self.nodes!r}")
+        split_batch(self.batch, self.world)
+        store_paths_as_text(self)
+
+    @property
+    def world(self) -> int:
+        """Every data-parallel GPU: ``gpus`` per node x ``nodes``."""
+        return self.gpus * self.nodes
+
+    @property
+    def attention(self) -> str:
+        """How the trace records attention: ``unfused`` for SDPA's math path (``sdpa-math``),
+        ``manual`` for attention written out by hand (``unfused``), else one fused kernel
+        (FlashAttention's forward and backward)."""
+        kernel = self.kernels.attention if self.kernels else "sdpa"
+        return {"sdpa-math": "unfused", "unfused": "manual"}.get(kernel, "fused")
+
+    @property
+    def rows_per_gpu(self) -> int:
+        return split_batch(self.batch, self.world)
+
+    @property
+    def autocast(self) -> str | None:
+        return AUTOCAST.get(self.precision)
 
 
 @dataclass(frozen=True, slots=True)
@@ -451,7 +527,7 @@ class TrainRooflineRecord(Record):
 
     run: RunInfo
     env: EnvInfo
-    config: TrainSettings
+    config: TrainConfig
     device: RooflineDevice
     results: tuple[TrainResult, ...]
     assumptions: tuple[str, ...] = ASSUMPTIONS + TRAIN_ASSUMPTIONS

@@ -16,26 +16,45 @@ same run. Memory is in GiB (2**30 bytes).
 from __future__ import annotations
 
 import dataclasses
+import enum
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
 from fcdmbench.env import EnvInfo
-from fcdmbench.errors import InputError
+from fcdmbench.errors import ConfigError, InputError
+from fcdmbench.precision import Precision
 from fcdmbench.records._base import Record, RunInfo, dump, parse, schema_parts
 from fcdmbench.records.gate import Verdict
 
 __all__ = [
     "BaselineRecord",
     "CanaryResult",
-    "ProtocolSettings",
+    "FcdmCheckpointing",
+    "Mode",
+    "Order",
+    "ProtocolConfig",
     "Summary",
     "ThroughputPoint",
     "ThroughputRecord",
+    "ThroughputConfig",
     "ThroughputResult",
-    "ThroughputSettings",
 ]
+
+
+class Mode(enum.StrEnum):
+    """``infer``: one network evaluation per call; ``train``: forward + backward + AdamW step."""
+
+    INFER = "infer"
+    TRAIN = "train"
+
+
+class Order(enum.StrEnum):
+    """``interleaved``: A B C A B C (all models resident); ``sequential``: A A A B B B."""
+
+    INTERLEAVED = "interleaved"
+    SEQUENTIAL = "sequential"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,48 +90,126 @@ class Summary:
         return self.iqr / self.median
 
 
+class FcdmCheckpointing(enum.Enum):
+    """FCDM per-block checkpointing: ``always`` as published (even in eval), ``off`` bypassed."""
+
+    OFF = "off"
+    ALWAYS = "always"
+    BOTH = "both"
+
+    @property
+    def variants(self) -> tuple[str, ...]:
+        """The checkpointing values timed: ``("off", "always")`` for ``both``."""
+        return ("off", "always") if self is FcdmCheckpointing.BOTH else (self.value,)
+
+
 @dataclass(frozen=True, slots=True)
-class ThroughputSettings:
-    """The ``config`` section: what was asked for and the precision flags read back from torch."""
+class ThroughputConfig:
+    """One throughput run: what `measure_throughput` takes and the record's ``config`` section.
+
+    The run fills the fields marked "run" (the device type, the precision flags read back from
+    torch, the SDPA backends, the unit) and stores the reference model it resolved.
+
+    Args:
+        models: registry names (any spelling), measured in this order.
+        mode: ``infer`` or ``train`` (a string is taken too).
+        device: ``auto`` (CUDA if present, else CPU), ``cpu``, ``cuda`` or ``cuda:N``.
+        precision: the precision mode (a string is taken too).
+        batch: images per call (CFG runs 2 x batch network rows).
+        cudnn_benchmark: asked for; in a record, as read back from torch.
+        compile: a torch.compile mode, or None.
+        cuda_graphs: also time every model replayed from a CUDA graph (both are reported).
+        fcdm_checkpointing: the FCDM variants timed; given as a `FcdmCheckpointing` or None
+            (``both`` for infer, ``off`` for train, ``always`` with grad_checkpointing), stored
+            as the values, e.g. ``("off", "always")``.
+        grad_checkpointing: train mode: checkpoint every model that supports it.
+        ref: model for "vs reference" ratios; None = `DEFAULT_REF` if registered and measured,
+            ``"none"`` = off; in a record, the model the ratios used (None: none).
+    """
 
     models: tuple[str, ...]
-    mode: str  # "infer" or "train"
-    device: str  # as requested: auto, cpu, cuda, cuda:N
-    device_type: str  # what ran: cpu or cuda
-    precision: str  # fp32-strict, tf32, bf16, fp16, paper-default
-    batch: int
-    resolution: int
-    cfg: bool
-    tf32_matmul: bool | None = None
+    mode: Mode = Mode.INFER
+    device: str = "auto"
+    device_type: str | None = None  # run: cpu or cuda
+    precision: Precision = Precision.PAPER_DEFAULT
+    batch: int = 64
+    resolution: int = 256
+    cfg: bool = False
+    tf32_matmul: bool | None = None  # run: the flags read back from torch, to tf32_effective
     tf32_cudnn: bool | None = None
     matmul_fp32_precision: str | None = None
     conv_fp32_precision: str | None = None
     float32_matmul_precision: str | None = None
     autocast_dtype: str | None = None
-    cudnn_benchmark: bool | None = None
+    cudnn_benchmark: bool | None = True
     tf32_effective: bool | None = None
-    sdpa: dict[str, Any] = dataclasses.field(default_factory=dict)
+    sdpa: dict[str, Any] = dataclasses.field(default_factory=dict)  # run
     channels_last: bool = False
     compile: str | None = None
     cuda_graphs: bool = False
-    fcdm_checkpointing: tuple[str, ...] = ()
+    fcdm_checkpointing: tuple[str, ...] | None = None
     grad_checkpointing: bool = False
     ref: str | None = None
-    unit: str = ""
+    unit: str = ""  # run
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "models", tuple(self.models))
+        object.__setattr__(self, "mode", Mode(self.mode))
+        object.__setattr__(self, "precision", Precision(self.precision))
+        if not self.models:
+            raise ConfigError(
+                "no model given", hint="pass --models, e.g. --models fcdm-xl dit-xl-2"
+            )
+        if self.batch < 1:
+            raise ConfigError(f"batch must be >= 1, got {self.batch}")
+        if self.grad_checkpointing and self.mode is not Mode.TRAIN:
+            raise ConfigError("--grad-checkpointing applies to --mode train only")
+        choice = self.fcdm_checkpointing
+        if self.grad_checkpointing and choice in (FcdmCheckpointing.OFF, ("off",)):
+            raise ConfigError("--grad-checkpointing contradicts --fcdm-checkpointing off")
+        if choice is None:
+            choice = FcdmCheckpointing.OFF if self.mode is Mode.TRAIN else FcdmCheckpointing.BOTH
+            choice = FcdmCheckpointing.ALWAYS if self.grad_checkpointing else choice
+        if isinstance(choice, FcdmCheckpointing):
+            object.__setattr__(self, "fcdm_checkpointing", choice.variants)
+
+    def measured_models(self) -> tuple[str, ...]:
+        """`models` plus an explicitly given reference model (not the default one)."""
+        if self.ref is None or self.ref.lower() == "none" or self.ref in self.models:
+            return self.models
+        return (*self.models, self.ref)
 
 
 @dataclass(frozen=True, slots=True)
-class ProtocolSettings:
-    """The ``protocol`` section: warm-up, blocks, order and timer actually used."""
+class ProtocolConfig:
+    """Warm-up and block schedule (defaults: docs/throughput.md, "Protocol"): what a run is
+    given and, with ``order`` resolved and ``timer`` set by the run, its record's ``protocol``.
 
-    warmup_calls: int
-    warmup_s: float
-    blocks: int
-    min_block_s: float
-    pause_s: float
-    order: str
-    timer: str  # "cuda_event" or "perf_counter"
+    Args:
+        order: None: interleaved for infer, sequential for train (`for_mode`).
+        timer: what timed the blocks, ``cuda_event`` or ``perf_counter`` (set by the run).
+    """
+
+    warmup_calls: int = 10
+    warmup_s: float = 2.0
+    blocks: int = 7
+    min_block_s: float = 1.0
+    pause_s: float = 1.0
+    order: Order | None = None
+    timer: str | None = None
     block_warmup_calls: int = 1
+
+    def __post_init__(self) -> None:
+        if self.warmup_calls < 1 or self.blocks < 1 or self.block_warmup_calls < 0:
+            raise ConfigError("warmup_calls and blocks must be >= 1, block_warmup_calls >= 0")
+        if min(self.warmup_s, self.min_block_s, self.pause_s) < 0:
+            raise ConfigError("warmup_s, min_block_s and pause_s must be >= 0")
+
+    def for_mode(self, mode: Mode) -> Order:
+        """The order a run in `mode` uses: `order`, else interleaved (infer) or sequential."""
+        if self.order is not None:
+            return self.order
+        return Order.INTERLEAVED if mode is Mode.INFER else Order.SEQUENTIAL
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,8 +322,8 @@ class ThroughputRecord(Record):
 
     run: RunInfo
     env: EnvInfo
-    config: ThroughputSettings
-    protocol: ProtocolSettings
+    config: ThroughputConfig
+    protocol: ProtocolConfig
     canary: CanaryResult
     results: tuple[ThroughputResult, ...]
     peak_tflops: float | None = None
@@ -264,8 +361,8 @@ class ThroughputRecord(Record):
                     batch=row.batch,
                     batch_requested=row.batch_requested,
                     resolution=self.config.resolution,
-                    precision=self.config.precision,
-                    mode=self.config.mode,
+                    precision=self.config.precision.value,
+                    mode=self.config.mode.value,
                     cfg=self.config.cfg,
                     device_type=self.env.device_type,
                     device_name=self.env.device_name,

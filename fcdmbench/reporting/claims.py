@@ -154,7 +154,8 @@ def _scaling_table(bounds: dict) -> ReportTable:
 
 
 def _memory_table() -> ReportTable:
-    from fcdmbench.perfmodel.memory import GIB, MemoryConfig, measure_memory
+    from fcdmbench.perfmodel.memory import GIB, measure_memory
+    from fcdmbench.records.memory import MemoryConfig
 
     cases = (
         ("rtx-4090", 256, True),
@@ -165,14 +166,13 @@ def _memory_table() -> ReportTable:
     rows = []
     for card, resolution, checkpointing in cases:
         config = MemoryConfig(
-            models=(FCDM,),
             batch=256,
             gpus=4,
             resolution=resolution,
             grad_checkpointing=checkpointing,
             card=card,
         )
-        (report,) = measure_memory(config).results
+        (report,) = measure_memory((FCDM,), config).results
         total = report.total_bytes / GIB
         rows.append(
             (

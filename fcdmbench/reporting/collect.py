@@ -205,8 +205,8 @@ def _add(record: Any, source: str, found: RecordSet, note: Callable[[str], None]
     elif isinstance(record, (ThroughputRecord, BaselineRecord)):
         if isinstance(record, BaselineRecord):
             record = record.record
-        if record.config.mode != "infer":
-            note(f"{source}: mode {record.config.mode!r} is not inference throughput; not shown")
+        if (mode := record.config.mode.value) != "infer":
+            note(f"{source}: mode {mode!r} is not inference throughput; not shown")
             return
         for point in record.points(source=source):
             found.throughput.append(_with_model(point, _canonical(point.model)))

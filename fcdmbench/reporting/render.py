@@ -115,6 +115,10 @@ def table_to_markdown(table: ReportTable) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: The CSV columns of one paired column, after its key.
+_PAIRED_CSV = ("_paper", "_measured", "_delta", "_measured_on", "_comparable")
+
+
 def table_to_csv(table: ReportTable) -> str:
     """One header row; a paired column becomes five:
     ``<key>_paper``, ``<key>_measured``, ``<key>_delta``, ``<key>_measured_on`` and
@@ -124,16 +128,8 @@ def table_to_csv(table: ReportTable) -> str:
     """
     headers = []
     for column in table.columns:
-        if column.paired:
-            headers += [
-                f"{column.key}_paper",
-                f"{column.key}_measured",
-                f"{column.key}_delta",
-                f"{column.key}_measured_on",
-                f"{column.key}_comparable",
-            ]
-        else:
-            headers.append(column.key)
+        suffixes = _PAIRED_CSV if column.paired else ("",)
+        headers += [column.key + suffix for suffix in suffixes]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(headers)

@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from fcdmbench.env import device_slug
+from fcdmbench.env import _cpu_name, device_slug
+from fcdmbench.env import torch_tag as torch_version_tag
 from fcdmbench.errors import ConfigError, InputError
-from fcdmbench.files import prepare_output, write_text_atomic
+from fcdmbench.files import current_umask, prepare_output, write_text_atomic
 from fcdmbench.records._base import RunInfo
 from fcdmbench.records.io import write_record
 from fcdmbench.records.report import ReportManifest
@@ -119,29 +120,18 @@ def report_dir_name(records, local_slug: str, torch_tag: str, use_meta: bool, da
     slugs = "+".join(sorted({p.device_slug for p in points}))
     precisions = "+".join(sorted({p.precision for p in points}))
     versions = sorted({p.torch for p in points if p.torch})
-    tag = torch_tag
-    if versions:
-        tag = "pt" + ".".join(versions[0].split("+")[0].split(".")[:2])
+    tag = torch_version_tag(versions[0]) if versions else torch_tag
     return re.sub(r"[^A-Za-z0-9.+_-]", "-", f"{day}-{slugs}-{precisions}-{tag}")
 
 
 def _local_env(use_meta: bool) -> tuple[str, str]:
     """(device slug, torch tag) of this machine; torch is imported only when counting."""
-
-    cpu = "cpu"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     torch_tag = "pt-none"
     if use_meta:
         import torch
 
-        torch_tag = "pt" + ".".join(torch.__version__.split("+")[0].split(".")[:2])
-    return "cpu-" + device_slug(cpu), torch_tag
+        torch_tag = torch_version_tag(torch.__version__)
+    return "cpu-" + device_slug(_cpu_name("cpu")), torch_tag
 
 
 def _stderr_warn(message: str) -> None:
@@ -180,14 +170,7 @@ def _move_into_place(staging: Path, out_dir: Path) -> None:
     finally:
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
-    os.chmod(out_dir, 0o777 & ~_umask())
-
-
-def _umask() -> int:
-
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    os.chmod(out_dir, 0o777 & ~current_umask())
 
 
 def build_report(

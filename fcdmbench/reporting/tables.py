@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -216,7 +217,7 @@ def build_table1(m: Measurements) -> ReportTable:
     )
 
 
-def _benchmark_table(key: str, title: str, m: Measurements, guided: bool) -> ReportTable:
+def _benchmark_table(key: str, title: str, guided: bool, m: Measurements) -> ReportTable:
     fd_fields, fd_columns, fd_notes = _fd_dinov2_parts(m)
     rows = []
     for row in _rows(key):
@@ -259,22 +260,6 @@ def _benchmark_table(key: str, title: str, m: Measurements, guided: bool) -> Rep
     )
 
 
-def build_table2(m: Measurements) -> ReportTable:
-    return _benchmark_table(
-        "table2", "Table 2: scalability on ImageNet 256x256 (w/o cfg)", m, False
-    )
-
-
-def build_table3(m: Measurements) -> ReportTable:
-    return _benchmark_table(
-        "table3", "Table 3: benchmark on ImageNet 256x256 (with guidance)", m, True
-    )
-
-
-def build_table4(m: Measurements) -> ReportTable:
-    return _benchmark_table("table4", "Table 4: benchmark on ImageNet 512x512 (w/o cfg)", m, False)
-
-
 def build_table5(m: Measurements) -> ReportTable:
     rows = tuple(
         (
@@ -309,7 +294,7 @@ def build_table5(m: Measurements) -> ReportTable:
     )
 
 
-def _steps_table(key: str, title: str, m: Measurements, objective: str) -> ReportTable:
+def _steps_table(key: str, title: str, objective: str, m: Measurements) -> ReportTable:
     fd_fields, fd_columns, fd_notes = _fd_dinov2_parts(m)
     fields = ("fid", "sfid", "inception_score", "precision", "recall", *fd_fields)
     rows = []
@@ -344,18 +329,6 @@ def _steps_table(key: str, title: str, m: Measurements, objective: str) -> Repor
     )
 
 
-def build_table7(m: Measurements) -> ReportTable:
-    return _steps_table(
-        "table7", "Table 7: FCDM over training steps (diffusion, 256x256)", m, "diffusion"
-    )
-
-
-def build_table8(m: Measurements) -> ReportTable:
-    return _steps_table(
-        "table8", "Table 8: FCDM over training steps (flow matching, 256x256)", m, "flow matching"
-    )
-
-
 def build_table9(m: Measurements) -> ReportTable:
     rows = tuple(
         (row.label, row.extra_value("vae"), _steps(row.training_steps), _gmacs(m, row), row.fid)
@@ -376,7 +349,7 @@ def build_table9(m: Measurements) -> ReportTable:
     )
 
 
-def _architecture_table(key: str, title: str, m: Measurements, note: str) -> ReportTable:
+def _architecture_table(key: str, title: str, note: str, m: Measurements) -> ReportTable:
     rows = []
     for row in _rows(key):
         name, _ = _target(row)
@@ -410,24 +383,37 @@ def _architecture_table(key: str, title: str, m: Measurements, note: str) -> Rep
     )
 
 
-def build_table10(m: Measurements) -> ReportTable:
-    return _architecture_table(
-        "table10",
-        "Table 10: U-Net ablations (256x256, 200K iters)",
-        m,
-        '2- and 4-level U-Nets are not built by fcdmbench: their measured cells stay "—".',
-    )
-
-
-def build_table11(m: Measurements) -> ReportTable:
-    return _architecture_table(
-        "table11",
-        "Table 11: block-scaling strategies (256x256, 200K iters)",
-        m,
-        "Constant and linear variants are counted as FCDM configs with the printed width and "
-        "depths.",
-    )
-
+#: Tables 2-4, 7-8 and 10-11 share a layout each: the layout bound to a key, title and note.
+build_table2 = partial(
+    _benchmark_table, "table2", "Table 2: scalability on ImageNet 256x256 (w/o cfg)", False
+)
+build_table3 = partial(
+    _benchmark_table, "table3", "Table 3: benchmark on ImageNet 256x256 (with guidance)", True
+)
+build_table4 = partial(
+    _benchmark_table, "table4", "Table 4: benchmark on ImageNet 512x512 (w/o cfg)", False
+)
+build_table7 = partial(
+    _steps_table, "table7", "Table 7: FCDM over training steps (diffusion, 256x256)", "diffusion"
+)
+build_table8 = partial(
+    _steps_table,
+    "table8",
+    "Table 8: FCDM over training steps (flow matching, 256x256)",
+    "flow matching",
+)
+build_table10 = partial(
+    _architecture_table,
+    "table10",
+    "Table 10: U-Net ablations (256x256, 200K iters)",
+    '2- and 4-level U-Nets are not built by fcdmbench: their measured cells stay "—".',
+)
+build_table11 = partial(
+    _architecture_table,
+    "table11",
+    "Table 11: block-scaling strategies (256x256, 200K iters)",
+    "Constant and linear variants are counted as FCDM configs with the printed width and depths.",
+)
 
 TABLE_BUILDERS: dict[str, Callable[[Measurements], ReportTable]] = {
     "table1": build_table1,

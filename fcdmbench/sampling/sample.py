@@ -318,21 +318,10 @@ def _write_stream_record(stream, setup: SamplingSetup, sample: SampleRecord) -> 
     from fcdmbench.evaluation.config import EvalConfig
     from fcdmbench.records.evaluation import SamplerSettings, SamplesFile
 
-    config, side, se = setup.config, setup.config.resolution, setup.config.stream_eval
-    eval_config = EvalConfig(
-        samples=config.out,
-        ref=se.ref,
-        num=config.num,
-        batch_size=se.batch_size,
-        inception_path=se.inception_path,
-        reference_dir=se.reference_dir,
-        cache_dir=se.cache_dir,
-        device=stream.config.device,
-        metrics=se.metrics,
-        dinov2_path=se.dinov2_path,
-        dinov2_resize=se.dinov2_resize,
-        dinov2_ref=se.dinov2_ref,
-    )
+    config, side = setup.config, setup.config.resolution
+    # Every field of StreamEvalConfig is EvalConfig's, with its meaning (device: the sampler's).
+    settings = {f.name: getattr(stream.config, f.name) for f in dataclasses.fields(stream.config)}
+    eval_config = EvalConfig(samples=config.out, num=config.num, **settings)
     samples = SamplesFile(str(config.out), sample.npz_sha256, (side, side), False)
     sidecar = str(sidecar_path(config.out)) if config.save_npz else None
     record = dataclasses.replace(

@@ -7,8 +7,8 @@ from typing import Any
 
 import torch
 
+from fcdmbench.catalog.spec import ModelSpec
 from fcdmbench.records.sampling import CheckpointInfo
-from fcdmbench.registry import ModelSpec
 from fcdmbench.sampling.config import RngScheme, SampleConfig
 from fcdmbench.sampling.diffusion import GaussianDiffusion
 from fcdmbench.sampling.rng import FcdmbenchPlan, UpstreamPlan

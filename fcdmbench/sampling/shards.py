@@ -131,14 +131,6 @@ def check_fingerprint(directory: Path, fingerprint: dict[str, Any], write: bool)
     return False
 
 
-def _npy_header(shape: tuple[int, ...], dtype: np.dtype) -> dict[str, Any]:
-    return {
-        "descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
-        "fortran_order": False,
-        "shape": shape,
-    }
-
-
 def write_npz_streaming(
     path: Path,
     images: Iterable[np.ndarray],
@@ -155,10 +147,11 @@ def write_npz_streaming(
     Raises:
         InputError: the chunks hold fewer than `num` rows or have the wrong shape.
     """
+    header = {"descr": "|u1", "fortran_order": False, "shape": (num, *image_shape)}  # uint8
     with atomic_output(path) as tmp:
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
             with archive.open("arr_0.npy", "w", force_zip64=True) as fh:
-                np.lib.format.write_array_header_2_0(fh, _npy_header((num, *image_shape), np.uint8))
+                np.lib.format.write_array_header_2_0(fh, header)
                 written = 0
                 for chunk in images:
                     if chunk.shape[1:] != image_shape or chunk.dtype != np.uint8:

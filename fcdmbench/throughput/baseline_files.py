@@ -109,7 +109,14 @@ def baseline_relpath(record: ThroughputRecord | BaselineRecord) -> Path:
         record = record.record
     c = record.config
     return baseline_name(
-        record.env, c.precision, c.batch, c.resolution, c.mode, c.cfg, c.channels_last, c.compile
+        record.env,
+        c.precision.value,
+        c.batch,
+        c.resolution,
+        c.mode.value,
+        c.cfg,
+        c.channels_last,
+        c.compile,
     )
 
 

@@ -26,6 +26,7 @@ possible); insufficient data 0, or 5 with ``strict``; no baseline or an incompar
 from __future__ import annotations
 
 import dataclasses
+import enum
 import math
 from typing import Any
 
@@ -123,10 +124,15 @@ def _row_summary(row: ThroughputResult) -> Summary:
     return Summary.of(row.rates())
 
 
+def _plain(value: Any) -> Any:
+    """An enum setting as its value (as the record stores it)."""
+    return value.value if isinstance(value, enum.Enum) else value
+
+
 def _incomparable(record: ThroughputRecord, baseline: ThroughputRecord) -> list[str]:
     diffs = []
     for name in COMPARABLE_FIELDS:
-        now, base = getattr(record.config, name), getattr(baseline.config, name)
+        now, base = (_plain(getattr(r.config, name)) for r in (record, baseline))
         if now != base:
             diffs.append(f"{name}: run {now!r} vs baseline {base!r}")
     slug_now, slug_base = record.env.device_slug, baseline.env.device_slug

@@ -11,26 +11,23 @@ and retried, and the result says so.
 from __future__ import annotations
 
 import dataclasses
-import enum
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from fcdmbench.errors import ConfigError, DeviceError
-from fcdmbench.precision import Precision, apply_precision
-from fcdmbench.registry import DEFAULT_REF, get_spec, require_models
+from fcdmbench.precision import apply_precision
+from fcdmbench.records.throughput import FcdmCheckpointing, Order, ProtocolConfig, ThroughputConfig
+from fcdmbench.registry import DEFAULT_REF, get_spec
 from fcdmbench.throughput.canary import build_canary, canary_spec_for
 from fcdmbench.throughput.protocol import (
     ItemResult,
-    Order,
-    ProtocolConfig,
     Timer,
     Workload,
     prepare_with_oom_retry,
     run_protocol,
 )
 from fcdmbench.throughput.workloads import (
-    Mode,
     Step,
     StepOptions,
     build_model_step,
@@ -41,6 +38,7 @@ if TYPE_CHECKING:  # the records package is imported when a run starts, not with
     from fcdmbench.records.throughput import ThroughputRecord
 
 __all__ = [
+    "DEFAULT_PROTOCOL",
     "DEFAULT_REF",
     "FcdmCheckpointing",
     "ItemResult",
@@ -48,6 +46,7 @@ __all__ = [
     "PlannedItem",
     "ProtocolConfig",
     "ThroughputConfig",
+    "step_options",
     "Workload",
     "measure_throughput",
     "estimate_seconds",
@@ -57,87 +56,20 @@ __all__ = [
 ]
 
 
-class FcdmCheckpointing(enum.Enum):
-    """FCDM per-block checkpointing: ``always`` as published (even in eval), ``off`` bypassed."""
-
-    OFF = "off"
-    ALWAYS = "always"
-    BOTH = "both"
+DEFAULT_PROTOCOL = ProtocolConfig()
 
 
-@dataclass(frozen=True, slots=True)
-class ThroughputConfig:
-    """One throughput run.
-
-    Args:
-        models: registry names (any spelling), measured in this order.
-        batch: images per call (CFG runs 2 x batch network rows).
-        device: ``auto`` (CUDA if present, else CPU), ``cpu``, ``cuda`` or ``cuda:N``.
-        fcdm_checkpointing: FCDM variants to time; None = ``both`` for infer, ``off`` for train.
-        grad_checkpointing: train mode: checkpoint every model that supports it.
-        ref: model for "vs reference" ratios; None = `DEFAULT_REF` if registered, ``"none"`` = off.
-        cuda_graphs: also time every model replayed from a CUDA graph (both are reported).
-    """
-
-    models: tuple[str, ...]
-    batch: int = 64
-    resolution: int = 256
-    precision: Precision = Precision.PAPER_DEFAULT
-    mode: Mode = Mode.INFER
-    device: str = "auto"
-    cfg: bool = False
-    channels_last: bool = False
-    compile_mode: str | None = None
-    cuda_graphs: bool = False
-    cudnn_benchmark: bool = True
-    fcdm_checkpointing: FcdmCheckpointing | None = None
-    grad_checkpointing: bool = False
-    ref: str | None = None
-    protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
-
-    def __post_init__(self) -> None:
-        require_models(self.models)
-        if self.batch < 1:
-            raise ConfigError(f"batch must be >= 1, got {self.batch}")
-        if self.grad_checkpointing and self.mode is not Mode.TRAIN:
-            raise ConfigError("--grad-checkpointing applies to --mode train only")
-        if self.grad_checkpointing and self.fcdm_checkpointing is FcdmCheckpointing.OFF:
-            raise ConfigError("--grad-checkpointing contradicts --fcdm-checkpointing off")
-        self.step_options()  # validates the combination
-
-    def measured_models(self) -> tuple[str, ...]:
-        """`models` plus an explicitly given reference model (not the default one)."""
-        if self.ref is None or self.ref.lower() == "none" or self.ref in self.models:
-            return self.models
-        return (*self.models, self.ref)
-
-    def step_options(self) -> StepOptions:
-        return StepOptions(
-            resolution=self.resolution,
-            precision=self.precision,
-            mode=self.mode,
-            cfg=self.cfg,
-            channels_last=self.channels_last,
-            compile_mode=self.compile_mode,
-        )
-
-    @property
-    def order(self) -> Order:
-        if self.protocol.order is not None:
-            return self.protocol.order
-        return Order.INTERLEAVED if self.mode is Mode.INFER else Order.SEQUENTIAL
-
-    @property
-    def fcdm_variants(self) -> tuple[str, ...]:
-        """Checkpointing values timed for FCDM models."""
-        choice = self.fcdm_checkpointing
-        if choice is None:
-            if self.grad_checkpointing:
-                choice = FcdmCheckpointing.ALWAYS
-            else:
-                is_infer = self.mode is Mode.INFER
-                choice = FcdmCheckpointing.BOTH if is_infer else FcdmCheckpointing.OFF
-        return ("off", "always") if choice is FcdmCheckpointing.BOTH else (choice.value,)
+def step_options(config: ThroughputConfig) -> StepOptions:
+    """How every model step of `config` is built. Raises `ConfigError` for a combination of
+    options that does not apply (CFG or CUDA graphs in train mode, an unknown compile mode)."""
+    return StepOptions(
+        resolution=config.resolution,
+        precision=config.precision,
+        mode=config.mode,
+        cfg=config.cfg,
+        channels_last=config.channels_last,
+        compile_mode=config.compile,
+    )
 
 
 def resolve_device(name: str):
@@ -195,7 +127,7 @@ def _model_items(config: ThroughputConfig) -> list[PlannedItem]:
             base = "asked for; the --ref model"
         reasons: dict[str | None, str] = {}
         if spec.family == "fcdm":
-            ckpts: tuple[str | None, ...] = config.fcdm_variants
+            ckpts: tuple[str | None, ...] = config.fcdm_checkpointing
             both = len(ckpts) > 1
             reasons = {
                 "off": base
@@ -247,14 +179,14 @@ def plan_items(config: ThroughputConfig, device_type: str) -> list[PlannedItem]:
     return [canary, *_model_items(config)]
 
 
-def estimate_seconds(config: ThroughputConfig, items: int) -> float:
+def estimate_seconds(protocol: ProtocolConfig, items: int) -> float:
     """Lower bound on a run's wall time from its protocol alone (calls taking 0 s).
 
     Each item warms up for at least ``warmup_s``, then runs ``blocks`` blocks of at least
     ``min_block_s`` with a ``pause_s`` pause before each; building models and calls longer than
     those settings come on top.
     """
-    p = config.protocol
+    p = protocol
     return items * (p.warmup_s + p.blocks * (p.min_block_s + p.pause_s))
 
 
@@ -266,9 +198,9 @@ def plan_workloads(config: ThroughputConfig, device: Any) -> tuple[list[Workload
     for item in _model_items(config):
         name, ckpt, graphs = item.model, item.checkpointing, item.cuda_graphs
         overrides = {} if ckpt is None else {"checkpointing": ckpt}
-        options = config.step_options()
+        options = step_options(config)
         if graphs:
-            options = StepOptions(**{**_fields(options), "cuda_graphs": True})
+            options = dataclasses.replace(options, cuda_graphs=True)
         gflops, basis = count_gflops_per_image(name, overrides, options)
 
         def build(batch: int, _n=name, _o=overrides, _opt=options) -> Step:
@@ -278,15 +210,12 @@ def plan_workloads(config: ThroughputConfig, device: Any) -> tuple[list[Workload
     return workloads, notes
 
 
-def _fields(obj: Any) -> dict[str, Any]:
-
-    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
-
-
 def measure_throughput(
-    config: ThroughputConfig, log: Callable[[str], None] = lambda _m: None
+    config: ThroughputConfig,
+    protocol: ProtocolConfig = DEFAULT_PROTOCOL,
+    log: Callable[[str], None] = lambda _m: None,
 ) -> ThroughputRecord:
-    """Run the protocol for every model of `config` and return its complete record.
+    """Run `protocol` for every model of `config` and return the complete record.
 
     Example:
         >>> record = measure_throughput(ThroughputConfig(models=("fcdm-s",), device="cpu"))
@@ -300,7 +229,7 @@ def measure_throughput(
     # Imported when a run starts: with them the CLI would load the records package at start-up.
     from fcdmbench.env import collect_env
     from fcdmbench.records._base import RunInfo
-    from fcdmbench.throughput.record_builder import ThroughputReport, resolve_ref
+    from fcdmbench.throughput.record_builder import build_record, resolve_ref
 
     device = resolve_device(config.device)
     if config.cuda_graphs and device.type != "cuda":
@@ -321,21 +250,21 @@ def measure_throughput(
             flops_basis="analytic (2 GEMMs + depthwise 7x7 + dense 3x3)",
         )
         results = run_protocol(
-            [canary, *workloads], config.batch, config.protocol, config.order, timer, log
+            [canary, *workloads], config.batch, protocol, protocol.for_mode(config.mode), timer, log
         )
-    return ThroughputReport(
-        config=config,
-        env=env,
-        precision_state=state,
-        timer=timer.kind,
-        canary_spec=canary_spec,
-        canary=results[0],
-        results=results[1:],
+    return build_record(
+        config,
+        protocol,
+        env,
+        state,
+        timer.kind,
+        canary_spec,
+        results,
         ref=ref,
         notes=notes + plan_notes,
         run=run,
         sdpa=_sdpa_flags(device),
-    ).to_record()
+    )
 
 
 def _sdpa_flags(device: Any) -> dict[str, Any]:

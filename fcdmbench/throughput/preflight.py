@@ -29,6 +29,7 @@ def preflight_throughput(
     update_baseline: bool,
     baselines_dir: Path | None,
     force: bool,
+    protocol: Any,
 ) -> Path | None:
     """Check a throughput run before any model is built; return the baselines folder (if used).
 
@@ -54,10 +55,10 @@ def preflight_throughput(
     if check or update_baseline:
         root = pf.check(default_baselines_dir, baselines_dir)
     min_blocks = GateThresholds().min_blocks
-    if update_baseline and not force and config.protocol.blocks < min_blocks:
+    if update_baseline and not force and protocol.blocks < min_blocks:
         pf.add(
             ConfigError(
-                f"--blocks {config.protocol.blocks} with --update-baseline: the gate needs at "
+                f"--blocks {protocol.blocks} with --update-baseline: the gate needs at "
                 f"least {min_blocks} timed blocks to judge a run, so it would refuse this one",
                 hint=f"use --blocks {min_blocks} or more (default 7), or pass --force",
             )

@@ -7,7 +7,6 @@ events and a synchronize on GPUs, ``time.perf_counter`` on CPU. Used by
 
 from __future__ import annotations
 
-import enum
 import gc
 import math
 import time
@@ -15,45 +14,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fcdmbench.errors import ConfigError
+from fcdmbench.records.throughput import Order, ProtocolConfig
 from fcdmbench.throughput.workloads import Step
 
 __all__ = [
     "ItemResult",
-    "Order",
-    "ProtocolConfig",
     "Timer",
     "Workload",
     "is_oom",
     "prepare_with_oom_retry",
     "run_protocol",
 ]
-
-
-class Order(enum.Enum):
-    """``interleaved``: A B C A B C (all models resident); ``sequential``: A A A B B B."""
-
-    INTERLEAVED = "interleaved"
-    SEQUENTIAL = "sequential"
-
-
-@dataclass(frozen=True, slots=True)
-class ProtocolConfig:
-    """Warm-up and block schedule (defaults: docs/throughput.md, "Protocol")."""
-
-    warmup_calls: int = 10
-    warmup_s: float = 2.0
-    blocks: int = 7
-    min_block_s: float = 1.0
-    pause_s: float = 1.0
-    block_warmup_calls: int = 1
-    order: Order | None = None  # None: interleaved for infer, sequential for train
-
-    def __post_init__(self) -> None:
-        if self.warmup_calls < 1 or self.blocks < 1 or self.block_warmup_calls < 0:
-            raise ConfigError("warmup_calls and blocks must be >= 1, block_warmup_calls >= 0")
-        if min(self.warmup_s, self.min_block_s, self.pause_s) < 0:
-            raise ConfigError("warmup_s, min_block_s and pause_s must be >= 0")
 
 
 @dataclass(slots=True)

@@ -23,7 +23,7 @@ from fcdmbench.throughput.baseline_files import (
     write_baseline,
 )
 from fcdmbench.throughput.gate import Status, Verdict, compare
-from fcdmbench.throughput.measure import measure_throughput, resolve_device
+from fcdmbench.throughput.measure import DEFAULT_PROTOCOL, measure_throughput, resolve_device
 from fcdmbench.throughput.record_builder import default_record_path
 
 __all__ = ["expected_baseline_path", "run_throughput"]
@@ -41,18 +41,19 @@ def expected_baseline_path(config: Any, root: Path) -> Path:
         config.mode.value,
         config.cfg,
         config.channels_last,
-        config.compile_mode,
+        config.compile,
     )
 
 
-def _measure(config: Any, out: Path | None, log: Callable[[str], None]):
+def _measure(config: Any, protocol: Any, out: Path | None, log: Callable[[str], None]):
 
-    record = measure_throughput(config, log=log)
+    record = measure_throughput(config, protocol, log=log)
     return record, out or default_record_path(record.env, config)
 
 
 def run_throughput(
     config: Any,
+    protocol: Any = DEFAULT_PROTOCOL,
     out: Path | None = None,
     check: bool = False,
     update_baseline: bool = False,
@@ -61,7 +62,7 @@ def run_throughput(
     force: bool = False,
     log: Callable[[str], None] | None = None,
 ) -> tuple[ThroughputRecord, Verdict | None]:
-    """Measure `config`, write its record (atomically) and return (record, verdict or None).
+    """Measure `config` under `protocol`, write its record (atomically), return (record, verdict).
 
     Args:
         log: receives progress lines (the CLI prints them on stderr); default: silent.
@@ -83,7 +84,7 @@ def run_throughput(
                 hint="measure on a quiet machine and store it explicitly with "
                 "`fcdmbench throughput ... --update-baseline` (then review it in a PR)",
             )
-    record, path = _measure(config, out, log)
+    record, path = _measure(config, protocol, out, log)
     verdict = None
     if baseline is not None:
         verdict = compare(record, baseline, strict=strict)
@@ -94,7 +95,7 @@ def run_throughput(
                 f"grey zone ({', '.join(verdict.regressed_keys)}): re-measuring once; "
                 f"first run kept at {first_path}"
             )
-            record, path = _measure(config, out, log)
+            record, path = _measure(config, protocol, out, log)
             verdict = compare(record, baseline, previous=verdict, strict=strict)
         verdict = dataclasses.replace(verdict, baseline=str(expected_baseline_path(config, root)))
         record = record.with_check(verdict)

@@ -8,7 +8,6 @@ network rows per call). Inputs have the real sampling shapes (docs/throughput.md
 from __future__ import annotations
 
 import contextlib
-import enum
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from typing import Any
 
 from fcdmbench.errors import ConfigError
 from fcdmbench.precision import Precision
+from fcdmbench.records.throughput import Mode
 
 __all__ = [
     "EMA_DECAY",
@@ -28,7 +28,6 @@ __all__ = [
     "epsilon_loss",
     "make_adamw",
     "prime_optimizer",
-    "split_batch",
     "update_ema",
 ]
 
@@ -38,13 +37,6 @@ COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-
 CFG_SCALE = 4.0
 #: The EMA decay of DiT's and FCDM's train.py (paper: 0.9999).
 EMA_DECAY = 0.9999
-
-
-class Mode(enum.Enum):
-    """``infer``: one network evaluation per call; ``train``: forward + backward + AdamW step."""
-
-    INFER = "infer"
-    TRAIN = "train"
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,22 +179,6 @@ def _capture_graph(fn: Callable[[], Any], device: Any, keep: list[Any]) -> Calla
         out = fn()
     keep.extend([graph, out])
     return graph.replay
-
-
-def split_batch(batch: int, gpus: int) -> int:
-    """The rows each of `gpus` data-parallel GPUs runs of a global `batch`.
-
-    Raises:
-        ConfigError: a batch or GPU count below 1, or a batch that does not split evenly.
-    """
-    if batch < 1 or gpus < 1:
-        raise ConfigError(f"batch and gpus must be >= 1, got {batch} and {gpus}")
-    if batch % gpus:
-        raise ConfigError(
-            f"the global batch {batch} does not split evenly over {gpus} GPUs",
-            hint="use a --batch that is a multiple of --gpus",
-        )
-    return batch // gpus
 
 
 def make_adamw(params: Any, foreach: bool | None = None) -> Any:

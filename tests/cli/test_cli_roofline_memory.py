@@ -53,7 +53,7 @@ def test_roofline_json_plot_and_table(tmp_path, written):
     assert [r.model for r in record.results] == ["fcdm-s", "dit-s-2"]
     assert record.device.units_tflops["tf32-tc"] == 156.0 and record.assumptions
     assert record.run.started and record.run.command and record.env.torch
-    assert record.config.batch == 4 and record.config.precision == "tf32"
+    assert record.config.batch == 4 and record.config.precision.value == "tf32"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     table = runner.invoke(app, args)
     assert table.exit_code == 0

@@ -115,7 +115,7 @@ def fake_runs(monkeypatch):
     queue: list[ThroughputRecord] = []
     calls: list[int] = []
 
-    def fake_measure(config, log=None):
+    def fake_measure(config, protocol, log=None):
         calls.append(1)
         return queue.pop(0)
 

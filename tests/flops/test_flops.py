@@ -13,6 +13,7 @@ from torch import nn
 from fcdmbench.errors import ConfigError, UnknownModelError
 from fcdmbench.flops.counter import count_flops
 from fcdmbench.flops.run import FlopsConfig, run_flops
+from fcdmbench.records._base import dump, parse
 from fcdmbench.records.flops import CFG_FACTOR, TRAIN_FACTOR, FlopsResult
 from fcdmbench.registry import get_spec, list_models
 
@@ -96,6 +97,7 @@ def test_fvcore_misses_fused_attention_and_says_so():
     explicit = _count(False, "fvcore")
     assert explicit.macs == DENSE_MACS  # fvcore counts matmuls, not the scale mul ...
     assert "aten::mul" in {o.op for o in explicit.ops if o.kind == "skipped"}  # ... and lists it
+    assert parse(type(sdpa), dump(sdpa)) == sdpa  # its record reads back (per-module dense: None)
 
 
 def test_zero_cost_ops_are_listed_not_hidden():

@@ -13,14 +13,10 @@ import torch
 import torch.nn.functional as F
 
 from fcdmbench.errors import ConfigError
-from fcdmbench.perfmodel.memory import (
-    GIB,
-    MemoryConfig,
-    _build,
-    measure_memory,
-)
+from fcdmbench.perfmodel.memory import GIB, _build, measure_memory
+from fcdmbench.records.memory import MemoryConfig
+from fcdmbench.records.throughput import Mode
 from fcdmbench.registry import get_spec
-from fcdmbench.throughput.workloads import Mode
 
 RESOLUTION = 64  # 8 x 8 latents: small real models
 
@@ -103,8 +99,8 @@ def _allocator_held_after_forward(model, batch):
 
 @pytest.mark.parametrize("name", ["fcdm-s", "dit-s-2"])
 def test_saved_activations_equal_what_autograd_saves_on_cpu(name):
-    config = MemoryConfig(models=(name,), batch=2, resolution=RESOLUTION)
-    (report,) = measure_memory(config).results  # meta device
+    config = MemoryConfig(batch=2, resolution=RESOLUTION)
+    (report,) = measure_memory((name,), config).results  # meta device
     meta = report.step
     model = _cpu_model(name, config)
     batch = _batch(model, config, name)
@@ -119,19 +115,15 @@ def test_saved_activations_equal_what_autograd_saves_on_cpu(name):
 
 
 def test_dedupe_matters_for_attention():
-    (report,) = measure_memory(
-        MemoryConfig(models=("dit-s-2",), batch=2, resolution=RESOLUTION)
-    ).results
+    (report,) = measure_memory(("dit-s-2",), MemoryConfig(batch=2, resolution=RESOLUTION)).results
     s = report.step
     # q, k, v are views of one qkv storage: counting them one by one would overstate
     assert s.saved_bytes_undeduplicated > s.saved_bytes
 
 
 def test_gradient_checkpointing_held_bytes_match_the_cpu_allocator():
-    config = MemoryConfig(
-        models=("fcdm-s",), batch=2, resolution=RESOLUTION, grad_checkpointing=True
-    )
-    (report,) = measure_memory(config).results
+    config = MemoryConfig(batch=2, resolution=RESOLUTION, grad_checkpointing=True)
+    (report,) = measure_memory(("fcdm-s",), config).results
     assert report.checkpointing.startswith("upstream per-block")
     model = _cpu_model("fcdm-s", config)
     held, loss = _allocator_held_after_forward(model, _batch(model, config, "fcdm-s"))
@@ -141,25 +133,23 @@ def test_gradient_checkpointing_held_bytes_match_the_cpu_allocator():
     blocks = len(model.blocks())
     expected = report.step.held_after_forward - 4 + blocks * rng_state
     assert held - loss.untyped_storage().nbytes() == expected
-    (plain,) = measure_memory(dataclasses.replace(config, grad_checkpointing=False)).results
+    plain_config = dataclasses.replace(config, grad_checkpointing=False)
+    (plain,) = measure_memory(("fcdm-s",), plain_config).results
     assert report.step.held_after_forward < plain.step.held_after_forward / 2
 
 
 def test_dit_gets_checkpointing_applied_and_labelled():
-    config = MemoryConfig(
-        models=("dit-s-2",), batch=2, resolution=RESOLUTION, grad_checkpointing=True
-    )
-    (report,) = measure_memory(config).results
+    config = MemoryConfig(batch=2, resolution=RESOLUTION, grad_checkpointing=True)
+    (report,) = measure_memory(("dit-s-2",), config).results
     assert report.checkpointing == "applied by fcdmbench per block of blocks"
-    (plain,) = measure_memory(dataclasses.replace(config, grad_checkpointing=False)).results
+    plain_config = dataclasses.replace(config, grad_checkpointing=False)
+    (plain,) = measure_memory(("dit-s-2",), plain_config).results
     assert report.step.saved_bytes < plain.step.saved_bytes
 
 
 def test_totals_and_fit():
-    config = MemoryConfig(
-        models=("fcdm-s",), batch=8, gpus=4, resolution=RESOLUTION, card="rtx-4090"
-    )
-    record = measure_memory(config)
+    config = MemoryConfig(batch=8, gpus=4, resolution=RESOLUTION, card="rtx-4090")
+    record = measure_memory(("fcdm-s",), config)
     (report,) = record.results
     s = report.step
     params = sum(p.numel() for p in _build(get_spec("fcdm-s"), config)[0].parameters())
@@ -177,15 +167,13 @@ def test_totals_and_fit():
     assert "ema" in record.modelled and "saved_activations" in record.measured
     assert record.run.command and record.env.torch == torch.__version__
     single = dataclasses.replace(config, gpus=1, ema=False, batch=2)
-    (one,) = measure_memory(single).results
+    (one,) = measure_memory(("fcdm-s",), single).results
     assert one.ddp_bucket_bytes == 0 and one.ema_bytes == 0
 
 
 def test_infer_mode_counts_only_the_forward():
-    config = MemoryConfig(
-        models=("fcdm-s",), mode=Mode.INFER, batch=2, cfg=True, resolution=RESOLUTION
-    )
-    (report,) = measure_memory(config).results
+    config = MemoryConfig(mode=Mode.INFER, batch=2, cfg=True, resolution=RESOLUTION)
+    (report,) = measure_memory(("fcdm-s",), config).results
     assert report.config.rows_per_gpu == 4
     assert report.step.grad_bytes == 0 and report.step.optimizer_bytes == 0
     assert report.total_bytes == report.step.param_bytes + report.step.peak_step
@@ -202,17 +190,16 @@ def test_infer_mode_counts_only_the_forward():
 )
 def test_config_errors(kwargs, match):
     with pytest.raises(ConfigError, match=match):
-        MemoryConfig(models=("fcdm-s",), **kwargs)
+        MemoryConfig(**kwargs)
 
 
 def test_card_without_memory_figure():
     with pytest.raises(ConfigError, match="no memory figure"):
-        measure_memory(MemoryConfig(models=("fcdm-s",), batch=2, resolution=64, card="l4"))
+        measure_memory(("fcdm-s",), MemoryConfig(batch=2, resolution=64, card="l4"))
 
 
 def test_a_resolution_tag_applies_to_its_own_model_only():
-    config = MemoryConfig(models=("dit-s-2.64", "fcdm-s"), batch=2, resolution=128)
-    record = measure_memory(config)
+    record = measure_memory(("dit-s-2.64", "fcdm-s"), MemoryConfig(batch=2, resolution=128))
     tagged, plain = record.results
     assert (tagged.config.resolution, plain.config.resolution) == (64, 128)
     assert record.config.resolution == 128 and record.models == ("dit-s-2.64", "fcdm-s")

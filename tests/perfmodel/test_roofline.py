@@ -21,13 +21,13 @@ from fcdmbench.perfmodel.op_trace import (
     trace_train_step,
 )
 from fcdmbench.perfmodel.roofline import (
-    RooflineConfig,
     predict,
     roofline_device,
     run_roofline,
     unit_for,
 )
 from fcdmbench.precision import Precision
+from fcdmbench.records.roofline import RooflineConfig
 
 FIXTURE_RECORD = "tests/fixtures/throughput/cpu-fcdm-s-bs2.json"
 
@@ -156,7 +156,8 @@ def test_paper_default_prices_dit_matmuls_on_fp32_and_fcdm_convs_on_tf32():
     assert 0.0 < fcdm.memory_bound_share < 1.0
     assert fcdm.top_ops(3)[0].time_s >= fcdm.top_ops(3)[1].time_s
     assert record.label.startswith("predicted upper bound")
-    assert record.config.precision == "paper-default" and record.run.command
+    assert record.config.precision is Precision.PAPER_DEFAULT and record.run.command
+    assert record.to_json()["config"]["precision"] == "paper-default"
     assert record.to_json()["results"][0]["img_per_s"] == fcdm.img_per_s
     # groups: one per (operator, module pattern, kind, unit), costliest first, calls all kept
     assert len({(o.op, o.module, o.kind, o.unit) for o in fcdm.ops}) == len(fcdm.ops)
@@ -206,9 +207,9 @@ def _cpu_record(tmp_path, calibration):
     from fcdmbench.env import collect_env
     from fcdmbench.records._base import RunInfo
     from fcdmbench.records.io import write_record
-    from fcdmbench.records.roofline import RooflineRecord, RooflineSettings
+    from fcdmbench.records.roofline import RooflineConfig, RooflineRecord
 
-    settings = RooflineSettings((), "cpu", "fp32-strict", 2, 256, "fused")
+    settings = RooflineConfig(("fcdm-s",), "cpu", Precision.FP32_STRICT, 2, 256)
     device = roofline_device("cpu", calibration)
     record = RooflineRecord(RunInfo.current(), collect_env("cpu"), settings, device, ())
     return write_record(tmp_path / f"roofline-{calibration.device_slug}.json", record)

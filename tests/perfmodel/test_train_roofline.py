@@ -19,7 +19,6 @@ from fcdmbench.perfmodel.op_trace import PHASES, trace_train_step
 from fcdmbench.perfmodel.roofline import roofline_device
 from fcdmbench.perfmodel.train_roofline import (
     DDP_COPY_FACTOR,
-    TrainConfig,
     allreduce_cost,
     fabric,
     interconnect,
@@ -31,7 +30,7 @@ from fcdmbench.perfmodel.train_roofline import (
 from fcdmbench.precision import Precision
 from fcdmbench.published import TRAINING_SPEEDS
 from fcdmbench.records.io import read_record
-from fcdmbench.records.roofline import Kernels, TrainRooflineRecord
+from fcdmbench.records.roofline import Kernels, TrainConfig, TrainRooflineRecord
 from fcdmbench.registry import create_model, get_spec
 from fcdmbench.reporting import claims
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from fcdmbench.perfmodel.roofline import RooflineConfig, run_roofline
+from fcdmbench.perfmodel.roofline import run_roofline
 from fcdmbench.precision import Precision
+from fcdmbench.records.roofline import RooflineConfig
 from fcdmbench.reporting import claims
 from fcdmbench.reporting.render import table_to_markdown
 
@@ -24,10 +25,10 @@ def test_claim_tables(small, monkeypatch):
 
     real = memory.measure_memory
 
-    def smaller(config, **kwargs):  # 2 rows per GPU instead of 64
+    def smaller(models, config, **kwargs):  # 2 rows per GPU instead of 64
         import dataclasses
 
-        return real(dataclasses.replace(config, batch=8), **kwargs)
+        return real(models, dataclasses.replace(config, batch=8), **kwargs)
 
     monkeypatch.setattr(memory, "measure_memory", smaller)
     monkeypatch.setattr(claims, "TRAINING_SPEEDS", ())  # tests/perfmodel/test_train_roofline.py

@@ -22,6 +22,7 @@ from fcdmbench.throughput.measure import (
     measure_throughput,
     prepare_with_oom_retry,
     resolve_device,
+    step_options,
 )
 from fcdmbench.throughput.protocol import Timer, run_protocol
 from fcdmbench.throughput.workloads import Mode, Step, StepOptions, count_gflops_per_image
@@ -38,16 +39,16 @@ def test_cpu_run_of_fcdm_s_gives_a_valid_record(tmp_path, one_thread):
         resolution=256,
         device="cpu",
         fcdm_checkpointing=FcdmCheckpointing.OFF,
-        protocol=TINY,
     )
-    record = measure_throughput(config)
+    record = measure_throughput(config, TINY)
     path = write_record(tmp_path / "run.json", record)
     assert read_record(path, kind=ThroughputRecord) == record  # the file holds the whole record
     assert validate_record(record) == []
     assert [p.name for p in tmp_path.iterdir()] == ["run.json"]  # atomic: no temp file left
     assert record.env.device_type == "cpu" and record.env.device_slug.startswith("cpu")
     assert record.run.fcdmbench and record.run.started and record.run.command
-    assert record.config.precision == "paper-default"
+    assert record.config.precision is Precision.PAPER_DEFAULT
+    assert record.config.fcdm_checkpointing == ("off",) and record.config.ref is None
     assert record.config.tf32_effective is False
     assert record.protocol.timer == "perf_counter" and record.protocol.blocks == 3
     (row,) = record.results
@@ -137,18 +138,29 @@ def test_precision_modes_set_and_restore_flags():
 
 
 def test_config_validation_and_fcdm_variants():
-    assert ThroughputConfig(models=("fcdm-s",)).fcdm_variants == ("off", "always")
-    assert ThroughputConfig(models=("fcdm-s",), mode=Mode.TRAIN).fcdm_variants == ("off",)
+    assert ThroughputConfig(models=("fcdm-s",)).fcdm_checkpointing == ("off", "always")
+    train = ThroughputConfig(models=("fcdm-s",), mode=Mode.TRAIN)
+    assert train.fcdm_checkpointing == ("off",)
     train_ckpt = ThroughputConfig(models=("fcdm-s",), mode=Mode.TRAIN, grad_checkpointing=True)
-    assert train_ckpt.fcdm_variants == ("always",) and train_ckpt.order is Order.SEQUENTIAL
+    assert train_ckpt.fcdm_checkpointing == ("always",)
+    assert ProtocolConfig().for_mode(train_ckpt.mode) is Order.SEQUENTIAL
+    assert ProtocolConfig().for_mode(Mode.INFER) is Order.INTERLEAVED
+    assert ThroughputConfig(models=("fcdm-s",), mode="train", precision="bf16").mode is Mode.TRAIN
     with pytest.raises(ConfigError):
         ThroughputConfig(models=())
     with pytest.raises(ConfigError):
         ThroughputConfig(models=("fcdm-s",), grad_checkpointing=True)
     with pytest.raises(ConfigError):
-        ThroughputConfig(models=("fcdm-s",), mode=Mode.TRAIN, cfg=True)
+        step_options(ThroughputConfig(models=("fcdm-s",), mode=Mode.TRAIN, cfg=True))
     with pytest.raises(ConfigError):
-        ThroughputConfig(models=("fcdm-s",), compile_mode="fastest")
+        step_options(ThroughputConfig(models=("fcdm-s",), compile="fastest"))
+    with pytest.raises(ConfigError, match="contradicts"):
+        ThroughputConfig(
+            models=("fcdm-s",),
+            mode=Mode.TRAIN,
+            grad_checkpointing=True,
+            fcdm_checkpointing=FcdmCheckpointing.OFF,
+        )
     with pytest.raises(ConfigError):
         ProtocolConfig(blocks=0)
 
