@@ -23,7 +23,7 @@ bound's step time is ``forward + max(backward + recompute, all-reduce) + DDP cop
 `fcdmbench.records.roofline.TRAIN_ASSUMPTIONS` lists what it leaves out.
 
 `run_train_roofline` returns the complete record (`fcdmbench.records.TrainRooflineRecord`,
-schema ``fcdmbench.roofline-train/2``); ``fcdmbench roofline --mode train`` renders it.
+schema ``fcdmbench.roofline-train/2``); ``fcdmbench train-roofline`` renders it.
 """
 
 from __future__ import annotations
