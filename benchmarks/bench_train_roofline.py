@@ -3,14 +3,14 @@ the CPU bound (prints figures; not a test).
 
 Usage: python benchmarks/bench_train_roofline.py [--runs N] [--batch B] [--threads T] [--skip-cpu]
 
-1. Speed (target: under 10 s on the 2-core CPU machine, cold): ``fcdmbench roofline --mode
+1. Speed (target: under 10 s on the 2-core CPU machine, cold): ``fcdmbench train-roofline
    train`` for FCDM-XL and DiT-XL/2 in a fresh process, as a user runs it, on 4 x RTX 4090 at
    batch 256 with gradient checkpointing (the paper's setup) and on 4 x H100 at 512 px in bf16;
    each cold run with an empty trace cache, then one warm run that reads the traces back; wall
    and CPU seconds and the load average before each run (`bench_roofline_memory.py` times the
    same way).
 2. Measured beside predicted on this CPU: ``fcdmbench throughput --device cpu --mode train`` times
-   real steps (forward, backward, AdamW) of FCDM-S and DiT-S/2, then ``fcdmbench roofline --mode
+   real steps (forward, backward, AdamW) of FCDM-S and DiT-S/2, then ``fcdmbench train-roofline
    train --gpu cpu --no-ema --records`` prices the same step with this CPU's calibrated roofs and
    sets the measurement beside it. Last, FCDM-S's first depthwise convolution timed forward and
    backward on its own: the kernel that explains FCDM-S's ratio on a CPU. ``--threads T`` runs
@@ -33,11 +33,11 @@ from bench_roofline_memory import TARGET_S, _run
 
 SPEED = {
     "train 4x rtx-4090 ckpt tf32": [
-        "roofline", "--models", "fcdm-xl", "dit-xl-2", "--mode", "train", "--gpu", "rtx-4090",
+        "train-roofline", "--models", "fcdm-xl", "dit-xl-2", "--gpu", "rtx-4090",
         "--gpus", "4", "--batch", "256", "--grad-checkpointing", "--precision", "tf32",
     ],
     "train 4x h100 512 px bf16": [
-        "roofline", "--models", "fcdm-xl", "dit-xl-2", "--mode", "train", "--gpu", "h100-sxm",
+        "train-roofline", "--models", "fcdm-xl", "dit-xl-2", "--gpu", "h100-sxm",
         "--gpus", "4", "--batch", "256", "--resolution", "512", "--grad-checkpointing",
         "--precision", "bf16",
     ],
@@ -82,7 +82,7 @@ def _cpu(batch: int) -> None:
         )  # fmt: skip
         load = _load()
         _fcdm(
-            "roofline", "--mode", "train", "--models", *CPU_MODELS, "--gpu", "cpu",
+            "train-roofline", "--models", *CPU_MODELS, "--gpu", "cpu",
             "--precision", "fp32-strict", "--batch", str(batch), "--no-ema",
             "--records", str(throughput), "--json", str(roofline),
         )  # fmt: skip

@@ -16,43 +16,50 @@ def register(app: typer.Typer) -> None:
     app.add_typer(analyze_app, name="analyze")
 
 
+CkptOption = Annotated[
+    list[Path] | None,
+    typer.Option("--ckpt", metavar="PT", help="Checkpoint per model, same order."),
+]
+SmokeOption = Annotated[bool, typer.Option("--smoke", help="Random weights (tests; stamped).")]
+ImagesOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--images", metavar="NPZ", help="Validation images, uint8 NHWC arr_0 (+ arr_1 labels)."
+    ),
+]
+SyntheticOption = Annotated[
+    bool, typer.Option("--synthetic", help="N(0,1) latents instead of images (stamped).")
+]
+VaeOption = Annotated[
+    str | None,
+    typer.Option(metavar="DIR|ema|mse", envvar="FCDMBENCH_VAE", help="VAE to encode --images."),
+]
+SetItemsOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", metavar="KEY=VALUE", help="Config override for every model."),
+]
+OutOption = Annotated[
+    Path,
+    typer.Option("--out", "-o", metavar="PREFIX", help="Writes PREFIX.csv, .png, .svg, .json."),
+]
+
+
 @analyze_app.command("spectral")
 def spectral_command(
     models: Annotated[list[str], typer.Argument(help="One or more models, one curve each.")],
-    ckpt: Annotated[
-        list[Path] | None,
-        typer.Option("--ckpt", metavar="PT", help="Checkpoint per model, same order."),
-    ] = None,
-    smoke: Annotated[
-        bool, typer.Option("--smoke", help="Random weights (tests; stamped).")
-    ] = False,
-    images: Annotated[
-        Path | None,
-        typer.Option(
-            "--images", metavar="NPZ", help="Validation images, uint8 NHWC arr_0 (+ arr_1 labels)."
-        ),
-    ] = None,
-    synthetic: Annotated[
-        bool, typer.Option("--synthetic", help="N(0,1) latents instead of images (stamped).")
-    ] = False,
-    vae: Annotated[
-        str | None,
-        typer.Option(metavar="DIR|ema|mse", envvar="FCDMBENCH_VAE", help="VAE to encode --images."),
-    ] = None,
+    ckpt: CkptOption = None,
+    smoke: SmokeOption = False,
+    images: ImagesOption = None,
+    synthetic: SyntheticOption = False,
+    vae: VaeOption = None,
     num: Annotated[int, typer.Option(min=1, help="Samples averaged (paper: 128).")] = 128,
     every: Annotated[int, typer.Option(min=1, help="Timestep stride (1 = all 1000).")] = 1,
     batch_size: Annotated[int, typer.Option(min=1)] = 32,
     seed: Annotated[int, typer.Option()] = 0,
     resolution: Annotated[int, typer.Option(help="Image resolution (paper: 512).")] = 256,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
-    set_items: Annotated[
-        list[str] | None,
-        typer.Option("--set", metavar="KEY=VALUE", help="Config override for every model."),
-    ] = None,
-    out: Annotated[
-        Path,
-        typer.Option("--out", "-o", metavar="PREFIX", help="Writes PREFIX.csv, .png, .svg, .json."),
-    ] = Path("spectral_energy"),
+    set_items: SetItemsOption = None,
+    out: OutOption = Path("spectral_energy"),
     as_json: Annotated[bool, typer.Option("--json", help="Print the record as JSON.")] = False,
 ) -> None:
     """Spectral energy of the predicted noise per timestep (Fig. 7).
@@ -62,51 +69,14 @@ def spectral_command(
     Example: fcdmbench analyze spectral fcdm-xl dit-xl-2 --ckpt fcdm.pt --ckpt dit.pt
     --images val512.npz --vae ./sd-vae-ft-ema --resolution 512 --out fig7
     """
+    options = dict(locals())  # the options by name, as edm2's commands keep them
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from fcdmbench.preflight import Preflight
-    from fcdmbench.sampling.options import parse_set_options
-    from fcdmbench.sampling.preflight import preflight_spectral
-    from fcdmbench.sampling.spectral import SpectralConfig, run_spectral
+    from fcdmbench.sampling.spectral import run_spectral
 
-    pf = Preflight()  # the settings and every file and output, all at once, before any model
-    overrides = pf.check(parse_set_options, models[0], set_items)
-    config = None
-    if overrides is not None:
-        config = pf.check(
-            SpectralConfig,
-            models=tuple(models),
-            out=out,
-            checkpoints=tuple(ckpt or ()),
-            smoke=smoke,
-            images=images,
-            synthetic=synthetic,
-            vae=vae,
-            num=num,
-            every=every,
-            batch_size=batch_size,
-            seed=seed,
-            resolution=resolution,
-            device=device,
-            overrides=overrides,
-        )
-    pf.check(
-        preflight_spectral,
-        models=models,
-        ckpts=ckpt or (),
-        images=images,
-        vae=vae,
-        device=device,
-        out=out,
-    )
-    pf.raise_all()
-    with Progress(
-        TextColumn("spectral energy"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=stderr,
-        transient=True,
-    ) as progress:
+    config = _preflight(options)
+    columns = (TextColumn("spectral energy"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=stderr, transient=True) as progress:
         task = progress.add_task("spectral", total=None)
         record = run_spectral(config, lambda d, t: progress.update(task, completed=d, total=t))
     if as_json:
@@ -123,3 +93,25 @@ def spectral_command(
         stdout.print(
             "[bold yellow]smoke/synthetic run: not the paper's setting (marked on the figure)[/]"
         )
+
+
+def _preflight(options: dict):
+    """The `SpectralConfig`, once the settings and every file and output are checked, all at
+    once, before any model is built."""
+    from fcdmbench.cli.options import config_fields
+    from fcdmbench.preflight import Preflight
+    from fcdmbench.sampling.options import parse_set_options
+    from fcdmbench.sampling.preflight import preflight_spectral
+    from fcdmbench.sampling.spectral import SpectralConfig
+
+    o, pf = options, Preflight()
+    overrides = pf.check(parse_set_options, o["models"][0], o["set_items"])
+    config = None
+    if overrides is not None:
+        given = config_fields(SpectralConfig, o)
+        given |= {"models": tuple(o["models"]), "checkpoints": tuple(o["ckpt"] or ())}
+        config = pf.check(SpectralConfig, **given, overrides=overrides)
+    pf.check(preflight_spectral, models=o["models"], ckpts=o["ckpt"] or (), images=o["images"],
+             vae=o["vae"], device=o["device"], out=o["out"])  # fmt: skip
+    pf.raise_all()
+    return config

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from fcdmbench.cli.output import emit_record, print_table, stderr, stdout
+from fcdmbench.cli.options import split_values
+from fcdmbench.cli.output import Column, emit_record, left, show_table, stderr, stdout
 
 
 def register(app: typer.Typer) -> None:
@@ -79,7 +80,7 @@ def _preflight(tables, devices, settings, batch, *outputs):
     from fcdmbench.preflight import Preflight, check_record_outputs
 
     pf = Preflight()
-    tables, devices, settings = (_split(v) for v in (tables, devices, settings))
+    tables, devices, settings = (split_values(v) for v in (tables, devices, settings))
     keys = tuple(f"table{t.lower().removeprefix('table')}" for t in tables)
     pf.check(check_names, "table", keys or TABLES, TABLES)
     pf.check(check_names, "setting", settings or SETTINGS, SETTINGS)
@@ -95,11 +96,6 @@ def _preflight(tables, devices, settings, batch, *outputs):
     return AuditConfig(keys or TABLES, devices, settings or SETTINGS, batch)
 
 
-def _split(values: list[str] | None) -> tuple[str, ...]:
-    """``["2,3", "4"]`` -> ``("2", "3", "4")``."""
-    return tuple(v.strip() for value in values or () for v in value.split(",") if v.strip())
-
-
 def _pct(value: float | None) -> str:
     if value is None:
         return "—"
@@ -107,34 +103,35 @@ def _pct(value: float | None) -> str:
     return f"[bold red]{text}[/]" if value > 1.0 else text
 
 
-def _figure_table(record, table: str):
-    from rich.table import Table
+def _fraction(figure, device: str, setting: str) -> str:
+    if not figure.modelled:
+        return ""
+    bound = figure.bound(device, setting)
+    return _pct(bound.fraction if bound else None)
 
+
+def _figure_table(record, table: str) -> None:
     plausible = record.plausible_for(table)
     device = plausible.device if plausible else record.devices[0]
     pairs = len(record.devices) * len(record.settings)
-    grid = Table(
-        title=f"{table.replace('table', 'Table ')}: published / bound on {device} "
+
+    def modelled(cell):
+        return lambda f: cell(f) if f.modelled else ""
+
+    columns = [
+        left("figure", lambda f: f.label + (f" ({', '.join(f.overrides)})" if f.overrides else "")),
+        Column("px", lambda f: str(f.resolution)),
+        Column("it/s", lambda f: f"{f.published_it_s:g}"),
+        Column("GMACs", lambda f: f"{f.gmacs:.1f}" if f.modelled else "not modelled"),
+        Column("TFLOP/s", modelled(lambda f: f"{f.implied_tflops:.1f}")),
+        *(Column(s.key, lambda f, k=s.key: _fraction(f, device, k)) for s in record.settings),
+        Column("feasible pairs", modelled(lambda f: f"{len(f.feasible_on)}/{pairs}")),
+    ]
+    title = (
+        f"{table.replace('table', 'Table ')}: published / bound on {device} "
         "(above 100 %: the figure cannot be true there)"
     )
-    for header in ("figure", "px", "it/s", "GMACs", "TFLOP/s"):
-        grid.add_column(header, justify="left" if header == "figure" else "right")
-    for s in record.settings:
-        grid.add_column(s.key, justify="right")
-    grid.add_column("feasible pairs", justify="right")
-    for f in (f for f in record.figures if f.table == table):
-        name = f.label + (f" ({', '.join(f.overrides)})" if f.overrides else "")
-        if not f.modelled:
-            grid.add_row(name, str(f.resolution), f"{f.published_it_s:g}", "not modelled",
-                         *[""] * (len(record.settings) + 2))  # fmt: skip
-            continue
-        cells = [_pct(b.fraction if (b := f.bound(device, s.key)) else None)
-                 for s in record.settings]  # fmt: skip
-        grid.add_row(
-            name, str(f.resolution), f"{f.published_it_s:g}", f"{f.gmacs:.1f}",
-            f"{f.implied_tflops:.1f}", *cells, f"{len(f.feasible_on)}/{pairs}",
-        )  # fmt: skip
-    print_table(grid)
+    show_table(columns, [f for f in record.figures if f.table == table], title)
     if plausible is not None:
         verdict = "explains every figure" if plausible.all_feasible else "explains most figures"
         stdout.print(
@@ -146,27 +143,22 @@ def _figure_table(record, table: str):
             stdout.print("  within the tie margin: " + ", ".join(plausible.ties))
 
 
-def _ratio_table(record):
-    from rich.table import Table
-
+def _ratio_table(record) -> None:
     devices = list(dict.fromkeys(p.device for p in record.plausible))
-    grid = Table(title="The paper's ratios beside the bounds' (images/s ratio)")
-    grid.add_column("ratio")
-    grid.add_column("published", justify="right")
-    grid.add_column("device")
-    for s in record.settings:
-        grid.add_column(s.key, justify="right")
+    rows = []
     for claim in dict.fromkeys(r.claim for r in record.ratios):
-        rows = [r for r in record.ratios if r.claim == claim]
+        ratios = [r for r in record.ratios if r.claim == claim]
         for device in devices:
-            by_setting = {r.setting: r.bound_ratio for r in rows if r.device == device}
-            grid.add_row(
-                claim,
-                f"{rows[0].published:.2f}x",
-                device,
-                *[f"{v:.2f}x" if (v := by_setting.get(s.key)) else "—" for s in record.settings],
-            )
-    print_table(grid)
+            by_setting = {r.setting: r.bound_ratio for r in ratios if r.device == device}
+            rows.append((claim, ratios[0].published, device, by_setting))
+    columns = [
+        left("ratio", lambda row: row[0]),
+        Column("published", lambda row: f"{row[1]:.2f}x"),
+        left("device", lambda row: row[2]),
+        *(Column(s.key, lambda row, k=s.key: f"{v:.2f}x" if (v := row[3].get(k)) else "—")
+          for s in record.settings),
+    ]  # fmt: skip
+    show_table(columns, rows, "The paper's ratios beside the bounds' (images/s ratio)")
 
 
 def _print(record) -> None:

@@ -8,7 +8,167 @@ from typing import Annotated
 import typer
 
 from fcdmbench.errors import CheckFailedError, ConfigError
+from fcdmbench.evaluation.dinov2.network import ResizeMode
+from fcdmbench.evaluation.distance import DistanceBackend
 from fcdmbench.evaluation.inception.backends import EvalDevice, InceptionBackend
+from fcdmbench.evaluation.metrics import SqrtmMethod
+
+Samples = Annotated[Path, typer.Argument(metavar="SAMPLES.npz", help="uint8 NHWC images in arr_0.")]
+Ref = Annotated[
+    str,
+    typer.Option("--ref", metavar="imagenet256|imagenet512|PATH.npz", help="ADM reference batch."),
+]
+Num = Annotated[
+    int,
+    typer.Option("--num", "-n", min=1, help="Images to evaluate (first N; -n under torchrun)."),
+]
+BatchSize = Annotated[int, typer.Option("--batch-size", min=1, help="Inception batch.")]
+JsonOut = Annotated[
+    Path | None,
+    typer.Option("--json", metavar="PATH", help="Record path (default: <samples>.eval.json)."),
+]
+AllowFewer = Annotated[
+    bool, typer.Option("--allow-fewer", help="Accept fewer images than --num (recorded).")
+]
+Meta = Annotated[
+    str | None,
+    typer.Option(
+        "--meta", metavar="K=V,...", help="Sampler settings to record, e.g. steps=250,cfg=1.5."
+    ),
+]
+SampleRecord = Annotated[
+    Path | None,
+    typer.Option(
+        "--sample-record",
+        metavar="PATH",
+        help="Sampling record (default: <samples>.npz.json if present).",
+    ),
+]
+ModelName = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        metavar="NAME",
+        help="Model that made the samples, when no sampling record names it (puts the "
+        "result in the report's rows).",
+    ),
+]
+TrainingSteps = Annotated[
+    int | None,
+    typer.Option(
+        "--training-steps",
+        metavar="N",
+        min=0,
+        help="Training iterations of the checkpoint (e.g. 400000: the report's 400K row).",
+    ),
+]
+Inception = Annotated[
+    Path | None,
+    typer.Option(
+        "--inception",
+        metavar="PB",
+        envvar="FCDMBENCH_INCEPTION",
+        help="classify_image_graph_def.pb",
+    ),
+]
+ReferenceDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--reference-dir",
+        metavar="DIR",
+        envvar="FCDMBENCH_REFERENCE_DIR",
+        help="Folder of the reference files (default: CACHE/reference).",
+    ),
+]
+CacheDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--cache-dir",
+        metavar="DIR",
+        envvar="FCDMBENCH_CACHE",
+        help="Cache root, CACHE (default: the user cache folder, ~/.cache/fcdmbench on Linux).",
+    ),
+]
+Sqrtm = Annotated[
+    SqrtmMethod,
+    typer.Option(
+        "--sqrtm",
+        help="adm: scipy sqrtm, bit-identical to ADM (default). eigh: two symmetric "
+        "eigendecompositions, within ~1e-13 of ADM and several times faster; adm is used "
+        "instead where fewer images than feature dimensions make a covariance singular. "
+        "Recorded in the result.",
+    ),
+]
+Distance = Annotated[
+    DistanceBackend,
+    typer.Option(
+        "--distance",
+        help="adm: ADM's float16 ops, bit-identical (default). adm-graph: ADM's whole "
+        "TensorFlow graph (the reference; slower). torch: GPU float16, labelled, not exact.",
+    ),
+]
+Backend = Annotated[
+    InceptionBackend,
+    typer.Option(
+        "--backend",
+        help="torch: ADM's graph file run by fcdmbench's PyTorch interpreter (default; no "
+        "TensorFlow). tensorflow: the graph in TensorFlow, as ADM runs it (extra eval-tf). "
+        "Recorded.",
+    ),
+]
+Device = Annotated[
+    EvalDevice,
+    typer.Option(
+        "--device",
+        help="Where the torch backend runs (cuda: TF32 off, deterministic kernels). Under "
+        "torchrun each rank extracts its share.",
+    ),
+]
+CrossCheck = Annotated[
+    bool,
+    typer.Option(
+        "--cross-check",
+        help="Run both backends on the first 1,000 images and print how far apart their "
+        "features and metrics are (needs TensorFlow; computes no reference metrics). "
+        "Record: SAMPLES.cross-check.json or --json.",
+    ),
+]
+Metrics = Annotated[
+    str,
+    typer.Option(
+        "--metrics",
+        metavar="LIST",
+        help="Comma list of fid, sfid, is, pr, fd_dinov2; 'adm' (ADM's five, the default) or "
+        "'all' (adds fd_dinov2). ADM's five share one Inception pass, computed together.",
+    ),
+]
+DinoV2 = Annotated[
+    Path | None,
+    typer.Option(
+        "--dinov2",
+        metavar="PTH",
+        envvar="FCDMBENCH_DINOV2",
+        help="DINOv2 ViT-L/14 weights, dinov2_vitl14_pretrain.pth (default: the reference "
+        "folder; `fcdmbench reference fetch dinov2`).",
+    ),
+]
+DinoV2Resize = Annotated[
+    ResizeMode,
+    typer.Option(
+        "--dinov2-resize",
+        help="torch: antialiased bicubic interpolate (edm2's default, fast). pil: PIL bicubic, "
+        "as dgm-eval (slow).",
+    ),
+]
+DinoV2Ref = Annotated[
+    Path | None,
+    typer.Option(
+        "--dinov2-ref",
+        metavar="PKL|NPZ",
+        help="FD-DINOv2 reference only: an edm2 reference .pkl (read as arrays only) or an npz "
+        "of images (default: the images of --ref).",
+    ),
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -36,166 +196,28 @@ def parse_meta(text: str | None) -> dict:
 
 
 def eval_command(
-    samples: Annotated[
-        Path, typer.Argument(metavar="SAMPLES.npz", help="uint8 NHWC images in arr_0.")
-    ],
-    ref: Annotated[
-        str,
-        typer.Option(
-            "--ref", metavar="imagenet256|imagenet512|PATH.npz", help="ADM reference batch."
-        ),
-    ] = "imagenet256",
-    num: Annotated[
-        int,
-        typer.Option("--num", "-n", min=1, help="Images to evaluate (first N; -n under torchrun)."),
-    ] = 50_000,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Inception batch.")] = 64,
-    json_path: Annotated[
-        Path | None,
-        typer.Option("--json", metavar="PATH", help="Record path (default: <samples>.eval.json)."),
-    ] = None,
-    allow_fewer: Annotated[
-        bool, typer.Option("--allow-fewer", help="Accept fewer images than --num (recorded).")
-    ] = False,
-    meta: Annotated[
-        str | None,
-        typer.Option(
-            "--meta", metavar="K=V,...", help="Sampler settings to record, e.g. steps=250,cfg=1.5."
-        ),
-    ] = None,
-    sample_record: Annotated[
-        Path | None,
-        typer.Option(
-            "--sample-record",
-            metavar="PATH",
-            help="Sampling record (default: <samples>.npz.json if present).",
-        ),
-    ] = None,
-    model: Annotated[
-        str | None,
-        typer.Option(
-            "--model",
-            metavar="NAME",
-            help="Model that made the samples, when no sampling record names it (puts the "
-            "result in the report's rows).",
-        ),
-    ] = None,
-    training_steps: Annotated[
-        int | None,
-        typer.Option(
-            "--training-steps",
-            metavar="N",
-            min=0,
-            help="Training iterations of the checkpoint (e.g. 400000: the report's 400K row).",
-        ),
-    ] = None,
-    inception: Annotated[
-        Path | None,
-        typer.Option(
-            "--inception",
-            metavar="PB",
-            envvar="FCDMBENCH_INCEPTION",
-            help="classify_image_graph_def.pb",
-        ),
-    ] = None,
-    reference_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--reference-dir",
-            metavar="DIR",
-            envvar="FCDMBENCH_REFERENCE_DIR",
-            help="Folder of the reference files (default: CACHE/reference).",
-        ),
-    ] = None,
-    cache_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--cache-dir",
-            metavar="DIR",
-            envvar="FCDMBENCH_CACHE",
-            help="Cache root, CACHE (default: the user cache folder, ~/.cache/fcdmbench on Linux).",
-        ),
-    ] = None,
-    sqrtm: Annotated[
-        str,
-        typer.Option(
-            "--sqrtm",
-            help="adm: scipy sqrtm, bit-identical to ADM (default). eigh: two symmetric "
-            "eigendecompositions, within ~1e-13 of ADM and several times faster; adm is used "
-            "instead where fewer images than feature dimensions make a covariance singular. "
-            "Recorded in the result.",
-        ),
-    ] = "adm",
-    distance: Annotated[
-        str,
-        typer.Option(
-            "--distance",
-            help="adm: ADM's float16 ops, bit-identical (default). adm-graph: ADM's whole "
-            "TensorFlow graph (the reference; slower). torch: GPU float16, labelled, not exact.",
-        ),
-    ] = "adm",
-    backend: Annotated[
-        InceptionBackend,
-        typer.Option(
-            "--backend",
-            help="torch: ADM's graph file run by fcdmbench's PyTorch interpreter (default; no "
-            "TensorFlow). tensorflow: the graph in TensorFlow, as ADM runs it (extra eval-tf). "
-            "Recorded.",
-        ),
-    ] = InceptionBackend.TORCH,
-    device: Annotated[
-        EvalDevice,
-        typer.Option(
-            "--device",
-            help="Where the torch backend runs (cuda: TF32 off, deterministic kernels). Under "
-            "torchrun each rank extracts its share.",
-        ),
-    ] = EvalDevice.CPU,
-    cross_check: Annotated[
-        bool,
-        typer.Option(
-            "--cross-check",
-            help="Run both backends on the first 1,000 images and print how far apart their "
-            "features and metrics are (needs TensorFlow; computes no reference metrics). "
-            "Record: SAMPLES.cross-check.json or --json.",
-        ),
-    ] = False,
-    metrics: Annotated[
-        str,
-        typer.Option(
-            "--metrics",
-            metavar="LIST",
-            help="Comma list of fid, sfid, is, pr, fd_dinov2; 'adm' (ADM's five, the default) or "
-            "'all' (adds fd_dinov2). ADM's five share one Inception pass, computed together.",
-        ),
-    ] = "adm",
-    dinov2: Annotated[
-        Path | None,
-        typer.Option(
-            "--dinov2",
-            metavar="PTH",
-            envvar="FCDMBENCH_DINOV2",
-            help="DINOv2 ViT-L/14 weights, dinov2_vitl14_pretrain.pth (default: the reference "
-            "folder; `fcdmbench reference fetch dinov2`).",
-        ),
-    ] = None,
-    dinov2_resize: Annotated[
-        str,
-        typer.Option(
-            "--dinov2-resize",
-            help="torch: antialiased bicubic interpolate (edm2's default, fast). pil: PIL bicubic, "
-            "as dgm-eval (slow).",
-        ),
-    ] = "torch",
-    dinov2_ref: Annotated[
-        Path | None,
-        typer.Option(
-            "--dinov2-ref",
-            metavar="PKL|NPZ",
-            help="FD-DINOv2 reference only: an edm2 reference .pkl (read as arrays only) or an npz "
-            "of images (default: the images of --ref).",
-        ),
-    ] = None,
+    samples: Samples,
+    ref: Ref = "imagenet256",
+    num: Num = 50_000,
+    batch_size: BatchSize = 64,
+    json_path: JsonOut = None,
+    allow_fewer: AllowFewer = False,
+    meta: Meta = None,
+    sample_record: SampleRecord = None,
+    model: ModelName = None,
+    training_steps: TrainingSteps = None,
+    inception: Inception = None,
+    reference_dir: ReferenceDir = None,
+    cache_dir: CacheDir = None,
+    sqrtm: Sqrtm = SqrtmMethod.ADM,
+    distance: Distance = DistanceBackend.ADM,
+    backend: Backend = InceptionBackend.TORCH,
+    device: Device = EvalDevice.CPU,
+    cross_check: CrossCheck = False,
+    metrics: Metrics = "adm",
+    dinov2: DinoV2 = None,
+    dinov2_resize: DinoV2Resize = ResizeMode.TORCH,
+    dinov2_ref: DinoV2Ref = None,
 ) -> None:
     """Compute FID, sFID, IS, precision and recall as ADM does.
 
@@ -207,64 +229,51 @@ def eval_command(
     Example: fcdmbench eval samples.npz --ref imagenet256 --meta steps=250,cfg=1.5
     Example: fcdmbench eval samples.npz --metrics all --dinov2 dinov2_vitl14_pretrain.pth
     """
+    options = dict(locals())  # the options by name, as edm2's commands keep them
     if cross_check:
         _cross_check(samples, inception, reference_dir, cache_dir, batch_size, device, json_path)
         return
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from fcdmbench.cli.output import stderr
-    from fcdmbench.evaluation.config import EvalConfig
-    from fcdmbench.evaluation.dinov2.fd_dinov2 import parse_metrics
-    from fcdmbench.evaluation.dinov2.network import ResizeMode
-    from fcdmbench.evaluation.distance import DistanceBackend
     from fcdmbench.evaluation.evaluate import evaluate
-    from fcdmbench.evaluation.metrics import SqrtmMethod
 
-    try:
-        sqrtm_method, distance_kernel = SqrtmMethod(sqrtm), DistanceBackend(distance)
-        resize = ResizeMode(dinov2_resize)
-    except ValueError as exc:
-        hint = "--sqrtm adm|eigh, --distance adm|adm-graph|torch, --dinov2-resize torch|pil"
-        raise ConfigError(str(exc), hint=hint) from None
-    config = EvalConfig(
-        samples=samples,
-        ref=ref,
-        num=num,
-        allow_fewer=allow_fewer,
-        batch_size=batch_size,
-        sqrtm=sqrtm_method,
-        distance=distance_kernel,
-        inception_path=inception,
-        reference_dir=reference_dir,
-        cache_dir=cache_dir,
-        sample_record=sample_record,
-        model=model,
-        training_steps=training_steps,
-        meta=parse_meta(meta),
-        backend=backend,
-        device=device,
-        metrics=parse_metrics(metrics),
-        dinov2_path=dinov2,
-        dinov2_resize=resize,
-        dinov2_ref=dinov2_ref,
-    )
+    config = _config(options)
     record_path = json_path or samples.with_name(samples.stem + ".eval.json")
     if not any(m.is_adm for m in config.metrics):  # FD-DINOv2 alone: no Inception, no TF
         from fcdmbench.evaluation.dinov2.fd_eval import evaluate_fd_dinov2_only
 
         _write_and_show(evaluate_fd_dinov2_only(config, outputs=[record_path]), record_path)
         return
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>5.1f}%"),
-        TimeRemainingColumn(),
-        console=stderr,
-        transient=True,
-    ) as progress:
+    progress = _progress()  # shown from the first figure: the checks' errors come alone
+    try:
         record = evaluate(config, outputs=[record_path], on_progress=_progress_fn(progress))
+    finally:
+        if progress.live.is_started:
+            progress.stop()
     if record is not None:  # None: a torchrun rank other than 0, whose share rank 0 gathered
         _write_and_show(record, record_path)
+
+
+#: `EvalConfig` fields whose option has another name.
+_RENAMED = {"inception_path": "inception", "dinov2_path": "dinov2"}
+
+
+def _config(options: dict):
+    """The `EvalConfig` of the command's options (``--meta`` and ``--metrics`` parsed)."""
+    from fcdmbench.cli.options import config_fields
+    from fcdmbench.evaluation.config import EvalConfig
+    from fcdmbench.evaluation.dinov2.fd_dinov2 import parse_metrics
+
+    parsed = {"meta": parse_meta(options["meta"]), "metrics": parse_metrics(options["metrics"])}
+    return EvalConfig(**{**config_fields(EvalConfig, options, _RENAMED), **parsed})
+
+
+def _progress():
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from fcdmbench.cli.output import stderr
+
+    columns = (TextColumn("{task.description}"), BarColumn())
+    columns += (TextColumn("{task.percentage:>5.1f}%"), TimeRemainingColumn())
+    return Progress(*columns, console=stderr, transient=True)
 
 
 def _progress_fn(progress):
@@ -276,6 +285,8 @@ def _progress_fn(progress):
     tasks: dict[str, int] = {}
 
     def on_progress(stage: str, done: int, total: int) -> None:
+        if not progress.live.is_started:
+            progress.start()
         if stage not in tasks:
             tasks[stage] = progress.add_task(stage, total=total)
         progress.update(tasks[stage], completed=done, total=total)
@@ -307,28 +318,22 @@ def _cross_check(samples, inception, reference_dir, cache_dir, batch_size, devic
 
 
 def _show_cross_check(record, path: Path) -> None:
-    from rich.table import Table
-
-    from fcdmbench.cli.output import print_table, stderr
+    from fcdmbench.cli.output import Column, show_table, stderr
     from fcdmbench.records.io import write_record
 
     write_record(path, record)
-    table = Table(title=f"torch vs tensorflow backend, {record.num_images:,} images")
-    for column in ("output / metric", "torch", "tensorflow", "max abs diff", "rel diff", "ok"):
-        table.add_column(column, justify="right")
-    for out in record.outputs:
-        table.add_row(out.name, "", "", f"{out.max_abs:.3g}", f"{out.max_rel:.3g}", _ok(out))
-    for m in record.metrics:
-        diff = abs(m.torch - m.tensorflow)
-        table.add_row(
-            m.name,
-            f"{m.torch:.6f}",
-            f"{m.tensorflow:.6f}",
-            f"{diff:.3g}",
-            f"{m.rel_diff:.3g}",
-            _ok(m),
-        )
-    print_table(table)
+    rows = [(out.name, "", "", out.max_abs, out.max_rel, out) for out in record.outputs]
+    rows += [(m.name, f"{m.torch:.6f}", f"{m.tensorflow:.6f}", abs(m.torch - m.tensorflow),
+              m.rel_diff, m) for m in record.metrics]  # fmt: skip
+    columns = [
+        Column("output / metric", lambda r: r[0]),
+        Column("torch", lambda r: r[1]),
+        Column("tensorflow", lambda r: r[2]),
+        Column("max abs diff", lambda r: f"{r[3]:.3g}"),
+        Column("rel diff", lambda r: f"{r[4]:.3g}"),
+        Column("ok", lambda r: _ok(r[5])),
+    ]
+    show_table(columns, rows, f"torch vs tensorflow backend, {record.num_images:,} images")
     stderr.print(f"record: {path}")
     if not record.agrees:
         raise CheckFailedError(
@@ -345,9 +350,7 @@ def _ok(row) -> str:
 
 
 def _write_and_show(record, path: Path) -> None:
-    from rich.table import Table
-
-    from fcdmbench.cli.output import fmt, print_table, stderr
+    from fcdmbench.cli.output import Column, fmt, show_table, stderr
     from fcdmbench.records.io import write_record
 
     write_record(path, record)
@@ -355,25 +358,14 @@ def _write_and_show(record, path: Path) -> None:
         _show_fd_dinov2(record)
         stderr.print(f"record: {path}")
         return
-    table = Table(
-        title=f"ADM metrics, {record.num_samples:,} samples vs {record.num_ref:,} reference"
-        + (f" ({record.model})" if record.model else "")
-    )
-    for column in ("Inception Score", "FID", "sFID", "Precision", "Recall"):
-        table.add_column(column, justify="right")
-    table.add_row(
-        *(
-            fmt(v, 4)
-            for v in (
-                record.inception_score,
-                record.fid,
-                record.sfid,
-                record.precision,
-                record.recall,
-            )
-        )
-    )
-    print_table(table)
+    title = f"ADM metrics, {record.num_samples:,} samples vs {record.num_ref:,} reference"
+    title += f" ({record.model})" if record.model else ""
+    names = ("inception_score", "fid", "sfid", "precision", "recall")
+    headers = ("Inception Score", "FID", "sFID", "Precision", "Recall")
+    columns = [
+        Column(h, lambda r, n=n: fmt(getattr(r, n), 4)) for h, n in zip(headers, names, strict=True)
+    ]
+    show_table(columns, [record], title)
     _show_fd_dinov2(record)
     if record.allow_fewer:
         stderr.print(f"note: --allow-fewer given; {record.num_samples} images used (recorded)")

@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from fcdmbench.cli.output import emit_record, fmt, print_table, stderr, stdout
+from fcdmbench.cli.output import Column, emit_record, fmt, left, show_table, stderr, stdout
+from fcdmbench.flops.counter import Counter
 
 #: Columns of the table and of ``--csv`` (key, header, shown only with ``--wide``). The default
 #: table fits 100 columns; ``--json`` always carries every field.
@@ -26,6 +27,58 @@ COLUMNS: tuple[tuple[str, str, bool], ...] = (
     ("cfg_gmacs_per_image", "CFG GMACs/img", True),
     ("train_gmacs_per_image", "train GMACs/img", True),
 )
+#: Digits of each numeric column (the others print as they are).
+DIGITS = {"params_m": 1, "gmacs": 2, "gflops": 2, "dense_gmacs": 2, "published_gmacs": 1,
+          "delta_pct": 2, "ratio_to_ref": 3, "cfg_gmacs_per_image": 2,
+          "train_gmacs_per_image": 1}  # fmt: skip
+
+Names = Annotated[
+    list[str] | None,
+    typer.Argument(help="Model names or patterns (same as --models).", show_default=False),
+]
+Models = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--models",
+        "-m",
+        help="Models: several values, repeats, commas and "
+        "wildcards ('fcdm-*', '*-xl*') all work; aliases resolve (dit-xl).",
+        show_default=False,
+    ),
+]
+CounterOption = Annotated[
+    Counter,
+    typer.Option(
+        "--counter",
+        case_sensitive=False,
+        help="flop_counter (canonical, meta device), fvcore, "
+        "torchprofile, or all (side by side, flags a disagreement over 1%).",
+    ),
+]
+Ref = Annotated[
+    str | None,
+    typer.Option(
+        "--ref",
+        help="Reference model for the ratio column ('none': no ratio). [default: dit-xl-2]",
+        show_default=False,
+    ),
+]
+Wide = Annotated[
+    bool,
+    typer.Option(
+        "--wide",
+        help="Every column: also resolution, batch, matmul+conv+attn GMACs, CFG and "
+        "training GMACs per image.",
+    ),
+]
+JsonOut = Annotated[
+    Path | None,
+    typer.Option(
+        "--json",
+        metavar="PATH",
+        help="Write a fcdmbench.flops/2 record ('-': print it to stdout instead of the table).",
+    ),
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -33,20 +86,8 @@ def register(app: typer.Typer) -> None:
 
 
 def flops_command(
-    names: Annotated[
-        list[str] | None,
-        typer.Argument(help="Model names or patterns (same as --models).", show_default=False),
-    ] = None,
-    models: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--models",
-            "-m",
-            help="Models: several values, repeats, commas and "
-            "wildcards ('fcdm-*', '*-xl*') all work; aliases resolve (dit-xl).",
-            show_default=False,
-        ),
-    ] = None,
+    names: Names = None,
+    models: Models = None,
     resolution: Annotated[
         int, typer.Option("--resolution", "-r", min=8, help="Image side in pixels (256, 512).")
     ] = 256,
@@ -54,44 +95,16 @@ def flops_command(
     cfg: Annotated[
         bool, typer.Option("--cfg", help="Count 2×batch rows, as CFG sampling runs.")
     ] = False,
-    counter: Annotated[
-        str,
-        typer.Option(
-            "--counter",
-            help="flop_counter (canonical, meta device), fvcore, "
-            "torchprofile, or all (side by side, flags a disagreement over 1%).",
-        ),
-    ] = "flop_counter",
-    ref: Annotated[
-        str | None,
-        typer.Option(
-            "--ref",
-            help="Reference model for the ratio column ('none': no ratio). [default: dit-xl-2]",
-            show_default=False,
-        ),
-    ] = None,
+    counter: CounterOption = Counter.FLOP_COUNTER,
+    ref: Ref = None,
     breakdown: Annotated[
         bool, typer.Option("--breakdown", help="Per-operator and per-module tables.")
     ] = False,
-    wide: Annotated[
-        bool,
-        typer.Option(
-            "--wide",
-            help="Every column: also resolution, batch, matmul+conv+attn GMACs, CFG and "
-            "training GMACs per image.",
-        ),
-    ] = False,
+    wide: Wide = False,
     depth: Annotated[
         int, typer.Option("--depth", min=0, help="Module depth of the --breakdown table.")
     ] = 2,
-    json_path: Annotated[
-        Path | None,
-        typer.Option(
-            "--json",
-            metavar="PATH",
-            help="Write a fcdmbench.flops/2 record ('-': print it to stdout instead of the table).",
-        ),
-    ] = None,
+    json_path: JsonOut = None,
     csv_path: Annotated[
         Path | None, typer.Option("--csv", metavar="PATH", help="Write the table as CSV.")
     ] = None,
@@ -104,23 +117,12 @@ def flops_command(
     Example: fcdmbench flops --models fcdm-xl dit-xl
     """
     from fcdmbench.cli.selection import select_models
-    from fcdmbench.errors import ConfigError
-    from fcdmbench.flops.counter import Counter
+    from fcdmbench.files import check_output
     from fcdmbench.flops.run import FlopsConfig, run_flops
-    from fcdmbench.preflight import Preflight, check_output
+    from fcdmbench.preflight import Preflight
     from fcdmbench.registry import DEFAULT_REF
 
-    def parse_counter() -> Counter:
-        try:
-            return Counter(counter.lower())
-        except ValueError:
-            raise ConfigError(
-                f"unknown counter {counter!r}",
-                hint="choose one of: " + ", ".join(c.value for c in Counter),
-            ) from None
-
     pf = Preflight()  # every problem at once, before any model is built
-    counter_choice = pf.check(parse_counter)
     selected = pf.check(select_models, [*(models or []), *(names or [])])
     for path in (json_path, csv_path):
         if path is not None and str(path) != "-":
@@ -132,7 +134,7 @@ def flops_command(
         resolution=resolution,
         batch=batch,
         cfg=cfg,
-        counter=counter_choice,
+        counter=counter,
         ref=None if is_none else (ref or DEFAULT_REF),
         is_ref_explicit=ref is not None,
     )
@@ -147,28 +149,26 @@ def flops_command(
     _print_tables(record, breakdown, depth, wide)
 
 
-def _row(report) -> dict:
-    return {key: getattr(report, key) for key, _, _ in COLUMNS}
+def _cell(report, key: str) -> str:
+    value = getattr(report, key)
+    return fmt(value, DIGITS[key]) if key in DIGITS else str(value)
 
 
 def _write_csv(path: Path, record) -> None:
-
     from fcdmbench.files import atomic_output
 
     with atomic_output(path) as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow([key for key, _, _ in COLUMNS] + ["counter", "cfg", "convention"])
         for report in record.results:
-            row = _row(report)
+            values = [getattr(report, key) for key, _, _ in COLUMNS]
             writer.writerow(
-                [row[k] if row[k] is not None else "" for k, _, _ in COLUMNS]
+                ["" if v is None else v for v in values]
                 + [report.counter, report.cfg, "GMACs = multiply-adds per image"]
             )
 
 
-def _print_tables(run, breakdown: bool, depth: int, wide: bool) -> None:
-    from rich.table import Table
-
+def _caption(run, wide: bool) -> str:
     from fcdmbench.records.flops import CONVENTION, TRAIN_FACTOR
 
     ref = next((r.ref_model for r in run.results if r.ref_model), None)
@@ -178,41 +178,27 @@ def _print_tables(run, breakdown: bool, depth: int, wide: bool) -> None:
         "printed (source in `fcdmbench models show`); Δ % = GMACs against it. "
         f"× ref = GMACs / {ref or 'no reference'}."
     )
-    if wide:
-        caption += (
-            f" CFG GMACs/img = 2 rows per image per step{' (counted)' if run.cfg else ''}; "
-            f"train ≈ {TRAIN_FACTOR}× forward (forward + backward, FCDM paper Fig. 6)."
-        )
-    else:
-        caption += " --wide: every column."
-    columns = [(key, header) for key, header, is_wide in COLUMNS if wide or not is_wide]
-    table = Table(
-        title=f"FLOPs at {run.resolution} px, batch {run.batch}",
-        caption=caption,
-        title_justify="left",
-        caption_justify="left",
+    if not wide:
+        return caption + " --wide: every column."
+    return caption + (
+        f" CFG GMACs/img = 2 rows per image per step{' (counted)' if run.cfg else ''}; "
+        f"train ≈ {TRAIN_FACTOR}× forward (forward + backward, FCDM paper Fig. 6)."
     )
-    for key, header in columns:
-        table.add_column(
-            header, justify="left" if key == "model" else "right", no_wrap=key == "model"
-        )
-    digits = {
-        "params_m": 1,
-        "gmacs": 2,
-        "gflops": 2,
-        "dense_gmacs": 2,
-        "published_gmacs": 1,
-        "delta_pct": 2,
-        "ratio_to_ref": 3,
-        "cfg_gmacs_per_image": 2,
-        "train_gmacs_per_image": 1,
-    }
-    for report in run.results:
-        row = _row(report)
-        table.add_row(
-            *[str(row[k]) if k not in digits else fmt(row[k], digits[k]) for k, _ in columns]
-        )
-    print_table(table)
+
+
+def _print_tables(run, breakdown: bool, depth: int, wide: bool) -> None:
+    columns = [
+        Column(
+            header,
+            lambda r, k=key: _cell(r, k),
+            "left" if key == "model" else "right",
+            no_wrap=key == "model",
+        )  # fmt: skip
+        for key, header, is_wide in COLUMNS
+        if wide or not is_wide
+    ]
+    title = f"FLOPs at {run.resolution} px, batch {run.batch}"
+    show_table(columns, run.results, title, _caption(run, wide), justify="left")
     for note in run.notes:
         stdout.print(f"note: {note}")
     if run.comparisons:
@@ -222,82 +208,56 @@ def _print_tables(run, breakdown: bool, depth: int, wide: bool) -> None:
             _print_breakdown(report, depth)
 
 
-def _print_comparisons(run) -> None:
-    from rich.table import Table
+def _skipped(comparison, counter: str) -> str:
+    ops = comparison.skipped_ops.get(counter, {})
+    return ", ".join(f"{op}×{n}" for op, n in sorted(ops.items())) or "—"
 
+
+def _print_comparisons(run) -> None:
     from fcdmbench.records.flops import DISAGREEMENT_PCT
 
-    table = Table(
-        title="counters side by side (GMACs per image)",
-        title_justify="left",
-        caption=f"flag: a counter differs from flop_counter by > {DISAGREEMENT_PCT} %; "
-        "skipped = operators without a handler (counted as 0), with calls.",
-        caption_justify="left",
+    columns = [
+        left("model", lambda c: c.model),
+        *(Column(k, lambda c, k=k: fmt(c.gmacs[k], 2))
+          for k in ("flop_counter", "fvcore", "torchprofile")),
+        Column("max Δ %", lambda c: fmt(c.max_disagreement_pct, 2)),
+        Column("flag", lambda c: "[bold red]DISAGREE[/]" if c.is_flagged else "ok"),
+        *(left(f"{k} skipped", lambda c, k=k: _skipped(c, k)) for k in ("fvcore", "torchprofile")),
+    ]  # fmt: skip
+    caption = (
+        f"flag: a counter differs from flop_counter by > {DISAGREEMENT_PCT} %; "
+        "skipped = operators without a handler (counted as 0), with calls."
     )
-    for header in (
-        "model",
-        "flop_counter",
-        "fvcore",
-        "torchprofile",
-        "max Δ %",
-        "flag",
-        "fvcore skipped",
-        "torchprofile skipped",
-    ):
-        table.add_column(
-            header, justify="left" if "skipped" in header or header == "model" else "right"
-        )
-    for c in run.comparisons:
-        skipped = {
-            k: ", ".join(f"{op}×{n}" for op, n in sorted(v.items())) or "—"
-            for k, v in c.skipped_ops.items()
-        }
-        table.add_row(
-            c.model,
-            fmt(c.gmacs["flop_counter"], 2),
-            fmt(c.gmacs["fvcore"], 2),
-            fmt(c.gmacs["torchprofile"], 2),
-            fmt(c.max_disagreement_pct, 2),
-            "[bold red]DISAGREE[/]" if c.is_flagged else "ok",
-            skipped.get("fvcore", "—"),
-            skipped.get("torchprofile", "—"),
-        )
-    print_table(table)
+    show_table(columns, run.comparisons, "counters side by side (GMACs per image)", caption, "left")
 
 
 def _print_breakdown(report, depth: int) -> None:
-    from rich.table import Table
-
-    rows = report.rows
-    total = report.macs or 1.0
-    ops = Table(
-        title=f"{report.model}: by operator ({report.counter})",
-        title_justify="left",
-        caption="kind: dense = matmul/conv/attention; elementwise = per-element products "
+    rows, total = report.rows, report.macs or 1.0
+    per_image = Column("GMACs/img", lambda o: f"{o.macs / rows / 1e9:.4f}")
+    share = Column("share %", lambda o: f"{100 * o.macs / total:.2f}")
+    ops = [left("operator", lambda o: o.op), left("kind", lambda o: o.kind),
+           Column("calls", lambda o: str(o.calls)), per_image, share]  # fmt: skip
+    caption = (
+        "kind: dense = matmul/conv/attention; elementwise = per-element products "
         "counted as torchprofile does; zero = computes but counted 0; view = no compute; "
-        "skipped = counter has no handler.",
-        caption_justify="left",
+        "skipped = counter has no handler."
     )
-    for header in ("operator", "kind", "calls", "GMACs/img", "share %"):
-        ops.add_column(header, justify="left" if header in ("operator", "kind") else "right")
-    for o in report.ops:
-        ops.add_row(
-            o.op, o.kind, str(o.calls), f"{o.macs / rows / 1e9:.4f}", f"{100 * o.macs / total:.2f}"
-        )
-    stdout.print(ops)
+    title = f"{report.model}: by operator ({report.counter})"
+    show_table(ops, report.ops, title, caption, justify="left", is_plain=True)
     if not report.modules:
         return
-    mods = Table(title=f"{report.model}: by module (depth ≤ {depth})", title_justify="left")
-    for header in ("module", "GMACs/img", "share %"):
-        mods.add_column(header, justify="left" if header == "module" else "right")
     first_seen = {m.module: i for i, m in enumerate(report.modules)}
-    for m in sorted(report.modules, key=lambda m: _module_key(m.module, first_seen)):
-        level = 0 if not m.module else m.module.count(".") + 1
-        if level > depth:
-            continue
-        label = "(model)" if not m.module else "  " * (level - 1) + m.module
-        mods.add_row(label, f"{m.macs / rows / 1e9:.4f}", f"{100 * m.macs / total:.2f}")
-    stdout.print(mods)
+    modules = sorted(report.modules, key=lambda m: _module_key(m.module, first_seen))
+    shown = [m for m in modules if _level(m.module) <= depth]
+    label = left(
+        "module", lambda m: "  " * (_level(m.module) - 1) + m.module if m.module else "(model)"
+    )
+    title = f"{report.model}: by module (depth ≤ {depth})"
+    show_table([label, per_image, share], shown, title, justify="left", is_plain=True)
+
+
+def _level(module: str) -> int:
+    return 0 if not module else module.count(".") + 1
 
 
 def _module_key(name: str, first_seen: dict[str, int]) -> tuple:

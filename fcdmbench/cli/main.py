@@ -15,32 +15,32 @@ import importlib
 import os
 import re
 import sys
-from collections.abc import Iterable
 from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
 from fcdmbench import __version__
-from fcdmbench.errors import FcdmbenchError
+from fcdmbench.errors import ConfigError, FcdmbenchError
 
-#: The commands (and command groups) each module adds with its ``register(app)`` function, in
-#: help order. `run` imports only the module of the command it runs.
-COMMAND_MODULES: dict[str, str] = {
-    "models": "fcdmbench.cli.models",
-    "flops": "fcdmbench.cli.flops",
-    "throughput": "fcdmbench.cli.throughput",
-    "baseline": "fcdmbench.cli.throughput",
-    "roofline": "fcdmbench.cli.roofline",
-    "memory": "fcdmbench.cli.memory",
-    "audit": "fcdmbench.cli.audit",
-    "sample": "fcdmbench.cli.sample",
-    "eval": "fcdmbench.cli.evaluate",
-    "reference": "fcdmbench.cli.reference",
-    "analyze": "fcdmbench.cli.analyze",
-    "report": "fcdmbench.cli.report",
+#: Each command: the module whose ``register(app)`` adds it, and its line in the root help, in
+#: help order. A module is imported only when its command runs: `fcdmbench flops` loads no code
+#: of the other commands, and `fcdmbench --help` none at all.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "flops": ("flops", "Count MACs per image (the DiT/paper convention)."),
+    "throughput": ("throughput", "Measure images/s per network evaluation (it/s)."),
+    "roofline": ("roofline", "Predict an upper bound of images/s (a model)."),
+    "train-roofline": ("train_roofline", "Predict an upper bound of training steps/s (a model)."),
+    "memory": ("memory", "Predict memory per GPU and whether it fits a card."),
+    "audit": ("audit", "Audit the paper's throughput figures against their bounds."),
+    "sample": ("sample", "Sample a checkpoint into an ADM-format .npz and its record."),
+    "eval": ("evaluate", "Compute FID, sFID, IS, precision and recall as ADM does."),
+    "report": ("report", "Rebuild the paper's tables and figures beside records."),
+    "models": ("models", "List and inspect registered models."),
+    "baseline": ("baseline", "Per-GPU throughput baselines: update, compare, list."),
+    "reference": ("reference", "Fetch and verify ADM's official files."),
+    "analyze": ("analyze", "Analyses of trained models."),
 }
-
 
 #: Options that take several values after one flag (``--models fcdm-xl dit-xl``).
 MULTI_VALUE_OPTIONS: tuple[str, ...] = (
@@ -125,8 +125,9 @@ def _use_help_context(command: Any) -> None:
 
 
 class FcdmbenchGroup(TyperGroup):
-    """Root group: expands multi-value options, turns `FcdmbenchError` into exit codes, and
-    formats every command's help (`HelpFormatter`).
+    """Root group: loads each command's module when the command is used (`COMMANDS`), expands
+    multi-value options, turns `FcdmbenchError` into exit codes, and formats every command's
+    help (`HelpFormatter`).
 
     Doing this here (not in a wrapper script) means typer's `CliRunner` sees exactly what a user
     sees.
@@ -136,8 +137,31 @@ class FcdmbenchGroup(TyperGroup):
         super().__init__(*args, **kwargs)
         _use_help_context(self)
 
+    def list_commands(self, ctx) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx, name: str):
+        if name not in COMMANDS:
+            return None
+        if name not in self.commands:
+            module, summary = COMMANDS[name]
+            sub = typer.Typer(rich_markup_mode=None)  # plain help, as the root
+            importlib.import_module(f"fcdmbench.cli.{module}").register(sub)
+            command = typer.main.get_group(sub).commands[name]
+            command.short_help = summary
+            _use_help_context(command)
+            self.commands[name] = command
+        return self.commands[name]
+
+    def format_commands(self, ctx, formatter) -> None:
+        """The root help's command list, from `COMMANDS` (no command module is imported)."""
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, summary) for name, (_, summary) in COMMANDS.items()])
+
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         args = normalize_argv(list(sys.argv[1:] if args is None else args))
+        if args[:1] == ["roofline"] and _is_train_mode(args):  # the command that moved
+            sys.exit(report_error(MOVED_TRAIN_ROOFLINE))
         _state["debug"] = "--debug" in args
         if _state["debug"]:  # TensorFlow's start-up logging too (evaluation.inception)
             os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")
@@ -166,6 +190,19 @@ class FcdmbenchGroup(TyperGroup):
             raise typer.Exit(130) from None
 
 
+app = typer.Typer(
+    name="fcdmbench",
+    cls=FcdmbenchGroup,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    # Plain help (click's layout): rich's option panels truncate long option names at 80 columns
+    # and re-wrap hard-wrapped docstrings mid-sentence.
+    rich_markup_mode=None,
+    context_settings={"max_content_width": HELP_WIDTH},
+    help="Compare FCDM against DiT, DiC and DiCo on equal terms: registry, FLOPs, throughput, "
+    "ADM-compatible evaluation and reports.",
+)
 _state = {"debug": False}
 
 
@@ -175,6 +212,7 @@ def _version_callback(value: bool) -> None:
         raise typer.Exit()
 
 
+@app.callback()
 def _root(
     version: Annotated[
         bool,
@@ -188,44 +226,6 @@ def _root(
     ] = False,
 ) -> None:
     _state["debug"] = _state["debug"] or debug
-
-
-def build_app(commands: Iterable[str] | None = None) -> typer.Typer:
-    """The `fcdmbench` app with `commands` (names of `COMMAND_MODULES`; None: every command)."""
-    app = typer.Typer(
-        name="fcdmbench",
-        cls=FcdmbenchGroup,
-        no_args_is_help=True,
-        add_completion=False,
-        pretty_exceptions_enable=False,
-        # Plain help (click's layout): rich's option panels truncate long option names at 80
-        # columns and re-wrap hard-wrapped docstrings mid-sentence.
-        rich_markup_mode=None,
-        context_settings={"max_content_width": HELP_WIDTH},
-        help="Compare FCDM against DiT, DiC and DiCo on equal terms: registry, FLOPs, "
-        "throughput, ADM-compatible evaluation and reports.",
-    )
-    app.callback()(_root)
-    names = COMMAND_MODULES if commands is None else commands
-    for module in dict.fromkeys(COMMAND_MODULES[name] for name in names):
-        importlib.import_module(module).register(app)
-    return app
-
-
-def __getattr__(name: str) -> Any:
-    """``app``, the app with every command, is built on first use (tests, ``--help``)."""
-    if name == "app":
-        globals()["app"] = built = build_app()
-        return built
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def _command_named(argv: list[str]) -> str | None:
-    """The command `argv` runs, when it names one and asks for no root option but --debug."""
-    for token in argv:
-        if token != "--debug":
-            return token if token in COMMAND_MODULES else None
-    return None
 
 
 def normalize_argv(argv: list[str]) -> list[str]:
@@ -257,6 +257,18 @@ def normalize_argv(argv: list[str]) -> list[str]:
         out.append(token)
         i += 1
     return out
+
+
+#: ``roofline --mode train`` became ``train-roofline``.
+MOVED_TRAIN_ROOFLINE = ConfigError(
+    "the training roofline is its own command now: roofline --mode train is gone",
+    hint="use fcdmbench train-roofline with the same options (`fcdmbench train-roofline --help`)",
+)
+
+
+def _is_train_mode(args: list[str]) -> bool:
+    pairs = zip(args, [*args[1:], ""], strict=True)
+    return "--mode=train" in args or any(a == "--mode" and b == "train" for a, b in pairs)
 
 
 def report_error(exc: FcdmbenchError) -> int:
@@ -301,11 +313,9 @@ def _example(command: Any) -> str | None:
     _, found, rest = text.partition("Example:")
     if not found:
         return None
-    return " ".join(rest.split("\n\n")[0].split()) or None
+    return " ".join(rest.split("\n\n")[0].split("Example:")[0].split()) or None
 
 
 def run() -> None:
-    """Console-script entry point: builds the app with the one command asked for (a command
-    loads only its own module), or with every command (help, an unknown command)."""
-    command = _command_named(sys.argv[1:])
-    build_app(None if command is None else [command])(prog_name="fcdmbench")
+    """Console-script entry point."""
+    app(prog_name="fcdmbench")

@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from fcdmbench.cli.output import emit_record, print_table, stderr, stdout
+from fcdmbench.cli.options import Models, RecordJson, Resolution
+from fcdmbench.cli.output import Column, emit_record, left, show_table, stderr, stdout
 from fcdmbench.throughput.workloads import Mode
+
+MemoryJson = RecordJson("memory/2")
+GradCheckpointing = Annotated[
+    bool,
+    typer.Option(
+        "--grad-checkpointing",
+        help="Train: checkpoint every block (FCDM: its upstream per-block checkpointing; "
+        "others: each block of their block lists, applied by fcdmbench).",
+    ),
+]
+Card = Annotated[
+    str | None,
+    typer.Option(
+        "--card", "--gpu", help="Device table key to check the fit (rtx-4090, h100-sxm, ...)."
+    ),
+]
+Attention = Annotated[
+    str,
+    typer.Option(help="fused: SDPA saves what a fused kernel saves; unfused: the math path."),
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -16,12 +36,7 @@ def register(app: typer.Typer) -> None:
 
 
 def memory_command(
-    models: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--models", "-m", help="Models: --models fcdm-xl dit-xl-2; commas, wildcards work."
-        ),
-    ] = None,
+    models: Models = None,
     mode: Annotated[
         Mode, typer.Option(help="train: fwd + bwd + AdamW; infer: one sampling forward.")
     ] = Mode.TRAIN,
@@ -29,37 +44,15 @@ def memory_command(
         int, typer.Option("--batch", "-b", min=1, help="Global batch (train) or images per call.")
     ] = 256,
     gpus: Annotated[int, typer.Option(min=1, help="Data-parallel GPUs (batch / gpus each).")] = 1,
-    resolution: Annotated[
-        int, typer.Option("--resolution", "-r", min=8, help="Image side in pixels.")
-    ] = 256,
-    grad_checkpointing: Annotated[
-        bool,
-        typer.Option(
-            "--grad-checkpointing",
-            help="Train: checkpoint every block (FCDM: its upstream per-block checkpointing; "
-            "others: each block of their block lists, applied by fcdmbench).",
-        ),
-    ] = False,
-    card: Annotated[
-        str | None,
-        typer.Option(
-            "--card", "--gpu", help="Device table key to check the fit (rtx-4090, h100-sxm, ...)."
-        ),
-    ] = None,
+    resolution: Resolution = 256,
+    grad_checkpointing: GradCheckpointing = False,
+    card: Card = None,
     ema: Annotated[
         bool, typer.Option("--ema/--no-ema", help="Train: an EMA copy of the weights per GPU.")
     ] = True,
     cfg: Annotated[bool, typer.Option("--cfg", help="Infer: CFG doubles the rows.")] = False,
-    attention: Annotated[
-        str,
-        typer.Option(help="fused: SDPA saves what a fused kernel saves; unfused: the math path."),
-    ] = "fused",
-    json_path: Annotated[
-        Path | None,
-        typer.Option(
-            "--json", metavar="PATH", help="Write a fcdmbench.memory/2 record ('-': stdout)."
-        ),
-    ] = None,
+    attention: Attention = "fused",
+    json_path: MemoryJson = None,
 ) -> None:
     """Predict memory per GPU and whether it fits a card (a model).
 
@@ -73,9 +66,8 @@ def memory_command(
     from fcdmbench.cli.selection import select_models
     from fcdmbench.devices import get_device
     from fcdmbench.errors import ConfigError
-    from fcdmbench.files import check_output
     from fcdmbench.perfmodel.memory import measure_memory
-    from fcdmbench.preflight import Preflight
+    from fcdmbench.preflight import Preflight, check_record_outputs
     from fcdmbench.records.memory import MemoryConfig
     from fcdmbench.registry import require_models
 
@@ -104,8 +96,7 @@ def memory_command(
                     hint="choose a card with one, e.g. rtx-4090, a100-80gb-sxm, h100-sxm",
                 )
             )
-    if json_path is not None and str(json_path) != "-":
-        pf.check(check_output, json_path)
+    check_record_outputs(pf, json_path, None)
     pf.raise_all()
     record = measure_memory(selected, config, progress=lambda m: stderr.print(m, style="dim"))
     if emit_record(record, json_path):
@@ -113,9 +104,37 @@ def memory_command(
     _print(record)
 
 
-def _print(record) -> None:
-    from rich.table import Table
+def _gib(value: float) -> str:
+    from fcdmbench.records.memory import GIB
 
+    return f"{value / GIB:.2f}"
+
+
+def _columns(is_train: bool, card) -> list[Column]:
+    columns = [
+        left("model", lambda r: r.display_name),
+        left("checkpointing", lambda r: r.checkpointing),
+        Column("params", lambda r: _gib(r.step.param_bytes)),
+    ]
+    if is_train:
+        columns += [
+            Column("EMA*", lambda r: _gib(r.ema_bytes)),
+            Column("grads", lambda r: _gib(r.step.grad_bytes)),
+            Column("AdamW", lambda r: _gib(r.step.optimizer_bytes)),
+            Column("saved act.", lambda r: _gib(r.step.saved_bytes)),
+            Column("step peak", lambda r: _gib(r.step.peak_step)),
+            Column("DDP buckets*", lambda r: _gib(r.ddp_bucket_bytes)),
+        ]
+    else:
+        columns += [Column("forward peak", lambda r: _gib(r.step.peak_step))]
+    columns += [Column("total", lambda r: _gib(r.total_bytes))]
+    if card is not None:
+        fits = f"fits {card.key} ({card.memory_gib:g} GiB)"
+        columns += [Column(fits, lambda r: f"{'yes' if r.fits else 'no'} ({r.headroom_gib:+.1f})")]
+    return columns
+
+
+def _print(record) -> None:
     from fcdmbench.records.memory import GIB
 
     reports, config = record.results, record.config
@@ -126,39 +145,8 @@ def _print(record) -> None:
         f"{config.mode.value}, batch {config.batch} over {config.gpus} GPU(s) = {rows}, "
         f"{config.resolution} px, fp32 weights (the paper trains in fp32), GiB = 2^30 bytes"
     )
-    table = Table(title="memory per GPU (GiB)")
-    columns = ["model", "checkpointing", "params"]
-    if is_train:
-        columns += ["EMA*", "grads", "AdamW", "saved act.", "step peak", "DDP buckets*"]
-    else:
-        columns += ["forward peak"]
-    columns += ["total"]
     card = reports[0].card if reports else None
-    if card is not None:
-        columns += [f"fits {card.key} ({card.memory_gib:g} GiB)"]
-    for header in columns:
-        table.add_column(
-            header, justify="left" if header in ("model", "checkpointing") else "right"
-        )
-    for r in reports:
-        s = r.step
-        cells = [r.display_name, r.checkpointing, f"{s.param_bytes / GIB:.2f}"]
-        if is_train:
-            cells += [
-                f"{r.ema_bytes / GIB:.2f}",
-                f"{s.grad_bytes / GIB:.2f}",
-                f"{s.optimizer_bytes / GIB:.2f}",
-                f"{s.saved_bytes / GIB:.2f}",
-                f"{s.peak_step / GIB:.2f}",
-                f"{r.ddp_bucket_bytes / GIB:.2f}",
-            ]
-        else:
-            cells += [f"{s.peak_step / GIB:.2f}"]
-        cells += [f"{r.total_bytes / GIB:.2f}"]
-        if card is not None:
-            cells += [f"{'yes' if r.fits else 'no'} ({r.headroom_gib:+.1f})"]
-        table.add_row(*cells)
-    print_table(table)
+    show_table(_columns(is_train, card), reports, "memory per GPU (GiB)")
     if is_train:
         stdout.print(
             "total = params + EMA + AdamW state + step peak (activations, gradients, "

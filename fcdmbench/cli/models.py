@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from fcdmbench.cli.output import fmt, print_json, print_table, stdout
+from fcdmbench.cli.output import Column, fmt, left, print_json, show_table, stdout
 from fcdmbench.registry import get_spec, list_models, resolve
 
 models_app = typer.Typer(no_args_is_help=True, help="List and inspect registered models.")
@@ -15,6 +15,22 @@ models_app = typer.Typer(no_args_is_help=True, help="List and inspect registered
 
 def register(app: typer.Typer) -> None:
     app.add_typer(models_app, name="models")
+
+
+#: The columns of `models list`.
+LIST_COLUMNS = (
+    left("name", lambda r: r["name"], no_wrap=True),
+    left("paper name", lambda r: r["display_name"]),
+    left("family", lambda r: r["family"]),
+    Column("params (exact)", lambda r: f"{r['params']:,}", no_wrap=True),
+    Column("params M", lambda r: fmt(r["params_m"], 2)),
+    Column("published GMACs @256", lambda r: fmt(r["published_gmacs_256"])),
+    left("resolutions", lambda r: ", ".join(map(str, r["resolutions"]))),
+)
+#: The published numbers `models show` can list (those some row has).
+PUBLISHED = ("source", "resolution", "setting", "params_m", "gmacs", "throughput_it_s",
+             "training_steps", "cfg_scale", "fid", "sfid", "inception_score", "precision",
+             "recall")  # fmt: skip
 
 
 def _row(name: str) -> dict:
@@ -59,27 +75,7 @@ def list_command(
     if as_json:
         print_json(rows)
         return
-    from rich.table import Table
-
-    table = Table(title="fcdmbench models", title_justify="left")
-    table.add_column("name", no_wrap=True)
-    table.add_column("paper name")
-    table.add_column("family")
-    table.add_column("params (exact)", justify="right", no_wrap=True)
-    table.add_column("params M", justify="right")
-    table.add_column("published GMACs @256", justify="right")
-    table.add_column("resolutions")
-    for r in rows:
-        table.add_row(
-            r["name"],
-            r["display_name"],
-            r["family"],
-            f"{r['params']:,}",
-            fmt(r["params_m"], 2),
-            fmt(r["published_gmacs_256"]),
-            ", ".join(map(str, r["resolutions"])),
-        )
-    print_table(table)
+    show_table(LIST_COLUMNS, rows, "fcdmbench models", justify="left")
     stdout.print("GMACs = multiply-accumulates per image, one forward, batch 1 (DiT convention).")
 
 
@@ -114,8 +110,6 @@ def show_command(
     if as_json:
         print_json(info)
         return
-    from rich.table import Table
-
     stdout.print(f"[bold]{spec.display_name}[/] ({spec.name}), family {spec.family}")
     stdout.print(f"paper: {spec.paper_info.title} (arXiv {spec.paper_info.arxiv or '—'})")
     up = spec.upstream
@@ -129,27 +123,7 @@ def show_command(
     if not spec.published:
         stdout.print("published numbers: none recorded")
         return
-    table = Table(
-        title="published numbers (as printed; not measured by fcdmbench)", title_justify="left"
-    )
-    columns = [
-        "source",
-        "resolution",
-        "setting",
-        "params_m",
-        "gmacs",
-        "throughput_it_s",
-        "training_steps",
-        "cfg_scale",
-        "fid",
-        "sfid",
-        "inception_score",
-        "precision",
-        "recall",
-    ]
-    used = [c for c in columns if any(row.get(c) is not None for row in info["published"])]
-    for c in used:
-        table.add_column(c)
-    for row in info["published"]:
-        table.add_row(*[str(row.get(c, "—")) for c in used])
-    print_table(table)
+    used = [c for c in PUBLISHED if any(row.get(c) is not None for row in info["published"])]
+    columns = [left(c, lambda row, c=c: str(row.get(c, "—"))) for c in used]
+    title = "published numbers (as printed; not measured by fcdmbench)"
+    show_table(columns, info["published"], title, justify="left")

@@ -1,15 +1,21 @@
-"""Rendering helpers shared by every command: results to stdout, progress and logs to stderr."""
+"""Rendering shared by every command: results to stdout, progress and logs to stderr.
+
+Every table goes through `show_table`, driven by `Column` specs: a header, how the cell is
+justified and wrapped, and a function from the row to the cell's text.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from rich.console import Console
 
 from fcdmbench.files import to_jsonable
 
-__all__ = ["emit_record", "fmt", "print_json", "print_table", "stderr", "stdout", "to_jsonable"]
+__all__ = ["Column", "emit_record", "fmt", "left", "print_json", "show_table", "stderr", "stdout"]
 
 stdout = Console(highlight=False, soft_wrap=True)
 stderr = Console(stderr=True, highlight=False)
@@ -29,7 +35,49 @@ def fmt(value: float | int | None, digits: int = 1) -> str:
     return f"{value:.{digits}f}"
 
 
-def print_table(table) -> None:
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One table column: `cell` turns a row into the cell's text (rich markup allowed)."""
+
+    header: str
+    cell: Callable[[Any], str]
+    justify: Literal["left", "right"] = "right"
+    no_wrap: bool = False
+    style: str | None = None
+
+
+def left(header: str, cell: Callable[[Any], str], **kw: Any) -> Column:
+    """A left-justified column (names, labels)."""
+    return Column(header, cell, justify="left", **kw)
+
+
+def show_table(
+    columns: Iterable[Column],
+    rows: Iterable[Any],
+    title: str | None = None,
+    caption: str | None = None,
+    justify: Literal["left", "center"] = "center",
+    is_plain: bool = False,
+) -> None:
+    """Print `rows` as a table of `columns` on stdout; `justify` places the title and caption.
+
+    Through `print_table` (no cell cut, caption as a paragraph), or with `is_plain` as rich
+    prints a table on its own (the console's width, the caption inside the table's width)."""
+    from rich.table import Table
+
+    columns = list(columns)
+    table = Table(title=title, caption=caption, title_justify=justify, caption_justify=justify)
+    for c in columns:
+        table.add_column(c.header, justify=c.justify, no_wrap=c.no_wrap, style=c.style)
+    for row in rows:
+        table.add_row(*(c.cell(row) for c in columns))
+    if is_plain:
+        stdout.print(table)
+    else:
+        _print_table(table)
+
+
+def _print_table(table) -> None:
     """Print a rich table on stdout without cutting any cell: columns fold instead of ending in
     an ellipsis. Off a terminal (a pipe, CliRunner), where rich would assume 80 columns, the
     table takes the width it needs, up to 200. The caption follows as a paragraph wrapped to the

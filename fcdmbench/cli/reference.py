@@ -37,11 +37,11 @@ def fetch_command(
     Example: fcdmbench reference fetch inception imagenet256
     """
     from fcdmbench.cli.output import stderr, stdout
-    from fcdmbench.evaluation.reference import fetch_reference, load_manifest
+    from fcdmbench.evaluation.reference import check_names, fetch_reference, load_manifest
     from fcdmbench.preflight import Preflight
 
     manifest = load_manifest()
-    _check_names(names, manifest)
+    check_names(names, manifest)
     failures = Preflight()
     for name in names:
         with stderr.status(f"fetching {name}"):
@@ -56,17 +56,6 @@ def fetch_command(
         "`fcdmbench reference verify`",
         summary=f"of {len(names)} files could not be fetched",
     )
-
-
-def _check_names(names, manifest) -> None:
-    from fcdmbench.errors import ConfigError
-
-    unknown = [n for n in names or () if n not in manifest]
-    if unknown:
-        raise ConfigError(
-            f"unknown reference {', '.join(map(repr, unknown))}",
-            hint=f"known: {', '.join(manifest)}",
-        )
 
 
 #: What each `reference verify` status means.
@@ -102,58 +91,31 @@ def verify_command(
 
     Example: fcdmbench reference verify
     """
-    from rich.table import Table
-
-    from fcdmbench.cli.output import print_json, print_table
-    from fcdmbench.errors import CheckFailedError
-    from fcdmbench.evaluation.reference import load_manifest, verify_file
+    from fcdmbench.cli.output import left, print_json, show_table
+    from fcdmbench.evaluation.reference import (
+        check_names,
+        load_manifest,
+        require_verified,
+        verify_file,
+    )
     from fcdmbench.evaluation.reference import reference_dir as resolve_dir
 
     manifest = load_manifest()
     folder = resolve_dir(reference_dir)
-    _check_names(names, manifest)
+    check_names(names, manifest)
     results = [verify_file(manifest[n], folder / manifest[n].filename) for n in names or manifest]
     if as_json:
-        print_json(
-            [
-                {
-                    "name": r.name,
-                    "path": r.path,
-                    "status": r.status,
-                    "sha256": r.sha256,
-                    "note": NOTES[r.status],
-                }
-                for r in results
-            ]
-        )
+        print_json([{**_fields(r), "note": NOTES[r.status]} for r in results])
     else:
-        table = Table(title=f"reference files in {folder}")
-        for column in ("name", "status", "sha256", "note"):
-            table.add_column(column)
-        for r in results:
-            table.add_row(r.name, r.status, r.sha256 or "—", NOTES[r.status])
-        print_table(table)
-    failing = ("missing", "mismatch") + (() if allow_unverified else ("unverified",))
-    bad = {s: [r.name for r in results if r.status == s] for s in failing}
-    bad = {s: n for s, n in bad.items() if n}
-    if not bad:
-        return
-    hints = []
-    if "mismatch" in bad:
-        hints.append(f"delete {', '.join(bad['mismatch'])} and fetch again")
-    if "missing" in bad or "mismatch" in bad:
-        fetch = " ".join(bad.get("missing", []) + bad.get("mismatch", []))
-        hints.append(
-            f"run `fcdmbench reference fetch {fetch}` (offline, it says which URL to place where "
-            f"in {folder})"
-        )
-    if "unverified" in bad:
-        hints.append(
-            "an unverified file cannot be checked until the manifest carries its sha256; "
-            "pass --allow-unverified to accept present files"
-        )
-    raise CheckFailedError(
-        "reference files not verified: "
-        + "; ".join(f"{s}: {', '.join(n)}" for s, n in bad.items()),
-        hint="; ".join(hints),
-    )
+        columns = [
+            left("name", lambda r: r.name),
+            left("status", lambda r: r.status),
+            left("sha256", lambda r: r.sha256 or "—"),
+            left("note", lambda r: NOTES[r.status]),
+        ]
+        show_table(columns, results, f"reference files in {folder}")
+    require_verified(results, folder, allow_unverified)
+
+
+def _fields(result) -> dict:
+    return {k: getattr(result, k) for k in ("name", "path", "status", "sha256")}

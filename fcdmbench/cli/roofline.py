@@ -1,17 +1,19 @@
-"""`fcdmbench roofline`: a predicted upper bound of images/s on a named GPU, per operator; with
-``--mode train`` of optimizer steps/s of a data-parallel training step."""
+"""`fcdmbench roofline`: a predicted upper bound of images/s on a named GPU, per operator.
+
+The training step has its own command, `fcdmbench train-roofline` (`cli.train_roofline`); the
+options, input checks and tables both share live here.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from fcdmbench.cli.output import emit_record, fmt, print_table, stderr, stdout
+from fcdmbench.cli.options import GpuKey, Models, RecordJson, Resolution
+from fcdmbench.cli.output import Column, emit_record, fmt, left, show_table, stderr, stdout
 from fcdmbench.precision import Precision
-from fcdmbench.throughput.workloads import Mode
 
 AttentionKernel = Annotated[
     str,
@@ -31,6 +33,35 @@ LinearAttentionKernel = Annotated[
         "on TF32), torch (op by op) [default: fla; torch on cpu].",
     ),
 ]
+PrecisionOption = Annotated[
+    Precision,
+    typer.Option(help="Which units and dtypes (paper-default: convs TF32, matmuls FP32)."),
+]
+Records = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--records",
+        metavar="PATH",
+        help="Throughput records (files or folders) for measured beside predicted "
+        "[default: reports/throughput when it exists].",
+    ),
+]
+Calibration = Annotated[
+    Path | None,
+    typer.Option(
+        metavar="JSON",
+        help="--gpu cpu: reuse the calibration in a roofline JSON written before "
+        "(default: measure now, a few seconds).",
+    ),
+]
+Top = Annotated[int, typer.Option(min=0, help="Operator groups listed per model.")]
+InferJson = RecordJson("roofline/2")
+Plot = Annotated[
+    Path | None, typer.Option(metavar="PNG", help="Write the roofline figure (.png or .svg).")
+]
+ListDevices = Annotated[
+    bool, typer.Option("--list-devices", help="Print the device table with sources and exit.")
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -38,192 +69,76 @@ def register(app: typer.Typer) -> None:
 
 
 def roofline_command(
-    models: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--models", "-m", help="Models: --models fcdm-xl dit-xl-2; commas, wildcards work."
-        ),
-    ] = None,
-    gpu: Annotated[
-        str,
-        typer.Option(
-            "--gpu",
-            "--device",
-            help="Device table key (a100-40gb-sxm, a100-80gb-sxm, h100-sxm, h100-pcie, h200-sxm, "
-            "rtx-4090, l40s; --list-devices) or 'cpu' (calibrated on this machine).",
-        ),
-    ] = "a100-80gb-sxm",
-    precision: Annotated[
-        Precision,
-        typer.Option(help="Which units and dtypes (paper-default: convs TF32, matmuls FP32)."),
-    ] = Precision.TF32,
-    batch: Annotated[
-        int | None,
-        typer.Option(
-            "--batch",
-            "-b",
-            min=1,
-            help="Images per forward (infer; default 64) or the global batch (train; 256).",
-        ),
-    ] = None,
-    resolution: Annotated[
-        int, typer.Option("--resolution", "-r", min=8, help="Image side in pixels.")
-    ] = 256,
+    models: Models = None,
+    gpu: GpuKey = "a100-80gb-sxm",
+    precision: PrecisionOption = Precision.TF32,
+    batch: Annotated[int, typer.Option("--batch", "-b", min=1, help="Images per forward.")] = 64,
+    resolution: Resolution = 256,
     attention_kernel: AttentionKernel = "sdpa",
     linear_attention_kernel: LinearAttentionKernel = None,
-    records: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--records",
-            metavar="PATH",
-            help="Throughput records (files or folders) for measured beside predicted "
-            "[default: reports/throughput when it exists].",
-        ),
-    ] = None,
-    calibration: Annotated[
-        Path | None,
-        typer.Option(
-            metavar="JSON",
-            help="--gpu cpu: reuse the calibration in a roofline JSON written before "
-            "(default: measure now, a few seconds).",
-        ),
-    ] = None,
-    top: Annotated[int, typer.Option(min=0, help="Operator groups listed per model.")] = 8,
-    json_path: Annotated[
-        Path | None,
-        typer.Option(
-            "--json", metavar="PATH", help="Write a fcdmbench.roofline/2 record ('-': stdout)."
-        ),
-    ] = None,
-    plot: Annotated[
-        Path | None, typer.Option(metavar="PNG", help="Write the roofline figure (.png or .svg).")
-    ] = None,
-    list_devices: Annotated[
-        bool, typer.Option("--list-devices", help="Print the device table with sources and exit.")
-    ] = False,
-    mode: Annotated[Mode, typer.Option(help="infer: images/s; train: steps/s (DDP).")] = Mode.INFER,
-    gpus: Annotated[
-        int, typer.Option(min=1, help="train: GPUs per node sharing --batch (DGX/HGX: up to 8).")
-    ] = 1,
-    nodes: Annotated[
-        int,
-        typer.Option(
-            min=1,
-            help="train: nodes of --gpus GPUs each; the all-reduce crosses the DGX system's "
-            "inter-node fabric (A100: 8x HDR 200 Gb/s; H100/H200: 8x NDR 400 Gb/s).",
-        ),
-    ] = 1,
-    grad_checkpointing: Annotated[
-        bool, typer.Option("--grad-checkpointing", help="train: checkpoint every block.")
-    ] = False,
-    ema: Annotated[bool, typer.Option("--ema/--no-ema", help="train: price the EMA.")] = True,
+    records: Records = None,
+    calibration: Calibration = None,
+    top: Top = 8,
+    json_path: InferJson = None,
+    plot: Plot = None,
+    list_devices: ListDevices = False,
 ) -> None:
     """Predict an upper bound of images/s (a model, not measured).
 
     Per operator of one meta-device forward: FLOPs (those of fcdmbench flops), unfused bytes,
     unit, max(compute, memory) time on the device; summed into a bound with its memory-bound
-    share and top operators.
+    share and top operators. The training step: fcdmbench train-roofline.
 
     Example: fcdmbench roofline --models fcdm-xl dit-xl-2 --gpu a100-80gb-sxm --precision tf32
-
-    --mode train: the bound of optimizer steps/s of one data-parallel training step (forward,
-    backward with checkpointing's recomputation, AdamW, EMA, DDP copies, the gradient
-    all-reduce over NVLink or PCIe, and between --nodes over InfiniBand); --batch is then the
-    global batch.
-
-    Training: fcdmbench roofline -m fcdm-xl --mode train --gpu rtx-4090 --gpus 4 --batch 256
-    --grad-checkpointing
-
-    Four DGX A100 nodes: fcdmbench roofline -m dico-xl --mode train --gpu a100-80gb-sxm
-    --nodes 4 --gpus 8 --batch 256
     """
     if list_devices:
         _print_devices()
         return
-    batch = batch or (256 if mode is Mode.TRAIN else 64)
-    train = _TrainOptions(mode, gpus, batch, grad_checkpointing, ema, nodes)
-    if records is None:
-        default = Path("reports/throughput")
-        records = [default] if default.is_dir() else []
-    kernels = (attention_kernel, linear_attention_kernel)
-    selected = _preflight(
-        models, gpu, precision, resolution, kernels, records, calibration, json_path, plot, train
-    )
-    kernels = _kernels(gpu, *kernels)
-    args = (selected, gpu, precision, batch, resolution, kernels, calibration, records)
-    if mode is Mode.TRAIN:
-        _train(train, *args, json_path=json_path, top=top)
-    else:
-        _infer(*args, json_path=json_path, plot=plot, top=top)
-
-
-def _infer(models, gpu, precision, batch, resolution, kernels, calibration, records, **out):
     from fcdmbench.perfmodel.roofline import run_roofline
     from fcdmbench.records.roofline import RooflineConfig
 
+    records = default_records(records)
+    kernels = (attention_kernel, linear_attention_kernel)
+    pf, selected, _ = preflight(models, gpu, precision, resolution, kernels, records, calibration)
+    check_outputs(pf, json_path, plot)
     config = RooflineConfig(
-        models=tuple(models),
+        models=tuple(selected),
         device=gpu,
         precision=precision,
         batch=batch,
         resolution=resolution,
-        kernels=kernels,
+        kernels=resolve_kernels(gpu, *kernels),
         records=tuple(records),
         calibration=calibration,
     )
-    record = run_roofline(
-        config,
-        warn=lambda m: stderr.print(f"warning: {m}"),
-        progress=lambda m: stderr.print(m, style="dim"),
-    )
-    if out["plot"] is not None:
+    record = run_roofline(config, warn=warn, progress=progress)
+    if plot is not None:
         from fcdmbench.reporting.roofline_plot import plot_roofline
 
-        plot_roofline(record, out["plot"])
-        stderr.print(f"wrote {out['plot']}")
-    if emit_record(record, out["json_path"]):
+        plot_roofline(record, plot)
+        stderr.print(f"wrote {plot}")
+    if emit_record(record, json_path):
         return
-    _print(record, out["top"])
+    _print(record, top)
 
 
-@dataclass(frozen=True, slots=True)
-class _TrainOptions:
-    """The ``--mode train`` options, and the check that none is given for the wrong mode."""
-
-    mode: Mode
-    gpus: int
-    batch: int
-    grad_checkpointing: bool
-    ema: bool
-    nodes: int = 1
-
-    def check(self, pf, device, plot) -> None:
-        from fcdmbench.errors import ConfigError
-        from fcdmbench.perfmodel.train_roofline import fabric, interconnect
-        from fcdmbench.records.memory import split_batch
-
-        if self.mode is Mode.INFER:
-            if self.gpus != 1 or self.nodes != 1 or self.grad_checkpointing or not self.ema:
-                pf.add(
-                    ConfigError(
-                        "--gpus, --nodes, --grad-checkpointing and --no-ema apply to --mode train",
-                        hint="add --mode train, or drop them",
-                    )
-                )
-            return
-        pf.check(split_batch, self.batch, self.gpus * self.nodes)
-        if device is not None and self.nodes > 1 and not device.is_calibrated:
-            pf.check(fabric, device.key)
-        if device is not None and self.gpus * self.nodes > 1:
-            if device.is_calibrated:
-                pf.add(ConfigError("--gpu cpu models one process", hint="use --gpus 1 --nodes 1"))
-            elif self.gpus > 1:
-                pf.check(interconnect, device.key, self.gpus)
-        if plot is not None:
-            pf.add(ConfigError("--plot is for --mode infer", hint="drop --plot in train mode"))
+def warn(message: str) -> None:
+    stderr.print(f"warning: {message}")
 
 
-def _kernels(gpu: str, attention: str, linear: str | None):
+def progress(message: str) -> None:
+    stderr.print(message, style="dim")
+
+
+def default_records(records: list[Path] | None) -> list[Path]:
+    """``--records``, or reports/throughput when it exists."""
+    if records is not None:
+        return records
+    default = Path("reports/throughput")
+    return [default] if default.is_dir() else []
+
+
+def resolve_kernels(gpu: str, attention: str, linear: str | None):
     from fcdmbench.perfmodel.kernels import default_linear_attention_kernel
     from fcdmbench.records.roofline import Kernels
 
@@ -231,18 +146,23 @@ def _kernels(gpu: str, attention: str, linear: str | None):
     return Kernels(attention=attention, linear_attention=linear)
 
 
-def _preflight(
-    models, gpu, precision, resolution, kernels, records, calibration, json_path, plot, train
-):
-    """Every problem with the command line at once, before anything is traced or measured
-    (creates nothing). Returns the selected model names."""
+def check_outputs(pf, json_path, plot) -> None:
+    """The outputs' problems join the others in `pf`; then every problem is reported at once."""
+    from fcdmbench.preflight import check_record_outputs
+
+    check_record_outputs(pf, json_path, plot)
+    pf.raise_all()
+
+
+def preflight(models, gpu, precision, resolution, kernels, records, calibration):
+    """The problems of the options both rooflines share, collected (nothing raised yet: the
+    command adds its own and calls ``raise_all``). Returns (preflight, models, device)."""
     from fcdmbench.cli.selection import select_models
     from fcdmbench.devices import get_device
     from fcdmbench.errors import ConfigError, InputError
     from fcdmbench.perfmodel.cpu_calibration import load_calibration
-    from fcdmbench.perfmodel.kernels import ATTENTION_KERNELS, LINEAR_ATTENTION_KERNELS
     from fcdmbench.perfmodel.roofline import roofline_device
-    from fcdmbench.preflight import Preflight, check_input_file, check_record_outputs
+    from fcdmbench.preflight import Preflight, check_input_file
     from fcdmbench.registry import require_models
 
     pf = Preflight()
@@ -261,7 +181,22 @@ def _preflight(
         )
     if resolution % 8:
         pf.add(ConfigError(f"--resolution must be a multiple of 8, got {resolution}"))
-    attention, linear = kernels
+    _check_kernels(pf, device, *kernels)
+    if calibration is not None:
+        hint = "write one with: fcdmbench roofline --gpu cpu --json PATH"
+        if pf.check(check_input_file, calibration, "calibration file", hint) is not None:
+            pf.check(load_calibration, calibration)
+    for path in records:
+        if not Path(path).exists():
+            hint = "pass record files or folders written by fcdmbench throughput"
+            pf.add(InputError(f"throughput records {path} not found", hint=hint))
+    return pf, selected, device
+
+
+def _check_kernels(pf, device, attention: str, linear: str | None) -> None:
+    from fcdmbench.errors import ConfigError
+    from fcdmbench.perfmodel.kernels import ATTENTION_KERNELS, LINEAR_ATTENTION_KERNELS
+
     if attention not in ATTENTION_KERNELS:
         pf.add(
             ConfigError(
@@ -284,152 +219,10 @@ def _preflight(
                     "--linear-attention-kernel torch",
                 )
             )
-    if calibration is not None:
-        hint = "write one with: fcdmbench roofline --gpu cpu --json PATH"
-        if pf.check(check_input_file, calibration, "calibration file", hint) is not None:
-            pf.check(load_calibration, calibration)
-    for path in records:
-        if not Path(path).exists():
-            pf.add(
-                InputError(
-                    f"throughput records {path} not found",
-                    hint="pass record files or folders written by fcdmbench throughput",
-                )
-            )
-    train.check(pf, device, plot)
-    check_record_outputs(pf, json_path, plot)
-    pf.raise_all()
-    return selected
 
 
-def _train(
-    options, models, gpu, precision, batch, resolution, kernels, calibration, records, **out
-):
-    from fcdmbench.perfmodel.train_roofline import run_train_roofline
-    from fcdmbench.records.roofline import TrainConfig
-
-    config = TrainConfig(
-        models=tuple(models),
-        device=gpu,
-        precision=precision,
-        batch=batch,
-        gpus=options.gpus,
-        nodes=options.nodes,
-        resolution=resolution,
-        grad_checkpointing=options.grad_checkpointing,
-        kernels=kernels,
-        ema=options.ema,
-        calibration=calibration,
-        records=tuple(records),
-    )
-    record = run_train_roofline(
-        config,
-        warn=lambda m: stderr.print(f"warning: {m}"),
-        progress=lambda m: stderr.print(m, style="dim"),
-    )
-    if emit_record(record, out["json_path"]):
-        return
-    _print_train(record, out["top"])
-
-
-def _print_train(record, top: int) -> None:
-    from rich.table import Table
-
-    from fcdmbench.perfmodel.train_roofline import published_speeds
-
-    config = record.config
-    _print_device(record)
-    world = config.gpus * config.nodes
-    rows = config.batch // world
-    where = f"{config.gpus} GPU(s)"
-    if config.nodes > 1:
-        where = f"{config.nodes} nodes x {config.gpus} GPU(s)"
-    title = (
-        f"training step, {config.precision.value}: global batch {config.batch} over {where} "
-        f"({rows} rows each), {config.resolution} px"
-    )
-    table = Table(title=title)
-    headers = ("model", "checkpoint", "bound\nsteps/s", "img/s", "ms/step", "serial\nsteps/s")
-    headers += ("TFLOP/s\nper GPU", "measured\nsteps/s", "measured\n/ bound")
-    for header in (*headers, "published\nsteps/s", "published\n/ bound"):
-        table.add_column(header, justify="left" if header == "model" else "right")
-    rows = [(r, published_speeds(r, config.device)) for r in record.results]
-    for r, published in rows:
-        speeds = [row.steps_per_s for row in published]
-        table.add_row(
-            r.display_name,
-            "off" if r.checkpointing == "off" else "on",
-            f"{r.steps_per_s:.3f}",
-            f"{r.images_per_s:,.1f}",
-            f"{r.ms_per_step:.1f}",
-            f"{r.serial_steps_per_s:.3f}",
-            f"{r.tflops_at_bound:.3g}",
-            fmt(r.measured_steps_per_s, 3),
-            fmt(r.measured_over_predicted, 2),
-            ", ".join(f"{p:g}" for p in speeds) or "—",
-            ", ".join(f"{p / r.steps_per_s:.2f}" for p in speeds) or "—",
-        )
-    print_table(table)
-    _print_phases(record)
-    for r, published in rows:
-        if r.allreduce is not None:
-            _print_allreduce(r)
-        if r.checkpointing != "off":
-            stdout.print(f"{r.display_name} checkpointing: {r.checkpointing}")
-        for row in published:
-            stdout.print(
-                f"published {r.display_name}: {row.steps_per_s:g} steps/s, run in {row.precision}"
-                f"; {row.setting} ({row.source})"
-            )
-        if r.measured:
-            stdout.print(f"measured {r.display_name}: {r.measured.source}")
-        if top:
-            _print_ops(f"{r.display_name}: top operators of the step", r, top)
-    stdout.print("assumptions: " + "; ".join(record.assumptions) + ".")
-
-
-def _print_allreduce(r) -> None:
-    """The all-reduce's arithmetic, and the serial bound beside the overlapped one."""
-    a = r.allreduce
-    if a.nodes <= 1:
-        stdout.print(
-            f"{r.display_name} all-reduce: ring over {a.gpus} GPUs, "
-            f"{a.wire_bytes / 1e9:.2f} GB sent per GPU over {a.link} at {a.link_gbs:g} GB/s "
-            f"per direction: {a.time_s * 1e3:.1f} ms ({a.source})"
-        )
-    else:
-        stdout.print(
-            f"{r.display_name} all-reduce over {a.nodes} nodes x {a.gpus_per_node} GPUs: "
-            f"{a.algorithm} {a.time_s * 1e3:.1f} ms (NCCL ring over all {a.gpus} GPUs "
-            f"{a.ring_s * 1e3:.1f} ms; hierarchical: in the node {a.intra_s * 1e3:.1f} ms over "
-            f"{a.link} at {a.link_gbs:g} GB/s, between nodes {a.inter_s * 1e3:.1f} ms over "
-            f"{a.fabric} at {a.fabric_gbs:g} GB/s per GPU, pipelined "
-            f"{a.hierarchical_s * 1e3:.1f} ms) ({a.source}; {a.fabric_source})"
-        )
-    stdout.print(
-        f"{r.display_name} bound: {r.steps_per_s:.3f} steps/s with the all-reduce hidden under "
-        f"backward, {r.serial_steps_per_s:.3f} steps/s serial (all-reduce after backward)"
-    )
-
-
-def _print_phases(record) -> None:
-    """The step's bound split by phase, in ms per GPU (all-reduce overlaps backward)."""
-    from rich.table import Table
-
-    phases = ("forward", "backward", "recompute", "optimizer", "ema", "ddp-copies")
-    table = Table(title="where the bound's time goes, ms per GPU (all-reduce overlaps backward)")
-    for header in ("model", *phases, "all-reduce"):
-        table.add_column(header, justify="left" if header == "model" else "right")
-    for r in record.results:
-        times = [
-            r.phase(p).time_s * 1e3 if r.phase(p) and r.phase(p).calls else None for p in phases
-        ]
-        allreduce = r.allreduce.time_s * 1e3 if r.allreduce else None
-        table.add_row(r.display_name, *(fmt(t, 1) for t in times), fmt(allreduce, 1))
-    print_table(table)
-
-
-def _print_device(record) -> None:
+def print_device(record) -> None:
+    """The record's label, the device's figures and, on a CPU, its calibration."""
     device, config = record.device, record.config
     stdout.print(f"[bold]{record.label}[/]")
     stdout.print(
@@ -454,126 +247,72 @@ def _print_device(record) -> None:
 
 
 def _print(record, top: int) -> None:
-    from rich.table import Table
-
     reports, config = record.results, record.config
-    _print_device(record)
+    print_device(record)
     kernels = config.kernels.describe() if config.kernels else "not recorded"
     title = f"{config.precision.value}, batch {config.batch}, {config.resolution} px"
-    table = Table(title=f"{title}; kernels: {kernels}")
-    for header in (
-        "model",
-        "GMACs/img",
-        "bound img/s",
-        "ms/forward",
-        "TFLOP/s at bound",
-        "memory-bound",
-        "measured img/s",
-        "measured / bound",
-    ):
-        table.add_column(header, justify="left" if header == "model" else "right")
-    for r in reports:
-        measured = r.measured.img_per_s if r.measured else None
-        ratio = r.measured_over_predicted
-        table.add_row(
-            r.display_name,
-            f"{r.gmacs_per_image:.2f}",
-            f"{r.img_per_s:,.1f}",
-            f"{r.ms_per_forward:.2f}",
-            f"{r.tflops_at_bound:.3g}",
-            f"{r.memory_bound_share:.0%}",
-            fmt(measured, 2),
-            f"{ratio:.2f}" if ratio is not None else "—",
-        )
-    print_table(table)
+    title += f"; kernels: {kernels}"
+    columns = [
+        left("model", lambda r: r.display_name),
+        Column("GMACs/img", lambda r: f"{r.gmacs_per_image:.2f}"),
+        Column("bound img/s", lambda r: f"{r.img_per_s:,.1f}"),
+        Column("ms/forward", lambda r: f"{r.ms_per_forward:.2f}"),
+        Column("TFLOP/s at bound", lambda r: f"{r.tflops_at_bound:.3g}"),
+        Column("memory-bound", lambda r: f"{r.memory_bound_share:.0%}"),
+        Column("measured img/s", lambda r: fmt(r.measured.img_per_s if r.measured else None, 2)),
+        Column("measured / bound", lambda r: fmt(r.measured_over_predicted, 2)),
+    ]
+    show_table(columns, reports, title)
     if len(reports) > 1 and reports[-1].img_per_s:
         ref = reports[-1]
-        stdout.print(
-            "bound ratios vs "
-            + ref.display_name
-            + ": "
-            + ", ".join(f"{r.display_name} {r.img_per_s / ref.img_per_s:.2f}x" for r in reports)
-        )
+        ratios = ", ".join(f"{r.display_name} {r.img_per_s / ref.img_per_s:.2f}x" for r in reports)
+        stdout.print(f"bound ratios vs {ref.display_name}: {ratios}")
     for r in reports:
         if top:
-            _print_ops(f"{r.display_name}: top operators (block indices folded to *)", r, top)
+            print_ops(f"{r.display_name}: top operators (block indices folded to *)", r, top)
     for r in reports:
         if r.measured:
             stdout.print(f"measured {r.display_name}: {r.measured.source}")
     stdout.print("assumptions: " + "; ".join(record.assumptions) + ".")
 
 
-def _print_ops(title: str, r, top: int) -> None:
+def print_ops(title: str, result, top: int) -> None:
     """The `top` costliest operator groups of a result (`time_s` is its whole time)."""
-    from rich.table import Table
+    columns = [
+        left("operator", lambda o: o.op.removeprefix("aten.")),
+        left("module", lambda o: o.module or "(root)"),
+        left("unit", lambda o: o.unit),
+        Column("calls", lambda o: str(o.calls)),
+        Column("GFLOP", lambda o: f"{o.flops / 1e9:.1f}"),
+        Column("MB", lambda o: f"{o.bytes / 1e6:.0f}"),
+        Column("FLOP/B", lambda o: f"{o.intensity:.1f}"),
+        Column("ms", lambda o: f"{o.time_s * 1e3:.2f}"),
+        Column("share", lambda o: f"{o.time_s / result.time_s:.1%}"),
+        left("bound", lambda o: o.bound),
+    ]
+    show_table(columns, result.ops[:top], title)
 
-    ops = Table(title=title)
-    for header in (
-        "operator",
-        "module",
-        "unit",
-        "calls",
-        "GFLOP",
-        "MB",
-        "FLOP/B",
-        "ms",
-        "share",
-        "bound",
-    ):
-        ops.add_column(
-            header,
-            justify="left" if header in ("operator", "module", "unit", "bound") else "right",
-        )
-    for o in r.ops[:top]:
-        ops.add_row(
-            o.op.removeprefix("aten."),
-            o.module or "(root)",
-            o.unit,
-            str(o.calls),
-            f"{o.flops / 1e9:.1f}",
-            f"{o.bytes / 1e6:.0f}",
-            f"{o.intensity:.1f}",
-            f"{o.time_s * 1e3:.2f}",
-            f"{o.time_s / r.time_s:.1%}",
-            o.bound,
-        )
-    print_table(ops)
+
+def _link(figure) -> str:
+    if figure and not figure.value:
+        return "none"
+    return fmt(figure and figure.value, 1)
 
 
 def _print_devices() -> None:
-    from rich.table import Table
-
     from fcdmbench.devices import load_devices
 
-    table = Table(title="device table (fcdmbench/devices.toml); TFLOP/s dense")
-    for header in (
-        "key",
-        "name",
-        "fp32",
-        "tf32",
-        "bf16",
-        "fp16",
-        "GiB",
-        "GB/s",
-        "NVLink GB/s/dir",
-        "PCIe GB/s/dir",
-        "fabric GB/s/dir/GPU",
-        "source",
-        "checked",
-    ):
-        table.add_column(header)
-    for d in load_devices():
-        nvlink = d.nvlink_figure
-        table.add_row(
-            d.key,
-            d.name,
-            *(fmt(d.peak(c), 1) for c in ("fp32", "tf32", "bf16", "fp16")),
-            fmt(d.memory_gib, 0),
-            fmt(d.bandwidth_gbs, 0),
-            "none" if nvlink and not nvlink.value else fmt(nvlink and nvlink.value, 1),
-            fmt(d.pcie_figure and d.pcie_figure.value, 1),
-            fmt(d.fabric_figure and d.fabric_figure.value, 1),
-            d.source,
-            d.checked,
-        )
-    print_table(table)
+    columns = [
+        left("key", lambda d: d.key),
+        left("name", lambda d: d.name),
+        *(left(c, lambda d, c=c: fmt(d.peak(c), 1)) for c in ("fp32", "tf32", "bf16", "fp16")),
+        left("GiB", lambda d: fmt(d.memory_gib, 0)),
+        left("GB/s", lambda d: fmt(d.bandwidth_gbs, 0)),
+        left("NVLink GB/s/dir", lambda d: _link(d.nvlink_figure)),
+        left("PCIe GB/s/dir", lambda d: fmt(d.pcie_figure and d.pcie_figure.value, 1)),
+        left("fabric GB/s/dir/GPU", lambda d: fmt(d.fabric_figure and d.fabric_figure.value, 1)),
+        left("source", lambda d: d.source),
+        left("checked", lambda d: d.checked),
+    ]
+    title = "device table (fcdmbench/devices.toml); TFLOP/s dense"
+    show_table(columns, load_devices(), title)

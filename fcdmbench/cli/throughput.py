@@ -1,51 +1,114 @@
-"""`fcdmbench throughput` (measure, `--check`, `--update-baseline`) and `fcdmbench baseline ...`."""
+"""`fcdmbench throughput`: measure images/s (`--check`: gate it, `--update-baseline`: store it)."""
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
-from fcdmbench.cli.output import fmt, print_json, print_table, stderr, stdout
+from fcdmbench.cli.baseline import BaselinesDir, render_verdict
+from fcdmbench.cli.output import Column, fmt, left, print_json, show_table, stderr, stdout
 from fcdmbench.cli.selection import select_models
 from fcdmbench.precision import Precision
 from fcdmbench.throughput.measure import FcdmCheckpointing, Order
 from fcdmbench.throughput.workloads import Mode
 
-if TYPE_CHECKING:
-    from fcdmbench.records.gate import Verdict
-
-baseline_app = typer.Typer(
-    no_args_is_help=True, help="Per-GPU throughput baselines: update, compare, list."
-)
-
-_BASELINES_HELP = (
-    "Baseline folder (default: benchmarks/baselines of the checkout the current directory is in)."
-)
-BaselinesDir = Annotated[
-    Path | None,
+Models = Annotated[
+    list[str] | None,
     typer.Option(
-        "--baselines-dir", envvar="FCDMBENCH_BASELINES", metavar="DIR", help=_BASELINES_HELP
+        "--models",
+        "-m",
+        help=("Models: --models fcdm-xl dit-xl-2, commas or wildcards ('fcdm-*') work too."),
     ),
 ]
+CompileMode = Annotated[
+    str | None,
+    typer.Option(
+        "--compile",
+        metavar="MODE",
+        help=(
+            "torch.compile mode (default, reduce-overhead, max-autotune); compile time is "
+            "reported apart and excluded."
+        ),
+    ),
+]
+CudaGraphs = Annotated[
+    bool,
+    typer.Option(
+        "--cuda-graphs",
+        help=("Also time each model replayed from a CUDA graph; both are reported."),
+    ),
+]
+Checkpointing = Annotated[
+    FcdmCheckpointing | None,
+    typer.Option(
+        help=(
+            "FCDM per-block checkpointing: always = as published (even in eval), "
+            "off = bypassed [default: both for infer, off for train]"
+        )
+    ),
+]
+Ref = Annotated[
+    str | None,
+    typer.Option(
+        help=(
+            "Model for 'vs ref' ratios (explicit: added to the run; 'none': off) "
+            "[default: dit-xl-2 when among --models]"
+        )
+    ),
+]
+CudnnBenchmark = Annotated[
+    bool,
+    typer.Option("--cudnn-benchmark/--no-cudnn-benchmark", help="cudnn.benchmark (recorded)."),
+]
+WarmupCalls = Annotated[
+    int, typer.Option(min=1, help="Warm-up: at least this many calls per model.")
+]
+WarmupS = Annotated[
+    float, typer.Option(min=0.0, help="Warm-up: at least this many seconds per model.")
+]
+OrderOption = Annotated[
+    Order | None,
+    typer.Option(
+        help="Models interleaved block by block (A B C A B C) or one after another. "
+        "[default: interleaved for infer, sequential for train]"
+    ),
+]
+Out = Annotated[
+    Path | None,
+    typer.Option(
+        metavar="JSON",
+        help=("Record path [default: reports/throughput/<date>-<device>-...json]"),
+    ),
+]
+Check = Annotated[
+    bool,
+    typer.Option(
+        "--check", help=("Gate against the stored baseline: exit 5 on a confirmed regression.")
+    ),
+]
+UpdateBaseline = Annotated[
+    bool,
+    typer.Option(
+        "--update-baseline",
+        help=("Store this run as the device's baseline (review the file in a PR)."),
+    ),
+]
+Force = Annotated[
+    bool, typer.Option(help="--update-baseline even if the gate calls the run noisy.")
+]
+#: The options that are not the run's `ThroughputConfig` or `ProtocolConfig`: the gate's.
+GATE_OPTIONS = ("out", "check", "update_baseline", "baselines_dir", "force")
 
 
 def register(app: typer.Typer) -> None:
     app.command("throughput")(throughput_command)
-    app.add_typer(baseline_app, name="baseline")
 
 
 def throughput_command(
-    models: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--models",
-            "-m",
-            help=("Models: --models fcdm-xl dit-xl-2, commas or wildcards ('fcdm-*') work too."),
-        ),
-    ] = None,
+    models: Models = None,
     batch: Annotated[int, typer.Option("--batch", "-b", min=1, help="Images per call.")] = 64,
     resolution: Annotated[int, typer.Option(help="Image resolution (latent = /8).")] = 256,
     precision: Annotated[Precision, typer.Option(help="TF32 flags and autocast dtype.")] = (
@@ -59,90 +122,26 @@ def throughput_command(
     channels_last: Annotated[
         bool, typer.Option("--channels-last", help="Channels-last memory format (recorded).")
     ] = False,
-    compile_mode: Annotated[
-        str | None,
-        typer.Option(
-            "--compile",
-            metavar="MODE",
-            help=(
-                "torch.compile mode (default, reduce-overhead, max-autotune); compile time is "
-                "reported apart and excluded."
-            ),
-        ),
-    ] = None,
-    cuda_graphs: Annotated[
-        bool,
-        typer.Option(
-            "--cuda-graphs",
-            help=("Also time each model replayed from a CUDA graph; both are reported."),
-        ),
-    ] = False,
-    fcdm_checkpointing: Annotated[
-        FcdmCheckpointing | None,
-        typer.Option(
-            help=(
-                "FCDM per-block checkpointing: always = as published (even in eval), "
-                "off = bypassed [default: both for infer, off for train]"
-            )
-        ),
-    ] = None,
+    compile_mode: CompileMode = None,
+    cuda_graphs: CudaGraphs = False,
+    fcdm_checkpointing: Checkpointing = None,
     grad_checkpointing: Annotated[bool, typer.Option(help="Train: gradient checkpointing.")] = (
         False
     ),
-    ref: Annotated[
-        str | None,
-        typer.Option(
-            help=(
-                "Model for 'vs ref' ratios (explicit: added to the run; 'none': off) "
-                "[default: dit-xl-2 when among --models]"
-            )
-        ),
-    ] = None,
-    cudnn_benchmark: Annotated[
-        bool,
-        typer.Option("--cudnn-benchmark/--no-cudnn-benchmark", help="cudnn.benchmark (recorded)."),
-    ] = True,
-    warmup_calls: Annotated[
-        int, typer.Option(min=1, help="Warm-up: at least this many calls per model.")
-    ] = 10,
-    warmup_s: Annotated[
-        float, typer.Option(min=0.0, help="Warm-up: at least this many seconds per model.")
-    ] = 2.0,
+    ref: Ref = None,
+    cudnn_benchmark: CudnnBenchmark = True,
+    warmup_calls: WarmupCalls = 10,
+    warmup_s: WarmupS = 2.0,
     blocks: Annotated[int, typer.Option(min=1, help="Timed blocks per model.")] = 7,
     min_block_s: Annotated[float, typer.Option(min=0.0, help="Minimum seconds per block.")] = 1.0,
     pause_s: Annotated[float, typer.Option(min=0.0, help="Pause between models.")] = 1.0,
-    order: Annotated[
-        Order | None,
-        typer.Option(
-            help="Models interleaved block by block (A B C A B C) or one after another. "
-            "[default: interleaved for infer, sequential for train]"
-        ),
-    ] = None,
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            metavar="JSON",
-            help=("Record path [default: reports/throughput/<date>-<device>-...json]"),
-        ),
-    ] = None,
-    check: Annotated[
-        bool,
-        typer.Option(
-            "--check", help=("Gate against the stored baseline: exit 5 on a confirmed regression.")
-        ),
-    ] = False,
-    update_baseline: Annotated[
-        bool,
-        typer.Option(
-            "--update-baseline",
-            help=("Store this run as the device's baseline (review the file in a PR)."),
-        ),
-    ] = False,
+    order: OrderOption = None,
+    out: Out = None,
+    check: Check = False,
+    update_baseline: UpdateBaseline = False,
     baselines_dir: BaselinesDir = None,
     strict: Annotated[bool, typer.Option(help="--check: 'insufficient data' exits 5.")] = False,
-    force: Annotated[
-        bool, typer.Option(help="--update-baseline even if the gate calls the run noisy.")
-    ] = False,
+    force: Force = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the record as JSON.")] = False,
 ) -> None:
     """Measure images/s per network evaluation (the papers' it/s).
@@ -153,69 +152,17 @@ def throughput_command(
 
     Example: fcdmbench throughput --models fcdm-xl dit-xl-2 --precision bf16 --check
     """
-    from fcdmbench.preflight import Preflight
-    from fcdmbench.records.throughput import ProtocolConfig, ThroughputConfig
-    from fcdmbench.throughput.measure import step_options
-    from fcdmbench.throughput.preflight import preflight_throughput
-
-    pf = Preflight()  # every problem at once, before any model is built or timed
-    selected = pf.check(select_models, models or [])
-    protocol = pf.check(
-        ProtocolConfig,
-        warmup_calls=warmup_calls,
-        warmup_s=warmup_s,
-        blocks=blocks,
-        min_block_s=min_block_s,
-        pause_s=pause_s,
-        order=order,
-    )
-    config = None
-    if selected is not None and protocol is not None:
-        config = pf.check(
-            ThroughputConfig,
-            models=tuple(selected),
-            batch=batch,
-            resolution=resolution,
-            precision=precision,
-            mode=mode,
-            device=device,
-            cfg=cfg,
-            channels_last=channels_last,
-            compile=compile_mode,
-            cuda_graphs=cuda_graphs,
-            cudnn_benchmark=cudnn_benchmark,
-            fcdm_checkpointing=fcdm_checkpointing,
-            grad_checkpointing=grad_checkpointing,
-            ref=ref,
-        )
-    if config is not None:
-        pf.check(step_options, config)
-        pf.check(
-            preflight_throughput,
-            config,
-            out=out,
-            check=check,
-            update_baseline=update_baseline,
-            baselines_dir=baselines_dir,
-            force=force,
-            protocol=protocol,
-        )
-    pf.raise_all()
-    print_plan(config, protocol)
-
-    from rich.markup import escape
-
+    options = dict(locals())  # the options by name, as edm2's commands keep them
     from fcdmbench.throughput.run import run_throughput
 
+    gate = {name: options[name] for name in GATE_OPTIONS}
+    config, protocol = _preflight(options, gate)
+    print_plan(config, protocol)
     record, verdict = run_throughput(
         config,
         protocol,
-        out=out,
-        check=check,
-        update_baseline=update_baseline,
-        baselines_dir=baselines_dir,
+        **gate,
         strict=strict,
-        force=force,
         log=lambda message: stderr.print(f"[dim]{escape(message)}[/]"),
     )
     if as_json:
@@ -228,10 +175,31 @@ def throughput_command(
         raise typer.Exit(verdict.exit_code)
 
 
+def _preflight(options: dict, gate: dict) -> Any:
+    """The run's `ThroughputConfig` and `ProtocolConfig`, once every problem of the command line
+    is reported at once, before any model is built or timed."""
+    from fcdmbench.cli.options import config_fields
+    from fcdmbench.preflight import Preflight
+    from fcdmbench.records.throughput import ProtocolConfig, ThroughputConfig
+    from fcdmbench.throughput.measure import step_options
+    from fcdmbench.throughput.preflight import preflight_throughput
+
+    pf = Preflight()
+    selected = pf.check(select_models, options["models"] or [])
+    protocol = pf.check(ProtocolConfig, **config_fields(ProtocolConfig, options))
+    config = None
+    if selected is not None and protocol is not None:
+        fields = config_fields(ThroughputConfig, options, {"compile": "compile_mode"})
+        config = pf.check(ThroughputConfig, **{**fields, "models": tuple(selected)})
+    if config is not None:
+        pf.check(step_options, config)
+        pf.check(preflight_throughput, config, **gate, protocol=protocol)
+    pf.raise_all()
+    return config, protocol
+
+
 def print_plan(config: Any, protocol: Any) -> None:
     """On stderr, before anything is built: what will be timed, why, and how long it takes."""
-    from rich.markup import escape
-
     from fcdmbench.throughput.measure import estimate_seconds, plan_items, resolve_device
 
     device = resolve_device(config.device)
@@ -273,11 +241,35 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
+def _ok(cell):
+    """A cell shown only for a model that ran (a failed row shows its status, then blanks)."""
+    return lambda row: cell(row) if row.status == "ok" else ""
+
+
+def _iqr_pct(row) -> str:
+    stats = row.img_per_s
+    return fmt(100 * stats.iqr / stats.median if stats.median else None)
+
+
+#: The columns of the throughput table.
+RECORD_COLUMNS = (
+    left("model", lambda row: escape(row.key)),
+    Column("batch", lambda row: f"{row.batch}" + (" (halved: OOM)" if row.batch_halved else "")),
+    Column("img/s", lambda row: fmt(row.img_per_s.median, 2) if row.status == "ok" else row.status),
+    Column("IQR %", _ok(_iqr_pct)),
+    Column("ms/call", _ok(lambda row: fmt(row.ms_per_forward))),
+    Column("peak GiB", _ok(lambda row: fmt(row.peak_mem_gib, 2))),
+    Column("GMACs/img", _ok(lambda row: fmt(row.gmacs_per_img, 2))),
+    Column("TFLOP/s", _ok(lambda row: fmt(row.tflops_achieved, 2))),
+    Column("MFU %", _ok(lambda row: fmt(100 * row.mfu if row.mfu else None))),
+    Column("/canary", _ok(lambda row: fmt(row.ratio_to_canary, 3))),
+    Column("vs ref", _ok(lambda row: fmt(row.ratio_to_ref, 2))),
+    Column("paper vs ref", _ok(lambda row: fmt(row.paper_ratio_to_ref, 2))),
+)
+
+
 def render_record(record: Any) -> None:
     """A rich table of a `ThroughputRecord`, labelled with device, precision and protocol."""
-    from rich.markup import escape
-    from rich.table import Table
-
     env, cfg, proto = record.env, record.config, record.protocol
     label = "CPU" if env.device_type == "cpu" else "GPU"
     title = (
@@ -285,44 +277,7 @@ def render_record(record: Any) -> None:
         f"{cfg.precision.value}, {cfg.mode.value}, batch {cfg.batch}, {cfg.resolution} px"
         f"{', CFG' if cfg.cfg else ''}, torch {env.torch}"
     )
-    table = Table(title=title, title_justify="left")
-    for column in (
-        "model",
-        "batch",
-        "img/s",
-        "IQR %",
-        "ms/call",
-        "peak GiB",
-        "GMACs/img",
-        "TFLOP/s",
-        "MFU %",
-        "/canary",
-        "vs ref",
-        "paper vs ref",
-    ):
-        table.add_column(column, justify="left" if column == "model" else "right")
-    for row in record.results:
-        stats = row.img_per_s
-        iqr_pct = 100 * stats.iqr / stats.median if stats.median else None
-        batch = f"{row.batch}" + (" (halved: OOM)" if row.batch_halved else "")
-        if row.status != "ok":
-            table.add_row(escape(row.key), batch, row.status, *[""] * 9)
-            continue
-        table.add_row(
-            escape(row.key),
-            batch,
-            fmt(stats.median, 2),
-            fmt(iqr_pct),
-            fmt(row.ms_per_forward),
-            fmt(row.peak_mem_gib, 2),
-            fmt(row.gmacs_per_img, 2),
-            fmt(row.tflops_achieved, 2),
-            fmt(100 * row.mfu if row.mfu else None),
-            fmt(row.ratio_to_canary, 3),
-            fmt(row.ratio_to_ref, 2),
-            fmt(row.paper_ratio_to_ref, 2),
-        )
-    print_table(table)
+    show_table(RECORD_COLUMNS, record.results, title, justify="left")
     stdout.print(
         f"unit: {cfg.unit}. Protocol: {proto.blocks} blocks >= "
         f"{proto.min_block_s} s, {proto.order}, timer {proto.timer}; "
@@ -336,121 +291,3 @@ def render_record(record: Any) -> None:
             stderr.print(f"[yellow]{escape(row.key)}: {escape(row.error)}[/]")
     for note in record.notes:
         stderr.print(f"note: {escape(note)}")
-
-
-def render_verdict(verdict: Verdict) -> None:
-    """The gate's verdict line and its messages."""
-    from rich.markup import escape
-
-    colour = {0: "green", 5: "red"}.get(verdict.exit_code, "yellow")
-    stdout.print(f"[bold {colour}]verdict: {escape(verdict.summary)}[/] (exit {verdict.exit_code})")
-    for message in verdict.messages:
-        stdout.print(f"  - {escape(message)}")
-
-
-@baseline_app.command("update")
-def baseline_update_command(
-    record_path: Annotated[Path, typer.Argument(metavar="RECORD", help="A throughput record.")],
-    baselines_dir: BaselinesDir = None,
-    force: Annotated[
-        bool,
-        typer.Option(help="Store even a run the gate calls insufficient data, or partly failed."),
-    ] = False,
-) -> None:
-    """Store a throughput record as its GPU type's baseline.
-
-    This command (or `throughput --update-baseline`) is the only way a baseline is created.
-
-    Written under benchmarks/baselines of the checkout you run it from (or --baselines-dir);
-    refused when the gate would call the run insufficient data (fewer than 5 blocks, canary or
-    a model IQR/median above 10 %) or a model failed, unless --force.
-
-    Example: fcdmbench baseline update reports/throughput/RECORD.json
-    """
-    from fcdmbench.throughput.baseline_files import write_baseline
-    from fcdmbench.throughput.preflight import preflight_baseline_update
-
-    record, root = preflight_baseline_update(record_path, baselines_dir)
-    path = write_baseline(record, root, str(record_path), force=force)
-    stdout.print(f"baseline written: {path}")
-    if record.env.device_type == "cpu":
-        stderr.print("note: a CPU baseline is not useful for a gate (benchmarks/README.md)")
-
-
-@baseline_app.command("compare")
-def baseline_compare_command(
-    record_path: Annotated[Path, typer.Argument(metavar="RECORD", help="A throughput record.")],
-    baseline: Annotated[
-        Path | None,
-        typer.Option(
-            metavar="JSON",
-            help=("Baseline file [default: the stored one for the record's device and config]"),
-        ),
-    ] = None,
-    rerun: Annotated[
-        Path | None,
-        typer.Option(
-            metavar="RECORD", help=("A re-run record: confirms or clears a first-run regression.")
-        ),
-    ] = None,
-    baselines_dir: BaselinesDir = None,
-    strict: Annotated[bool, typer.Option(help="'insufficient data' exits 5.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
-) -> None:
-    """Gate recorded runs against a baseline without measuring.
-
-    Verdicts and exit codes are those of `throughput --check`.
-
-    Example: fcdmbench baseline compare run.json --rerun run2.json
-    """
-    from fcdmbench.preflight import Preflight, check_input_file
-    from fcdmbench.records.io import read_record
-    from fcdmbench.records.throughput import ThroughputRecord
-    from fcdmbench.throughput.baseline_files import (
-        baseline_relpath,
-        default_baselines_dir,
-        load_baseline,
-    )
-    from fcdmbench.throughput.gate import compare, no_baseline
-    from fcdmbench.throughput.preflight import RECORD_HINT
-
-    pf = Preflight()
-    for given in (record_path, rerun):
-        if given is not None:
-            pf.check(check_input_file, given, "record", hint=RECORD_HINT)
-    root = pf.check(default_baselines_dir, baselines_dir) if baseline is None else None
-    pf.raise_all()
-    record = read_record(record_path, kind=ThroughputRecord)
-    path = baseline or root / baseline_relpath(record)
-    stored = load_baseline(path)
-    if stored is None:
-        verdict = no_baseline(f"no baseline at {path}; create one with `fcdmbench baseline update`")
-    else:
-        verdict = compare(record, stored, strict=strict)
-        if rerun is not None:
-            second = read_record(rerun, kind=ThroughputRecord)
-            verdict = compare(second, stored, previous=verdict, strict=strict)
-    if as_json:
-        print_json(dataclasses.replace(verdict, baseline=str(path)).to_json())
-    else:
-        stdout.print(f"baseline: {path}")
-        render_verdict(verdict)
-    if verdict.exit_code:
-        raise typer.Exit(verdict.exit_code)
-
-
-@baseline_app.command("list")
-def baseline_list_command(baselines_dir: BaselinesDir = None) -> None:
-    """List stored baselines by device.
-
-    Example: fcdmbench baseline list
-    """
-    from fcdmbench.throughput.baseline_files import default_baselines_dir
-
-    root = default_baselines_dir(baselines_dir)
-    files = sorted(root.glob("*/*.json")) if root.exists() else []
-    if not files:
-        stdout.print(f"no baselines under {root}")
-        return
-    for path in files:
-        stdout.print(str(path.relative_to(root)))

@@ -62,6 +62,14 @@ class EvalConfig:
     def wants_fd_dinov2(self) -> bool:
         return Metric.FD_DINOV2 in self.metrics
 
+    @property
+    def steps(self) -> int | None:
+        """The checkpoint's training steps: ``training_steps``, else an integer
+        ``training_steps`` given in ``meta``, else None."""
+        if self.training_steps is None and isinstance(self.meta.get("training_steps"), int):
+            return self.meta["training_steps"]
+        return self.training_steps
+
     def __post_init__(self) -> None:
         for name in ("num", "batch_size", "split_size", "k"):
             if getattr(self, name) < 1:

@@ -159,7 +159,7 @@ def _evaluate_adm(
         inception=graph_record(extractor),
         model=model,
         model_source=model_source,
-        training_steps=_training_steps(config),
+        training_steps=config.steps,
         sampler=sampler,
         meta=dict(config.meta),
         sample_record=None if record_path is None else str(record_path),
@@ -197,13 +197,6 @@ def _extract_sets(
         for path, num, sha, stage in sets
     ]
     return found if dist.rank == 0 else None
-
-
-def _training_steps(config: EvalConfig) -> int | None:
-    steps = config.training_steps
-    if steps is None and isinstance(config.meta.get("training_steps"), int):
-        steps = config.meta["training_steps"]
-    return steps
 
 
 @contextmanager

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from fcdmbench.errors import ConfigError, InputError, ReferenceBatchError
+from fcdmbench.errors import CheckFailedError, ConfigError, InputError, ReferenceBatchError
 from fcdmbench.files import cache_root, file_sha256
 
 __all__ = [
@@ -31,6 +31,8 @@ __all__ = [
     "missing_file_error",
     "reference_dir",
     "resolve_reference",
+    "check_names",
+    "require_verified",
     "verify_file",
 ]
 
@@ -116,6 +118,55 @@ def verify_file(entry: ManifestEntry, path: Path) -> VerifyResult:
         return VerifyResult(entry.name, path, True, digest, "unverified")
     return VerifyResult(
         entry.name, path, True, digest, "ok" if digest == entry.sha256 else "mismatch"
+    )
+
+
+def check_names(names, manifest: dict[str, ManifestEntry]) -> None:
+    """Every name in `names` is a manifest entry.
+
+    Raises:
+        ConfigError: naming the unknown ones and the known ones.
+    """
+    unknown = [n for n in names or () if n not in manifest]
+    if unknown:
+        raise ConfigError(
+            f"unknown reference {', '.join(map(repr, unknown))}",
+            hint=f"known: {', '.join(manifest)}",
+        )
+
+
+def require_verified(
+    results: list[VerifyResult], folder: Path, allow_unverified: bool = False
+) -> None:
+    """Pass only when every file is present and matches the manifest's sha256 (a file without
+    one passes with `allow_unverified`).
+
+    Raises:
+        CheckFailedError: naming the files per status, with what to do about each.
+    """
+    failing = ("missing", "mismatch") + (() if allow_unverified else ("unverified",))
+    bad = {s: [r.name for r in results if r.status == s] for s in failing}
+    bad = {s: n for s, n in bad.items() if n}
+    if not bad:
+        return
+    hints = []
+    if "mismatch" in bad:
+        hints.append(f"delete {', '.join(bad['mismatch'])} and fetch again")
+    if "missing" in bad or "mismatch" in bad:
+        fetch = " ".join(bad.get("missing", []) + bad.get("mismatch", []))
+        hints.append(
+            f"run `fcdmbench reference fetch {fetch}` (offline, it says which URL to place where "
+            f"in {folder})"
+        )
+    if "unverified" in bad:
+        hints.append(
+            "an unverified file cannot be checked until the manifest carries its sha256; "
+            "pass --allow-unverified to accept present files"
+        )
+    raise CheckFailedError(
+        "reference files not verified: "
+        + "; ".join(f"{s}: {', '.join(n)}" for s, n in bad.items()),
+        hint="; ".join(hints),
     )
 
 

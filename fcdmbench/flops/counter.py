@@ -192,12 +192,8 @@ def _registry_target(
     if device == "meta" and counter is not Counter.FLOP_COUNTER:
         raise ConfigError(f"counter {counter.value} traces real tensors; use device 'cpu'")
     model = build_for_counting(spec, resolution, device, overrides)
-    side = resolution // VAE_FACTOR
-    shape = (
-        spec.input_shape(resolution)
-        if resolution in spec.resolutions
-        else (spec.latent_channels, side, side)
-    )
+    side = resolution // VAE_FACTOR  # `spec.input_shape` without its check of the resolution
+    shape = (spec.latent_channels, side, side)
     classes = getattr(spec.config, "num_classes", 1000)
     return _Target(spec, model, resolution, shape, device, classes)
 

@@ -79,8 +79,7 @@ def count_with_fvcore(model: Any, inputs: tuple) -> OpTally:
     ops += [OpCount(op=op, calls=n, macs=0.0, kind="skipped") for op, n in unsupported.items()]
     ops.sort(key=lambda o: (-o.macs, o.kind, o.op))
     modules = tuple(
-        ModuleCount(module=name, macs=float(m), dense_macs=None)
-        for name, m in by_module.items()
+        ModuleCount(module=name, macs=float(m), dense_macs=None) for name, m in by_module.items()
     )
     return OpTally(ops=tuple(ops), modules=modules)
 

@@ -239,13 +239,8 @@ def _figure(spec: _Spec, devices: list, settings: tuple[str, ...], batch: int) -
         spec.row_setting, True, gmacs, spec.published * 2 * gmacs / 1e3, overrides, tuple(bounds),
     )  # fmt: skip
     if figure.infeasible:
-        return AuditFigure(**{**_fields(figure), "arithmetic": _arithmetic(spec, bounds, batch)})
+        return dataclasses.replace(figure, arithmetic=_arithmetic(spec, bounds, batch))
     return figure
-
-
-def _fields(obj: Any) -> dict:
-
-    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
 
 
 def _family_ranges(figures: list[AuditFigure], device: str, setting: str) -> str:

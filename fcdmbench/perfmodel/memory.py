@@ -138,7 +138,7 @@ def measure_step(
 
     def step(hooks=None, tracker=None, marks=None):
         x, t, y, target = make_batch()
-        ctx = hooks if hooks is not None else _null()
+        ctx = hooks if hooks is not None else contextlib.nullcontext()
         with ctx:
             loss = F.mse_loss(model(x, t, y), target)
         del x, t, y, target
@@ -168,7 +168,7 @@ def measure_step(
     tracker = _StorageTracker(ignore)
     marks: dict[str, int] = {}
     hooks = torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor)
-    with fused_attention_mode() if is_fused_attention else _null(), tracker.mode():
+    with fused_attention_mode() if is_fused_attention else contextlib.nullcontext(), tracker.mode():
         step(hooks, tracker, marks)
     grads = [p.grad for p in params if p.grad is not None]
     result = StepMemory(
@@ -186,14 +186,6 @@ def measure_step(
     keep.clear()
     optimizer.zero_grad(set_to_none=True)
     return result
-
-
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def fused_attention_mode():
@@ -275,6 +267,7 @@ def measure_memory(
 
     from fcdmbench.catalog.spec import VAE_FACTOR
     from fcdmbench.env import collect_env
+    from fcdmbench.flops.inputs import make_inputs
     from fcdmbench.records._base import RunInfo
     from fcdmbench.registry import resolve
 
@@ -305,16 +298,13 @@ def measure_memory(
         progress(f"measuring {spec.name} ({config.mode.value}) on the meta device")
         model, description = _build(spec, model_config)
         side = model_config.resolution // VAE_FACTOR
-        shape = (config.rows_per_gpu, spec.latent_channels, side, side)
-        num_classes = getattr(spec.config, "num_classes", 1000)
+        latent = (spec.latent_channels, side, side)
         out_channels = getattr(model, "out_channels", spec.latent_channels)
+        target = (config.rows_per_gpu, out_channels, side, side)
 
-        def make_batch(shape=shape, num_classes=num_classes, out_channels=out_channels):
-            x = torch.empty(shape, device="meta")
-            t = torch.empty(shape[0], dtype=torch.long, device="meta")
-            y = torch.empty(shape[0], dtype=torch.long, device="meta")
-            target = torch.empty((shape[0], out_channels, *shape[2:]), device="meta")
-            return x, t, y, target
+        def make_batch(latent=latent, target=target):
+            x, t, y = make_inputs(latent, target[0], device="meta")
+            return x, t, y, torch.empty(target, device="meta")
 
         step = measure_step(
             model,

@@ -447,12 +447,8 @@ def _meta_inputs(spec: Any, resolution: int, batch: int) -> tuple:
     from fcdmbench.catalog.spec import VAE_FACTOR
     from fcdmbench.flops.inputs import make_inputs
 
-    side = resolution // VAE_FACTOR
-    shape = (
-        spec.input_shape(resolution)
-        if resolution in spec.resolutions
-        else (spec.latent_channels, side, side)
-    )
+    side = resolution // VAE_FACTOR  # `spec.input_shape` without its check of the resolution
+    shape = (spec.latent_channels, side, side)
     classes = getattr(spec.config, "num_classes", 1000)
     return make_inputs(shape, batch=batch, device="meta", num_classes=classes)
 

@@ -63,6 +63,7 @@ __all__ = [
     "RooflineRecord",
     "RooflineResult",
     "bound_time",
+    "calibrated_device",
     "fastest_unit",
     "kernel_items",
     "predict",
@@ -71,6 +72,7 @@ __all__ = [
     "roofline_device",
     "run_roofline",
     "unit_for",
+    "with_measured",
 ]
 
 #: The unit of an fp32 3x3 stride-1 convolution run with Winograd F(2x2, 3x3): 16 multiplies
@@ -350,20 +352,42 @@ def read_throughput_points(
     return points
 
 
-def _matches(point: Any, report: RooflineResult, device: RooflineDevice) -> bool:
+def calibrated_device(
+    key: str, calibration: Any, progress: Callable[[str], None]
+) -> RooflineDevice:
+    """`roofline_device(key)`; on ``cpu`` with the calibration of the roofline record
+    `calibration` names, else with one measured now (announced through `progress`)."""
+    if calibration is not None:
+        from fcdmbench.perfmodel.cpu_calibration import load_calibration
+
+        return roofline_device(key, load_calibration(calibration))
+    if key.lower() == "cpu":
+        progress("calibrating this CPU (fp32 matmul, copy; a few seconds)")
+    return roofline_device(key)
+
+
+def with_measured(result: Any, points: list[Any], device: RooflineDevice, batch: int) -> Any:
+    """`result` (forward or training) with the latest of the measured `points` (by record path)
+    of its setup beside it, or itself when there is none. Same setup: the same model, `batch`
+    and resolution; on a CPU the same CPU model in any fp32 mode (they are one on a CPU), on a
+    GPU the same card and precision."""
     from fcdmbench.devices import find_device_peak
 
-    if (point.model, point.batch, point.resolution) != (
-        report.model,
-        report.batch,
-        report.resolution,
-    ):
-        return False
-    if device.calibration is not None:  # CPU: the same CPU model; fp32 modes are one on a CPU
-        fp32_modes = {"fp32-strict", "tf32", "paper-default"}
-        return point.device_slug == device.calibration.device_slug and point.precision in fp32_modes
-    entry = find_device_peak(point.device_slug)
-    return entry is not None and entry.key == device.key and point.precision == report.precision
+    def same_setup(point: Any) -> bool:
+        if (point.model, point.batch, point.resolution) != (result.model, batch, result.resolution):
+            return False
+        if device.calibration is not None:
+            fp32_modes = {"fp32-strict", "tf32", "paper-default"}
+            cpu = device.calibration.device_slug
+            return point.device_slug == cpu and point.precision in fp32_modes
+        entry = find_device_peak(point.device_slug)
+        return entry is not None and entry.key == device.key and point.precision == result.precision
+
+    found = [p for p in points if same_setup(p)]
+    if not found:
+        return result
+    latest = max(found, key=lambda p: p.source)
+    return dataclasses.replace(result, measured=MeasuredThroughput.from_point(latest))
 
 
 def run_roofline(
@@ -381,19 +405,12 @@ def run_roofline(
     from fcdmbench.records._base import RunInfo
 
     run = RunInfo.current()
-    calibration = None
-    if config.calibration is not None:
-        from fcdmbench.perfmodel.cpu_calibration import load_calibration
-
-        calibration = load_calibration(config.calibration)
     if config.device.lower() == "cpu" and config.autocast is not None:
         raise ConfigError(
             f"the CPU roofline models fp32 only, not {config.precision.value}",
             hint="use --precision fp32-strict (tf32 and paper-default are the same on a CPU)",
         )
-    if config.device.lower() == "cpu" and calibration is None:
-        progress("calibrating this CPU (fp32 matmul, copy; a few seconds)")
-    device = roofline_device(config.device, calibration)
+    device = calibrated_device(config.device, config.calibration, progress)
     kernels = resolve_kernels(config.kernels, device)
     points = read_throughput_points(config.records, warn) if config.records else []
     results = []
@@ -401,11 +418,7 @@ def run_roofline(
         progress(f"tracing {name} on the meta device")
         trace = trace_ops(name, config.resolution, config.batch, config.autocast)
         result = predict(trace, device, config.precision, kernels)
-        found = [p for p in points if _matches(p, result, device)]
-        if found:
-            latest = max(found, key=lambda p: p.source)
-            result = dataclasses.replace(result, measured=MeasuredThroughput.from_point(latest))
-        results.append(result)
+        results.append(with_measured(result, points, device, result.batch))
     return RooflineRecord(
         run=run,
         env=collect_env("cpu"),  # the meta device computes nothing; the host ran the trace

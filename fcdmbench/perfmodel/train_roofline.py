@@ -23,7 +23,7 @@ bound's step time is ``forward + max(backward + recompute, all-reduce) + DDP cop
 `fcdmbench.records.roofline.TRAIN_ASSUMPTIONS` lists what it leaves out.
 
 `run_train_roofline` returns the complete record (`fcdmbench.records.TrainRooflineRecord`,
-schema ``fcdmbench.roofline-train/2``); ``fcdmbench roofline --mode train`` renders it.
+schema ``fcdmbench.roofline-train/2``); ``fcdmbench train-roofline`` renders it.
 """
 
 from __future__ import annotations
@@ -285,52 +285,6 @@ def _allreduce(
     )
 
 
-def _device(config: TrainConfig, progress: Callable[[str], None]) -> RooflineDevice:
-    from fcdmbench.perfmodel.roofline import roofline_device
-
-    is_cpu = config.device.lower() == "cpu"
-    if is_cpu and (config.autocast is not None or config.world > 1):
-        raise ConfigError(
-            "the CPU training roofline models one fp32 process",
-            hint="use --precision fp32-strict and --gpus 1 with --gpu cpu",
-        )
-    calibration = None
-    if config.calibration is not None:
-        from fcdmbench.perfmodel.cpu_calibration import load_calibration
-
-        calibration = load_calibration(config.calibration)
-    elif is_cpu:
-        progress("calibrating this CPU (fp32 matmul, copy; a few seconds)")
-    return roofline_device(config.device, calibration)
-
-
-def _measured(points: list[Any], result: TrainResult, device: RooflineDevice) -> Any:
-    """The latest measured training point of `result`'s single-process setup, or None: same
-    model, batch and resolution, no checkpointing; on a CPU the same CPU model in an fp32 mode,
-    on a GPU the same card and precision."""
-
-    from fcdmbench.devices import find_device_peak
-    from fcdmbench.records.roofline import MeasuredThroughput
-
-    if result.gpus != 1 or result.checkpointing != "off":
-        return None
-
-    def same_device(p: Any) -> bool:
-        if device.calibration is not None:
-            fp32 = (Precision.FP32_STRICT, Precision.TF32, Precision.PAPER_DEFAULT)
-            is_fp32 = p.precision in {m.value for m in fp32}
-            return p.device_slug == device.calibration.device_slug and is_fp32
-        entry = find_device_peak(p.device_slug)
-        return entry is not None and entry.key == device.key and p.precision == result.precision
-
-    setup = (result.model, result.global_batch, result.resolution)
-    found = [p for p in points if (p.model, p.batch, p.resolution) == setup and same_device(p)]
-    if not found:
-        return None
-    latest = max(found, key=lambda p: p.source)
-    return dataclasses.replace(result, measured=MeasuredThroughput.from_point(latest))
-
-
 def run_train_roofline(
     config: TrainConfig,
     warn: Callable[[str], None] = lambda message: None,
@@ -342,12 +296,22 @@ def run_train_roofline(
         The complete record (run, environment, settings, roofs, one result per model).
     """
     from fcdmbench.env import collect_env
-    from fcdmbench.perfmodel.roofline import read_throughput_points, resolve_kernels
+    from fcdmbench.perfmodel.roofline import (
+        calibrated_device,
+        read_throughput_points,
+        resolve_kernels,
+        with_measured,
+    )
     from fcdmbench.perfmodel.trace_cache import cached_train_trace
     from fcdmbench.records._base import RunInfo
 
     run = RunInfo.current()
-    device = _device(config, progress)
+    if config.device.lower() == "cpu" and (config.autocast is not None or config.world > 1):
+        raise ConfigError(
+            "the CPU training roofline models one fp32 process",
+            hint="use --precision fp32-strict and --gpus 1 with --gpu cpu",
+        )
+    device = calibrated_device(config.device, config.calibration, progress)
     link = interconnect(config.device, config.gpus) if config.gpus > 1 else None
     network = fabric(config.device) if config.nodes > 1 else None
     points = read_throughput_points(config.records, warn, mode="train") if config.records else []
@@ -367,7 +331,9 @@ def run_train_roofline(
         result = price_train_step(
             trace, device, config.precision, config.gpus, link, kernels, config.nodes, network
         )
-        results.append(_measured(points, result, device) or result)
+        if result.gpus == 1 and result.checkpointing == "off":  # what a throughput run times
+            result = with_measured(result, points, device, result.global_batch)
+        results.append(result)
     return TrainRooflineRecord(
         run=run,
         env=collect_env("cpu"),  # the meta device computes nothing; the host ran the trace

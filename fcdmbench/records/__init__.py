@@ -18,7 +18,7 @@ these classes.
 | sample     | `SampleRecord`     | ``fcdmbench sample`` (``<out>.npz.json``)    |
 | spectral   | `SpectralRecord`   | ``fcdmbench analyze spectral``               |
 | roofline   | `RooflineRecord`   | ``fcdmbench roofline --json`` (a model)      |
-| roofline-train | `TrainRooflineRecord` | ``roofline --mode train --json`` (a model) |
+| roofline-train | `TrainRooflineRecord` | ``train-roofline --json`` (a model) |
 | memory     | `MemoryRecord`     | ``fcdmbench memory --json`` (a model)        |
 | audit      | `AuditRecord`      | ``fcdmbench audit --json`` (a model)         |
 | report     | `ReportManifest`   | ``fcdmbench report`` (``manifest.json``)     |

@@ -20,7 +20,7 @@ times can add up to a little less than the model's ``time_s``. Seconds, FLOPs an
 The CPU calibration has no file of its own: it is read from the roofline record of a
 ``--gpu cpu`` run (`RooflineRecord.device.calibration`).
 
-``fcdmbench.roofline-train/2`` (`TrainRooflineRecord`, ``roofline --mode train``) holds the
+``fcdmbench.roofline-train/2`` (`TrainRooflineRecord`, ``train-roofline``) holds the
 training-step bound instead: per model the step's phases (forward, backward, recompute,
 optimizer, EMA, DDP copies) on one GPU, the gradient all-reduce over the GPUs' link, the step
 time with the all-reduce overlapped and without, and the step's operator groups; its
@@ -520,7 +520,7 @@ class TrainConfig:
 
 @dataclass(frozen=True, slots=True)
 class TrainRooflineRecord(Record):
-    """One ``fcdmbench roofline --mode train`` run: a predicted upper bound of training
+    """One ``fcdmbench train-roofline`` run: a predicted upper bound of training
     steps/s per model (a model, not a measurement)."""
 
     SCHEMA: ClassVar[str] = "fcdmbench.roofline-train/2"

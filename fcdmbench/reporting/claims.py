@@ -219,7 +219,7 @@ def _memory_table() -> ReportTable:
 #: its source names, if any).
 TRAIN_PRECISIONS = (Precision.FP32_STRICT, Precision.PAPER_DEFAULT, Precision.TF32)
 TRAIN_NOTE = (
-    "model = fcdmbench roofline --mode train: one GPU's step (forward, loss, backward with "
+    "model = fcdmbench train-roofline: one GPU's step (forward, loss, backward with "
     "checkpointing's recomputation, AdamW foreach, EMA) traced on the meta device and priced per "
     "operator as the inference roofline prices it, plus DDP's bucket copies and a ring "
     "all-reduce of the gradients (2(N-1)/N x their bytes over NVLink, or PCIe where the card has "
@@ -281,7 +281,7 @@ def ran_in(row: Any, precision: str) -> bool:
 
 def training_speed_table(pairs: list[tuple[Any, Any]]) -> ReportTable:
     """Published training speeds beside their bounds (`training_bounds`, or the results of
-    ``fcdmbench roofline --mode train --json`` with their matching published speeds)."""
+    ``fcdmbench train-roofline --json`` with their matching published speeds)."""
     rows, muted = [], []
     for row, result in pairs:
         setup = (

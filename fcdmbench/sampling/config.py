@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,33 +9,13 @@ from typing import Any
 from fcdmbench.errors import ConfigError
 from fcdmbench.evaluation.streaming import StreamEvalConfig
 from fcdmbench.precision import Precision
+from fcdmbench.sampling.choices import LabelScheme, RngScheme, SamplerKind
 from fcdmbench.sampling.diffusion import TRAIN_STEPS, space_timesteps
-from fcdmbench.sampling.samplers import SamplerKind
 
 __all__ = ["SAMPLE_PRECISIONS", "LabelScheme", "RngScheme", "SampleConfig", "sidecar_path"]
 
 #: The precision modes sampling offers (the VAE always decodes in fp32).
 SAMPLE_PRECISIONS = (Precision.FP32_STRICT, Precision.TF32, Precision.BF16)
-
-
-class LabelScheme(enum.Enum):
-    RANDOM = "random"  # uniform i.i.d. labels (DiT's sample_ddp.py)
-    BALANCED = "balanced"  # every class equally often (num / classes each), shuffled
-
-
-class RngScheme(enum.Enum):
-    """Whose random-number scheme draws the starting noise, the labels and the per-step noise.
-
-    - ``fcdmbench``: batch b gets its own generator seeded by (seed, b); the images do not depend
-      on the number of processes, and an interrupted run resumes where it stopped.
-    - ``upstream``: DiT's / FCDM's ``sample_ddp.py``: each rank seeds torch's global generator
-      with ``seed * world_size + rank`` once, then per batch draws z, labels with ``randint`` and
-      ``randn_like`` over the doubled batch at every step; sample j of a rank's batch i is image
-      ``i * B * world + j * world + rank``. The images depend on the number of processes.
-    """
-
-    FCDMBENCH = "fcdmbench"
-    UPSTREAM = "upstream"
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,6 @@ arithmetic on the same shapes as upstream is what makes the latents bit-identica
 from __future__ import annotations
 
 import contextlib
-import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -34,6 +33,7 @@ import torch
 
 from fcdmbench.errors import ConfigError
 from fcdmbench.models.layers import cfg_forward
+from fcdmbench.sampling.choices import SamplerKind
 from fcdmbench.sampling.diffusion import GaussianDiffusion, nonzero_mask
 
 __all__ = [
@@ -57,18 +57,6 @@ ModelFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 #: ``noise(x)``: a standard normal tensor shaped like the state `x`.
 NoiseFn = Callable[[torch.Tensor], torch.Tensor]
 StepCallback = Callable[[int, int], None]
-
-
-class SamplerKind(enum.Enum):
-    """The sampler families (`--sampler`)."""
-
-    IDDPM = "iddpm"
-    DDIM = "ddim"
-    SDE = "sde"
-
-    @property
-    def is_flow(self) -> bool:
-        return self is SamplerKind.SDE
 
 
 def generator_noise(generator: torch.Generator) -> NoiseFn:

@@ -110,11 +110,7 @@ class PlannedItem:
 def _model_items(config: ThroughputConfig) -> list[PlannedItem]:
     """Every model variant `config` times, in order, each with the reason it is there."""
 
-    names: list[str] = []
-    for name in config.measured_models():
-        canonical = get_spec(name).name
-        if canonical not in names:
-            names.append(canonical)
+    names = dict.fromkeys(get_spec(name).name for name in config.measured_models())
     explicit_ref = config.ref is not None and config.ref.lower() != "none"
     ref_name = get_spec(config.ref).name if explicit_ref else None
     asked = {get_spec(m).name for m in config.models}
@@ -190,10 +186,9 @@ def estimate_seconds(protocol: ProtocolConfig, items: int) -> float:
     return items * (p.warmup_s + p.blocks * (p.min_block_s + p.pause_s))
 
 
-def plan_workloads(config: ThroughputConfig, device: Any) -> tuple[list[Workload], list[str]]:
-    """The models' workloads (variants expanded) and notes about what was skipped."""
+def plan_workloads(config: ThroughputConfig, device: Any) -> list[Workload]:
+    """The models' workloads (variants expanded)."""
 
-    notes: list[str] = []
     workloads: list[Workload] = []
     for item in _model_items(config):
         name, ckpt, graphs = item.model, item.checkpointing, item.cuda_graphs
@@ -207,7 +202,7 @@ def plan_workloads(config: ThroughputConfig, device: Any) -> tuple[list[Workload
             return build_model_step(_n, _o, batch, _opt, device)
 
         workloads.append(Workload(item.key, build, name, item.variant, ckpt, graphs, gflops, basis))
-    return workloads, notes
+    return workloads
 
 
 def measure_throughput(
@@ -242,7 +237,7 @@ def measure_throughput(
     with apply_precision(
         config.precision, device.type, config.cudnn_benchmark, env.capability
     ) as state:
-        workloads, plan_notes = plan_workloads(config, device)
+        workloads = plan_workloads(config, device)
         canary = Workload(
             canary_spec.name,
             lambda _b: Step(build_canary(canary_spec, device), 1, 1, 0),
@@ -261,7 +256,7 @@ def measure_throughput(
         canary_spec,
         results,
         ref=ref,
-        notes=notes + plan_notes,
+        notes=notes,
         run=run,
         sdpa=_sdpa_flags(device),
     )

@@ -162,7 +162,26 @@ CASES = [
     Case("bad-choice", ["throughput", "-m", "fcdm-s", "--precision", "fp64"], 2, "fp64"),
     # flops
     Case("flops-unknown-model", ["flops", "-m", "fcdm-q"], 2, "unknown model 'fcdm-q'"),
-    Case("flops-bad-counter", ["flops", "-m", "fcdm-s", "--counter", "x"], 2, "unknown counter"),
+    Case(
+        "flops-bad-counter",
+        ["flops", "-m", "fcdm-s", "--counter", "x"],
+        2,
+        "'x' is not one of 'flop_counter', 'fvcore', 'torchprofile', 'all'",
+    ),
+    # roofline
+    Case(
+        "roofline-mode-train",
+        ["roofline", "-m", "fcdm-s", "--mode", "train"],
+        2,
+        "roofline --mode train is gone",
+        hint="use fcdmbench train-roofline",
+    ),
+    Case(
+        "train-roofline-batch-split",
+        ["train-roofline", "-m", "fcdm-s", "--batch", "10", "--gpus", "3"],
+        2,
+        "10",
+    ),
     Case(
         "flops-json-outside",
         ["flops", "-m", "fcdm-s", "--json", OUT + "/out.json", "--csv", OUT + "/out.csv"],

@@ -168,7 +168,10 @@ def test_counter_all_side_by_side_names_skipped_ops():
         (["fcdm-s", "--resolution", "260"], "multiple of 8"),
         (["fcdm-s", "--resolution", "264"], "cannot take resolution 264"),
         (["fcdm-s", "--batch", "0"], "--batch"),
-        (["fcdm-s", "--counter", "thop"], "unknown counter"),
+        (
+            ["fcdm-s", "--counter", "thop"],
+            "is not one of 'flop_counter', 'fvcore', 'torchprofile', 'all'",
+        ),
         (["fcdm-s", "--ref", "not-a-model"], "unknown model"),
         (["fcdm-s.512"], "resolution tag"),
         ([], "no model selected"),

@@ -309,7 +309,7 @@ def test_cli_train_json_feeds_the_claims_section(tmp_path):
     """FCDM-XL as the paper trained it: the command's record, matched to the published speed,
     is the row the report's claims section prints."""
     out = tmp_path / "train.json"
-    args = ["roofline", "-m", "fcdm-xl", "--mode", "train", "--gpu", "rtx-4090", "--gpus", "4"]
+    args = ["train-roofline", "-m", "fcdm-xl", "--gpu", "rtx-4090", "--gpus", "4"]
     args += ["--batch", "256", "--grad-checkpointing", "--precision", "tf32", "--json", str(out)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
@@ -381,19 +381,32 @@ def test_claims_price_with_the_commands_code():
 @pytest.mark.parametrize(
     "extra, message",
     [
-        (["--gpus", "2"], "apply to --mode train"),
-        (["--mode", "train", "--gpus", "3", "--batch", "8"], "does not split"),
-        (["--mode", "train", "--gpu", "l4", "--gpus", "2", "--batch", "8"], "no interconnect"),
-        (["--mode", "train", "--plot", "x.png"], "--plot is for --mode infer"),
-        (["--mode", "train", "--gpu", "cpu", "--gpus", "2", "--batch", "8"], "one process"),
-        (["--mode", "train", "--gpu", "rtx-4090", "--nodes", "2", "--batch", "8"], "inter-node"),
-        (["--mode", "train", "--gpu", "a100", "--gpus", "16", "--batch", "16"], "--nodes N"),
-        (["--nodes", "2"], "apply to --mode train"),
+        (["--gpus", "3", "--batch", "8"], "does not split"),
+        (["--gpu", "l4", "--gpus", "2", "--batch", "8"], "no interconnect"),
+        (["--gpu", "cpu", "--gpus", "2", "--batch", "8"], "one process"),
+        (["--gpu", "rtx-4090", "--nodes", "2", "--batch", "8"], "inter-node"),
+        (["--gpu", "a100", "--gpus", "16", "--batch", "16"], "--nodes N"),
     ],
 )
 def test_cli_train_refuses_what_it_cannot_model(extra, message):
-    result = CliRunner().invoke(app, ["roofline", "-m", "fcdm-s", *extra])
+    result = CliRunner().invoke(app, ["train-roofline", "-m", "fcdm-s", *extra])
     assert result.exit_code == ConfigError.exit_code, result.output
+    assert message in result.output
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["roofline", "-m", "fcdm-s", "--mode", "train"], "use fcdmbench train-roofline"),
+        (["roofline", "-m", "fcdm-s", "--gpus", "2"], "no such option: --gpus"),
+        (["train-roofline", "-m", "fcdm-s", "--plot", "x.png"], "no such option: --plot"),
+    ],
+)
+def test_each_roofline_takes_only_its_own_options(argv, message):
+    """The inference and the training roofline are two commands: neither takes the other's
+    options, and the old spelling ``roofline --mode train`` names the new command."""
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 2, result.output
     assert message in result.output
 
 
@@ -439,7 +452,7 @@ def test_backward_attribution_is_the_module_entered_last():
 def test_cli_train_table_shows_the_phases_and_the_published_setup():
     """The human output: the bound table, the per-phase table, and each published speed of the
     same setup with the precision it was run in and its source."""
-    args = ["roofline", "-m", "fcdm-xl", "--mode", "train", "--gpu", "rtx-4090", "--gpus", "4"]
+    args = ["train-roofline", "-m", "fcdm-xl", "--gpu", "rtx-4090", "--gpus", "4"]
     result = CliRunner().invoke(app, [*args, "--batch", "256", "--grad-checkpointing"])
     assert result.exit_code == 0, result.output
     assert "where the bound's time goes, ms per GPU" in result.stdout

@@ -110,9 +110,6 @@ def evaluate_fd_dinov2_only(config: EvalConfig, outputs: Iterable[Path] = ()) ->
 
 def fd_only_record(config: EvalConfig, fd: FDDinoV2Result, samples: SamplesFile) -> EvalRecord:
     """An `EvalRecord` holding FD-DINOv2 alone (ADM's metrics None, Inception not used)."""
-    steps = config.training_steps
-    if steps is None and isinstance(config.meta.get("training_steps"), int):
-        steps = config.meta["training_steps"]
     return EvalRecord(
         run=RunInfo.current(),
         env=collect_env("cpu"),
@@ -137,7 +134,7 @@ def fd_only_record(config: EvalConfig, fd: FDDinoV2Result, samples: SamplesFile)
             activations_cached=fd.ref_cached,
         ),
         inception=NO_INCEPTION,
-        training_steps=steps,
+        training_steps=config.steps,
         meta=dict(config.meta),
         fd_dinov2=fd,
         metrics_requested=tuple(m.value for m in config.metrics),
@@ -150,7 +147,7 @@ def streamed_record(
     """The record of a streamed ``sample --eval``: FD-DINOv2 (`fd`, None: not requested) and
     ADM's metrics (`adm`: ``(AdmMetrics, ReferenceFile, InceptionGraph, num_ref, timings)`` from
     `fcdmbench.evaluation.streaming`, None: not requested), in the fields ``eval`` writes."""
-    from fcdmbench.evaluation.evaluate import _torch_device, _training_steps
+    from fcdmbench.evaluation.evaluate import _torch_device
 
     if adm is None:
         return fd_only_record(config, fd, samples)
@@ -167,7 +164,7 @@ def streamed_record(
         samples=samples,
         reference=reference,
         inception=inception,
-        training_steps=_training_steps(config),
+        training_steps=config.steps,
         meta=dict(config.meta),
         timings_s=EvalTimings(**timings),
         fd_dinov2=fd,

@@ -1,0 +1,67 @@
+"""The root group imports a command's module only when that command runs (`COMMANDS`)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from fcdmbench.cli.main import COMMANDS, app
+
+
+def _cli_modules_after(argv: list[str]) -> set[str]:
+    """The ``fcdmbench.cli`` modules a fresh process has loaded after running `argv`."""
+    code = textwrap.dedent(
+        f"""
+        import sys
+        from fcdmbench.cli.main import app
+        try:
+            app({argv!r}, prog_name="fcdmbench")
+        except SystemExit as exc:
+            assert exc.code in (0, None), exc.code
+        print(" ".join(sorted(m for m in sys.modules if m.startswith("fcdmbench.cli"))))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    return set(lines[-1].split()) if lines else set()
+
+
+@pytest.mark.parametrize(
+    "argv, own",
+    [
+        (["--help"], set()),
+        (["flops", "--help"], {"fcdmbench.cli.flops"}),
+        (["models", "list"], {"fcdmbench.cli.models"}),
+    ],
+)
+def test_a_command_loads_only_its_own_module(argv, own):
+    shared = {
+        "fcdmbench.cli",
+        "fcdmbench.cli.main",
+        "fcdmbench.cli.output",
+        "fcdmbench.cli.options",
+    }
+    loaded = _cli_modules_after(argv)
+    assert "fcdmbench.cli.main" in loaded, loaded  # the list was read
+    assert own <= loaded, loaded
+    others = {f"fcdmbench.cli.{module}" for module, _ in COMMANDS.values()} - own
+    assert not loaded & others, sorted(loaded & others)
+    assert loaded <= shared | own | {"fcdmbench.cli.selection"}, sorted(loaded)
+
+
+def test_every_listed_command_loads_under_its_name():
+    """Each `COMMANDS` entry's module registers a command of that name, whose root-help line is
+    the table's."""
+    import typer
+
+    group = typer.main.get_command(app)
+    ctx = typer.Context(group)
+    for name, (_, summary) in COMMANDS.items():
+        command = group.get_command(ctx, name)
+        assert command is not None and command.name == name
+        assert command.get_short_help_str(limit=200) == summary
+    assert group.get_command(ctx, "flopz") is None
