@@ -60,7 +60,7 @@ def audit_command(
     config = _preflight(tables, devices, settings, batch, json_path, plot)
     record = run_audit(config, progress=lambda m: stderr.print(m, style="dim"))
     if plot is not None:
-        from fcdmbench.reporting.audit_plot import plot_audit
+        from fcdmbench.reporting.figures.audit_plot import plot_audit
 
         plot_audit(record, plot)
         stderr.print(f"wrote {plot}")

@@ -113,7 +113,7 @@ def roofline_command(
     )
     record = run_roofline(config, warn=warn, progress=progress)
     if plot is not None:
-        from fcdmbench.reporting.roofline_plot import plot_roofline
+        from fcdmbench.reporting.figures.roofline_plot import plot_roofline
 
         plot_roofline(record, plot)
         stderr.print(f"wrote {plot}")

@@ -32,8 +32,8 @@ from fcdmbench.records.report import ReportManifest
 from fcdmbench.reporting import render
 from fcdmbench.reporting.claims import claim_tables, published_bounds, report_audit
 from fcdmbench.reporting.collect import Measurements, load_records
+from fcdmbench.reporting.figures.plots import build_figures
 from fcdmbench.reporting.measure import meta_gmacs
-from fcdmbench.reporting.plots import build_figures
 from fcdmbench.reporting.tables import build_tables
 
 __all__ = ["ReportConfig", "ReportFormat", "ReportResult", "build_report", "report_dir_name"]

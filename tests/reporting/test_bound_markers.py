@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from fcdmbench.perfmodel.audit import AuditConfig, run_audit
-from fcdmbench.reporting import plot_points, plot_style, throughput_plot
 from fcdmbench.reporting.claims import published_bounds
 from fcdmbench.reporting.collect import Measurements
+from fcdmbench.reporting.figures import plot_points, plot_style, throughput_plot
 
 
 @pytest.fixture(scope="module")

@@ -23,12 +23,12 @@ from fcdmbench.reporting.collect import (
     ThroughputPoint,
     load_records,
 )
-from fcdmbench.reporting.fid_plots import draw_fig2, draw_fig5
-from fcdmbench.reporting.fig6_plot import ARCH_CLASS, draw_fig6, training_zettaflops
-from fcdmbench.reporting.plot_points import series_labels, throughput_series
-from fcdmbench.reporting.plot_style import MAX_WIDTH_IN, Drawn, pyplot, save
-from fcdmbench.reporting.plots import build_figures, draw_all
-from fcdmbench.reporting.throughput_plot import draw_throughput
+from fcdmbench.reporting.figures.fid_plots import draw_fig2, draw_fig5
+from fcdmbench.reporting.figures.fig6_plot import ARCH_CLASS, draw_fig6, training_zettaflops
+from fcdmbench.reporting.figures.plot_points import series_labels, throughput_series
+from fcdmbench.reporting.figures.plot_style import MAX_WIDTH_IN, Drawn, pyplot, save
+from fcdmbench.reporting.figures.plots import build_figures, draw_all
+from fcdmbench.reporting.figures.throughput_plot import draw_throughput
 
 TINY = [
     "--device",

@@ -15,8 +15,8 @@ from fcdmbench.paper_tables import ROWS
 from fcdmbench.published import PublishedResult
 from fcdmbench.records.flops import TRAIN_FACTOR
 from fcdmbench.reporting.collect import EvalPoint, Measurements
-from fcdmbench.reporting.plot_labels import place_labels
-from fcdmbench.reporting.plot_points import (
+from fcdmbench.reporting.figures.plot_labels import place_labels
+from fcdmbench.reporting.figures.plot_points import (
     ThroughputSeries,
     eval_label,
     eval_records,
@@ -24,7 +24,7 @@ from fcdmbench.reporting.plot_points import (
     series_labels,
     throughput_series,
 )
-from fcdmbench.reporting.plot_style import (
+from fcdmbench.reporting.figures.plot_style import (
     MEASURED_MARKERS,
     Drawn,
     connector,

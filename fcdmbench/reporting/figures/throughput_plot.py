@@ -11,14 +11,14 @@ from fcdmbench.errors import UnknownModelError
 from fcdmbench.published import PublishedResult
 from fcdmbench.registry import resolve
 from fcdmbench.reporting.collect import Measurements
-from fcdmbench.reporting.plot_points import (
+from fcdmbench.reporting.figures.plot_points import (
     PUBLISHED_THROUGHPUT,
     ThroughputSeries,
     published_throughput,
     series_labels,
     throughput_series,
 )
-from fcdmbench.reporting.plot_style import (
+from fcdmbench.reporting.figures.plot_style import (
     PAPER,
     SERIES_COLORS,
     Drawn,

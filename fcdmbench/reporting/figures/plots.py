@@ -18,10 +18,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from fcdmbench.reporting.collect import Measurements
-from fcdmbench.reporting.fid_plots import draw_fig2, draw_fig5, draw_fig9
-from fcdmbench.reporting.fig6_plot import draw_fig6
-from fcdmbench.reporting.plot_style import Drawn, FigureResult, pyplot, save
-from fcdmbench.reporting.throughput_plot import Bounds, draw_throughput
+from fcdmbench.reporting.figures.fid_plots import draw_fig2, draw_fig5, draw_fig9
+from fcdmbench.reporting.figures.fig6_plot import draw_fig6
+from fcdmbench.reporting.figures.plot_style import Drawn, FigureResult, pyplot, save
+from fcdmbench.reporting.figures.throughput_plot import Bounds, draw_throughput
 
 __all__ = ["build_figures", "draw_all"]
 

@@ -15,15 +15,15 @@ from typing import Any
 
 from fcdmbench.paper_tables import ROWS
 from fcdmbench.reporting.collect import EvalPoint, Measurements
-from fcdmbench.reporting.plot_labels import place_labels
-from fcdmbench.reporting.plot_points import (
+from fcdmbench.reporting.figures.plot_labels import place_labels
+from fcdmbench.reporting.figures.plot_points import (
     eval_label,
     eval_records,
     flops_records,
     off_protocol_note,
     published_row,
 )
-from fcdmbench.reporting.plot_style import (
+from fcdmbench.reporting.figures.plot_style import (
     MEASURED_MARKERS,
     Drawn,
     connector,
