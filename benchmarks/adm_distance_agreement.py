@@ -21,10 +21,13 @@ import argparse
 import json
 import os
 import platform
+import sys
+from pathlib import Path
 
 import numpy as np
 
-from fcdmbench.evaluation.synthetic import make_activations
+sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "evaluation"))  # test support
+from synthetic import make_activations  # noqa: E402
 
 #: ``(rows, cols, dim)``; the first ones are the quick set.
 SHAPES = [

@@ -1,7 +1,7 @@
 """Benchmark DINOv2 ViT-L/14 feature extraction (FD-DINOv2) and its cost beside ADM's metrics.
 
 Prints figures (not a timed test). The network runs with seeded random weights in the official
-layout (`fcdmbench.evaluation.dinov2.seeded_state_dict`): the speed does not depend on the
+layout (`seeded_state_dict` of tests/evaluation/synthetic.py): the speed does not depend on the
 values, and the official checkpoint cannot be downloaded everywhere. Pass ``--dinov2 PTH`` to use
 real weights.
 
@@ -24,7 +24,9 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -39,8 +41,10 @@ def _extractor(path, resize):
         DINOV2_VITL14,
         DinoV2Extractor,
         build_dinov2,
-        seeded_state_dict,
     )
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "evaluation"))  # test support
+    from synthetic import seeded_state_dict
 
     if path:
         return load_dinov2_extractor(path, resize=resize)

@@ -1,6 +1,6 @@
 """Benchmark the evaluator's metric stage from cached activations, against ADM's own code.
 
-Prints figures (not a timed test). Synthetic activations from `fcdmbench.evaluation.synthetic`
+Prints figures (not a timed test). Synthetic activations from tests/evaluation/synthetic.py
 stand in for cached Inception activations: pool 2048-d and spatial 2023-d for `--num-sample`
 samples and `--num-ref` reference images (ADM's protocol: 50,000 vs 10,000). Reference
 statistics are computed once up front, as if stored in an ADM reference batch.
@@ -29,15 +29,19 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
 from fcdmbench.evaluation.distance import DistanceBackend, get_distance_fn, mirror_note
 from fcdmbench.evaluation.metrics import SqrtmMethod, frechet_distance, precision_recall
 from fcdmbench.evaluation.statistics import features_to_stats
-from fcdmbench.evaluation.synthetic import make_activations
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "evaluation"))  # test support
+from synthetic import make_activations  # noqa: E402
 
 STAGES = ("stats", "fid", "sfid", "pr")
 

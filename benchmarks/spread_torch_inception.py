@@ -6,7 +6,7 @@ from; docs/evaluation.md, "Torch backend: validation"). Needs TensorFlow (the `e
 - ``--ops``: every op case of `tests/evaluation/tf_compare.py` (the real graph's shapes) for
   ``--seeds`` seeds: max |torch - TF| and that over max |TF|.
 - ``--graph``: the stand-in graph with the real 2015 topology
-  (`fcdmbench.evaluation.inception.standin_graph`), one graph per seed, random uint8 images of each
+  (tests/evaluation/standin_graph.py), one graph per seed, random uint8 images of each
   ``--sizes``: pool, spatial and probs differences.
 - ``--metrics N``: FID and sFID between two sets of N random images and IS of both, each from
   TF features and from torch features of the same images (random weights, so the values mean
@@ -34,9 +34,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "evaluation"))
 
+from standin_graph import write_inception_2015_graph  # noqa: E402
 from tf_compare import OP_CASES, op_difference  # noqa: E402
 
-from fcdmbench.evaluation.inception.standin_graph import write_inception_2015_graph  # noqa: E402
 from fcdmbench.evaluation.inception.tf_inception import InceptionExtractor  # noqa: E402
 from fcdmbench.evaluation.inception.torch_inception import TorchInceptionExtractor  # noqa: E402
 from fcdmbench.evaluation.metrics import (  # noqa: E402

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from synthetic import seeded_state_dict
 
 from fcdmbench.errors import InputError
 from fcdmbench.evaluation.dinov2.network import (
@@ -26,7 +27,6 @@ from fcdmbench.evaluation.dinov2.network import (
     build_dinov2,
     load_dinov2_state_dict,
     preprocess_images,
-    seeded_state_dict,
 )
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "dinov2" / "upstream_parity.npz"

@@ -12,6 +12,7 @@ import pickle
 
 import numpy as np
 import pytest
+from synthetic import seeded_state_dict
 
 from fcdmbench.errors import ConfigError, InputError, ReferenceBatchError
 from fcdmbench.evaluation.dinov2 import fd_dinov2
@@ -22,7 +23,7 @@ from fcdmbench.evaluation.dinov2.fd_dinov2 import (
     parse_metrics,
 )
 from fcdmbench.evaluation.dinov2.fd_stats import FeatureMoments
-from fcdmbench.evaluation.dinov2.network import DINOV2_TINY, ResizeMode, seeded_state_dict
+from fcdmbench.evaluation.dinov2.network import DINOV2_TINY, ResizeMode
 from fcdmbench.evaluation.metrics import frechet_distance
 
 

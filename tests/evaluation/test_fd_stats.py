@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -80,12 +81,13 @@ def test_pickle_with_anything_but_arrays_is_refused(tmp_path, obj):
     assert info.value.hint and not os.path.exists(marker)
 
 
+HERE = str(Path(__file__).parent)  # synthetic.py, for the ranks
 RANK_CODE = textwrap.dedent(
     """
     import sys, numpy as np, torch, torch.distributed as dist
-    from fcdmbench.evaluation.dinov2.network import (
-        DINOV2_TINY, DinoV2Extractor, build_dinov2, seeded_state_dict
-    )
+    sys.path.insert(0, sys.argv[3])
+    from fcdmbench.evaluation.dinov2.network import DINOV2_TINY, DinoV2Extractor, build_dinov2
+    from synthetic import seeded_state_dict
     from fcdmbench.evaluation.dinov2.fd_dinov2 import iter_batches, shard_moments
     model = build_dinov2(DINOV2_TINY); model.load_state_dict(seeded_state_dict(DINOV2_TINY, 0))
     ext = DinoV2Extractor(model, "0" * 64, batch_size=3)
@@ -111,13 +113,10 @@ def _free_port() -> int:
 
 def test_shards_add_up_to_one_pass():
     """Fast twin of the gloo test: each rank's shard computed in one process, then summed."""
+    from synthetic import seeded_state_dict
+
     from fcdmbench.evaluation.dinov2.fd_dinov2 import iter_batches, shard_moments
-    from fcdmbench.evaluation.dinov2.network import (
-        DINOV2_TINY,
-        DinoV2Extractor,
-        build_dinov2,
-        seeded_state_dict,
-    )
+    from fcdmbench.evaluation.dinov2.network import DINOV2_TINY, DinoV2Extractor, build_dinov2
 
     model = build_dinov2(DINOV2_TINY)
     model.load_state_dict(seeded_state_dict(DINOV2_TINY, 0))
@@ -140,13 +139,13 @@ def test_two_gloo_ranks_equal_one_process(tmp_path):
     env["OMP_NUM_THREADS"] = "1"
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", RANK_CODE, "2", str(tmp_path / "two.npz")],
+            [sys.executable, "-c", RANK_CODE, "2", str(tmp_path / "two.npz"), HERE],
             env={**env, "RANK": str(r), "LOCAL_RANK": str(r)},
         )
         for r in range(2)
     ]
     single = subprocess.run(
-        [sys.executable, "-c", RANK_CODE, "1", str(tmp_path / "one.npz")],
+        [sys.executable, "-c", RANK_CODE, "1", str(tmp_path / "one.npz"), HERE],
         env={**os.environ, "OMP_NUM_THREADS": "1"},
         timeout=120,
     )

@@ -1,6 +1,6 @@
 """Parity of every metric with ADM's own metric code (numbers in tests/fixtures/adm_metrics.json).
 
-The activations are regenerated here from `fcdmbench.evaluation.synthetic` (seeded recipe); the
+The activations are regenerated here from tests/evaluation/synthetic.py (seeded recipe); the
 fixture stores their sha256 so a drifting recipe fails loudly instead of comparing wrong data.
 Tolerances:
 
@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from synthetic import array_sha256, make_activations
 
 from fcdmbench.errors import InputError
 from fcdmbench.evaluation.distance import DistanceBackend
@@ -35,7 +36,6 @@ from fcdmbench.evaluation.metrics import (
     precision_recall,
 )
 from fcdmbench.evaluation.statistics import features_to_stats
-from fcdmbench.evaluation.synthetic import array_sha256, make_activations
 
 GOLDEN = json.loads((Path(__file__).parents[1] / "fixtures" / "adm_metrics.json").read_text())
 

@@ -18,11 +18,12 @@ import json
 
 import numpy as np
 import pytest
+from synthetic import seeded_state_dict
 from typer.testing import CliRunner
 
 from fcdmbench.cli.main import app
 from fcdmbench.evaluation.dinov2 import fd_dinov2
-from fcdmbench.evaluation.dinov2.network import DINOV2_TINY, seeded_state_dict
+from fcdmbench.evaluation.dinov2.network import DINOV2_TINY
 from fcdmbench.evaluation.streaming import NO_NPZ, _AdmStream, _batch_end
 
 TINY = ["--set", "width=16", "--set", "depths=1,1,1,1,1"]
@@ -106,7 +107,7 @@ def test_sample_eval_no_save_gives_adm_metrics_of_sample_then_eval(
     are bit-identical to the first's (asserted), so `adm_sqrtm_once` returns the same traces
     instead of computing them again; a covariance differing in one bit would be computed afresh
     and its metric compared as computed."""
-    from fcdmbench.evaluation.inception.standin_graph import write_inception_2015_graph
+    from standin_graph import write_inception_2015_graph
 
     monkeypatch.setenv("FCDMBENCH_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("FCDMBENCH_EVAL_CHUNK", "3")

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from synthetic import make_activations
 
-from fcdmbench.evaluation.synthetic import make_activations
 from fcdmbench.evaluation.tf_reduce import tf_square_norms
 
 tf = pytest.importorskip("tensorflow")

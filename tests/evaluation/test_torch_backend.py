@@ -1,7 +1,7 @@
 """`fcdmbench eval --backend torch` end to end, against `--backend tensorflow` on the same files.
 
 The graph is the stand-in with the real 2015 topology and random weights
-(`fcdmbench.evaluation.inception.standin_graph`); both backends run it as `fcdmbench eval` runs
+(tests/evaluation/standin_graph.py); both backends run it as `fcdmbench eval` runs
 them. The issue's bounds: IS, FID and sFID within 1e-5 relative, precision and recall within 2
 samples. Measured (2026-12-07, 30 samples vs 40 reference images of 32 px): IS and precision/recall
 identical, FID and sFID 1.3e-6 and 1.2e-6 relative (docs/evaluation.md). The runs are slow (two
@@ -17,10 +17,10 @@ import sys
 
 import numpy as np
 import pytest
+from standin_graph import write_inception_2015_graph
 from typer.testing import CliRunner
 
 from fcdmbench.cli.main import app
-from fcdmbench.evaluation.inception.standin_graph import write_inception_2015_graph
 
 METRIC_RTOL = 1e-5
 PR_SAMPLES = 2

@@ -17,6 +17,13 @@ import sys
 import numpy as np
 import pytest
 import torch
+from standin_graph import (
+    _FLOAT,
+    _Builder,
+    build_inception_2015_graph,
+    encode_graph,
+    write_inception_2015_graph,
+)
 from tf_compare import OP_CASES, case_graph, op_difference
 
 from fcdmbench.errors import InputError
@@ -25,15 +32,8 @@ from fcdmbench.evaluation.inception.graphdef import (
     AttrKind,
     Graph,
     Node,
-    encode_graph,
     parse_graph,
     read_graph,
-)
-from fcdmbench.evaluation.inception.standin_graph import (
-    _FLOAT,
-    _Builder,
-    build_inception_2015_graph,
-    write_inception_2015_graph,
 )
 from fcdmbench.evaluation.inception.torch_graph import GraphRunner, UnsupportedGraphError
 from fcdmbench.evaluation.inception.torch_inception import (

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from standin_graph import _FLOAT, _Builder, encode_graph
 
-from fcdmbench.evaluation.inception.graphdef import Attr, AttrKind, DType, Graph, encode_graph
-from fcdmbench.evaluation.inception.standin_graph import _FLOAT, _Builder
+from fcdmbench.evaluation.inception.graphdef import Attr, AttrKind, DType, Graph
 from fcdmbench.evaluation.inception.torch_graph import GraphRunner
 
 

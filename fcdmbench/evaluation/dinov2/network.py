@@ -38,7 +38,6 @@ __all__ = [
     "build_dinov2",
     "load_dinov2_state_dict",
     "preprocess_images",
-    "seeded_state_dict",
 ]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -181,30 +180,6 @@ def build_dinov2(config: DinoV2Config = DINOV2_VITL14):
             return self.norm(tokens)[:, 0]  # (B, C): the class token
 
     return DinoV2().eval().requires_grad_(False)
-
-
-def seeded_state_dict(config: DinoV2Config = DINOV2_VITL14, seed: int = 0) -> dict:
-    """Random weights in the official key layout, the same on any machine for a seed.
-
-    Stand-in for the real checkpoint in tests and benchmarks: each tensor, in sorted key order,
-    is drawn from one CPU `torch.Generator`; matrices ~ N(0, 0.02), norms' weights ~ 1 + N(0,
-    0.1), layer scales ~ U(0.05, 0.25) (large enough that every block moves the features).
-    """
-    import torch
-
-    gen = torch.Generator().manual_seed(seed)
-    shapes = {k: v.shape for k, v in build_dinov2(config).state_dict().items()}
-    out = {}
-    for key in sorted(shapes):
-        shape = shapes[key]
-        if key.endswith(".gamma"):
-            value = 0.05 + 0.2 * torch.rand(shape, generator=gen)
-        elif "norm" in key and key.endswith(".weight"):
-            value = 1 + 0.1 * torch.randn(shape, generator=gen)
-        else:
-            value = 0.02 * torch.randn(shape, generator=gen)
-        out[key] = value
-    return out
 
 
 def load_dinov2_state_dict(path: Path, config: DinoV2Config = DINOV2_VITL14):

@@ -5,7 +5,11 @@
 layer shapes, so that TensorFlow can run it exactly as ADM's evaluator runs the real file
 (``import_graph_def`` with ``input_map`` at ``ExpandDims:0``; outputs ``pool_3:0``,
 ``mixed_6/conv:0``, ``softmax/logits/MatMul``) and the torch interpreter can be compared with it
-without the 92 MB download. No TensorFlow is needed to write it.
+without the 92 MB download. No TensorFlow is needed to write it: `encode_graph` writes the
+GraphDef messages that `fcdmbench.evaluation.inception.graphdef` reads (tensors as
+``tensor_content``).
+
+Test support (tests and benchmarks/ import it; the package does not ship it).
 
 The topology follows public descriptions of the 2015 graph (its node names as scripts that
 convert its weights read them; the block structure of pytorch-fid's ``FIDInception*`` blocks):
@@ -18,11 +22,13 @@ source lists (concat axes, the inner joins of ``mixed_9``/``mixed_10``) are this
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import numpy as np
 
 from fcdmbench.evaluation.inception.graphdef import (
+    _NUMPY,
     Attr,
     AttrKind,
     AttrList,
@@ -30,10 +36,97 @@ from fcdmbench.evaluation.inception.graphdef import (
     Graph,
     Node,
     Tensor,
-    encode_graph,
 )
 
-__all__ = ["build_inception_2015_graph", "write_inception_2015_graph"]
+__all__ = ["build_inception_2015_graph", "encode_graph", "write_inception_2015_graph"]
+
+# ---------------------------------------------------------------------------------------------
+# The GraphDef writer (the package only reads graphs)
+
+
+def _put_varint(value: int) -> bytes:
+    value &= (1 << 64) - 1
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _key(number: int, wire: int) -> bytes:
+    return _put_varint(number << 3 | wire)
+
+
+def _bytes_field(number: int, data: bytes) -> bytes:
+    return _key(number, 2) + _put_varint(len(data)) + data
+
+
+def _int_field(number: int, value: int) -> bytes:
+    return _key(number, 0) + _put_varint(value)
+
+
+def _packed(number: int, values) -> bytes:
+    return _bytes_field(number, b"".join(_put_varint(int(v)) for v in values)) if values else b""
+
+
+def _encode_shape(shape: tuple[int, ...] | None) -> bytes:
+    if shape is None:
+        return _int_field(3, 1)
+    return b"".join(_bytes_field(2, _int_field(1, d)) for d in shape)
+
+
+def _encode_tensor(tensor: Tensor) -> bytes:
+    out = _int_field(1, tensor.dtype) + _bytes_field(2, _encode_shape(tensor.shape))
+    if tensor.dtype == DType.STRING:
+        return out + b"".join(_bytes_field(8, s) for s in tensor.strings)
+    array = np.ascontiguousarray(tensor.array, _NUMPY[DType(tensor.dtype)])
+    return out + _bytes_field(4, array.tobytes())
+
+
+def _encode_attr(attr: Attr) -> bytes:
+    kind, value = attr.kind, attr.value
+    if kind is AttrKind.S:
+        return _bytes_field(2, value)
+    if kind is AttrKind.I:
+        return _int_field(3, value)
+    if kind is AttrKind.F:
+        return _key(4, 5) + struct.pack("<f", value)
+    if kind is AttrKind.B:
+        return _int_field(5, int(value))
+    if kind is AttrKind.TYPE:
+        return _int_field(6, value)
+    if kind is AttrKind.SHAPE:
+        return _bytes_field(7, _encode_shape(value))
+    if kind is AttrKind.TENSOR:
+        return _bytes_field(8, _encode_tensor(value))
+    lst: AttrList = value
+    body = b"".join(_bytes_field(2, s) for s in lst.s) + _packed(3, lst.i)
+    body += _bytes_field(4, struct.pack(f"<{len(lst.f)}f", *lst.f)) if lst.f else b""
+    body += _packed(5, lst.b) + _packed(6, lst.type)
+    body += b"".join(_bytes_field(7, _encode_shape(s)) for s in lst.shape)
+    body += b"".join(_bytes_field(8, _encode_tensor(t)) for t in lst.tensor)
+    return _bytes_field(1, body)
+
+
+def _encode_node(node: Node) -> bytes:
+    out = _bytes_field(1, node.name.encode()) + _bytes_field(2, node.op.encode())
+    out += b"".join(_bytes_field(3, name.encode()) for name in node.inputs)
+    out += _bytes_field(4, node.device.encode()) if node.device else b""
+    for key in sorted(node.attr):
+        entry = _bytes_field(1, key.encode()) + _bytes_field(2, _encode_attr(node.attr[key]))
+        out += _bytes_field(5, entry)
+    return out
+
+
+def encode_graph(graph: Graph) -> bytes:
+    """GraphDef bytes of `graph` (``versions.producer`` = ``graph.producer``)."""
+    body = b"".join(_bytes_field(1, _encode_node(node)) for node in graph.nodes)
+    return body + _bytes_field(4, _int_field(1, graph.producer))
+
 
 PRODUCER = 8
 _FLOAT = Attr(AttrKind.TYPE, DType.FLOAT)
