@@ -1,14 +1,9 @@
-"""float64 moments (batches, shards, gloo ranks) and the restricted edm2 ``.pkl`` reader."""
+"""float64 moments (batches) and the restricted edm2 ``.pkl`` reader."""
 
 from __future__ import annotations
 
 import os
 import pickle
-import socket
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -79,80 +74,3 @@ def test_pickle_with_anything_but_arrays_is_refused(tmp_path, obj):
     with pytest.raises(InputError) as info:
         read_stats_pickle(_pickle(tmp_path, obj))
     assert info.value.hint and not os.path.exists(marker)
-
-
-HERE = str(Path(__file__).parent)  # synthetic.py, for the ranks
-RANK_CODE = textwrap.dedent(
-    """
-    import sys, numpy as np, torch, torch.distributed as dist
-    sys.path.insert(0, sys.argv[3])
-    from fcdmbench.evaluation.dinov2.network import DINOV2_TINY, DinoV2Extractor, build_dinov2
-    from synthetic import seeded_state_dict
-    from fcdmbench.evaluation.dinov2.fd_dinov2 import iter_batches, shard_moments
-    model = build_dinov2(DINOV2_TINY); model.load_state_dict(seeded_state_dict(DINOV2_TINY, 0))
-    ext = DinoV2Extractor(model, "0" * 64, batch_size=3)
-    images = np.random.default_rng(7).integers(0, 256, (11, 32, 32, 3), dtype=np.uint8)
-    world = int(sys.argv[1])
-    if world > 1:
-        dist.init_process_group("gloo")
-    rank = dist.get_rank() if world > 1 else 0
-    m = shard_moments(ext, iter_batches(images, 3), rank, world)
-    if rank == 0:
-        np.savez(sys.argv[2], count=m.count, total=m.total, outer=m.outer)
-    if world > 1:
-        dist.destroy_process_group()
-    """
-)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_shards_add_up_to_one_pass():
-    """Fast twin of the gloo test: each rank's shard computed in one process, then summed."""
-    from synthetic import seeded_state_dict
-
-    from fcdmbench.evaluation.dinov2.fd_dinov2 import iter_batches, shard_moments
-    from fcdmbench.evaluation.dinov2.network import DINOV2_TINY, DinoV2Extractor, build_dinov2
-
-    model = build_dinov2(DINOV2_TINY)
-    model.load_state_dict(seeded_state_dict(DINOV2_TINY, 0))
-    ext = DinoV2Extractor(model, "0" * 64)
-    images = np.random.default_rng(7).integers(0, 256, (7, 32, 32, 3), dtype=np.uint8)
-    one = shard_moments(ext, iter_batches(images, 2)).to_stats()
-    parts = [shard_moments(ext, iter_batches(images, 2), r, 2) for r in range(2)]
-    assert [p.count for p in parts] == [4, 3]
-    two = (parts[0] + parts[1]).to_stats()
-    np.testing.assert_allclose(two.mu, one.mu, rtol=1e-9)
-    np.testing.assert_allclose(two.sigma, one.sigma, rtol=1e-9, atol=1e-12)
-
-
-@pytest.mark.slow
-def test_two_gloo_ranks_equal_one_process(tmp_path):
-    """Three processes (~25 s under load): batches shard over ranks (i % world), float64
-    sums all-reduced; equal to one process within 1e-9 relative."""
-    port = _free_port()
-    env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "WORLD_SIZE": "2"}
-    env["OMP_NUM_THREADS"] = "1"
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", RANK_CODE, "2", str(tmp_path / "two.npz"), HERE],
-            env={**env, "RANK": str(r), "LOCAL_RANK": str(r)},
-        )
-        for r in range(2)
-    ]
-    single = subprocess.run(
-        [sys.executable, "-c", RANK_CODE, "1", str(tmp_path / "one.npz"), HERE],
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-        timeout=120,
-    )
-    assert all(p.wait(timeout=120) == 0 for p in procs) and single.returncode == 0
-    one, two = np.load(tmp_path / "one.npz"), np.load(tmp_path / "two.npz")
-    assert int(one["count"]) == int(two["count"]) == 11
-    a = FeatureMoments(int(one["count"]), one["total"], one["outer"]).to_stats()
-    b = FeatureMoments(int(two["count"]), two["total"], two["outer"]).to_stats()
-    np.testing.assert_allclose(b.mu, a.mu, rtol=1e-9)
-    np.testing.assert_allclose(b.sigma, a.sigma, rtol=1e-9, atol=1e-12)

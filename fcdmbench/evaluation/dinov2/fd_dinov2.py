@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +43,6 @@ __all__ = [
     "parse_metrics",
     "reference_dinov2_stats",
     "resolve_dinov2_path",
-    "shard_moments",
 ]
 
 DINOV2_ENV = "FCDMBENCH_DINOV2"
@@ -125,18 +124,6 @@ def load_dinov2_extractor(
     return DinoV2Extractor(
         model, file_sha256(path), resize=resize, batch_size=batch_size, device=device
     )
-
-
-def shard_moments(
-    extractor: DinoV2Extractor, batches: Iterable[np.ndarray], rank: int = 0, world: int = 1
-) -> FeatureMoments:
-    """Moments of the batches this rank owns (batch ``i`` goes to rank ``i % world``), summed
-    over every rank when ``torch.distributed`` is initialised (edm2's sharding)."""
-    total = FeatureMoments.empty(extractor.feature_dim)
-    for index, batch in enumerate(batches):
-        if index % world == rank:
-            total = total + FeatureMoments.of(extractor.features(batch))
-    return total.all_reduce()
 
 
 def _cached_features(

@@ -1,8 +1,8 @@
 """Fréchet statistics accumulated in float64 sums, and edm2's reference ``.pkl`` files.
 
 `FeatureMoments` keeps ``n``, ``sum x`` and ``sum x x^T`` in float64, as NVlabs/edm2 4bf8162
-``calculate_metrics.py`` (``calculate_stats_for_iterable``) does, so that batches, shards and
-``torchrun`` ranks add up exactly as the whole set would; ``mu = sum / n`` and
+``calculate_metrics.py`` (``calculate_stats_for_iterable``) does, so that batches add up
+exactly as the whole set would; ``mu = sum / n`` and
 ``sigma = (sum x x^T - n mu mu^T) / (n - 1)``.
 
 edm2 publishes reference statistics as pickles of ``{metric: {"mu": array, "sigma": array}}``.
@@ -65,26 +65,6 @@ class FeatureMoments:
         mu = self.total / self.count
         sigma = (self.outer - np.outer(mu, mu) * self.count) / (self.count - 1)
         return FIDStats(mu, sigma)
-
-    def all_reduce(self) -> FeatureMoments:
-        """The sum of every rank's moments (``torch.distributed``, float64); self if not
-        distributed."""
-        import torch
-        import torch.distributed as dist
-
-        if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-            return self
-        packed = torch.from_numpy(
-            np.concatenate(([float(self.count)], self.total, self.outer.ravel()))
-        )
-        if dist.get_backend() == "nccl":  # NCCL reduces CUDA tensors only
-            packed = packed.cuda()
-        dist.all_reduce(packed)
-        flat = packed.cpu().numpy()
-        dim = len(self.total)
-        return FeatureMoments(
-            int(round(flat[0])), flat[1 : dim + 1], flat[dim + 1 :].reshape(dim, dim)
-        )
 
 
 class _ArraysOnly(pickle.Unpickler):
