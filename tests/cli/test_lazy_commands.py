@@ -1,4 +1,5 @@
-"""The root group imports a command's module only when that command runs (`COMMANDS`)."""
+"""The root group imports a command's module only when that command runs (`COMMANDS`), and the
+help and the listings import no heavy library (torch, TensorFlow, pandas, ...)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import pytest
 from fcdmbench.cli.main import COMMANDS, app
 
 
-def _cli_modules_after(argv: list[str]) -> set[str]:
-    """The ``fcdmbench.cli`` modules a fresh process has loaded after running `argv`."""
+def _modules_after(argv: list[str]) -> set[str]:
+    """The modules a fresh process has loaded after running `argv`."""
     code = textwrap.dedent(
         f"""
         import sys
@@ -21,7 +22,7 @@ def _cli_modules_after(argv: list[str]) -> set[str]:
             app({argv!r}, prog_name="fcdmbench")
         except SystemExit as exc:
             assert exc.code in (0, None), exc.code
-        print(" ".join(sorted(m for m in sys.modules if m.startswith("fcdmbench.cli"))))
+        print(" ".join(sorted(sys.modules)))
         """
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -30,12 +31,18 @@ def _cli_modules_after(argv: list[str]) -> set[str]:
     return set(lines[-1].split()) if lines else set()
 
 
+#: What neither the help nor a listing imports (start-up time); a command imports the records
+#: package when it runs.
+HEAVY = ("torch", "tensorflow", "fvcore", "torchprofile", "pandas", "matplotlib", "scipy")
+
+
 @pytest.mark.parametrize(
     "argv, own",
     [
         (["--help"], set()),
         (["flops", "--help"], {"fcdmbench.cli.flops"}),
         (["models", "list"], {"fcdmbench.cli.models"}),
+        (["models", "show", "fcdm-xl"], {"fcdmbench.cli.models"}),
     ],
 )
 def test_a_command_loads_only_its_own_module(argv, own):
@@ -45,7 +52,12 @@ def test_a_command_loads_only_its_own_module(argv, own):
         "fcdmbench.cli.output",
         "fcdmbench.cli.options",
     }
-    loaded = _cli_modules_after(argv)
+    everything = _modules_after(argv)
+    heavy = sorted(m for m in HEAVY if m in everything)
+    assert not heavy, heavy
+    if argv[0] != "flops":  # flops --help names the record schema
+        assert "fcdmbench.records" not in everything
+    loaded = {m for m in everything if m.startswith("fcdmbench.cli")}
     assert "fcdmbench.cli.main" in loaded, loaded  # the list was read
     assert own <= loaded, loaded
     others = {f"fcdmbench.cli.{module}" for module, _ in COMMANDS.values()} - own
