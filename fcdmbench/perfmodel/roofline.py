@@ -303,9 +303,9 @@ def predict(
         precision=precision.value,
         attention=trace.attention,
         gmacs_per_image=trace.gmacs_per_image,
-        time_s=sum(o.time_s for o in ops),
-        memory_bound_s=sum(o.time_s for o in ops if o.is_memory_bound),
-        flops=sum(o.flops for o in ops),
+        time_s=sum((o.time_s for o in ops), 0.0),  # 0.0, not 0, when nothing is traced
+        memory_bound_s=sum((o.time_s for o in ops if o.is_memory_bound), 0.0),
+        flops=sum((o.flops for o in ops), 0.0),
         ops=_grouped(ops, lambda o: (o.op, _pattern(o.module), o.kind, o.unit)),
         by_unit=_grouped(ops, lambda o: o.unit),
         kernels=kernels,

@@ -268,7 +268,7 @@ def _allreduce(
         link_gbs=gbs,
         source=source,
         gpus=gpus * nodes,
-        grad_bytes=grad_bytes,
+        grad_bytes=float(grad_bytes),  # written as the float it is read back as
         wire_bytes=cost.wire_bytes,
         time_s=cost.time_s,
         overlaps_backward=True,

@@ -29,7 +29,7 @@ from fcdmbench.perfmodel.train_roofline import (
 )
 from fcdmbench.precision import Precision
 from fcdmbench.published import TRAINING_SPEEDS
-from fcdmbench.records.io import read_record
+from fcdmbench.records.io import read_record, write_record
 from fcdmbench.records.roofline import Kernels, TrainConfig, TrainRooflineRecord
 from fcdmbench.registry import create_model, get_spec
 from fcdmbench.reporting import claims
@@ -326,6 +326,19 @@ def test_cli_train_json_feeds_the_claims_section(tmp_path):
     expected = ("tf32", "yes", round(r.steps_per_s, 3), 0.9, round(0.9 / r.steps_per_s, 2))
     assert row[1:6] == expected  # FCDM's sources name TF32 (upstream train.py) and bf16
     assert row[-1] == "model" and table.muted == (False,)
+
+
+def test_cli_train_json_reads_back_byte_for_byte(tmp_path):
+    """Written, read, written again: the same bytes. Fails if a float field is written as an
+    int (an empty phase's ``0``, ``grad_bytes``), which reads back as ``0.0``."""
+    out = tmp_path / "train.json"
+    args = ["train-roofline", "-m", "fcdm-s", "--gpus", "8", "--nodes", "2", "--json", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    (r,) = read_record(out).results
+    assert [p.calls for p in r.phases if p.name == "recompute"] == [0]  # an empty phase
+    again = write_record(tmp_path / "again.json", read_record(out))
+    assert again.read_bytes() == out.read_bytes()
 
 
 def test_claims_mark_the_precision_each_figure_ran_in():
