@@ -16,9 +16,10 @@ Fixture file (``torch.save`` of plain tensors and strings, loadable with ``weigh
 measured when the fixture was made (tests/fixtures/PROVENANCE.md): upstream was rerun on the
 fixture's inputs under every ``ATEN_CPU_CAPABILITY`` (default, avx2, avx512), MKL's and oneDNN's
 instruction-set caps and 1 and 2 threads, and ``out`` / ``out_cfg`` hold the largest max abs
-difference from the fixture's outputs. `parity_tolerance` turns that into the tolerance
-`run_parity` reports: `SPREAD_MULTIPLE` times the spread, and never less than `SPREAD_MULTIPLE`
-times `FLOOR_ULPS` float32 ulps of the output's scale (its largest magnitude).
+difference from the fixture's outputs. `parity_tolerance` turns that into the tolerance a parity
+test allows: `SPREAD_MULTIPLE` times the spread, and never less than `SPREAD_MULTIPLE` times
+`FLOOR_ULPS` float32 ulps of the output's scale (its largest magnitude). The runs themselves are
+test code (tests/parity_checks.py).
 """
 
 from __future__ import annotations
@@ -26,11 +27,7 @@ from __future__ import annotations
 import math
 import zlib
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
-
-from fcdmbench.checkpoints import load_checkpoint
-from fcdmbench.registry import create_model, get_spec
 
 __all__ = [
     "FLOOR_ULPS",
@@ -39,7 +36,6 @@ __all__ = [
     "deterministic_state_dict",
     "fixture_inputs",
     "parity_tolerance",
-    "run_parity",
 ]
 
 #: A parity check allows this multiple of the measured kernel-path spread of upstream's output:
@@ -105,53 +101,3 @@ def parity_tolerance(spread: float, scale: float, multiple: float = SPREAD_MULTI
 
     ulp = float(np.spacing(np.float32(abs(scale))))
     return float(multiple * max(float(spread), FLOOR_ULPS * ulp))
-
-
-def run_parity(
-    fixture_path: str | Path,
-    upstream_state_dict_keys: Mapping[str, Any] | None = None,
-    perturb: str | None = None,
-) -> dict[str, float]:
-    """Rebuild a fixture's model, load the deterministic upstream weights, compare outputs.
-
-    Args:
-        fixture_path: a fixture file (see module docstring); it also stores the upstream key
-            names and shapes under ``"upstream_shapes"`` so the weights can be regenerated.
-        perturb: name of one *upstream* key to corrupt before loading (the negative control).
-
-    Returns:
-        ``{"max_abs_diff", "tolerance", "spread", "scale"}`` and, where the fixture has a CFG
-        output, the same four with a ``_cfg`` suffix. ``tolerance`` is `parity_tolerance` of
-        the fixture's stored ``kernel_spread`` (absent if the fixture has none).
-    """
-    import torch
-
-    fx = torch.load(fixture_path, map_location="cpu", weights_only=True)
-    spec = get_spec(fx["model"])
-    shapes = upstream_state_dict_keys or {k: tuple(v) for k, v in fx["upstream_shapes"].items()}
-    weights = deterministic_state_dict(shapes, seed=int(fx["seed"]))
-    if perturb is not None:
-        weights[perturb] = weights[perturb] + 0.5
-    overrides = dict(fx.get("overrides", {}))
-    # Built on meta and loaded with assign=True: no time spent initialising weights we replace.
-    model = create_model(spec.name, resolution=int(fx["resolution"]), device="meta", **overrides)
-    load_checkpoint(model, spec, weights, assign=True)
-    model.eval()
-    spread = fx.get("kernel_spread", {})
-    result: dict[str, float] = {}
-
-    def compare(got, key: str, suffix: str) -> None:
-        result["max_abs_diff" + suffix] = (got - fx[key]).abs().max().item()
-        result["scale" + suffix] = fx[key].abs().max().item()
-        if key in spread:
-            result["spread" + suffix] = float(spread[key])
-            result["tolerance" + suffix] = parity_tolerance(spread[key], result["scale" + suffix])
-
-    with torch.no_grad():
-        compare(model(fx["x"], fx["t"], fx["y"]), "out", "")
-        if "out_cfg" in fx:
-            cfg = getattr(model, spec.cfg_method)(
-                fx["x_cfg"], fx["t_cfg"], fx["y_cfg"], float(fx["cfg_scale"])
-            )
-            compare(cfg, "out_cfg", "_cfg")
-    return result
