@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 import zlib
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 __all__ = [
@@ -59,22 +60,32 @@ def deterministic_state_dict(shapes: Mapping[str, Any], seed: int = 0) -> dict[s
     do not depend on iteration order. Values are N(0, 1/fan_in) for tensors with 2+ dims (fan_in =
     product of all but the first dim), N(0, 0.1^2) for vectors: every zero-initialised gate becomes
     non-zero, so every path of the network contributes to the output.
+
+    The draws (single-threaded in torch, ~20 s for an XL model) run on `torch.get_num_threads()`
+    threads; with a generator per tensor the values do not depend on the thread count.
     """
     import torch
 
-    out = {}
-    for name, value in shapes.items():
-        shape = tuple(value.shape) if hasattr(value, "shape") else tuple(value)
-        dtype = getattr(value, "dtype", torch.float32)
-        if not dtype.is_floating_point:  # integer buffers (e.g. counters) keep their values
-            kept = value.clone() if hasattr(value, "clone") else torch.zeros(shape, dtype=dtype)
-            out[name] = kept
-            continue
-        gen = torch.Generator().manual_seed(seed * 1_000_003 + zlib.crc32(name.encode()))
-        fan_in = math.prod(shape[1:]) if len(shape) >= 2 else 0
-        std = 1.0 / math.sqrt(fan_in) if fan_in else 0.1
-        out[name] = (torch.randn(shape, generator=gen, dtype=torch.float64) * std).to(dtype)
-    return out
+    workers = min(torch.get_num_threads(), len(shapes))
+    if workers <= 1:
+        return {name: _seeded_tensor(name, value, seed) for name, value in shapes.items()}
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        drawn = pool.map(lambda item: _seeded_tensor(*item, seed), shapes.items())
+        return dict(zip(shapes, drawn, strict=True))
+
+
+def _seeded_tensor(name: str, value: Any, seed: int) -> Any:
+    """One entry of `deterministic_state_dict`."""
+    import torch
+
+    shape = tuple(value.shape) if hasattr(value, "shape") else tuple(value)
+    dtype = getattr(value, "dtype", torch.float32)
+    if not dtype.is_floating_point:  # integer buffers (e.g. counters) keep their values
+        return value.clone() if hasattr(value, "clone") else torch.zeros(shape, dtype=dtype)
+    gen = torch.Generator().manual_seed(seed * 1_000_003 + zlib.crc32(name.encode()))
+    fan_in = math.prod(shape[1:]) if len(shape) >= 2 else 0
+    std = 1.0 / math.sqrt(fan_in) if fan_in else 0.1
+    return (torch.randn(shape, generator=gen, dtype=torch.float64) * std).to(dtype)
 
 
 def fixture_inputs(
