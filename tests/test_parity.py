@@ -155,3 +155,30 @@ def test_perturbed_block_weight_breaks_parity(parity_model: ParityModel):
     with perturbed(parity_model, key):
         result = compare_outputs(parity_model, cfg=False)
     assert_parity_broken(result | {"perturbed": key})
+
+
+def test_deterministic_weights_do_not_depend_on_the_thread_count():
+    """`deterministic_state_dict` draws on several threads: the same values, dtypes and key order
+    as one thread (integer buffers kept)."""
+    import torch
+
+    from fcdmbench.parity import deterministic_state_dict
+
+    shapes = {f"blocks.{i}.weight": (48, 16, 3) for i in range(9)}
+    shapes |= {
+        "norm.bias": (48,),
+        "steps": torch.arange(3),
+        "half": torch.zeros(4, dtype=torch.half),
+    }
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        serial = deterministic_state_dict(shapes, seed=3)
+        torch.set_num_threads(4)
+        threaded = deterministic_state_dict(shapes, seed=3)
+    finally:
+        torch.set_num_threads(threads)
+    assert list(serial) == list(threaded) == list(shapes)
+    for name, tensor in serial.items():
+        assert tensor.dtype == threaded[name].dtype and torch.equal(tensor, threaded[name]), name
+    assert torch.equal(serial["steps"], torch.arange(3)) and serial["half"].dtype == torch.half
