@@ -16,9 +16,10 @@ Fixture file (``torch.save`` of plain tensors and strings, loadable with ``weigh
 measured when the fixture was made (tests/fixtures/PROVENANCE.md): upstream was rerun on the
 fixture's inputs under every ``ATEN_CPU_CAPABILITY`` (default, avx2, avx512), MKL's and oneDNN's
 instruction-set caps and 1 and 2 threads, and ``out`` / ``out_cfg`` hold the largest max abs
-difference from the fixture's outputs. `parity_tolerance` turns that into the tolerance
-`run_parity` reports: `SPREAD_MULTIPLE` times the spread, and never less than `SPREAD_MULTIPLE`
-times `FLOOR_ULPS` float32 ulps of the output's scale (its largest magnitude).
+difference from the fixture's outputs. `parity_tolerance` turns that into the tolerance a parity
+test allows: `SPREAD_MULTIPLE` times the spread, and never less than `SPREAD_MULTIPLE` times
+`FLOOR_ULPS` float32 ulps of the output's scale (its largest magnitude). The runs themselves are
+test code (tests/parity_checks.py).
 """
 
 from __future__ import annotations
@@ -26,11 +27,8 @@ from __future__ import annotations
 import math
 import zlib
 from collections.abc import Mapping
-from pathlib import Path
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-
-from fcdmbench.checkpoints import load_checkpoint
-from fcdmbench.registry import create_model, get_spec
 
 __all__ = [
     "FLOOR_ULPS",
@@ -39,7 +37,6 @@ __all__ = [
     "deterministic_state_dict",
     "fixture_inputs",
     "parity_tolerance",
-    "run_parity",
 ]
 
 #: A parity check allows this multiple of the measured kernel-path spread of upstream's output:
@@ -63,22 +60,32 @@ def deterministic_state_dict(shapes: Mapping[str, Any], seed: int = 0) -> dict[s
     do not depend on iteration order. Values are N(0, 1/fan_in) for tensors with 2+ dims (fan_in =
     product of all but the first dim), N(0, 0.1^2) for vectors: every zero-initialised gate becomes
     non-zero, so every path of the network contributes to the output.
+
+    The draws (single-threaded in torch, ~20 s for an XL model) run on `torch.get_num_threads()`
+    threads; with a generator per tensor the values do not depend on the thread count.
     """
     import torch
 
-    out = {}
-    for name, value in shapes.items():
-        shape = tuple(value.shape) if hasattr(value, "shape") else tuple(value)
-        dtype = getattr(value, "dtype", torch.float32)
-        if not dtype.is_floating_point:  # integer buffers (e.g. counters) keep their values
-            kept = value.clone() if hasattr(value, "clone") else torch.zeros(shape, dtype=dtype)
-            out[name] = kept
-            continue
-        gen = torch.Generator().manual_seed(seed * 1_000_003 + zlib.crc32(name.encode()))
-        fan_in = math.prod(shape[1:]) if len(shape) >= 2 else 0
-        std = 1.0 / math.sqrt(fan_in) if fan_in else 0.1
-        out[name] = (torch.randn(shape, generator=gen, dtype=torch.float64) * std).to(dtype)
-    return out
+    workers = min(torch.get_num_threads(), len(shapes))
+    if workers <= 1:
+        return {name: _seeded_tensor(name, value, seed) for name, value in shapes.items()}
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        drawn = pool.map(lambda item: _seeded_tensor(*item, seed), shapes.items())
+        return dict(zip(shapes, drawn, strict=True))
+
+
+def _seeded_tensor(name: str, value: Any, seed: int) -> Any:
+    """One entry of `deterministic_state_dict`."""
+    import torch
+
+    shape = tuple(value.shape) if hasattr(value, "shape") else tuple(value)
+    dtype = getattr(value, "dtype", torch.float32)
+    if not dtype.is_floating_point:  # integer buffers (e.g. counters) keep their values
+        return value.clone() if hasattr(value, "clone") else torch.zeros(shape, dtype=dtype)
+    gen = torch.Generator().manual_seed(seed * 1_000_003 + zlib.crc32(name.encode()))
+    fan_in = math.prod(shape[1:]) if len(shape) >= 2 else 0
+    std = 1.0 / math.sqrt(fan_in) if fan_in else 0.1
+    return (torch.randn(shape, generator=gen, dtype=torch.float64) * std).to(dtype)
 
 
 def fixture_inputs(
@@ -105,53 +112,3 @@ def parity_tolerance(spread: float, scale: float, multiple: float = SPREAD_MULTI
 
     ulp = float(np.spacing(np.float32(abs(scale))))
     return float(multiple * max(float(spread), FLOOR_ULPS * ulp))
-
-
-def run_parity(
-    fixture_path: str | Path,
-    upstream_state_dict_keys: Mapping[str, Any] | None = None,
-    perturb: str | None = None,
-) -> dict[str, float]:
-    """Rebuild a fixture's model, load the deterministic upstream weights, compare outputs.
-
-    Args:
-        fixture_path: a fixture file (see module docstring); it also stores the upstream key
-            names and shapes under ``"upstream_shapes"`` so the weights can be regenerated.
-        perturb: name of one *upstream* key to corrupt before loading (the negative control).
-
-    Returns:
-        ``{"max_abs_diff", "tolerance", "spread", "scale"}`` and, where the fixture has a CFG
-        output, the same four with a ``_cfg`` suffix. ``tolerance`` is `parity_tolerance` of
-        the fixture's stored ``kernel_spread`` (absent if the fixture has none).
-    """
-    import torch
-
-    fx = torch.load(fixture_path, map_location="cpu", weights_only=True)
-    spec = get_spec(fx["model"])
-    shapes = upstream_state_dict_keys or {k: tuple(v) for k, v in fx["upstream_shapes"].items()}
-    weights = deterministic_state_dict(shapes, seed=int(fx["seed"]))
-    if perturb is not None:
-        weights[perturb] = weights[perturb] + 0.5
-    overrides = dict(fx.get("overrides", {}))
-    # Built on meta and loaded with assign=True: no time spent initialising weights we replace.
-    model = create_model(spec.name, resolution=int(fx["resolution"]), device="meta", **overrides)
-    load_checkpoint(model, spec, weights, assign=True)
-    model.eval()
-    spread = fx.get("kernel_spread", {})
-    result: dict[str, float] = {}
-
-    def compare(got, key: str, suffix: str) -> None:
-        result["max_abs_diff" + suffix] = (got - fx[key]).abs().max().item()
-        result["scale" + suffix] = fx[key].abs().max().item()
-        if key in spread:
-            result["spread" + suffix] = float(spread[key])
-            result["tolerance" + suffix] = parity_tolerance(spread[key], result["scale" + suffix])
-
-    with torch.no_grad():
-        compare(model(fx["x"], fx["t"], fx["y"]), "out", "")
-        if "out_cfg" in fx:
-            cfg = getattr(model, spec.cfg_method)(
-                fx["x_cfg"], fx["t_cfg"], fx["y_cfg"], float(fx["cfg_scale"])
-            )
-            compare(cfg, "out_cfg", "_cfg")
-    return result

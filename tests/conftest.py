@@ -8,6 +8,7 @@
 - `one_thread` pins torch to one thread for CPU timing tests (`one_thread_module`: per module).
 - Meta traces (`fcdmbench.perfmodel.trace_cache`) go to a folder of the session, never the
   user's cache.
+- `cli_demo_report`: the README's demo report, built once by the CLI for the tests that read it.
 """
 
 from __future__ import annotations
@@ -33,6 +34,18 @@ def _session_trace_cache(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("FCDMBENCH_TRACE_CACHE", str(tmp_path_factory.mktemp("traces")))
         yield
+
+
+@pytest.fixture(scope="session")
+def cli_demo_report(tmp_path_factory):
+    """``fcdmbench report --out DIR`` with no records (GMACs counted on the meta device, 15-30 s
+    on 2 cores): the CLI's result and DIR, shared by tests/cli and tests/reporting."""
+    from typer.testing import CliRunner
+
+    from fcdmbench.cli.main import app
+
+    out = tmp_path_factory.mktemp("demo") / "demo"
+    return CliRunner().invoke(app, ["report", "--out", str(out)]), out
 
 
 @contextlib.contextmanager

@@ -6,6 +6,10 @@ when it was made); a model passes within `fcdmbench.parity.parity_tolerance` of 
 (`SPREAD_MULTIPLE` x the spread, floored at a few float32 ulps of the output's scale), and a
 perturbed weight must miss by `NEGATIVE_CONTROL_MARGIN` x that tolerance. XL-size models are
 `slow`: they run in the full suite (``python -m pytest -q --full``).
+
+A fixture's parity check and its negative control share one build (`parity_model`, module
+scope): pytest runs the two next to each other, and drawing an XL model's weights takes longer
+than its forward passes.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from parity_checks import ParityModel, compare_outputs, load_parity_model, perturbed
 
 from fcdmbench.parity import NEGATIVE_CONTROL_MARGIN
 from fcdmbench.registry import get_spec
@@ -29,9 +34,15 @@ FAST_PARITY = {"fcdm-s", "dit-s-2"}
 FAST_CONTROL = {"fcdm-s"}
 
 
+#: One list of paths for both tests: pytest groups the tests that share a module-scoped
+#: `parity_model` by parameter index, so the two parametrizations must list the same paths in the
+#: same order.
+FIXTURE_PATHS = sorted(FIXTURE_DIR.glob("*.pt"))
+
+
 def _fixture_params(fast: set[str]) -> list:
     params = []
-    for path in sorted(FIXTURE_DIR.glob("*.pt")):
+    for path in FIXTURE_PATHS:
         marks = []
         big = get_spec(path.stem).num_params() > SLOW_ABOVE_PARAMS
         if big or path.stem not in fast:
@@ -43,15 +54,13 @@ def _fixture_params(fast: set[str]) -> list:
 #: Model runs (all but `FAST_PARITY` slow-marked) and the plain files (reading one is fast).
 FIXTURES = _fixture_params(FAST_PARITY)
 CONTROLS = _fixture_params(FAST_CONTROL)
-FIXTURE_FILES = [pytest.param(path, id=path.stem) for path in sorted(FIXTURE_DIR.glob("*.pt"))]
+FIXTURE_FILES = [pytest.param(path, id=path.stem) for path in FIXTURE_PATHS]
 
 
-def _block_weight_key(path: Path) -> str:
+def _block_weight_key(fixture: dict) -> str:
     """An upstream weight (2+ dims) halfway through the state_dict: inside a block for every
     family here."""
-    import torch
-
-    shapes = torch.load(path, map_location="cpu", weights_only=True)["upstream_shapes"]
+    shapes = fixture["upstream_shapes"]
     weights = [k for k, shape in shapes.items() if len(shape) >= 2 and k.endswith("weight")]
     return weights[len(weights) // 2]
 
@@ -126,17 +135,50 @@ def assert_parity_broken(result: dict) -> None:
     assert result["max_abs_diff"] >= NEGATIVE_CONTROL_MARGIN * result["tolerance"], result
 
 
-@pytest.mark.parametrize("path", FIXTURES)
-def test_matches_upstream(path: Path):
-    from fcdmbench.parity import run_parity
+@pytest.fixture(scope="module")
+def parity_model(request) -> ParityModel:
+    """The fixture's model with the deterministic upstream weights, built once per fixture."""
+    return load_parity_model(request.param)
 
-    assert_parity(run_parity(path))
+
+@pytest.mark.parametrize("parity_model", FIXTURES, indirect=True)
+def test_matches_upstream(parity_model: ParityModel):
+    assert_parity(compare_outputs(parity_model))
 
 
-@pytest.mark.parametrize("path", CONTROLS)
-def test_perturbed_block_weight_breaks_parity(path: Path):
-    """Negative control: the comparison can fail, and by orders of magnitude."""
-    from fcdmbench.parity import run_parity
+@pytest.mark.parametrize("parity_model", CONTROLS, indirect=True)
+def test_perturbed_block_weight_breaks_parity(parity_model: ParityModel):
+    """Negative control: the comparison can fail, and by orders of magnitude. The same build as
+    `test_matches_upstream`, with one weight perturbed (and restored after); only the plain
+    output is checked, so the CFG forward is skipped."""
+    key = _block_weight_key(parity_model.fixture)
+    with perturbed(parity_model, key):
+        result = compare_outputs(parity_model, cfg=False)
+    assert_parity_broken(result | {"perturbed": key})
 
-    key = _block_weight_key(path)
-    assert_parity_broken(run_parity(path, perturb=key) | {"perturbed": key})
+
+def test_deterministic_weights_do_not_depend_on_the_thread_count():
+    """`deterministic_state_dict` draws on several threads: the same values, dtypes and key order
+    as one thread (integer buffers kept)."""
+    import torch
+
+    from fcdmbench.parity import deterministic_state_dict
+
+    shapes = {f"blocks.{i}.weight": (48, 16, 3) for i in range(9)}
+    shapes |= {
+        "norm.bias": (48,),
+        "steps": torch.arange(3),
+        "half": torch.zeros(4, dtype=torch.half),
+    }
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        serial = deterministic_state_dict(shapes, seed=3)
+        torch.set_num_threads(4)
+        threaded = deterministic_state_dict(shapes, seed=3)
+    finally:
+        torch.set_num_threads(threads)
+    assert list(serial) == list(threaded) == list(shapes)
+    for name, tensor in serial.items():
+        assert tensor.dtype == threaded[name].dtype and torch.equal(tensor, threaded[name]), name
+    assert torch.equal(serial["steps"], torch.arange(3)) and serial["half"].dtype == torch.half

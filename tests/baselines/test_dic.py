@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from parity_checks import run_parity
 
 from fcdmbench.catalog.dic import DIC_S, DiCConfig
 from fcdmbench.checkpoints import load_checkpoint
 from fcdmbench.errors import ConfigError, InputError
-from fcdmbench.parity import NEGATIVE_CONTROL_MARGIN, deterministic_state_dict, run_parity
+from fcdmbench.parity import NEGATIVE_CONTROL_MARGIN, deterministic_state_dict
 from fcdmbench.registry import create_model, get_spec, list_models
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

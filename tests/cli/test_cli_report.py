@@ -14,9 +14,8 @@ RECORDED = Path(__file__).parents[1] / "fixtures" / "throughput" / "cpu-fcdm-s-b
 
 
 @pytest.mark.slow  # 15-30 s on 2 cores; `.ci/run`'s install step builds the same report
-def test_default_report_measures_flops_of_table1_and_table2(tmp_path):
-    out = tmp_path / "demo"
-    result = CliRunner().invoke(app, ["report", "--out", str(out)])
+def test_default_report_measures_flops_of_table1_and_table2(cli_demo_report):
+    result, out = cli_demo_report
     assert result.exit_code == 0, result.output
     for name in (
         "report.md",

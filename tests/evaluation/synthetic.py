@@ -64,7 +64,8 @@ def seeded_state_dict(config: DinoV2Config = DINOV2_VITL14, seed: int = 0) -> di
     import torch
 
     gen = torch.Generator().manual_seed(seed)
-    shapes = {k: v.shape for k, v in build_dinov2(config).state_dict().items()}
+    with torch.device("meta"):  # shapes only: no time spent initialising (2.4 s for ViT-L)
+        shapes = {k: v.shape for k, v in build_dinov2(config).state_dict().items()}
     out = {}
     for key in sorted(shapes):
         shape = shapes[key]
