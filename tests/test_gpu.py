@@ -10,7 +10,9 @@ pytestmark = pytest.mark.gpu
 
 def test_fcdm_s_forward_on_cuda_matches_cpu():
     """In strict fp32 (TF32 off for this test only: the flags are restored afterwards)."""
-    from fcdmbench.parity import deterministic_state_dict, fixture_inputs
+    from parity_checks import fixture_inputs
+
+    from fcdmbench.parity import deterministic_state_dict
     from fcdmbench.precision import Precision, apply_precision
     from fcdmbench.registry import create_model
 

@@ -2,7 +2,7 @@
 
 A family adds a fixture file (and a PROVENANCE.md section); no test code changes. Each fixture
 stores the spread of upstream's own output across CPU kernel paths (``kernel_spread``, measured
-when it was made); a model passes within `fcdmbench.parity.parity_tolerance` of it
+when it was made); a model passes within `parity_checks.parity_tolerance` of it
 (`SPREAD_MULTIPLE` x the spread, floored at a few float32 ulps of the output's scale), and a
 perturbed weight must miss by `NEGATIVE_CONTROL_MARGIN` x that tolerance. XL-size models are
 `slow`: they run in the full suite (``python -m pytest -q --full``).
@@ -17,9 +17,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from parity_checks import ParityModel, compare_outputs, load_parity_model, perturbed
+from parity_checks import (
+    NEGATIVE_CONTROL_MARGIN,
+    ParityModel,
+    compare_outputs,
+    load_parity_model,
+    perturbed,
+)
 
-from fcdmbench.parity import NEGATIVE_CONTROL_MARGIN
 from fcdmbench.registry import get_spec
 
 pytestmark = pytest.mark.parity

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from parity_checks import run_parity
+from parity_checks import NEGATIVE_CONTROL_MARGIN, run_parity
 
 from fcdmbench.catalog.dic import DIC_S, DiCConfig
 from fcdmbench.checkpoints import load_checkpoint
 from fcdmbench.errors import ConfigError, InputError
-from fcdmbench.parity import NEGATIVE_CONTROL_MARGIN, deterministic_state_dict
+from fcdmbench.parity import deterministic_state_dict
 from fcdmbench.registry import create_model, get_spec, list_models
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -48,7 +48,7 @@ def test_num_params_matches_built_model_and_upstream(name: str) -> None:
     ],
 )
 def test_parity_with_upstream(fixture: str) -> None:
-    # Tolerances derive from the fixture's measured kernel spread (fcdmbench.parity).
+    # Tolerances derive from the fixture's measured kernel spread (tests/parity_checks.py).
     result = run_parity(FIXTURES / fixture)
     assert result["max_abs_diff"] <= result["tolerance"], result
     assert result["max_abs_diff_cfg"] <= result["tolerance_cfg"], result

@@ -8,12 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from parity_checks import run_parity
+from parity_checks import NEGATIVE_CONTROL_MARGIN, run_parity
 
 from fcdmbench.catalog.dig import UPSTREAM_GLA_CHUNK, DiGConfig
 from fcdmbench.errors import ConfigError
 from fcdmbench.flops.counter import count_flops
-from fcdmbench.parity import NEGATIVE_CONTROL_MARGIN
 from fcdmbench.registry import create_model, get_spec, list_models
 from fcdmbench_baselines.dig import gla_chunked, gla_recurrent
 from fcdmbench_baselines.dit import sincos_pos_embed_2d

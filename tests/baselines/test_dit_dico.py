@@ -15,17 +15,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from parity_checks import NEGATIVE_CONTROL_MARGIN, fixture_inputs, parity_tolerance
 
 from fcdmbench.catalog.dico import DiCoConfig
 from fcdmbench.catalog.dit import DIT_VARIANTS, AttentionImpl, DiTConfig
 from fcdmbench.checkpoints import load_checkpoint
 from fcdmbench.errors import ConfigError
-from fcdmbench.parity import (
-    NEGATIVE_CONTROL_MARGIN,
-    deterministic_state_dict,
-    fixture_inputs,
-    parity_tolerance,
-)
+from fcdmbench.parity import deterministic_state_dict
 from fcdmbench.registry import create_model, get_spec, import_object, list_models, resolve
 from fcdmbench_baselines.dico import DiCo
 from fcdmbench_baselines.dit import DiT, sincos_pos_embed_2d

@@ -76,8 +76,9 @@ def _free_cached_models():
 def _model_with_weights(name: str):
     """The model at 256 px with deterministic non-zero weights (fresh init outputs zeros)."""
     import torch
+    from parity_checks import fixture_inputs
 
-    from fcdmbench.parity import deterministic_state_dict, fixture_inputs
+    from fcdmbench.parity import deterministic_state_dict
 
     spec = get_spec(name)
     model = create_model(name)
