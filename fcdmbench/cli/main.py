@@ -21,7 +21,7 @@ import typer
 from typer.core import TyperGroup
 
 from fcdmbench import __version__
-from fcdmbench.cli.coercion import fast_coercion
+from fcdmbench.cli.options import fast_coercion
 from fcdmbench.errors import ConfigError, FcdmbenchError
 
 #: Each command: the module whose ``register(app)`` adds it, and its line in the root help, in

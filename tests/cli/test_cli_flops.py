@@ -220,12 +220,12 @@ def _outcome(coercion, value, param, ctx):
 
 @pytest.mark.parametrize("name", list(COMMANDS))
 def test_fast_coercion_gives_what_typer_gives(name):
-    """`fcdmbench.cli.coercion` against typer's own coercion, every option of every command
-    (the help option included), valid and invalid values."""
+    """`fcdmbench.cli.options.fast_coercion` against typer's own coercion: every option of every
+    command (the help option included), valid and invalid values."""
     import typer
     from typer._coercion import build_runtime_param
 
-    from fcdmbench.cli.coercion import _FastCoercion
+    from fcdmbench.cli.options import _FastCoercion
 
     command = typer.main.get_group(app).get_command(None, name)
     ctx = typer.Context(command, info_name=name)
@@ -249,7 +249,7 @@ def test_flops_defaults_and_model_names_need_no_typer_adapter():
     coercion, and with it pydantic, is never built."""
     import typer
 
-    from fcdmbench.cli.coercion import _FastCoercion
+    from fcdmbench.cli.options import _FastCoercion
 
     command = typer.main.get_group(app).get_command(None, "flops")
     ctx = typer.Context(command, info_name="flops")
