@@ -10,7 +10,11 @@ command, the modules imported while it ran (not while torch was imported) with t
 cumulative times: what the command costs beyond ``import torch``, and the floor of any meta count
 ((torch + ``torch.fx.experimental.symbolic_shapes``) / torch: torch's Python meta kernels call
 ``torch._check``, whose first call imports that module and sympy). Whether ``torch._dynamo`` was
-imported is printed; the count keeps it out (`fcdmbench.flops.skip_dynamo`).
+imported is printed; the count keeps it out (`fcdmbench.flops.skip_dynamo`). Last, the proof
+that the floor is torch's: in one more run, with ``torch._check`` spied on, the path of the first
+import of symbolic_shapes and the torch functions that call the check during the count (torch
+registers Python meta kernels for ``mm``, convolution, layer norm and the elementwise operators
+over the C++ ones, and every one of them checks its arguments with it).
 """
 
 from __future__ import annotations
@@ -35,6 +39,34 @@ _COUNT_MODULES = (
     "atexit.register(_report)\n"
     f"sys.argv = ['fcdmbench', *{FLOPS_ARGS!r}]\n"
     "runpy.run_module('fcdmbench', run_name='__main__')\n"
+)
+
+
+#: Runs the count with `torch._check_with` (behind every `torch._check`) spied on: prints the
+#: first importer of symbolic_shapes and the torch functions that call the check, counted.
+_CHECK_CALLERS = (
+    "import collections, sys, traceback\n"
+    "import torch\n"
+    "callers, first, real = collections.Counter(), [], torch._check_with\n"
+    "def _where(stack):\n"
+    "    inner = [f for f in stack if '/torch/' in f.filename\n"
+    "             and not f.filename.endswith('torch/__init__.py')]\n"
+    "    return [f\"{f.filename.split('/torch/')[-1]}:{f.name}\" for f in inner[-3:]]\n"
+    "def _spy(*args, **kwargs):\n"
+    "    callers[_where(traceback.extract_stack()[:-1])[-1]] += 1\n"
+    "    return real(*args, **kwargs)\n"
+    "class _First:\n"
+    "    def find_spec(self, name, path=None, target=None):\n"
+    f"        if name == {_CHECKS_MODULE!r} and not first:\n"
+    "            first.append(' <- '.join(reversed(_where(traceback.extract_stack()))))\n"
+    "sys.meta_path.insert(0, _First())\n"
+    "torch._check_with = _spy\n"
+    "from fcdmbench.flops.counter import count_flops\n"
+    f"for name in {FLOPS_ARGS[2:]!r}:\n"
+    "    count_flops(name)\n"
+    "print('FIRST', *first)\n"
+    "for name, calls in callers.most_common():\n"
+    "    print('CALLER', calls, name)\n"
 )
 
 
@@ -104,6 +136,25 @@ def _import_profile(top: int = 12) -> None:
         )
 
 
+def _check_callers(top: int = 12) -> None:
+    """Why a meta count cannot skip symbolic_shapes: what imports it first, and how many of
+    torch's meta kernels (C++ has no meta kernel for them) check their arguments with it."""
+    run = subprocess.run(
+        [sys.executable, "-c", _CHECK_CALLERS], capture_output=True, text=True, check=True
+    )
+    first = [line for line in run.stdout.splitlines() if line.startswith("FIRST")]
+    callers = [
+        line.split(" ", 2)[1:] for line in run.stdout.splitlines() if line.startswith("CALLER")
+    ]
+    print(f"first import of {_CHECKS_MODULE}: {first[0][6:] if first else '?'}")
+    print(
+        f"torch functions calling torch._check in the count: {len(callers)} distinct, "
+        f"{sum(int(c) for c, _ in callers)} calls; the most frequent:"
+    )
+    for calls, name in callers[:top]:
+        print(f"  {int(calls):5d}  {name}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
@@ -114,6 +165,7 @@ def main() -> None:
     print(f"median ratio flops / import torch: {statistics.median(ratios):.2f} (target <= 1.5)")
     _modules()
     _import_profile()
+    _check_callers()
 
 
 if __name__ == "__main__":
