@@ -70,6 +70,41 @@ _CHECK_CALLERS = (
 )
 
 
+#: The command in one process, timed by phase (wrappers around its library calls, no profiler).
+_PHASES = (
+    "import os, sys, time\n"
+    "spent = {}\n"
+    "def timed(key, fn, *args, **kwargs):\n"
+    "    start = time.perf_counter()\n"
+    "    try:\n"
+    "        return fn(*args, **kwargs)\n"
+    "    finally:\n"
+    "        spent[key] = spent.get(key, 0.0) + time.perf_counter() - start\n"
+    "def wrap(module, name, key):\n"
+    "    fn = getattr(module, name)\n"
+    "    setattr(module, name, lambda *a, **k: timed(key, fn, *a, **k))\n"
+    "timed('import torch', __import__, 'torch')\n"
+    "def cli():\n"
+    "    import fcdmbench.cli.flops, fcdmbench.cli.main, fcdmbench.cli.output\n"
+    "    import fcdmbench.flops.counter, fcdmbench.flops.op_table, fcdmbench.flops.run\n"
+    "timed('import fcdmbench (CLI, flops, rich, typer)', cli)\n"
+    f"timed('import symbolic_shapes + sympy', __import__, {_CHECKS_MODULE!r})\n"
+    "from fcdmbench.flops import counter, run\n"
+    "wrap(counter, 'build_for_counting', 'build both models on meta')\n"
+    "wrap(counter, 'count_with_flop_counter', 'count both (dispatch, replay)')\n"
+    "wrap(run, 'collect_env', 'collect the environment')\n"
+    f"sys.argv = ['fcdmbench', *{FLOPS_ARGS!r}]\n"
+    "sys.stdout = open(os.devnull, 'w')\n"
+    "from fcdmbench.cli.main import run as main\n"
+    "try:\n"
+    "    timed('the command (parse, count, render)', main)\n"
+    "except SystemExit:\n"
+    "    pass\n"
+    "for key, seconds in spent.items():\n"
+    "    print(f'{seconds:7.3f} s  {key}', file=sys.stderr)\n"
+)
+
+
 def _wall(args: list[str]) -> float:
     start = time.perf_counter()
     subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -155,6 +190,15 @@ def _check_callers(top: int = 12) -> None:
         print(f"  {int(calls):5d}  {name}")
 
 
+def _phases() -> None:
+    """Where the command's time goes, phase by phase (one process; the command's line
+    includes the build and count lines below it)."""
+    load = os.getloadavg()[0]
+    run = subprocess.run([sys.executable, "-c", _PHASES], capture_output=True, text=True)
+    print(f"phases of one run (load {load:.2f}):")
+    print("\n".join("  " + line for line in run.stderr.splitlines()[-8:]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
@@ -165,6 +209,7 @@ def main() -> None:
     print(f"median ratio flops / import torch: {statistics.median(ratios):.2f} (target <= 1.5)")
     _modules()
     _import_profile()
+    _phases()
     _check_callers()
 
 
