@@ -261,3 +261,31 @@ def test_a_requested_model_that_is_the_reference_under_an_alias_is_counted_once(
     )
     record = run.run_flops(run.FlopsConfig(models=("dit-s",), ref="dit-s-2", is_ref_explicit=True))
     assert calls == ["dit-s"] and record.results[0].ratio_to_ref == 1.0
+
+
+def test_a_meta_count_pauses_the_collector_and_restores_it(monkeypatch):
+    """The cyclic collector is off while a meta count runs (its full walks cost a third of a
+    count) and as it was afterwards, an error included; the tracing counters leave it alone."""
+    import gc
+
+    from fcdmbench.flops import counter
+
+    seen = []
+    tally = counter._tally
+    monkeypatch.setattr(counter, "_tally", lambda *a: seen.append(gc.isenabled()) or tally(*a))
+    assert gc.isenabled()
+    count_flops("dit-s-2")
+    assert seen == [False] and gc.isenabled()
+    monkeypatch.setattr(counter, "_tally", lambda *a: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        count_flops("dit-s-2")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        monkeypatch.setattr(counter, "_tally", lambda *a: seen.append(gc.isenabled()) or tally(*a))
+        count_flops("dit-s-2")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    count_flops(_toy(False), input_shape=(C_IN, SIDE, SIDE), counter="torchprofile")
+    assert seen == [False, False, True]
