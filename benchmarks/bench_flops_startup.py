@@ -2,25 +2,27 @@
 
 Usage: python benchmarks/bench_flops_startup.py [--rounds N]   (default 7)
 
-Runs the two commands in interleaved rounds (the order alternates each round, so a change in
-the machine's load falls on both) and prints each pair's wall times, the median of the per-round
-ratios (the target is at most 1.5), the load average beside each round, the fcdmbench modules
-the command loaded (the target is at most 40) and, from one ``python -X importtime`` run of the
-command, the modules imported while it ran (not while torch was imported) with the largest
+Runs the two commands in interleaved rounds (the order alternates each round, so a change in the
+machine's load falls on both) and prints each pair's wall times, the median of the per-round ratios
+(the target is at most 1.5) and of the CPU-time ratios (user + system seconds of each command:
+steadier than wall time on a shared machine), the load average beside each round, the fcdmbench
+modules the command loaded (the target is at most 40) and, from one ``python -X importtime`` run of
+the command, the modules imported while it ran (not while torch was imported) with the largest
 cumulative times: what the command costs beyond ``import torch``, and the floor of any meta count
 ((torch + ``torch.fx.experimental.symbolic_shapes``) / torch: torch's Python meta kernels call
 ``torch._check``, whose first call imports that module and sympy). Whether ``torch._dynamo`` was
-imported is printed; the count keeps it out (`fcdmbench.flops.skip_dynamo`). Last, the proof
-that the floor is torch's: in one more run, with ``torch._check`` spied on, the path of the first
-import of symbolic_shapes and the torch functions that call the check during the count (torch
-registers Python meta kernels for ``mm``, convolution, layer norm and the elementwise operators
-over the C++ ones, and every one of them checks its arguments with it).
+imported is printed; the count keeps it out (`fcdmbench.flops.skip_dynamo`). Last, the proof that
+the floor is torch's: in one more run, with ``torch._check`` spied on, the path of the first import
+of symbolic_shapes and the torch functions that call the check during the count (torch registers
+Python meta kernels for ``mm``, convolution, layer norm and the elementwise operators over the C++
+ones, and every one of them checks its arguments with it).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -108,16 +110,23 @@ _PHASES = (
 )
 
 
-def _wall(args: list[str]) -> float:
+def _wall(args: list[str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds: user + system of the child and what it waited for)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
 
 
-def _rounds(count: int) -> list[float]:
+def _rounds(count: int) -> tuple[list[float], list[float]]:
+    """Per round, the wall-time ratio (the target's) and the CPU-time ratio: on a shared machine
+    the wall times swing with the other processes (a round's ratio from 1.1 to 1.9 at load 4),
+    while the CPU seconds each command spent move much less."""
     torch_cmd = [sys.executable, "-c", "import torch"]
     flops_cmd = [sys.executable, "-m", "fcdmbench", *FLOPS_ARGS]
-    ratios = []
+    ratios, cpu_ratios = [], []
     for index in range(count):
         load = os.getloadavg()[0]
         if index % 2:
@@ -126,12 +135,14 @@ def _rounds(count: int) -> list[float]:
         else:
             torch = _wall(torch_cmd)
             flops = _wall(flops_cmd)
-        ratios.append(flops / torch)
+        ratios.append(flops[0] / torch[0])
+        cpu_ratios.append(flops[1] / torch[1])
         print(
-            f"round {index + 1}: import torch {torch:.2f} s, flops {flops:.2f} s, "
-            f"ratio {flops / torch:.2f} (load {load:.2f})"
+            f"round {index + 1}: import torch {torch[0]:.2f} s (CPU {torch[1]:.2f} s), "
+            f"flops {flops[0]:.2f} s (CPU {flops[1]:.2f} s), ratio {ratios[-1]:.2f} "
+            f"(CPU {cpu_ratios[-1]:.2f}) (load {load:.2f})"
         )
-    return ratios
+    return ratios, cpu_ratios
 
 
 def _modules() -> None:
@@ -208,8 +219,9 @@ def main() -> None:
     args = parser.parse_args()
     print(f"load average: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; {sys.executable}")
     _wall([sys.executable, "-c", "import torch"])  # warm the file cache, not counted
-    ratios = _rounds(args.rounds)
+    ratios, cpu_ratios = _rounds(args.rounds)
     print(f"median ratio flops / import torch: {statistics.median(ratios):.2f} (target <= 1.5)")
+    print(f"median CPU-time ratio: {statistics.median(cpu_ratios):.2f}")
     _modules()
     _import_profile()
     _phases()
