@@ -260,3 +260,28 @@ def test_flops_defaults_and_model_names_need_no_typer_adapter():
             continue  # typer passes a flag's bool through without coercing it
         fast.coerce(value, param=param, ctx=ctx)
         assert fast.typer_param is None, param.name
+
+
+def test_the_cli_freezes_its_own_objects_during_the_count_only(monkeypatch):
+    """While the models are counted the objects alive before (the CLI's) sit in the permanent
+    generation; afterwards they are back; a freeze made by someone else is left alone."""
+    import gc
+
+    from fcdmbench.flops import run
+
+    frozen = []
+    real = run.run_flops
+    monkeypatch.setattr(
+        run, "run_flops", lambda *a, **k: frozen.append(gc.get_freeze_count()) or real(*a, **k)
+    )
+    assert gc.get_freeze_count() == 0
+    assert runner.invoke(app, ["flops", "fcdm-s", *FAST]).exit_code == 0
+    assert frozen[0] > 0 and gc.get_freeze_count() == 0
+    gc.freeze()
+    try:
+        mine = gc.get_freeze_count()
+        assert runner.invoke(app, ["flops", "fcdm-s", *FAST]).exit_code == 0
+        # still frozen afterwards (frozen objects freed meanwhile leave the count)
+        assert 0 < frozen[1] <= mine and 0 < gc.get_freeze_count() <= mine
+    finally:
+        gc.unfreeze()
