@@ -158,11 +158,15 @@ def _cli_objects_frozen() -> Iterator[None]:
     fcdmbench modules': kept until the process ends) out of its walks while torch is imported
     and the models counted (`gc.freeze`), and takes them back afterwards (`gc.unfreeze`): the
     collections those trigger then walk what `python -c 'import torch'` would hold, not the CLI
-    as well (one full collection fewer, 0.05-0.15 s CPU). Nothing is done when objects are
-    frozen already (someone else manages the permanent generation)."""
+    as well (one full collection fewer, 0.05-0.15 s CPU). Nothing is done when torch is loaded
+    already (its import is what this spares; and `gc.get_referrers`, which
+    `fcdmbench.flops.skip_dynamo` uses to find torch's wrapped references, does not see frozen
+    objects) or when objects are frozen already (someone else manages the permanent
+    generation)."""
     import gc
+    import sys
 
-    if gc.get_freeze_count():
+    if "torch" in sys.modules or gc.get_freeze_count():
         yield
         return
     gc.freeze()
