@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ModuleReplay", "dispatch_mode_base", "leaves", "map_leaves", "meta_memo"]
+__all__ = ["CountReplay", "ModuleReplay", "dispatch_mode_base", "leaves", "map_leaves", "meta_memo"]
 
 _SCALARS = (int, float, bool, str, type(None))
 
@@ -368,10 +368,10 @@ class ModuleReplay:
                     return self._replay(module, recording)
             if recording is None:  # not describable, or seen before and not repeatable
                 return forward(*args, **kwargs)
-            start, macs = len(self.recorder.calls), self.recorder.macs_total
+            mark = self._mark()
             out = forward(*args, **kwargs)
             with torch._C.DisableTorchFunction():
-                self.cache[key] = self._record(module, key, (args, kwargs), out, start, macs)
+                self.cache[key] = self._record(module, key, (args, kwargs), out, mark)
             return out
 
         return replaying
@@ -397,7 +397,23 @@ class ModuleReplay:
             return None
         return self.signatures[id(module)], described, tuple(sharing)
 
-    def _record(self, module, key, arguments, out, start, macs) -> _Recording | None:
+    def _mark(self) -> Any:
+        """Where the recorder stands before a call (`_capture` takes what came after)."""
+        return len(self.recorder.calls), self.recorder.macs_total
+
+    def _capture(self, path: str, mark: Any) -> tuple[tuple[Any, ...], float]:
+        """What the recorder got since `mark`, relative to the module at `path`, and its MACs
+        (`_Uncacheable` when a call lies outside the module)."""
+        start, macs = mark
+        calls = tuple(_relative(c, path) for c in self.recorder.calls[start:])
+        return calls, self.recorder.macs_total - macs
+
+    def _apply(self, path: str, recording: _Recording) -> None:
+        """Give the recorder a recording's calls again, under the module at `path`."""
+        self.recorder.calls.extend(_renamed(c, path) for c in recording.calls)
+        self.recorder.macs_total += recording.macs
+
+    def _record(self, module, key, arguments, out, mark) -> _Recording | None:
         """The recording of a call that ran, or None when it cannot be replayed."""
         import torch
 
@@ -411,9 +427,8 @@ class ModuleReplay:
         if not (fresh and whole and unchanged and same and self.idle()):
             return None
         try:
-            path = self.paths[id(module)]
-            calls = tuple(_relative(c, path) for c in self.recorder.calls[start:])
-            return _Recording(calls, self.recorder.macs_total - macs, _spec(out))
+            calls, macs = self._capture(self.paths[id(module)], mark)
+            return _Recording(calls, macs, _spec(out))
         except _Uncacheable:
             return None
 
@@ -421,10 +436,53 @@ class ModuleReplay:
         import torch
         from torch.utils._python_dispatch import _disable_current_modes
 
-        path = self.paths[id(module)]
-        self.recorder.calls.extend(_renamed(c, path) for c in recording.calls)
-        self.recorder.macs_total += recording.macs
+        self._apply(self.paths[id(module)], recording)
         self.replayed_macs += recording.macs
         self.hits += 1
         with torch._C.DisableTorchFunction(), _disable_current_modes():
             return _make(recording.output)
+
+
+class CountReplay(ModuleReplay):
+    """`ModuleReplay` for a FLOP count: a repeated module's call is answered by making, in the
+    count's book (`fcdmbench.flops.op_table.CountBook`), the additions its first identical twin
+    made (census, per-operator FLOPs for every module active then, scalar products), in the
+    same order, under the module's own name; the census, the per-module counts and their order
+    are those of a count that runs every block (tests/flops/test_flops.py)."""
+
+    def __init__(self, model: Any, book: Any) -> None:
+        super().__init__(model, book, idle=lambda: True)
+        self.root = type(model).__name__  # the module tracker's name of the model
+
+    def _key(self, module: Any, arguments: tuple) -> tuple | None:
+        """`ModuleReplay`'s key, for a module the tracker knows by its path (not one reached
+        under two names), else None: the call runs."""
+        if f"{self.root}.{self.paths[id(module)]}" not in self.recorder.tracker.parents:
+            return None
+        return super()._key(module, arguments)
+
+    def _mark(self) -> Any:
+        return len(self.recorder.log)
+
+    def _capture(self, path: str, mark: Any) -> tuple[tuple[Any, ...], float]:
+        """The book's additions since `mark`, each with the names of the modules below the one
+        at `path` that were active (relative: ``".attn"``)."""
+        name = f"{self.root}.{path}"
+        below = name + "."
+        additions = []
+        for packet, flops, scalar, parents in self.recorder.log[mark:]:
+            if name not in parents:
+                raise _Uncacheable
+            inner = tuple(p[len(name) :] for p in parents if p.startswith(below))
+            additions.append((packet, flops, scalar, inner))
+        return tuple(additions), 0.0
+
+    def _apply(self, path: str, recording: _Recording) -> None:
+        """The additions again, for the modules active now (the module itself, as the tracker's
+        hooks ran for it, and those around it) and the ones below it under its name; those
+        sort after the others, as the counting mode orders them (outermost first)."""
+        book = self.recorder
+        around = book.active()
+        name = f"{self.root}.{path}"
+        for packet, flops, scalar, inner in recording.calls:
+            book.add(packet, flops, scalar, around + [name + p for p in inner])

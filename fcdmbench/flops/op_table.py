@@ -183,7 +183,9 @@ def count_with_flop_counter(
     CompositeImplicitAutograd kernel is decomposed and its parts counted, any other runs and is
     counted with its formula), done by one dispatch mode that also takes the census and feeds
     `on_call`, so each formula runs once per call. Meta kernels are answered from
-    `fcdmbench.flops.meta_memo.meta_memo` when they repeat (their outputs' metadata only).
+    `fcdmbench.flops.meta_memo.meta_memo` when they repeat (their outputs' metadata only), and
+    in a plain count (no `on_call`, `modes` or `step`) a repeated block's call is answered by
+    `fcdmbench.flops.meta_memo.CountReplay`: the same additions its first twin made.
 
     Args:
         on_call: called once per executed operator as ``on_call(func, args, kwargs, out, macs,
@@ -204,14 +206,25 @@ def count_with_flop_counter(
     calls: Counter[str] = Counter()
     scalar_mul_flops: Counter[str] = Counter()
     counter = FlopCounterMode(display=False, custom_mapping=_custom_mapping())
-    counting = _counting_mode(counter, calls, scalar_mul_flops, on_call)
+    book = CountBook(counter, calls, scalar_mul_flops)
+    counting = _counting_mode(counter, book, on_call)
     with contextlib.ExitStack() as stack:
         stack.enter_context(refs_without_dynamo())
         grad = torch.no_grad() if step is None else torch.enable_grad()
         # the meta memo innermost, below the counting: it only spares meta kernels
         for mode in (grad, meta_memo.meta_memo(), counter.mod_tracker, counting, *modes):
             stack.enter_context(mode)
+        if on_call is None and step is None and not modes:  # a plain count: blocks replayed
+            replay = meta_memo.CountReplay(model, book)
+            replay.install()
+            stack.callback(replay.uninstall)
         model(*inputs) if step is None else step()
+    return _tally(counter, calls, scalar_mul_flops, model)
+
+
+def _tally(counter: Any, calls: Counter, scalar_mul_flops: Counter, model: Any) -> OpTally:
+    """The tally of a finished count: operators (with their census) and modules."""
+    import torch
 
     dense = _dense_ops()
     counts = counter.get_flop_counts()
@@ -230,17 +243,46 @@ def count_with_flop_counter(
     return OpTally(ops=tuple(ops), modules=_module_counts(counts, dense, model))
 
 
-def _counting_mode(counter: Any, calls: Counter, scalar_mul_flops: Counter, on_call: Any):
+class CountBook:
+    """What the counting mode adds per executed operator: the census of `calls`, the
+    operator's FLOPs for every active module (`FlopCounterMode`'s ``flop_counts``) and the
+    scalar products taken back out (`scalar_mul_flops`). `log` keeps each addition (operator,
+    FLOPs or None when it has no formula, scalar FLOPs, active modules outermost first) so
+    that `fcdmbench.flops.meta_memo.CountReplay` can make the same additions for a repeated
+    module without running it."""
+
+    def __init__(self, counter: Any, calls: Counter, scalar_mul_flops: Counter) -> None:
+        self.tracker = counter.mod_tracker
+        self.flop_counts = counter.flop_counts
+        self.calls = calls
+        self.scalar_mul_flops = scalar_mul_flops
+        self.log: list[tuple[Any, int | None, int, list[str]]] = []
+
+    def active(self) -> list[str]:
+        """The tracker's active modules, outermost first."""
+        return _outer_first(self.tracker.parents)
+
+    def add(self, packet: Any, flops: int | None, scalar: int, parents: list[str]) -> None:
+        self.log.append((packet, flops, scalar, parents))
+        self.calls[str(packet)] += 1
+        if flops is not None:
+            for parent in parents:
+                self.flop_counts[parent][packet] += flops
+        if scalar:
+            for parent in parents:
+                self.scalar_mul_flops[parent] += scalar
+
+
+def _counting_mode(counter: Any, book: CountBook, on_call: Any):
     """The dispatch mode of `count_with_flop_counter`: `counter`'s (a `FlopCounterMode`,
-    not entered) counting of each executed operator into its ``flop_counts`` per active
-    module, the census of `calls`, and `on_call`."""
+    not entered) counting of each executed operator, written in `book` (its ``flop_counts``
+    per active module, the census of calls), and `on_call`."""
     import torch
 
     from fcdmbench.flops.meta_memo import dispatch_mode_base
 
     registry = counter.flop_registry
     tracker = counter.mod_tracker
-    flop_counts = counter.flop_counts
     mul_scalar = torch.ops.aten.mul.Scalar
     device = torch.ops.prim.device.default
     composite: dict[int, bool] = {}
@@ -265,21 +307,15 @@ def _counting_mode(counter: Any, calls: Counter, scalar_mul_flops: Counter, on_c
                 if out is not NotImplemented:
                     return out
             packet = func._overloadpacket
-            calls[str(packet)] += 1
             out = func(*args, **kwargs)
-            flops = 0
-            if packet in registry:
-                flops = registry[packet](*args, **kwargs, out_val=out)
-                for parent in _outer_first(tracker.parents):
-                    flop_counts[parent][packet] += flops
-            if func is mul_scalar:
-                # aten.mul.Scalar only comes from decompositions (SDPA's math path scales q and
-                # k); torchprofile's attention formula leaves it out, so it is taken back out.
-                for parent in _outer_first(tracker.parents):
-                    scalar_mul_flops[parent] += 2 * out.numel()
-                flops = 0
+            flops = registry[packet](*args, **kwargs, out_val=out) if packet in registry else None
+            # aten.mul.Scalar only comes from decompositions (SDPA's math path scales q and k);
+            # torchprofile's attention formula leaves it out, so it is taken back out.
+            scalar = 2 * out.numel() if func is mul_scalar else 0
+            book.add(packet, flops, scalar, book.active())
             if on_call is not None:
-                on_call(func, args, kwargs, out, flops / 2, tracker.parents)
+                share = 0 if func is mul_scalar else flops or 0
+                on_call(func, args, kwargs, out, share / 2, tracker.parents)
             return out
 
     return _Counting()

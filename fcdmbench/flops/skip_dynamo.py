@@ -19,6 +19,7 @@ only slower.
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -31,17 +32,20 @@ _CACHE = "__dynamo_disable"
 _REFERENCE_MODULES = ("torch._refs", "torch._prims", "torch._decomp")
 
 
-def _wrapped_references() -> list[Any]:
+@functools.cache
+def _wrapped_references() -> tuple[Any, ...]:
     """The functions of torch's references (`torch._refs`, `torch._prims`, `torch._decomp`)
     that ``torch._disable_dynamo`` wrapped: the wrappers are the functions whose code is its
-    wrapper's (found through the code object, about 50 ms)."""
+    wrapper's (found through the code object: a walk over the heap, 25-50 ms, so once per
+    process; torch wraps its references when it imports them, and a wrapper made later is only
+    missed, which imports dynamo as before)."""
     import gc
 
     import torch._compile
 
     wrapper_code = torch._compile._disable_dynamo(lambda: None).__code__
     if "fn" not in wrapper_code.co_freevars:
-        return []
+        return ()
     cell = wrapper_code.co_freevars.index("fn")
     found = []
     for wrapper in gc.get_referrers(wrapper_code):
@@ -49,7 +53,7 @@ def _wrapped_references() -> list[Any]:
             fn = wrapper.__closure__[cell].cell_contents
             if getattr(fn, "__module__", "").startswith(_REFERENCE_MODULES):
                 found.append(fn)
-    return found
+    return tuple(found)
 
 
 @contextlib.contextmanager

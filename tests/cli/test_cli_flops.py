@@ -8,8 +8,9 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from fcdmbench.cli.main import app, normalize_argv
+from fcdmbench.cli.main import COMMANDS, app, normalize_argv
 from fcdmbench.cli.selection import select_models
+from fcdmbench.flops.counter import Counter
 from fcdmbench.registry import get_spec, list_models, resolve
 
 runner = CliRunner()
@@ -198,3 +199,108 @@ def test_unknown_model_suggests_names():
     result = runner.invoke(app, ["flops", "--models", "fcdm-xxl"])
     assert "fcdm-xl" in result.stderr and "hint:" in result.stderr
     assert resolve("fcdm-xl")[0].name == "fcdm-xl"
+
+
+#: Option values the fast coercion answers itself (plain ones) and values it must leave to
+#: typer (malformed, out of range, paths, odd types): both must give what typer gives.
+COERCED = [None, "", "0", "1", "7", "8", "256", "-1", "+5", "007", " 12", "1_000", "1e3", "2.5",
+           "abc", "fcdm-xl", "none", "flop_counter", "ALL", "Fvcore", "bogus", "-", "x.json",
+           256, 0, True, 2.5, ("fcdm-xl", "dit-xl"), ["8", "x"], (), *Counter]  # fmt: skip
+
+
+def _outcome(coercion, value, param, ctx):
+    """What a coercion returns (value and its type, items' types too) or raises (type, text)."""
+    try:
+        out = coercion.coerce(value, param=param, ctx=ctx)
+    except Exception as exc:  # noqa: BLE001 - compared, not handled
+        return "raised", type(exc), str(exc)
+    items = tuple(type(v) for v in out) if isinstance(out, list | tuple) else ()
+    return out, type(out), items
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_fast_coercion_gives_what_typer_gives(name):
+    """`fcdmbench.cli.options.fast_coercion` against typer's own coercion: every option of every
+    command (the help option included), valid and invalid values."""
+    import typer
+    from typer._coercion import build_runtime_param
+
+    from fcdmbench.cli.options import _FastCoercion
+
+    command = typer.main.get_group(app).get_command(None, name)
+    ctx = typer.Context(command, info_name=name)
+    commands = getattr(command, "commands", {}).values()
+    params = [p for c in (command, *commands) for p in c.get_params(ctx)]
+    checked = 0
+    for param in params:
+        descriptor = getattr(param, "type_descriptor", None)
+        if descriptor is None:
+            continue
+        typer_coercion, fast = build_runtime_param(descriptor), _FastCoercion(descriptor)
+        for value in COERCED:
+            expected = _outcome(typer_coercion, value, param, ctx)
+            assert _outcome(fast, value, param, ctx) == expected, (param.name, value)
+            checked += 1
+    assert checked
+
+
+def test_flops_defaults_and_model_names_need_no_typer_adapter():
+    """The required command line's values (its defaults, two model names) are all plain: typer's
+    coercion, and with it pydantic, is never built."""
+    import typer
+
+    from fcdmbench.cli.options import _FastCoercion
+
+    command = typer.main.get_group(app).get_command(None, "flops")
+    ctx = typer.Context(command, info_name="flops")
+    for param in command.get_params(ctx):
+        fast = _FastCoercion(param.type_descriptor)
+        value = ("fcdm-xl", "dit-xl") if param.name == "models" else param.default
+        if param.type_descriptor.annotation is bool and isinstance(value, bool):
+            continue  # typer passes a flag's bool through without coercing it
+        fast.coerce(value, param=param, ctx=ctx)
+        assert fast.typer_param is None, param.name
+
+
+#: A fresh `fcdmbench flops` process, with `run_flops` spied on: the freeze count during the
+#: count, after it, and whether torch._dynamo was imported.
+_FREEZE_SPY = """
+import gc, runpy, sys
+from fcdmbench.flops import run
+seen, real = [], run.run_flops
+run.run_flops = lambda *a, **k: seen.append(gc.get_freeze_count()) or real(*a, **k)
+sys.argv = ["fcdmbench", "flops", "fcdm-s", "--ref", "none"]
+try:
+    runpy.run_module("fcdmbench", run_name="__main__")
+except SystemExit as exc:
+    assert not exc.code, exc.code
+print(seen[0] > 0, gc.get_freeze_count(), "torch._dynamo" in sys.modules, file=sys.stderr)
+"""
+
+
+def test_the_cli_freezes_its_own_objects_during_the_count_only(monkeypatch):
+    """In a fresh process the objects alive before the count (the CLI's) sit in the permanent
+    generation while torch is imported and the models counted, and are back afterwards, with
+    torch._dynamo still kept out; with torch loaded already (here) nothing is frozen or
+    unfrozen."""
+    import gc
+    import subprocess
+    import sys
+
+    from fcdmbench.flops import run
+
+    fresh = subprocess.run(
+        [sys.executable, "-c", _FREEZE_SPY], capture_output=True, text=True, check=True
+    )
+    assert fresh.stderr.split()[-3:] == ["True", "0", "False"], fresh.stderr
+    frozen = []
+    real = run.run_flops
+    monkeypatch.setattr(
+        run, "run_flops", lambda *a, **k: frozen.append(gc.get_freeze_count()) or real(*a, **k)
+    )
+    import torch  # noqa: F401 - loaded already: nothing to spare
+
+    before = gc.get_freeze_count()  # whatever the test process froze itself
+    assert runner.invoke(app, ["flops", "fcdm-s", *FAST]).exit_code == 0
+    assert frozen[0] <= before and gc.get_freeze_count() <= before  # nothing frozen
+    assert (gc.get_freeze_count() > 0) == (before > 0)  # nor unfrozen

@@ -261,3 +261,59 @@ def test_a_requested_model_that_is_the_reference_under_an_alias_is_counted_once(
     )
     record = run.run_flops(run.FlopsConfig(models=("dit-s",), ref="dit-s-2", is_ref_explicit=True))
     assert calls == ["dit-s"] and record.results[0].ratio_to_ref == 1.0
+
+
+def test_a_meta_count_pauses_the_collector_and_restores_it(monkeypatch):
+    """The cyclic collector is off while a meta count runs (its full walks cost a third of a
+    count) and as it was afterwards, an error included; the tracing counters leave it alone."""
+    import gc
+
+    from fcdmbench.flops import counter
+
+    seen = []
+    tally = counter._tally
+    monkeypatch.setattr(counter, "_tally", lambda *a: seen.append(gc.isenabled()) or tally(*a))
+    assert gc.isenabled()
+    count_flops("dit-s-2")
+    assert seen == [False] and gc.isenabled()
+    monkeypatch.setattr(counter, "_tally", lambda *a: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        count_flops("dit-s-2")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        monkeypatch.setattr(counter, "_tally", lambda *a: seen.append(gc.isenabled()) or tally(*a))
+        count_flops("dit-s-2")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    count_flops(_toy(False), input_shape=(C_IN, SIDE, SIDE), counter="torchprofile")
+    assert seen == [False, False, True]
+
+
+#: In a fresh process: the collector's state when torch is first imported inside the pause.
+_TORCH_IMPORTED_WITH = """
+import gc, sys
+seen = []
+class _Spy:
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" and not seen:
+            seen.append(gc.isenabled())
+sys.meta_path.insert(0, _Spy())
+from fcdmbench.flops.counter import _collection_paused
+with _collection_paused():
+    assert not gc.isenabled()
+print(seen, "torch" in sys.modules)
+"""
+
+
+def test_the_pause_leaves_torchs_own_import_to_the_collector():
+    """torch, when first imported by a count, is imported before the pause (as the start-up
+    benchmark's ``import torch`` baseline is), so the pause speeds up only the count."""
+    import subprocess
+    import sys
+
+    run = subprocess.run(
+        [sys.executable, "-c", _TORCH_IMPORTED_WITH], capture_output=True, text=True, check=True
+    )
+    assert run.stdout.split() == ["[True]", "True"], run.stderr

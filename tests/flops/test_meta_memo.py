@@ -139,3 +139,30 @@ def test_replay_only_what_it_can_prove(monkeypatch, replay_hits, kind, replayed)
     assert replay_hits[-1] == replayed
     _reference(monkeypatch)
     assert trace_module(model, (x,)) == fast
+
+
+@pytest.mark.parametrize(
+    ("name", "batch", "cfg"),
+    [
+        ("fcdm-s", 1, False),
+        ("dit-s-2", 2, True),
+        ("dig-s-2", 1, False),
+        ("dig-s-2-skip", 1, False),
+        ("dic-s", 1, True),
+        ("dico-s", 2, False),
+    ],
+)
+def test_count_replay_changes_no_count(monkeypatch, replay_hits, name, batch, cfg):
+    """A FLOP count whose repeated blocks are replayed (`CountReplay`) equals the count that
+    runs every block: every field of the result, the per-operator census and the per-module
+    counts in their order included."""
+    from fcdmbench.flops.counter import count_flops
+
+    fast = count_flops(name, batch=batch, cfg=cfg)
+    assert replay_hits[-1] > 0, "no block was replayed: the speed-up does not apply"
+    monkeypatch.setattr(meta_memo.CountReplay, "install", lambda self: None)
+    reference = count_flops(name, batch=batch, cfg=cfg)
+    assert replay_hits[-1] == 0
+    assert fast == reference
+    assert [m.module for m in fast.modules] == [m.module for m in reference.modules]
+    assert [(o.op, o.calls) for o in fast.ops] == [(o.op, o.calls) for o in reference.ops]
