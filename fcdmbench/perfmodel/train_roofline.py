@@ -53,7 +53,6 @@ __all__ = [
     "interconnect",
     "price_train_step",
     "published_speeds",
-    "ring_allreduce",
     "run_train_roofline",
 ]
 
@@ -166,13 +165,6 @@ def allreduce_cost(
     if ring <= hierarchical:
         return AllReduceCost(wire, ring, intra, inter, hierarchical, ring, "ring")
     return AllReduceCost(wire, ring, intra, inter, hierarchical, hierarchical, "hierarchical")
-
-
-def ring_allreduce(grad_bytes: float, gpus: int, link_gbs: float) -> tuple[float, float]:
-    """(bytes each GPU sends, seconds) of a ring all-reduce of `grad_bytes` over `gpus` GPUs:
-    reduce-scatter then all-gather, ``2 (gpus - 1) / gpus x grad_bytes`` each way per GPU."""
-    wire = 2.0 * (gpus - 1) / gpus * grad_bytes
-    return wire, wire / (link_gbs * 1e9) if wire else 0.0
 
 
 def _phase(

@@ -24,7 +24,6 @@ from fcdmbench.perfmodel.train_roofline import (
     interconnect,
     price_train_step,
     published_speeds,
-    ring_allreduce,
     run_train_roofline,
 )
 from fcdmbench.precision import Precision
@@ -165,15 +164,17 @@ def _simulated_ring(values):
 
 
 @pytest.mark.parametrize("gpus", [2, 4, 8])
-def test_ring_allreduce_sends_what_a_ring_sends(gpus):
+def test_one_node_allreduce_sends_what_a_ring_sends(gpus):
     rng = np.random.default_rng(gpus)
     values = [rng.integers(0, 100, 96) for _ in range(gpus)]
     results, sent = _simulated_ring(values)
     assert all(np.array_equal(r, sum(values)) for r in results)
-    wire, seconds = ring_allreduce(4.0 * 96, gpus, link_gbs=2.0)
-    assert wire == pytest.approx(4.0 * max(sent))
-    assert seconds == pytest.approx(wire / 2e9)
-    assert ring_allreduce(1e9, 1, 10.0) == (0.0, 0.0)
+    one_node = allreduce_cost(4.0 * 96, 1, gpus, link_gbs=2.0)
+    assert one_node.wire_bytes == pytest.approx(4.0 * max(sent))
+    assert one_node.time_s == pytest.approx(one_node.wire_bytes / 2e9)
+    assert one_node.algorithm == "ring" and one_node.time_s == one_node.ring_s
+    alone = allreduce_cost(1e9, 1, 1, 10.0)
+    assert (alone.wire_bytes, alone.time_s) == (0.0, 0.0)
 
 
 def _simulated_hierarchical(values, nodes, per_node):
@@ -217,8 +218,6 @@ def test_hierarchical_allreduce_sends_what_the_algorithm_sends(nodes, per_node):
     assert cost.inter_s == pytest.approx(4.0 * max(between) / 0.5e9)
     assert cost.hierarchical_s == max(cost.intra_s, cost.inter_s)
     assert cost.time_s == min(cost.ring_s, cost.hierarchical_s)
-    one_node = allreduce_cost(4.0 * size, 1, n, link_gbs=2.0)
-    assert one_node.time_s == ring_allreduce(4.0 * size, n, 2.0)[1]
 
 
 def test_a_cluster_is_nodes_joined_by_their_fabric(traces):
