@@ -45,7 +45,6 @@ __all__ = [
     "SamplerKind",
     "generator_noise",
     "global_noise",
-    "guided_output",
     "make_model_fn",
     "sample_ddim",
     "sample_flow_sde",
@@ -148,20 +147,6 @@ def make_model_fn(
         null = torch.full_like(y, guidance.null_label)
         y = torch.cat([y, null], 0)
     return GuidedModel(model, y, guidance, autocast_dtype)
-
-
-def guided_output(
-    model: Callable[..., torch.Tensor],
-    x: torch.Tensor,
-    t: torch.Tensor,
-    y: torch.Tensor,
-    guidance: Guidance,
-) -> torch.Tensor:
-    """One guided network evaluation for the B rows of `x` (the network sees 2B rows)."""
-    fn = make_model_fn(model, y, guidance)
-    if not guidance.is_active:
-        return fn(x, t)
-    return fn.result(fn(fn.start(x), torch.cat([t, t], 0)))
 
 
 def _timesteps(i: int, x: torch.Tensor) -> torch.Tensor:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -15,7 +16,21 @@ from fcdmbench.sampling.diffusion import (
     linear_betas,
     space_timesteps,
 )
-from fcdmbench.sampling.samplers import Guidance, guided_output
+from fcdmbench.sampling.samplers import Guidance, make_model_fn
+
+
+def guided_output(
+    model: Callable[..., torch.Tensor],
+    x: torch.Tensor,
+    t: torch.Tensor,
+    y: torch.Tensor,
+    guidance: Guidance,
+) -> torch.Tensor:
+    """One guided network evaluation for the B rows of `x` (the network sees 2B rows)."""
+    fn = make_model_fn(model, y, guidance)
+    if not guidance.is_active:
+        return fn(x, t)
+    return fn.result(fn(fn.start(x), torch.cat([t, t], 0)))
 
 
 def test_linear_betas_endpoints_and_spacing():
