@@ -26,7 +26,6 @@ __all__ = [
     "encode_uint8",
     "load_vae",
     "random_vae",
-    "save_tiny_vae",
     "tiny_vae",
 ]
 
@@ -105,13 +104,6 @@ def tiny_vae(seed: int = 0) -> torch.nn.Module:
         vae = diffusers.AutoencoderKL(**TINY_VAE_CONFIG)
     vae.load_state_dict(deterministic_state_dict(vae.state_dict(), seed=seed))
     return vae.eval()
-
-
-def save_tiny_vae(path: str | Path, seed: int = 0) -> Path:
-    """Save `tiny_vae` as a diffusers folder (a stand-in for ``--vae DIR`` without a network)."""
-    path = Path(path)
-    tiny_vae(seed).save_pretrained(str(path))
-    return path
 
 
 def random_vae(seed: int = 0, device: torch.device | str = "cpu") -> LoadedVAE:

@@ -3,7 +3,8 @@
 Fixture: tests/fixtures/sampling/upstream_sample_ddp.json, made by running DiT's and FCDM's own
 ``sample_ddp.py`` (on CPU with gloo; PROVENANCE.md lists the patches) with the same random-weight
 checkpoint (`deterministic_state_dict` of upstream's keys, seed 0, stored under ``ema``), the same
-tiny VAE folder (`save_tiny_vae(DIR, 0)`), seed 0, 4 images, 10 steps, CFG 4.0, one thread.
+tiny VAE folder (`tiny_vae(0).save_pretrained(DIR)`), seed 0, 4 images, 10 steps, CFG 4.0, one
+thread.
 It holds the sha256 of upstream's uint8 images per recording CPU (an Intel Xeon and an AMD EPYC:
 network kernels and float32 sqrt/exp differ between them) and per ATEN_CPU_CAPABILITY (upstream's
 own images differ between ``default`` and ``avx2``/``avx512``), and the labels upstream drew (the
@@ -33,9 +34,11 @@ UPSTREAM = json.loads((FIXTURES / "sampling" / "upstream_sample_ddp.json").read_
 @pytest.fixture(scope="module")
 def vae_dir(tmp_path_factory):
     pytest.importorskip("diffusers")
-    from fcdmbench.sampling.vae import save_tiny_vae
+    from fcdmbench.sampling.vae import tiny_vae
 
-    return save_tiny_vae(tmp_path_factory.mktemp("vae"), seed=0)
+    path = tmp_path_factory.mktemp("vae")  # a diffusers folder, for --vae DIR
+    tiny_vae(seed=0).save_pretrained(str(path))
+    return path
 
 
 @pytest.fixture(scope="module")
