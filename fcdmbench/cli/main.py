@@ -21,7 +21,6 @@ import typer
 from typer.core import TyperGroup
 
 from fcdmbench import __version__
-from fcdmbench.cli.options import fast_coercion
 from fcdmbench.errors import ConfigError, FcdmbenchError
 
 #: Each command: the module whose ``register(app)`` adds it, and its line in the root help, in
@@ -116,10 +115,6 @@ def _example_block(paragraph: str, width: int) -> str:
 
 class HelpContext(typer.Context):
     formatter_class = HelpFormatter
-
-    def __init__(self, command: Any, *args: Any, **kwargs: Any) -> None:
-        super().__init__(command, *args, **kwargs)
-        fast_coercion(command.get_params(self))  # plain values without pydantic
 
 
 def _use_help_context(command: Any) -> None:

@@ -8,9 +8,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from fcdmbench.cli.main import COMMANDS, app, normalize_argv
+from fcdmbench.cli.main import app, normalize_argv
 from fcdmbench.cli.selection import select_models
-from fcdmbench.flops.counter import Counter
 from fcdmbench.registry import get_spec, list_models, resolve
 
 runner = CliRunner()
@@ -199,67 +198,6 @@ def test_unknown_model_suggests_names():
     result = runner.invoke(app, ["flops", "--models", "fcdm-xxl"])
     assert "fcdm-xl" in result.stderr and "hint:" in result.stderr
     assert resolve("fcdm-xl")[0].name == "fcdm-xl"
-
-
-#: Option values the fast coercion answers itself (plain ones) and values it must leave to
-#: typer (malformed, out of range, paths, odd types): both must give what typer gives.
-COERCED = [None, "", "0", "1", "7", "8", "256", "-1", "+5", "007", " 12", "1_000", "1e3", "2.5",
-           "abc", "fcdm-xl", "none", "flop_counter", "ALL", "Fvcore", "bogus", "-", "x.json",
-           256, 0, True, 2.5, ("fcdm-xl", "dit-xl"), ["8", "x"], (), *Counter]  # fmt: skip
-
-
-def _outcome(coercion, value, param, ctx):
-    """What a coercion returns (value and its type, items' types too) or raises (type, text)."""
-    try:
-        out = coercion.coerce(value, param=param, ctx=ctx)
-    except Exception as exc:  # noqa: BLE001 - compared, not handled
-        return "raised", type(exc), str(exc)
-    items = tuple(type(v) for v in out) if isinstance(out, list | tuple) else ()
-    return out, type(out), items
-
-
-@pytest.mark.parametrize("name", list(COMMANDS))
-def test_fast_coercion_gives_what_typer_gives(name):
-    """`fcdmbench.cli.options.fast_coercion` against typer's own coercion: every option of every
-    command (the help option included), valid and invalid values."""
-    import typer
-    from typer._coercion import build_runtime_param
-
-    from fcdmbench.cli.options import _FastCoercion
-
-    command = typer.main.get_group(app).get_command(None, name)
-    ctx = typer.Context(command, info_name=name)
-    commands = getattr(command, "commands", {}).values()
-    params = [p for c in (command, *commands) for p in c.get_params(ctx)]
-    checked = 0
-    for param in params:
-        descriptor = getattr(param, "type_descriptor", None)
-        if descriptor is None:
-            continue
-        typer_coercion, fast = build_runtime_param(descriptor), _FastCoercion(descriptor)
-        for value in COERCED:
-            expected = _outcome(typer_coercion, value, param, ctx)
-            assert _outcome(fast, value, param, ctx) == expected, (param.name, value)
-            checked += 1
-    assert checked
-
-
-def test_flops_defaults_and_model_names_need_no_typer_adapter():
-    """The required command line's values (its defaults, two model names) are all plain: typer's
-    coercion, and with it pydantic, is never built."""
-    import typer
-
-    from fcdmbench.cli.options import _FastCoercion
-
-    command = typer.main.get_group(app).get_command(None, "flops")
-    ctx = typer.Context(command, info_name="flops")
-    for param in command.get_params(ctx):
-        fast = _FastCoercion(param.type_descriptor)
-        value = ("fcdm-xl", "dit-xl") if param.name == "models" else param.default
-        if param.type_descriptor.annotation is bool and isinstance(value, bool):
-            continue  # typer passes a flag's bool through without coercing it
-        fast.coerce(value, param=param, ctx=ctx)
-        assert fast.typer_param is None, param.name
 
 
 #: A fresh `fcdmbench flops` process, with `run_flops` spied on: the freeze count during the
